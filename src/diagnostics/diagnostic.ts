@@ -1,0 +1,103 @@
+import { type Span, lineColumn, lineText } from './source.js';
+
+export type Severity = 'error' | 'warning';
+
+/** A span with a short message, shown under the carets. */
+export interface Label {
+  readonly span: Span;
+  readonly message: string;
+}
+
+/**
+ * One problem found in the user's input. `label` is printed under the primary
+ * carets (typically a hint such as "write -50 mV"); `secondary` points at related
+ * places (the earlier definition of a duplicate name); `notes` are free text.
+ */
+export interface Diagnostic {
+  readonly severity: Severity;
+  readonly message: string;
+  readonly span: Span;
+  readonly label?: string;
+  readonly secondary: readonly Label[];
+  readonly notes: readonly string[];
+}
+
+export interface DiagnosticOptions {
+  readonly label?: string;
+  readonly secondary?: readonly Label[];
+  readonly notes?: readonly string[];
+}
+
+/** Collects the diagnostics of one compilation; passes add to it and go on. */
+export class Diagnostics {
+  readonly items: Diagnostic[] = [];
+
+  error(span: Span, message: string, options: DiagnosticOptions = {}): void {
+    this.add('error', span, message, options);
+  }
+
+  warning(span: Span, message: string, options: DiagnosticOptions = {}): void {
+    this.add('warning', span, message, options);
+  }
+
+  get hasErrors(): boolean {
+    return this.items.some((d) => d.severity === 'error');
+  }
+
+  private add(severity: Severity, span: Span, message: string, options: DiagnosticOptions): void {
+    this.items.push({
+      severity,
+      message,
+      span,
+      ...(options.label === undefined ? {} : { label: options.label }),
+      secondary: options.secondary ?? [],
+      notes: options.notes ?? [],
+    });
+  }
+}
+
+/**
+ * Thrown when a pass finds an impossible state: a bug in spikeforge, not in the
+ * user's model. The CLI renders it with a request to report it.
+ */
+export class InternalError extends Error {
+  override readonly name = 'InternalError';
+}
+
+export function assertNever(value: never): never {
+  throw new InternalError(`unexpected value ${JSON.stringify(value)}`);
+}
+
+function location(span: Span): string {
+  const { line, column } = lineColumn(span.file, span.start);
+  return `${span.file.path}:${line}:${column}`;
+}
+
+/** The source line of a span and carets under it (clipped to the first line). */
+function excerpt(span: Span, label: string | undefined): string {
+  const { line, column } = lineColumn(span.file, span.start);
+  const text = lineText(span.file, line);
+  const end = lineColumn(span.file, Math.max(span.start, span.end - 1));
+  const width = end.line === line ? Math.max(1, end.column - column + 1) : Math.max(1, text.length - column + 1);
+  // Tabs are kept in the caret line so that carets stay aligned with the source.
+  const pad = text.slice(0, column - 1).replace(/[^\t]/g, ' ');
+  const carets = '^'.repeat(width);
+  return `   ${text}\n   ${pad}${carets}${label === undefined ? '' : ` ${label}`}`;
+}
+
+/** Renders `file:line:col: error: message`, the source line, carets, then related places and notes. */
+export function renderDiagnostic(d: Diagnostic): string {
+  const parts = [`${location(d.span)}: ${d.severity}: ${d.message}`, excerpt(d.span, d.label)];
+  for (const s of d.secondary) parts.push(`${location(s.span)}: note: ${s.message}`, excerpt(s.span, undefined));
+  for (const n of d.notes) parts.push(`   = note: ${n}`);
+  return parts.join('\n');
+}
+
+export function renderInternalError(error: unknown): string {
+  const detail = error instanceof Error ? error.message : String(error);
+  return (
+    `internal error: ${detail}\n` +
+    `   = note: this is a bug in spikeforge, not in your model.\n` +
+    `   = note: please report it with the input files and this message at https://github.com/spikeforge/spikeforge/issues`
+  );
+}

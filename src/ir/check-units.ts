@@ -1,0 +1,428 @@
+import { type Diagnostics, assertNever } from '../diagnostics/diagnostic.js';
+import { type Span, spanText } from '../diagnostics/source.js';
+import {
+  DIMENSIONLESS,
+  type Dimension,
+  dimDiv,
+  dimEquals,
+  dimMul,
+  dimPow,
+  dimSqrt,
+  dimensionOf,
+  formatDimension,
+  isDimensionless,
+} from '../units/dimension.js';
+import { constantValue } from './lower-expr.js';
+import type { Expr, Model, Ref, Statement, SymbolDimensions } from './types.js';
+
+/** The type of an expression: a condition, or a number whose dimension may be unknown (a generic model). */
+export type ExprType = { readonly kind: 'bool' } | { readonly kind: 'number'; readonly dimension: Dimension | undefined };
+
+const TIME = dimensionOf({ s: 1 });
+const WEIGHT = dimensionOf({ weight: 1 });
+/** White noise has the unit 1/sqrt(time), so that sigma * wiener() * sqrt(dt) has the unit of sigma. */
+const WHITE_NOISE = dimensionOf({ s: -0.5 });
+
+/**
+ * Stand-in dimension for a neuron's input current whose unit is not written.
+ * Luminous intensity never occurs in neuron models, so its exponent in a
+ * mismatch tells how the unknown current enters, and the mismatch gives its unit.
+ */
+const UNKNOWN_CURRENT = dimensionOf({ cd: 1 });
+
+/** What a model's names mean at instantiation; absent fields stay generic (unknown). */
+export interface InstanceEnvironment {
+  readonly parameters?: ReadonlyMap<string, Dimension>;
+  readonly post?: SymbolDimensions;
+  readonly pre?: SymbolDimensions;
+  readonly delivered?: Dimension;
+  /** Dimension of wiener(): white noise in equations, a dimensionless increment in stimuli. */
+  readonly wiener?: Dimension;
+}
+
+export interface CheckedModel {
+  readonly dimensions: SymbolDimensions;
+  /** Dimension of an output's current or a synapse's delivered value, when known. */
+  readonly result?: Dimension;
+}
+
+function describe(d: Dimension): string {
+  return isDimensionless(d) ? 'a dimensionless number' : formatDimension(d);
+}
+
+/** `-50` or `50` written without a unit: such a literal gets a "write -50 mV" hint. */
+function isBareNumber(e: Expr): boolean {
+  if (e.kind === 'unary' && e.op === 'neg') return isBareNumber(e.operand);
+  return e.kind === 'literal' && isDimensionless(e.dimension) && /^[-\d.eE+\s]+$/.test(spanText(e.span));
+}
+
+class UnitChecker {
+  private readonly cache = new Map<string, Dimension | undefined>();
+  private readonly inProgress = new Set<string>();
+  /** In probe mode: the unit found for the unknown input current. */
+  solvedCurrent: Dimension | undefined;
+
+  constructor(
+    private readonly model: Model | undefined,
+    private readonly env: InstanceEnvironment,
+    /** Undefined in probe mode, where problems are not reported. */
+    private readonly diagnostics: Diagnostics | undefined,
+    private readonly inputDimension: Dimension | undefined,
+  ) {}
+
+  private error(span: Span, message: string, label?: string, notes: readonly string[] = []): void {
+    this.diagnostics?.error(span, message, { ...(label === undefined ? {} : { label }), notes });
+  }
+
+  /** Dimension of a declared name, computed on first use (state units may come from initial values). */
+  symbolDimension(name: string): Dimension | undefined {
+    if (this.cache.has(name)) return this.cache.get(name);
+    if (this.inProgress.has(name)) return undefined; // a cycle, already reported by lowering
+    this.inProgress.add(name);
+    const d = this.computeSymbol(name);
+    this.inProgress.delete(name);
+    this.cache.set(name, d);
+    return d;
+  }
+
+  private computeSymbol(name: string): Dimension | undefined {
+    const m = this.model;
+    if (m === undefined) return undefined;
+    const param = m.parameters.find((p) => p.name === name);
+    if (param !== undefined) {
+      const given = this.env.parameters?.get(name);
+      if (given !== undefined) return given;
+      if (param.unit !== undefined) return param.unit;
+      return param.value === undefined ? undefined : this.numberDimension(param.value);
+    }
+    if (m.kind === 'output') return undefined;
+    if (m.kind === 'neuron' && m.input?.name === name) return this.inputDimension;
+    const state = m.states.find((s) => s.name === name);
+    if (state !== undefined) {
+      if (state.unit !== undefined) return state.unit;
+      return state.init.kind === 'zero' ? DIMENSIONLESS : this.numberDimension(state.init.value);
+    }
+    const sub = m.subexpressions.find((s) => s.name === name);
+    return sub === undefined ? undefined : this.numberDimension(sub.value);
+  }
+
+  private refDimension(ref: Ref): Dimension | undefined {
+    switch (ref.kind) {
+      case 'parameter':
+      case 'state':
+      case 'subexpression':
+      case 'input':
+        return this.symbolDimension(ref.name);
+      case 'time':
+      case 'dt':
+        return TIME;
+      case 'weight':
+        return WEIGHT;
+      case 'delivered':
+        return this.env.delivered;
+      case 'post':
+      case 'pre':
+        return this.env[ref.kind]?.get(ref.name);
+      default:
+        return assertNever(ref);
+    }
+  }
+
+  /** The dimension of a numeric expression; a condition here is an error. */
+  numberDimension(e: Expr): Dimension | undefined {
+    const t = this.typeOf(e);
+    if (t.kind === 'bool') {
+      this.error(e.span, 'expected a number, found a condition');
+      return undefined;
+    }
+    return t.dimension;
+  }
+
+  /**
+   * Requires `found` to equal `expected` (both known). With an unknown input
+   * current in play, a mismatch solves for its unit instead (probe mode).
+   */
+  same(found: Dimension | undefined, expected: Dimension | undefined): boolean {
+    if (found === undefined || expected === undefined || dimEquals(found, expected)) return true;
+    const k = found[6]! - expected[6]!;
+    if (this.inputDimension === UNKNOWN_CURRENT && k !== 0 && this.solvedCurrent === undefined) {
+      // found / expected = I^k  (the current appears k more times on the found side)
+      const ratio = dimDiv(dimDiv(found, dimPow(UNKNOWN_CURRENT, found[6]!) ?? DIMENSIONLESS), dimDiv(expected, dimPow(UNKNOWN_CURRENT, expected[6]!) ?? DIMENSIONLESS));
+      this.solvedCurrent = dimPow(ratio, -1 / k);
+      return true;
+    }
+    return false;
+  }
+
+  private mismatch(span: Span, message: string, bare: Expr | undefined, other: Dimension | undefined): void {
+    const label = bare !== undefined && other !== undefined ? `write ${spanText(bare.span)} ${formatDimension(other)}` : undefined;
+    this.error(span, message, label);
+  }
+
+  typeOf(e: Expr): ExprType {
+    const num = (dimension: Dimension | undefined): ExprType => ({ kind: 'number', dimension });
+    switch (e.kind) {
+      case 'literal':
+        // A bare 0 is zero in every unit: `g : weight = 0`, `x > 0`.
+        return num(e.value === 0 && isBareNumber(e) ? undefined : e.dimension);
+      case 'bool':
+        return { kind: 'bool' };
+      case 'ref':
+        return num(this.refDimension(e.ref));
+      case 'prev':
+        return num(this.symbolDimension(e.state));
+      case 'wiener':
+        return num(this.env.wiener ?? WHITE_NOISE);
+      case 'unary':
+        if (e.op === 'not') {
+          this.condition(e.operand, "'not'");
+          return { kind: 'bool' };
+        }
+        return num(this.numberDimension(e.operand));
+      case 'binary':
+        return this.binaryType(e);
+      case 'call':
+        return this.callType(e);
+      case 'random': {
+        const [a, b] = e.args.map((x) => this.numberDimension(x));
+        if (!this.same(a, b)) {
+          this.error(e.span, `the arguments of ${e.distribution}(...) must have the same unit, found ${describe(a!)} and ${describe(b!)}`);
+        }
+        return num(a ?? b);
+      }
+      case 'section': {
+        const values = e.values.map((v) => this.numberDimension(v));
+        const first = values.find((v) => v !== undefined);
+        e.values.forEach((v, i) => {
+          if (!this.same(values[i], first)) this.error(v.span, `all section values must have the same unit: found ${describe(values[i]!)} and ${describe(first!)}`);
+        });
+        for (const d of e.durations) {
+          const dim = this.numberDimension(d);
+          if (!this.same(dim, TIME)) this.mismatch(d.span, `a section duration must be a time, found ${describe(dim!)}`, isBareNumber(d) ? d : undefined, TIME);
+        }
+        return num(first);
+      }
+      default:
+        return assertNever(e);
+    }
+  }
+
+  condition(e: Expr, what: string): void {
+    if (this.typeOf(e).kind !== 'bool') this.error(e.span, `${what} needs a condition here (a comparison such as V >= V_th)`);
+  }
+
+  private binaryType(e: Extract<Expr, { kind: 'binary' }>): ExprType {
+    if (e.op === 'and' || e.op === 'or') {
+      this.condition(e.left, `'${e.op}'`);
+      this.condition(e.right, `'${e.op}'`);
+      return { kind: 'bool' };
+    }
+    const a = this.numberDimension(e.left);
+    const b = this.numberDimension(e.right);
+    switch (e.op) {
+      case '+':
+      case '-':
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+      case '==':
+      case '!=': {
+        if (!this.same(a, b)) {
+          const bare = isBareNumber(e.right) ? e.right : isBareNumber(e.left) ? e.left : undefined;
+          const verb = e.op === '+' ? 'add' : e.op === '-' ? 'subtract' : 'compare';
+          const [x, y] = e.op === '-' ? [b!, a!] : [a!, b!];
+          const joiner = e.op === '+' ? 'and' : e.op === '-' ? 'from' : 'with';
+          this.mismatch(bare?.span ?? e.span, `cannot ${verb} ${describe(x)} ${joiner} ${describe(y)}`, bare, bare === e.right ? a : b);
+        }
+        if (e.op === '+' || e.op === '-') return { kind: 'number', dimension: a ?? b };
+        return { kind: 'bool' };
+      }
+      case '*':
+        return { kind: 'number', dimension: a === undefined || b === undefined ? undefined : dimMul(a, b) };
+      case '/':
+        return { kind: 'number', dimension: a === undefined || b === undefined ? undefined : dimDiv(a, b) };
+      case '^': {
+        if (b !== undefined && !isDimensionless(b)) {
+          this.error(e.right.span, `an exponent must be dimensionless, found ${describe(b)}`);
+          return { kind: 'number', dimension: undefined };
+        }
+        if (a === undefined || isDimensionless(a)) return { kind: 'number', dimension: a };
+        const k = constantValue(e.right);
+        if (k === undefined) {
+          this.error(e.right.span, `a quantity with a unit (${describe(a)}) can only be raised to a constant power`);
+          return { kind: 'number', dimension: undefined };
+        }
+        const d = dimPow(a, k);
+        if (d === undefined) this.error(e.span, `cannot raise ${describe(a)} to the power ${k}`);
+        return { kind: 'number', dimension: d };
+      }
+      default:
+        return assertNever(e.op);
+    }
+  }
+
+  private callType(e: Extract<Expr, { kind: 'call' }>): ExprType {
+    const dims = e.args.map((a, i) => (e.fn === 'where' && i === 0 ? undefined : this.numberDimension(a)));
+    const [first, second, third] = dims;
+    switch (e.fn) {
+      case 'sqrt': {
+        if (first === undefined) return { kind: 'number', dimension: undefined };
+        const d = dimSqrt(first);
+        if (d === undefined) this.error(e.span, `cannot take the square root of ${describe(first)}`);
+        return { kind: 'number', dimension: d };
+      }
+      case 'abs':
+        return { kind: 'number', dimension: first };
+      case 'min':
+      case 'max':
+      case 'clip':
+        for (const [i, d] of dims.entries()) {
+          if (!this.same(d, first)) this.error(e.args[i]!.span, `all arguments of ${e.fn}(...) must have the same unit: found ${describe(d!)} and ${describe(first!)}`);
+        }
+        return { kind: 'number', dimension: first };
+      case 'where': {
+        this.condition(e.args[0]!, 'where(...)');
+        if (!this.same(second, third)) {
+          this.error(e.span, `both branches of where(...) must have the same unit: found ${describe(second!)} and ${describe(third!)}`);
+        }
+        return { kind: 'number', dimension: second ?? third };
+      }
+      default: {
+        if (!this.same(first, DIMENSIONLESS)) {
+          const arg = e.args[0]!;
+          this.error(arg.span, `${e.fn}(...) takes a dimensionless argument, found ${describe(first!)}`, undefined, [
+            `divide by a quantity of the same unit, e.g. ${e.fn}(x / (1 ${formatDimension(first!)}))`,
+          ]);
+        }
+        return { kind: 'number', dimension: DIMENSIONLESS };
+      }
+    }
+  }
+
+  statements(body: readonly Statement[]): void {
+    for (const s of body) {
+      if (s.kind === 'if') {
+        this.condition(s.condition, "'if'");
+        this.statements(s.then);
+        this.statements(s.otherwise);
+        continue;
+      }
+      const target =
+        s.target.kind === 'weight' ? WEIGHT : s.target.kind === 'state' ? this.symbolDimension(s.target.name) : this.env[s.target.kind]?.get(s.target.name);
+      const value = this.numberDimension(s.value);
+      const expected = s.op === '*=' || s.op === '/=' ? DIMENSIONLESS : target;
+      if (!this.same(value, expected)) {
+        const bare = isBareNumber(s.value) ? s.value : undefined;
+        const what = s.op === '*=' || s.op === '/=' ? `'${s.op}' needs a dimensionless factor` : `cannot assign ${describe(value!)} to a variable in ${describe(expected!)}`;
+        this.mismatch(s.value.span, `${what}, found ${describe(value!)}`.replace(/, found .*, found/, ', found'), bare, expected);
+      }
+    }
+  }
+
+  /** Checks the whole model; the order follows the source so that messages come in reading order. */
+  run(m: Model): void {
+    for (const p of m.parameters) {
+      if (p.value === undefined) continue;
+      const d = this.numberDimension(p.value);
+      if (p.unit !== undefined && !this.same(d, p.unit)) {
+        this.mismatch(p.value.span, `parameter '${p.name}' is declared in ${describe(p.unit)} but its default is ${describe(d!)}`, isBareNumber(p.value) ? p.value : undefined, p.unit);
+      }
+    }
+    if (m.kind === 'output') {
+      this.numberDimension(m.current);
+      return;
+    }
+    for (const s of m.states) {
+      if (s.init.kind === 'zero' || s.unit === undefined) continue;
+      const d = this.numberDimension(s.init.value);
+      if (!this.same(d, s.unit)) {
+        this.mismatch(s.init.value.span, `state '${s.name}' is declared in ${describe(s.unit)} but its initial value is ${describe(d!)}`, isBareNumber(s.init.value) ? s.init.value : undefined, s.unit);
+      }
+    }
+    for (const s of m.subexpressions) this.symbolDimension(s.name);
+    for (const eq of m.equations) {
+      const x = this.symbolDimension(eq.state);
+      const expected = x === undefined ? undefined : dimDiv(x, TIME);
+      const found = this.numberDimension(eq.rhs);
+      if (!this.same(found, expected)) {
+        this.error(eq.rhs.span, `the right-hand side of d${eq.state}/dt must have the unit of ${eq.state} per time, ${describe(expected!)}, but it has ${describe(found!)}`);
+      }
+    }
+    if (m.kind === 'neuron') {
+      if (m.spike !== undefined) this.condition(m.spike, 'the spike condition');
+      this.statements(m.reset);
+      if (m.refractory !== undefined) {
+        const d = this.numberDimension(m.refractory);
+        if (!this.same(d, TIME)) this.mismatch(m.refractory.span, `the refractory period must be a time, found ${describe(d!)}`, isBareNumber(m.refractory) ? m.refractory : undefined, TIME);
+      }
+    } else {
+      this.statements(m.onPre);
+      this.statements(m.onPost);
+      this.numberDimension(m.delivers);
+    }
+  }
+
+  dimensions(m: Model): SymbolDimensions {
+    const names = [
+      ...m.parameters.map((p) => p.name),
+      ...(m.kind === 'output' ? [] : [...m.states.map((s) => s.name), ...m.subexpressions.map((s) => s.name)]),
+      ...(m.kind === 'neuron' && m.input !== undefined ? [m.input.name] : []),
+    ];
+    const result = new Map<string, Dimension>();
+    for (const n of names) {
+      const d = this.symbolDimension(n);
+      if (d !== undefined) result.set(n, d);
+    }
+    return result;
+  }
+
+  result(m: Model): Dimension | undefined {
+    if (m.kind === 'output') return this.numberDimension(m.current);
+    if (m.kind === 'synapse') return this.numberDimension(m.delivers);
+    return undefined;
+  }
+}
+
+/**
+ * The unit check: infers the dimension of every name and expression of a model
+ * and reports every mismatch. A neuron's input current without a written unit
+ * gets the unit its equations imply (R * I is a voltage: nA).
+ */
+export function checkModelUnits(model: Model, diagnostics: Diagnostics, env: InstanceEnvironment = {}): CheckedModel {
+  let inputDimension: Dimension | undefined;
+  if (model.kind === 'neuron' && model.input !== undefined) {
+    inputDimension = model.input.unit;
+    if (inputDimension === undefined) {
+      const probe = new UnitChecker(model, env, undefined, UNKNOWN_CURRENT);
+      probe.run(model);
+      inputDimension = probe.solvedCurrent;
+      if (inputDimension === undefined) {
+        diagnostics.error(model.input.span, `cannot infer the unit of current '${model.input.name}' from the equations`, {
+          notes: [`write it out, e.g. current ${model.input.name} : nA`],
+        });
+      }
+    }
+  }
+  const checker = new UnitChecker(model, env, diagnostics, inputDimension);
+  checker.run(model);
+  const result = checker.result(model);
+  return { dimensions: checker.dimensions(model), ...(result === undefined ? {} : { result }) };
+}
+
+/**
+ * Checks one expression written in a network (a weight, a delay, a stimulus);
+ * `model` resolves the state names a stimulus may use. Returns its type.
+ */
+export function checkExprUnits(e: Expr, model: Model | undefined, diagnostics: Diagnostics, env: InstanceEnvironment = {}): ExprType {
+  return new UnitChecker(model, env, diagnostics, undefined).typeOf(e);
+}
+
+/** Reports a value whose dimension differs from what its place requires, with a "write 5 mV" hint for bare numbers. */
+export function requireDimension(e: Expr, found: ExprType, expected: Dimension, what: string, diagnostics: Diagnostics): boolean {
+  if (found.kind === 'number' && (found.dimension === undefined || dimEquals(found.dimension, expected))) return true;
+  const description = found.kind === 'bool' ? 'a condition' : describe(found.dimension!);
+  const label = isBareNumber(e) ? `write ${spanText(e.span)} ${formatDimension(expected)}` : undefined;
+  diagnostics.error(e.span, `${what} must be ${describe(expected)}, found ${description}`, label === undefined ? {} : { label });
+  return false;
+}

@@ -1,0 +1,236 @@
+import type { Diagnostics } from '../diagnostics/diagnostic.js';
+import type { Span } from '../diagnostics/source.js';
+import type * as A from '../parser/ast.js';
+import { DIMENSIONLESS } from '../units/dimension.js';
+import {
+  DIMENSIONLESS_UNIT,
+  type UnitValue,
+  isUnitSpelling,
+  literalToInternal,
+  lookupUnit,
+  unitMul,
+  unitPow,
+} from '../units/units.js';
+import { suggestion } from './suggest.js';
+import type { Expr, MathFunction, Ref } from './types.js';
+
+/** Functions with their number of arguments. */
+export const MATH_FUNCTIONS: ReadonlyMap<MathFunction, number> = new Map<MathFunction, number>([
+  ['exp', 1], ['log', 1], ['log10', 1], ['exprel', 1], ['sqrt', 1], ['abs', 1], ['sin', 1], ['cos', 1],
+  ['tan', 1], ['tanh', 1], ['sinh', 1], ['cosh', 1], ['atan', 1], ['floor', 1], ['ceil', 1],
+  ['min', 2], ['max', 2], ['clip', 3], ['where', 3],
+]);
+
+const SPECIAL_FUNCTIONS = ['prev', 'normal', 'uniform', 'wiener', 'section'] as const;
+
+/** Where an expression stands decides which special forms it may use. */
+export interface ExprContext {
+  /** Resolves a plain name; undefined when the scope does not know it. */
+  readonly resolve: (name: string) => Ref | undefined;
+  /** Resolves `post.X` / `pre.X`; undefined means members are not allowed here. */
+  readonly member?: (object: string, member: string) => Ref | undefined;
+  /** Names of states `prev()` may take; undefined when `prev` is not allowed. */
+  readonly prevStates?: ReadonlySet<string>;
+  readonly allowRandom?: boolean;
+  readonly allowWiener?: boolean;
+  readonly allowSection?: boolean;
+  /** Names a user may have meant, for "did you mean" hints. */
+  readonly candidates: () => readonly string[];
+  /** Describes the place, for messages: "in a parameter default". */
+  readonly where: string;
+}
+
+/** Converts a unit written in source to its value in internal units, reporting unknown names. */
+export function lowerUnit(unit: A.UnitExpr, diagnostics: Diagnostics): UnitValue | undefined {
+  let result: UnitValue = DIMENSIONLESS_UNIT;
+  for (const f of unit.factors) {
+    const base = lookupUnit(f.name);
+    if (base === undefined) {
+      diagnostics.error(f.span, `unknown unit '${f.name}'`, {
+        notes: ['units are an SI prefix (p n u m k M G) followed by V, A, S, ohm, F, s, Hz, M (molar), m, mol, l, g or K'],
+      });
+      return undefined;
+    }
+    const powered = unitPow(base, f.exponent);
+    if (powered === undefined) {
+      diagnostics.error(f.span, `cannot raise the unit '${f.name}' to the power ${f.exponent}`);
+      return undefined;
+    }
+    result = unitMul(result, powered);
+  }
+  return result;
+}
+
+export function lowerExpr(e: A.Expression, ctx: ExprContext, diagnostics: Diagnostics): Expr | undefined {
+  const lower = (x: A.Expression): Expr | undefined => lowerExpr(x, ctx, diagnostics);
+  switch (e.kind) {
+    case 'number': {
+      if (e.unit === undefined) return { kind: 'literal', value: Number(e.text), dimension: DIMENSIONLESS, span: e.span };
+      const unit = lowerUnit(e.unit, diagnostics);
+      if (unit === undefined) return undefined;
+      return { kind: 'literal', value: literalToInternal(e.text, unit.pow10), dimension: unit.dimension, span: e.span };
+    }
+    case 'bool':
+      return { kind: 'bool', value: e.value, span: e.span };
+    case 'string':
+      diagnostics.error(e.span, `a string is not allowed ${ctx.where}`);
+      return undefined;
+    case 'list':
+      diagnostics.error(e.span, 'a list is only allowed as an argument of section(...)');
+      return undefined;
+    case 'name':
+      return lowerName(e.name, e.span, ctx, diagnostics);
+    case 'member': {
+      const ref = ctx.member?.(e.object, e.member);
+      if (ref !== undefined) return { kind: 'ref', ref, span: e.span };
+      if (ctx.member === undefined || (e.object !== 'post' && e.object !== 'pre')) {
+        diagnostics.error(e.span, `'${e.object}.${e.member}' is not allowed ${ctx.where}`, {
+          notes: ["'post.X' and 'pre.X' are allowed in synapse and output models"],
+        });
+      } else {
+        diagnostics.error(e.memberSpan, `the ${e.object}-synaptic neuron has no variable '${e.member}'`);
+      }
+      return undefined;
+    }
+    case 'unary': {
+      const operand = lower(e.operand);
+      if (operand === undefined) return undefined;
+      if (e.op === '+') return operand;
+      return { kind: 'unary', op: e.op === '-' ? 'neg' : 'not', operand, span: e.span };
+    }
+    case 'binary': {
+      const left = lower(e.left);
+      const right = lower(e.right);
+      if (left === undefined || right === undefined) return undefined;
+      return { kind: 'binary', op: e.op, left, right, span: e.span };
+    }
+    case 'call':
+      return lowerCall(e, ctx, diagnostics);
+  }
+}
+
+function lowerName(name: string, span: Span, ctx: ExprContext, diagnostics: Diagnostics): Expr | undefined {
+  const ref = ctx.resolve(name);
+  if (ref !== undefined) return { kind: 'ref', ref, span };
+  // A unit name alone is a quantity of 1 of that unit: `1 / exprel(x) / ms`.
+  const unit = isUnitSpelling(name) ? lookupUnit(name) : undefined;
+  if (unit !== undefined) {
+    return { kind: 'literal', value: literalToInternal('1', unit.pow10), dimension: unit.dimension, span };
+  }
+  const hint = suggestion(name, ctx.candidates());
+  diagnostics.error(span, `unknown name '${name}' ${ctx.where}`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+  return undefined;
+}
+
+function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext, diagnostics: Diagnostics): Expr | undefined {
+  const named = e.args.find((a) => a.name !== undefined);
+  if (named !== undefined) {
+    diagnostics.error(named.nameSpan ?? named.span, `${e.callee}(...) takes no named arguments`);
+    return undefined;
+  }
+  const arity = MATH_FUNCTIONS.get(e.callee as MathFunction);
+  const expected = arity ?? { prev: 1, normal: 2, uniform: 2, wiener: 0, section: 2 }[e.callee as (typeof SPECIAL_FUNCTIONS)[number]];
+  if (expected === undefined) {
+    const hint = suggestion(e.callee, [...MATH_FUNCTIONS.keys(), ...SPECIAL_FUNCTIONS]);
+    diagnostics.error(e.calleeSpan, `unknown function '${e.callee}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+    return undefined;
+  }
+  if (e.args.length !== expected) {
+    diagnostics.error(e.span, `${e.callee}(...) takes ${expected} argument${expected === 1 ? '' : 's'}, found ${e.args.length}`);
+    return undefined;
+  }
+  const values = e.args.map((a) => a.value);
+  switch (e.callee) {
+    case 'prev': {
+      const arg = values[0];
+      if (ctx.prevStates === undefined) {
+        diagnostics.error(e.span, `prev(...) is not allowed ${ctx.where}`, { notes: ['prev(X) is allowed in spike conditions and event blocks'] });
+        return undefined;
+      }
+      if (arg?.kind !== 'name' || !ctx.prevStates.has(arg.name)) {
+        diagnostics.error(arg?.span ?? e.span, 'prev(...) takes the name of a state variable');
+        return undefined;
+      }
+      return { kind: 'prev', state: arg.name, span: e.span };
+    }
+    case 'normal':
+    case 'uniform': {
+      if (ctx.allowRandom !== true) {
+        diagnostics.error(e.span, `a random ${e.callee}(...) draw is not allowed ${ctx.where}`, {
+          notes: ['distributions are allowed for initial states (`V ~ normal(...)`), weights, delays and stimuli'],
+        });
+        return undefined;
+      }
+      const [a, b] = values.map((v) => lowerExpr(v, { ...ctx, allowRandom: false }, diagnostics));
+      if (a === undefined || b === undefined) return undefined;
+      return { kind: 'random', distribution: e.callee, args: [a, b], span: e.span };
+    }
+    case 'wiener':
+      if (ctx.allowWiener !== true) {
+        diagnostics.error(e.span, `wiener() is not allowed ${ctx.where}`, {
+          notes: ['wiener() is allowed in differential equations and stimuli'],
+        });
+        return undefined;
+      }
+      return { kind: 'wiener', span: e.span };
+    case 'section': {
+      const [valuesList, durationsList] = values;
+      if (ctx.allowSection !== true) {
+        diagnostics.error(e.span, `section(...) is not allowed ${ctx.where}`, { notes: ['section(...) is allowed in stimuli'] });
+        return undefined;
+      }
+      if (valuesList?.kind !== 'list' || durationsList?.kind !== 'list') {
+        diagnostics.error(e.span, 'section(...) takes two lists: section([values...], [durations...])');
+        return undefined;
+      }
+      if (valuesList.items.length !== durationsList.items.length || valuesList.items.length === 0) {
+        diagnostics.error(e.span, `section(...) needs as many durations as values (found ${valuesList.items.length} values and ${durationsList.items.length} durations)`);
+        return undefined;
+      }
+      const inner = { ...ctx, allowSection: false, allowWiener: false, allowRandom: false };
+      const vs = valuesList.items.map((v) => lowerExpr(v, inner, diagnostics));
+      const ds = durationsList.items.map((v) => lowerExpr(v, inner, diagnostics));
+      if (vs.some((v) => v === undefined) || ds.some((v) => v === undefined)) return undefined;
+      return { kind: 'section', values: vs as Expr[], durations: ds as Expr[], span: e.span };
+    }
+    default: {
+      const args = values.map((v) => lowerExpr(v, ctx, diagnostics));
+      if (args.some((a) => a === undefined)) return undefined;
+      return { kind: 'call', fn: e.callee as MathFunction, args: args as Expr[], span: e.span };
+    }
+  }
+}
+
+/** Evaluates a constant expression (literals and arithmetic only) in internal units; undefined if not constant. */
+export function constantValue(e: Expr): number | undefined {
+  switch (e.kind) {
+    case 'literal':
+      return e.value;
+    case 'unary': {
+      const v = constantValue(e.operand);
+      return v === undefined || e.op !== 'neg' ? undefined : -v;
+    }
+    case 'binary': {
+      const a = constantValue(e.left);
+      const b = constantValue(e.right);
+      if (a === undefined || b === undefined) return undefined;
+      switch (e.op) {
+        case '+':
+          return a + b;
+        case '-':
+          return a - b;
+        case '*':
+          return a * b;
+        case '/':
+          return a / b;
+        case '^':
+          return a ** b;
+        default:
+          return undefined;
+      }
+    }
+    default:
+      return undefined;
+  }
+}
+

@@ -1,0 +1,597 @@
+import type { Diagnostics } from '../diagnostics/diagnostic.js';
+import type { Span } from '../diagnostics/source.js';
+import type * as A from '../parser/ast.js';
+import { DIMENSIONLESS, type Dimension, dimEquals, dimensionOf, formatDimension, substituteWeight } from '../units/dimension.js';
+import { type ExprType, checkExprUnits, checkModelUnits, requireDimension } from './check-units.js';
+import { type ExprContext, constantValue, lowerExpr } from './lower-expr.js';
+import { suggestion } from './suggest.js';
+import type {
+  Connector,
+  Expr,
+  IndexRange,
+  Model,
+  ModelUse,
+  Network,
+  NeuronModel,
+  OutputModel,
+  Override,
+  Placement,
+  Population,
+  PopulationSource,
+  Projection,
+  Recording,
+  Stimulus,
+  SymbolDimensions,
+  SynapseModel,
+} from './types.js';
+
+const TIME = dimensionOf({ s: 1 });
+const FREQUENCY = dimensionOf({ s: -1 });
+const CONNECTORS = ['all_to_all', 'one_to_one', 'fixed_probability', 'fixed_in_degree', 'fixed_out_degree', 'from_file'];
+const SOURCES = ['Poisson', 'SpikeTimes'];
+const SETTINGS = ['dt', 'duration', 'seed'];
+
+/** The models a network can use, with the dimensions the check pass found for their names. */
+export interface ModelTable {
+  readonly models: ReadonlyMap<string, Model>;
+  readonly dimensions: ReadonlyMap<string, SymbolDimensions>;
+}
+
+/** Network expressions see units and nothing else, except where a scope adds names. */
+function networkContext(where: string, extra: Partial<ExprContext> = {}): ExprContext {
+  return { resolve: () => undefined, candidates: () => [], where, ...extra };
+}
+
+/**
+ * Lowers a network: instantiates models with their overrides, checks every
+ * reference (populations, slices, parameters, connectors) and the units of
+ * everything given at instantiation, including each output's current against
+ * its post-synaptic neuron.
+ */
+export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: Diagnostics): Network | undefined {
+  const errorsBefore = diagnostics.items.length;
+  const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined => lowerExpr(e, ctx, diagnostics);
+  const settings = lowerSettings(def, lower, diagnostics);
+  const populations = new Map<string, Population>();
+  const projections: Projection[] = [];
+  const stimuli: Stimulus[] = [];
+  const recordings: Recording[] = [];
+  const names = new Map<string, Span>();
+  const claim = (name: A.Name, what: string): boolean => {
+    const first = names.get(name.name);
+    if (first !== undefined) {
+      diagnostics.error(name.span, `'${name.name}' is already defined in network '${def.name.name}'`, {
+        secondary: [{ span: first, message: 'first defined here' }],
+      });
+      return false;
+    }
+    names.set(name.name, name.span);
+    return what.length > 0;
+  };
+
+  for (const item of def.items) {
+    if (item.kind === 'population' && claim(item.name, 'population')) {
+      const p = lowerPopulation(item, table, lower, diagnostics);
+      if (p !== undefined) populations.set(p.name, p);
+    }
+  }
+  for (const item of def.items) {
+    switch (item.kind) {
+      case 'projection': {
+        if (!claim(item.name, 'projection')) break;
+        const p = lowerProjection(item, populations, table, lower, diagnostics);
+        if (p !== undefined) projections.push(p);
+        break;
+      }
+      case 'stimulus': {
+        const s = lowerStimulus(item, populations, table, lower, diagnostics);
+        if (s !== undefined) stimuli.push(s);
+        break;
+      }
+      case 'record': {
+        const r = lowerRecording(item, populations, table, diagnostics);
+        if (r !== undefined) recordings.push(r);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (diagnostics.items.length > errorsBefore) return undefined;
+  return {
+    name: def.name.name,
+    span: def.name.span,
+    ...settings,
+    populations: [...populations.values()],
+    projections,
+    stimuli,
+    recordings,
+  };
+}
+
+type Lower = (e: A.Expression, ctx: ExprContext) => Expr | undefined;
+
+function lowerSettings(def: A.NetworkDef, lower: Lower, diagnostics: Diagnostics): { dt: number; duration: number; seed: number } {
+  const values = { dt: 0.1, duration: 1000, seed: 0 };
+  for (const item of def.items) {
+    if (item.kind !== 'setting') continue;
+    const name = item.name.name;
+    if (!SETTINGS.includes(name)) {
+      const hint = suggestion(name, SETTINGS);
+      diagnostics.error(item.name.span, `unknown network setting '${name}'`, {
+        ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+        notes: [`the settings are ${SETTINGS.join(', ')}`],
+      });
+      continue;
+    }
+    const e = lower(item.value, networkContext(`in the setting '${name}'`));
+    if (e === undefined) continue;
+    const expected = name === 'seed' ? DIMENSIONLESS : TIME;
+    if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), expected, `'${name}'`, diagnostics)) continue;
+    const v = constantValue(e);
+    const valid = v !== undefined && (name === 'seed' ? Number.isInteger(v) && v >= 0 && v < 2 ** 32 : v > 0 && Number.isFinite(v));
+    if (!valid || v === undefined) {
+      diagnostics.error(e.span, name === 'seed' ? "'seed' must be a whole number from 0 to 4294967295" : `'${name}' must be a positive constant time`);
+      continue;
+    }
+    values[name as keyof typeof values] = v;
+  }
+  return values;
+}
+
+/** A constant whole number (sizes, degrees, slice bounds), or a reported error. */
+function integerValue(e: A.Expression, lower: Lower, what: string, diagnostics: Diagnostics): number | undefined {
+  const x = lower(e, networkContext(`in ${what}`));
+  if (x === undefined) return undefined;
+  const t = checkExprUnits(x, undefined, diagnostics);
+  const v = constantValue(x);
+  if (t.kind !== 'number' || (t.dimension !== undefined && !dimEquals(t.dimension, DIMENSIONLESS)) || v === undefined || !Number.isInteger(v) || v < 0) {
+    diagnostics.error(e.span, `${what} must be a whole number`);
+    return undefined;
+  }
+  return v;
+}
+
+function lowerPopulation(item: Extract<A.NetworkItem, { kind: 'population' }>, table: ModelTable, lower: Lower, diagnostics: Diagnostics): Population | undefined {
+  const inst = item.model;
+  const modelName = inst.name.name;
+  const [sizeArg, ...rest] = inst.args;
+  if (sizeArg === undefined || sizeArg.name !== undefined) {
+    diagnostics.error(inst.span, `population '${item.name.name}' needs a size: ${modelName}(N)`);
+    return undefined;
+  }
+  const size = integerValue(sizeArg.value, lower, 'a population size', diagnostics);
+  if (size === undefined) return undefined;
+  if (size === 0) {
+    diagnostics.error(sizeArg.span, 'a population needs at least one neuron');
+    return undefined;
+  }
+  let source: PopulationSource;
+  if (SOURCES.includes(modelName)) {
+    const s = lowerSource(inst, rest, size, lower, diagnostics);
+    if (s === undefined) return undefined;
+    source = s;
+  } else {
+    const model = table.models.get(modelName);
+    if (model?.kind !== 'neuron') {
+      reportUnknownModel(inst.name, model, 'neuron', table, [...SOURCES], diagnostics);
+      return undefined;
+    }
+    if (rest.length > 0) {
+      diagnostics.error(rest[0]!.span, `a neuron population takes only its size; give parameters in the block after it: ${modelName}(${size}) { ${model.parameters[0]?.name ?? 'p'} = ... }`);
+      return undefined;
+    }
+    source = { kind: 'neuron', model };
+  }
+  if (source.kind !== 'neuron' && item.overrides.length > 0) {
+    diagnostics.error(item.overrides[0]!.span, `a ${modelName} source has no parameters or states to set`);
+    return undefined;
+  }
+  const parameters: Override[] = [];
+  const states: Override[] = [];
+  if (source.kind === 'neuron') {
+    const model = source.model;
+    const dims = table.dimensions.get(model.name) ?? new Map<string, Dimension>();
+    for (const o of item.overrides) {
+      const isParameter = model.parameters.some((p) => p.name === o.name.name);
+      const isState = model.states.some((s) => s.name === o.name.name);
+      if (!isParameter && !isState) {
+        const hint = suggestion(o.name.name, [...model.parameters.map((p) => p.name), ...model.states.map((s) => s.name)]);
+        diagnostics.error(o.name.span, `neuron ${model.name} has no parameter or state '${o.name.name}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+        continue;
+      }
+      if (isParameter && o.op === '~') {
+        diagnostics.error(o.span, `parameter '${o.name.name}' cannot be random; write '${o.name.name} = value'`);
+        continue;
+      }
+      const value = lower(o.value, networkContext(isParameter ? 'in a parameter value' : 'in an initial value', { allowRandom: o.op === '~' }));
+      if (value === undefined) continue;
+      if (o.op === '~' && value.kind !== 'random') {
+        diagnostics.error(o.value.span, "'~' must be followed by a distribution, normal(...) or uniform(...)");
+        continue;
+      }
+      if (isParameter && constantValue(value) === undefined) {
+        diagnostics.error(o.value.span, 'a parameter value must be a constant');
+        continue;
+      }
+      const expected = dims.get(o.name.name);
+      const t = checkExprUnits(value, undefined, diagnostics);
+      if (expected !== undefined && !requireDimension(value, t, expected, `'${o.name.name}'`, diagnostics)) continue;
+      (isParameter ? parameters : states).push({ name: o.name.name, span: o.name.span, value });
+    }
+  }
+  return { name: item.name.name, span: item.name.span, size, source, parameters, states };
+}
+
+function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: number, lower: Lower, diagnostics: Diagnostics): PopulationSource | undefined {
+  const named = new Map(args.map((a) => [a.name ?? '', a]));
+  const allowed = inst.name.name === 'Poisson' ? ['rate'] : ['indices', 'times'];
+  for (const a of args) {
+    if (a.name === undefined || !allowed.includes(a.name)) {
+      diagnostics.error(a.span, `${inst.name.name} takes the size and then ${allowed.map((n) => `${n} = ...`).join(', ')}`);
+      return undefined;
+    }
+  }
+  for (const n of allowed) {
+    if (!named.has(n)) {
+      diagnostics.error(inst.span, `${inst.name.name} needs '${n} = ...'`);
+      return undefined;
+    }
+  }
+  if (inst.name.name === 'Poisson') {
+    const rateArg = named.get('rate')!;
+    const rate = lower(rateArg.value, networkContext('in a Poisson rate'));
+    if (rate === undefined) return undefined;
+    if (!requireDimension(rate, checkExprUnits(rate, undefined, diagnostics), FREQUENCY, 'a Poisson rate', diagnostics)) return undefined;
+    return { kind: 'poisson', rate };
+  }
+  const list = (name: string, expected: Dimension): number[] | undefined => {
+    const arg = named.get(name)!.value;
+    if (arg.kind !== 'list') {
+      diagnostics.error(arg.span, `'${name}' must be a list: [a, b, ...]`);
+      return undefined;
+    }
+    const values: number[] = [];
+    for (const item of arg.items) {
+      const e = lower(item, networkContext(`in SpikeTimes ${name}`));
+      if (e === undefined) return undefined;
+      if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), expected, `a SpikeTimes ${name.slice(0, -1)}`, diagnostics)) return undefined;
+      const v = constantValue(e);
+      if (v === undefined) return undefined;
+      values.push(v);
+    }
+    return values;
+  };
+  const indices = list('indices', DIMENSIONLESS);
+  const times = list('times', TIME);
+  if (indices === undefined || times === undefined) return undefined;
+  if (indices.length !== times.length) {
+    diagnostics.error(inst.span, `SpikeTimes needs as many times as indices (found ${indices.length} indices and ${times.length} times)`);
+    return undefined;
+  }
+  const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= size);
+  if (bad !== undefined) {
+    diagnostics.error(inst.span, `SpikeTimes index ${bad} is out of range for size ${size}`);
+    return undefined;
+  }
+  return { kind: 'spikeTimes', indices, times };
+}
+
+function reportUnknownModel(name: A.Name, found: Model | undefined, expected: Model['kind'], table: ModelTable, extra: readonly string[], diagnostics: Diagnostics): void {
+  if (found !== undefined) {
+    diagnostics.error(name.span, `'${name.name}' is a ${found.kind} model, but a ${expected} is needed here`, {
+      secondary: [{ span: found.span, message: `'${name.name}' is defined here` }],
+    });
+    return;
+  }
+  const candidates = [...[...table.models.values()].filter((m) => m.kind === expected).map((m) => m.name), ...extra];
+  const hint = suggestion(name.name, candidates);
+  diagnostics.error(name.span, `unknown ${expected} model '${name.name}'`, {
+    ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+    notes: ['is the file that defines it imported? e.g. import "stdlib/neurons.spk"'],
+  });
+}
+
+function lowerRange(ref: { readonly slice?: A.Slice }, population: Population, lower: Lower, diagnostics: Diagnostics): IndexRange | undefined {
+  if (ref.slice === undefined) return { start: 0, end: population.size };
+  const start = ref.slice.start === undefined ? 0 : integerValue(ref.slice.start, lower, 'a slice bound', diagnostics);
+  const end = ref.slice.end === undefined ? population.size : integerValue(ref.slice.end, lower, 'a slice bound', diagnostics);
+  if (start === undefined || end === undefined) return undefined;
+  if (start >= end || end > population.size) {
+    diagnostics.error(ref.slice.span, `slice [${start}:${end}] is out of range for population '${population.name}' of size ${population.size}`, {
+      secondary: [{ span: population.span, message: `'${population.name}' is defined here` }],
+      notes: ['slices are [start:end] with 0 <= start < end <= size'],
+    });
+    return undefined;
+  }
+  return { start, end };
+}
+
+function findPopulation(name: A.Name, populations: ReadonlyMap<string, Population>, diagnostics: Diagnostics): Population | undefined {
+  const p = populations.get(name.name);
+  if (p === undefined) {
+    const hint = suggestion(name.name, [...populations.keys()]);
+    diagnostics.error(name.span, `unknown population '${name.name}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+  }
+  return p;
+}
+
+function lowerProjection(
+  item: Extract<A.NetworkItem, { kind: 'projection' }>,
+  populations: ReadonlyMap<string, Population>,
+  table: ModelTable,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): Projection | undefined {
+  const pre = findPopulation(item.pre.name, populations, diagnostics);
+  const post = findPopulation(item.post.name, populations, diagnostics);
+  if (pre === undefined || post === undefined) return undefined;
+  const preRange = lowerRange(item.pre, pre, lower, diagnostics);
+  const postRange = lowerRange(item.post, post, lower, diagnostics);
+  const parts = new Map<A.ProjectionItem['kind'], A.ProjectionItem>();
+  for (const part of item.items) {
+    const first = parts.get(part.kind);
+    if (first !== undefined) {
+      diagnostics.error(part.span, `'${part.kind}' is given twice in projection '${item.name.name}'`, { secondary: [{ span: first.span, message: 'first given here' }] });
+    }
+    parts.set(part.kind, part);
+  }
+  const get = <K extends A.ProjectionItem['kind']>(kind: K): Extract<A.ProjectionItem, { kind: K }> | undefined =>
+    parts.get(kind) as Extract<A.ProjectionItem, { kind: K }> | undefined;
+  for (const required of ['connect', 'weight', 'synapse', 'output'] as const) {
+    if (get(required) === undefined) diagnostics.error(item.name.span, `projection '${item.name.name}' has no '${required}' line`);
+  }
+  const connect = get('connect');
+  const weightItem = get('weight');
+  const synapseItem = get('synapse');
+  const outputItem = get('output');
+  if (connect === undefined || weightItem === undefined || synapseItem === undefined || outputItem === undefined || preRange === undefined || postRange === undefined) return undefined;
+  if (post.source.kind !== 'neuron') {
+    diagnostics.error(item.post.span, `population '${post.name}' is a spike source and cannot receive a projection`);
+    return undefined;
+  }
+  const connector = lowerConnector(connect, preRange, postRange, lower, diagnostics);
+
+  const weight = lower(weightItem.value, networkContext('in a weight', { allowRandom: true }));
+  const weightType = weight === undefined ? undefined : checkExprUnits(weight, undefined, diagnostics);
+  const weightDimension = weightType?.kind === 'number' ? weightType.dimension : undefined;
+  if (weight !== undefined && weightDimension === undefined) diagnostics.error(weight.span, 'a weight must be a number');
+
+  const delayItem = get('delay');
+  const delay = delayItem === undefined ? undefined : lower(delayItem.value, networkContext('in a delay', { allowRandom: true }));
+  if (delay !== undefined) requireDimension(delay, checkExprUnits(delay, undefined, diagnostics), TIME, 'a delay', diagnostics);
+
+  const placementItem = get('placement');
+  let placement: Placement | undefined;
+  if (placementItem !== undefined) {
+    const choice = placementItem.choice.name;
+    if (choice === 'pre' || choice === 'post' || choice === 'synapse') placement = choice;
+    else diagnostics.error(placementItem.choice.span, `unknown placement '${choice}'`, { notes: ['the placements are pre, post and synapse'] });
+  }
+
+  const postDims = table.dimensions.get(post.source.model.name) ?? new Map<string, Dimension>();
+  const preDims = pre.source.kind === 'neuron' ? table.dimensions.get(pre.source.model.name) : undefined;
+  const synapse = lowerModelUse<SynapseModel>(synapseItem.model, 'synapse', table, lower, diagnostics);
+  const output = lowerModelUse<OutputModel>(outputItem.model, 'output', table, lower, diagnostics);
+  if (synapse === undefined || output === undefined || connector === undefined || weight === undefined || weightDimension === undefined) return undefined;
+
+  const synapseCheck = checkModelUnits(synapse.model, diagnostics, {
+    parameters: argumentDimensions(synapse, diagnostics),
+    post: postDims,
+    ...(preDims === undefined ? {} : { pre: preDims }),
+  });
+  const delivered = synapseCheck.result === undefined ? undefined : substituteWeight(synapseCheck.result, weightDimension);
+  const outputCheck = checkModelUnits(output.model, diagnostics, {
+    parameters: argumentDimensions(output, diagnostics),
+    post: postDims,
+    ...(delivered === undefined ? {} : { delivered }),
+  });
+  const input = post.source.model.input;
+  if (input === undefined) {
+    diagnostics.error(item.post.span, `neuron ${post.source.model.name} has no input current, so nothing can be delivered to it`, {
+      notes: ["declare one in the neuron: 'current I'"],
+    });
+  } else if (outputCheck.result !== undefined) {
+    const expected = postDims.get(input.name);
+    if (expected !== undefined && !dimEquals(outputCheck.result, expected)) {
+      diagnostics.error(outputItem.model.span, `output ${output.model.name} gives ${formatDimension(outputCheck.result)}, but the current '${input.name}' of ${post.source.model.name} is in ${formatDimension(expected)}`, {
+        secondary: [{ span: weight.span, message: `with weights in ${formatDimension(weightDimension)}` }],
+        notes: ['the unit of the weight decides the unit of the synapse value: conductance-based outputs (COBA) need weights in uS, current-based ones (CUBA) in nA'],
+      });
+    }
+  }
+  return {
+    name: item.name.name,
+    span: item.name.span,
+    pre: pre.name,
+    preRange,
+    post: post.name,
+    postRange,
+    connector,
+    procedural: connect.procedural,
+    weight,
+    weightDimension,
+    ...(delay === undefined ? {} : { delay }),
+    synapse,
+    output,
+    ...(placement === undefined ? {} : { placement }),
+  };
+}
+
+function lowerConnector(item: Extract<A.ProjectionItem, { kind: 'connect' }>, pre: IndexRange, post: IndexRange, lower: Lower, diagnostics: Diagnostics): Connector | undefined {
+  const inst = item.connector;
+  const name = inst.name.name;
+  const nPre = pre.end - pre.start;
+  const nPost = post.end - post.start;
+  if (!CONNECTORS.includes(name)) {
+    const hint = suggestion(name, CONNECTORS);
+    diagnostics.error(inst.name.span, `unknown connector '${name}'`, {
+      ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+      notes: [`the connectors are ${CONNECTORS.join(', ')}`],
+    });
+    return undefined;
+  }
+  if (item.procedural && name !== 'fixed_probability') {
+    diagnostics.error(item.span, `procedural connectivity is available for fixed_probability, not for ${name}`);
+    return undefined;
+  }
+  const expectedArgs = name === 'all_to_all' || name === 'one_to_one' ? 0 : 1;
+  if (inst.args.length !== expectedArgs || inst.args.some((a) => a.name !== undefined)) {
+    diagnostics.error(inst.span, expectedArgs === 0 ? `${name} takes no arguments` : `${name}(...) takes one argument`);
+    return undefined;
+  }
+  const arg = inst.args[0]?.value;
+  switch (name) {
+    case 'all_to_all':
+      return { kind: 'all_to_all' };
+    case 'one_to_one':
+      if (nPre !== nPost) {
+        diagnostics.error(inst.span, `one_to_one needs as many pre- as post-synaptic neurons (found ${nPre} and ${nPost})`);
+        return undefined;
+      }
+      return { kind: 'one_to_one' };
+    case 'fixed_probability': {
+      const e = lower(arg!, networkContext('in a connection probability'));
+      const p = e === undefined ? undefined : constantValue(e);
+      if (e === undefined || !requireDimension(e, checkExprUnits(e, undefined, diagnostics), DIMENSIONLESS, 'a connection probability', diagnostics)) return undefined;
+      if (p === undefined || !(p >= 0 && p <= 1)) {
+        diagnostics.error(arg!.span, 'a connection probability must be a constant from 0 to 1');
+        return undefined;
+      }
+      return { kind: 'fixed_probability', p };
+    }
+    case 'fixed_in_degree':
+    case 'fixed_out_degree': {
+      const k = integerValue(arg!, lower, `the degree of ${name}`, diagnostics);
+      if (k === undefined) return undefined;
+      const limit = name === 'fixed_in_degree' ? nPre : nPost;
+      if (k > limit) {
+        diagnostics.error(arg!.span, `${name}(${k}) asks for more connections than the ${name === 'fixed_in_degree' ? 'pre' : 'post'}-synaptic population has neurons (${limit})`);
+        return undefined;
+      }
+      return name === 'fixed_in_degree' ? { kind: 'fixed_in_degree', k } : { kind: 'fixed_out_degree', k };
+    }
+    default: {
+      if (arg?.kind !== 'string') {
+        diagnostics.error(arg?.span ?? inst.span, 'from_file(...) takes a file name in quotes: from_file("pairs.csv")');
+        return undefined;
+      }
+      return { kind: 'from_file', path: arg.value };
+    }
+  }
+}
+
+function lowerModelUse<M extends SynapseModel | OutputModel>(inst: A.Instantiation, kind: M['kind'], table: ModelTable, lower: Lower, diagnostics: Diagnostics): ModelUse<M> | undefined {
+  const model = table.models.get(inst.name.name);
+  if (model?.kind !== kind) {
+    reportUnknownModel(inst.name, model, kind, table, [], diagnostics);
+    return undefined;
+  }
+  const args: Override[] = [];
+  for (const a of inst.args) {
+    if (a.name === undefined || a.nameSpan === undefined) {
+      diagnostics.error(a.span, `arguments of ${kind} ${model.name} are named: ${model.name}(${model.parameters[0]?.name ?? 'p'} = ...)`);
+      continue;
+    }
+    const param = model.parameters.find((p) => p.name === a.name);
+    if (param === undefined) {
+      const hint = suggestion(a.name, model.parameters.map((p) => p.name));
+      diagnostics.error(a.nameSpan, `${kind} ${model.name} has no parameter '${a.name}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+      continue;
+    }
+    if (args.some((x) => x.name === a.name)) {
+      diagnostics.error(a.nameSpan, `parameter '${a.name}' is given twice`);
+      continue;
+    }
+    const value = lower(a.value, networkContext('in a parameter value'));
+    if (value === undefined) continue;
+    if (constantValue(value) === undefined) {
+      diagnostics.error(a.value.span, 'a parameter value must be a constant');
+      continue;
+    }
+    args.push({ name: a.name, span: a.nameSpan, value });
+  }
+  for (const p of model.parameters) {
+    if (p.value === undefined && !args.some((a) => a.name === p.name)) {
+      diagnostics.error(inst.span, `${kind} ${model.name} needs a value for parameter '${p.name}'`, {
+        secondary: [{ span: p.span, message: `'${p.name}' has no default` }],
+        notes: [`write ${model.name}(${p.name} = ...)`],
+      });
+      return undefined;
+    }
+  }
+  return { model: model as M, arguments: args, span: inst.span };
+}
+
+/** Dimensions of the arguments, checked against parameters declared with a unit or a default. */
+function argumentDimensions(use: ModelUse<SynapseModel | OutputModel>, diagnostics: Diagnostics): Map<string, Dimension> {
+  const result = new Map<string, Dimension>();
+  for (const a of use.arguments) {
+    const t: ExprType = checkExprUnits(a.value, undefined, diagnostics);
+    if (t.kind !== 'number' || t.dimension === undefined) continue;
+    const param = use.model.parameters.find((p) => p.name === a.name)!;
+    const declared = param.unit ?? (param.value === undefined ? undefined : (checkExprUnits(param.value, undefined, diagnostics) as { dimension?: Dimension }).dimension);
+    if (declared !== undefined && !requireDimension(a.value, t, declared, `parameter '${a.name}'`, diagnostics)) continue;
+    result.set(a.name, t.dimension);
+  }
+  return result;
+}
+
+function lowerStimulus(
+  item: Extract<A.NetworkItem, { kind: 'stimulus' }>,
+  populations: ReadonlyMap<string, Population>,
+  table: ModelTable,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): Stimulus | undefined {
+  const population = findPopulation(item.target.name, populations, diagnostics);
+  if (population === undefined) return undefined;
+  if (population.source.kind !== 'neuron') {
+    diagnostics.error(item.target.span, `population '${population.name}' is a spike source and takes no stimulus`);
+    return undefined;
+  }
+  const model: NeuronModel = population.source.model;
+  const range = lowerRange(item.target, population, lower, diagnostics);
+  const input = model.input;
+  if (input === undefined || input.name !== item.variable.name) {
+    diagnostics.error(item.variable.span, input === undefined ? `neuron ${model.name} has no input current to stimulate` : `a stimulus drives the input current '${input.name}' of ${model.name}, not '${item.variable.name}'`);
+    return undefined;
+  }
+  const stateNames = new Set(model.states.map((s) => s.name));
+  const value = lower(
+    item.value,
+    networkContext('in a stimulus', {
+      resolve: (name) => (name === 't' ? { kind: 'time' } : name === 'dt' ? { kind: 'dt' } : stateNames.has(name) ? { kind: 'state', name } : undefined),
+      candidates: () => ['t', 'dt', ...stateNames],
+      allowRandom: true,
+      allowWiener: true,
+      allowSection: true,
+    }),
+  );
+  if (value === undefined || range === undefined) return undefined;
+  const expected = table.dimensions.get(model.name)?.get(input.name);
+  const t = checkExprUnits(value, model, diagnostics, { wiener: DIMENSIONLESS });
+  if (expected !== undefined && !requireDimension(value, t, expected, `a stimulus of '${input.name}'`, diagnostics)) return undefined;
+  return { population: population.name, range, variable: input.name, value, span: item.span };
+}
+
+function lowerRecording(item: Extract<A.NetworkItem, { kind: 'record' }>, populations: ReadonlyMap<string, Population>, table: ModelTable, diagnostics: Diagnostics): Recording | undefined {
+  const population = findPopulation(item.population, populations, diagnostics);
+  if (population === undefined) return undefined;
+  const variable = item.variable.name;
+  if (variable !== 'spikes') {
+    const dims = population.source.kind === 'neuron' ? table.dimensions.get(population.source.model.name) : undefined;
+    if (dims?.has(variable) !== true || population.source.kind !== 'neuron' || population.source.model.parameters.some((p) => p.name === variable)) {
+      const candidates = population.source.kind === 'neuron' ? ['spikes', ...population.source.model.states.map((s) => s.name)] : ['spikes'];
+      const hint = suggestion(variable, candidates);
+      diagnostics.error(item.variable.span, `population '${population.name}' has no variable '${variable}' to record`, {
+        ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+        notes: [`it can record ${candidates.join(', ')}`],
+      });
+      return undefined;
+    }
+  }
+  const range = lowerRange({ ...(item.slice === undefined ? {} : { slice: item.slice }) }, population, (e, ctx) => lowerExpr(e, ctx, diagnostics), diagnostics);
+  if (range === undefined) return undefined;
+  return { population: population.name, variable, range, span: item.span };
+}

@@ -1,0 +1,51 @@
+import { assertNever } from '../diagnostics/diagnostic.js';
+import type { Expr, Ref, Statement } from './types.js';
+
+/** The direct subexpressions of an expression. */
+export function children(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'literal':
+    case 'bool':
+    case 'ref':
+    case 'prev':
+    case 'wiener':
+      return [];
+    case 'unary':
+      return [e.operand];
+    case 'binary':
+      return [e.left, e.right];
+    case 'call':
+      return e.args;
+    case 'random':
+      return e.args;
+    case 'section':
+      return [...e.values, ...e.durations];
+    default:
+      return assertNever(e);
+  }
+}
+
+/** Every node of an expression, parents before children. */
+export function* nodes(e: Expr): Generator<Expr> {
+  yield e;
+  for (const c of children(e)) yield* nodes(c);
+}
+
+/** Names of the given kind referenced anywhere in an expression, in order of first use. */
+export function dependencies(e: Expr, kind: Extract<Ref, { name: string }>['kind']): string[] {
+  const names = new Set<string>();
+  for (const n of nodes(e)) if (n.kind === 'ref' && n.ref.kind === kind) names.add(n.ref.name);
+  return [...names];
+}
+
+/** Every expression inside statements (conditions and assigned values), depth first. */
+export function* statementExprs(body: readonly Statement[]): Generator<Expr> {
+  for (const s of body) {
+    if (s.kind === 'assign') yield s.value;
+    else {
+      yield s.condition;
+      yield* statementExprs(s.then);
+      yield* statementExprs(s.otherwise);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+
+/** What a rule stands for, in the words of an error message. */
+export const RULE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  file: "a definition ('neuron', 'synapse', 'output', 'network' or 'import')",
+  modelItem: "a model item ('parameters', 'state', 'current', 'equations', 'spike when', 'reset', 'refractory', 'method', 'on_pre', 'on_post' or 'delivers')",
+  networkItem: "a network item ('population', 'projection', 'stimulus', 'record' or a setting such as 'dt = 0.1 ms')",
+  projectionItem: "a projection item ('connect', 'weight', 'delay', 'synapse', 'output' or 'placement')",
+  statement: "a statement ('x = ...', 'x += ...' or 'if')",
+  currentItem: "a current name or '= expression'",
+  equation: "an equation ('dX/dt = ...' or 'name = ...')",
+};
+
+function describeToken(token: IToken): string {
+  return token.tokenType === EOF ? 'the end of the file' : `'${token.image}'`;
+}
+
+function describeExpected(tokens: readonly TokenType[]): string {
+  const labels = [...new Set(tokens.map((t) => t.LABEL ?? t.name))];
+  if (labels.length > 6) return 'an expression';
+  return labels.length === 1 ? (labels[0] ?? '') : `one of ${labels.join(', ')}`;
+}
+
+function describeRule(ruleName: string, paths: TokenType[][][]): string {
+  const known = RULE_DESCRIPTIONS[ruleName];
+  if (known !== undefined) return known;
+  if (['expression', 'primary', 'unary', 'power', 'additive', 'multiplicative', 'comparison', 'notExpression', 'andExpression'].includes(ruleName)) {
+    return 'an expression';
+  }
+  return describeExpected(paths.flat().map((p) => p[0]).filter((t): t is TokenType => t !== undefined));
+}
+
+/** Error messages in the user's terms rather than chevrotain's token names. */
+export const parserErrorMessages: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage: ({ expected, actual }) =>
+    expected === EOF
+      ? `unexpected ${describeToken(actual)}: expected ${RULE_DESCRIPTIONS['file']}`
+      : `expected ${expected.LABEL ?? expected.name} but found ${describeToken(actual)}`,
+  buildNotAllInputParsedMessage: ({ firstRedundant }) =>
+    `unexpected ${describeToken(firstRedundant)}: expected ${RULE_DESCRIPTIONS['file']}`,
+  buildNoViableAltMessage: ({ expectedPathsPerAlt, actual, ruleName }) =>
+    `expected ${describeRule(ruleName, expectedPathsPerAlt)} but found ${describeToken(actual[0] ?? ({ image: '?' } as IToken))}`,
+  buildEarlyExitMessage: ({ expectedIterationPaths, actual, ruleName }) =>
+    `expected ${describeRule(ruleName, [expectedIterationPaths])} but found ${describeToken(actual[0] ?? ({ image: '?' } as IToken))}`,
+};
+

@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Diagnostics } from './diagnostics/diagnostic.js';
+import { type SourceFile, type Span, makeSourceFile } from './diagnostics/source.js';
+import { checkModelUnits } from './ir/check-units.js';
+import { lowerModel } from './ir/lower-model.js';
+import { lowerNetwork } from './ir/lower-network.js';
+import type { Model, Network, Program, SymbolDimensions } from './ir/types.js';
+import { validateProgram } from './ir/validate.js';
+import type { FileAst } from './parser/ast.js';
+import { parseFile } from './parser/parse.js';
+
+/**
+ * The compiler front end, pass by pass:
+ *   parse   (.spk text -> AST, every syntax error of every file)
+ *   lower   (AST -> IR: names resolved, literals in internal units, structure checked)
+ *   check   (units of every expression; instantiation in networks)
+ *   validate (IR invariants, between passes; a failure is a bug in spikeforge)
+ * Integration, legalization and printing come after, per target.
+ */
+
+/** The folder that holds stdlib/, the fallback for imports such as "stdlib/neurons.spk". */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface ParsedFile {
+  readonly source: SourceFile;
+  readonly ast: FileAst;
+}
+
+export interface CompileResult {
+  readonly diagnostics: Diagnostics;
+  readonly files: readonly ParsedFile[];
+  /** Present when there were no errors. */
+  readonly program?: Program;
+}
+
+/** Reads a file; tests pass their own to compile text that is not on disk. */
+export type ReadFile = (path: string) => string;
+
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') ? path : rel;
+}
+
+/** Where an import points: beside the importing file first, then in the spikeforge package. */
+function resolveImport(fromFile: string, path: string, exists: (p: string) => boolean): string | undefined {
+  const candidates = [resolve(dirname(fromFile), path), resolve(PACKAGE_ROOT, path)];
+  return candidates.find(exists);
+}
+
+/** parse: the entry files and everything they import, each once. */
+function parseAll(entries: readonly string[], read: ReadFile, exists: (p: string) => boolean, diagnostics: Diagnostics): ParsedFile[] {
+  const files: ParsedFile[] = [];
+  const seen = new Set<string>();
+  const queue = entries.map((e) => resolve(e));
+  while (queue.length > 0) {
+    const path = queue.shift()!;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    const source = makeSourceFile(displayPath(path), read(path));
+    const ast = parseFile(source, diagnostics);
+    if (ast === undefined) continue;
+    files.push({ source, ast });
+    for (const imp of ast.imports) {
+      const target = resolveImport(path, imp.path, exists);
+      if (target === undefined) {
+        diagnostics.error(imp.span, `cannot find the imported file "${imp.path}"`, {
+          notes: [`looked beside this file and in ${join(PACKAGE_ROOT)}`],
+        });
+      } else queue.push(target);
+    }
+  }
+  return files;
+}
+
+/**
+ * Compiles .spk files to a checked, validated Program. Every problem found in
+ * the user's input is a diagnostic; the result has a program only when there
+ * were none.
+ */
+export function compileFiles(
+  entries: readonly string[],
+  read: ReadFile = (p) => readFileSync(p, 'utf8'),
+  exists: (p: string) => boolean = existsSync,
+): CompileResult {
+  const diagnostics = new Diagnostics();
+  const files = parseAll(entries, read, exists, diagnostics);
+  if (diagnostics.hasErrors) return { diagnostics, files };
+
+  // lower + check, model by model; a model with errors is left out so later errors are not knock-on ones.
+  const models = new Map<string, Model>();
+  const dimensions = new Map<string, SymbolDimensions>();
+  const definedAt = new Map<string, Span>();
+  for (const { ast } of files) {
+    for (const def of ast.models) {
+      const first = definedAt.get(def.name.name);
+      if (first !== undefined) {
+        diagnostics.error(def.name.span, `model '${def.name.name}' is defined twice`, {
+          secondary: [{ span: first, message: 'first defined here' }],
+        });
+        continue;
+      }
+      definedAt.set(def.name.name, def.name.span);
+      const model = lowerModel(def, diagnostics);
+      if (model === undefined) continue;
+      const before = diagnostics.items.length;
+      const checked = checkModelUnits(model, diagnostics);
+      if (diagnostics.items.length > before) continue;
+      models.set(model.name, model);
+      dimensions.set(model.name, checked.dimensions);
+    }
+  }
+
+  const networks = new Map<string, Network>();
+  for (const { ast } of files) {
+    for (const def of ast.networks) {
+      const first = definedAt.get(def.name.name);
+      if (first !== undefined) {
+        diagnostics.error(def.name.span, `'${def.name.name}' is defined twice`, { secondary: [{ span: first, message: 'first defined here' }] });
+        continue;
+      }
+      definedAt.set(def.name.name, def.name.span);
+      const network = lowerNetwork(def, { models, dimensions }, diagnostics);
+      if (network !== undefined) networks.set(network.name, network);
+    }
+  }
+  if (diagnostics.hasErrors) return { diagnostics, files };
+  const program: Program = { models, dimensions, networks };
+  validateProgram(program);
+  return { diagnostics, files, program };
+}
