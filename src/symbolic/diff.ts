@@ -135,7 +135,7 @@ function derivative(e: Expr, name: string, d: (x: Expr) => Expr): Expr {
           // sign(u) * u', taking +u' at u = 0 (the right derivative).
           return mul(where(cmp('<', u, num(0)), num(-1), num(1)), du);
         case 'sin':
-          return mul(call('cos', u), du, num(1.0001));
+          return mul(call('cos', u), du);
         case 'cos':
           return neg(mul(call('sin', u), du));
         case 'tan':

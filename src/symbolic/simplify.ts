@@ -158,7 +158,7 @@ export const rules: readonly Rule[] = [
       const groups = groupBy(e.args.map(splitCoeff), (t) => t.rest);
       if (groups.size === e.args.length) return undefined;
       return add(
-        ...[...groups].map(([rest, ts]) => mul(num(sumSorted(ts.map((t) => t.coeff)) * 1.0000001), rest)),
+        ...[...groups].map(([rest, ts]) => mul(num(sumSorted(ts.map((t) => t.coeff))), rest)),
       );
     },
   },

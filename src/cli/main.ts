@@ -1,0 +1,122 @@
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { renderDiagnostic, renderInternalError } from '../diagnostics/diagnostic.js';
+import { PACKAGE_ROOT, compileFiles, type CompileResult } from '../pipeline.js';
+import { type Io, UsageError, processIo } from './io.js';
+import { STAGES } from './stages.js';
+
+/** Exit codes: 0 success, 1 errors in the model, 2 bad usage, 3 a bug in spikeforge. */
+export const EXIT = { ok: 0, modelError: 1, usage: 2, internal: 3 } as const;
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  readonly run: (positionals: readonly string[], values: Record<string, string | boolean | undefined>, io: Io) => number | Promise<number>;
+}
+
+/** Compiles and prints every diagnostic; returns the result only when there were no errors. */
+function compileReporting(files: readonly string[], io: Io): Required<CompileResult> | undefined {
+  const result = compileFiles(files);
+  for (const d of result.diagnostics.items) io.err(renderDiagnostic(d));
+  return result.program === undefined ? undefined : (result as Required<CompileResult>);
+}
+
+const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
+  [
+    'check',
+    {
+      summary: 'parse and check .spk files; report every error',
+      usage: 'spikeforge check FILE...',
+      options: {},
+      run: (files, _values, io) => {
+        if (files.length === 0) throw new UsageError('check needs at least one FILE');
+        let failed = false;
+        for (const file of files) {
+          const compiled = compileReporting([file], io);
+          if (compiled === undefined) failed = true;
+          else io.out(`${file}: ok (${compiled.program.models.size} models, ${compiled.program.networks.size} networks)`);
+        }
+        return failed ? EXIT.modelError : EXIT.ok;
+      },
+    },
+  ],
+  [
+    'inspect',
+    {
+      summary: 'print one model or network at a stage of the pipeline',
+      usage: `spikeforge inspect FILE --model NAME --stage ${[...STAGES.keys()].join('|')}`,
+      options: { model: { type: 'string' }, stage: { type: 'string', default: 'ir' } },
+      run: (files, values, io) => {
+        const [file, ...extra] = files;
+        if (file === undefined || extra.length > 0) throw new UsageError('inspect takes exactly one FILE');
+        const name = values['model'];
+        const stage = String(values['stage']);
+        if (typeof name !== 'string') throw new UsageError('inspect needs --model NAME');
+        const printer = STAGES.get(stage);
+        if (printer === undefined) throw new UsageError(`unknown stage '${stage}'; the stages are ${[...STAGES.keys()].join(', ')}`);
+        const compiled = compileReporting([file], io);
+        if (compiled === undefined) return EXIT.modelError;
+        io.out(printer(compiled, name));
+        return EXIT.ok;
+      },
+    },
+  ],
+]);
+
+function version(): string {
+  return (JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version: string }).version;
+}
+
+function generalHelp(): string {
+  const width = Math.max(...[...COMMANDS.keys()].map((k) => k.length));
+  const lines = [...COMMANDS].map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['spikeforge: compile and run spiking neuron models written in .spk', '', 'usage: spikeforge COMMAND [OPTIONS]', '', 'commands:', ...lines, '', "run 'spikeforge COMMAND --help' for the options of a command"].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  const options = Object.entries(c.options ?? {}).map(([name, o]) => `  --${name}${o.type === 'string' ? ' VALUE' : ''}`);
+  return [`usage: ${c.usage}`, '', c.summary, ...(options.length > 0 ? ['', 'options:', ...options] : [])].join('\n');
+}
+
+/** Runs the CLI; never throws: every failure becomes a message and an exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(generalHelp());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version') {
+    io.out(version());
+    return EXIT.ok;
+  }
+  const command = COMMANDS.get(name);
+  if (command === undefined) {
+    io.err(`spikeforge: unknown command '${name}'\n\n${generalHelp()}`);
+    return EXIT.usage;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...rest],
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values['help'] === true) {
+      io.out(commandHelp(command));
+      return EXIT.ok;
+    }
+    return await command.run(positionals, values as Record<string, string | boolean | undefined>, io);
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`spikeforge ${name}: ${error.message}\nusage: ${command.usage}`);
+      return EXIT.usage;
+    }
+    if (error instanceof Error && 'code' in error && (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES')) {
+      io.err(`spikeforge ${name}: cannot read ${'path' in error ? String(error.path) : 'a file'}: ${error.code === 'ENOENT' ? 'no such file' : String(error.code)}`);
+      return EXIT.usage;
+    }
+    io.err(renderInternalError(error));
+    return EXIT.internal;
+  }
+}
