@@ -9,113 +9,14 @@
  *   if (!opened.ok) console.warn(`WebGPU tests skipped: ${opened.reason}`);
  *   describe.skipIf(!opened.ok)('...', () => { afterAll(() => opened.ok && opened.gpu.close()); ... });
  */
-import { create, globals } from 'webgpu';
-
-/** An open WebGPU device. Call `close()` when done, or node keeps running. */
-export interface WebGpu {
-  readonly device: GPUDevice;
-  /**
-   * Adapter description, e.g. "llvmpipe-llvm-15-0-6-256-bits- / OpenGL version OpenGL ES 3.2
-   * Mesa 22.3.6 (software, OpenGL ES)".
-   */
-  readonly description: string;
-  /** True when running on the software (llvmpipe) fallback adapter. */
-  readonly software: boolean;
-  /** Destroys the device and releases the instance, so node can exit. Idempotent. */
-  close(): void;
-}
-
-/** Result of `openWebGpu`: a device, or the reason none could be had (to print on skip). */
-export type OpenWebGpuResult = { ok: true; gpu: WebGpu } | { ok: false; reason: string };
-
-function describeAdapter(adapter: GPUAdapter): string {
-  const { vendor, architecture, device, description } = adapter.info;
-  return [vendor, architecture, device, description].filter((s) => s !== '').join(' / ');
-}
-
-class OpenWebGpu implements WebGpu {
-  /**
-   * The dawn.node instance from `create()`. It must stay referenced while the device is in
-   * use (garbage-collecting it kills the process) and be dropped afterwards (while it is
-   * referenced node does not exit).
-   */
-  #instance: GPU | undefined;
-
-  constructor(
-    instance: GPU,
-    readonly device: GPUDevice,
-    readonly description: string,
-    readonly software: boolean,
-  ) {
-    this.#instance = instance;
-  }
-
-  close(): void {
-    if (this.#instance === undefined) return;
-    this.device.destroy();
-    this.#instance = undefined;
-  }
-}
-
-async function openDevice(instance: GPU, adapter: GPUAdapter, software: boolean): Promise<WebGpu> {
-  const device = await adapter.requestDevice();
-  const kind = software ? 'software, OpenGL ES' : 'hardware';
-  return new OpenWebGpu(instance, device, `${describeAdapter(adapter)} (${kind})`, software);
-}
-
-/**
- * Opens a WebGPU device: first a hardware adapter (Vulkan / Metal / D3D12), then Mesa's
- * software OpenGL ES adapter in compatibility mode. Never throws; on failure the result
- * carries the reasons so that tests can skip loudly instead of passing silently.
- */
-export async function openWebGpu(): Promise<OpenWebGpuResult> {
-  // The webgpu package exposes GPUBufferUsage, GPUMapMode, ... as globals only on request.
-  Object.assign(globalThis, globals);
-  const failures: string[] = [];
-  try {
-    const instance = create([]);
-    const adapter = await instance.requestAdapter();
-    if (adapter !== null) return { ok: true, gpu: await openDevice(instance, adapter, false) };
-    failures.push('no hardware adapter');
-  } catch (error) {
-    failures.push(`hardware adapter: ${String(error)}`);
-  }
-  // Mesa's EGL needs no display server with these, and stays quiet about XDG_RUNTIME_DIR.
-  process.env['EGL_PLATFORM'] ??= 'surfaceless';
-  process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
-  try {
-    const instance = create(['backend=opengles']);
-    const adapter = await instance.requestAdapter({ featureLevel: 'compatibility' });
-    if (adapter !== null) {
-      console.info(
-        `WebGPU: no hardware adapter, using the software one: ${describeAdapter(adapter)}`,
-      );
-      return { ok: true, gpu: await openDevice(instance, adapter, true) };
-    }
-    failures.push('no software OpenGL ES adapter');
-  } catch (error) {
-    failures.push(`software adapter: ${String(error)}`);
-  }
-  return { ok: false, reason: failures.join('; ') };
-}
-
-/** A shader module with the messages of its compilation (errors, warnings, info). */
-export interface CompiledWgsl {
-  readonly module: GPUShaderModule;
-  readonly messages: readonly GPUCompilationMessage[];
-}
-
-/** Compiles WGSL and collects its compilation messages. */
-export async function compileWgsl(device: GPUDevice, code: string): Promise<CompiledWgsl> {
-  const module = device.createShaderModule({ code });
-  const info = await module.getCompilationInfo();
-  return { module, messages: info.messages };
-}
-
-/** One line per compilation message, e.g. "error 12:3: unresolved identifier 'x'". */
-export function formatCompilationMessages(messages: readonly GPUCompilationMessage[]): string[] {
-  return messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos}: ${m.message}`);
-}
+export {
+  type CompiledWgsl,
+  type OpenWebGpuResult,
+  type WebGpu,
+  compileWgsl,
+  formatCompilationMessages,
+  openWebGpu,
+} from '../../src/runtime/webgpu/device.js';
 
 /**
  * A storage buffer at `@group(0) @binding(i)`, i being its position in the list: either

@@ -1,0 +1,57 @@
+import type { PopulationKernel } from '../codegen/kernel-ir.js';
+import type { IndexRange, Network } from '../ir/types.js';
+
+/** A trace to record: one variable (a state) of a population, for a range of neurons. */
+export interface TraceRequest {
+  readonly population: string;
+  readonly variable: string;
+  readonly range: IndexRange;
+}
+
+/** Everything a backend needs to run a network: kernels, initial values, what to record. */
+export interface SimulationPlan {
+  readonly network: Network;
+  readonly kernels: readonly PopulationKernel[];
+  /** Per population, per state of its kernel, the initial values (float64, rounded by the backend). */
+  readonly initial: ReadonlyMap<string, ReadonlyMap<string, Float64Array>>;
+  readonly traces: readonly TraceRequest[];
+  /** Populations whose spikes are recorded. */
+  readonly spikeRecords: readonly string[];
+  readonly steps: number;
+}
+
+/** What a run of consecutive steps recorded. */
+export interface Chunk {
+  readonly firstStep: number;
+  readonly steps: number;
+  /** Per population: the step and index of each spike, ordered by step then index. */
+  readonly spikes: ReadonlyMap<string, { readonly steps: Uint32Array; readonly indices: Uint32Array }>;
+  /** Per trace request (same order): steps x neurons values, row-major, post-step state. */
+  readonly traces: readonly Float64Array[];
+}
+
+/**
+ * One interface for every place a network runs. A backend compiles the plan's
+ * kernels, owns the state, runs steps in chunks and hands back what was
+ * recorded; the driver (simulate.ts) writes it out.
+ */
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu' | 'cuda';
+  /** The device in words, for summary.json. */
+  readonly device: string;
+  /** Compiles the kernels and uploads the initial state. */
+  prepare(plan: SimulationPlan): Promise<void>;
+  /** The longest chunk the backend can record at once (bounded memory). */
+  maxChunkSteps(plan: SimulationPlan): number;
+  runChunk(firstStep: number, steps: number): Promise<Chunk>;
+  /** Reads back the current value of every state of a population (tests use it). */
+  readState(population: string): Promise<ReadonlyMap<string, Float64Array>>;
+  /** Frees the device so that node can exit. */
+  dispose(): void;
+}
+
+/** Sorts spike (step, index) pairs so that every backend reports them in one order. */
+export function sortSpikes(steps: Uint32Array, indices: Uint32Array): { steps: Uint32Array; indices: Uint32Array } {
+  const order = Array.from(steps.keys()).sort((a, b) => steps[a]! - steps[b]! || indices[a]! - indices[b]!);
+  return { steps: Uint32Array.from(order, (k) => steps[k]!), indices: Uint32Array.from(order, (k) => indices[k]!) };
+}

@@ -1,0 +1,71 @@
+import { InternalError } from '../diagnostics/diagnostic.js';
+import { REFRACTORY_STATE } from '../codegen/kernel-ir.js';
+import { irToSymbolic, parameterValues } from '../codegen/population.js';
+import type { Expr, Network, Population } from '../ir/types.js';
+import { boxMuller, randomU32x4, streamId, u32ToUniform01 } from '../random/philox.js';
+import { freeSymbols, substitute } from '../symbolic/diff.js';
+import { evaluate } from '../symbolic/evaluate.js';
+import * as S from '../symbolic/expr.js';
+import { simplify } from '../symbolic/simplify.js';
+
+/**
+ * Initial values of every state of a population, computed once on the host in
+ * float64 and handed to every backend, so that all backends start from the
+ * same numbers. Random initial values come from the Philox stream of
+ * (network seed, "NETWORK.POPULATION.STATE"), element = neuron index.
+ */
+export function initialStates(network: Network, population: Population, states: readonly string[]): Map<string, Float64Array> {
+  if (population.source.kind !== 'neuron') throw new InternalError(`population ${population.name} has no states`);
+  const model = population.source.model;
+  const n = population.size;
+  const constants = new Map<string, S.Expr>([...parameterValues(model, population)].map(([k, v]) => [k, S.num(v)]));
+  constants.set('dt', S.num(network.dt));
+  constants.set('t', S.num(0));
+  const subexpressions = new Map<string, S.Expr>();
+  for (const sub of model.subexpressions) subexpressions.set(sub.name, simplify(substitute(substitute(irToSymbolic(sub.value), subexpressions), constants)));
+  const toSym = (e: Expr): S.Expr => simplify(substitute(substitute(irToSymbolic(e), subexpressions), constants));
+
+  const result = new Map<string, Float64Array>();
+  const pending = new Map<string, { readonly kind: 'value' | 'distribution'; readonly value: Expr } | undefined>();
+  for (const s of model.states) {
+    const override = population.states.find((o) => o.name === s.name);
+    if (override !== undefined) pending.set(s.name, { kind: override.value.kind === 'random' ? 'distribution' : 'value', value: override.value });
+    else pending.set(s.name, s.init.kind === 'zero' ? undefined : s.init);
+  }
+  // States whose initial value uses other states are computed after those (lowering rejected cycles).
+  while (pending.size > 0) {
+    const before = pending.size;
+    for (const [name, init] of pending) {
+      const values = new Float64Array(n);
+      if (init?.kind === 'distribution') {
+        if (init.value.kind !== 'random') throw new InternalError(`initial distribution of ${name} is not a random draw`);
+        const [a, b] = init.value.args.map((x) => evaluate(toSym(x), {})) as [number, number];
+        const stream = streamId(`${network.name}.${population.name}.${name}`);
+        for (let i = 0; i < n; i++) {
+          const words = randomU32x4(network.seed, stream, i, 0, 0);
+          values[i] = init.value.distribution === 'normal' ? a + b * boxMuller(words[0], words[1])[0] : a + (b - a) * u32ToUniform01(words[0]);
+        }
+      } else if (init !== undefined) {
+        const expr = toSym(init.value);
+        const uses = [...freeSymbols(expr)];
+        if (uses.some((u) => pending.has(u))) continue;
+        if (uses.length === 0) values.fill(evaluate(expr, {}));
+        else {
+          const env = new Map<string, number>();
+          for (let i = 0; i < n; i++) {
+            for (const u of uses) env.set(u, result.get(u)?.[i] ?? Number.NaN);
+            values[i] = evaluate(expr, env);
+          }
+        }
+      }
+      result.set(name, values);
+      pending.delete(name);
+    }
+    if (pending.size === before) throw new InternalError(`initial values of ${[...pending.keys()].join(', ')} depend on each other`);
+  }
+  for (const s of states) if (!result.has(s)) {
+    if (s !== REFRACTORY_STATE) throw new InternalError(`no initial value for ${s}`);
+    result.set(s, new Float64Array(n));
+  }
+  return result;
+}

@@ -1,0 +1,159 @@
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../cli/io.js';
+import type { Chunk, SimulationPlan } from './backend.js';
+import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';
+
+/** Prints a time in ms without float noise (0.30000000000000004 -> 0.3). */
+function formatTime(ms: number): string {
+  return String(Number(ms.toPrecision(12)));
+}
+
+/** Shortest text that reads back as the same float32 value. */
+function formatValue(v: number): string {
+  for (let digits = 6; digits < 10; digits++) {
+    const text = v.toPrecision(digits);
+    if (Math.fround(Number(text)) === Math.fround(v)) return String(Number(text));
+  }
+  return String(v);
+}
+
+/** A file written line by line under a temporary name and renamed when complete. */
+class StreamedFile {
+  private readonly temporary: string;
+  private readonly fd: number;
+
+  constructor(private readonly path: string, header: string) {
+    this.temporary = `${path}.${process.pid}.tmp`;
+    this.fd = openSync(this.temporary, 'w');
+    writeSync(this.fd, `${header}\n`);
+  }
+
+  write(text: string): void {
+    if (text.length > 0) writeSync(this.fd, text);
+  }
+
+  commit(): void {
+    closeSync(this.fd);
+    renameSync(this.temporary, this.path);
+  }
+}
+
+/** Caps what is kept in memory for plots; the CSV files get everything. */
+const MAX_RASTER_SPIKES = 2_000_000;
+const MAX_TRACE_POINTS = 20_000;
+
+export interface RunInfo {
+  readonly backend: string;
+  readonly device: string;
+  readonly wallSeconds: number;
+  readonly compileSeconds: number;
+}
+
+/**
+ * Writes a run's results into a folder as they arrive: spikes.csv, one
+ * `<population>.<var>.csv` per trace, then summary.json and SVG plots.
+ * Every file appears complete or not at all.
+ */
+export class OutputWriter {
+  private readonly spikesFile: StreamedFile;
+  private readonly traceFiles: StreamedFile[];
+  private readonly spikeCounts = new Map<string, number>();
+  private readonly raster = new Map<string, { times: number[]; indices: number[] }>();
+  private readonly traceTimes: number[] = [];
+  private readonly traceValues: number[][][];
+  private traceStride = 1;
+
+  constructor(private readonly dir: string, private readonly plan: SimulationPlan) {
+    mkdirSync(dir, { recursive: true });
+    this.spikesFile = new StreamedFile(join(dir, 'spikes.csv'), 't_ms,population,index');
+    this.traceFiles = plan.traces.map((t) => {
+      const header = ['t_ms', ...Array.from({ length: t.range.end - t.range.start }, (_, k) => String(t.range.start + k))];
+      return new StreamedFile(join(dir, `${t.population}.${t.variable}.csv`), header.join(','));
+    });
+    this.traceValues = plan.traces.map((t) => Array.from({ length: t.range.end - t.range.start }, () => []));
+    // Keep at most MAX_TRACE_POINTS points per series for the plots.
+    this.traceStride = Math.max(1, Math.ceil(plan.steps / MAX_TRACE_POINTS));
+    for (const p of plan.spikeRecords) this.raster.set(p, { times: [], indices: [] });
+  }
+
+  add(chunk: Chunk): void {
+    const dt = this.plan.network.dt;
+    const lines: string[] = [];
+    for (const [population, spikes] of chunk.spikes) {
+      if (!this.raster.has(population)) continue;
+      this.spikeCounts.set(population, (this.spikeCounts.get(population) ?? 0) + spikes.steps.length);
+      const raster = this.raster.get(population)!;
+      for (let k = 0; k < spikes.steps.length; k++) {
+        const t = spikes.steps[k]! * dt;
+        lines.push(`${formatTime(t)},${population},${spikes.indices[k]}\n`);
+        if (raster.times.length < MAX_RASTER_SPIKES) {
+          raster.times.push(t);
+          raster.indices.push(spikes.indices[k]!);
+        }
+      }
+    }
+    // One population after the other within a chunk; reorder by time so the file reads chronologically.
+    lines.sort((a, b) => Number(a.slice(0, a.indexOf(','))) - Number(b.slice(0, b.indexOf(','))));
+    this.spikesFile.write(lines.join(''));
+    this.plan.traces.forEach((request, r) => {
+      const width = request.range.end - request.range.start;
+      const values = chunk.traces[r]!;
+      const rows: string[] = [];
+      for (let s = 0; s < chunk.steps; s++) {
+        const step = chunk.firstStep + s;
+        // A trace row shows the state after step n, labelled t_n + dt.
+        const row = [formatTime((step + 1) * dt)];
+        for (let k = 0; k < width; k++) row.push(formatValue(values[s * width + k]!));
+        rows.push(`${row.join(',')}\n`);
+        if (step % this.traceStride === 0) {
+          if (r === 0) this.traceTimes.push((step + 1) * dt);
+          for (let k = 0; k < width; k++) this.traceValues[r]![k]!.push(values[s * width + k]!);
+        }
+      }
+      this.traceFiles[r]!.write(rows.join(''));
+    });
+  }
+
+  /** Completes every file: the CSVs are renamed into place, then summary.json and the plots are written. */
+  finish(info: RunInfo, units: ReadonlyMap<string, string>): Record<string, unknown> {
+    this.spikesFile.commit();
+    for (const f of this.traceFiles) f.commit();
+    const durationMs = this.plan.steps * this.plan.network.dt;
+    const populations: Record<string, unknown> = {};
+    for (const p of this.plan.network.populations) {
+      const spikes = this.spikeCounts.get(p.name);
+      populations[p.name] = {
+        size: p.size,
+        ...(spikes === undefined ? {} : { spikes, mean_rate_hz: spikes / p.size / (durationMs / 1000) }),
+      };
+    }
+    const summary = {
+      network: this.plan.network.name,
+      backend: info.backend,
+      device: info.device,
+      dt_ms: this.plan.network.dt,
+      steps: this.plan.steps,
+      duration_ms: durationMs,
+      wall_s: info.wallSeconds,
+      compile_s: info.compileSeconds,
+      seed: this.plan.network.seed,
+      populations,
+    };
+    writeFileAtomic(join(this.dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    const groups: RasterGroup[] = [...this.raster].map(([name, r]) => ({
+      name,
+      size: this.plan.network.populations.find((p) => p.name === name)?.size ?? 0,
+      times: r.times,
+      indices: r.indices,
+    }));
+    if (groups.length > 0) writeFileAtomic(join(this.dir, 'raster.svg'), rasterSvg(`${this.plan.network.name}: spikes`, groups, durationMs));
+    this.plan.traces.forEach((t, r) => {
+      const unit = units.get(`${t.population}.${t.variable}`) ?? '';
+      const series = this.traceValues[r]!.map((values, k) => ({ label: `${t.population}[${t.range.start + k}]`, values }));
+      const svg = traceSvg(`${this.plan.network.name}: ${t.population}.${t.variable}`, `${t.variable}${unit === '' ? '' : ` (${unit})`}`, this.traceTimes, series);
+      writeFileAtomic(join(this.dir, `${t.population}.${t.variable}.svg`), svg);
+    });
+    return summary;
+  }
+}
