@@ -7,6 +7,9 @@
  *   npx tsx scripts/update-bad-goldens.ts            # every bad model
  *   npx tsx scripts/update-bad-goldens.ts units      # only files whose path contains "units"
  *
+ * The one machine-dependent text, the absolute path of the package root (in the
+ * note of a missing import), is written as $PACKAGE_ROOT.
+ *
  * Review every changed golden by eye: the message must say what was found and
  * what was expected, and the carets must sit under the right text.
  */
@@ -14,6 +17,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
+import { PACKAGE_ROOT } from '../src/pipeline.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BAD = join(ROOT, 'test', 'bad');
@@ -40,7 +44,8 @@ let problems = 0;
 for (const path of listSpk(BAD)) {
   const rel = relative(ROOT, path).split('\\').join('/');
   if (filter !== undefined && !rel.includes(filter)) continue;
-  const { code, stderr } = await runCheck(rel);
+  const { code, stderr: raw } = await runCheck(rel);
+  const stderr = raw.split(PACKAGE_ROOT).join('$PACKAGE_ROOT');
   if (code !== 1) {
     problems++;
     console.error(`!! ${rel}: exit code ${code}, expected 1`);

@@ -4,6 +4,8 @@ import { renderDiagnostic, renderInternalError } from '../diagnostics/diagnostic
 import { PACKAGE_ROOT, compileFiles, type CompileResult } from '../pipeline.js';
 import { type Io, UsageError, processIo } from './io.js';
 import { STAGES } from './stages.js';
+import { runCommand } from './run.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../runtime/select.js';
 
 /** Exit codes: 0 success, 1 errors in the model, 2 bad usage, 3 a bug in spikeforge. */
 export const EXIT = { ok: 0, modelError: 1, usage: 2, internal: 3 } as const;
@@ -59,6 +61,29 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         if (compiled === undefined) return EXIT.modelError;
         io.out(printer(compiled, name));
         return EXIT.ok;
+      },
+    },
+  ],
+  [
+    'run',
+    {
+      summary: 'simulate a network and write spikes, traces, summary.json and plots',
+      usage: `spikeforge run FILE [--network NAME] [--backend ${BACKEND_CHOICES.join('|')}] [--duration T] [--dt DT] [--seed N] [-o DIR]`,
+      options: {
+        network: { type: 'string' },
+        backend: { type: 'string', default: 'auto' },
+        duration: { type: 'string' },
+        dt: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string', short: 'o', default: 'out' },
+      },
+      run: (files, values, io) => {
+        const [file, ...extra] = files;
+        if (file === undefined || extra.length > 0) throw new UsageError('run takes exactly one FILE');
+        const backend = String(values['backend']);
+        if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) throw new UsageError(`unknown backend '${backend}'; the backends are ${BACKEND_CHOICES.join(', ')}`);
+        const optional = (name: string): Record<string, string> => (typeof values[name] === 'string' ? { [name]: values[name] as string } : {});
+        return runCommand({ file, backend: backend as BackendChoice, out: String(values['out']), ...optional('network'), ...optional('duration'), ...optional('dt'), ...optional('seed') }, io);
       },
     },
   ],

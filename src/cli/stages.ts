@@ -1,6 +1,7 @@
 import type { Span } from '../diagnostics/source.js';
 import { lineColumn } from '../diagnostics/source.js';
 import { formatModel, formatNetwork } from '../ir/print.js';
+import { printUpdateStage } from '../integrate/inspect.js';
 import type { CompileResult } from '../pipeline.js';
 import { UsageError } from './io.js';
 
@@ -36,4 +37,5 @@ function printIr(compiled: Required<CompileResult>, name: string): string {
 export const STAGES: ReadonlyMap<string, StagePrinter> = new Map<string, StagePrinter>([
   ['ast', printAst],
   ['ir', printIr],
+  ['update', printUpdateStage],
 ]);

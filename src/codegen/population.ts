@@ -212,6 +212,8 @@ export function buildPopulationKernel(network: Network, population: Population, 
   const states = new Set(model.states.map((s) => s.name));
   const builder = new KernelBuilder(`${network.name}.${population.name}`, network.dt);
   const body = builder.body;
+  // t_n = n * dt from the integer step counter, rounded like any product on each target.
+  body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
 
   if (model.input !== undefined) {
     const stimuli = network.stimuli.filter((s) => s.population === population.name);

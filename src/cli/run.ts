@@ -1,0 +1,108 @@
+import { performance } from 'node:perf_hooks';
+import { renderDiagnostic } from '../diagnostics/diagnostic.js';
+import type { Network, NeuronModel } from '../ir/types.js';
+import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
+import { compileFiles } from '../pipeline.js';
+import type { Backend } from '../runtime/backend.js';
+import { type BackendChoice, openBackend } from '../runtime/select.js';
+import { OutputWriter } from '../runtime/output.js';
+import { buildPlan, simulate } from '../runtime/simulate.js';
+import { formatDimension } from '../units/dimension.js';
+import { literalToInternal, lookupUnit } from '../units/units.js';
+import { type Io, UsageError } from './io.js';
+
+export interface RunOptions {
+  readonly file: string;
+  readonly network?: string;
+  readonly backend: BackendChoice;
+  readonly duration?: string;
+  readonly dt?: string;
+  readonly seed?: string;
+  readonly out: string;
+}
+
+/** `1000 ms`, `1 s`, `0.1ms` or a bare number of ms, in ms. */
+export function parseTime(text: string, option: string): number {
+  const match = /^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
+  const unit = lookupUnit(match?.[2] === '' || match?.[2] === undefined ? 'ms' : match[2]);
+  if (match === null || unit === undefined || formatDimension(unit.dimension) !== 'ms') {
+    throw new UsageError(`${option} takes a time such as '100 ms' or '1 s', not '${text}'`);
+  }
+  const value = literalToInternal(match[1]!, unit.pow10);
+  if (!(value > 0)) throw new UsageError(`${option} must be positive`);
+  return value;
+}
+
+/** The network to run: the one named, or the only one in the file. */
+function pickNetwork(networks: ReadonlyMap<string, Network>, name: string | undefined): Network {
+  if (name !== undefined) {
+    const n = networks.get(name);
+    if (n === undefined) throw new UsageError(`no network '${name}'; the file defines ${[...networks.keys()].join(', ') || 'none'}`);
+    return n;
+  }
+  const [only, ...others] = networks.values();
+  if (only === undefined) throw new UsageError('the file defines no network to run');
+  if (others.length > 0) throw new UsageError(`the file defines several networks (${[...networks.keys()].join(', ')}); choose one with --network`);
+  return only;
+}
+
+/** Derives each neuron model's update once; the diagnostics of a failure are printed. */
+export function deriveAll(network: Network, io: Io): Map<NeuronModel, DerivedUpdate> | undefined {
+  const updates = new Map<NeuronModel, DerivedUpdate>();
+  let failed = false;
+  for (const p of network.populations) {
+    if (p.source.kind !== 'neuron' || updates.has(p.source.model)) continue;
+    const derived = deriveUpdate(p.source.model);
+    if (derived.kind === 'error') {
+      for (const d of derived.diagnostics) io.err(renderDiagnostic(d));
+      failed = true;
+    } else updates.set(p.source.model, derived);
+  }
+  return failed ? undefined : updates;
+}
+
+/** `spikeforge run`: compile, simulate on the chosen backend, write spikes, traces, summary and plots. */
+export async function runCommand(options: RunOptions, io: Io): Promise<number> {
+  const compileStart = performance.now();
+  const result = compileFiles([options.file]);
+  for (const d of result.diagnostics.items) io.err(renderDiagnostic(d));
+  if (result.program === undefined) return 1;
+  const base = pickNetwork(result.program.networks, options.network);
+  const network: Network = {
+    ...base,
+    ...(options.dt === undefined ? {} : { dt: parseTime(options.dt, '--dt') }),
+    ...(options.duration === undefined ? {} : { duration: parseTime(options.duration, '--duration') }),
+    ...(options.seed === undefined ? {} : { seed: parseSeed(options.seed) }),
+  };
+  const updates = deriveAll(network, io);
+  if (updates === undefined) return 1;
+  const steps = Math.round(network.duration / network.dt);
+  const plan = buildPlan(network, (model) => updates.get(model)!, steps);
+  let backend: Backend | undefined;
+  try {
+    backend = await openBackend(options.backend, plan, io);
+    const compileSeconds = (performance.now() - compileStart) / 1000;
+    const writer = new OutputWriter(options.out, plan);
+    const { wallSeconds } = await simulate(plan, backend, writer);
+    const units = new Map<string, string>();
+    for (const t of plan.traces) {
+      const population = network.populations.find((p) => p.name === t.population);
+      const d = population?.source.kind === 'neuron' ? result.program.dimensions.get(population.source.model.name)?.get(t.variable) : undefined;
+      if (d !== undefined) units.set(`${t.population}.${t.variable}`, formatDimension(d));
+    }
+    const summary = writer.finish({ backend: backend.name, device: backend.device, wallSeconds, compileSeconds }, units);
+    io.out(`${network.name}: ${steps} steps of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`);
+    for (const [name, p] of Object.entries(summary['populations'] as Record<string, { spikes?: number; mean_rate_hz?: number }>)) {
+      if (p.spikes !== undefined) io.out(`  ${name}: ${p.spikes} spikes, mean rate ${p.mean_rate_hz?.toFixed(2)} Hz`);
+    }
+    return 0;
+  } finally {
+    backend?.dispose();
+  }
+}
+
+function parseSeed(text: string): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) throw new UsageError(`--seed takes a whole number from 0 to 4294967295, not '${text}'`);
+  return v;
+}

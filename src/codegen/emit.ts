@@ -1,0 +1,77 @@
+import type { Expr as SymExpr } from '../symbolic/expr.js';
+import type { KernelStatement } from './kernel-ir.js';
+import type { CLikePrinter } from './printer.js';
+
+/** What a target's kernel emitter needs from its expression printer. */
+export interface KernelPrinter {
+  /** Prints a float expression whose symbols are kernel locals. */
+  expr(e: SymExpr): string;
+  /** Prints a condition. */
+  condition(e: SymExpr): string;
+  /** Definitions of the helper functions printed expressions called so far. */
+  prelude(): string;
+  /** The target identifier of a kernel local ('V@next' -> 'V_next'), free of reserved words. */
+  local(name: string): string;
+}
+
+/** How a target spells declarations, assignments, branches and random draws. */
+export interface StatementSyntax {
+  declareFloat(name: string, value: string): string;
+  declareBool(name: string, value: string): string;
+  assign(name: string, value: string): string;
+  ifOpen(condition: string): string;
+  elseOpen: string;
+  close: string;
+  /** A random draw into a new float local. */
+  random(name: string, distribution: 'normal' | 'uniform', stream: number, purpose: number): string;
+}
+
+/** Prints kernel statements as target code lines, one statement per line, nested blocks indented. */
+export function emitStatements(
+  body: readonly KernelStatement[],
+  printer: KernelPrinter,
+  syntax: StatementSyntax,
+  indent: string,
+  boolLocals: Set<string> = new Set(),
+): string[] {
+  const lines: string[] = [];
+  // A condition local is used as it is; any other condition is printed by the target's printer.
+  const condition = (e: SymExpr): string => (e.kind === 'sym' && boolLocals.has(e.name) ? printer.local(e.name) : printer.condition(e));
+  for (const s of body) {
+    switch (s.kind) {
+      case 'let':
+        lines.push(indent + syntax.declareFloat(printer.local(s.name), printer.expr(s.value)));
+        break;
+      case 'letBool':
+        lines.push(indent + syntax.declareBool(printer.local(s.name), condition(s.value)));
+        boolLocals.add(s.name);
+        break;
+      case 'set':
+        lines.push(indent + syntax.assign(printer.local(s.name), printer.expr(s.value)));
+        break;
+      case 'random':
+        lines.push(indent + syntax.random(printer.local(s.name), s.distribution, s.stream, s.purpose));
+        break;
+      case 'if':
+        lines.push(indent + syntax.ifOpen(condition(s.condition)));
+        lines.push(...emitStatements(s.then, printer, syntax, `${indent}  `, boolLocals));
+        if (s.otherwise.length > 0) {
+          lines.push(indent + syntax.elseOpen);
+          lines.push(...emitStatements(s.otherwise, printer, syntax, `${indent}  `, boolLocals));
+        }
+        lines.push(indent + syntax.close);
+        break;
+    }
+  }
+  return lines;
+}
+
+/** Adapts a target's expression printer to the kernel emitters. */
+export function kernelPrinter(printer: CLikePrinter): KernelPrinter {
+  return {
+    expr: (e) => printer.printExpr(e),
+    condition: (e) => printer.printCondition(e),
+    local: (name) => printer.namer.identifier(name),
+    prelude: () => printer.prelude(),
+  };
+}

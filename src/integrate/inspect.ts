@@ -1,0 +1,78 @@
+/**
+ * `spikeforge inspect --stage update`: the derived update of a model as readable math, with
+ * the method chosen for each state and why.
+ */
+
+import { UsageError } from '../cli/io.js';
+import { renderDiagnostic } from '../diagnostics/diagnostic.js';
+import type { Model, Network, NeuronModel, Program, SynapseModel } from '../ir/types.js';
+import { formatMath } from '../symbolic/print.js';
+import { type DeriveOptions, type DerivedUpdate, type DeriveError, deriveUpdate } from './derive.js';
+import { ltcInputForPopulation } from './ltc.js';
+
+/** Prints an update (or the diagnostics that prevented it) for `model`. */
+export function formatUpdate(model: NeuronModel | SynapseModel, result: DerivedUpdate | DeriveError, note?: string): string {
+  const lines = [`${model.kind} ${model.name}: one step, method ${model.method}`];
+  if (note !== undefined) lines.push(`  (${note})`);
+  if (result.kind === 'error') {
+    lines.push('  no update:');
+    for (const d of result.diagnostics) lines.push(...renderDiagnostic(d).split('\n').map((l) => `    ${l}`));
+    return lines.join('\n');
+  }
+  const updated = new Set(result.states.map((s) => s.state));
+  for (const s of result.states) lines.push(`  ${s.state}: ${s.method} (${s.reason})`);
+  for (const s of model.states) if (!updated.has(s.name)) lines.push(`  ${s.name}: no equation (kept; changed only by events)`);
+  if (model.kind === 'neuron' && model.input?.ltc === true) {
+    lines.push(`  ${model.input.name} (ltc): the synaptic currents enter f and J when the neuron is wired in a network`);
+  }
+  if (result.temporaries.length > 0) {
+    lines.push('  temporaries:');
+    for (const t of result.temporaries) lines.push(`    ${t.name} = ${formatMath(t.value)}`);
+  }
+  lines.push('  update (every right-hand side uses start-of-step values):');
+  for (const s of result.states) lines.push(`    ${s.state} <- ${formatMath(s.value)}`);
+  if (result.noise.length > 0) {
+    lines.push('  noise (Euler-Maruyama, after the update; xi ~ N(0, 1) per element and step):');
+    for (const n of result.noise) lines.push(`    ${n.state} += ${formatMath(n.amplitude)} * sqrt(dt) * xi`);
+  }
+  return lines.join('\n');
+}
+
+/** The update of one model, or of every neuron and synapse model a network uses. */
+export function formatUpdateStage(program: Program, name: string): string | undefined {
+  const model = program.models.get(name);
+  if (model !== undefined) return formatModelUpdate(model);
+  const network = program.networks.get(name);
+  if (network !== undefined) return formatNetworkUpdates(network);
+  return undefined;
+}
+
+function formatModelUpdate(model: Model, options: DeriveOptions = {}, note?: string): string {
+  if (model.kind === 'output') return `output ${model.name}: no state to integrate (current = an expression of g and post.V)`;
+  return formatUpdate(model, deriveUpdate(model, options), note);
+}
+
+function formatNetworkUpdates(network: Network): string {
+  const parts: string[] = [];
+  for (const pop of network.populations) {
+    if (pop.source.kind !== 'neuron') continue;
+    const model = pop.source.model;
+    const ltc = model.input?.ltc === true ? ltcInputForPopulation(network, pop.name) : undefined;
+    const note =
+      ltc === undefined
+        ? `population ${pop.name}`
+        : `population ${pop.name}; ${model.input!.name} = ${formatMath(ltc.input)} inside the derivative, ${ltc.legend}`;
+    parts.push(formatModelUpdate(model, ltc === undefined ? {} : { ltcInput: ltc.input }, note));
+  }
+  for (const proj of network.projections) {
+    parts.push(formatModelUpdate(proj.synapse.model, {}, `projection ${proj.name}`));
+  }
+  return parts.join('\n\n');
+}
+
+/** The `update` stage printer of `spikeforge inspect` (src/cli/stages.ts). */
+export function printUpdateStage(compiled: { readonly program: Program }, name: string): string {
+  const text = formatUpdateStage(compiled.program, name);
+  if (text === undefined) throw new UsageError(`no model or network named '${name}'`);
+  return text;
+}

@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import type { KernelPrinter } from '../../codegen/emit.js';
+import { BufferLayout } from '../../codegen/layout.js';
+import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule, entryPointName } from '../../codegen/wgsl/kernel.js';
+import { InternalError } from '../../diagnostics/diagnostic.js';
+import type { Backend, Chunk, SimulationPlan } from '../backend.js';
+import { splitSpikes, splitTraces } from '../cpu.js';
+import { type WebGpu, formatCompilationMessages, openWebGpu } from './device.js';
+
+/** Thrown when no WebGPU device can be had; `--backend auto` moves on. */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError';
+}
+
+/** Largest chunk the per-step uniform blocks are laid out for. */
+const MAX_CHUNK_STEPS = 2048;
+
+/** Compiled pipelines by hash of their WGSL source and entry point, per device. */
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/**
+ * Runs the generated WGSL on a WebGPU device: a real GPU through Dawn when
+ * there is one, else Mesa's software adapter. Many steps are encoded into one
+ * submission (one dispatch per population per step, each step's number
+ * through a dynamic uniform offset); spikes and traces are read back once per
+ * chunk, so memory stays bounded for long runs.
+ */
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu';
+  device = 'WebGPU';
+  /** The generated WGSL, for `compile --target wgsl` and debugging. */
+  source = '';
+  private gpu: WebGpu | undefined;
+  private plan: SimulationPlan | undefined;
+  private layout: BufferLayout | undefined;
+  private buffers: { state: GPUBuffer; spikes: GPUBuffer; record: GPUBuffer; info: GPUBuffer } | undefined;
+  private bindGroup: GPUBindGroup | undefined;
+  private pipelines: GPUComputePipeline[] = [];
+  private chunkSteps = 1;
+
+    constructor(private readonly printer: KernelPrinter) {}
+
+  maxChunkSteps(plan: SimulationPlan): number {
+    const neurons = plan.kernels.reduce((n, k) => n + k.size, 0);
+    const row = plan.traces.reduce((n, t) => n + t.range.end - t.range.start, 0);
+    const limit = 128 * 1024 * 1024; // llvmpipe's maxStorageBufferBindingSize; real GPUs allow more
+    // Room for every neuron to spike in every step of the chunk: the append can never overflow.
+    const bySpikes = Math.floor((limit / 4 - 1) / (2 * Math.max(1, neurons)));
+    const byRecord = Math.floor(limit / 4 / Math.max(1, row));
+    return Math.max(1, Math.min(MAX_CHUNK_STEPS, plan.steps, bySpikes, byRecord));
+  }
+
+  async prepare(plan: SimulationPlan): Promise<void> {
+    const opened = await openWebGpu();
+    if (!opened.ok) throw new BackendUnavailableError(`no WebGPU device: ${opened.reason}`);
+    const gpu = opened.gpu;
+    this.gpu = gpu;
+    this.device = gpu.description;
+    const device = gpu.device;
+    const layout = new BufferLayout(plan.kernels, plan.traces.map((t) => ({ population: t.population, variable: t.variable, start: t.range.start, end: t.range.end })));
+    this.source = emitWgslModule(plan.kernels, layout, this.printer, plan.network.seed);
+    const module = device.createShaderModule({ code: this.source });
+    const info = await module.getCompilationInfo();
+    const problems = info.messages.filter((m) => m.type !== 'info');
+    if (problems.length > 0) throw new InternalError(`generated WGSL does not compile cleanly:\n${formatCompilationMessages(problems).join('\n')}`);
+
+    this.chunkSteps = this.maxChunkSteps(plan);
+    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const state = device.createBuffer({ size: Math.max(16, layout.totalStateFloats * 4), usage: storage });
+    const spikes = device.createBuffer({ size: 4 * (1 + 2 * layout.totalNeurons * this.chunkSteps), usage: storage });
+    const record = device.createBuffer({ size: Math.max(16, 4 * layout.recordRow * this.chunkSteps), usage: storage });
+    const infoBuffer = device.createBuffer({ size: STEP_UNIFORM_STRIDE * this.chunkSteps, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const initial = new Float32Array(layout.totalStateFloats);
+    for (const k of plan.kernels) {
+      for (const s of k.states) {
+        const values = plan.initial.get(k.population)?.get(s);
+        if (values === undefined) throw new InternalError(`no initial values for ${k.population}.${s}`);
+        initial.set(values, layout.stateOffset(k.population, s));
+      }
+    }
+    device.queue.writeBuffer(state, 0, initial);
+
+    const bindGroupLayout = device.createBindGroupLayout({
+      entries: [
+        ...[0, 1, 2].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
+        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 } },
+      ],
+    });
+    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
+    const cache = pipelineCache.get(device) ?? new Map<string, GPUComputePipeline>();
+    pipelineCache.set(device, cache);
+    const hash = createHash('sha256').update(this.source).digest('hex');
+    this.pipelines = await Promise.all(
+      plan.kernels.map(async (k) => {
+        const key = `${hash}:${k.population}`;
+        const cached = cache.get(key);
+        if (cached !== undefined) return cached;
+        const pipeline = await device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: entryPointName(k.population) } });
+        cache.set(key, pipeline);
+        return pipeline;
+      }),
+    );
+    this.bindGroup = device.createBindGroup({
+      layout: bindGroupLayout,
+      entries: [
+        { binding: 0, resource: { buffer: state } },
+        { binding: 1, resource: { buffer: spikes } },
+        { binding: 2, resource: { buffer: record } },
+        { binding: 3, resource: { buffer: infoBuffer, size: 16 } },
+      ],
+    });
+    this.buffers = { state, spikes, record, info: infoBuffer };
+    this.plan = plan;
+    this.layout = layout;
+  }
+
+  async runChunk(firstStep: number, steps: number): Promise<Chunk> {
+    const { gpu, plan, layout, buffers, bindGroup } = this;
+    if (gpu === undefined || plan === undefined || layout === undefined || buffers === undefined || bindGroup === undefined) {
+      throw new InternalError('WebGPU backend used before prepare()');
+    }
+    if (steps > this.chunkSteps) throw new InternalError(`chunk of ${steps} steps exceeds ${this.chunkSteps}`);
+    const device = gpu.device;
+    const info = new Uint32Array((STEP_UNIFORM_STRIDE / 4) * steps);
+    for (let s = 0; s < steps; s++) info.set([firstStep + s, s], (STEP_UNIFORM_STRIDE / 4) * s);
+    device.queue.writeBuffer(buffers.info, 0, info);
+    device.queue.writeBuffer(buffers.spikes, 0, new Uint32Array([0]));
+
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (let s = 0; s < steps; s++) {
+      plan.kernels.forEach((k, p) => {
+        pass.setPipeline(this.pipelines[p]!);
+        pass.setBindGroup(0, bindGroup, [s * STEP_UNIFORM_STRIDE]);
+        pass.dispatchWorkgroups(Math.ceil(k.size / WORKGROUP_SIZE));
+      });
+    }
+    pass.end();
+    const spikeBytes = 4 * (1 + 2 * layout.totalNeurons * steps);
+    const recordBytes = 4 * layout.recordRow * steps;
+    const spikeRead = device.createBuffer({ size: spikeBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.copyBufferToBuffer(buffers.spikes, 0, spikeRead, 0, spikeBytes);
+    const recordRead = recordBytes === 0 ? undefined : device.createBuffer({ size: recordBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    if (recordRead !== undefined) encoder.copyBufferToBuffer(buffers.record, 0, recordRead, 0, recordBytes);
+    device.queue.submit([encoder.finish()]);
+
+    await spikeRead.mapAsync(GPUMapMode.READ);
+    const words = new Uint32Array(spikeRead.getMappedRange());
+    const count = words[0] ?? 0;
+    const pairs = words.slice(1, 1 + 2 * count);
+    spikeRead.unmap();
+    spikeRead.destroy();
+    let record = new Float64Array(0);
+    if (recordRead !== undefined) {
+      await recordRead.mapAsync(GPUMapMode.READ);
+      record = Float64Array.from(new Float32Array(recordRead.getMappedRange()));
+      recordRead.unmap();
+      recordRead.destroy();
+    }
+    return { firstStep, steps, spikes: splitSpikes(pairs, firstStep, layout, plan.spikeRecords), traces: splitTraces(record, steps, layout) };
+  }
+
+  async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {
+    const { gpu, plan, layout, buffers } = this;
+    const kernel = plan?.kernels.find((k) => k.population === population);
+    if (gpu === undefined || kernel === undefined || layout === undefined || buffers === undefined) throw new InternalError(`no population ${population}`);
+    const bytes = layout.totalStateFloats * 4;
+    const read = gpu.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = gpu.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffers.state, 0, read, 0, bytes);
+    gpu.device.queue.submit([encoder.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const all = new Float32Array(read.getMappedRange());
+    const result = new Map(kernel.states.map((s) => {
+      const offset = layout.stateOffset(population, s);
+      return [s, Float64Array.from(all.subarray(offset, offset + kernel.size))];
+    }));
+    read.unmap();
+    read.destroy();
+    return result;
+  }
+
+  dispose(): void {
+    if (this.buffers !== undefined) for (const b of Object.values(this.buffers)) b.destroy();
+    this.buffers = undefined;
+    this.gpu?.close();
+    this.gpu = undefined;
+  }
+}

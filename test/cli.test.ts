@@ -1,0 +1,265 @@
+/**
+ * The command-line interface, run in-process through main(argv, io) with an io
+ * that captures what would go to stdout and stderr, plus one spawned run of the
+ * built binary (bin/spikeforge.js, which loads dist/).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Io } from '../src/cli/io.js';
+import { EXIT, main } from '../src/cli/main.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function run(...argv: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const line = (text: string): string => (text.endsWith('\n') ? text : `${text}\n`);
+  const io: Io = { out: (t) => (stdout += line(t)), err: (t) => (stderr += line(t)) };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** No JavaScript stack trace ever reaches the user. */
+function expectNoStackTrace(r: Run): void {
+  expect(r.stdout).not.toMatch(/^ {4}at /m);
+  expect(r.stderr).not.toMatch(/^ {4}at /m);
+}
+
+const VALID = [
+  'stdlib/neurons.spk',
+  'stdlib/synapses.spk',
+  'examples/ei_net.spk',
+  ...readdirSync(join(ROOT, 'test', 'models', 'language'))
+    .filter((f) => f.endsWith('.spk'))
+    .sort()
+    .map((f) => `test/models/language/${f}`),
+];
+
+beforeAll(() => {
+  if (process.cwd() !== ROOT) process.chdir(ROOT);
+});
+
+describe('spikeforge check', () => {
+  it.each(VALID)('accepts %s (exit 0, nothing on stderr)', async (file) => {
+    const r = await run('check', file);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain(`${file}: ok`);
+  });
+
+  it('checks several files in one run', async () => {
+    const r = await run('check', 'stdlib/neurons.spk', 'examples/ei_net.spk');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('reports a bad model on stderr with exit code 1', async () => {
+    const r = await run('check', 'test/bad/units/compare_bare_number.spk');
+    expect(r.code).toBe(EXIT.modelError);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('test/bad/units/compare_bare_number.spk:6:19: error: cannot compare mV with a dimensionless number');
+    expect(r.stderr).toContain('write -50 mV');
+    expectNoStackTrace(r);
+  });
+
+  it('reports every error of a file with several', async () => {
+    const r = await run('check', 'test/bad/syntax/several_errors.spk');
+    expect(r.code).toBe(EXIT.modelError);
+    expect(r.stderr.match(/: error: /g)).toHaveLength(3);
+  });
+
+  it('exits 1 when one of several files is bad, and still checks the good ones', async () => {
+    const r = await run('check', 'examples/ei_net.spk', 'test/bad/names/undefined_name.spk', 'stdlib/synapses.spk');
+    expect(r.code).toBe(EXIT.modelError);
+    expect(r.stdout).toContain('examples/ei_net.spk: ok');
+    expect(r.stdout).toContain('stdlib/synapses.spk: ok');
+    expect(r.stderr).toContain("did you mean 'V_reset'?");
+  });
+
+  it('exits 1 for every bad model in test/bad', async () => {
+    const bad = readdirSync(join(ROOT, 'test', 'bad'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.spk'))
+      .map((f) => `test/bad/${f.split('\\').join('/')}`);
+    expect(bad.length).toBeGreaterThanOrEqual(45);
+    for (const file of bad) {
+      const r = await run('check', file);
+      expect(r.code, file).toBe(EXIT.modelError);
+      expect(r.stderr, file).toMatch(/^[^:\n]+:\d+:\d+: error: /);
+      expectNoStackTrace(r);
+    }
+  });
+});
+
+describe('usage errors exit 2', () => {
+  it('no arguments: general help, exit 2', async () => {
+    const r = await run();
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stdout).toContain('usage: spikeforge COMMAND');
+  });
+
+  it('unknown command', async () => {
+    const r = await run('compile', 'examples/ei_net.spk');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain("unknown command 'compile'");
+    expect(r.stderr).toContain('check');
+    expect(r.stderr).toContain('inspect');
+  });
+
+  it('unknown option', async () => {
+    const r = await run('check', '--fast', 'examples/ei_net.spk');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('--fast');
+    expect(r.stderr).toContain('usage: spikeforge check');
+    expectNoStackTrace(r);
+  });
+
+  it('missing file', async () => {
+    const r = await run('check', 'examples/no_such_file.spk');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('no_such_file.spk');
+    expect(r.stderr).toContain('no such file');
+    expectNoStackTrace(r);
+  });
+
+  it('a directory instead of a file', async () => {
+    const r = await run('check', 'examples');
+    expect(r.code).toBe(EXIT.usage);
+    expectNoStackTrace(r);
+  });
+
+  it('check without files', async () => {
+    const r = await run('check');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('check needs at least one FILE');
+  });
+
+  it('inspect without --model', async () => {
+    const r = await run('inspect', 'examples/ei_net.spk');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('--model');
+  });
+
+  it('inspect with an unknown stage', async () => {
+    const r = await run('inspect', 'examples/ei_net.spk', '--model', 'EINet', '--stage', 'wgsl-ish');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain("unknown stage 'wgsl-ish'");
+  });
+
+  it('inspect of a name the file does not define', async () => {
+    const r = await run('inspect', 'examples/ei_net.spk', '--model', 'Nope', '--stage', 'ir');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain("no model or network named 'Nope'");
+  });
+
+  it('inspect with two files', async () => {
+    const r = await run('inspect', 'examples/ei_net.spk', 'stdlib/neurons.spk', '--model', 'EINet');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('exactly one FILE');
+  });
+});
+
+describe('help', () => {
+  it.each([['--help'], ['-h'], ['help']])('%s prints the general help, exit 0', async (flag) => {
+    const r = await run(flag);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain('usage: spikeforge COMMAND');
+    expect(r.stdout).toContain('check');
+    expect(r.stdout).toContain('inspect');
+  });
+
+  it.each(['check', 'inspect'])('%s --help prints its usage, exit 0', async (command) => {
+    const r = await run(command, '--help');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain(`usage: spikeforge ${command}`);
+    expect(r.stderr).toBe('');
+  });
+
+  it('inspect --help lists its options', async () => {
+    const r = await run('inspect', '--help');
+    expect(r.stdout).toContain('--model VALUE');
+    expect(r.stdout).toContain('--stage VALUE');
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await run('--version');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('spikeforge inspect', () => {
+  it('--stage ir of a network shows its populations and projections', async () => {
+    const r = await run('inspect', 'examples/ei_net.spk', '--model', 'EINet', '--stage', 'ir');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('network EINet');
+    expect(r.stdout).toMatch(/population N\b/);
+    expect(r.stdout).toMatch(/projection E\b/);
+    expect(r.stdout).toMatch(/projection I\b/);
+    expect(r.stdout).toContain('LifRef');
+    expect(r.stdout).toContain('Expon');
+    expect(r.stdout).toContain('COBA');
+  });
+
+  it('--stage ast of a network shows its populations and projections', async () => {
+    const r = await run('inspect', 'examples/ei_net.spk', '--model', 'EINet', '--stage', 'ast');
+    expect(r.code).toBe(EXIT.ok);
+    const ast = JSON.parse(r.stdout) as { name: { name: string }; items: { kind: string; name?: { name: string } }[] };
+    expect(ast.name.name).toBe('EINet');
+    const named = (kind: string): string[] => ast.items.filter((i) => i.kind === kind).map((i) => i.name?.name ?? '');
+    expect(named('population')).toEqual(['N']);
+    expect(named('projection')).toEqual(['E', 'I']);
+    // Spans print as line:column ranges, not as the whole source file.
+    expect(r.stdout).not.toContain('"file"');
+    expect(r.stdout).toContain('"span": "4:9-4:14"');
+  });
+
+  it('--stage ir is the default', async () => {
+    const a = await run('inspect', 'examples/ei_net.spk', '--model', 'EINet');
+    const b = await run('inspect', 'examples/ei_net.spk', '--model', 'EINet', '--stage', 'ir');
+    expect(a.code).toBe(EXIT.ok);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
+  it('--stage ir of HH shows its differential equations', async () => {
+    const r = await run('inspect', 'stdlib/neurons.spk', '--model', 'HH', '--stage', 'ir');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain('neuron HH');
+    for (const x of ['V', 'm', 'h', 'n']) expect(r.stdout).toContain(`d${x}/dt`);
+  });
+
+  it('of a bad file reports the errors and exits 1', async () => {
+    const r = await run('inspect', 'test/bad/names/undefined_name.spk', '--model', 'Leaky', '--stage', 'ir');
+    expect(r.code).toBe(EXIT.modelError);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain("unknown name 'V_rsset'");
+  });
+});
+
+describe('the installed binary', () => {
+  const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
+  if (!built) console.log('skipping the spawned-binary test: dist/cli/main.js does not exist (run `npm run build`)');
+
+  it.skipIf(!built)('node bin/spikeforge.js check examples/ei_net.spk exits 0', () => {
+    const r = spawnSync(process.execPath, ['bin/spikeforge.js', 'check', 'examples/ei_net.spk'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^examples\/ei_net\.spk: ok/);
+  });
+
+  it.skipIf(!built)('node bin/spikeforge.js check on a bad file exits 1 with the golden diagnostics', () => {
+    const r = spawnSync(process.execPath, ['bin/spikeforge.js', 'check', 'test/bad/units/compare_bare_number.spk'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('cannot compare mV with a dimensionless number');
+  });
+});

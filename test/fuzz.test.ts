@@ -1,0 +1,412 @@
+/**
+ * A seeded mutation fuzzer for the front end. Valid models (the stdlib,
+ * examples/ei_net.spk, test/models/language/*.spk) are tokenized with the
+ * project's lexer; each case drops, duplicates, swaps or replaces a few tokens
+ * (keeping the whitespace and comments between them, so line structure
+ * survives) and compiles the result in-process from an in-memory file system.
+ * Random byte strings, random token soup and deeply nested parentheses are fed
+ * too. For every case:
+ *   - no exception escapes compileFiles (an InternalError is a failure too),
+ *   - it finishes within PER_CASE_LIMIT_MS,
+ *   - it yields either a program or at least one error diagnostic whose
+ *     location lies within its file, and every diagnostic renders.
+ * Set SPK_FUZZ_SEED to replay another seed, SPK_FUZZ_SCALE to run more (or fewer) cases.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { renderDiagnostic } from '../src/diagnostics/diagnostic.js';
+import { lineColumn } from '../src/diagnostics/source.js';
+import { formatModel, formatNetwork } from '../src/ir/print.js';
+import { RESERVED_WORDS, spkLexer } from '../src/parser/lexer.js';
+import { PACKAGE_ROOT, compileFiles } from '../src/pipeline.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SEED = Number(process.env['SPK_FUZZ_SEED'] ?? 20240611);
+const SCALE = Number(process.env['SPK_FUZZ_SCALE'] ?? 1);
+const PER_CASE_LIMIT_MS = 2000;
+/**
+ * Time budgets: the mutation group stops early past MUTATION_BUDGET_MS, the token soup past
+ * SOUP_BUDGET_MS, so the file stays well inside 90 s on a slow or busy machine. The case
+ * sequence depends only on the seed, so a failure replays with the same seed.
+ */
+const MUTATION_BUDGET_MS = 40_000 * SCALE;
+const SOUP_BUDGET_MS = 8_000 * SCALE;
+
+// ---------------------------------------------------------------------------
+// Deterministic randomness.
+
+/** mulberry32: small, fast, good enough to pick mutations. */
+function makeRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function pick<T>(rng: () => number, items: readonly T[]): T {
+  const item = items[Math.floor(rng() * items.length)];
+  if (item === undefined) throw new Error('pick from an empty list');
+  return item;
+}
+
+function int(rng: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(rng() * (hi - lo + 1));
+}
+
+// ---------------------------------------------------------------------------
+// The corpus and an in-memory file system.
+
+const CORPUS_FILES = [
+  'stdlib/neurons.spk',
+  'stdlib/synapses.spk',
+  'examples/ei_net.spk',
+  ...readdirSync(join(ROOT, 'test', 'models', 'language'))
+    .filter((f) => f.endsWith('.spk'))
+    .sort()
+    .map((f) => `test/models/language/${f}`),
+];
+const CORPUS = CORPUS_FILES.map((f) => ({ name: f, text: readFileSync(join(ROOT, f), 'utf8') }));
+
+/** The stdlib as imports see it (resolved against the package root). */
+const STDLIB = new Map(
+  ['stdlib/neurons.spk', 'stdlib/synapses.spk'].map((f) => [resolve(PACKAGE_ROOT, f), readFileSync(join(ROOT, f), 'utf8')]),
+);
+/** Where the mutated file lives: a folder that exists nowhere, so imports fall back to the package root. */
+const CASE_PATH = resolve('/spikeforge-fuzz/case.spk');
+
+/** A piece of source: the text before a token (whitespace, comments) and the token itself. */
+interface Piece {
+  readonly gap: string;
+  readonly image: string;
+  /** The lexer's token type ('Identifier', 'NumberLiteral', ...); '' for text a mutation put there. */
+  readonly type: string;
+}
+
+function tokenize(text: string): { pieces: Piece[]; tail: string } {
+  const lexed = spkLexer.tokenize(text);
+  if (lexed.errors.length > 0) throw new Error(`corpus file does not lex: ${lexed.errors[0]?.message}`);
+  const pieces: Piece[] = [];
+  let at = 0;
+  for (const t of lexed.tokens) {
+    pieces.push({ gap: text.slice(at, t.startOffset), image: t.image, type: t.tokenType.name });
+    at = t.startOffset + t.image.length;
+  }
+  return { pieces, tail: text.slice(at) };
+}
+
+const TOKENIZED = CORPUS.map((c) => ({ name: c.name, ...tokenize(c.text) }));
+
+/** Every name the corpus uses: renaming one to another keeps the syntax and tests the name and unit checks. */
+const NAMES: readonly string[] = [...new Set(TOKENIZED.flatMap((t) => t.pieces.filter((p) => p.type === 'Identifier').map((p) => p.image)))].sort();
+const NUMBERS: readonly string[] = ['0', '1', '2', '0.5', '.5', '3.48', '1e-3', '2.5E+4', '1e300', '4294967295', '4294967296', '0.0', '10.5', '100000000'];
+
+/** Tokens that replacements and insertions draw from. */
+const POOL: readonly string[] = [
+  ...RESERVED_WORDS,
+  '{', '}', '(', ')', '[', ']', ',', ':', '.', '->', '=', '~', '+=', '-=', '*=', '/=',
+  '==', '!=', '<', '<=', '>', '>=', '+', '-', '*', '/', '^',
+  // '1e999' is left out: it overflows to Infinity and trips a known InternalError (see the todo below).
+  '0', '1', '2', '0.5', '.5', '1e-3', '2.5E+4', '1e300', '4294967296', '0.0', '-1', '3.', '1e',
+  '-65 mV', '10 ms', '0.5 /ms', '1 mS/cm^2', '1 uF/cm^2', '2 nA*ms', '6.7 nS', '1 Mohm', '200 pF', '5 Hz', '1.2 mM',
+  '1 ms^0.5', '1 s^0.5', '1 cm^-2', '3 weight', '1 mV/ms', '7 kohm', '1 GHz',
+  'V', 'I', 'g', 'w', 't', 'dt', 'x', 'u', 'h', 'tau', 'V_th', 'V_rest', 'E', 'mV', 'ms', 'nA', 'uS', 'weight',
+  'post.V', 'pre.V', 'post.I', 'post.g', 'pre.spikes', 'post', 'pre',
+  'exp', 'log', 'exprel', 'sqrt', 'abs', 'min', 'max', 'clip', 'where', 'prev', 'normal', 'uniform', 'wiener', 'section',
+  'exp(1)', 'prev(V)', 'wiener()', 'normal(0 mV, 1 mV)', 'where(true, 1, 2)', 'section([1 nA], [1 ms])',
+  'dV/dt', 'dg/dt', 'dw/dt', 'dX/dt', 'dt/dt',
+  'LifRef', 'HH', 'Expon', 'NMDA', 'COBA', 'CUBA', 'MgBlock', 'Poisson', 'SpikeTimes', 'N', 'E',
+  'all_to_all', 'one_to_one', 'fixed_probability', 'fixed_in_degree', 'fixed_out_degree', 'from_file',
+  'ltc', 'exact', 'euler', 'rk4', 'spikes', 'seed', 'duration',
+  '"stdlib/neurons.spk"', '"stdlib/synapses.spk"', '"missing.spk"', '"case.spk"', '""', '"pairs.csv"',
+  '// comment\n', '/* block */', '\n',
+];
+
+type Mutation = 'drop' | 'duplicate' | 'swap' | 'swapFar' | 'replace' | 'insert' | 'rename' | 'renumber';
+/** Syntax-breaking mutations and, as often, ones that keep the syntax (rename, renumber) so that later passes see the input. */
+const MUTATIONS: readonly Mutation[] = ['drop', 'duplicate', 'swap', 'swapFar', 'replace', 'insert', 'rename', 'rename', 'rename', 'renumber', 'renumber'];
+
+function mutate(pieces: Piece[], rng: () => number): { pieces: Piece[]; log: string[] } {
+  const out = [...pieces];
+  const log: string[] = [];
+  const count = int(rng, 1, 3);
+  for (let k = 0; k < count && out.length > 0; k++) {
+    const m = pick(rng, MUTATIONS);
+    const i = int(rng, 0, out.length - 1);
+    const at = out[i]!;
+    switch (m) {
+      case 'drop':
+        // The gap stays, so line numbers after the dropped token do not move.
+        out[i] = { gap: at.gap, image: '', type: '' };
+        log.push(`drop #${i} '${at.image}'`);
+        break;
+      case 'duplicate':
+        out.splice(i + 1, 0, { gap: ' ', image: at.image, type: at.type });
+        log.push(`duplicate #${i} '${at.image}'`);
+        break;
+      case 'swap':
+      case 'swapFar': {
+        const j = m === 'swap' ? Math.min(out.length - 1, i + 1) : int(rng, 0, out.length - 1);
+        const other = out[j]!;
+        out[i] = { gap: at.gap, image: other.image, type: other.type };
+        out[j] = { gap: other.gap, image: at.image, type: at.type };
+        log.push(`swap #${i} '${at.image}' with #${j} '${other.image}'`);
+        break;
+      }
+      case 'replace': {
+        const image = pick(rng, POOL);
+        out[i] = { gap: at.gap, image, type: '' };
+        log.push(`replace #${i} '${at.image}' by '${image}'`);
+        break;
+      }
+      case 'rename':
+      case 'renumber': {
+        // A token of the right type: the first one at or after i, wrapping around.
+        const type = m === 'rename' ? 'Identifier' : 'NumberLiteral';
+        let j = i;
+        for (let step = 0; step < out.length && out[j]!.type !== type; step++) j = (j + 1) % out.length;
+        const target = out[j]!;
+        if (target.type !== type) break;
+        const image = m === 'rename' ? pick(rng, NAMES) : pick(rng, NUMBERS);
+        out[j] = { gap: target.gap, image, type };
+        log.push(`${m} #${j} '${target.image}' to '${image}'`);
+        break;
+      }
+      case 'insert': {
+        const image = pick(rng, POOL);
+        out.splice(i, 0, { gap: ' ', image, type: '' });
+        log.push(`insert '${image}' before #${i}`);
+        break;
+      }
+    }
+  }
+  return { pieces: out, log };
+}
+
+function render(pieces: readonly Piece[], tail: string): string {
+  return pieces.map((p) => p.gap + p.image).join('') + tail;
+}
+
+// ---------------------------------------------------------------------------
+// Running one case.
+
+interface Outcome {
+  readonly ms: number;
+  readonly program: boolean;
+  readonly errors: number;
+}
+
+/** Compiles `text` as CASE_PATH; throws (with the input) on any broken promise. */
+function compileCase(text: string, label: string): Outcome {
+  const files = new Map(STDLIB);
+  files.set(CASE_PATH, text);
+  const read = (p: string): string => {
+    const t = files.get(p);
+    if (t === undefined) throw new Error(`fuzz harness: read of a file that does not exist: ${p}`);
+    return t;
+  };
+  const exists = (p: string): boolean => files.has(p);
+  const started = performance.now();
+  let result: ReturnType<typeof compileFiles>;
+  try {
+    result = compileFiles([CASE_PATH], read, exists);
+  } catch (error) {
+    const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new Error(`${label}: compileFiles threw ${what}\n--- input ---\n${clip(text)}\n--- end ---`, { cause: error });
+  }
+  const ms = performance.now() - started;
+  if (ms > PER_CASE_LIMIT_MS) throw new Error(`${label}: took ${ms.toFixed(0)} ms (limit ${PER_CASE_LIMIT_MS})\n--- input ---\n${clip(text)}\n--- end ---`);
+
+  const errors = result.diagnostics.items.filter((d) => d.severity === 'error');
+  for (const d of result.diagnostics.items) {
+    const file = d.span.file;
+    const ok = d.span.start >= 0 && d.span.end >= d.span.start && d.span.start <= file.text.length && d.span.end <= file.text.length + 1;
+    const { line } = lineColumn(file, d.span.start);
+    if (!ok || line < 1 || line > file.lineStarts.length) {
+      throw new Error(`${label}: diagnostic '${d.message}' has a span outside its file (${d.span.start}..${d.span.end} of ${file.text.length})\n--- input ---\n${clip(text)}\n--- end ---`);
+    }
+    try {
+      renderDiagnostic(d);
+    } catch (error) {
+      throw new Error(`${label}: renderDiagnostic threw for '${d.message}': ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`);
+    }
+  }
+  if (result.program === undefined && errors.length === 0) {
+    throw new Error(`${label}: no program and no error diagnostic\n--- input ---\n${clip(text)}\n--- end ---`);
+  }
+  if (result.program !== undefined && errors.length > 0) {
+    throw new Error(`${label}: a program despite ${errors.length} error(s)\n--- input ---\n${clip(text)}\n--- end ---`);
+  }
+  if (result.program !== undefined) {
+    // What `inspect --stage ir` prints must not throw either.
+    const program = result.program;
+    try {
+      for (const m of program.models.values()) formatModel(m, program.dimensions.get(m.name) ?? new Map());
+      for (const n of program.networks.values()) formatNetwork(n);
+    } catch (error) {
+      throw new Error(`${label}: printing the IR threw ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`);
+    }
+  }
+  return { ms, program: result.program !== undefined, errors: errors.length };
+}
+
+interface Tally {
+  cases: number;
+  programs: number;
+  rejected: number;
+  slowest: number;
+  failures: string[];
+}
+
+function newTally(): Tally {
+  return { cases: 0, programs: 0, rejected: 0, slowest: 0, failures: [] };
+}
+
+function runCase(tally: Tally, text: string, label: string): void {
+  tally.cases++;
+  try {
+    const o = compileCase(text, label);
+    if (o.program) tally.programs++;
+    else tally.rejected++;
+    tally.slowest = Math.max(tally.slowest, o.ms);
+  } catch (error) {
+    tally.failures.push(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Long inputs are cut in failure messages; the label says how to rebuild them. */
+function clip(text: string): string {
+  return text.length <= 3000 ? text : `${text.slice(0, 1500)}\n[... ${text.length - 3000} characters left out ...]\n${text.slice(-1500)}`;
+}
+
+function report(name: string, tally: Tally): void {
+  console.log(
+    `fuzz ${name}: ${tally.cases} cases (seed ${SEED}): ${tally.programs} compiled, ${tally.rejected} rejected with diagnostics, ` +
+      `${tally.failures.length} failures, slowest ${tally.slowest.toFixed(1)} ms`,
+  );
+}
+
+/** Fails with the first few failures, each with its input, so a failure can be replayed. */
+function expectNoFailures(tally: Tally): void {
+  const shown = tally.failures.slice(0, 3).join('\n\n');
+  expect(tally.failures.length, `${tally.failures.length} of ${tally.cases} fuzz cases failed; the first ones:\n\n${shown}`).toBe(0);
+}
+
+const totals = { cases: 0 };
+
+// ---------------------------------------------------------------------------
+
+describe('fuzz: the front end never crashes, hangs or fails silently', () => {
+  it('compiles every unmutated corpus file (the harness itself works)', () => {
+    const tally = newTally();
+    for (const c of CORPUS) runCase(tally, c.text, c.name);
+    expectNoFailures(tally);
+    expect(tally.programs).toBe(CORPUS.length);
+    totals.cases += tally.cases;
+  });
+
+  it('token mutations of the valid models', () => {
+    const rng = makeRng(SEED);
+    const tally = newTally();
+    const target = Math.round(4000 * SCALE);
+    const started = performance.now();
+    for (let n = 0; n < target; n++) {
+      if (performance.now() - started > MUTATION_BUDGET_MS) break;
+      const source = pick(rng, TOKENIZED);
+      const { pieces, log } = mutate(source.pieces, rng);
+      runCase(tally, render(pieces, source.tail), `case ${n} (${source.name}: ${log.join('; ')})`);
+    }
+    report('mutations', tally);
+    totals.cases += tally.cases;
+    expectNoFailures(tally);
+    expect(tally.cases).toBeGreaterThanOrEqual(Math.min(target, 1000));
+    // Both outcomes occur: the mutations are neither all harmless nor all fatal.
+    expect(tally.programs).toBeGreaterThan(0);
+    expect(tally.rejected).toBeGreaterThan(tally.cases / 2);
+  });
+
+  it('random token soup from the pool', () => {
+    const rng = makeRng(SEED ^ 0x5bd1e995);
+    const tally = newTally();
+    const started = performance.now();
+    for (let n = 0; n < Math.round(800 * SCALE); n++) {
+      if (performance.now() - started > SOUP_BUDGET_MS) break;
+      const length = int(rng, 1, 60);
+      const parts: string[] = [];
+      for (let k = 0; k < length; k++) parts.push(pick(rng, POOL), rng() < 0.15 ? '\n' : ' ');
+      runCase(tally, parts.join(''), `soup ${n}`);
+    }
+    report('token soup', tally);
+    totals.cases += tally.cases;
+    expectNoFailures(tally);
+  });
+
+  it('random byte strings', () => {
+    const rng = makeRng(SEED ^ 0x27d4eb2f);
+    const tally = newTally();
+    const alphabet = 'abcdefghijklmnopqrstuvwxyzVIE_0123456789 \t\n\r{}()[]<>=~+-*/^.,:;"\'!@#$%&|\\?`';
+    for (let n = 0; n < Math.round(400 * SCALE); n++) {
+      const length = int(rng, 0, 300);
+      let text = '';
+      for (let k = 0; k < length; k++) {
+        const r = rng();
+        // Mostly the language's own characters, sometimes any UTF-16 unit (lone surrogates included).
+        text += r < 0.85 ? alphabet.charAt(Math.floor(rng() * alphabet.length)) : String.fromCharCode(Math.floor(rng() * 0x10000));
+      }
+      runCase(tally, text, `bytes ${n}`);
+    }
+    // A few inputs chosen by hand: empty, only a BOM, NUL bytes, CRLF, a lone CR.
+    for (const text of ['', '\uFEFF', '\0\0\0', 'neuron A {\r\n}\r\n', 'neuron A {\r}', '/*', '"', '/* /* */ */', '\u00a0neuron A { }']) {
+      runCase(tally, text, `special ${JSON.stringify(text)}`);
+    }
+    report('bytes', tally);
+    totals.cases += tally.cases;
+    expectNoFailures(tally);
+  });
+
+  it('deeply nested parentheses, braces, unary minus and long chains', () => {
+    const tally = newTally();
+    const wrap = (inner: string): string =>
+      `neuron Deep {\n  parameters { tau = 10 ms }\n  state { V = -65 mV }\n  equations {\n    dV/dt = ${inner} / tau\n  }\n}\n`;
+    // Known bug: deeper nesting overflows the stack (RangeError out of compileFiles) from about
+    // 80 unclosed or 160 balanced parentheses, 600 nested ifs, 1200 unary minus or '^', 2300
+    // terms of a sum (see the todo entries below; the limits shift with the stack size).
+    // These depths pass today with a wide margin.
+    for (const depth of [1, 5, 20, 40]) {
+      runCase(tally, wrap(`${'('.repeat(depth)}V${')'.repeat(depth)}`), `${depth} balanced parentheses`);
+      runCase(tally, wrap(`${'('.repeat(depth)}V`), `${depth} unclosed parentheses`);
+      runCase(tally, wrap(`V${')'.repeat(depth)}`), `${depth} stray ')'`);
+      runCase(tally, wrap(`${'-'.repeat(depth)}V`), `${depth} unary minus`);
+      runCase(tally, wrap(Array.from({ length: depth }, () => 'V').join(' + ')), `${depth}-term sum`);
+      runCase(tally, wrap(`V${' ^ 1'.repeat(depth)}`), `${depth} powers`);
+      runCase(tally, `${'neuron A { '.repeat(depth)}`, `${depth} unclosed definitions`);
+      runCase(tally, `neuron A { reset ${'{ if V > 0 mV '.repeat(depth)} }`, `${depth} nested ifs, unclosed`);
+      runCase(tally, `${'{'.repeat(depth)}${'}'.repeat(depth)}`, `${depth} bare braces`);
+      runCase(tally, `${'['.repeat(depth)}`, `${depth} open brackets`);
+      runCase(tally, `${'not '.repeat(depth)}`, `${depth} bare 'not'`);
+    }
+    // Long but flat inputs are fine at any length.
+    runCase(tally, Array.from({ length: 2000 }, (_, i) => `neuron N${i} { parameters { tau = 10 ms } }`).join('\n'), '2000 neurons');
+    runCase(tally, `neuron Wide {\n  parameters {\n${Array.from({ length: 5000 }, (_, i) => `    p${i} = ${i} mV`).join('\n')}\n  }\n}\n`, '5000 parameters');
+    report('nesting', tally);
+    totals.cases += tally.cases;
+    expectNoFailures(tally);
+  });
+
+  // Known compiler bugs the fuzzer found; each would fail the checks above. See the report of this change.
+  it.todo('no stack overflow for 100 unclosed parentheses: dV/dt = ((((...V / tau (RangeError from the parser recovery)');
+  it.todo('no stack overflow for 200 nested parentheses: dV/dt = ((((...V...)))) / tau (RangeError from the parser)');
+  it.todo('no stack overflow for 1000 nested ifs in a reset, or 2000 unary minus signs');
+  it.todo('no stack overflow for a 3000-term sum V + V + ... + V (RangeError from the unit checker)');
+  it.todo("no InternalError for a literal that overflows a double: 'tau = 1e999 ms' (validate: non-finite literal)");
+
+  it('ran thousands of cases', () => {
+    console.log(`fuzz total: ${totals.cases} cases`);
+    expect(totals.cases).toBeGreaterThanOrEqual(Math.min(2000, 2000 * SCALE));
+  });
+});
