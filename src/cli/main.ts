@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { renderDiagnostic, renderInternalError } from '../diagnostics/diagnostic.js';
+import { DiagnosticError, renderDiagnostic, renderInternalError } from '../diagnostics/diagnostic.js';
 import { PACKAGE_ROOT, compileFiles, type CompileResult } from '../pipeline.js';
 import { type Io, UsageError, processIo } from './io.js';
 import { STAGES } from './stages.js';
-import { runCommand } from './run.js';
+import { compileCommand, runCommand } from './run.js';
+import { TARGETS, type Target } from '../codegen/module.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/select.js';
 
 /** Exit codes: 0 success, 1 errors in the model, 2 bad usage, 3 a bug in spikeforge. */
@@ -61,6 +62,23 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         if (compiled === undefined) return EXIT.modelError;
         io.out(printer(compiled, name));
         return EXIT.ok;
+      },
+    },
+  ],
+  [
+    'compile',
+    {
+      summary: 'write the generated kernels of a network (or one neuron model) and a manifest.json',
+      usage: `spikeforge compile FILE --target ${TARGETS.join('|')} [--network NAME] [-o DIR]`,
+      options: { target: { type: 'string' }, network: { type: 'string' }, out: { type: 'string', short: 'o', default: 'build' } },
+      run: (files, values, io) => {
+        const [file, ...extra] = files;
+        if (file === undefined || extra.length > 0) throw new UsageError('compile takes exactly one FILE');
+        const target = values['target'];
+        if (typeof target !== 'string' || !(TARGETS as readonly string[]).includes(target)) {
+          throw new UsageError(`compile needs --target ${TARGETS.join('|')}`);
+        }
+        return compileCommand(file, target as Target, typeof values['network'] === 'string' ? values['network'] : undefined, String(values['out']), io);
       },
     },
   ],
@@ -136,6 +154,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       io.err(`spikeforge ${name}: ${error.message}\nusage: ${command.usage}`);
       return EXIT.usage;
+    }
+    if (error instanceof DiagnosticError) {
+      for (const d of error.diagnostics) io.err(renderDiagnostic(d));
+      return EXIT.modelError;
     }
     if (error instanceof Error && 'code' in error && (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES')) {
       io.err(`spikeforge ${name}: cannot read ${'path' in error ? String(error.path) : 'a file'}: ${error.code === 'ENOENT' ? 'no such file' : String(error.code)}`);

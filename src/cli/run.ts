@@ -1,15 +1,18 @@
 import { performance } from 'node:perf_hooks';
 import { renderDiagnostic } from '../diagnostics/diagnostic.js';
-import type { Network, NeuronModel } from '../ir/types.js';
-import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
+import { type Target, buildPlan, deriveUpdates, generateSource, manifest } from '../codegen/module.js';
+import type { Network } from '../ir/types.js';
 import { compileFiles } from '../pipeline.js';
 import type { Backend } from '../runtime/backend.js';
 import { type BackendChoice, openBackend } from '../runtime/select.js';
 import { OutputWriter } from '../runtime/output.js';
-import { buildPlan, simulate } from '../runtime/simulate.js';
+import { simulate } from '../runtime/simulate.js';
 import { formatDimension } from '../units/dimension.js';
 import { literalToInternal, lookupUnit } from '../units/units.js';
-import { type Io, UsageError } from './io.js';
+import { type Io, UsageError, writeFileAtomic } from './io.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { networkFor, planFor } from './stages.js';
 
 export interface RunOptions {
   readonly file: string;
@@ -46,21 +49,6 @@ function pickNetwork(networks: ReadonlyMap<string, Network>, name: string | unde
   return only;
 }
 
-/** Derives each neuron model's update once; the diagnostics of a failure are printed. */
-export function deriveAll(network: Network, io: Io): Map<NeuronModel, DerivedUpdate> | undefined {
-  const updates = new Map<NeuronModel, DerivedUpdate>();
-  let failed = false;
-  for (const p of network.populations) {
-    if (p.source.kind !== 'neuron' || updates.has(p.source.model)) continue;
-    const derived = deriveUpdate(p.source.model);
-    if (derived.kind === 'error') {
-      for (const d of derived.diagnostics) io.err(renderDiagnostic(d));
-      failed = true;
-    } else updates.set(p.source.model, derived);
-  }
-  return failed ? undefined : updates;
-}
-
 /** `spikeforge run`: compile, simulate on the chosen backend, write spikes, traces, summary and plots. */
 export async function runCommand(options: RunOptions, io: Io): Promise<number> {
   const compileStart = performance.now();
@@ -74,10 +62,14 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     ...(options.duration === undefined ? {} : { duration: parseTime(options.duration, '--duration') }),
     ...(options.seed === undefined ? {} : { seed: parseSeed(options.seed) }),
   };
-  const updates = deriveAll(network, io);
-  if (updates === undefined) return 1;
+  const updates = deriveUpdates(network);
+  if (!(updates instanceof Map)) {
+    for (const d of updates) io.err(renderDiagnostic(d));
+    return 1;
+  }
+  // Rounded, not truncated: 0.3 ms / 0.1 ms is 3 steps (BrainPy's int() would give 2).
   const steps = Math.round(network.duration / network.dt);
-  const plan = buildPlan(network, (model) => updates.get(model)!, steps);
+  const plan = buildPlan(network, updates, steps);
   let backend: Backend | undefined;
   try {
     backend = await openBackend(options.backend, plan, io);
@@ -105,4 +97,27 @@ function parseSeed(text: string): number {
   const v = Number(text);
   if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) throw new UsageError(`--seed takes a whole number from 0 to 4294967295, not '${text}'`);
   return v;
+}
+
+/** `spikeforge compile`: the kernels of a network (or of one neuron model) and a manifest, written atomically. */
+export function compileCommand(file: string, target: Target, networkName: string | undefined, out: string, io: Io): number {
+  const result = compileFiles([file]);
+  for (const d of result.diagnostics.items) io.err(renderDiagnostic(d));
+  if (result.program === undefined) return 1;
+  const compiled = result as Required<typeof result>;
+  const network = networkName === undefined && compiled.program.networks.size === 0
+    ? undefined
+    : pickNetwork(compiled.program.networks, networkName);
+  const networks = network === undefined
+    ? [...compiled.program.models.values()].filter((m) => m.kind === 'neuron').map((m) => networkFor(compiled, m.name))
+    : [network];
+  mkdirSync(out, { recursive: true });
+  for (const n of networks) {
+    const plan = planFor(n);
+    const extension = target === 'wgsl' ? 'wgsl' : 'js';
+    writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target));
+    writeFileAtomic(join(out, `${n.name}.manifest.json`), `${JSON.stringify(manifest(plan, target), null, 2)}\n`);
+    io.out(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
+  }
+  return 0;
 }

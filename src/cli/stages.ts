@@ -4,6 +4,10 @@ import { formatModel, formatNetwork } from '../ir/print.js';
 import { printUpdateStage } from '../integrate/inspect.js';
 import type { CompileResult } from '../pipeline.js';
 import { UsageError } from './io.js';
+import { DiagnosticError } from '../diagnostics/diagnostic.js';
+import { type Target, buildPlan, deriveUpdates, generateSource, modelNetwork } from '../codegen/module.js';
+import type { Network } from '../ir/types.js';
+import type { SimulationPlan } from '../runtime/backend.js';
 
 /** What `inspect --stage NAME` prints for one model (or network) of a compiled file. */
 export type StagePrinter = (compiled: Required<CompileResult>, name: string) => string;
@@ -33,9 +37,32 @@ function printIr(compiled: Required<CompileResult>, name: string): string {
   throw new UsageError(`no model or network named '${name}'`);
 }
 
+/** The network a name stands for: the network itself, or one neuron of the model. */
+export function networkFor(compiled: Required<CompileResult>, name: string): Network {
+  const network = compiled.program.networks.get(name);
+  if (network !== undefined) return network;
+  const model = compiled.program.models.get(name);
+  if (model === undefined) throw new UsageError(`no model or network named '${name}'`);
+  if (model.kind !== 'neuron') throw new UsageError(`${model.kind} models get kernels inside networks; inspect a network that uses ${name}`);
+  return modelNetwork(model);
+}
+
+/** The plan of a network with the derived updates; derivation problems become diagnostics. */
+export function planFor(network: Network, steps = 1): SimulationPlan {
+  const updates = deriveUpdates(network);
+  if (!(updates instanceof Map)) throw new DiagnosticError(updates);
+  return buildPlan(network, updates, steps);
+}
+
+function printTarget(target: Target): StagePrinter {
+  return (compiled, name) => generateSource(planFor(networkFor(compiled, name)), target);
+}
+
 /** The stages of the pipeline that can be shown, in pipeline order. */
 export const STAGES: ReadonlyMap<string, StagePrinter> = new Map<string, StagePrinter>([
   ['ast', printAst],
   ['ir', printIr],
   ['update', printUpdateStage],
+  ['wgsl', printTarget('wgsl')],
+  ['js', printTarget('js')],
 ]);

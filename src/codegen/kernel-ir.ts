@@ -63,3 +63,8 @@ export interface PopulationKernel {
   /** True when the model can spike (SPIKED is defined). */
   readonly spikes: boolean;
 }
+
+/** The name of a population's step function on every target. */
+export function entryPointName(population: string): string {
+  return `step_${population.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}

@@ -220,7 +220,12 @@ export function buildPopulationKernel(network: Network, population: Population, 
     const current = stimuli.reduce<S.Expr>((sum, s) => S.add(sum, builder.stimulus(s, states, population.size)), S.num(0));
     body.push({ kind: 'let', name: model.input.name, value: bind(current) });
   }
-  for (const t of update.temporaries) body.push({ kind: 'let', name: t.name, value: bind(t.value) });
+  for (const t of update.temporaries) {
+    // With the parameters folded in, many temporaries are constants: fold them into their uses.
+    const value = bind(t.value);
+    if (value.kind === 'num') constants.set(t.name, value);
+    else body.push({ kind: 'let', name: t.name, value });
+  }
   const integrated = new Set(update.states.map((s) => s.state));
   for (const s of update.states) body.push({ kind: 'let', name: nextName(s.state), value: bind(s.value) });
   for (const s of model.states) if (!integrated.has(s.name)) body.push({ kind: 'let', name: nextName(s.name), value: S.sym(s.name) });

@@ -64,6 +64,14 @@ export class InternalError extends Error {
   override readonly name = 'InternalError';
 }
 
+/** Carries a late pass's diagnostics (integration, code generation) to the CLI, which renders them. */
+export class DiagnosticError extends Error {
+  override readonly name = 'DiagnosticError';
+  constructor(readonly diagnostics: readonly Diagnostic[]) {
+    super(diagnostics.map((d) => d.message).join('; '));
+  }
+}
+
 export function assertNever(value: never): never {
   throw new InternalError(`unexpected value ${JSON.stringify(value)}`);
 }

@@ -1,6 +1,6 @@
 import { PHILOX_WGSL } from '../../random/philox-wgsl.js';
 import { type KernelPrinter, type StatementSyntax, emitStatements } from '../emit.js';
-import { INDEX, type PopulationKernel, SPIKED, STEP, nextName } from '../kernel-ir.js';
+import { INDEX, type PopulationKernel, SPIKED, STEP, entryPointName, nextName } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 
 /** Threads per workgroup: within the 128 that WebGPU compatibility mode (and llvmpipe) allows. */
@@ -45,11 +45,6 @@ fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
   return sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
 }
 ${prelude}`;
-}
-
-/** The entry point name of a population's step kernel. */
-export function entryPointName(population: string): string {
-  return `step_${population.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
 function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter): string {

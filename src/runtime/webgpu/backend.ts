@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { KernelPrinter } from '../../codegen/emit.js';
 import { BufferLayout } from '../../codegen/layout.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule, entryPointName } from '../../codegen/wgsl/kernel.js';
+import { entryPointName } from '../../codegen/kernel-ir.js';
+import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule } from '../../codegen/wgsl/kernel.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import type { Backend, Chunk, SimulationPlan } from '../backend.js';
 import { splitSpikes, splitTraces } from '../cpu.js';

@@ -1,0 +1,507 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CudaPrinter } from '../src/codegen/cuda/printer.js';
+import { cudaPrelude } from '../src/codegen/cuda/prelude.js';
+import { JsPrinter } from '../src/codegen/js/printer.js';
+import { jsPrelude } from '../src/codegen/js/prelude.js';
+import {
+  CLikePrinter,
+  F32_MAX,
+  Namer,
+  UnsupportedFunctionError,
+  shortestFloat32,
+} from '../src/codegen/printer.js';
+import { WgslPrinter } from '../src/codegen/wgsl/printer.js';
+import { wgslPrelude } from '../src/codegen/wgsl/prelude.js';
+import { compare, evaluate, truthy } from '../src/symbolic/evaluate.js';
+import * as S from '../src/symbolic/expr.js';
+import { exprel32, exprel64 } from '../src/symbolic/exprel.js';
+
+// ---------------------------------------------------------------------------------------
+// Random expressions and the float32 emulation of the printed evaluation order
+
+const SYMBOLS = ['a', 'b', 'c', 'x'] as const;
+type Inputs = Readonly<Record<(typeof SYMBOLS)[number], number>>;
+
+const CONSTANTS = [0.5, 1, 2, 3, -1, -2, 0.1, 1.5, -0.25, 7, 1e-3, 0.3];
+const EXPONENTS = [2, 3, 4, -1, -2, -3, -4, 0.5, -0.5, 1.5, 0, 1];
+const UNARY: readonly S.UnaryFn[] = S.UNARY_FNS;
+const CMP_OPS: readonly S.CmpOp[] = ['<', '<=', '>', '>=', '==', '!='];
+
+interface ExprOptions {
+  /** Functions allowed in calls (default: all). */
+  readonly unary?: readonly S.UnaryFn[];
+  readonly binary?: readonly S.BinaryFn[];
+  /** Exponents allowed in powers (default: integer, half-integer and general ones). */
+  readonly exponents?: readonly number[];
+  readonly maxDepth?: number;
+}
+
+/** Random expressions over SYMBOLS built through the canonicalising constructors. */
+function exprArbitrary(options: ExprOptions = {}): fc.Arbitrary<S.Expr> {
+  const unary = options.unary ?? UNARY;
+  const binary = options.binary ?? S.BINARY_FNS;
+  const exponents = options.exponents ?? EXPONENTS;
+  const leaf = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...SYMBOLS).map((s) => S.sym(s) as S.Expr) },
+    { weight: 1, arbitrary: fc.constantFrom(...CONSTANTS).map((v) => S.num(v) as S.Expr) },
+  );
+  const { expr } = fc.letrec<{ expr: S.Expr; cond: S.Expr }>((tie) => {
+    const e = tie('expr');
+    const cond = tie('cond');
+    const nodes: fc.Arbitrary<S.Expr>[] = [
+      fc.tuple(e, e).map(([p, q]) => S.add(p, q)),
+      fc.tuple(e, e, e).map(([p, q, r]) => S.add(p, q, r)),
+      fc.tuple(e, e).map(([p, q]) => S.sub(p, q)),
+      fc.tuple(e, e).map(([p, q]) => S.mul(p, q)),
+      fc.tuple(fc.constantFrom(...CONSTANTS), e, e).map(([k, p, q]) => S.mul(S.num(k), p, q)),
+      fc.tuple(e, e).map(([p, q]) => S.div(p, q)),
+      e.map((p) => S.neg(p)),
+      fc.tuple(e, fc.constantFrom(...exponents)).map(([p, k]) => S.pow(p, S.num(k))),
+      fc.tuple(cond, e, e).map(([c, p, q]) => S.where(c, p, q) as S.Expr),
+      cond,
+    ];
+    if (unary.length > 0) {
+      nodes.push(fc.tuple(fc.constantFrom(...unary), e).map(([f, p]) => S.call(f, p) as S.Expr));
+    }
+    if (binary.length > 0) {
+      nodes.push(fc.tuple(fc.constantFrom(...binary), e, e).map(([f, p, q]) => S.call(f, p, q) as S.Expr));
+    }
+    return {
+      expr: fc.oneof({ maxDepth: options.maxDepth ?? 4, depthSize: 'small' }, leaf, ...nodes),
+      cond: fc.oneof(
+        fc.tuple(fc.constantFrom(...CMP_OPS), e, e).map(([op, p, q]) => S.cmp(op, p, q) as S.Expr),
+        fc.tuple(cond, cond).map(([p, q]) => S.and(p, q)),
+        fc.tuple(cond, cond).map(([p, q]) => S.or(p, q)),
+        cond.map((p) => S.not(p) as S.Expr),
+        e,
+      ),
+    };
+  });
+  return expr;
+}
+
+const f = Math.fround;
+
+/** Float32 results of the math functions as the JavaScript float32 printer spells them. */
+function apply32(fn: S.Fn, args: readonly number[]): number {
+  const x = args[0]!;
+  const y = args[1] ?? NaN;
+  switch (fn) {
+    case 'exprel':
+      return exprel32(x);
+    case 'abs':
+      return Math.abs(x);
+    case 'floor':
+      return Math.floor(x);
+    case 'ceil':
+      return Math.ceil(x);
+    case 'min':
+      return Math.min(x, y);
+    case 'max':
+      return Math.max(x, y);
+    default:
+      return f(Math[fn](x));
+  }
+}
+
+/**
+ * Float32 value of `e` computed in the printers' documented order: sums folded left in
+ * canonical order; products as coefficient * numerators / (denominators), sign applied last;
+ * x^2..4 as repeated products, x^0.5 as sqrt, x^-n in the denominator; every + - * / and
+ * inexact function rounded to float32. `env` must hold float32 values.
+ */
+function emulate32(e: S.Expr, env: Inputs): number {
+  const ev = (x: S.Expr): number => emulate32(x, env);
+  const posPow = (base: S.Expr, k: number): number => {
+    if (k === 0.5) return f(Math.sqrt(ev(base)));
+    const b = ev(base);
+    let acc = b;
+    for (let i = 1; i < k; i++) acc = f(acc * b);
+    return acc;
+  };
+  const product = (factors: readonly S.Expr[]): number => {
+    let coeff = 1;
+    const numer: S.Expr[] = [];
+    const denom: S.Pow[] = [];
+    for (const x of factors) {
+      if (x.kind === 'num') coeff = x.value;
+      else if (x.kind === 'pow' && x.exp.kind === 'num' && [-1, -2, -3, -4, -0.5].includes(x.exp.value)) denom.push(x);
+      else numer.push(x);
+    }
+    let acc: number | undefined = Math.abs(coeff) === 1 ? undefined : f(Math.abs(coeff));
+    for (const x of numer) acc = acc === undefined ? ev(x) : f(acc * ev(x));
+    if (denom.length > 0) {
+      let d: number | undefined;
+      for (const p of denom) {
+        const v = posPow(p.base, -(p.exp as S.Num).value);
+        d = d === undefined ? v : f(d * v);
+      }
+      acc = f((acc ?? 1) / d!);
+    }
+    acc ??= 1;
+    return coeff < 0 ? -acc : acc;
+  };
+  const cond = (x: S.Expr): boolean => truthy(ev(x));
+  switch (e.kind) {
+    case 'num':
+      return f(e.value);
+    case 'sym':
+      return env[e.name as keyof Inputs];
+    case 'add': {
+      // a - u and a + (-u) are the same IEEE operation, and swapping the first pair is exact.
+      let acc = ev(e.args[0]!);
+      for (const t of e.args.slice(1)) acc = f(acc + ev(t));
+      return acc;
+    }
+    case 'mul':
+      return product(e.args);
+    case 'pow': {
+      if (e.exp.kind === 'num') {
+        const k = e.exp.value;
+        if (k === 0) return 1;
+        if (k === 1) return ev(e.base);
+        if ([0.5, 2, 3, 4].includes(k)) return posPow(e.base, k);
+        if ([-1, -2, -3, -4, -0.5].includes(k)) return product([e]);
+      }
+      return f(Math.pow(ev(e.base), ev(e.exp)));
+    }
+    case 'call':
+      return apply32(e.fn, e.args.map(ev));
+    case 'where':
+      return cond(e.cond) ? ev(e.then) : ev(e.else);
+    case 'cmp':
+      return compare(e.op, ev(e.a), ev(e.b));
+    case 'and':
+      return e.args.every(cond) ? 1 : 0;
+    case 'or':
+      return e.args.some(cond) ? 1 : 0;
+    case 'not':
+      return cond(e.arg) ? 0 : 1;
+  }
+}
+
+
+/** Input tuples for the symbols: float32 values in +-[1/8, 8] and a few special ones. */
+function inputsArbitrary(): fc.Arbitrary<Inputs> {
+  const value = fc.oneof(
+    fc.double({ min: 0.125, max: 8, noNaN: true }),
+    fc.double({ min: -8, max: -0.125, noNaN: true }),
+    fc.constantFrom(0, 1, -1, 0.5, 2),
+  ).map(Math.fround);
+  return fc.record({ a: value, b: value, c: value, x: value });
+}
+
+// ---------------------------------------------------------------------------------------
+// Printed forms
+
+const { sym, num, add, mul, sub, div, pow, call, where, cmp, and, or, not, neg } = S;
+const [V, V_rest, V_th, tau, dt, x, a, b, c, z] = ['V', 'V_rest', 'V_th', 'tau', 'dt', 'x', 'a', 'b', 'c', 'z'].map(
+  (n) => sym(n),
+) as [S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym];
+
+/** Fresh printers for every target and precision. */
+function printers(): CLikePrinter[] {
+  return [
+    new WgslPrinter(),
+    new CudaPrinter(),
+    new CudaPrinter({ precision: 'f64' }),
+    new JsPrinter(),
+    new JsPrinter({ precision: 'f32' }),
+  ];
+}
+
+/** `e` printed by every target, one `target/precision: code` line each. */
+function everywhere(e: S.Expr): string {
+  return printers()
+    .map((p) => `${p.target}/${p.precision}: ${p.printExpr(e)}`)
+    .join('\n');
+}
+
+describe('printed forms', () => {
+  it('-(V - V_rest)/tau', () => {
+    expect(everywhere(div(neg(sub(V, V_rest)), tau))).toMatchInlineSnapshot();
+  });
+
+  it('a*x^2 + b', () => {
+    expect(everywhere(add(mul(a, pow(x, num(2))), b))).toMatchInlineSnapshot();
+  });
+
+  it('exp(-dt/tau)', () => {
+    expect(everywhere(call('exp', div(neg(dt), tau)))).toMatchInlineSnapshot();
+  });
+
+  it('where(V >= V_th, a, b)', () => {
+    expect(everywhere(where(cmp('>=', V, V_th), a, b))).toMatchInlineSnapshot();
+  });
+
+  it('exprel(z)', () => {
+    expect(everywhere(call('exprel', z))).toMatchInlineSnapshot();
+  });
+
+  it('x^-1, x^-2, x^-0.5, x^0.5, x^3, x^1.5', () => {
+    expect(everywhere(pow(x, num(-1)))).toMatchInlineSnapshot();
+    const powers = [-2, -0.5, 0.5, 3, 1.5].map((k) => pow(x, num(k)));
+    expect(powers.map((p) => new CudaPrinter().printExpr(p))).toMatchInlineSnapshot();
+  });
+
+  it('nested precedence', () => {
+    expect(everywhere(div(add(a, b), mul(c, sub(x, num(1)))))).toMatchInlineSnapshot();
+    expect(everywhere(sub(a, sub(b, mul(num(2), x))))).toMatchInlineSnapshot();
+    expect(everywhere(mul(num(-0.5), pow(add(a, b), num(2)), c))).toMatchInlineSnapshot();
+    expect(everywhere(pow(neg(x), num(3)))).toMatchInlineSnapshot();
+    expect(everywhere(pow(add(a, b), add(c, x)))).toMatchInlineSnapshot();
+  });
+
+  it('conditions: comparisons, and/or/not, conditions as numbers, numbers as conditions', () => {
+    const cond = or(and(cmp('<', a, b), cmp('>', x, num(0))), not(cmp('==', V, num(1))));
+    expect(everywhere(where(cond, a, b))).toMatchInlineSnapshot();
+    expect(everywhere(mul(num(3), cmp('<', a, b)))).toMatchInlineSnapshot();
+    expect(everywhere(where(sub(x, a), a, b))).toMatchInlineSnapshot();
+    // Constant comparisons fold (at the printer's precision: 0.1 == float32(0.1) in f32).
+    expect(new WgslPrinter().printCondition(cmp('==', num(0.1), num(Math.fround(0.1))))).toBe('true');
+    expect(new CudaPrinter({ precision: 'f64' }).printCondition(cmp('==', num(0.1), num(Math.fround(0.1))))).toBe(
+      'false',
+    );
+  });
+
+  it('reserved words and odd characters in symbol names', () => {
+    const e = add(sym('var'), sym('let'), sym('float'), sym('post.V'), sym('post_V'), sym('V@next'), sym('sf_x'));
+    expect(everywhere(e)).toMatchInlineSnapshot();
+  });
+
+  it('symbols can be mapped to any primary expression', () => {
+    const p = new WgslPrinter();
+    const symbols = new Map([['V', 's[i].V']]);
+    expect(p.printExpr(sub(V, V_rest), { symbols })).toBe('s[i].V - V_rest');
+    expect(p.printExpr(sub(V, V_rest), { symbols: (n) => `p_${n}` })).toBe('p_V - p_V_rest');
+  });
+});
+
+describe('literals', () => {
+  it('are the shortest decimals that read back exactly, in target syntax', () => {
+    const values = [1.5, -0.25, 2, 0.1, 1e-8, 1e21, 1 / 3, 100, F32_MAX, 2 ** -149, -7];
+    const show = (p: CLikePrinter): string => values.map((v) => p.literal(v)).join(' ');
+    expect(printers().map(show)).toMatchInlineSnapshot();
+  });
+
+  it('non-finite values', () => {
+    const values = [Infinity, -Infinity, NaN];
+    expect(printers().map((p) => values.map((v) => p.literal(v)).join(' '))).toMatchInlineSnapshot();
+    const p = new WgslPrinter();
+    p.printExpr(add(x, num(Infinity)));
+    expect([...p.helpers]).toEqual(['sf_inf']);
+  });
+
+  it('integer and boolean literals', () => {
+    const show = (p: CLikePrinter): string =>
+      [p.literal(3, 'u32'), p.literal(-3, 'i32'), p.literal(-(2 ** 31), 'i32'), p.literal(1, 'bool')].join(' ');
+    expect(printers().map(show)).toMatchInlineSnapshot();
+    expect(() => new WgslPrinter().literal(-1, 'u32')).toThrow(RangeError);
+    expect(() => new WgslPrinter().literal(0.5, 'i32')).toThrow(RangeError);
+  });
+
+  it('shortestFloat32 reads back to the same float32, inside its rounding interval, at most 9 digits', () => {
+    expect(shortestFloat32(Math.fround(0.1))).toBe(0.1);
+    expect(shortestFloat32(Math.fround(1 / 3))).toBe(0.33333334);
+    expect(shortestFloat32(F32_MAX)).toBe(3.4028234663852886e38);
+    expect(shortestFloat32(2 ** -149)).toBe(1e-45);
+    const bits = new Uint32Array(1);
+    const view = new Float32Array(bits.buffer);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 0x7f7fffff }), (pattern) => {
+        bits[0] = pattern;
+        const v = view[0]!;
+        const d = shortestFloat32(v);
+        expect(Math.fround(d)).toBe(v);
+        expect(d).toBeLessThanOrEqual(F32_MAX);
+        const digits = d.toExponential().split('e')[0]!.replace('.', '');
+        expect(digits.length).toBeLessThanOrEqual(9);
+        // No shorter decimal reads back: one digit fewer, rounded either way, misses v.
+        if (digits.length > 1) {
+          const p = digits.length - 1;
+          const [m, e] = v.toExponential(p - 1).split('e') as [string, string];
+          const base = BigInt(m.replace('.', ''));
+          for (const cand of [base - 1n, base, base + 1n]) {
+            const shorter = Number(`${cand}e${Number(e) - (p - 1)}`);
+            if (shorter !== v) expect(Math.fround(shorter) === v && Math.abs(shorter - v) < Math.abs(d - v)).toBe(false);
+          }
+        }
+      }),
+      { seed: 11, numRuns: 3000 },
+    );
+  });
+});
+
+describe('types and names', () => {
+  it('scalar type names per target', () => {
+    const show = (p: CLikePrinter): string =>
+      (['float', 'u32', 'i32', 'bool'] as const).map((t) => p.typeName(t)).join(' ');
+    expect(printers().map(show)).toMatchInlineSnapshot();
+    expect(() => new WgslPrinter().typeName('f64')).toThrow(/no f64/);
+    expect(() => new WgslPrinter({ precision: 'f64' })).toThrow(/no f64/);
+  });
+
+  it('the namer is stable, injective and avoids reserved words and runtime prefixes', () => {
+    const namer = new Namer(['var', 'float']);
+    expect(namer.identifier('post.V')).toBe('post_V');
+    expect(namer.identifier('post_V')).toBe('post_V_2');
+    expect(namer.identifier('post.V')).toBe('post_V');
+    expect(namer.identifier('var')).toBe('var_');
+    expect(namer.identifier('var_')).toBe('var_2');
+    expect(namer.identifier('sf_philox')).toBe('sf_philox_');
+    expect(namer.identifier('@step')).toBe('step');
+    expect(namer.identifier('V@next')).toBe('V_next');
+    expect(namer.identifier('2x')).toBe('v2x');
+    expect(namer.identifier('τ')).toBe('v');
+    expect(namer.identifier('a..b')).toBe('a_b');
+    namer.reserve('i', 'state');
+    expect(namer.identifier('i')).toBe('i_2');
+    expect(() => namer.reserve('post_V')).toThrow(/taken/);
+    expect(() => namer.reserve('float')).toThrow(/reserved/);
+    expect(namer.fresh('tmp')).toBe('tmp');
+    expect(namer.fresh('tmp')).toBe('tmp_2');
+  });
+
+  it('target names of functions and types are reserved too', () => {
+    expect(new WgslPrinter().printExpr(add(sym('exp'), sym('select'), sym('f32')))).toBe('exp_ + f32_ + select_');
+    expect(new CudaPrinter().printExpr(add(sym('expf'), sym('threadIdx')))).toBe('expf_ + threadIdx_');
+    expect(new JsPrinter().printExpr(add(sym('Math'), sym('NaN')))).toBe('Math_ + NaN_');
+  });
+});
+
+describe('unsupported functions and helpers', () => {
+  /** A bare target: only exp, so everything else is unsupported. */
+  class TinyPrinter extends CLikePrinter {
+    constructor() {
+      super({
+        target: 'tiny',
+        precision: 'f32',
+        types: { f32: 'float' },
+        functions: { exp: { name: 'exp' } },
+        operators: { and: '&&', or: '||', not: '!', cmp: { '<': '<', '<=': '<=', '>': '>', '>=': '>=', '==': '==', '!=': '!=' } },
+        where: 'ternary',
+        boolToFloat: (s) => `float(${s})`,
+        literals: {
+          floatSuffix: 'f',
+          floatNeedsPoint: true,
+          u32Suffix: 'u',
+          i32Suffix: '',
+          true: 'true',
+          false: 'false',
+          infinity: { text: 'INF' },
+          nan: { text: 'NAN' },
+        },
+        reserved: [],
+      });
+    }
+    prelude(): string {
+      return '';
+    }
+  }
+
+  it('throw UnsupportedFunctionError carrying the function name', () => {
+    const p = new TinyPrinter();
+    expect(p.printExpr(call('exp', x))).toBe('exp(x)');
+    let caught: unknown;
+    try {
+      p.printExpr(add(x, call('tanh', x)));
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(UnsupportedFunctionError);
+    expect(caught).toMatchObject({ fn: 'tanh', target: 'tiny', precision: 'f32' });
+    expect(String(caught)).toMatch(/function 'tanh' is not supported by the tiny \(f32\) backend/);
+    // A general power needs the table's `pow`.
+    expect(() => p.printExpr(pow(x, num(2.5)))).toThrow(UnsupportedFunctionError);
+    expect(p.printExpr(pow(x, num(2)))).toBe('x * x');
+  });
+
+  it('a function unknown to the tables (added to the symbolic engine later) throws too', () => {
+    const erf = { kind: 'call', id: -1, fn: 'erf', args: [x] } as unknown as S.Expr;
+    for (const p of printers()) {
+      expect(() => p.printExpr(erf)).toThrow(expect.objectContaining({ fn: 'erf', target: p.target }));
+    }
+  });
+
+  it('every symbolic function prints on every real target', () => {
+    for (const p of printers()) {
+      for (const fn of S.UNARY_FNS) expect(() => p.printExpr(call(fn, x))).not.toThrow();
+      for (const fn of S.BINARY_FNS) expect(() => p.printExpr(call(fn, x, a))).not.toThrow();
+    }
+  });
+
+  it('records the helpers printed code calls, and the preludes define them', () => {
+    for (const p of printers()) {
+      const helpers = new Set<string>();
+      p.printExpr(add(call('exprel', x), call('log10', a)), { helpers });
+      expect([...helpers]).toEqual([...p.helpers]);
+      const prelude = p.prelude();
+      for (const h of helpers) expect(prelude).toContain(h);
+    }
+    expect([...new WgslPrinter().helpers]).toEqual([]);
+    expect(wgslPrelude(['sf_exprel'])).toContain('fn sf_log_rel(');
+    expect(wgslPrelude([])).toBe('');
+    expect(() => cudaPrelude(['sf_nope'])).toThrow(/unknown CUDA prelude helper 'sf_nope'/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Numbers
+
+/** Compiles printed JavaScript over the symbols, with the whole prelude. */
+function compileJs(code: string): (env: Inputs) => number {
+  const fn = new Function(...SYMBOLS, `${jsPrelude()}\nreturn ${code};`) as (...args: number[]) => number;
+  return (env) => fn(...SYMBOLS.map((s) => env[s]));
+}
+
+/** Same number, NaN equal to NaN (signed zeros equal). */
+const same = (p: number, q: number): boolean => p === q || (Number.isNaN(p) && Number.isNaN(q));
+
+describe('JavaScript printers compute what they promise', () => {
+  it('float64: equals evaluate() to 1e-12 relative', () => {
+    fc.assert(
+      fc.property(exprArbitrary(), fc.array(inputsArbitrary(), { minLength: 8, maxLength: 8 }), (e, envs) => {
+        const run = compileJs(new JsPrinter().printExpr(e));
+        for (const env of envs) {
+          const got = run(env);
+          const want = evaluate(e, env);
+          const ok = same(got, want) || Math.abs(got - want) <= 1e-12 * Math.max(Math.abs(want), Math.abs(got));
+          if (!ok) throw new Error(`${new JsPrinter().printExpr(e)} at ${JSON.stringify(env)}: ${got} vs ${want}`);
+        }
+      }),
+      { seed: 20240611, numRuns: 1500 },
+    );
+  });
+
+  it('float32: equals a float32 emulation (Math.fround after every operation) exactly', () => {
+    fc.assert(
+      fc.property(exprArbitrary(), fc.array(inputsArbitrary(), { minLength: 8, maxLength: 8 }), (e, envs) => {
+        const code = new JsPrinter({ precision: 'f32' }).printExpr(e);
+        const run = compileJs(code);
+        for (const env of envs) {
+          const got = run(env);
+          const want = emulate32(e, env);
+          if (!same(got, want)) throw new Error(`${code} at ${JSON.stringify(env)}: ${got} vs ${want}`);
+          // Every printed value is a float32.
+          if (!same(Math.fround(got), got)) throw new Error(`${code} is not float32: ${got}`);
+        }
+      }),
+      { seed: 20240612, numRuns: 1500 },
+    );
+  });
+
+  it('the JavaScript exprel helpers are exprel32 and exprel64 bit for bit', () => {
+    const helpers = new Function(`${jsPrelude(['sf_exprel', 'sf_exprel32'])}\nreturn [sf_exprel, sf_exprel32];`)() as [
+      (z: number) => number,
+      (z: number) => number,
+    ];
+    const [sf64, sf32] = helpers;
+    const special = [0, -0, 1e-30, -1e-30, 2 ** -25, -(2 ** -25), 1e-8, 17.3, -17.3, -20, 88.7, 89, 100, -100, Infinity, -Infinity, NaN];
+    const zs = [...special, ...fc.sample(fc.double({ min: -120, max: 120, noNaN: true }), { seed: 5, numRuns: 5000 })];
+    for (const zz of zs) {
+      expect(same(sf64(zz), exprel64(zz)), `exprel64(${zz})`).toBe(true);
+      expect(same(sf32(Math.fround(zz)), exprel32(zz)), `exprel32(${zz})`).toBe(true);
+    }
+  });
+});
