@@ -107,9 +107,9 @@ describe('usage errors exit 2', () => {
   });
 
   it('unknown command', async () => {
-    const r = await run('compile', 'examples/ei_net.spk');
+    const r = await run('frobnicate', 'examples/ei_net.spk');
     expect(r.code).toBe(EXIT.usage);
-    expect(r.stderr).toContain("unknown command 'compile'");
+    expect(r.stderr).toContain("unknown command 'frobnicate'");
     expect(r.stderr).toContain('check');
     expect(r.stderr).toContain('inspect');
   });
@@ -176,11 +176,22 @@ describe('help', () => {
     expect(r.stdout).toContain('inspect');
   });
 
-  it.each(['check', 'inspect'])('%s --help prints its usage, exit 0', async (command) => {
-    const r = await run(command, '--help');
-    expect(r.code).toBe(EXIT.ok);
-    expect(r.stdout).toContain(`usage: spikeforge ${command}`);
-    expect(r.stderr).toBe('');
+  it('every command listed in the general help has its own --help, exit 0', async () => {
+    const help = (await run('--help')).stdout.split('\n');
+    const start = help.indexOf('commands:');
+    const commands = help
+      .slice(start + 1)
+      .filter((l) => /^ {2}\S/.test(l))
+      .map((l) => l.trim().split(/\s+/)[0] ?? '');
+    expect(commands).toEqual(expect.arrayContaining(['check', 'inspect']));
+    for (const command of commands) {
+      for (const flag of ['--help', '-h']) {
+        const r = await run(command, flag);
+        expect(r.code, `${command} ${flag}`).toBe(EXIT.ok);
+        expect(r.stdout, `${command} ${flag}`).toContain(`usage: spikeforge ${command}`);
+        expect(r.stderr, `${command} ${flag}`).toBe('');
+      }
+    }
   });
 
   it('inspect --help lists its options', async () => {

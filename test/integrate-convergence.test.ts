@@ -34,28 +34,43 @@ interface Problem {
 
 const PROBLEMS: Readonly<Record<string, Problem>> = {
   // HH released from V = -68 mV with the gates at rest (-65 mV), 1 uA/cm^2: no spike.
-  HH: { model: neuron('HH'), duration: 5, current: 1e-5, initial: { V: -68, ...hhSteadyGates(-65) } },
+  HH: {
+    model: neuron('HH'),
+    duration: 5,
+    current: 1e-5,
+    initial: { V: -68, ...hhSteadyGates(-65) },
+  },
   // ExpIF from rest towards its sub-threshold fixed point (about -63.07 mV at 1 nA).
   ExpIF: { model: neuron('ExpIF'), duration: 20, current: 1, initial: { V: -65 } },
   // AdEx, the same with adaptation: a coupled system below threshold.
   AdExIF: { model: neuron('AdExIF'), duration: 20, current: 1, initial: { V: -65, w: 0 } },
 };
 
-function measuredOrders(problem: Problem, method: IntegrationMethod, dts: readonly number[]): number[] {
+function measuredOrders(
+  problem: Problem,
+  method: IntegrationMethod,
+  dts: readonly number[],
+): number[] {
   const finals = dts.map((dt) => {
-    const sim = simulateNeuron64(problem.model, {}, {
-      dt,
-      steps: Math.round(problem.duration / dt),
-      method,
-      input: () => problem.current,
-      initial: problem.initial,
-    });
+    const sim = simulateNeuron64(
+      problem.model,
+      {},
+      {
+        dt,
+        steps: Math.round(problem.duration / dt),
+        method,
+        input: () => problem.current,
+        initial: problem.initial,
+      },
+    );
     expect(sim.spikeSteps).toEqual([]);
     return sim.final['V']!;
   });
   const orders: number[] = [];
   for (let i = 0; i + 2 < finals.length; i++) {
-    orders.push(Math.log2(Math.abs(finals[i]! - finals[i + 1]!) / Math.abs(finals[i + 1]! - finals[i + 2]!)));
+    orders.push(
+      Math.log2(Math.abs(finals[i]! - finals[i + 1]!) / Math.abs(finals[i + 1]! - finals[i + 2]!)),
+    );
   }
   return orders;
 }

@@ -15,7 +15,8 @@ function compileText(text: string): Map<string, NeuronModel | SynapseModel> {
     (p) => (p === VIRTUAL ? text : readFileSync(p, 'utf8')),
     (p) => p === VIRTUAL || existsSync(p),
   );
-  if (result.program === undefined) throw new Error(result.diagnostics.items.map((d) => d.message).join('\n'));
+  if (result.program === undefined)
+    throw new Error(result.diagnostics.items.map((d) => d.message).join('\n'));
   const models = new Map<string, NeuronModel | SynapseModel>();
   for (const [name, m] of result.program.models) if (m.kind !== 'output') models.set(name, m);
   return models;
@@ -63,7 +64,8 @@ function expm(m: number[][]): number[][] {
   const a = m.map((row) => row.map((v) => v * scale));
   const mulM = (x: number[][], y: number[][]): number[][] =>
     x.map((row, i) => y[0]!.map((_, j) => row.reduce((s, v, k) => s + v * y[k]![j]!, 0) + 0 * i));
-  const identity = (): number[][] => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  const identity = (): number[][] =>
+    Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
   let result = identity();
   let term = identity();
   for (let k = 1; k <= 24; k++) {
@@ -79,7 +81,11 @@ describe('exp_euler is exact for dx/dt = a x + b (float64)', () => {
   const step = compileUpdate64(update, ['x', 'a', 'b', 't', 'dt']);
   // Subnormal rates are flushed to 0: a*dt has no precision left there, in the reference either.
   const rate = fc
-    .oneof(fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -1e-7, max: 1e-7, noNaN: true }), fc.constant(0))
+    .oneof(
+      fc.double({ min: -5, max: 5, noNaN: true }),
+      fc.double({ min: -1e-7, max: 1e-7, noNaN: true }),
+      fc.constant(0),
+    )
     .map((a) => (Math.abs(a) < 1e-200 ? 0 : a));
   it('matches x0 e^(a dt) + b (e^(a dt) - 1)/a to 1e-12 relative', () => {
     fc.assert(
@@ -107,15 +113,20 @@ describe('exp_euler is exact for dx/dt = a x + b (float64)', () => {
 
   it('stays exact over many steps (the error does not grow beyond rounding)', () => {
     fc.assert(
-      fc.property(fc.double({ min: -2, max: 0.2, noNaN: true }), fc.double({ min: -3, max: 3, noNaN: true }), (a, b) => {
-        const dt = 0.1;
-        let x = 1;
-        for (let n = 0; n < 200; n++) x = evaluateUpdate(update, { x, a, b, dt, t: 0 }).states['x']!;
-        const t = 200 * dt;
-        const want = Math.exp(a * t) + b * (a === 0 ? t : Math.expm1(a * t) / a);
-        const scale = Math.exp(a * t) + Math.abs(b * (a === 0 ? t : Math.expm1(a * t) / a));
-        expect(Math.abs(x - want)).toBeLessThanOrEqual(1e-12 * 200 * scale);
-      }),
+      fc.property(
+        fc.double({ min: -2, max: 0.2, noNaN: true }),
+        fc.double({ min: -3, max: 3, noNaN: true }),
+        (a, b) => {
+          const dt = 0.1;
+          let x = 1;
+          for (let n = 0; n < 200; n++)
+            x = evaluateUpdate(update, { x, a, b, dt, t: 0 }).states['x']!;
+          const t = 200 * dt;
+          const want = Math.exp(a * t) + b * (a === 0 ? t : Math.expm1(a * t) / a);
+          const scale = Math.exp(a * t) + Math.abs(b * (a === 0 ? t : Math.expm1(a * t) / a));
+          expect(Math.abs(x - want)).toBeLessThanOrEqual(1e-12 * 200 * scale);
+        },
+      ),
       { seed: SEED, numRuns: 100 },
     );
   });
@@ -136,16 +147,31 @@ describe('method exact', () => {
   it('DualExpon matches the closed form, also when tau_rise == tau_decay at run time', () => {
     const update = derived(MODELS.get('DualExpon')!, 'exact');
     fc.assert(
-      fc.property(tau, tau, fc.boolean(), state, state, dt, (tauDecay, tauRiseRandom, equal, g0, h0, step) => {
-        const tauRise = equal ? tauDecay : tauRiseRandom;
-        const r = evaluateUpdate(update, { g: g0, h: h0, tau_decay: tauDecay, tau_rise: tauRise, dt: step, t: 0 }).states;
-        const g = g0 * Math.exp(-step / tauDecay) + h0 * dualKernel(step, tauDecay, tauRise);
-        const h = h0 * Math.exp(-step / tauRise);
-        const scale = Math.abs(g0) + Math.abs(h0) * step + 1e-300;
-        expect(Number.isFinite(r['g']!)).toBe(true);
-        expect(Math.abs(r['g']! - g)).toBeLessThanOrEqual(1e-12 * scale);
-        expect(Math.abs(r['h']! - h)).toBeLessThanOrEqual(1e-12 * (Math.abs(h0) + 1e-300));
-      }),
+      fc.property(
+        tau,
+        tau,
+        fc.boolean(),
+        state,
+        state,
+        dt,
+        (tauDecay, tauRiseRandom, equal, g0, h0, step) => {
+          const tauRise = equal ? tauDecay : tauRiseRandom;
+          const r = evaluateUpdate(update, {
+            g: g0,
+            h: h0,
+            tau_decay: tauDecay,
+            tau_rise: tauRise,
+            dt: step,
+            t: 0,
+          }).states;
+          const g = g0 * Math.exp(-step / tauDecay) + h0 * dualKernel(step, tauDecay, tauRise);
+          const h = h0 * Math.exp(-step / tauRise);
+          const scale = Math.abs(g0) + Math.abs(h0) * step + 1e-300;
+          expect(Number.isFinite(r['g']!)).toBe(true);
+          expect(Math.abs(r['g']! - g)).toBeLessThanOrEqual(1e-12 * scale);
+          expect(Math.abs(r['h']! - h)).toBeLessThanOrEqual(1e-12 * (Math.abs(h0) + 1e-300));
+        },
+      ),
       { seed: SEED, numRuns: 400 },
     );
   });
@@ -153,7 +179,14 @@ describe('method exact', () => {
   it('DualExpon with tau_rise == tau_decay gives the alpha-function limit h0 t e^(-t/tau)', () => {
     const update = derived(MODELS.get('DualExpon')!, 'exact');
     for (const t of [0.1, 1, 10]) {
-      const r = evaluateUpdate(update, { g: 0, h: 1, tau_decay: 5, tau_rise: 5, dt: t, t: 0 }).states;
+      const r = evaluateUpdate(update, {
+        g: 0,
+        h: 1,
+        tau_decay: 5,
+        tau_rise: 5,
+        dt: t,
+        t: 0,
+      }).states;
       expect(r['g']).toBeCloseTo(t * Math.exp(-t / 5), 14);
     }
   });
@@ -162,7 +195,13 @@ describe('method exact', () => {
     const update = derived(MODELS.get('Alpha')!, 'exact');
     fc.assert(
       fc.property(tau, state, state, dt, (tauDecay, g0, h0, step) => {
-        const r = evaluateUpdate(update, { g: g0, h: h0, tau_decay: tauDecay, dt: step, t: 0 }).states;
+        const r = evaluateUpdate(update, {
+          g: g0,
+          h: h0,
+          tau_decay: tauDecay,
+          dt: step,
+          t: 0,
+        }).states;
         const decay = Math.exp(-step / tauDecay);
         const g = g0 * decay + h0 * (step / tauDecay) * decay;
         const scale = Math.abs(g0) + Math.abs(h0) + 1e-300;
@@ -176,7 +215,10 @@ describe('method exact', () => {
   it('a triangular 3-state system with inputs matches the matrix exponential, coinciding rates included', () => {
     const update = derived(model('Triangular'));
     // Rates on a grid of 1/16 so that they are either equal or clearly apart.
-    const diag = fc.oneof(fc.integer({ min: -48, max: 8 }).map((k) => k / 16), fc.constantFrom(-1, -0.5, 0));
+    const diag = fc.oneof(
+      fc.integer({ min: -48, max: 8 }).map((k) => k / 16),
+      fc.constantFrom(-1, -0.5, 0),
+    );
     const coupling = fc.integer({ min: -32, max: 32 }).map((k) => k / 16);
     fc.assert(
       fc.property(

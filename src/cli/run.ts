@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { renderDiagnostic } from '../diagnostics/diagnostic.js';
-import { type Target, buildPlan, deriveUpdates, generateSource, manifest } from '../codegen/module.js';
+import { type Target, buildPlan, generateSource, manifest } from '../codegen/module.js';
 import type { Network } from '../ir/types.js';
 import { compileFiles } from '../pipeline.js';
 import type { Backend } from '../runtime/backend.js';
@@ -62,14 +62,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     ...(options.duration === undefined ? {} : { duration: parseTime(options.duration, '--duration') }),
     ...(options.seed === undefined ? {} : { seed: parseSeed(options.seed) }),
   };
-  const updates = deriveUpdates(network);
-  if (!(updates instanceof Map)) {
-    for (const d of updates) io.err(renderDiagnostic(d));
-    return 1;
-  }
   // Rounded, not truncated: 0.3 ms / 0.1 ms is 3 steps (BrainPy's int() would give 2).
   const steps = Math.round(network.duration / network.dt);
-  const plan = buildPlan(network, updates, steps);
+  const plan = buildPlan(network, steps);
   let backend: Backend | undefined;
   try {
     backend = await openBackend(options.backend, plan, io);

@@ -4,8 +4,7 @@ import { formatModel, formatNetwork } from '../ir/print.js';
 import { printUpdateStage } from '../integrate/inspect.js';
 import type { CompileResult } from '../pipeline.js';
 import { UsageError } from './io.js';
-import { DiagnosticError } from '../diagnostics/diagnostic.js';
-import { type Target, buildPlan, deriveUpdates, generateSource, modelNetwork } from '../codegen/module.js';
+import { type Target, buildPlan, generateSource, modelNetwork } from '../codegen/module.js';
 import type { Network } from '../ir/types.js';
 import type { SimulationPlan } from '../runtime/backend.js';
 
@@ -47,11 +46,9 @@ export function networkFor(compiled: Required<CompileResult>, name: string): Net
   return modelNetwork(model);
 }
 
-/** The plan of a network with the derived updates; derivation problems become diagnostics. */
+/** The plan of a network for showing its kernels (one step; problems are thrown as diagnostics). */
 export function planFor(network: Network, steps = 1): SimulationPlan {
-  const updates = deriveUpdates(network);
-  if (!(updates instanceof Map)) throw new DiagnosticError(updates);
-  return buildPlan(network, updates, steps);
+  return buildPlan(network, steps);
 }
 
 function printTarget(target: Target): StagePrinter {

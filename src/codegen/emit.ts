@@ -24,6 +24,10 @@ export interface StatementSyntax {
   close: string;
   /** A random draw into a new float local. */
   random(name: string, distribution: 'normal' | 'uniform', stream: number, purpose: number): string;
+  /** Lines that declare a float local with the spike count of a projection, clearing it. */
+  count(name: string, route: number): string[];
+  /** Lines that declare a float local with a gather over a projection's incoming connections. */
+  gather(name: string, route: number, owner: string, state: string): string[];
 }
 
 /** Prints kernel statements as target code lines, one statement per line, nested blocks indented. */
@@ -51,6 +55,12 @@ export function emitStatements(
         break;
       case 'random':
         lines.push(indent + syntax.random(printer.local(s.name), s.distribution, s.stream, s.purpose));
+        break;
+      case 'count':
+        lines.push(...syntax.count(printer.local(s.name), s.route).map((l) => indent + l));
+        break;
+      case 'gather':
+        lines.push(...syntax.gather(printer.local(s.name), s.route, s.owner, s.state).map((l) => indent + l));
         break;
       case 'if':
         lines.push(indent + syntax.ifOpen(condition(s.condition)));

@@ -28,6 +28,14 @@ export type KernelStatement =
    * (seed, stream) and counter (element, step, purpose, 0): standard normal
    * (Box-Muller on the first two words) or uniform in [0, 1) (first word).
    */
+  /** Declares a float local with the number of spikes projection `route` delivered to this neuron, and clears the counter. */
+  | { readonly kind: 'count'; readonly name: string; readonly route: number }
+  /**
+   * Declares a float local with the sum, over the pre-synaptic neurons connected
+   * to this neuron by projection `route` (ascending order, so every backend adds
+   * in the same order), of the per-pre value `state` of owner `owner`.
+   */
+  | { readonly kind: 'gather'; readonly name: string; readonly route: number; readonly owner: string; readonly state: string }
   | {
       readonly kind: 'random';
       readonly name: string;
@@ -52,17 +60,34 @@ export const INDEX = '@index';
 /** Time at the start of the step, t_n = step * dt, provided by every skeleton. */
 export const TIME = 't';
 
-/** One population's step: the states it keeps (in buffer order) and the body that updates them. */
+/** A value another kernel owns, read at the start of the step: `local = state of owner[offset + i]`. */
+export interface ExternalLoad {
+  readonly local: string;
+  readonly owner: string;
+  readonly state: string;
+  readonly offset: number;
+}
+
+/**
+ * One kernel of a step: a thread per element (a neuron of a population, or a
+ * pre-synaptic neuron of a projection whose synapse state lives per pre
+ * neuron), the states it owns (in buffer order) and the body that updates them.
+ */
 export interface PopulationKernel {
+  /** Owner of the states: a population name, or `@pre<k>` for per-pre synapse state. */
   readonly population: string;
   readonly size: number;
-  /** Buffer order of the per-neuron floats; includes REFRACTORY_STATE when the model has a refractory period. */
+  /** Buffer order of the per-element floats (REFRACTORY_STATE, merged synapse states `@syn<k>.g`, ...). */
   readonly states: readonly string[];
-  /** Computes `nextName(s)` for every state and the SPIKED condition. */
+  readonly loads: readonly ExternalLoad[];
+  /** Computes `nextName(s)` for every state, and the SPIKED condition when `spikes`. */
   readonly body: readonly KernelStatement[];
-  /** True when the model can spike (SPIKED is defined). */
+  /** True when the kernel emits spikes (SPIKED is defined): recorded, and appended to the spike ring. */
   readonly spikes: boolean;
 }
+
+/** The state that keeps whether a neuron spiked in the previous step (read by per-pre synapses). */
+export const SPIKED_LAST = '@spiked_last';
 
 /** The name of a population's step function on every target. */
 export function entryPointName(population: string): string {

@@ -1,5 +1,14 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
 import type { PopulationKernel } from './kernel-ir.js';
+import type { NetworkRouting, Route } from './network.js';
+
+/** Where a route's stored rows live in the connectivity buffer (u32 words). */
+export interface RowOffsets {
+  readonly outStart: number;
+  readonly outTargets: number;
+  readonly inStart: number;
+  readonly inSources: number;
+}
 
 /** A trace as the kernels write it: which population, which state, which neurons. */
 export interface TraceSlot {
@@ -11,10 +20,14 @@ export interface TraceSlot {
 
 /**
  * Where everything lives in the flat buffers every backend uses:
- * - state: all populations' states, structure of arrays (state-major, so a
+ * - state: every kernel's states, structure of arrays (state-major, so a
  *   warp reads consecutive neurons' values: coalesced);
  * - spikes: a counter, then (step in chunk, global neuron index) pairs;
- * - record: per step a row of all traced values.
+ * - record: per step a row of all traced values;
+ * - ring: per spiking population that feeds merged synapses, `slots` spike
+ *   lists (count, then local indices), slot = step mod slots;
+ * - counts: per merged route, a spike counter per post neuron (u32 atomics);
+ * - connectivity: stored rows of every route that has them (u32).
  * Few buffers keep WebGPU compatibility mode happy (limits on bindings).
  */
 export class BufferLayout {
@@ -26,7 +39,15 @@ export class BufferLayout {
   private readonly neuronOffsets = new Map<string, number>();
   private readonly traceOffsets: number[] = [];
 
-  constructor(kernels: readonly PopulationKernel[], readonly traces: readonly TraceSlot[]) {
+  readonly routes: readonly Route[];
+  readonly ringWords: number;
+  readonly countWords: number;
+  readonly connectivity: Uint32Array;
+  private readonly rings = new Map<string, { offset: number; slots: number; size: number }>();
+  private readonly counts = new Map<number, number>();
+  private readonly rows = new Map<number, RowOffsets>();
+
+  constructor(kernels: readonly PopulationKernel[], readonly traces: readonly TraceSlot[], routing?: NetworkRouting) {
     let floats = 0;
     let neurons = 0;
     for (const k of kernels) {
@@ -45,6 +66,61 @@ export class BufferLayout {
       row += t.end - t.start;
     }
     this.recordRow = row;
+
+    this.routes = routing?.routes ?? [];
+    let ring = 0;
+    for (const [population, slots] of routing?.ringSlots ?? []) {
+      const size = kernels.find((k) => k.population === population)?.size ?? 0;
+      this.rings.set(population, { offset: ring, slots, size });
+      ring += slots * (1 + size);
+    }
+    this.ringWords = ring;
+    let counts = 0;
+    for (const group of routing?.groups ?? []) {
+      const postSize = kernels.find((k) => k.population === group.post)?.size ?? 0;
+      for (const r of group.routes) {
+        this.counts.set(r.index, counts);
+        counts += postSize;
+      }
+    }
+    this.countWords = counts;
+    const words: number[] = [];
+    for (const r of this.routes) {
+      if (r.connectivity.kind !== 'rows') continue;
+      const c = r.connectivity.rows;
+      const at = (data: Uint32Array): number => {
+        const offset = words.length;
+        for (const w of data) words.push(w);
+        return offset;
+      };
+      this.rows.set(r.index, { outStart: at(c.outStart), outTargets: at(c.outTargets), inStart: at(c.inStart), inSources: at(c.inSources) });
+    }
+    this.connectivity = Uint32Array.from(words);
+  }
+
+  /** The spike-list ring of a population: first word, slots, and words per slot (1 + size). */
+  ring(population: string): { readonly offset: number; readonly slots: number; readonly stride: number } | undefined {
+    const r = this.rings.get(population);
+    return r === undefined ? undefined : { offset: r.offset, slots: r.slots, stride: 1 + r.size };
+  }
+
+  /** First counter of a merged route (one per neuron of the post population). */
+  countOffset(route: number): number {
+    const o = this.counts.get(route);
+    if (o === undefined) throw new InternalError(`route ${route} has no counters`);
+    return o;
+  }
+
+  rowOffsets(route: number): RowOffsets {
+    const o = this.rows.get(route);
+    if (o === undefined) throw new InternalError(`route ${route} has no stored rows`);
+    return o;
+  }
+
+  route(index: number): Route {
+    const r = this.routes.find((x) => x.index === index);
+    if (r === undefined) throw new InternalError(`no route ${index}`);
+    return r;
   }
 
   /** First float of a state of a population in the state buffer. */

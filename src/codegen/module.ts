@@ -1,48 +1,76 @@
-import type { Diagnostic } from '../diagnostics/diagnostic.js';
-import { InternalError } from '../diagnostics/diagnostic.js';
+import { type Diagnostic, DiagnosticError } from '../diagnostics/diagnostic.js';
 import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
-import type { Network, NeuronModel } from '../ir/types.js';
-import { initialStates } from '../runtime/initial-state.js';
+import type { Network, NeuronModel, SynapseModel } from '../ir/types.js';
+import { initialStates, synapseInitialStates } from '../runtime/initial-state.js';
 import type { SimulationPlan, TraceRequest } from '../runtime/backend.js';
-import { type KernelPrinter, kernelPrinter } from './emit.js';
+import type { Expr as SymExpr } from '../symbolic/expr.js';
+import { kernelPrinter } from './emit.js';
+import { type Route, routeNetwork } from './network.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
 import { BufferLayout } from './layout.js';
-import { buildPopulationKernel } from './population.js';
+import { DELIVERED_STATE, type SynapticInputs, argumentValuesOf, buildPopulationKernel, buildPreSynapseKernel } from './population.js';
 import { entryPointName } from './kernel-ir.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule } from './wgsl/kernel.js';
+import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule, spikeListBase, stepDispatches } from './wgsl/kernel.js';
 import { WgslPrinter } from './wgsl/printer.js';
 
 export type Target = 'wgsl' | 'js';
 export const TARGETS: readonly Target[] = ['wgsl', 'js'];
 
-/** Derives every neuron model's update once, or returns the diagnostics of the failures. */
-export function deriveUpdates(network: Network): Map<NeuronModel, DerivedUpdate> | readonly Diagnostic[] {
-  const updates = new Map<NeuronModel, DerivedUpdate>();
-  const problems: Diagnostic[] = [];
-  for (const p of network.populations) {
-    if (p.source.kind !== 'neuron' || updates.has(p.source.model)) continue;
-    const derived = deriveUpdate(p.source.model);
-    if (derived.kind === 'error') problems.push(...derived.diagnostics);
-    else updates.set(p.source.model, derived);
+/** Derives updates once per model (and per wiring for `ltc` neurons), collecting every problem. */
+class UpdateCache {
+  readonly problems: Diagnostic[] = [];
+  private readonly cache = new Map<unknown, Map<SymExpr | undefined, DerivedUpdate>>();
+
+  get(model: NeuronModel | SynapseModel, ltcInput?: SymExpr): DerivedUpdate {
+    const byInput = this.cache.get(model) ?? new Map<SymExpr | undefined, DerivedUpdate>();
+    this.cache.set(model, byInput);
+    const hit = byInput.get(ltcInput);
+    if (hit !== undefined) return hit;
+    const derived = deriveUpdate(model, ltcInput === undefined ? {} : { ltcInput });
+    const update: DerivedUpdate = derived.kind === 'error' ? { kind: 'update', temporaries: [], states: [], noise: [] } : derived;
+    if (derived.kind === 'error') this.problems.push(...derived.diagnostics);
+    byInput.set(ltcInput, update);
+    return update;
   }
-  return problems.length > 0 ? problems : updates;
 }
 
-/** The backend-independent plan: one kernel per population, initial values, recordings. */
-export function buildPlan(network: Network, updates: ReadonlyMap<NeuronModel, DerivedUpdate>, steps: number): SimulationPlan {
-  const kernels = network.populations.map((p) => {
-    if (p.source.kind !== 'neuron') throw new InternalError(`population ${p.name}: spike sources need the network kernels of a later version`);
-    const update = updates.get(p.source.model);
-    if (update === undefined) throw new InternalError(`no derived update for ${p.source.model.name}`);
-    return buildPopulationKernel(network, p, update);
+/**
+ * The backend-independent plan: routing of the projections, one kernel per
+ * per-pre synapse and per population (in dispatch order), initial values,
+ * recordings. Problems (an `exact` method on a non-linear model, what the
+ * kernels cannot do yet) are thrown as a DiagnosticError.
+ */
+export function buildPlan(network: Network, steps: number): SimulationPlan {
+  const routing = routeNetwork(network);
+  const updates = new UpdateCache();
+  const inputs: SynapticInputs = {
+    routing,
+    synapseUpdate: (model) => updates.get(model),
+    neuronUpdate: (model, ltcInput) => updates.get(model, ltcInput),
+  };
+  const preKernels = routing.preSynapses.map((pre) => buildPreSynapseKernel(network, pre, updates.get(pre.route.projection.synapse.model)));
+  const populationKernels = network.populations.map((p) => buildPopulationKernel(network, p, inputs));
+  if (updates.problems.length > 0) throw new DiagnosticError(updates.problems);
+  const initial = new Map<string, ReadonlyMap<string, Float64Array>>();
+  network.populations.forEach((p, k) => {
+    const values = initialStates(network, p, populationKernels[k]!.states);
+    for (const group of routing.groups.filter((g) => g.post === p.name)) {
+      for (const [name, v] of synapseInitialStates(group.synapse.model, argumentValuesOf(group.synapse), p.size, (x) => `${group.owner}.${x}`)) values.set(name, v);
+    }
+    initial.set(p.name, values);
   });
-  const initial = new Map(network.populations.map((p, k) => [p.name, initialStates(network, p, kernels[k]!.states)]));
+  preKernels.forEach((kernel, k) => {
+    const pre = routing.preSynapses[k]!;
+    const values = synapseInitialStates(pre.route.projection.synapse.model, argumentValuesOf(pre.route.projection.synapse), kernel.size);
+    values.set(DELIVERED_STATE, new Float64Array(kernel.size));
+    initial.set(kernel.population, values);
+  });
   const traces: TraceRequest[] = network.recordings
     .filter((r) => r.variable !== 'spikes')
     .map((r) => ({ population: r.population, variable: r.variable, range: r.range }));
   const spikeRecords = network.recordings.filter((r) => r.variable === 'spikes').map((r) => r.population);
-  return { network, kernels, initial, traces, spikeRecords, steps };
+  return { network, routing, kernels: [...preKernels, ...populationKernels], initial, traces, spikeRecords, steps };
 }
 
 /** A network of one population of a model, for inspecting and testing a model on its own. */
@@ -62,19 +90,20 @@ export function modelNetwork(model: NeuronModel, size = 1): Network {
 }
 
 export function layoutOf(plan: SimulationPlan): BufferLayout {
-  return new BufferLayout(plan.kernels, plan.traces.map((t) => ({ population: t.population, variable: t.variable, start: t.range.start, end: t.range.end })));
+  return new BufferLayout(plan.kernels, plan.traces.map((t) => ({ population: t.population, variable: t.variable, start: t.range.start, end: t.range.end })), plan.routing);
 }
 
-export function printerFor(target: Target): KernelPrinter {
-  return kernelPrinter(target === 'wgsl' ? new WgslPrinter() : new JsPrinter({ precision: 'f32' }));
+/** Routes whose spikes are delivered to merged (per post neuron) synapse state, in routing order. */
+export function mergedRoutes(plan: SimulationPlan): Route[] {
+  return plan.routing.groups.flatMap((g) => g.routes).sort((a, b) => a.index - b.index);
 }
 
 /** The generated source of a plan for one target. */
 export function generateSource(plan: SimulationPlan, target: Target): string {
   const layout = layoutOf(plan);
-  const printer = printerFor(target);
-  if (target === 'wgsl') return emitWgslModule(plan.kernels, layout, printer, plan.network.seed);
-  const bodies = plan.kernels.map((k) => `function ${entryPointName(k.population)}(${JS_KERNEL_PARAMETERS.join(', ')}) {\n${emitJsPopulation(k, layout, printer)}\n}`);
+  if (target === 'wgsl') return emitWgslModule(plan.kernels, layout, kernelPrinter(new WgslPrinter()), plan.network.seed, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]);
+  const printer = kernelPrinter(new JsPrinter({ precision: 'f32' }));
+  const bodies = plan.kernels.map((k) => `function ${entryPointName(k.population)}(${JS_KERNEL_PARAMETERS.join(', ')}) {\n${emitJsPopulation(k, layout, printer, 'f32')}\n}`);
   return `// Generated by spikeforge (JavaScript, float32 through Math.fround).\n${printer.prelude()}\n\n${bodies.join('\n\n')}\n`;
 }
 
@@ -93,14 +122,23 @@ export function manifest(plan: SimulationPlan, target: Target): Record<string, u
         floats: layout.totalStateFloats,
         layout: plan.kernels.flatMap((k) => k.states.map((s) => ({ population: k.population, state: s, offset: layout.stateOffset(k.population, s), count: k.size }))),
       },
-      spikes: { binding: 1, type: 'u32', format: 'count, then (step in chunk, global neuron index) pairs', neuron_offsets: Object.fromEntries(plan.kernels.map((k) => [k.population, layout.neuronOffset(k.population)])) },
+      events: {
+        binding: 1,
+        type: 'u32 (atomic)',
+        rings: Object.fromEntries([...plan.routing.ringSlots.keys()].map((p) => [p, layout.ring(p)])),
+        counters: Object.fromEntries(mergedRoutes(plan).map((r) => [r.projection.name, layout.ringWords + layout.countOffset(r.index)])),
+        spike_list: { offset: spikeListBase(layout), format: 'count, then (step in chunk, global neuron index) pairs' },
+        neuron_offsets: Object.fromEntries(plan.kernels.map((k) => [k.population, layout.neuronOffset(k.population)])),
+      },
       record: { binding: 2, type: 'f32', row_floats: layout.recordRow, traces: layout.traces.map((t, r) => ({ ...t, offset: layout.traceOffset(r) })) },
       step_info: { binding: 3, type: 'uniform {step: u32, chunk_step: u32, pad: u32, pad: u32}', dynamic_offset_stride: STEP_UNIFORM_STRIDE },
+      connectivity: { binding: 4, type: 'u32', words: layout.connectivity.length },
     },
-    dispatch_per_step: plan.kernels.map((k) => ({
-      entry_point: entryPointName(k.population),
-      threads: k.size,
-      ...(target === 'wgsl' ? { workgroup_size: WORKGROUP_SIZE, workgroups: Math.ceil(k.size / WORKGROUP_SIZE) } : {}),
+    projections: plan.routing.routes.map((r) => ({ name: r.projection.name, placement: r.placement.placement, reason: r.placement.reason, delay_steps: r.delaySteps, connectivity: r.connectivity.kind })),
+    dispatch_per_step: stepDispatches(layout, plan.kernels, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]).map((d) => ({
+      entry_point: d.entryPoint,
+      threads: d.threads,
+      ...(target === 'wgsl' ? { workgroup_size: d.threads === 1 ? 1 : WORKGROUP_SIZE, workgroups: Math.ceil(d.threads / (d.threads === 1 ? 1 : WORKGROUP_SIZE)) } : {}),
     })),
   };
 }

@@ -1,7 +1,8 @@
 import { InternalError, assertNever } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { dependencies, nodes } from '../ir/walk.js';
-import type { Expr, Network, NeuronModel, Population, Statement, Stimulus } from '../ir/types.js';
+import type { Expr, ModelUse, Network, NeuronModel, OutputModel, Population, Statement, Stimulus, SynapseModel } from '../ir/types.js';
+import type { NetworkRouting, PreSynapse } from './network.js';
 import { streamId } from '../random/philox.js';
 import { substitute } from '../symbolic/diff.js';
 import * as S from '../symbolic/expr.js';
@@ -12,6 +13,7 @@ import {
   type PopulationKernel,
   REFRACTORY_STATE,
   SPIKED,
+  SPIKED_LAST,
   STEP,
   TIME,
   nextName,
@@ -37,10 +39,10 @@ type Hook = (e: Expr) => S.Expr | undefined;
  * the source (`post.V` for members); `hook` decides special cases first
  * (renaming states, stimuli's section and random draws).
  */
-export function irToSymbolic(e: Expr, hook: Hook = () => undefined): S.Expr {
+export function irToSymbolic(e: Expr, hook: Hook = () => undefined, subexpressions: ReadonlyMap<string, Expr> = new Map()): S.Expr {
   const hooked = hook(e);
   if (hooked !== undefined) return hooked;
-  const rec = (x: Expr): S.Expr => irToSymbolic(x, hook);
+  const rec = (x: Expr): S.Expr => irToSymbolic(x, hook, subexpressions);
   switch (e.kind) {
     case 'literal':
       return S.num(e.value);
@@ -60,6 +62,11 @@ export function irToSymbolic(e: Expr, hook: Hook = () => undefined): S.Expr {
         case 'post':
         case 'pre':
           return S.sym(`${r.kind}.${r.name}`);
+        case 'subexpression': {
+          // Inlined, so that the states inside it are renamed like any other use.
+          const value = subexpressions.get(r.name);
+          return value === undefined ? S.sym(r.name) : rec(value);
+        }
         default:
           return S.sym(r.name);
       }
@@ -169,78 +176,162 @@ function heldStates(model: NeuronModel): string[] {
   return [...held];
 }
 
-/** Event statements update `@next` locals in order; `prev(X)` reads the start-of-step value. */
-function eventStatements(body: readonly Statement[], states: ReadonlySet<string>, bind: (e: S.Expr) => S.Expr): KernelStatement[] {
-  const hook: Hook = (e) => {
-    if (e.kind === 'ref' && e.ref.kind === 'state' && states.has(e.ref.name)) return S.sym(nextName(e.ref.name));
-    if (e.kind === 'prev') return S.sym(e.state);
-    return undefined;
-  };
-  const toSym = (e: Expr): S.Expr => bind(irToSymbolic(e, hook));
+/** Event statements, in order, each assigning the local `local(state)` (a reset: `V@next`; on_pre: `x@in`). */
+function eventStatements(body: readonly Statement[], toSym: (e: Expr) => S.Expr, assignable: ReadonlySet<string>, local: (state: string) => string): KernelStatement[] {
   return body.map((s): KernelStatement => {
     if (s.kind === 'if') {
-      return { kind: 'if', condition: toSym(s.condition), then: eventStatements(s.then, states, bind), otherwise: eventStatements(s.otherwise, states, bind) };
+      return { kind: 'if', condition: toSym(s.condition), then: eventStatements(s.then, toSym, assignable, local), otherwise: eventStatements(s.otherwise, toSym, assignable, local) };
     }
-    if (s.target.kind !== 'state') throw new InternalError('a neuron event can only assign its own states');
-    const target = S.sym(nextName(s.target.name));
+    if (s.target.kind !== 'state' || !assignable.has(s.target.name)) throw new InternalError('an event block here can only assign its own states');
+    const name = local(s.target.name);
+    const target = S.sym(name);
     const value = toSym(s.value);
     const combined = s.op === '=' ? value : s.op === '+=' ? S.add(target, value) : s.op === '-=' ? S.sub(target, value) : s.op === '*=' ? S.mul(target, value) : S.div(target, value);
-    return { kind: 'set', name: nextName(s.target.name), value: combined };
+    return { kind: 'set', name, value: combined };
   });
 }
 
+/** A hook that reads states at the end of the step (`@next`), `prev(X)` at its start, subexpressions inlined. */
+function endOfStepHook(states: ReadonlySet<string>, rename: (state: string) => string = (x) => x): Hook {
+  return (e) => {
+    if (e.kind === 'ref' && e.ref.kind === 'state' && states.has(e.ref.name)) return S.sym(nextName(rename(e.ref.name)));
+    if (e.kind === 'prev') return S.sym(rename(e.state));
+    return undefined;
+  };
+}
+
 /** The derived update the integrator provides, in the shape the kernel needs. */
-export interface NeuronUpdate {
+export interface StateUpdate {
   readonly temporaries: readonly { readonly name: string; readonly value: S.Expr }[];
   readonly states: readonly { readonly state: string; readonly value: S.Expr }[];
   readonly noise: readonly { readonly state: string; readonly amplitude: S.Expr }[];
 }
 
+/** Values of a model's parameters at one use (population or projection), as symbolic constants. */
+function constantsOf(values: ReadonlyMap<string, number>, dt: number): Map<string, S.Expr> {
+  const constants = new Map<string, S.Expr>([...values].map(([k, v]) => [k, S.num(v)]));
+  constants.set('dt', S.num(dt));
+  return constants;
+}
+
+/**
+ * Emits a derived update: temporaries (constant ones folded into their uses),
+ * then `nextName(x)` for every state, then noise. `rename` maps the model's
+ * names to kernel locals (so that several synapse models share one kernel).
+ */
+function emitUpdate(body: KernelStatement[], builder: KernelBuilder, update: StateUpdate, allStates: readonly string[], constants: Map<string, S.Expr>, rename: (name: string) => string, dt: number): void {
+  const renames = new Map<string, S.Expr>();
+  for (const x of allStates) renames.set(x, S.sym(rename(x)));
+  for (const t of update.temporaries) renames.set(t.name, S.sym(rename(t.name)));
+  const bind = (e: S.Expr): S.Expr => simplify(substitute(substitute(e, constants), renames));
+  for (const t of update.temporaries) {
+    const value = bind(t.value);
+    if (value.kind === 'num') renames.set(t.name, value);
+    else body.push({ kind: 'let', name: rename(t.name), value });
+  }
+  const integrated = new Set(update.states.map((s) => s.state));
+  for (const s of update.states) body.push({ kind: 'let', name: nextName(rename(s.state)), value: bind(s.value) });
+  for (const x of allStates) if (!integrated.has(x)) body.push({ kind: 'let', name: nextName(rename(x)), value: S.sym(rename(x)) });
+  for (const n of update.noise) {
+    // Euler-Maruyama: x += sigma * sqrt(dt) * xi after the deterministic step.
+    const xi = builder.random('normal');
+    const next = S.sym(nextName(rename(n.state)));
+    body.push({ kind: 'set', name: nextName(rename(n.state)), value: S.add(next, S.mul(bind(n.amplitude), S.num(Math.sqrt(dt)), xi)) });
+  }
+}
+
+/** Everything a population's kernel needs to know about the synapses that feed it. */
+export interface SynapticInputs {
+  readonly routing: NetworkRouting;
+  /** The derived update of each synapse model (merged groups integrate inside the post kernel). */
+  readonly synapseUpdate: (model: SynapseModel) => StateUpdate;
+  /** The neuron's update; for `current I (ltc)` it depends on the currents, which are given. */
+  readonly neuronUpdate: (model: NeuronModel, ltcInput: S.Expr | undefined) => StateUpdate;
+}
+
+function modelSubexpressions(model: { readonly subexpressions: readonly { readonly name: string; readonly value: Expr }[] }): Map<string, Expr> {
+  return new Map(model.subexpressions.map((s) => [s.name, s.value]));
+}
+
 /**
  * One population's step as kernel IR, following language.md "One step":
- * stimuli at t_n, the derived update, the refractory hold, the spike test and
- * the reset. Parameters and dt are folded in as constants, so each population
- * gets a kernel specialised to its values.
+ * spikes delivered to merged synapse states (their counts), synapse states
+ * integrated, stimuli at t_n and output currents with the start-of-step V, the
+ * neuron's derived update, the refractory hold, the spike test and the reset.
+ * Parameters and dt are folded in as constants, so each population gets a
+ * kernel specialised to its values.
  */
-export function buildPopulationKernel(network: Network, population: Population, update: NeuronUpdate): PopulationKernel {
-  if (population.source.kind !== 'neuron') throw new InternalError(`population ${population.name} is not made of neurons`);
-  const model = population.source.model;
-  const params = parameterValues(model, population);
-  const constants = new Map<string, S.Expr>([...params].map(([k, v]) => [k, S.num(v)]));
-  constants.set('dt', S.num(network.dt));
-  const bind = (e: S.Expr): S.Expr => simplify(substitute(e, constants));
-  const states = new Set(model.states.map((s) => s.name));
+export function buildPopulationKernel(network: Network, population: Population, inputs: SynapticInputs): PopulationKernel {
   const builder = new KernelBuilder(`${network.name}.${population.name}`, network.dt);
   const body = builder.body;
   // t_n = n * dt from the integer step counter, rounded like any product on each target.
   body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
+  const flagged = inputs.routing.flagged.has(population.name);
+  if (population.source.kind === 'poisson') {
+    // BrainPy's PoissonGroup: spike when U[0,1) <= rate * dt.
+    const rate = irToSymbolic(population.source.rate);
+    body.push({ kind: 'letBool', name: SPIKED, value: S.cmp('<=', builder.random('uniform'), simplify(S.mul(rate, S.num(network.dt)))) });
+    return finishSpiking(population, [], body, flagged);
+  }
+  if (population.source.kind !== 'neuron') throw new InternalError(`population ${population.name}: SpikeTimes sources are not supported by the kernels yet`);
+  const model = population.source.model;
+  const constants = constantsOf(parameterValues(model, population), network.dt);
+  const bindConstants = (e: S.Expr): S.Expr => simplify(substitute(e, constants));
+  const states = new Set(model.states.map((s) => s.name));
+  const subexpressions = modelSubexpressions(model);
+  const kernelStates = [...model.states.map((s) => s.name)];
 
+  // Currents: stimuli, merged synapse groups, per-pre synapses. Outputs read the start-of-step state (post.V -> V).
+  const currents: S.Expr[] = [];
   if (model.input !== undefined) {
     const stimuli = network.stimuli.filter((s) => s.population === population.name);
-    const current = stimuli.reduce<S.Expr>((sum, s) => S.add(sum, builder.stimulus(s, states, population.size)), S.num(0));
-    body.push({ kind: 'let', name: model.input.name, value: bind(current) });
+    const stimulus = stimuli.reduce<S.Expr>((sum, s) => S.add(sum, builder.stimulus(s, states, population.size)), S.num(0));
+    body.push({ kind: 'let', name: '@stimulus', value: bindConstants(stimulus) });
+    currents.push(S.sym('@stimulus'));
   }
-  for (const t of update.temporaries) {
-    // With the parameters folded in, many temporaries are constants: fold them into their uses.
-    const value = bind(t.value);
-    if (value.kind === 'num') constants.set(t.name, value);
-    else body.push({ kind: 'let', name: t.name, value });
+  const postState = (e: Expr): S.Expr | undefined => (e.kind === 'ref' && e.ref.kind === 'post' ? S.sym(e.ref.name) : undefined);
+  for (const group of inputs.routing.groups.filter((g) => g.post === population.name)) {
+    const synapse = group.synapse.model;
+    const names = synapse.states.map((s) => s.name);
+    const rename = (x: string): string => `${group.owner}.${x}`;
+    kernelStates.push(...names.map(rename));
+    const synConstants = constantsOf(argumentValuesOf(group.synapse), network.dt);
+    // 1. delivery: every spike adds its increment (a multiple of the constant weight) to the merged state.
+    const added = new Map<string, S.Expr>(names.map((x) => [x, S.sym(rename(x))]));
+    for (const route of group.routes) {
+      const count = `@count${route.index}`;
+      body.push({ kind: 'count', name: count, route: route.index });
+      for (const [x, inc] of group.increments) {
+        added.set(x, S.add(added.get(x)!, S.mul(S.sym(count), S.num(route.weight), simplify(substitute(inc, synConstants)))));
+      }
+    }
+    for (const x of names) body.push({ kind: 'let', name: `${rename(x)}@in`, value: simplify(added.get(x)!) });
+    // 2. integration from the delivered values.
+    emitUpdate(body, builder, inputs.synapseUpdate(synapse), names, synConstants, (x) => (names.includes(x) ? `${rename(x)}@in` : rename(x)), network.dt);
+    for (const x of names) body.push({ kind: 'let', name: nextName(rename(x)), value: S.sym(nextName(`${rename(x)}@in`)) });
+    // 3. the output current, from what the synapse delivers after integration.
+    const delivered = simplify(substitute(irToSymbolic(synapse.delivers, endOfStepHook(new Set(names), rename), modelSubexpressions(synapse)), synConstants));
+    body.push({ kind: 'let', name: `${group.owner}.delivered`, value: delivered });
+    currents.push(outputCurrent(group.output, S.sym(`${group.owner}.delivered`), postState, network.dt));
   }
-  const integrated = new Set(update.states.map((s) => s.state));
-  for (const s of update.states) body.push({ kind: 'let', name: nextName(s.state), value: bind(s.value) });
-  for (const s of model.states) if (!integrated.has(s.name)) body.push({ kind: 'let', name: nextName(s.name), value: S.sym(s.name) });
-  for (const n of update.noise) {
-    // Euler-Maruyama: x += sigma * sqrt(dt) * xi after the deterministic step.
-    const xi = builder.random('normal');
-    const next = S.sym(nextName(n.state));
-    body.push({ kind: 'set', name: nextName(n.state), value: bind(S.add(next, S.mul(n.amplitude, S.pow(S.sym('dt'), S.num(0.5)), xi))) });
+  for (const pre of inputs.routing.preSynapses.filter((s) => s.route.projection.post === population.name)) {
+    const sum = `@gather${pre.route.index}`;
+    body.push({ kind: 'gather', name: sum, route: pre.route.index, owner: pre.owner, state: DELIVERED_STATE });
+    currents.push(outputCurrent(pre.route.projection.output, S.mul(S.num(pre.route.weight), S.sym(sum)), postState, network.dt));
   }
+  const input = model.input;
+  let ltcInput: S.Expr | undefined;
+  if (input !== undefined) {
+    const total = simplify(S.add(...currents));
+    if (input.ltc) ltcInput = total;
+    else body.push({ kind: 'let', name: input.name, value: total });
+  }
+  emitUpdate(body, builder, inputs.neuronUpdate(model, ltcInput), model.states.map((s) => s.name), constants, (x) => x, network.dt);
 
-  const refractory = model.refractory === undefined ? S.num(0) : bind(irToSymbolic(model.refractory));
+  const refractory = model.refractory === undefined ? S.num(0) : bindConstants(irToSymbolic(model.refractory));
   if (refractory.kind !== 'num') throw new InternalError(`the refractory period of ${population.name} is not a constant`);
   // Counted in whole steps, never by comparing float times.
   const refractorySteps = Math.round(refractory.value / network.dt);
-  const kernelStates = [...model.states.map((s) => s.name)];
   if (refractorySteps > 0) {
     kernelStates.push(REFRACTORY_STATE);
     const counter = S.sym(REFRACTORY_STATE);
@@ -255,12 +346,78 @@ export function buildPopulationKernel(network: Network, population: Population, 
       otherwise: [],
     });
   }
-  if (model.spike !== undefined) {
-    const spikeHook: Hook = (e) => (e.kind === 'ref' && e.ref.kind === 'state' ? S.sym(nextName(e.ref.name)) : e.kind === 'prev' ? S.sym(e.state) : undefined);
-    body.push({ kind: 'letBool', name: SPIKED, value: bind(irToSymbolic(model.spike, spikeHook)) });
-    const onSpike = eventStatements(model.reset, states, bind);
-    if (refractorySteps > 0) onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
-    if (onSpike.length > 0) body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
+  if (model.spike === undefined) return { population: population.name, size: population.size, states: kernelStates, loads: [], body, spikes: false };
+  const toSym = (e: Expr): S.Expr => bindConstants(irToSymbolic(e, endOfStepHook(states), subexpressions));
+  body.push({ kind: 'letBool', name: SPIKED, value: toSym(model.spike) });
+  const onSpike = eventStatements(model.reset, toSym, states, nextName);
+  if (refractorySteps > 0) onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
+  if (onSpike.length > 0) body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
+  return finishSpiking(population, kernelStates, body, flagged);
+}
+
+/** Adds the previous-step spike flag that per-pre synapses read, when some do. */
+function finishSpiking(population: Population, states: string[], body: KernelStatement[], flagged: boolean): PopulationKernel {
+  if (flagged) {
+    states.push(SPIKED_LAST);
+    body.push({ kind: 'let', name: nextName(SPIKED_LAST), value: S.where(S.sym(SPIKED), S.num(1), S.num(0)) });
   }
-  return { population: population.name, size: population.size, states: kernelStates, body, spikes: model.spike !== undefined };
+  return { population: population.name, size: population.size, states, loads: [], body, spikes: true };
+}
+
+/** An output's current for a delivered value `g`, its parameters folded in. */
+function outputCurrent(use: ModelUse<OutputModel>, g: S.Expr, postState: Hook, dt: number): S.Expr {
+  const constants = constantsOf(argumentValuesOf(use), dt);
+  constants.set('g', g);
+  return simplify(substitute(irToSymbolic(use.model.current, postState), constants));
+}
+
+export function argumentValuesOf(use: ModelUse<SynapseModel | OutputModel>): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const p of use.model.parameters) {
+    const given = use.arguments.find((a) => a.name === p.name)?.value ?? p.value;
+    const v = given === undefined ? undefined : constantValue(given);
+    if (v === undefined) throw new InternalError(`${use.model.name}.${p.name} has no constant value`);
+    values.set(p.name, v);
+  }
+  return values;
+}
+
+/** The per-pre value a per-pre synapse kernel leaves for the gathers: what it delivers per unit weight. */
+export const DELIVERED_STATE = '@delivered';
+
+/**
+ * The kernel of a projection whose synapse state lives per pre-synaptic
+ * neuron: a thread per pre neuron runs on_pre when that neuron spiked in the
+ * previous step (the one-step delay), integrates the state, and leaves what
+ * it delivers per unit weight for the post neurons' gathers.
+ */
+export function buildPreSynapseKernel(network: Network, pre: PreSynapse, update: StateUpdate): PopulationKernel {
+  const projection = pre.route.projection;
+  const synapse = projection.synapse.model;
+  const builder = new KernelBuilder(`${network.name}.${projection.name}.synapse`, network.dt);
+  const body = builder.body;
+  body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
+  const names = synapse.states.map((s) => s.name);
+  const constants = constantsOf(argumentValuesOf(projection.synapse), network.dt);
+  const subexpressions = modelSubexpressions(synapse);
+  const flag = '@pre_spiked';
+  // on_pre, on the start-of-step values: `x += 1` reads and writes x before integration.
+  for (const x of names) body.push({ kind: 'let', name: `${x}@in`, value: S.sym(x) });
+  const afterDelivery = (x: string): string => `${x}@in`;
+  const inHook: Hook = (e) => (e.kind === 'ref' && e.ref.kind === 'state' ? S.sym(afterDelivery(e.ref.name)) : e.kind === 'prev' ? S.sym(e.state) : undefined);
+  const onPre = eventStatements(synapse.onPre, (e) => simplify(substitute(irToSymbolic(e, inHook, subexpressions), constants)), new Set(names), afterDelivery);
+  if (onPre.length > 0) body.push({ kind: 'if', condition: S.cmp('>', S.sym(flag), S.num(0.5)), then: onPre, otherwise: [] });
+  emitUpdate(body, builder, update, names, constants, (x) => (names.includes(x) ? `${x}@in` : x), network.dt);
+  for (const x of names) body.push({ kind: 'let', name: nextName(x), value: S.sym(nextName(`${x}@in`)) });
+  // What it delivers is w * f(state): f is kept for the gathers, w is applied at the post neuron.
+  const delivered = simplify(substitute(irToSymbolic(synapse.delivers, endOfStepHook(new Set(names)), subexpressions), new Map([...constants, ['w', S.num(1)]])));
+  body.push({ kind: 'let', name: nextName(DELIVERED_STATE), value: delivered });
+  return {
+    population: pre.owner,
+    size: projection.preRange.end - projection.preRange.start,
+    states: [...names, DELIVERED_STATE],
+    loads: [{ local: flag, owner: projection.pre, state: SPIKED_LAST, offset: projection.preRange.start }],
+    body,
+    spikes: false,
+  };
 }

@@ -5,7 +5,7 @@
  *    0 < |k| <= 4, becomes `exp(u)^k` (so `exp(-u)` is `1/exp(u)`): one exp where two share an
  *    argument.
  * 2. {@link hoist}: every compound node used more than once in the DAG of all the roots
- *    becomes a temporary. Nodes are interned, so "the same" is `===`. Powers are still
+ *    becomes a temporary (conditions excepted: every temporary is a number). Nodes are interned, so "the same" is `===`. Powers are still
  *    single nodes here, so `exp(u)^4` used twice is computed once.
  * 3. {@link expandPowers}: `x^2`, `x^3`, `x^4` and their reciprocals become products (`x*x`,
  *    `x*x*x`, `y*y` with `y = x*x`), a compound `x` getting its own temporary; `x^0.5` becomes
@@ -16,7 +16,16 @@
  * which each uses only earlier ones.
  */
 
-import { type Expr as SymExpr, call, children, mapChildren, mul, num, pow, sym } from '../symbolic/expr.js';
+import {
+  type Expr as SymExpr,
+  call,
+  children,
+  mapChildren,
+  mul,
+  num,
+  pow,
+  sym,
+} from '../symbolic/expr.js';
 import { freeSymbols, substitute } from '../symbolic/diff.js';
 
 const MAX_PRODUCT_POWER = 4;
@@ -99,10 +108,21 @@ export function shareExps(roots: readonly SymExpr[]): SymExpr[] {
   return rewriteNodes(roots, map);
 }
 
-/** Is `e` worth a temporary when it is used more than once? Everything but atoms and `-atom`. */
+/**
+ * Is `e` worth a temporary when it is used more than once? Everything but atoms, `-atom` and
+ * conditions (comparisons and logic stay inline, so that every temporary is a number).
+ */
 function worthHoisting(e: SymExpr): boolean {
   if (e.kind === 'num' || e.kind === 'sym') return false;
-  if (e.kind === 'mul' && e.args.length === 2 && e.args[0]!.kind === 'num' && e.args[0]!.value === -1 && e.args[1]!.kind === 'sym') return false;
+  if (e.kind === 'cmp' || e.kind === 'and' || e.kind === 'or' || e.kind === 'not') return false;
+  if (
+    e.kind === 'mul' &&
+    e.args.length === 2 &&
+    e.args[0]!.kind === 'num' &&
+    e.args[0]!.value === -1 &&
+    e.args[1]!.kind === 'sym'
+  )
+    return false;
   return true;
 }
 
@@ -110,7 +130,10 @@ function worthHoisting(e: SymExpr): boolean {
  * Hoists every compound subexpression used more than once (uses from distinct parents, and
  * repeated uses within one parent) into a temporary named by `name(i)`.
  */
-export function hoist(roots: readonly SymExpr[], name: (i: number) => string = (i) => `${PLACEHOLDER}${i}`): Optimized {
+export function hoist(
+  roots: readonly SymExpr[],
+  name: (i: number) => string = (i) => `${PLACEHOLDER}${i}`,
+): Optimized {
   const uses = new Map<SymExpr, number>();
   const seen = new Set<SymExpr>();
   const count = (e: SymExpr): void => {
@@ -147,7 +170,10 @@ export function hoist(roots: readonly SymExpr[], name: (i: number) => string = (
  * Replaces small integer powers by products and `^0.5` by `sqrt` in `input` (see the module
  * comment); a compound base gets a new temporary, placed just before its first use.
  */
-export function expandPowers(input: Optimized, name: (i: number) => string = (i) => `${PLACEHOLDER}x${i}`): Optimized {
+export function expandPowers(
+  input: Optimized,
+  name: (i: number) => string = (i) => `${PLACEHOLDER}x${i}`,
+): Optimized {
   const temporaries: Temporary[] = [];
   const atoms = new Map<SymExpr, SymExpr>();
   const atom = (x: SymExpr): SymExpr => {

@@ -38,7 +38,9 @@ import { formatMath } from '../symbolic/print.js';
 import { simplify } from '../symbolic/simplify.js';
 import { optimize } from './cse.js';
 import { exactPropagator } from './exact.js';
-import { WIENER_SYMBOL, equationRhs } from './to-symbolic.js';
+import { WIENER_SYMBOL, equationRhs, subexpressionValues, toSymbolic } from './to-symbolic.js';
+import { nodes as irNodes } from '../ir/walk.js';
+import type { Span } from '../diagnostics/source.js';
 
 export type { IntegrationMethod } from '../ir/types.js';
 
@@ -101,7 +103,10 @@ const T = sym('t');
  * Throws (with a message naming the term) when wiener() does not enter additively; use
  * {@link deriveUpdate} for a diagnostic instead.
  */
-export function stateDerivatives(model: NeuronModel | SynapseModel, options: Pick<DeriveOptions, 'ltcInput'> = {}): StateDerivative[] {
+export function stateDerivatives(
+  model: NeuronModel | SynapseModel,
+  options: Pick<DeriveOptions, 'ltcInput'> = {},
+): StateDerivative[] {
   const result = splitEquations(model, options);
   if ('message' in result) throw new Error(result.message);
   return result.map(({ state, f, noise }) => ({ state, f, noise, J: diff(f, state) }));
@@ -109,14 +114,25 @@ export function stateDerivatives(model: NeuronModel | SynapseModel, options: Pic
 
 type Split = { state: string; f: SymExpr; noise: SymExpr }[] | { state: string; message: string };
 
-function splitEquations(model: NeuronModel | SynapseModel, options: Pick<DeriveOptions, 'ltcInput'>): Split {
-  const rhs = equationRhs(model);
-  let ltc: ReadonlyMap<string, SymExpr> | undefined;
-  if (model.kind === 'neuron' && model.input?.ltc === true && options.ltcInput !== undefined) {
-    // Output currents read the neuron's own states as post.X.
-    const own = new Map(model.states.map((s) => [`post.${s.name}`, sym(s.name)]));
-    ltc = new Map([[model.input.name, substitute(options.ltcInput, own)]]);
+/** `I -> the ltc input` (with post.X read as the state X), when the model and options call for it. */
+function ltcSubstitution(
+  model: NeuronModel | SynapseModel,
+  options: Pick<DeriveOptions, 'ltcInput'>,
+): ReadonlyMap<string, SymExpr> | undefined {
+  if (model.kind !== 'neuron' || model.input?.ltc !== true || options.ltcInput === undefined) {
+    return undefined;
   }
+  // Output currents read the neuron's own states as post.X.
+  const own = new Map(model.states.map((s) => [`post.${s.name}`, sym(s.name)]));
+  return new Map([[model.input.name, substitute(options.ltcInput, own)]]);
+}
+
+function splitEquations(
+  model: NeuronModel | SynapseModel,
+  options: Pick<DeriveOptions, 'ltcInput'>,
+): Split {
+  const rhs = equationRhs(model);
+  const ltc = ltcSubstitution(model, options);
   const out: { state: string; f: SymExpr; noise: SymExpr }[] = [];
   for (const [state, r] of rhs) {
     const full = ltc === undefined ? r : substitute(r, ltc);
@@ -125,7 +141,10 @@ function splitEquations(model: NeuronModel | SynapseModel, options: Pick<DeriveO
     if (dependsOn(full, WIENER_SYMBOL)) {
       const split = linearIn(full, WIENER_SYMBOL);
       if (split.kind === 'nonlinear') {
-        return { state, message: `wiener() must enter d${state}/dt additively (as sigma * wiener()), but it appears in ${formatMath(split.term).replaceAll(WIENER_SYMBOL, 'wiener()')}` };
+        return {
+          state,
+          message: `wiener() must enter d${state}/dt additively (as sigma * wiener()), but it appears in ${formatMath(split.term).replaceAll(WIENER_SYMBOL, 'wiener()')}`,
+        };
       }
       f = split.rest;
       noise = split.coeff;
@@ -159,17 +178,26 @@ function rungeKutta(
     at.set('t', add(T, mul(num(c[s] ?? 0), DT)));
     stages.push(new Map(states.map((x) => [x, substitute(fs.get(x)!, at)])));
   }
-  return new Map(states.map((x) => [x, add(sym(x), ...stages.map((k, s) => mul(num(b[s]!), DT, k.get(x)!)))]));
+  return new Map(
+    states.map((x) => [x, add(sym(x), ...stages.map((k, s) => mul(num(b[s]!), DT, k.get(x)!)))]),
+  );
 }
 
 const RK2 = { a: [[], [0.5]], b: [0, 1], c: [0, 0.5] };
-const RK4 = { a: [[], [0.5], [0, 0.5], [0, 0, 1]], b: [1 / 6, 1 / 3, 1 / 3, 1 / 6], c: [0, 0.5, 0.5, 1] };
+const RK4 = {
+  a: [[], [0.5], [0, 0.5], [0, 0, 1]],
+  b: [1 / 6, 1 / 3, 1 / 3, 1 / 6],
+  c: [0, 0.5, 0.5, 1],
+};
 
 /** The exp_euler update of one state and why it has that form. */
 function expEuler(state: string, f: SymExpr, J: SymExpr): { value: SymExpr; reason: string } {
   const x = sym(state);
   if (isNum(J, 0)) {
-    return { value: simplify(add(x, mul(DT, f))), reason: `J = 0 (f does not depend on ${state}) -> x + dt*f, exact while the other states are frozen` };
+    return {
+      value: simplify(add(x, mul(DT, f))),
+      reason: `J = 0 (f does not depend on ${state}) -> x + dt*f, exact while the other states are frozen`,
+    };
   }
   const value = add(x, mul(DT, call('exprel', mul(J, DT)), f));
   const selfDependent = dependsOn(J, state);
@@ -179,16 +207,61 @@ function expEuler(state: string, f: SymExpr, J: SymExpr): { value: SymExpr; reas
   return { value, reason };
 }
 
+/** Is `e` of the form sum_j a_j x_j + b with a_j, b free of every state in `states`? */
+function linearInStates(e: SymExpr, states: readonly string[]): boolean {
+  let rest = e;
+  for (const x of states) {
+    const r = linearIn(rest, x);
+    if (r.kind === 'nonlinear') return false;
+    if (states.some((s) => dependsOn(r.coeff, s))) return false;
+    rest = r.rest;
+  }
+  return true;
+}
+
+/**
+ * The span of the smallest part of `state`'s equation, as written, that is not linear in the
+ * states (`a * x * (1 - g)`, `exp(v / s)`, the name of a subexpression), for the diagnostic.
+ */
+function nonlinearSubterm(
+  model: NeuronModel | SynapseModel,
+  options: Pick<DeriveOptions, 'ltcInput'>,
+  state: string,
+  states: readonly string[],
+): Span | undefined {
+  const equation = model.equations.find((e) => e.state === state);
+  if (equation === undefined) return undefined;
+  const subexpressions = subexpressionValues(model);
+  const ltc = ltcSubstitution(model, options);
+  let best: Span | undefined;
+  for (const node of irNodes(equation.rhs)) {
+    const length = node.span.end - node.span.start;
+    if (best !== undefined && length >= best.end - best.start) continue;
+    let e = toSymbolic(node, { subexpressions, wiener: num(0) });
+    if (ltc !== undefined) e = substitute(e, ltc);
+    if (!linearInStates(e, states)) best = node.span;
+  }
+  return best;
+}
+
 /**
  * Derives the update of `model` (see the module comment), or the diagnostics that say why
  * there is none (`exact` on a non-linear or cyclic system, wiener() not additive).
  */
-export function deriveUpdate(model: NeuronModel | SynapseModel, options: DeriveOptions = {}): DerivedUpdate | DeriveError {
+export function deriveUpdate(
+  model: NeuronModel | SynapseModel,
+  options: DeriveOptions = {},
+): DerivedUpdate | DeriveError {
   const diagnostics = new Diagnostics();
-  const spanOf = (state: string) => model.equations.find((e) => e.state === state)?.span ?? model.span;
+  const spanOf = (state: string) =>
+    model.equations.find((e) => e.state === state)?.span ?? model.span;
   const split = splitEquations(model, options);
   if ('message' in split) {
-    diagnostics.error(spanOf(split.state), split.message, { notes: ['the noise is integrated by Euler-Maruyama: x += sigma * sqrt(dt) * N(0, 1) after the deterministic step'] });
+    diagnostics.error(spanOf(split.state), split.message, {
+      notes: [
+        'the noise is integrated by Euler-Maruyama: x += sigma * sqrt(dt) * N(0, 1) after the deterministic step',
+      ],
+    });
     return { kind: 'error', diagnostics: diagnostics.items };
   }
   const method = options.method ?? model.method;
@@ -209,18 +282,33 @@ export function deriveUpdate(model: NeuronModel | SynapseModel, options: DeriveO
       const result = exactPropagator(fs, states);
       if (result.kind === 'nonlinear') {
         const others = [...freeSymbols(result.term)].filter((s) => fs.has(s) && s !== result.wrt);
-        const what = others.length > 0 ? `a product of ${result.wrt} and ${others.join(', ')}` : `not linear in ${result.wrt}`;
-        diagnostics.error(spanOf(result.state), `method exact needs linear equations with constant coefficients, but d${result.state}/dt has the non-linear term ${formatMath(result.term)}`, {
-          label: what,
-          notes: ['use method exp_euler (the default), rk2 or rk4 for a non-linear system'],
-        });
+        const what =
+          others.length > 0
+            ? `a product of ${result.wrt} and ${others.join(', ')}`
+            : `not linear in ${result.wrt}`;
+        const where = nonlinearSubterm(model, options, result.state, [...fs.keys()]);
+        diagnostics.error(
+          spanOf(result.state),
+          `method exact needs linear equations with constant coefficients, but d${result.state}/dt has the non-linear term ${formatMath(result.term)}`,
+          {
+            label: what,
+            ...(where === undefined ? {} : { secondary: [{ span: where, message: 'this term is not linear' }] }),
+            notes: ['use method exp_euler (the default), rk2 or rk4 for a non-linear system'],
+          },
+        );
         return { kind: 'error', diagnostics: diagnostics.items };
       }
       if (result.kind === 'cycle') {
         const loop = [...result.cycle, result.cycle[0]!].join(' -> ');
-        diagnostics.error(spanOf(result.cycle[0]!), `method exact supports linear systems whose states do not drive each other in a circle, but here ${loop} (each depends on the next)`, {
-          notes: ['the exact propagator is derived for triangular systems (e.g. g driven by h, h on its own); use method exp_euler, rk2 or rk4 here'],
-        });
+        diagnostics.error(
+          spanOf(result.cycle[0]!),
+          `method exact supports linear systems whose states do not drive each other in a circle, but here ${loop} (each depends on the next)`,
+          {
+            notes: [
+              'the exact propagator is derived for triangular systems (e.g. g driven by h, h on its own); use method exp_euler, rk2 or rk4 here',
+            ],
+          },
+        );
         return { kind: 'error', diagnostics: diagnostics.items };
       }
       for (const [state, value] of result.values) values.set(state, value);
@@ -247,7 +335,10 @@ export function deriveUpdate(model: NeuronModel | SynapseModel, options: DeriveO
   const noisy = split.filter((s) => !isNum(s.noise, 0));
   if (noisy.length > 0) {
     for (const s of noisy) {
-      reasons.set(s.state, `${reasons.get(s.state)!}; noise ${formatMath(s.noise)} * wiener(): Euler-Maruyama, + amplitude*sqrt(dt)*N(0,1) after the step`);
+      reasons.set(
+        s.state,
+        `${reasons.get(s.state)!}; noise ${formatMath(s.noise)} * wiener(): Euler-Maruyama, + amplitude*sqrt(dt)*N(0,1) after the step`,
+      );
     }
   }
   const roots = [...fs.keys()].map((s) => values.get(s)!);
@@ -259,7 +350,12 @@ export function deriveUpdate(model: NeuronModel | SynapseModel, options: DeriveO
     temporaries = [...optimized.temporaries];
     finalRoots = [...optimized.roots];
   }
-  const states = [...fs.keys()].map((state, i) => ({ state, value: finalRoots[i]!, method, reason: reasons.get(state)! }));
+  const states = [...fs.keys()].map((state, i) => ({
+    state,
+    value: finalRoots[i]!,
+    method,
+    reason: reasons.get(state)!,
+  }));
   const noise = noisy.map((s, i) => ({ state: s.state, amplitude: finalRoots[roots.length + i]! }));
   return { kind: 'update', temporaries, states, noise };
 }
@@ -273,7 +369,11 @@ export function isDeriveError(r: DerivedUpdate | DeriveError): r is DeriveError 
 export function updateInputs(update: DerivedUpdate): Set<string> {
   const temps = new Set(update.temporaries.map((t) => t.name));
   const names = new Set<string>();
-  const roots = [...update.temporaries.map((t) => t.value), ...update.states.map((s) => s.value), ...update.noise.map((n) => n.amplitude)];
+  const roots = [
+    ...update.temporaries.map((t) => t.value),
+    ...update.states.map((s) => s.value),
+    ...update.noise.map((n) => n.amplitude),
+  ];
   for (const r of roots) for (const s of freeSymbols(r)) if (!temps.has(s)) names.add(s);
   return names;
 }

@@ -91,7 +91,8 @@ export function evaluateIr(e: IrExpr, env: IrEnv): number {
       }
     }
     case 'random': {
-      if (env.random === undefined) throw new Error(`evaluateIr: a random ${e.distribution}(...) draw needs env.random`);
+      if (env.random === undefined)
+        throw new Error(`evaluateIr: a random ${e.distribution}(...) draw needs env.random`);
       return env.random(e.distribution, ev(e.args[0]), ev(e.args[1]));
     }
     case 'wiener':
@@ -142,13 +143,22 @@ export function modelEnv(
  * `vars` holds the assignable values by symbol name (states, `w`, `post.V`) and is updated in
  * place; `env` is consulted for everything else and should read `vars` first.
  */
-export function executeStatements(body: readonly Statement[], vars: Record<string, number>, env: IrEnv): void {
+export function executeStatements(
+  body: readonly Statement[],
+  vars: Record<string, number>,
+  env: IrEnv,
+): void {
   for (const s of body) {
     if (s.kind === 'if') {
       executeStatements(truthy(evaluateIr(s.condition, env)) ? s.then : s.otherwise, vars, env);
       continue;
     }
-    const name = s.target.kind === 'state' ? s.target.name : s.target.kind === 'weight' ? 'w' : `${s.target.kind}.${s.target.name}`;
+    const name =
+      s.target.kind === 'state'
+        ? s.target.name
+        : s.target.kind === 'weight'
+          ? 'w'
+          : `${s.target.kind}.${s.target.name}`;
     const value = evaluateIr(s.value, env);
     const old = s.op === '=' ? 0 : (vars[name] ?? env.get(name));
     switch (s.op) {
@@ -174,7 +184,10 @@ export function executeStatements(body: readonly Statement[], vars: Record<strin
 }
 
 /** The parameter values of a model: defaults, replaced by `overrides`. Throws for a parameter with neither. */
-export function parameterValues(model: Pick<DynamicsModel, 'name' | 'parameters'>, overrides: Readonly<Record<string, number>> = {}): Record<string, number> {
+export function parameterValues(
+  model: Pick<DynamicsModel, 'name' | 'parameters'>,
+  overrides: Readonly<Record<string, number>> = {},
+): Record<string, number> {
   const known = new Set(model.parameters.map((p) => p.name));
   for (const name of Object.keys(overrides)) {
     if (!known.has(name)) throw new Error(`model '${model.name}' has no parameter '${name}'`);
@@ -182,7 +195,10 @@ export function parameterValues(model: Pick<DynamicsModel, 'name' | 'parameters'
   const values: Record<string, number> = {};
   for (const p of model.parameters) {
     const v = overrides[p.name] ?? (p.value === undefined ? undefined : constantValue(p.value));
-    if (v === undefined) throw new Error(`parameter '${p.name}' of model '${model.name}' has no default and no value was given`);
+    if (v === undefined)
+      throw new Error(
+        `parameter '${p.name}' of model '${model.name}' has no default and no value was given`,
+      );
     values[p.name] = v;
   }
   return values;
@@ -196,7 +212,11 @@ export function parameterValues(model: Pick<DynamicsModel, 'name' | 'parameters'
 export function initialStateValues(
   model: DynamicsModel & { readonly input?: NeuronModel['input'] },
   parameters: Readonly<Record<string, number>>,
-  options: { readonly dt: number; readonly overrides?: Readonly<Record<string, number>>; readonly random?: IrEnv['random'] },
+  options: {
+    readonly dt: number;
+    readonly overrides?: Readonly<Record<string, number>>;
+    readonly random?: IrEnv['random'];
+  },
 ): Record<string, number> {
   const overrides = options.overrides ?? {};
   const states = new Map(model.states.map((s) => [s.name, s]));
@@ -221,14 +241,17 @@ export function initialStateValues(
   const stateValue = (name: string): number => {
     const known = values[name];
     if (known !== undefined) return known;
-    if (inProgress.has(name)) throw new InternalError(`the initial value of '${name}' depends on itself`);
+    if (inProgress.has(name))
+      throw new InternalError(`the initial value of '${name}' depends on itself`);
     inProgress.add(name);
     const s = states.get(name)!;
     let v = overrides[name];
     if (v === undefined) {
       if (s.init.kind === 'zero') v = 0;
       else if (s.init.kind === 'distribution' && options.random === undefined) {
-        throw new Error(`state '${name}' of model '${model.name}' has a random initial value: give it in 'initial' (or pass a random source)`);
+        throw new Error(
+          `state '${name}' of model '${model.name}' has a random initial value: give it in 'initial' (or pass a random source)`,
+        );
       } else v = evaluateIr(s.init.value, env);
     }
     values[name] = v;
@@ -258,7 +281,10 @@ type Closure = () => number;
  * without its per-call memo table). `inputs` lists the symbols the caller provides; the
  * temporaries get slots after them.
  */
-export function compileUpdate64(update: DerivedUpdate, inputs: readonly string[]): CompiledUpdate64 {
+export function compileUpdate64(
+  update: DerivedUpdate,
+  inputs: readonly string[],
+): CompiledUpdate64 {
   const slot = new Map<string, number>();
   inputs.forEach((name, i) => slot.set(name, i));
   const temps = update.temporaries.map((t, i) => {
@@ -315,7 +341,11 @@ export function compileUpdate64(update: DerivedUpdate, inputs: readonly string[]
           const a = args[0]!;
           return () => applyFn(fn, [a()]);
         }
-        return () => applyFn(fn, args.map((a) => a()));
+        return () =>
+          applyFn(
+            fn,
+            args.map((a) => a()),
+          );
       }
       case 'where': {
         const c = compile(e.cond);
@@ -347,7 +377,8 @@ export function compileUpdate64(update: DerivedUpdate, inputs: readonly string[]
   const stateClosures = update.states.map((s) => compile(s.value));
   const noiseClosures = update.noise.map((n) => compile(n.amplitude));
   const withSlots = (given: Float64Array): void => {
-    if (given.length < size) throw new Error(`compileUpdate64: the slot array needs ${size} entries`);
+    if (given.length < size)
+      throw new Error(`compileUpdate64: the slot array needs ${size} entries`);
     slots = given;
   };
   return {
@@ -440,23 +471,49 @@ export function simulateNeuron64(
 ): NeuronSimulation {
   const { dt, steps } = options;
   const params = parameterValues(model, parameters);
-  const derived = deriveUpdate(model, { ...(options.derive ?? {}), ...(options.method === undefined ? {} : { method: options.method }) });
-  if (derived.kind === 'error') throw new Error(`cannot integrate '${model.name}': ${derived.diagnostics.map((d) => d.message).join('; ')}`);
+  const derived = deriveUpdate(model, {
+    ...(options.derive ?? {}),
+    ...(options.method === undefined ? {} : { method: options.method }),
+  });
+  if (derived.kind === 'error')
+    throw new Error(
+      `cannot integrate '${model.name}': ${derived.diagnostics.map((d) => d.message).join('; ')}`,
+    );
   const update = derived;
   const inputName = model.input?.name;
   const stateNames = model.states.map((s) => s.name);
-  const inputs = [...stateNames, ...Object.keys(params), ...(inputName === undefined ? [] : [inputName]), 't', 'dt'];
+  const inputs = [
+    ...stateNames,
+    ...Object.keys(params),
+    ...(inputName === undefined ? [] : [inputName]),
+    't',
+    'dt',
+  ];
   const compiled = compileUpdate64(update, inputs);
   const slots = new Float64Array(inputs.length + update.temporaries.length);
   for (const [name, v] of Object.entries(params)) slots[compiled.slot.get(name)!] = v;
   slots[compiled.slot.get('dt')!] = dt;
   const normal = options.normal ?? seededNormal(options.seed ?? 1);
 
-  const state = initialStateValues(model, params, { dt, ...(options.initial === undefined ? {} : { overrides: options.initial }) });
+  const state = initialStateValues(model, params, {
+    dt,
+    ...(options.initial === undefined ? {} : { overrides: options.initial }),
+  });
   const refractorySteps =
-    model.refractory === undefined ? 0 : Math.round(evaluateIr(model.refractory, modelEnv(model, (n) => (Object.hasOwn(params, n) ? params[n] : n === 'dt' ? dt : undefined))) / dt);
+    model.refractory === undefined
+      ? 0
+      : Math.round(
+          evaluateIr(
+            model.refractory,
+            modelEnv(model, (n) =>
+              Object.hasOwn(params, n) ? params[n] : n === 'dt' ? dt : undefined,
+            ),
+          ) / dt,
+        );
   const held = heldState(model);
-  const traces: Record<string, Float64Array> = Object.fromEntries(stateNames.map((s) => [s, new Float64Array(steps)]));
+  const traces: Record<string, Float64Array> = Object.fromEntries(
+    stateNames.map((s) => [s, new Float64Array(steps)]),
+  );
   const spikeSteps: number[] = [];
   const out = new Float64Array(update.states.length);
   const amplitudes = new Float64Array(update.noise.length);
@@ -474,7 +531,9 @@ export function simulateNeuron64(
     compiled.step(slots, out);
     if (update.noise.length > 0) compiled.noise(slots, amplitudes);
     updatedIndex.forEach((name, i) => (state[name] = out[i]!));
-    noiseIndex.forEach((name, i) => (state[name] = state[name]! + amplitudes[i]! * Math.sqrt(dt) * normal()));
+    noiseIndex.forEach(
+      (name, i) => (state[name] = state[name]! + amplitudes[i]! * Math.sqrt(dt) * normal()),
+    );
     if (held !== undefined && n - lastSpike <= refractorySteps) state[held] = start[held]!;
     if (model.spike !== undefined) {
       const env = modelEnv(

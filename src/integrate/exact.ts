@@ -62,7 +62,12 @@ export type ExactPropagator =
       readonly reasons: ReadonlyMap<string, string>;
     }
   /** `term` in the equation of `state` is not linear in `wrt` (or couples `wrt` with another state). */
-  | { readonly kind: 'nonlinear'; readonly state: string; readonly wrt: string; readonly term: SymExpr }
+  | {
+      readonly kind: 'nonlinear';
+      readonly state: string;
+      readonly wrt: string;
+      readonly term: SymExpr;
+    }
   /** The states of `cycle` drive each other in a circle: `cycle[0]` depends on `cycle[1]`, ..., the last on `cycle[0]`. */
   | { readonly kind: 'cycle'; readonly cycle: readonly string[] };
 
@@ -98,7 +103,11 @@ export function expDividedDifference(nodes: readonly SymExpr[], h: SymExpr): Sym
       const [hi, lo] = gap.value > 0 ? [a, b] : [b, a];
       return mul(h, call('exp', mul(hi, h)), call('exprel', mul(sub(lo, hi), h)));
     }
-    return mul(h, call('exp', mul(call('max', a, b), h)), call('exprel', neg(mul(call('abs', gap), h))));
+    return mul(
+      h,
+      call('exp', mul(call('max', a, b), h)),
+      call('exprel', neg(mul(call('abs', gap), h))),
+    );
   }
   const p = distinct[0]!;
   const q = distinct[1]!;
@@ -106,7 +115,10 @@ export function expDividedDifference(nodes: readonly SymExpr[], h: SymExpr): Sym
   const merged = nodes.map((x) => (x === q ? p : x));
   // (isNum with a value narrows as if it tested the kind, hence the explicit test.)
   if (gap.kind === 'num' && gap.value === 0) return expDividedDifference(merged, h);
-  const general = div(sub(expDividedDifference(removeOne(nodes, q), h), expDividedDifference(removeOne(nodes, p), h)), gap);
+  const general = div(
+    sub(expDividedDifference(removeOne(nodes, q), h), expDividedDifference(removeOne(nodes, p), h)),
+    gap,
+  );
   if (gap.kind === 'num') return general;
   return where(cmp('==', p, q), expDividedDifference(merged, h), general);
 }
@@ -177,9 +189,18 @@ export function exactPropagator(
       terms.push(node === constant ? factor : mul(factor, sym(states[node]!)));
       if (path.length >= 2 && node !== constant) {
         const distinct = new Set(rates);
-        const via = path.slice(1).map((s) => states[s]!).join(' <- ');
-        if (distinct.size === 1) notes.add(`driven by ${via} at the same rate ${formatMath(rates[0]!)}: the confluent form (t e^(rate t))`);
-        else notes.add(`driven by ${via}; rates ${[...distinct].map(formatMath).join(', ')} (equal at run time gives the limit, not NaN)`);
+        const via = path
+          .slice(1)
+          .map((s) => states[s]!)
+          .join(' <- ');
+        if (distinct.size === 1)
+          notes.add(
+            `driven by ${via} at the same rate ${formatMath(rates[0]!)}: the confluent form (t e^(rate t))`,
+          );
+        else
+          notes.add(
+            `driven by ${via}; rates ${[...distinct].map(formatMath).join(', ')} (equal at run time gives the limit, not NaN)`,
+          );
       }
       for (const e of edges[node]!) walk(e.to, [...weights, e.weight], [...path, e.to]);
     };
@@ -188,7 +209,10 @@ export function exactPropagator(
     const rate = formatMath(lambda[i]!);
     reasons.set(
       state,
-      [`linear with constant coefficients -> exact propagator e^(A dt) (own rate ${rate}, inputs frozen over the step)`, ...notes].join('; '),
+      [
+        `linear with constant coefficients -> exact propagator e^(A dt) (own rate ${rate}, inputs frozen over the step)`,
+        ...notes,
+      ].join('; '),
     );
   });
   return { kind: 'exact', values, reasons };

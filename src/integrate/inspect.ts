@@ -7,23 +7,40 @@ import { UsageError } from '../cli/io.js';
 import { renderDiagnostic } from '../diagnostics/diagnostic.js';
 import type { Model, Network, NeuronModel, Program, SynapseModel } from '../ir/types.js';
 import { formatMath } from '../symbolic/print.js';
-import { type DeriveOptions, type DerivedUpdate, type DeriveError, deriveUpdate } from './derive.js';
+import {
+  type DeriveOptions,
+  type DerivedUpdate,
+  type DeriveError,
+  deriveUpdate,
+} from './derive.js';
 import { ltcInputForPopulation } from './ltc.js';
 
 /** Prints an update (or the diagnostics that prevented it) for `model`. */
-export function formatUpdate(model: NeuronModel | SynapseModel, result: DerivedUpdate | DeriveError, note?: string): string {
+export function formatUpdate(
+  model: NeuronModel | SynapseModel,
+  result: DerivedUpdate | DeriveError,
+  note?: string,
+): string {
   const lines = [`${model.kind} ${model.name}: one step, method ${model.method}`];
   if (note !== undefined) lines.push(`  (${note})`);
   if (result.kind === 'error') {
     lines.push('  no update:');
-    for (const d of result.diagnostics) lines.push(...renderDiagnostic(d).split('\n').map((l) => `    ${l}`));
+    for (const d of result.diagnostics)
+      lines.push(
+        ...renderDiagnostic(d)
+          .split('\n')
+          .map((l) => `    ${l}`),
+      );
     return lines.join('\n');
   }
   const updated = new Set(result.states.map((s) => s.state));
   for (const s of result.states) lines.push(`  ${s.state}: ${s.method} (${s.reason})`);
-  for (const s of model.states) if (!updated.has(s.name)) lines.push(`  ${s.name}: no equation (kept; changed only by events)`);
+  for (const s of model.states)
+    if (!updated.has(s.name)) lines.push(`  ${s.name}: no equation (kept; changed only by events)`);
   if (model.kind === 'neuron' && model.input?.ltc === true) {
-    lines.push(`  ${model.input.name} (ltc): the synaptic currents enter f and J when the neuron is wired in a network`);
+    lines.push(
+      `  ${model.input.name} (ltc): the synaptic currents enter f and J when the neuron is wired in a network`,
+    );
   }
   if (result.temporaries.length > 0) {
     lines.push('  temporaries:');
@@ -33,7 +50,8 @@ export function formatUpdate(model: NeuronModel | SynapseModel, result: DerivedU
   for (const s of result.states) lines.push(`    ${s.state} <- ${formatMath(s.value)}`);
   if (result.noise.length > 0) {
     lines.push('  noise (Euler-Maruyama, after the update; xi ~ N(0, 1) per element and step):');
-    for (const n of result.noise) lines.push(`    ${n.state} += ${formatMath(n.amplitude)} * sqrt(dt) * xi`);
+    for (const n of result.noise)
+      lines.push(`    ${n.state} += ${formatMath(n.amplitude)} * sqrt(dt) * xi`);
   }
   return lines.join('\n');
 }
@@ -48,7 +66,8 @@ export function formatUpdateStage(program: Program, name: string): string | unde
 }
 
 function formatModelUpdate(model: Model, options: DeriveOptions = {}, note?: string): string {
-  if (model.kind === 'output') return `output ${model.name}: no state to integrate (current = an expression of g and post.V)`;
+  if (model.kind === 'output')
+    return `output ${model.name}: no state to integrate (current = an expression of g and post.V)`;
   return formatUpdate(model, deriveUpdate(model, options), note);
 }
 

@@ -128,7 +128,8 @@ function convert(e: IrExpr, visit: (x: IrExpr) => SymExpr, options: ToSymbolicOp
       const args = e.args.map(visit);
       const arg = (i: number): SymExpr => {
         const a = args[i];
-        if (a === undefined) throw new InternalError(`${e.fn}(...) has ${args.length} arguments in the IR`);
+        if (a === undefined)
+          throw new InternalError(`${e.fn}(...) has ${args.length} arguments in the IR`);
         return a;
       };
       switch (e.fn) {
@@ -145,7 +146,8 @@ function convert(e: IrExpr, visit: (x: IrExpr) => SymExpr, options: ToSymbolicOp
       }
     }
     case 'wiener':
-      if (options.wiener === undefined) throw new InternalError('wiener() outside a differential equation');
+      if (options.wiener === undefined)
+        throw new InternalError('wiener() outside a differential equation');
       return options.wiener;
     case 'random':
       throw new InternalError(`a random ${e.distribution}(...) draw has no symbolic form`);
@@ -157,10 +159,13 @@ function convert(e: IrExpr, visit: (x: IrExpr) => SymExpr, options: ToSymbolicOp
 }
 
 /** The symbolic value of every named subexpression of `model`, each with the earlier ones inlined. */
-export function subexpressionValues(model: Pick<DynamicsModel, 'subexpressions'>): Map<string, SymExpr> {
+export function subexpressionValues(
+  model: Pick<DynamicsModel, 'subexpressions'>,
+): Map<string, SymExpr> {
   const values = new Map<string, SymExpr>();
   // The IR keeps subexpressions in dependency order, so one pass inlines everything.
-  for (const s of model.subexpressions) values.set(s.name, toSymbolic(s.value, { subexpressions: values }));
+  for (const s of model.subexpressions)
+    values.set(s.name, toSymbolic(s.value, { subexpressions: values }));
   return values;
 }
 
@@ -168,8 +173,12 @@ export function subexpressionValues(model: Pick<DynamicsModel, 'subexpressions'>
  * The right-hand side of every differential equation of `model` (state name -> dX/dt), in
  * equation order, with subexpressions inlined and `wiener()` as the symbol {@link WIENER_SYMBOL}.
  */
-export function equationRhs(model: Pick<DynamicsModel, 'subexpressions' | 'equations'>): Map<string, SymExpr> {
+export function equationRhs(
+  model: Pick<DynamicsModel, 'subexpressions' | 'equations'>,
+): Map<string, SymExpr> {
   const subexpressions = subexpressionValues(model);
   const wiener = sym(WIENER_SYMBOL);
-  return new Map(model.equations.map((eq) => [eq.state, toSymbolic(eq.rhs, { subexpressions, wiener })]));
+  return new Map(
+    model.equations.map((eq) => [eq.state, toSymbolic(eq.rhs, { subexpressions, wiener })]),
+  );
 }

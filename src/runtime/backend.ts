@@ -1,4 +1,5 @@
 import type { PopulationKernel } from '../codegen/kernel-ir.js';
+import type { NetworkRouting } from '../codegen/network.js';
 import type { IndexRange, Network } from '../ir/types.js';
 
 /** A trace to record: one variable (a state) of a population, for a range of neurons. */
@@ -11,8 +12,11 @@ export interface TraceRequest {
 /** Everything a backend needs to run a network: kernels, initial values, what to record. */
 export interface SimulationPlan {
   readonly network: Network;
+  /** Projections: where synapse state lives, delays, connectivity. */
+  readonly routing: NetworkRouting;
+  /** In dispatch order within a step: per-pre synapse kernels, then populations. */
   readonly kernels: readonly PopulationKernel[];
-  /** Per population, per state of its kernel, the initial values (float64, rounded by the backend). */
+  /** Per kernel owner, per state, the initial values (float64, rounded by the backend). */
   readonly initial: ReadonlyMap<string, ReadonlyMap<string, Float64Array>>;
   readonly traces: readonly TraceRequest[];
   /** Populations whose spikes are recorded. */

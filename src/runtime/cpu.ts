@@ -1,19 +1,31 @@
 import { cpus } from 'node:os';
 import type { KernelPrinter } from '../codegen/emit.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation } from '../codegen/js/kernel.js';
-import { BufferLayout } from '../codegen/layout.js';
+import { bernoulliConnected, targetsOf } from '../codegen/connectivity.js';
+import type { BufferLayout } from '../codegen/layout.js';
+import { layoutOf } from '../codegen/module.js';
+import type { Precision } from '../codegen/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
 import { type Backend, type Chunk, type SimulationPlan, sortSpikes } from './backend.js';
 
-export type Precision = 'float32' | 'float64';
-
-type StepFunction = (state: Float32Array | Float64Array, record: Float32Array | Float64Array, spikes: number[], rt: RandomRuntime, step: number, chunkStep: number) => void;
+type StepFunction = (
+  state: Float32Array | Float64Array,
+  record: Float32Array | Float64Array,
+  spikes: number[],
+  rt: RandomRuntime,
+  step: number,
+  chunkStep: number,
+  counts: Uint32Array,
+  ring: Uint32Array,
+  conn: Uint32Array,
+) => void;
 
 /** Philox draws for generated JavaScript, keyed by the network seed. */
 interface RandomRuntime {
   normal(stream: number, index: number, step: number, purpose: number): number;
   uniform(stream: number, index: number, step: number, purpose: number): number;
+  connected(stream: number, threshold: number, pre: number, post: number): boolean;
 }
 
 /**
@@ -28,25 +40,29 @@ export class CpuBackend implements Backend {
   private state: Float32Array | Float64Array = new Float32Array(0);
   private steps: StepFunction[] = [];
   private rt: RandomRuntime | undefined;
+  private counts = new Uint32Array(0);
+  private ring = new Uint32Array(0);
   /** The generated source, for `compile --target js` and debugging. */
   source = '';
 
   constructor(
-    private readonly precision: Precision,
+    readonly precision: Precision,
     private readonly printerFor: (precision: Precision) => KernelPrinter,
   ) {
-    this.device = `${cpus()[0]?.model.trim() ?? 'CPU'} (JavaScript, ${precision}, one thread)`;
+    this.device = `${cpus()[0]?.model.trim() ?? 'CPU'} (JavaScript, ${precision === 'f32' ? 'float32' : 'float64'}, one thread)`;
   }
 
   async prepare(plan: SimulationPlan): Promise<void> {
-    const layout = new BufferLayout(plan.kernels, plan.traces.map((t) => ({ population: t.population, variable: t.variable, start: t.range.start, end: t.range.end })));
+    const layout = layoutOf(plan);
     const printer = this.printerFor(this.precision);
-    const bodies = plan.kernels.map((k) => emitJsPopulation(k, layout, printer));
+    const bodies = plan.kernels.map((k) => emitJsPopulation(k, layout, printer, this.precision));
     // Kernels first: the prelude holds only the helpers they call.
     const prelude = printer.prelude();
     this.source = [prelude, ...bodies].join('\n\n');
-    this.steps = bodies.map((b) => new Function(...JS_KERNEL_PARAMETERS, `${prelude}\n${b}`) as StepFunction);
-    const State = this.precision === 'float32' ? Float32Array : Float64Array;
+    this.steps = bodies.map((b) => new Function(...JS_KERNEL_PARAMETERS, `'use strict';\n${prelude}\n${b}`) as StepFunction);
+    const State = this.precision === 'f32' ? Float32Array : Float64Array;
+    this.counts = new Uint32Array(layout.countWords);
+    this.ring = new Uint32Array(layout.ringWords);
     this.state = new State(layout.totalStateFloats);
     for (const k of plan.kernels) {
       const initial = plan.initial.get(k.population);
@@ -57,13 +73,14 @@ export class CpuBackend implements Backend {
       }
     }
     const seed = plan.network.seed;
-    const round = this.precision === 'float32' ? Math.fround : (x: number): number => x;
+    const round = this.precision === 'f32' ? Math.fround : (x: number): number => x;
     this.rt = {
       normal: (stream, index, step, purpose) => {
         const w = randomU32x4(seed, stream, index, step, purpose);
         return round(boxMuller(w[0], w[1])[0]);
       },
       uniform: (stream, index, step, purpose) => u32ToUniform01(randomU32x4(seed, stream, index, step, purpose)[0]),
+      connected: (stream, threshold, pre, post) => bernoulliConnected(seed, stream, threshold, pre, post),
     };
     this.plan = plan;
     this.layout = layout;
@@ -79,13 +96,43 @@ export class CpuBackend implements Backend {
     const { plan, layout, rt } = this;
     if (plan === undefined || layout === undefined || rt === undefined) throw new InternalError('CPU backend used before prepare()');
     const record = new Float64Array(steps * layout.recordRow);
-    const rowBuffer = this.precision === 'float32' ? new Float32Array(steps * layout.recordRow) : record;
+    const rowBuffer = this.precision === 'f32' ? new Float32Array(steps * layout.recordRow) : record;
     const spikes: number[] = [];
+    const conn = layout.connectivity;
     for (let s = 0; s < steps; s++) {
-      for (const step of this.steps) step(this.state, rowBuffer, spikes, rt, firstStep + s, s);
+      const step = firstStep + s;
+      this.deliver(layout, plan, step);
+      for (const kernel of this.steps) kernel(this.state, rowBuffer, spikes, rt, step, s, this.counts, this.ring, conn);
     }
     if (rowBuffer !== record) record.set(rowBuffer);
     return { firstStep, steps, spikes: splitSpikes(spikes, firstStep, layout, plan.spikeRecords), traces: splitTraces(record, steps, layout) };
+  }
+
+  /**
+   * Step 1 of language.md's step: spikes emitted d steps ago reach every merged
+   * projection (counted per post neuron; the post kernel adds count * weight).
+   * Then this step's ring slots are emptied for the spikes about to be emitted.
+   */
+  private deliver(layout: BufferLayout, plan: SimulationPlan, step: number): void {
+    const seed = plan.network.seed;
+    for (const group of plan.routing.groups) {
+      for (const route of group.routes) {
+        const p = route.projection;
+        const ring = layout.ring(p.pre)!;
+        const slot = ring.offset + ((step - route.delaySteps + ring.slots * route.delaySteps) % ring.slots) * ring.stride;
+        const counts = layout.countOffset(route.index) + p.postRange.start;
+        const nPost = p.postRange.end - p.postRange.start;
+        for (let k = 0; k < this.ring[slot]!; k++) {
+          const j = this.ring[slot + 1 + k]! - p.preRange.start;
+          if (j < 0 || j >= p.preRange.end - p.preRange.start) continue;
+          for (const i of targetsOf(route.connectivity, j, nPost, seed)) this.counts[counts + i]! += 1;
+        }
+      }
+    }
+    for (const population of plan.routing.ringSlots.keys()) {
+      const ring = layout.ring(population)!;
+      this.ring[ring.offset + (step % ring.slots) * ring.stride] = 0;
+    }
   }
 
   async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {

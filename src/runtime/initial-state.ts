@@ -1,7 +1,6 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
-import { REFRACTORY_STATE } from '../codegen/kernel-ir.js';
 import { irToSymbolic, parameterValues } from '../codegen/population.js';
-import type { Expr, Network, Population } from '../ir/types.js';
+import type { Expr, Network, Population, SynapseModel } from '../ir/types.js';
 import { boxMuller, randomU32x4, streamId, u32ToUniform01 } from '../random/philox.js';
 import { freeSymbols, substitute } from '../symbolic/diff.js';
 import { evaluate } from '../symbolic/evaluate.js';
@@ -15,7 +14,7 @@ import { simplify } from '../symbolic/simplify.js';
  * (network seed, "NETWORK.POPULATION.STATE"), element = neuron index.
  */
 export function initialStates(network: Network, population: Population, states: readonly string[]): Map<string, Float64Array> {
-  if (population.source.kind !== 'neuron') throw new InternalError(`population ${population.name} has no states`);
+  if (population.source.kind !== 'neuron') return new Map(states.map((s) => [s, new Float64Array(population.size)]));
   const model = population.source.model;
   const n = population.size;
   const constants = new Map<string, S.Expr>([...parameterValues(model, population)].map(([k, v]) => [k, S.num(v)]));
@@ -63,9 +62,20 @@ export function initialStates(network: Network, population: Population, states: 
     }
     if (pending.size === before) throw new InternalError(`initial values of ${[...pending.keys()].join(', ')} depend on each other`);
   }
-  for (const s of states) if (!result.has(s)) {
-    if (s !== REFRACTORY_STATE) throw new InternalError(`no initial value for ${s}`);
-    result.set(s, new Float64Array(n));
+  // Kernel bookkeeping (refractory counters, spike flags) starts at 0; merged synapse states start at their model's values.
+  for (const s of states) if (!result.has(s)) result.set(s, new Float64Array(n));
+  return result;
+}
+
+/** Initial values of a synapse model's states with its parameter values (constants; the same for every element). */
+export function synapseInitialStates(model: SynapseModel, parameters: ReadonlyMap<string, number>, n: number, rename: (state: string) => string = (x) => x): Map<string, Float64Array> {
+  const env = new Map(parameters);
+  const result = new Map<string, Float64Array>();
+  for (const s of model.states) {
+    if (s.init.kind === 'distribution') throw new InternalError(`synapse state ${model.name}.${s.name} cannot start from a distribution yet`);
+    const value = s.init.kind === 'zero' ? 0 : evaluate(irToSymbolic(s.init.value), env);
+    env.set(s.name, value);
+    result.set(rename(s.name), new Float64Array(n).fill(value));
   }
   return result;
 }

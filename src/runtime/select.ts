@@ -3,16 +3,17 @@ import { JsPrinter } from '../codegen/js/printer.js';
 import { WgslPrinter } from '../codegen/wgsl/printer.js';
 import type { Io } from '../cli/io.js';
 import type { Backend, SimulationPlan } from './backend.js';
-import { CpuBackend, type Precision } from './cpu.js';
+import { CpuBackend } from './cpu.js';
+import type { Precision } from '../codegen/printer.js';
 import { BackendUnavailableError, WebGpuBackend } from './webgpu/backend.js';
 
 export type BackendChoice = 'auto' | 'cpu' | 'cpu64' | 'webgpu';
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'cpu', 'cpu64', 'webgpu'];
 
-/** A CPU backend printing JavaScript in the given precision (float32 like a GPU, or float64 reference). */
+/** A CPU backend printing JavaScript in the given precision (f32 like a GPU, or the f64 reference). */
 export function cpuBackend(precision: Precision): CpuBackend {
-  return new CpuBackend(precision, (p) => kernelPrinter(new JsPrinter({ precision: p === 'float32' ? 'f32' : 'f64' })));
+  return new CpuBackend(precision, (p) => kernelPrinter(new JsPrinter({ precision: p })));
 }
 
 /** A WebGPU backend with a fresh WGSL printer (its namer and used helpers belong to one module). */
@@ -27,7 +28,7 @@ export function webGpuBackend(): WebGpuBackend {
  */
 export async function openBackend(choice: BackendChoice, plan: SimulationPlan, io: Io): Promise<Backend> {
   const candidates: Backend[] =
-    choice === 'cpu' ? [cpuBackend('float32')] : choice === 'cpu64' ? [cpuBackend('float64')] : choice === 'webgpu' ? [webGpuBackend()] : [webGpuBackend(), cpuBackend('float32')];
+    choice === 'cpu' ? [cpuBackend('f32')] : choice === 'cpu64' ? [cpuBackend('f64')] : choice === 'webgpu' ? [webGpuBackend()] : [webGpuBackend(), cpuBackend('f32')];
   for (const backend of candidates) {
     try {
       await backend.prepare(plan);

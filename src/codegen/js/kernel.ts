@@ -1,43 +1,86 @@
+import type { Precision } from '../printer.js';
 import { type KernelPrinter, type StatementSyntax, emitStatements } from '../emit.js';
 import { INDEX, type PopulationKernel, SPIKED, STEP, nextName } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 
-/** JavaScript spelling of kernel statements; random draws call the runtime's Philox helpers. */
-const JS_SYNTAX: StatementSyntax = {
-  declareFloat: (name, value) => `let ${name} = ${value};`,
-  declareBool: (name, value) => `const ${name} = ${value};`,
-  assign: (name, value) => `${name} = ${value};`,
-  ifOpen: (condition) => `if (${condition}) {`,
-  elseOpen: '} else {',
-  close: '}',
-  random: (name, distribution, stream, purpose) => `let ${name} = sf_rt.${distribution}(${stream}, sf_i, sf_step, ${purpose});`,
-};
-
 /** Parameters of every generated step function; the `sf_` prefix keeps them apart from model names. */
-export const JS_KERNEL_PARAMETERS = ['sf_state', 'sf_record', 'sf_spikes', 'sf_rt', 'sf_step', 'sf_chunk_step'] as const;
+export const JS_KERNEL_PARAMETERS = ['sf_state', 'sf_record', 'sf_spikes', 'sf_rt', 'sf_step', 'sf_chunk_step', 'sf_counts', 'sf_ring', 'sf_conn'] as const;
+
+/** JavaScript spelling of kernel statements; random draws and Bernoulli connections call the runtime's Philox helpers. */
+function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
+  const add = (a: string, b: string): string => (precision === 'f32' ? `Math.fround(${a} + ${b})` : `${a} + ${b}`);
+  return {
+    declareFloat: (name, value) => `let ${name} = ${value};`,
+    declareBool: (name, value) => `const ${name} = ${value};`,
+    assign: (name, value) => `${name} = ${value};`,
+    ifOpen: (condition) => `if (${condition}) {`,
+    elseOpen: '} else {',
+    close: '}',
+    random: (name, distribution, stream, purpose) => `let ${name} = sf_rt.${distribution}(${stream}, sf_i, sf_step, ${purpose});`,
+    count: (name, route) => {
+      const at = `${layout.countOffset(route)} + sf_i`;
+      return [`let ${name} = sf_counts[${at}];`, `sf_counts[${at}] = 0;`];
+    },
+    gather: (name, route, owner, state) => {
+      const r = layout.route(route);
+      const p = r.projection;
+      const source = layout.stateOffset(owner, state);
+      const nPre = p.preRange.end - p.preRange.start;
+      const local = `(sf_i - ${p.postRange.start})`;
+      const lines = [`let ${name} = 0;`, `if (sf_i >= ${p.postRange.start} && sf_i < ${p.postRange.end}) {`];
+      const c = r.connectivity;
+      switch (c.kind) {
+        case 'all':
+          lines.push(`  for (let j = 0; j < ${nPre}; j++) ${name} = ${add(name, `sf_state[${source} + j]`)};`);
+          break;
+        case 'one':
+          lines.push(`  ${name} = sf_state[${source} + ${local}];`);
+          break;
+        case 'bernoulli':
+          lines.push(`  for (let j = 0; j < ${nPre}; j++) if (sf_rt.connected(${c.stream}, ${c.threshold}, j, ${local})) ${name} = ${add(name, `sf_state[${source} + j]`)};`);
+          break;
+        case 'rows': {
+          const o = layout.rowOffsets(route);
+          lines.push(`  for (let k = sf_conn[${o.inStart} + ${local}]; k < sf_conn[${o.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${o.inSources} + k]]`)};`);
+          break;
+        }
+      }
+      lines.push('}');
+      return lines;
+    },
+  };
+}
 
 /**
- * The body of a JavaScript function that runs one step of one population,
- * taking JS_KERNEL_PARAMETERS. `sf_spikes` is the runtime's append buffer
+ * The body of a JavaScript function that runs one step of one kernel, taking
+ * JS_KERNEL_PARAMETERS. `sf_spikes` is the recording append buffer
  * (`push(chunk step, global index)`); `sf_rt` holds the Philox draws. The CPU
  * backend compiles it with `new Function`.
  */
-export function emitJsPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter): string {
+export function emitJsPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter, precision: Precision): string {
   const i = 'sf_i';
-  const lines = [
-    `// population ${kernel.population}: ${kernel.size} neurons`,
-    `for (let ${i} = 0; ${i} < ${kernel.size}; ${i}++) {`,
-    `  const ${printer.local(INDEX)} = ${i};`,
-    `  const ${printer.local(STEP)} = sf_step;`,
-  ];
+  const lines = [`// ${kernel.population}: ${kernel.size} threads`, `for (let ${i} = 0; ${i} < ${kernel.size}; ${i}++) {`, `  const ${printer.local(INDEX)} = ${i};`, `  const ${printer.local(STEP)} = sf_step;`];
   for (const s of kernel.states) lines.push(`  const ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)} + ${i}];`);
-  lines.push(...emitStatements(kernel.body, printer, JS_SYNTAX, '  '));
+  for (const l of kernel.loads) lines.push(`  const ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset} + ${i}];`);
+  lines.push(...emitStatements(kernel.body, printer, jsSyntax(layout, precision), '  '));
   for (const s of kernel.states) lines.push(`  sf_state[${layout.stateOffset(kernel.population, s)} + ${i}] = ${printer.local(nextName(s))};`);
-  if (kernel.spikes) lines.push(`  if (${printer.local(SPIKED)}) sf_spikes.push(sf_chunk_step, ${layout.neuronOffset(kernel.population)} + ${i});`);
+  if (kernel.spikes) {
+    lines.push(`  if (${printer.local(SPIKED)}) {`, `    sf_spikes.push(sf_chunk_step, ${layout.neuronOffset(kernel.population)} + ${i});`);
+    const ring = layout.ring(kernel.population);
+    if (ring !== undefined) {
+      lines.push(`    const sf_slot = ${ring.offset} + (sf_step % ${ring.slots}) * ${ring.stride};`, `    sf_ring[sf_slot + 1 + sf_ring[sf_slot]] = ${i};`, '    sf_ring[sf_slot] += 1;');
+    }
+    lines.push('  }');
+  }
   layout.traces.forEach((t, r) => {
     if (t.population !== kernel.population) return;
-    lines.push(`  if (${i} >= ${t.start} && ${i} < ${t.end}) sf_record[sf_chunk_step * ${layout.recordRow} + ${layout.traceOffset(r) - t.start} + ${i}] = ${printer.local(nextName(t.variable))};`);
+    lines.push(`  if (${i} >= ${t.start} && ${i} < ${t.end}) sf_record[sf_chunk_step * ${layout.recordRow} + ${layout.traceOffset(r) - t.start} + ${i}] = ${printer.local(recordedLocal(kernel, t.variable))};`);
   });
   lines.push('}');
   return lines.join('\n');
+}
+
+/** The local a trace reads: a state's end-of-step value, or a value computed in the step (the input current). */
+export function recordedLocal(kernel: PopulationKernel, variable: string): string {
+  return kernel.states.includes(variable) ? nextName(variable) : variable;
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { KernelPrinter } from '../../codegen/emit.js';
-import { BufferLayout } from '../../codegen/layout.js';
-import { entryPointName } from '../../codegen/kernel-ir.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule } from '../../codegen/wgsl/kernel.js';
+import type { BufferLayout } from '../../codegen/layout.js';
+import { layoutOf, mergedRoutes } from '../../codegen/module.js';
+import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule, spikeListBase, stepDispatches } from '../../codegen/wgsl/kernel.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import type { Backend, Chunk, SimulationPlan } from '../backend.js';
 import { splitSpikes, splitTraces } from '../cpu.js';
@@ -34,7 +34,8 @@ export class WebGpuBackend implements Backend {
   private gpu: WebGpu | undefined;
   private plan: SimulationPlan | undefined;
   private layout: BufferLayout | undefined;
-  private buffers: { state: GPUBuffer; spikes: GPUBuffer; record: GPUBuffer; info: GPUBuffer } | undefined;
+  private buffers: { state: GPUBuffer; spikes: GPUBuffer; record: GPUBuffer; info: GPUBuffer; conn: GPUBuffer } | undefined;
+  private dispatches: { entryPoint: string; threads: number }[] = [];
   private bindGroup: GPUBindGroup | undefined;
   private pipelines: GPUComputePipeline[] = [];
   private chunkSteps = 1;
@@ -58,8 +59,11 @@ export class WebGpuBackend implements Backend {
     this.gpu = gpu;
     this.device = gpu.description;
     const device = gpu.device;
-    const layout = new BufferLayout(plan.kernels, plan.traces.map((t) => ({ population: t.population, variable: t.variable, start: t.range.start, end: t.range.end })));
-    this.source = emitWgslModule(plan.kernels, layout, this.printer, plan.network.seed);
+    const layout = layoutOf(plan);
+    const merged = mergedRoutes(plan);
+    const rings = [...plan.routing.ringSlots.keys()];
+    this.source = emitWgslModule(plan.kernels, layout, this.printer, plan.network.seed, merged, rings);
+    this.dispatches = stepDispatches(layout, plan.kernels, merged, rings);
     const module = device.createShaderModule({ code: this.source });
     const info = await module.getCompilationInfo();
     const problems = info.messages.filter((m) => m.type !== 'info');
@@ -68,7 +72,9 @@ export class WebGpuBackend implements Backend {
     this.chunkSteps = this.maxChunkSteps(plan);
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const state = device.createBuffer({ size: Math.max(16, layout.totalStateFloats * 4), usage: storage });
-    const spikes = device.createBuffer({ size: 4 * (1 + 2 * layout.totalNeurons * this.chunkSteps), usage: storage });
+    const spikes = device.createBuffer({ size: 4 * (spikeListBase(layout) + 1 + 2 * layout.totalNeurons * this.chunkSteps), usage: storage });
+    const conn = device.createBuffer({ size: Math.max(16, 4 * layout.connectivity.length), usage: storage });
+    if (layout.connectivity.length > 0) device.queue.writeBuffer(conn, 0, layout.connectivity);
     const record = device.createBuffer({ size: Math.max(16, 4 * layout.recordRow * this.chunkSteps), usage: storage });
     const infoBuffer = device.createBuffer({ size: STEP_UNIFORM_STRIDE * this.chunkSteps, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const initial = new Float32Array(layout.totalStateFloats);
@@ -85,6 +91,7 @@ export class WebGpuBackend implements Backend {
       entries: [
         ...[0, 1, 2].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
         { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 } },
+        { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' as const } },
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
@@ -92,11 +99,11 @@ export class WebGpuBackend implements Backend {
     pipelineCache.set(device, cache);
     const hash = createHash('sha256').update(this.source).digest('hex');
     this.pipelines = await Promise.all(
-      plan.kernels.map(async (k) => {
-        const key = `${hash}:${k.population}`;
+      this.dispatches.map(async ({ entryPoint }) => {
+        const key = `${hash}:${entryPoint}`;
         const cached = cache.get(key);
         if (cached !== undefined) return cached;
-        const pipeline = await device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: entryPointName(k.population) } });
+        const pipeline = await device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint } });
         cache.set(key, pipeline);
         return pipeline;
       }),
@@ -108,9 +115,10 @@ export class WebGpuBackend implements Backend {
         { binding: 1, resource: { buffer: spikes } },
         { binding: 2, resource: { buffer: record } },
         { binding: 3, resource: { buffer: infoBuffer, size: 16 } },
+        { binding: 4, resource: { buffer: conn } },
       ],
     });
-    this.buffers = { state, spikes, record, info: infoBuffer };
+    this.buffers = { state, spikes, record, info: infoBuffer, conn };
     this.plan = plan;
     this.layout = layout;
   }
@@ -125,22 +133,22 @@ export class WebGpuBackend implements Backend {
     const info = new Uint32Array((STEP_UNIFORM_STRIDE / 4) * steps);
     for (let s = 0; s < steps; s++) info.set([firstStep + s, s], (STEP_UNIFORM_STRIDE / 4) * s);
     device.queue.writeBuffer(buffers.info, 0, info);
-    device.queue.writeBuffer(buffers.spikes, 0, new Uint32Array([0]));
+    device.queue.writeBuffer(buffers.spikes, 4 * spikeListBase(layout), new Uint32Array([0]));
 
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (let s = 0; s < steps; s++) {
-      plan.kernels.forEach((k, p) => {
+      this.dispatches.forEach((d, p) => {
         pass.setPipeline(this.pipelines[p]!);
         pass.setBindGroup(0, bindGroup, [s * STEP_UNIFORM_STRIDE]);
-        pass.dispatchWorkgroups(Math.ceil(k.size / WORKGROUP_SIZE));
+        pass.dispatchWorkgroups(d.threads === 1 ? 1 : Math.ceil(d.threads / WORKGROUP_SIZE));
       });
     }
     pass.end();
     const spikeBytes = 4 * (1 + 2 * layout.totalNeurons * steps);
     const recordBytes = 4 * layout.recordRow * steps;
     const spikeRead = device.createBuffer({ size: spikeBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(buffers.spikes, 0, spikeRead, 0, spikeBytes);
+    encoder.copyBufferToBuffer(buffers.spikes, 4 * spikeListBase(layout), spikeRead, 0, spikeBytes);
     const recordRead = recordBytes === 0 ? undefined : device.createBuffer({ size: recordBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     if (recordRead !== undefined) encoder.copyBufferToBuffer(buffers.record, 0, recordRead, 0, recordBytes);
     device.queue.submit([encoder.finish()]);

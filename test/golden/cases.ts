@@ -1,0 +1,131 @@
+/**
+ * What the golden files of generated code hold, shared by scripts/update-golden.ts (which
+ * writes them) and test/golden.test.ts (which fails when the generator drifts from them).
+ *
+ *   test/golden/<target dir>/<Name>.<extension>
+ *
+ * Cases: every neuron model of stdlib/neurons.spk as one population of one neuron
+ * (modelNetwork, as `spikeforge inspect --stage wgsl Model` shows it), and every network in
+ * test/models/ that has a single population and no projections (the code generator does not
+ * handle projections yet; those networks are listed as skipped).
+ *
+ * Targets are a table: when the CUDA printer lands, adding it is one entry in GOLDEN_TARGETS
+ * (and `npm run golden` to write the new files).
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Target, buildPlan, deriveUpdates, generateSource, modelNetwork } from '../../src/codegen/module.js';
+import type { Network } from '../../src/ir/types.js';
+import { compileFiles } from '../../src/pipeline.js';
+import type { SimulationPlan } from '../../src/runtime/backend.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const GOLDEN_DIR = join(ROOT, 'test', 'golden');
+
+/** One kind of generated source: where its goldens live and how to make one. */
+export interface GoldenTarget {
+  /** The code generator's target name. */
+  readonly target: Target;
+  /** Folder under test/golden/. */
+  readonly dir: string;
+  /** File name extension, without the dot. */
+  readonly extension: string;
+}
+
+export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
+  { target: 'wgsl', dir: 'wgsl', extension: 'wgsl' },
+  { target: 'js', dir: 'js', extension: 'js' },
+  // When src/codegen/module.ts's Target includes 'cuda':
+  // { target: 'cuda', dir: 'cuda', extension: 'cu' },
+];
+
+/** One golden subject: a network whose generated source is kept for every target. */
+export interface GoldenCase {
+  /** File name stem: the model or network name. */
+  readonly name: string;
+  /** Where it comes from, for messages (repository-relative). */
+  readonly origin: string;
+  readonly plan: SimulationPlan;
+}
+
+/** A network that was not made a case, and why. */
+export interface SkippedNetwork {
+  readonly name: string;
+  readonly origin: string;
+  readonly reason: string;
+}
+
+/** Every .spk file under a folder, sorted, as absolute paths. */
+export function listSpk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listSpk(join(dir, e.name)) : e.name.endsWith('.spk') ? [join(dir, e.name)] : []))
+    .sort();
+}
+
+export function repoPath(path: string): string {
+  return relative(ROOT, path).split('\\').join('/');
+}
+
+/** The networks (not models) of a file; throws with the diagnostics if it does not compile. */
+export function compileNetworks(path: string): Network[] {
+  const compiled = compileFiles([path]);
+  if (compiled.program === undefined) {
+    throw new Error(`${repoPath(path)} does not compile: ${compiled.diagnostics.items.map((d) => d.message).join('; ')}`);
+  }
+  return [...compiled.program.networks.values()];
+}
+
+/** Why the code generator cannot make kernels for a network yet, or undefined if it can. */
+export function unsupportedReason(network: Network): string | undefined {
+  if (network.projections.length > 0) return `${network.projections.length} projection(s): not supported by the code generator yet`;
+  const source = network.populations.find((p) => p.source.kind !== 'neuron');
+  if (source !== undefined) return `population ${source.name} is a spike source: not supported by the code generator yet`;
+  return undefined;
+}
+
+/** deriveUpdates + buildPlan, throwing with the diagnostics when a derivation fails. */
+export function planOf(network: Network, steps = 1): SimulationPlan {
+  const updates = deriveUpdates(network);
+  if (!(updates instanceof Map)) throw new Error(`${network.name}: ${updates.map((d) => d.message).join('; ')}`);
+  return buildPlan(network, updates, steps);
+}
+
+/** The stdlib neuron models as one-neuron networks, in file order. */
+export function stdlibModelNetworks(): { network: Network; origin: string }[] {
+  const path = join(ROOT, 'stdlib', 'neurons.spk');
+  const compiled = compileFiles([path]);
+  if (compiled.program === undefined) throw new Error('stdlib/neurons.spk does not compile');
+  return [...compiled.program.models.values()].flatMap((m) => (m.kind === 'neuron' ? [{ network: modelNetwork(m), origin: `stdlib/neurons.spk: ${m.name}` }] : []));
+}
+
+/** Every golden case, plus the test/models/ networks left out and why. */
+export function goldenCases(): { cases: GoldenCase[]; skipped: SkippedNetwork[] } {
+  const cases: GoldenCase[] = stdlibModelNetworks().map(({ network, origin }) => ({ name: network.name, origin, plan: planOf(network) }));
+  const skipped: SkippedNetwork[] = [];
+  for (const path of listSpk(join(ROOT, 'test', 'models'))) {
+    for (const network of compileNetworks(path)) {
+      const origin = `${repoPath(path)}: ${network.name}`;
+      const reason = network.populations.length !== 1 ? `${network.populations.length} populations (goldens keep single-population networks)` : unsupportedReason(network);
+      if (reason !== undefined) skipped.push({ name: network.name, origin, reason });
+      else cases.push({ name: network.name, origin, plan: planOf(network) });
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const c of cases) {
+    const first = seen.get(c.name);
+    if (first !== undefined) throw new Error(`two golden cases named ${c.name}: ${first} and ${c.origin}; rename one`);
+    seen.set(c.name, c.origin);
+  }
+  return { cases, skipped };
+}
+
+/** The golden file of a case for a target. */
+export function goldenPath(target: GoldenTarget, name: string): string {
+  return join(GOLDEN_DIR, target.dir, `${name}.${target.extension}`);
+}
+
+/** The generated source that the golden file must equal, byte for byte. */
+export function generate(target: GoldenTarget, plan: SimulationPlan): string {
+  return generateSource(plan, target.target);
+}
