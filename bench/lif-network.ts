@@ -20,10 +20,10 @@ export const BENCH_POPULATION = 'N';
  * 20 nA puts V_inf 20 mV above V_rest (10 mV above threshold): about 100 Hz with
  * tau_ref = 2 ms, so about 1% of the neurons spike in each step. Initial V is spread
  * uniformly between reset and threshold, so the spikes are spread over the steps rather
- * than arriving in synchronous volleys. The seed only changes the initial values (and the
- * SF_SEED constant of the WGSL, which (b) uses to defeat shader caches).
+ * than arriving in synchronous volleys. (b) varies `current` in the last digits so that
+ * every repetition's kernel differs (a constant folded into it) and no shader cache answers.
  */
-export function lifBenchSpk(neurons: number, seed = 1): string {
+export function lifBenchSpk(neurons: number, seed = 1, current = '20'): string {
   return `import "stdlib/neurons.spk"
 
 network ${BENCH_NETWORK} {
@@ -35,7 +35,7 @@ network ${BENCH_NETWORK} {
     tau_ref = 2 ms
     V ~ uniform(-68 mV, -55 mV)
   }
-  stimulus ${BENCH_POPULATION}.I = 20 nA
+  stimulus ${BENCH_POPULATION}.I = ${current} nA
   record ${BENCH_POPULATION}.spikes
 }
 `;

@@ -7,9 +7,10 @@
  * dispatch of one workgroup is timed apart too: a driver may compile lazily (llvmpipe
  * builds its shader variant at the first dispatch).
  *
- * Each repetition uses a different network seed, which changes the WGSL (SF_SEED), so no
- * shader cache can answer; the first repetition runs in a fresh process ("cold", JIT and
- * caches empty), the others give the "warm" median.
+ * Each repetition uses a slightly different stimulus (20.0001 nA, 20.0002 nA, ...), a
+ * constant folded into the kernel, so no shader cache can answer (bench/run.ts also turns
+ * off Mesa's on-disk shader cache); the first repetition runs in a fresh process ("cold":
+ * JIT and the compiler's caches empty), the others give the "warm" median.
  */
 import { performance } from 'node:perf_hooks';
 import { buildPlan, deriveUpdates, generateSource, layoutOf } from '../src/codegen/module.js';
@@ -83,7 +84,7 @@ export async function pipelineReady(neurons: number, repetitions: number, open: 
   try {
     for (let r = 0; r < repetitions; r++) {
       const times: Record<Stage, number | undefined> = { compile: undefined, derive: undefined, plan: undefined, generate: undefined, 'shader module': undefined, pipeline: undefined };
-      const text = lifBenchSpk(neurons, 1000 + r);
+      const text = lifBenchSpk(neurons, 1000 + r, (20 + (r + 1) * 1e-4).toFixed(4));
       let t = performance.now();
       const lap = (stage: Stage): void => {
         const now = performance.now();

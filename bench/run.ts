@@ -18,7 +18,7 @@
  *   --out FILE         results file (default bench/results/<date>.json)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildPlan, deriveUpdates } from '../src/codegen/module.js';
@@ -27,6 +27,9 @@ import { type DeriveResult, deriveBenchmark } from './derive-runner.js';
 import { ROOT, compileBenchNetwork, lifBenchSpk } from './lif-network.js';
 import { type PipelineReadyResult, STAGES, pipelineReady } from './pipeline-ready.js';
 import { type ThroughputResult, cpuThroughput, webGpuThroughput } from './throughput.js';
+
+// Mesa's on-disk shader cache would turn (b)'s pipeline creation into a cache lookup after the first run.
+process.env['MESA_SHADER_CACHE_DISABLE'] ??= 'true';
 
 /** Steps on a software WebGPU adapter (llvmpipe on 2 cores runs about 20-60 ms per 1M-neuron step with readback). */
 const SOFTWARE_GPU_STEPS = 200;
@@ -124,6 +127,8 @@ async function main(): Promise<void> {
   const day = date.toISOString().slice(0, 10);
   const cpu = `${cpuModel()} (${availableParallelism()} cores)`;
   console.log(`spikeforge benchmarks, ${day}, ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  const loadBefore = loadavg()[0]!;
+  if (loadBefore > 0.5) console.log(`note: load average ${loadBefore.toFixed(2)} before starting: other processes share the ${availableParallelism()} cores, numbers will be low`);
 
   // (b) first: its cold repetition should be the first compile of this process.
   console.log(`\n(b) .spk text to a ready WebGPU pipeline (${options.neurons.toLocaleString('en-US')}-neuron LifRef network)`);
@@ -162,12 +167,15 @@ async function main(): Promise<void> {
   for (const s of skipped) console.log(`  skipped ${s}`);
 
   const seconds = (performance.now() - started) / 1000;
+  const loadAfter = loadavg()[0]!;
+  if (loadAfter > 1.5) console.log(`note: 1-minute load average ${loadAfter.toFixed(2)} at the end (the benchmark itself accounts for about 1-2)`);
   const out = options.out ?? join(ROOT, 'bench', 'results', `${day}.json`);
   const results = {
     date: day,
     time: date.toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: { cpu: cpuModel(), cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+    loadAverage1m: { before: loadBefore, after: loadAfter },
     network: { model: 'LifRef', neurons: options.neurons, stimulus: '20 nA constant', tau_ref_ms: 2, dt_ms: 0.1, recorded: 'spikes', initialV: 'uniform(-68 mV, -55 mV)' },
     throughput,
     skipped,

@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN_DIR, GOLDEN_TARGETS, generate, goldenCases, goldenPath, repoPath } from '../test/golden/cases.js';
+import { GOLDEN_DIR, GOLDEN_TARGETS, describeSkipped, generate, goldenCases, goldenPath, repoPath } from '../test/golden/cases.js';
 
 const check = process.argv.includes('--check');
 const { cases, skipped } = goldenCases();
@@ -53,7 +53,7 @@ for (const target of GOLDEN_TARGETS) {
   }
 }
 
-for (const s of skipped) console.log(`skipped ${s.origin}: ${s.reason}`);
+for (const line of describeSkipped(skipped)) console.log(line);
 for (const line of drift) console.log(line);
 if (check) {
   console.log(drift.length === 0 ? `golden files up to date (${unchanged})` : `${drift.length} golden file(s) out of date; run \`npm run golden\` and review the diff`);

@@ -6,12 +6,12 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GOLDEN_DIR, GOLDEN_TARGETS, generate, goldenCases, goldenPath, repoPath } from './golden/cases.js';
+import { GOLDEN_DIR, GOLDEN_TARGETS, describeSkipped, generate, goldenCases, goldenPath, repoPath } from './golden/cases.js';
 
 const HOW_TO_UPDATE = 'if the change is intended, run `npm run golden` and review the diff (git diff test/golden)';
 
 const { cases, skipped } = goldenCases();
-for (const s of skipped) console.log(`golden: skipped ${s.origin}: ${s.reason}`);
+for (const line of describeSkipped(skipped)) console.log(`golden: ${line}`);
 
 /** Where two texts first differ, as "line N: expected ... / generated ...". */
 function firstDifference(expected: string, actual: string): string {

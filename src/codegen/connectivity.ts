@@ -4,17 +4,17 @@ import type { Connector } from '../ir/types.js';
 import { philox4x32_10, streamId } from '../random/philox.js';
 
 /**
- * Connectivity as the delivery kernels see it. `bernoulli` is regenerated at
- * every spike from the Philox stream and never stored (`procedural`); stored
- * connectivity is compressed rows, built on the host from the same stream, so
- * that a stored and a procedural fixed_probability projection with the same
- * seed have the same connections.
+ * Connectivity as the delivery kernels see it. `geometric` rows are
+ * regenerated at every spike from the Philox stream and never stored
+ * (`procedural`); stored connectivity is compressed rows, built on the host
+ * from the same stream, so that a stored and a procedural fixed_probability
+ * projection with the same seed have the same connections.
  */
 export type Connectivity =
   | { readonly kind: 'all' }
   | { readonly kind: 'one' }
-  /** Pair (j, i) is connected iff Philox word < threshold: probability threshold / 2^32. */
-  | { readonly kind: 'bernoulli'; readonly threshold: number; readonly stream: number }
+  /** Rows regenerated at every spike by geometric skipping (see `skipTable`). */
+  | { readonly kind: 'geometric'; readonly table: Uint32Array; readonly stream: number }
   | { readonly kind: 'rows'; readonly rows: CompressedRows };
 
 /** Targets of each source in one flat array: targets[start[j] .. start[j+1]). Both directions are kept. */
@@ -27,19 +27,51 @@ export interface CompressedRows {
   readonly inSources: Uint32Array;
 }
 
-/** The threshold for probability p, exact to 2^-32. */
-export function bernoulliThreshold(p: number): number {
-  return Math.min(0xffffffff, Math.round(p * 2 ** 32));
+/**
+ * Fixed-probability rows by geometric skipping, with integers only so that
+ * every backend finds the same connections. Between two connections of a row
+ * the number of skipped candidates K has P(K >= k) = (1 - p)^k: each pair is
+ * connected independently with probability p (a Bernoulli trial per pair, up
+ * to 2^-32). One draw x (a Philox word) gives K = #{k >= 1 : x < T[k-1]} with
+ * T[k-1] = floor((1 - p)^k * 2^32), found by binary search; the table ends
+ * where T reaches 0, so skips longer than that (probability < 2^-32) never occur.
+ */
+export function skipTable(p: number): Uint32Array {
+  const table: number[] = [];
+  const q = 1 - p;
+  for (let k = 1; ; k++) {
+    const t = Math.floor(q ** k * 2 ** 32);
+    if (t <= 0 || k > 1 << 20) break;
+    table.push(Math.min(t, 0xffffffff));
+  }
+  return Uint32Array.from(table);
+}
+
+/** K for a draw x: how many entries of the decreasing table exceed x. */
+export function skipCount(table: Uint32Array, x: number): number {
+  let lo = 0;
+  let hi = table.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (x < table[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
- * Whether pre j connects to post i (local indices) in a Bernoulli projection:
- * key (seed, stream), counter (j, i / 4, 0, 0), word i % 4. Every backend
- * computes the same integers, so the connections are identical everywhere.
+ * The targets of pre neuron j (local), in ascending order: draw c of row j is
+ * word c % 4 of Philox(key (seed, stream), counter (j, c / 4, 1, 0)).
  */
-export function bernoulliConnected(seed: number, stream: number, threshold: number, j: number, i: number): boolean {
-  const words = philox4x32_10([j, i >>> 2, 0, 0], [seed, stream]);
-  return words[i & 3]! < threshold;
+export function geometricRow(table: Uint32Array, seed: number, stream: number, j: number, nPost: number, visit: (i: number) => void): void {
+  let i = -1;
+  let words: [number, number, number, number] = [0, 0, 0, 0];
+  for (let c = 0; ; c++) {
+    if ((c & 3) === 0) words = philox4x32_10([j, c >>> 2, 1, 0], [seed, stream]);
+    i += skipCount(table, words[c & 3]!) + 1;
+    if (i >= nPost) return;
+    visit(i);
+  }
 }
 
 function fromPairs(nPre: number, nPost: number, pairs: readonly (readonly [number, number])[]): CompressedRows {
@@ -76,10 +108,11 @@ export function buildConnectivity(connector: Connector, procedural: boolean, nPr
       return { kind: 'one' };
     case 'fixed_probability': {
       if (connector.p >= 1) return { kind: 'all' };
-      const threshold = bernoulliThreshold(connector.p);
-      if (procedural) return { kind: 'bernoulli', threshold, stream };
+      if (connector.p <= 0) return { kind: 'rows', rows: fromPairs(nPre, nPost, []) };
+      const table = skipTable(connector.p);
+      if (procedural) return { kind: 'geometric', table, stream };
       const pairs: [number, number][] = [];
-      for (let j = 0; j < nPre; j++) for (let i = 0; i < nPost; i++) if (bernoulliConnected(seed, stream, threshold, j, i)) pairs.push([j, i]);
+      for (let j = 0; j < nPre; j++) geometricRow(table, seed, stream, j, nPost, (i) => pairs.push([j, i]));
       return { kind: 'rows', rows: fromPairs(nPre, nPost, pairs) };
     }
     case 'fixed_out_degree': {
@@ -108,23 +141,20 @@ export function buildConnectivity(connector: Connector, procedural: boolean, nPr
   }
 }
 
-/** The post targets of pre neuron j, for host-side delivery and tests. */
-export function targetsOf(c: Connectivity, j: number, nPost: number, seed: number): number[] {
+/** Calls `visit` with each post target (local index) of pre neuron j, ascending. */
+export function forEachTarget(c: Connectivity, j: number, nPost: number, seed: number, visit: (i: number) => void): void {
   switch (c.kind) {
     case 'all':
-      return Array.from({ length: nPost }, (_, i) => i);
+      for (let i = 0; i < nPost; i++) visit(i);
+      return;
     case 'one':
-      return j < nPost ? [j] : [];
-    case 'bernoulli': {
-      const out: number[] = [];
-      // One Philox call decides four posts (see bernoulliConnected).
-      for (let block = 0; block * 4 < nPost; block++) {
-        const words = philox4x32_10([j, block, 0, 0], [seed, c.stream]);
-        for (let w = 0; w < 4 && block * 4 + w < nPost; w++) if (words[w]! < c.threshold) out.push(block * 4 + w);
-      }
-      return out;
-    }
+      if (j < nPost) visit(j);
+      return;
+    case 'geometric':
+      geometricRow(c.table, seed, c.stream, j, nPost, visit);
+      return;
     case 'rows':
-      return Array.from(c.rows.outTargets.subarray(c.rows.outStart[j]!, c.rows.outStart[j + 1]!));
+      for (let k = c.rows.outStart[j]!; k < c.rows.outStart[j + 1]!; k++) visit(c.rows.outTargets[k]!);
+      return;
   }
 }

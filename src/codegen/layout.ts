@@ -27,7 +27,7 @@ export interface TraceSlot {
  * - ring: per spiking population that feeds merged synapses, `slots` spike
  *   lists (count, then local indices), slot = step mod slots;
  * - counts: per merged route, a spike counter per post neuron (u32 atomics);
- * - connectivity: stored rows of every route that has them (u32).
+ * - connectivity: stored rows and procedural skip tables of the routes (u32).
  * Few buffers keep WebGPU compatibility mode happy (limits on bindings).
  */
 export class BufferLayout {
@@ -46,6 +46,7 @@ export class BufferLayout {
   private readonly rings = new Map<string, { offset: number; slots: number; size: number }>();
   private readonly counts = new Map<number, number>();
   private readonly rows = new Map<number, RowOffsets>();
+  private readonly tables = new Map<number, number>();
 
   constructor(kernels: readonly PopulationKernel[], readonly traces: readonly TraceSlot[], routing?: NetworkRouting) {
     let floats = 0;
@@ -85,15 +86,15 @@ export class BufferLayout {
     }
     this.countWords = counts;
     const words: number[] = [];
+    const at = (data: Uint32Array): number => {
+      const offset = words.length;
+      for (const w of data) words.push(w);
+      return offset;
+    };
     for (const r of this.routes) {
-      if (r.connectivity.kind !== 'rows') continue;
-      const c = r.connectivity.rows;
-      const at = (data: Uint32Array): number => {
-        const offset = words.length;
-        for (const w of data) words.push(w);
-        return offset;
-      };
-      this.rows.set(r.index, { outStart: at(c.outStart), outTargets: at(c.outTargets), inStart: at(c.inStart), inSources: at(c.inSources) });
+      const c = r.connectivity;
+      if (c.kind === 'rows') this.rows.set(r.index, { outStart: at(c.rows.outStart), outTargets: at(c.rows.outTargets), inStart: at(c.rows.inStart), inSources: at(c.rows.inSources) });
+      if (c.kind === 'geometric') this.tables.set(r.index, at(c.table));
     }
     this.connectivity = Uint32Array.from(words);
   }
@@ -114,6 +115,13 @@ export class BufferLayout {
   rowOffsets(route: number): RowOffsets {
     const o = this.rows.get(route);
     if (o === undefined) throw new InternalError(`route ${route} has no stored rows`);
+    return o;
+  }
+
+  /** First word of a procedural route's skip table. */
+  tableOffset(route: number): number {
+    const o = this.tables.get(route);
+    if (o === undefined) throw new InternalError(`route ${route} has no skip table`);
     return o;
   }
 

@@ -95,6 +95,10 @@ export function routeNetwork(network: Network): NetworkRouting {
       diagnostics.error(p.delay?.span ?? p.span, `a delay of ${delaySteps} steps with synapse state per pre-synaptic neuron (${p.synapse.model.name}) is not supported by the kernels yet; only the one-step delay`);
       return;
     }
+    if (placement.placement === 'pre' && p.procedural) {
+      diagnostics.error(p.span, `procedural connectivity with synapse state per pre-synaptic neuron (${p.synapse.model.name}) is not supported yet: remove 'procedural' to store the connections`);
+      return;
+    }
     const nPre = p.preRange.end - p.preRange.start;
     const nPost = p.postRange.end - p.postRange.start;
     const connectivity = buildConnectivity(p.connector, p.procedural, nPre, nPost, network.seed, `${network.name}.${p.name}`);

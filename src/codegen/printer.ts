@@ -283,9 +283,13 @@ export class Namer {
     }
   }
 
-  #unique(base: string): string {
+  #unique(name: string): string {
+    // A runtime prefix cannot be fixed by a suffix: `sf_x` -> `v_sf_x`.
+    const base = this.#prefixes.some((p) => name.startsWith(p)) ? `v_${name}` : name;
     let id = this.isReserved(base) ? `${base}_` : base;
-    for (let n = 2; this.#taken.has(id) || this.isReserved(id); n++) id = `${base}_${n}`;
+    // `var_` -> `var_2`, not `var__2` (C reserves `__` anywhere).
+    const stem = base.replace(/_+$/, '');
+    for (let n = 2; this.#taken.has(id) || this.isReserved(id); n++) id = `${stem}_${n}`;
     this.#taken.add(id);
     return id;
   }

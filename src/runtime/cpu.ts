@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import type { KernelPrinter } from '../codegen/emit.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation } from '../codegen/js/kernel.js';
-import { bernoulliConnected, targetsOf } from '../codegen/connectivity.js';
+import { forEachTarget } from '../codegen/connectivity.js';
 import type { BufferLayout } from '../codegen/layout.js';
 import { layoutOf } from '../codegen/module.js';
 import type { Precision } from '../codegen/printer.js';
@@ -25,7 +25,6 @@ type StepFunction = (
 interface RandomRuntime {
   normal(stream: number, index: number, step: number, purpose: number): number;
   uniform(stream: number, index: number, step: number, purpose: number): number;
-  connected(stream: number, threshold: number, pre: number, post: number): boolean;
 }
 
 /**
@@ -80,7 +79,6 @@ export class CpuBackend implements Backend {
         return round(boxMuller(w[0], w[1])[0]);
       },
       uniform: (stream, index, step, purpose) => u32ToUniform01(randomU32x4(seed, stream, index, step, purpose)[0]),
-      connected: (stream, threshold, pre, post) => bernoulliConnected(seed, stream, threshold, pre, post),
     };
     this.plan = plan;
     this.layout = layout;
@@ -125,7 +123,9 @@ export class CpuBackend implements Backend {
         for (let k = 0; k < this.ring[slot]!; k++) {
           const j = this.ring[slot + 1 + k]! - p.preRange.start;
           if (j < 0 || j >= p.preRange.end - p.preRange.start) continue;
-          for (const i of targetsOf(route.connectivity, j, nPost, seed)) this.counts[counts + i]! += 1;
+          forEachTarget(route.connectivity, j, nPost, seed, (i) => {
+            this.counts[counts + i]! += 1;
+          });
         }
       }
     }

@@ -1,3 +1,4 @@
+import { InternalError } from '../../diagnostics/diagnostic.js';
 import type { Precision } from '../printer.js';
 import { type KernelPrinter, type StatementSyntax, emitStatements } from '../emit.js';
 import { INDEX, type PopulationKernel, SPIKED, STEP, nextName } from '../kernel-ir.js';
@@ -36,9 +37,8 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
         case 'one':
           lines.push(`  ${name} = sf_state[${source} + ${local}];`);
           break;
-        case 'bernoulli':
-          lines.push(`  for (let j = 0; j < ${nPre}; j++) if (sf_rt.connected(${c.stream}, ${c.threshold}, j, ${local})) ${name} = ${add(name, `sf_state[${source} + j]`)};`);
-          break;
+        case 'geometric':
+          throw new InternalError('procedural rows cannot be gathered by post neuron (routing refuses them)');
         case 'rows': {
           const o = layout.rowOffsets(route);
           lines.push(`  for (let k = sf_conn[${o.inStart} + ${local}]; k < sf_conn[${o.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${o.inSources} + k]]`)};`);

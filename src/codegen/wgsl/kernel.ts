@@ -1,3 +1,4 @@
+import { InternalError } from '../../diagnostics/diagnostic.js';
 import { PHILOX_WGSL } from '../../random/philox-wgsl.js';
 import type { Connectivity } from '../connectivity.js';
 import { type KernelPrinter, type StatementSyntax, emitStatements } from '../emit.js';
@@ -37,18 +38,36 @@ function forEachTarget(c: Connectivity, layout: BufferLayout, route: Route, visi
       return [`${indent}for (var il = 0u; il < ${nPost}u; il++) {`, `${indent}  ${visit('il')}`, `${indent}}`];
     case 'one':
       return [`${indent}if (jl < ${nPost}u) {`, `${indent}  ${visit('jl')}`, `${indent}}`];
-    case 'bernoulli':
+    case 'geometric': {
+      // Same draws and binary search as connectivity.ts geometricRow.
+      const table = layout.tableOffset(route.index);
       return [
-        `${indent}for (var block = 0u; block * 4u < ${nPost}u; block++) {`,
-        `${indent}  let words = sf_philox4x32_10(vec4<u32>(jl, block, 0u, 0u), vec2<u32>(SF_SEED, ${c.stream}u));`,
-        `${indent}  for (var w = 0u; w < 4u && block * 4u + w < ${nPost}u; w++) {`,
-        `${indent}    if (words[w] < ${c.threshold}u) {`,
-        `${indent}      let il = block * 4u + w;`,
-        `${indent}      ${visit('il')}`,
+        `${indent}var sf_next: i32 = -1;`,
+        `${indent}var sf_words = vec4<u32>(0u, 0u, 0u, 0u);`,
+        `${indent}for (var c = 0u; ; c++) {`,
+        `${indent}  if ((c & 3u) == 0u) {`,
+        `${indent}    sf_words = sf_philox4x32_10(vec4<u32>(jl, c >> 2u, 1u, 0u), vec2<u32>(SF_SEED, ${c.stream}u));`,
+        `${indent}  }`,
+        `${indent}  let x = sf_words[c & 3u];`,
+        `${indent}  var lo = 0u;`,
+        `${indent}  var hi = ${c.table.length}u;`,
+        `${indent}  while (lo < hi) {`,
+        `${indent}    let mid = (lo + hi) >> 1u;`,
+        `${indent}    if (x < sf_conn[${table}u + mid]) {`,
+        `${indent}      lo = mid + 1u;`,
+        `${indent}    } else {`,
+        `${indent}      hi = mid;`,
         `${indent}    }`,
         `${indent}  }`,
+        `${indent}  sf_next = sf_next + i32(lo) + 1;`,
+        `${indent}  if (sf_next >= ${nPost}) {`,
+        `${indent}    break;`,
+        `${indent}  }`,
+        `${indent}  let il = u32(sf_next);`,
+        `${indent}  ${visit('il')}`,
         `${indent}}`,
       ];
+    }
     case 'rows': {
       const o = layout.rowOffsets(route.index);
       return [
@@ -86,15 +105,8 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
         case 'one':
           lines.push(`  ${name} = sf_state[${source}u + il];`);
           break;
-        case 'bernoulli':
-          lines.push(
-            `  for (var j = 0u; j < ${nPre}u; j++) {`,
-            `    if (sf_philox4x32_10(vec4<u32>(j, il >> 2u, 0u, 0u), vec2<u32>(SF_SEED, ${c.stream}u))[il & 3u] < ${c.threshold}u) {`,
-            `      ${name} = ${name} + sf_state[${source}u + j];`,
-            '    }',
-            '  }',
-          );
-          break;
+        case 'geometric':
+          throw new InternalError('procedural rows cannot be gathered by post neuron (routing refuses them)');
         case 'rows': {
           const o = layout.rowOffsets(route);
           lines.push(`  for (var k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) {`, `    ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`, '  }');
