@@ -6,19 +6,20 @@
  * - end to end: simulate(plan, backend) with the real backend, i.e. the kernels plus what
  *   the runtime does around them (spike readback, splitting and sorting spikes per chunk);
  * - kernel only: the same generated kernels driven by a minimal loop (CPU: the step
- *   function from generateSource(plan, 'js'); WebGPU: the same pipelines, bindings and
+ *   functions from generateSource(plan, 'js'); WebGPU: the same pipelines, bindings and
  *   chunking as the backend, reading back only the spike count), so the difference is
- *   what the runtime adds.
+ *   what the runtime adds. Networks without projections only (no spike delivery here).
  */
 import { performance } from 'node:perf_hooks';
-import { generateSource, layoutOf } from '../src/codegen/module.js';
+import { generateSource, layoutOf, mergedRoutes } from '../src/codegen/module.js';
 import { JS_KERNEL_PARAMETERS } from '../src/codegen/js/kernel.js';
 import { entryPointName } from '../src/codegen/kernel-ir.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE } from '../src/codegen/wgsl/kernel.js';
+import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, spikeListBase, stepDispatches } from '../src/codegen/wgsl/kernel.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
 import { cpuBackend, webGpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { type WebGpu, formatCompilationMessages } from '../src/runtime/webgpu/device.js';
+import { backendBindGroupLayout, backendBuffers, stepInfo } from './webgpu-bindings.js';
 
 export interface Measurement {
   readonly steps: number;
@@ -47,8 +48,13 @@ function measurement(plan: SimulationPlan, seconds: number, spikes: number): Mea
   return { steps: plan.steps, seconds, updatesPerSecond: (neuronsOf(plan) * plan.steps) / seconds, spikes };
 }
 
+/** The kernel-only loops leave out spike delivery between populations. */
+function requireNoProjections(plan: SimulationPlan): void {
+  if (plan.routing.routes.length > 0) throw new Error('the kernel-only measurement handles networks without projections only');
+}
+
 /** The float32 initial state buffer, as the backends lay it out. */
-function initialState(plan: SimulationPlan): Float32Array {
+export function initialState(plan: SimulationPlan): Float32Array {
   const layout = layoutOf(plan);
   const state = new Float32Array(layout.totalStateFloats);
   for (const k of plan.kernels) {
@@ -68,33 +74,39 @@ async function endToEnd(plan: SimulationPlan, backend: ReturnType<typeof cpuBack
   return measurement(plan, result.wallSeconds, spikes);
 }
 
-type StepFunction = (state: Float32Array, record: Float32Array, spikes: number[], rt: unknown, step: number, chunkStep: number) => void;
+/** The step-function parameters this loop passes, in order; checked against the generator's. */
+const CPU_PARAMETERS = ['sf_state', 'sf_record', 'sf_spikes', 'sf_rt', 'sf_step', 'sf_chunk_step', 'sf_counts', 'sf_ring', 'sf_conn'];
 
-/** The CPU kernel alone: generateSource(plan, 'js') compiled with new Function, one spike list for the run. */
+type StepFunction = (state: Float32Array, record: Float32Array, spikes: number[], rt: unknown, step: number, chunkStep: number, counts: Uint32Array, ring: Uint32Array, conn: Uint32Array) => void;
+
+/** The CPU kernels alone: generateSource(plan, 'js') compiled with new Function, chunked as CpuBackend does. */
 function cpuKernelOnly(plan: SimulationPlan, chunkSteps: number): Measurement {
+  requireNoProjections(plan);
+  if (JS_KERNEL_PARAMETERS.join() !== CPU_PARAMETERS.join()) throw new Error(`the JS kernel signature changed (${JS_KERNEL_PARAMETERS.join(', ')}); update bench/throughput.ts`);
   const source = generateSource(plan, 'js');
   const names = plan.kernels.map((k) => entryPointName(k.population));
-  const steps = new Function(`${source}\nreturn [${names.join(', ')}];`)() as StepFunction[];
+  const steps = new Function(`'use strict';\n${source}\nreturn [${names.join(', ')}];`)() as StepFunction[];
+  const layout = layoutOf(plan);
   const state = initialState(plan);
-  const record = new Float32Array(chunkSteps * layoutOf(plan).recordRow);
+  const record = new Float32Array(chunkSteps * layout.recordRow);
+  const counts = new Uint32Array(layout.countWords);
+  const ring = new Uint32Array(layout.ringWords);
   const rt = new Proxy({}, { get: () => () => { throw new Error('the benchmark kernel is not expected to draw random numbers'); } });
-  let spikes: number[] = [];
   let total = 0;
   const start = performance.now();
   for (let first = 0; first < plan.steps; first += chunkSteps) {
     const n = Math.min(chunkSteps, plan.steps - first);
-    for (let s = 0; s < n; s++) for (const step of steps) step(state, record, spikes, rt, first + s, s);
+    const spikes: number[] = [];
+    for (let s = 0; s < n; s++) for (const step of steps) step(state, record, spikes, rt, first + s, s, counts, ring, layout.connectivity);
     total += spikes.length / 2;
-    spikes = [];
   }
   return measurement(plan, (performance.now() - start) / 1000, total);
 }
 
 export async function cpuThroughput(plan: SimulationPlan): Promise<ThroughputResult> {
-  const backend = cpuBackend('float32');
+  const backend = cpuBackend('f32');
   const chunkSteps = backend.maxChunkSteps(plan);
   try {
-    if (JS_KERNEL_PARAMETERS.length !== 6) throw new Error(`the JS kernel signature changed (${JS_KERNEL_PARAMETERS.join(', ')}); update bench/throughput.ts`);
     const e2e = await endToEnd(plan, backend);
     const kernel = cpuKernelOnly(plan, chunkSteps);
     return {
@@ -114,64 +126,50 @@ export async function cpuThroughput(plan: SimulationPlan): Promise<ThroughputRes
 
 /** The WGSL kernels alone, on an open device, bound and chunked as WebGpuBackend does; only the spike count is read back. */
 async function webGpuKernelOnly(plan: SimulationPlan, gpu: WebGpu, chunkSteps: number): Promise<Measurement> {
+  requireNoProjections(plan);
   const device = gpu.device;
   const layout = layoutOf(plan);
   const code = generateSource(plan, 'wgsl');
+  device.pushErrorScope('validation');
   const module = device.createShaderModule({ code });
   const info = await module.getCompilationInfo();
   const problems = info.messages.filter((m) => m.type === 'error');
   if (problems.length > 0) throw new Error(`generated WGSL does not compile:\n${formatCompilationMessages(problems).join('\n')}`);
-  const bindGroupLayout = device.createBindGroupLayout({
-    entries: [
-      ...[0, 1, 2].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
-      { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 } },
-    ],
-  });
+  const bindGroupLayout = backendBindGroupLayout(device);
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-  const pipelines = await Promise.all(plan.kernels.map((k) => device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: entryPointName(k.population) } })));
-  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const state = device.createBuffer({ size: Math.max(16, layout.totalStateFloats * 4), usage: storage });
-  const spikeBuffer = device.createBuffer({ size: 4 * (1 + 2 * layout.totalNeurons * chunkSteps), usage: storage });
-  const record = device.createBuffer({ size: Math.max(16, 4 * layout.recordRow * chunkSteps), usage: storage });
-  const infoBuffer = device.createBuffer({ size: STEP_UNIFORM_STRIDE * chunkSteps, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const dispatches = stepDispatches(layout, plan.kernels, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]);
+  const pipelines = await Promise.all(dispatches.map((d) => device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: d.entryPoint } })));
+  const buffers = backendBuffers(device, bindGroupLayout, layout, chunkSteps, initialState(plan));
   const countRead = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(state, 0, initialState(plan));
-  const bindGroup = device.createBindGroup({
-    layout: bindGroupLayout,
-    entries: [
-      { binding: 0, resource: { buffer: state } },
-      { binding: 1, resource: { buffer: spikeBuffer } },
-      { binding: 2, resource: { buffer: record } },
-      { binding: 3, resource: { buffer: infoBuffer, size: 16 } },
-    ],
-  });
+  const setupError = await device.popErrorScope();
+  if (setupError !== null) throw new Error(`kernel-only WebGPU setup (does bench/webgpu-bindings.ts still match the backend?): ${setupError.message}`);
   await device.queue.onSubmittedWorkDone();
+  const countAt = 4 * spikeListBase(layout);
   let total = 0;
   const start = performance.now();
   for (let first = 0; first < plan.steps; first += chunkSteps) {
     const n = Math.min(chunkSteps, plan.steps - first);
-    const stepInfo = new Uint32Array((STEP_UNIFORM_STRIDE / 4) * n);
-    for (let s = 0; s < n; s++) stepInfo.set([first + s, s], (STEP_UNIFORM_STRIDE / 4) * s);
-    device.queue.writeBuffer(infoBuffer, 0, stepInfo);
-    device.queue.writeBuffer(spikeBuffer, 0, new Uint32Array([0]));
+    device.queue.writeBuffer(buffers.info, 0, stepInfo(first, n));
+    device.queue.writeBuffer(buffers.events, countAt, new Uint32Array([0]));
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (let s = 0; s < n; s++) {
-      plan.kernels.forEach((k, p) => {
+      dispatches.forEach((d, p) => {
         pass.setPipeline(pipelines[p]!);
-        pass.setBindGroup(0, bindGroup, [s * STEP_UNIFORM_STRIDE]);
-        pass.dispatchWorkgroups(Math.ceil(k.size / WORKGROUP_SIZE));
+        pass.setBindGroup(0, buffers.bindGroup, [s * STEP_UNIFORM_STRIDE]);
+        pass.dispatchWorkgroups(d.threads === 1 ? 1 : Math.ceil(d.threads / WORKGROUP_SIZE));
       });
     }
     pass.end();
-    encoder.copyBufferToBuffer(spikeBuffer, 0, countRead, 0, 4);
+    encoder.copyBufferToBuffer(buffers.events, countAt, countRead, 0, 4);
     device.queue.submit([encoder.finish()]);
     await countRead.mapAsync(GPUMapMode.READ);
     total += new Uint32Array(countRead.getMappedRange())[0] ?? 0;
     countRead.unmap();
   }
   const seconds = (performance.now() - start) / 1000;
-  for (const b of [state, spikeBuffer, record, infoBuffer, countRead]) b.destroy();
+  buffers.destroy();
+  countRead.destroy();
   return measurement(plan, seconds, total);
 }
 

@@ -1,19 +1,18 @@
 /**
  * Every generated WGSL module compiles in Dawn with no error and no warning, and every one
- * of its entry points becomes a compute pipeline (with the bind group layout the WebGPU
- * backend uses) without a validation or internal error.
+ * of its entry points (every `@compute` function; the manifest's dispatch list must name
+ * only those) becomes a compute pipeline without a validation or internal error.
  *
  * Subjects: every stdlib neuron model (one neuron, as `inspect --stage wgsl` shows it) and
- * every network in examples/ and test/models/ that the code generator supports; networks
- * with projections (or spike-source populations) are skipped, and the skips are printed.
+ * every network in examples/ and test/models/ without projections; networks with
+ * projections are skipped (test/golden/cases.ts, unsupportedReason), and the skips printed.
  *
  * Without a GPU this runs on Mesa's software adapter (docs in shared/docs/webgpu-on-cpu.md);
  * with no adapter at all, the suite is skipped with the reason printed.
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateSource } from '../src/codegen/module.js';
-import { entryPointName } from '../src/codegen/kernel-ir.js';
+import { generateSource, manifest } from '../src/codegen/module.js';
 import type { Network } from '../src/ir/types.js';
 import { ROOT, compileNetworks, listSpk, planOf, repoPath, stdlibModelNetworks, unsupportedReason } from './golden/cases.js';
 import { formatCompilationMessages, openWebGpu } from './support/webgpu.js';
@@ -50,15 +49,9 @@ const SUBJECTS = subjects();
 const opened = await openWebGpu();
 if (!opened.ok) console.warn(`wgsl-compile tests SKIPPED: no WebGPU adapter (${opened.reason})`);
 
-/** The WebGPU backend's bindings: state, spikes, record (storage) and the per-step uniform (dynamic offset). */
-function backendPipelineLayout(device: GPUDevice): GPUPipelineLayout {
-  const bindGroupLayout = device.createBindGroupLayout({
-    entries: [
-      ...[0, 1, 2].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
-      { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 } },
-    ],
-  });
-  return device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
+/** The names of the `@compute` functions of a WGSL module. */
+function computeEntryPoints(code: string): string[] {
+  return [...code.matchAll(/@compute\b[^\n]*\n\s*fn\s+(\w+)/g)].map((m) => m[1]!);
 }
 
 /** Runs `make` inside validation and internal error scopes; returns the errors' messages. */
@@ -96,10 +89,12 @@ describe.skipIf(!opened.ok)('generated WGSL compiles in Dawn', () => {
     expect(describeMessages(problems, code), `WGSL compilation errors or warnings (device: ${opened.gpu.description})`).toEqual([]);
     expect(moduleErrors, 'errors creating the shader module').toEqual([]);
 
-    const layout = backendPipelineLayout(device);
-    for (const kernel of plan.kernels) {
-      const entryPoint = entryPointName(kernel.population);
-      const errors = await scopedErrors(device, () => device.createComputePipeline({ layout, compute: { module: module!, entryPoint } }));
+    const entryPoints = computeEntryPoints(code);
+    expect(entryPoints.length, 'no @compute entry point found').toBeGreaterThan(0);
+    const dispatched = (manifest(plan, 'wgsl')['dispatch_per_step'] as { entry_point: string }[]).map((d) => d.entry_point);
+    expect(dispatched.filter((e) => !entryPoints.includes(e)), 'entry points the manifest dispatches but the module lacks').toEqual([]);
+    for (const entryPoint of entryPoints) {
+      const errors = await scopedErrors(device, () => device.createComputePipeline({ layout: 'auto', compute: { module: module!, entryPoint } }));
       expect(errors, `errors creating the compute pipeline for ${entryPoint}`).toEqual([]);
     }
   });

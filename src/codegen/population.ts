@@ -359,7 +359,9 @@ export function buildPopulationKernel(network: Network, population: Population, 
 function finishSpiking(population: Population, states: string[], body: KernelStatement[], flagged: boolean): PopulationKernel {
   if (flagged) {
     states.push(SPIKED_LAST);
-    body.push({ kind: 'let', name: nextName(SPIKED_LAST), value: S.where(S.sym(SPIKED), S.num(1), S.num(0)) });
+    // A condition local is not a number: set the flag in a branch.
+    body.push({ kind: 'let', name: nextName(SPIKED_LAST), value: S.num(0) });
+    body.push({ kind: 'if', condition: S.sym(SPIKED), then: [{ kind: 'set', name: nextName(SPIKED_LAST), value: S.num(1) }], otherwise: [] });
   }
   return { population: population.name, size: population.size, states, loads: [], body, spikes: true };
 }

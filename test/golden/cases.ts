@@ -6,8 +6,8 @@
  *
  * Cases: every neuron model of stdlib/neurons.spk as one population of one neuron
  * (modelNetwork, as `spikeforge inspect --stage wgsl Model` shows it), and every network in
- * test/models/ that has a single population and no projections (the code generator does not
- * handle projections yet; those networks are listed as skipped).
+ * test/models/ that has a single population and no projections (see unsupportedReason; the
+ * networks left out are printed).
  *
  * Targets are a table: when the CUDA printer lands, adding it is one entry in GOLDEN_TARGETS
  * (and `npm run golden` to write the new files).
