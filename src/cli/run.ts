@@ -109,7 +109,7 @@ export function compileCommand(file: string, target: Target, networkName: string
   mkdirSync(out, { recursive: true });
   for (const n of networks) {
     const plan = planFor(n);
-    const extension = target === 'wgsl' ? 'wgsl' : 'js';
+    const extension = target === 'cuda' ? 'cu' : target;
     writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target));
     writeFileAtomic(join(out, `${n.name}.manifest.json`), `${JSON.stringify(manifest(plan, target), null, 2)}\n`);
     io.out(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);

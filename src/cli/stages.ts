@@ -62,4 +62,5 @@ export const STAGES: ReadonlyMap<string, StagePrinter> = new Map<string, StagePr
   ['update', printUpdateStage],
   ['wgsl', printTarget('wgsl')],
   ['js', printTarget('js')],
+  ['cuda', printTarget('cuda')],
 ]);

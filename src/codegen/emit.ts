@@ -85,3 +85,14 @@ export function kernelPrinter(printer: CLikePrinter): KernelPrinter {
     prelude: () => printer.prelude(),
   };
 }
+
+/**
+ * A condition that an index lies in [start, end), leaving out what always
+ * holds (`i >= 0` for unsigned indices: a compiler warning; `i < size` when the
+ * range ends at the element count). `suffix` is the target's unsigned literal
+ * suffix. Undefined when the whole range is covered.
+ */
+export function rangeCondition(index: string, start: number, end: number, count: number, suffix: string): string | undefined {
+  const parts = [...(start > 0 ? [`${index} >= ${start}${suffix}`] : []), ...(end < count ? [`${index} < ${end}${suffix}`] : [])];
+  return parts.length === 0 ? undefined : parts.join(' && ');
+}

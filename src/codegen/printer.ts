@@ -21,7 +21,7 @@
  *   numerator factors in canonical order, folded left, then ONE division by the product of the
  *   denominator factors (powers with exponent -1, -2, -3, -4 or -0.5); a negative coefficient
  *   negates the whole product (`-x * y` is `-(x * y)`: sign changes are exact);
- * - `x^2`, `x^3`, `x^4` are `x * x`, `(x * x) * x`, `((x * x) * x) * x`; `x^0.5` is `sqrt(x)`;
+ * - `x^2`, `x^3`, `x^4` are `x * x`, `(x * x) * x`, `(x * x) * (x * x)`; `x^0.5` is `sqrt(x)`;
  *   `x^-n` is `1 / x^n` (as a denominator factor above); `x^1` is `x` and `x^0` is `1`; any
  *   other power is the target's `pow`;
  * - comparisons and logic are exact; `where` picks a branch (WGSL's `select` evaluates both,
@@ -579,13 +579,19 @@ export abstract class CLikePrinter {
     return negative ? this.negate(acc) : acc;
   }
 
-  /** `base ^ exp` for exp in {0.5, 1, 2, 3, 4}: sqrt, itself, or repeated multiplication. */
+  /**
+   * `base ^ exp` for exp in {0.5, 1, 2, 3, 4}: `sqrt(x)`, `x`, `x * x`, `x * x * x`, and
+   * `x * x * (x * x)` (the square squared: two roundings, and what shader compilers turn
+   * `x * x * x * x` into anyway).
+   */
   protected positivePower(base: Expr, exp: number, ctx: PrintContext): Code {
     if (exp === 0.5) return this.call('sqrt', [base], ctx);
+    if (exp === 1) return this.value(base, ctx);
     const b = parenthesize(this.value(base, ctx), PREC.mul + 1);
-    let acc = b;
-    for (let i = 1; i < exp; i++) acc = this.binary(acc, '*', b, PREC.mul);
-    return acc;
+    const square = this.binary(b, '*', b, PREC.mul);
+    if (exp === 2) return square;
+    if (exp === 3) return this.binary(square, '*', b, PREC.mul);
+    return this.binary(square, '*', square, PREC.mul);
   }
 
   protected power(e: Pow, ctx: PrintContext): Code {

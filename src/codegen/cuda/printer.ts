@@ -7,8 +7,9 @@
  *   bit: by default nvcc contracts `a * b + c` into one fused multiply-add;
  * - `fminf`/`fmaxf` return the other argument when one is NaN (JavaScript's Math.min/max
  *   return NaN);
- * - infinities and NaN print as the `INFINITY` / `NAN` macros (float constants, exact in
- *   double too), which nvcc provides without includes.
+ * - infinities and NaN print as the `INFINITY` / `NAN` macros in float code and as
+ *   `HUGE_VAL` / `static_cast<double>(NAN)` in double code (nvcc defines them without
+ *   includes).
  */
 
 import { type Precision, CLikePrinter, type FunctionSpec, type FunctionTable } from '../printer.js';
@@ -103,8 +104,10 @@ export class CudaPrinter extends CLikePrinter {
         i32Suffix: '',
         true: 'true',
         false: 'false',
-        infinity: { text: 'INFINITY' },
-        nan: { text: 'NAN' },
+        // INFINITY and NAN are float: in double code `fmin(x, INFINITY)` would pick a
+        // mixed-type host template (an error in device code), hence HUGE_VAL and a cast.
+        infinity: { text: precision === 'f32' ? 'INFINITY' : 'HUGE_VAL' },
+        nan: { text: precision === 'f32' ? 'NAN' : 'static_cast<double>(NAN)' },
       },
       reserved: CUDA_RESERVED,
     });

@@ -1,6 +1,7 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import type { Precision } from '../printer.js';
-import { type KernelPrinter, type StatementSyntax, emitStatements } from '../emit.js';
+import { type KernelPrinter, type StatementSyntax, emitStatements, rangeCondition } from '../emit.js';
+import { readLocals } from '../legalize.js';
 import { INDEX, type PopulationKernel, SPIKED, STEP, nextName } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 
@@ -59,9 +60,13 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
  */
 export function emitJsPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter, precision: Precision): string {
   const i = 'sf_i';
-  const lines = [`// ${kernel.population}: ${kernel.size} threads`, `for (let ${i} = 0; ${i} < ${kernel.size}; ${i}++) {`, `  const ${printer.local(INDEX)} = ${i};`, `  const ${printer.local(STEP)} = sf_step;`];
-  for (const s of kernel.states) lines.push(`  const ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)} + ${i}];`);
-  for (const l of kernel.loads) lines.push(`  const ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset} + ${i}];`);
+  const used = readLocals(kernel.body);
+  const lines = [`// ${kernel.population}: ${kernel.size} threads`, `for (let ${i} = 0; ${i} < ${kernel.size}; ${i}++) {`];
+  if (used.has(INDEX)) lines.push(`  const ${printer.local(INDEX)} = ${i};`);
+  if (used.has(STEP)) lines.push(`  const ${printer.local(STEP)} = sf_step;`);
+  // A state's start-of-step value is loaded only where the step reads it.
+  for (const s of kernel.states) if (used.has(s)) lines.push(`  const ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)} + ${i}];`);
+  for (const l of kernel.loads) if (used.has(l.local)) lines.push(`  const ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset} + ${i}];`);
   lines.push(...emitStatements(kernel.body, printer, jsSyntax(layout, precision), '  '));
   for (const s of kernel.states) lines.push(`  sf_state[${layout.stateOffset(kernel.population, s)} + ${i}] = ${printer.local(nextName(s))};`);
   if (kernel.spikes) {
@@ -74,7 +79,8 @@ export function emitJsPopulation(kernel: PopulationKernel, layout: BufferLayout,
   }
   layout.traces.forEach((t, r) => {
     if (t.population !== kernel.population) return;
-    lines.push(`  if (${i} >= ${t.start} && ${i} < ${t.end}) sf_record[sf_chunk_step * ${layout.recordRow} + ${layout.traceOffset(r) - t.start} + ${i}] = ${printer.local(recordedLocal(kernel, t.variable))};`);
+    const inRange = rangeCondition(i, t.start, t.end, kernel.size, '');
+    lines.push(`  ${inRange === undefined ? '' : `if (${inRange}) `}sf_record[sf_chunk_step * ${layout.recordRow} + ${layout.traceOffset(r) - t.start} + ${i}] = ${printer.local(recordedLocal(kernel, t.variable))};`);
   });
   lines.push('}');
   return lines.join('\n');

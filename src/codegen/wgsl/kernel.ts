@@ -1,7 +1,8 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { PHILOX_WGSL } from '../../random/philox-wgsl.js';
 import type { Connectivity } from '../connectivity.js';
-import { type KernelPrinter, type StatementSyntax, emitStatements } from '../emit.js';
+import { type KernelPrinter, type StatementSyntax, emitStatements, rangeCondition } from '../emit.js';
+import { readLocals } from '../legalize.js';
 import { INDEX, type PopulationKernel, SPIKED, STEP, entryPointName, nextName } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 import type { Route } from '../network.js';
@@ -95,8 +96,9 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
       const p = r.projection;
       const source = layout.stateOffset(owner, state);
       const nPre = p.preRange.end - p.preRange.start;
-      const lines = [`var ${name}: f32 = 0.0f;`, `if (sf_i >= ${p.postRange.start}u && sf_i < ${p.postRange.end}u) {`, `  let il = sf_i - ${p.postRange.start}u;`];
+      const postSize = layout.route(route).projection.postRange.end;
       const c = r.connectivity;
+      const lines = [`var ${name}: f32 = 0.0f;`, `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, postSize + 1, 'u') ?? 'true'}) {`, ...(c.kind === 'all' ? [] : [`  let il = sf_i - ${p.postRange.start}u;`])];
       // Sources in ascending order, as on every backend, so that the float sums agree.
       switch (c.kind) {
         case 'all':
@@ -160,11 +162,13 @@ function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer:
     `  if (sf_i >= ${kernel.size}u) {`,
     '    return;',
     '  }',
-    `  let ${printer.local(INDEX)} = f32(sf_i);`,
-    `  let ${printer.local(STEP)} = f32(sf_info.step);`,
   ];
-  for (const s of kernel.states) lines.push(`  let ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`);
-  for (const l of kernel.loads) lines.push(`  let ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`);
+  const used = readLocals(kernel.body);
+  if (used.has(INDEX)) lines.push(`  let ${printer.local(INDEX)} = f32(sf_i);`);
+  if (used.has(STEP)) lines.push(`  let ${printer.local(STEP)} = f32(sf_info.step);`);
+  // A state's start-of-step value is loaded only where the step reads it.
+  for (const s of kernel.states) if (used.has(s)) lines.push(`  let ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`);
+  for (const l of kernel.loads) if (used.has(l.local)) lines.push(`  let ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`);
   lines.push(...emitStatements(kernel.body, printer, wgslSyntax(layout), '  '));
   for (const s of kernel.states) lines.push(`  sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i] = ${printer.local(nextName(s))};`);
   if (kernel.spikes) {
@@ -186,11 +190,9 @@ function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer:
   }
   layout.traces.forEach((t, r) => {
     if (t.population !== kernel.population) return;
-    lines.push(
-      `  if (sf_i >= ${t.start}u && sf_i < ${t.end}u) {`,
-      `    sf_record[sf_info.chunk_step * ${layout.recordRow}u + ${layout.traceOffset(r)}u + sf_i - ${t.start}u] = ${printer.local(recordedLocal(kernel, t.variable))};`,
-      '  }',
-    );
+    const store = `sf_record[sf_info.chunk_step * ${layout.recordRow}u + ${layout.traceOffset(r)}u + sf_i - ${t.start}u] = ${printer.local(recordedLocal(kernel, t.variable))};`;
+    const inRange = rangeCondition('sf_i', t.start, t.end, kernel.size, 'u');
+    lines.push(...(inRange === undefined ? [`  ${store}`] : [`  if (${inRange}) {`, `    ${store}`, '  }']));
   });
   lines.push('}');
   return lines.join('\n');
@@ -202,6 +204,7 @@ function emitDelivery(route: Route, layout: BufferLayout): string {
   const ring = layout.ring(p.pre)!;
   const nPre = p.preRange.end - p.preRange.start;
   const counts = layout.ringWords + layout.countOffset(route.index) + p.postRange.start;
+  const inPre = rangeCondition('j', p.preRange.start, p.preRange.end, ring.stride - 1, 'u');
   return [
     `@compute @workgroup_size(${WORKGROUP_SIZE})`,
     `fn ${deliveryEntryPoint(route.index)}(@builtin(global_invocation_id) sf_gid: vec3<u32>) {`,
@@ -210,11 +213,9 @@ function emitDelivery(route: Route, layout: BufferLayout): string {
     '  if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {',
     '    return;',
     '  }',
-    '  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);',
-    `  if (j < ${p.preRange.start}u || j >= ${p.preRange.end}u) {`,
-    '    return;',
-    '  }',
-    `  let jl = j - ${p.preRange.start}u;`,
+    ...(inPre === undefined && route.connectivity.kind === 'all' ? [] : ['  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);']),
+    ...(inPre === undefined ? [] : [`  if (!(${inPre})) {`, '    return;', '  }']),
+    ...(route.connectivity.kind === 'all' ? [] : [`  let jl = j - ${p.preRange.start}u;`]),
     `  // ${nPre} pre-synaptic neurons`,
     ...forEachTarget(route.connectivity, layout, route, (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`, '  '),
     '}',

@@ -1,0 +1,186 @@
+import { InternalError } from '../../diagnostics/diagnostic.js';
+import { PHILOX_CUDA } from '../../random/philox-cuda.js';
+import type { Connectivity } from '../connectivity.js';
+import { type KernelPrinter, type StatementSyntax, emitStatements, rangeCondition } from '../emit.js';
+import { recordedLocal } from '../js/kernel.js';
+import { readLocals } from '../legalize.js';
+import { INDEX, type PopulationKernel, SPIKED, STEP, entryPointName, nextName } from '../kernel-ir.js';
+import type { BufferLayout } from '../layout.js';
+import type { Route } from '../network.js';
+import type { Precision } from '../printer.js';
+import { CLEAR_RINGS, deliveryEntryPoint, spikeListBase } from '../wgsl/kernel.js';
+
+/** Threads per block for every kernel. */
+export const CUDA_BLOCK_SIZE = 128;
+
+/** Every kernel takes the same parameters, so the host launches them alike (see the manifest). */
+const PARAMETERS =
+  'sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step';
+
+function cudaSyntax(layout: BufferLayout): StatementSyntax {
+  return {
+    declareFloat: (name, value) => `sf_real ${name} = ${value};`,
+    declareBool: (name, value) => `const bool ${name} = ${value};`,
+    assign: (name, value) => `${name} = ${value};`,
+    ifOpen: (condition) => `if (${condition}) {`,
+    elseOpen: '} else {',
+    close: '}',
+    random: (name, distribution, stream, purpose) => `sf_real ${name} = sf_${distribution}(${stream}u, sf_i, sf_step, ${purpose}u);`,
+    count: (name, route) => [`const sf_real ${name} = (sf_real)atomicExch(&sf_events[${layout.ringWords + layout.countOffset(route)}u + sf_i], 0u);`],
+    gather: (name, route, owner, state) => {
+      const r = layout.route(route);
+      const p = r.projection;
+      const source = layout.stateOffset(owner, state);
+      const nPre = p.preRange.end - p.preRange.start;
+      const lines = [`sf_real ${name} = 0;`, `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, p.postRange.end + 1, 'u') ?? 'true'}) {`, ...(r.connectivity.kind === 'all' ? [] : [`  const unsigned il = sf_i - ${p.postRange.start}u;`])];
+      // Sources in ascending order, as on every backend, so that the float sums agree.
+      switch (r.connectivity.kind) {
+        case 'all':
+          lines.push(`  for (unsigned j = 0u; j < ${nPre}u; j++) ${name} = ${name} + sf_state[${source}u + j];`);
+          break;
+        case 'one':
+          lines.push(`  ${name} = sf_state[${source}u + il];`);
+          break;
+        case 'geometric':
+          throw new InternalError('procedural rows cannot be gathered by post neuron (routing refuses them)');
+        case 'rows': {
+          const o = layout.rowOffsets(route);
+          lines.push(`  for (unsigned k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`);
+          break;
+        }
+      }
+      lines.push('}');
+      return lines;
+    },
+  };
+}
+
+/** Statements that call `visit(il)` for each post target of pre neuron `jl`; the same draws as connectivity.ts. */
+function forEachTarget(c: Connectivity, layout: BufferLayout, route: Route, visit: (il: string) => string, indent: string): string[] {
+  const nPost = route.projection.postRange.end - route.projection.postRange.start;
+  switch (c.kind) {
+    case 'all':
+      return [`${indent}for (unsigned il = 0u; il < ${nPost}u; il++) ${visit('il')}`];
+    case 'one':
+      return [`${indent}if (jl < ${nPost}u) ${visit('jl')}`];
+    case 'geometric': {
+      const table = layout.tableOffset(route.index);
+      return [
+        `${indent}int next = -1;`,
+        `${indent}uint4 words = make_uint4(0u, 0u, 0u, 0u);`,
+        `${indent}for (unsigned c = 0u;; c++) {`,
+        `${indent}  if ((c & 3u) == 0u) words = sf_philox4x32_10(make_uint4(jl, c >> 2u, 1u, 0u), make_uint2(SF_SEED, ${c.stream}u));`,
+        `${indent}  const unsigned x = (c & 3u) == 0u ? words.x : (c & 3u) == 1u ? words.y : (c & 3u) == 2u ? words.z : words.w;`,
+        `${indent}  unsigned lo = 0u, hi = ${c.table.length}u;`,
+        `${indent}  while (lo < hi) {`,
+        `${indent}    const unsigned mid = (lo + hi) >> 1;`,
+        `${indent}    if (x < sf_conn[${table}u + mid]) lo = mid + 1u; else hi = mid;`,
+        `${indent}  }`,
+        `${indent}  next += (int)lo + 1;`,
+        `${indent}  if (next >= ${nPost}) break;`,
+        `${indent}  const unsigned il = (unsigned)next;`,
+        `${indent}  ${visit('il')}`,
+        `${indent}}`,
+      ];
+    }
+    case 'rows': {
+      const o = layout.rowOffsets(route.index);
+      return [`${indent}for (unsigned k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) {`, `${indent}  const unsigned il = sf_conn[${o.outTargets}u + k];`, `${indent}  ${visit('il')}`, `${indent}}`];
+    }
+  }
+}
+
+function header(seed: number, layout: BufferLayout, precision: Precision, prelude: string): string {
+  return `// Generated by spikeforge (CUDA C++, ${precision === 'f32' ? 'float' : 'double'}). Buffers as in the WGSL
+// module: state (structure of arrays), events (spike rings, per-route spike counters, then the
+// recorded spike list), record (a row of traces per step), connectivity (read-only).
+// Compile without --use_fast_math: the exprel formula needs an accurate logf.
+typedef ${precision === 'f32' ? 'float' : 'double'} sf_real;
+#define SF_SEED ${seed >>> 0}u
+#define SF_SPIKE_LIST ${spikeListBase(layout)}u
+${PHILOX_CUDA}
+__device__ __forceinline__ sf_real sf_normal(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
+  const uint4 w = sf_random_u32x4(SF_SEED, stream, index, step, purpose);
+  return (sf_real)sf_box_muller(w.x, w.y).x;
+}
+
+__device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
+  return (sf_real)sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
+}
+${prelude}`;
+}
+
+function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter): string {
+  const lines = [
+    `extern "C" __global__ void ${entryPointName(kernel.population)}(${PARAMETERS}) {`,
+    '  const unsigned sf_i = blockIdx.x * blockDim.x + threadIdx.x;',
+    `  if (sf_i >= ${kernel.size}u) return;`,
+  ];
+  const used = readLocals(kernel.body);
+  if (used.has(INDEX)) lines.push(`  const sf_real ${printer.local(INDEX)} = (sf_real)sf_i;`);
+  if (used.has(STEP)) lines.push(`  const sf_real ${printer.local(STEP)} = (sf_real)sf_step;`);
+  // A state's start-of-step value is loaded only where the step reads it.
+  for (const s of kernel.states) if (used.has(s)) lines.push(`  const sf_real ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`);
+  for (const l of kernel.loads) if (used.has(l.local)) lines.push(`  const sf_real ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`);
+  lines.push(...emitStatements(kernel.body, printer, cudaSyntax(layout), '  '));
+  for (const s of kernel.states) lines.push(`  sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i] = ${printer.local(nextName(s))};`);
+  if (kernel.spikes) {
+    lines.push(
+      `  if (${printer.local(SPIKED)}) {`,
+      '    const unsigned sf_k = atomicAdd(&sf_events[SF_SPIKE_LIST], 1u);',
+      '    sf_events[SF_SPIKE_LIST + 1u + 2u * sf_k] = sf_chunk_step;',
+      `    sf_events[SF_SPIKE_LIST + 2u + 2u * sf_k] = ${layout.neuronOffset(kernel.population)}u + sf_i;`,
+    );
+    const ring = layout.ring(kernel.population);
+    if (ring !== undefined) {
+      lines.push(`    const unsigned sf_slot = ${ring.offset}u + (sf_step % ${ring.slots}u) * ${ring.stride}u;`, '    sf_events[sf_slot + 1u + atomicAdd(&sf_events[sf_slot], 1u)] = sf_i;');
+    }
+    lines.push('  }');
+  }
+  layout.traces.forEach((t, r) => {
+    if (t.population !== kernel.population) return;
+    const inRange = rangeCondition('sf_i', t.start, t.end, kernel.size, 'u');
+    lines.push(`  ${inRange === undefined ? '' : `if (${inRange}) `}sf_record[sf_chunk_step * ${layout.recordRow}u + ${layout.traceOffset(r)}u + sf_i - ${t.start}u] = ${printer.local(recordedLocal(kernel, t.variable))};`);
+  });
+  lines.push('}');
+  return lines.join('\n');
+}
+
+function emitDelivery(route: Route, layout: BufferLayout): string {
+  const p = route.projection;
+  const ring = layout.ring(p.pre)!;
+  const counts = layout.ringWords + layout.countOffset(route.index) + p.postRange.start;
+  const inPre = rangeCondition('j', p.preRange.start, p.preRange.end, ring.stride - 1, 'u');
+  return [
+    `extern "C" __global__ void ${deliveryEntryPoint(route.index)}(${PARAMETERS}) {`,
+    `  // projection ${p.name}: ${p.pre} -> ${p.post}, delay ${route.delaySteps} steps`,
+    `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${ring.slots * route.delaySteps - route.delaySteps}u) % ${ring.slots}u) * ${ring.stride}u;`,
+    '  const unsigned k = blockIdx.x * blockDim.x + threadIdx.x;',
+    '  if (k >= sf_events[sf_slot]) return;',
+    ...(inPre === undefined && route.connectivity.kind === 'all' ? [] : ['  const unsigned j = sf_events[sf_slot + 1u + k];']),
+    ...(inPre === undefined ? [] : [`  if (!(${inPre})) return;`]),
+    ...(route.connectivity.kind === 'all' ? [] : [`  const unsigned jl = j - ${p.preRange.start}u;`]),
+    ...forEachTarget(route.connectivity, layout, route, (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`, '  '),
+    '}',
+  ].join('\n');
+}
+
+function emitClearRings(layout: BufferLayout, populations: readonly string[]): string {
+  const lines = [`extern "C" __global__ void ${CLEAR_RINGS}(${PARAMETERS}) {`];
+  for (const p of populations) {
+    const ring = layout.ring(p)!;
+    lines.push(`  sf_events[${ring.offset}u + (sf_step % ${ring.slots}u) * ${ring.stride}u] = 0u;`);
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+/** One CUDA translation unit with the same kernels, in the same step order, as the WGSL module. */
+export function emitCudaModule(kernels: readonly PopulationKernel[], layout: BufferLayout, printer: KernelPrinter, seed: number, precision: Precision, mergedRoutes: readonly Route[], ringPopulations: readonly string[]): string {
+  const bodies = [
+    ...mergedRoutes.map((r) => emitDelivery(r, layout)),
+    ...(ringPopulations.length > 0 ? [emitClearRings(layout, ringPopulations)] : []),
+    ...kernels.map((k) => emitPopulation(k, layout, printer)),
+  ];
+  return [header(seed, layout, precision, printer.prelude()), ...bodies].join('\n\n') + '\n';
+}
