@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { DiagnosticError, renderDiagnostic, renderInternalError } from '../diagnostics/diagnostic.js';
+import { DiagnosticError, InputFileError, renderDiagnostic, renderInternalError } from '../diagnostics/diagnostic.js';
 import { PACKAGE_ROOT, compileFiles, type CompileResult } from '../pipeline.js';
 import { type Io, UsageError, processIo } from './io.js';
 import { STAGES } from './stages.js';
@@ -154,6 +154,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       io.err(`spikeforge ${name}: ${error.message}\nusage: ${command.usage}`);
       return EXIT.usage;
+    }
+    if (error instanceof InputFileError) {
+      io.err(error.message);
+      return EXIT.modelError;
     }
     if (error instanceof DiagnosticError) {
       for (const d of error.diagnostics) io.err(renderDiagnostic(d));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InternalError } from '../diagnostics/diagnostic.js';
+import { InputFileError } from '../diagnostics/diagnostic.js';
 import type { Connector } from '../ir/types.js';
 import { philox4x32_10, streamId } from '../random/philox.js';
 
@@ -74,18 +74,52 @@ export function geometricRow(table: Uint32Array, seed: number, stream: number, j
   }
 }
 
-function fromPairs(nPre: number, nPost: number, pairs: readonly (readonly [number, number])[]): CompressedRows {
-  const sorted = [...pairs].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const outStart = new Uint32Array(nPre + 1);
-  for (const [j] of sorted) outStart[j + 1]! += 1;
-  for (let j = 0; j < nPre; j++) outStart[j + 1]! += outStart[j]!;
-  const outTargets = Uint32Array.from(sorted, ([, i]) => i);
-  const byPost = [...sorted].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-  const inStart = new Uint32Array(nPost + 1);
-  for (const [, i] of byPost) inStart[i + 1]! += 1;
-  for (let i = 0; i < nPost; i++) inStart[i + 1]! += inStart[i]!;
-  const inSources = Uint32Array.from(byPost, ([j]) => j);
-  return { outStart, outTargets, inStart, inSources };
+/** Edges as two growable columns: pre and post local indices. */
+class Edges {
+  pre: Uint32Array = new Uint32Array(1024);
+  post: Uint32Array = new Uint32Array(1024);
+  count = 0;
+
+  add(j: number, i: number): void {
+    if (this.count === this.pre.length) {
+      const grow = (a: Uint32Array): Uint32Array => {
+        const b = new Uint32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.pre = grow(this.pre);
+      this.post = grow(this.post);
+    }
+    this.pre[this.count] = j;
+    this.post[this.count] = i;
+    this.count += 1;
+  }
+}
+
+/** A stable counting sort of `order` by `key`: O(n + buckets), no comparisons. */
+function sortBy(order: Uint32Array, key: Uint32Array, buckets: number): { order: Uint32Array; start: Uint32Array } {
+  const start = new Uint32Array(buckets + 1);
+  for (const e of order) start[key[e]! + 1]! += 1;
+  for (let b = 0; b < buckets; b++) start[b + 1]! += start[b]!;
+  const next = start.slice(0, buckets);
+  const sorted = new Uint32Array(order.length);
+  for (const e of order) sorted[next[key[e]!]!++] = e;
+  return { order: sorted, start };
+}
+
+/** Compressed rows in both directions, each row ascending (a fixed order for gathers on every backend). */
+function compress(nPre: number, nPost: number, edges: Edges): CompressedRows {
+  const pre = edges.pre.subarray(0, edges.count);
+  const post = edges.post.subarray(0, edges.count);
+  const identity = Uint32Array.from({ length: edges.count }, (_, k) => k);
+  const out = sortBy(sortBy(identity, post, nPost).order, pre, nPre);
+  const into = sortBy(sortBy(identity, pre, nPre).order, post, nPost);
+  return {
+    outStart: out.start,
+    outTargets: Uint32Array.from(out.order, (e) => post[e]!),
+    inStart: into.start,
+    inSources: Uint32Array.from(into.order, (e) => pre[e]!),
+  };
 }
 
 /** k distinct integers from [0, n), by Floyd's algorithm on Philox integers (no floats, same everywhere). */
@@ -108,35 +142,35 @@ export function buildConnectivity(connector: Connector, procedural: boolean, nPr
       return { kind: 'one' };
     case 'fixed_probability': {
       if (connector.p >= 1) return { kind: 'all' };
-      if (connector.p <= 0) return { kind: 'rows', rows: fromPairs(nPre, nPost, []) };
+      if (connector.p <= 0) return { kind: 'rows', rows: compress(nPre, nPost, new Edges()) };
       const table = skipTable(connector.p);
       if (procedural) return { kind: 'geometric', table, stream };
-      const pairs: [number, number][] = [];
-      for (let j = 0; j < nPre; j++) geometricRow(table, seed, stream, j, nPost, (i) => pairs.push([j, i]));
-      return { kind: 'rows', rows: fromPairs(nPre, nPost, pairs) };
+      const edges = new Edges();
+      for (let j = 0; j < nPre; j++) geometricRow(table, seed, stream, j, nPost, (i) => edges.add(j, i));
+      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
     }
     case 'fixed_out_degree': {
-      const pairs: [number, number][] = [];
-      for (let j = 0; j < nPre; j++) for (const i of sampleDistinct(nPost, connector.k, seed, stream, j)) pairs.push([j, i]);
-      return { kind: 'rows', rows: fromPairs(nPre, nPost, pairs) };
+      const edges = new Edges();
+      for (let j = 0; j < nPre; j++) for (const i of sampleDistinct(nPost, connector.k, seed, stream, j)) edges.add(j, i);
+      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
     }
     case 'fixed_in_degree': {
-      const pairs: [number, number][] = [];
-      for (let i = 0; i < nPost; i++) for (const j of sampleDistinct(nPre, connector.k, seed, stream, i)) pairs.push([j, i]);
-      return { kind: 'rows', rows: fromPairs(nPre, nPost, pairs) };
+      const edges = new Edges();
+      for (let i = 0; i < nPost; i++) for (const j of sampleDistinct(nPre, connector.k, seed, stream, i)) edges.add(j, i);
+      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
     }
     case 'from_file': {
-      const pairs: [number, number][] = [];
+      const edges = new Edges();
       const lines = readFileSync(connector.path, 'utf8').split(/\r?\n/);
       for (const [n, line] of lines.entries()) {
         if (line.trim() === '' || /^[A-Za-z#]/.test(line.trim())) continue;
         const [a, b] = line.split(',').map((x) => Number(x.trim()));
         if (a === undefined || b === undefined || !Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= nPre || b >= nPost) {
-          throw new InternalError(`${connector.path}:${n + 1}: expected 'pre,post' indices within the ranges (${nPre} x ${nPost})`);
+          throw new InputFileError(connector.path, n + 1, `expected 'pre,post' with indices below ${nPre} and ${nPost}, found '${line.trim()}'`);
         }
-        pairs.push([a, b]);
+        edges.add(a, b);
       }
-      return { kind: 'rows', rows: fromPairs(nPre, nPost, pairs) };
+      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
     }
   }
 }

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../cli/io.js';
-import type { Chunk, SimulationPlan } from './backend.js';
+import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';
 
 /** Prints a time in ms without float noise (0.30000000000000004 -> 0.3). */
@@ -39,6 +39,12 @@ class StreamedFile {
   }
 }
 
+/** `N.V`, or `N.V.3-5` when the same variable is recorded more than once (each range gets its own file). */
+export function traceFileStem(plan: SimulationPlan, t: TraceRequest): string {
+  const same = plan.traces.filter((x) => x.population === t.population && x.variable === t.variable);
+  return same.length === 1 ? `${t.population}.${t.variable}` : `${t.population}.${t.variable}.${t.range.start}-${t.range.end}`;
+}
+
 /** Caps what is kept in memory for plots; the CSV files get everything. */
 const MAX_RASTER_SPIKES = 2_000_000;
 const MAX_TRACE_POINTS = 20_000;
@@ -69,7 +75,7 @@ export class OutputWriter {
     this.spikesFile = new StreamedFile(join(dir, 'spikes.csv'), 't_ms,population,index');
     this.traceFiles = plan.traces.map((t) => {
       const header = ['t_ms', ...Array.from({ length: t.range.end - t.range.start }, (_, k) => String(t.range.start + k))];
-      return new StreamedFile(join(dir, `${t.population}.${t.variable}.csv`), header.join(','));
+      return new StreamedFile(join(dir, `${traceFileStem(plan, t)}.csv`), header.join(','));
     });
     this.traceValues = plan.traces.map((t) => Array.from({ length: t.range.end - t.range.start }, () => []));
     // Keep at most MAX_TRACE_POINTS points per series for the plots.
@@ -152,7 +158,7 @@ export class OutputWriter {
       const unit = units.get(`${t.population}.${t.variable}`) ?? '';
       const series = this.traceValues[r]!.map((values, k) => ({ label: `${t.population}[${t.range.start + k}]`, values }));
       const svg = traceSvg(`${this.plan.network.name}: ${t.population}.${t.variable}`, `${t.variable}${unit === '' ? '' : ` (${unit})`}`, this.traceTimes, series);
-      writeFileAtomic(join(this.dir, `${t.population}.${t.variable}.svg`), svg);
+      writeFileAtomic(join(this.dir, `${traceFileStem(this.plan, t)}.svg`), svg);
     });
     return summary;
   }
