@@ -1,6 +1,7 @@
 import { DiagnosticError, Diagnostics, InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
+import { nodes } from '../ir/walk.js';
 import type { ModelUse, Network, OutputModel, Projection, SynapseModel } from '../ir/types.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { type Connectivity, buildConnectivity } from './connectivity.js';
@@ -72,6 +73,13 @@ function mergeKey(route: Route): string {
  */
 export function routeNetwork(network: Network): NetworkRouting {
   const diagnostics = new Diagnostics();
+  for (const p of network.populations) {
+    if (p.source.kind === 'spikeTimes') diagnostics.error(p.span, `population ${p.name}: SpikeTimes sources are not supported by the kernels yet`);
+    if (p.source.kind === 'neuron' && p.source.model.refractory !== undefined) {
+      const uses = [...nodes(p.source.model.refractory)].find((n) => n.kind === 'ref' && n.ref.kind !== 'parameter' && n.ref.kind !== 'dt');
+      if (uses !== undefined) diagnostics.error(uses.span, 'the refractory period must be a constant (parameters and literals), since it is counted in whole steps');
+    }
+  }
   const routes: Route[] = [];
   network.projections.forEach((p, index) => {
     const weight = constantValue(p.weight);

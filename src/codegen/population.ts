@@ -1,9 +1,10 @@
-import { InternalError, assertNever } from '../diagnostics/diagnostic.js';
+import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { dependencies, nodes } from '../ir/walk.js';
 import type { Expr, ModelUse, Network, NeuronModel, OutputModel, Population, Statement, Stimulus, SynapseModel } from '../ir/types.js';
 import type { NetworkRouting, PreSynapse } from './network.js';
 import { streamId } from '../random/philox.js';
+import { toSymbolic } from '../integrate/to-symbolic.js';
 import { substitute } from '../symbolic/diff.js';
 import * as S from '../symbolic/expr.js';
 import { simplify } from '../symbolic/simplify.js';
@@ -31,85 +32,18 @@ export function parameterValues(model: NeuronModel, population: Population): Map
   return values;
 }
 
-/** How a reference or a special form becomes symbolic; undefined falls back to the default. */
+/** How a node becomes symbolic in a kernel context; undefined falls back to the default conversion. */
 type Hook = (e: Expr) => S.Expr | undefined;
 
 /**
- * IR expression to symbolic expression. References become symbols named as in
- * the source (`post.V` for members); `hook` decides special cases first
- * (renaming states, stimuli's section and random draws).
+ * IR to symbolic with a hook; the model's subexpressions are inlined, each
+ * converted with the same hook (so the states inside them are renamed too).
  */
-export function irToSymbolic(e: Expr, hook: Hook = () => undefined, subexpressions: ReadonlyMap<string, Expr> = new Map()): S.Expr {
-  const hooked = hook(e);
-  if (hooked !== undefined) return hooked;
-  const rec = (x: Expr): S.Expr => irToSymbolic(x, hook, subexpressions);
-  switch (e.kind) {
-    case 'literal':
-      return S.num(e.value);
-    case 'bool':
-      return S.cmp('==', S.num(e.value ? 1 : 0), S.num(1));
-    case 'ref': {
-      const r = e.ref;
-      switch (r.kind) {
-        case 'time':
-          return S.sym(TIME);
-        case 'dt':
-          return S.sym('dt');
-        case 'weight':
-          return S.sym('w');
-        case 'delivered':
-          return S.sym('g');
-        case 'post':
-        case 'pre':
-          return S.sym(`${r.kind}.${r.name}`);
-        case 'subexpression': {
-          // Inlined, so that the states inside it are renamed like any other use.
-          const value = subexpressions.get(r.name);
-          return value === undefined ? S.sym(r.name) : rec(value);
-        }
-        default:
-          return S.sym(r.name);
-      }
-    }
-    case 'prev':
-      return S.sym(e.state);
-    case 'unary':
-      return e.op === 'neg' ? S.neg(rec(e.operand)) : S.not(rec(e.operand));
-    case 'binary': {
-      const a = rec(e.left);
-      const b = rec(e.right);
-      switch (e.op) {
-        case '+':
-          return S.add(a, b);
-        case '-':
-          return S.sub(a, b);
-        case '*':
-          return S.mul(a, b);
-        case '/':
-          return S.div(a, b);
-        case '^':
-          return S.pow(a, b);
-        case 'and':
-          return S.and(a, b);
-        case 'or':
-          return S.or(a, b);
-        default:
-          return S.cmp(e.op, a, b);
-      }
-    }
-    case 'call': {
-      const args = e.args.map(rec);
-      if (e.fn === 'where') return S.where(args[0]!, args[1]!, args[2]!);
-      if (e.fn === 'clip') return S.call('min', S.call('max', args[0]!, args[1]!), args[2]!);
-      return S.call(e.fn as S.Fn, ...(args as [S.Expr]));
-    }
-    case 'random':
-    case 'wiener':
-    case 'section':
-      throw new InternalError(`${e.kind} must be handled before code generation`);
-    default:
-      return assertNever(e);
-  }
+export function symbolic(e: Expr, hook?: Hook, model?: { readonly subexpressions: readonly { readonly name: string; readonly value: Expr }[] }): S.Expr {
+  const subexpressions = new Map<string, S.Expr>();
+  const options = hook === undefined ? { subexpressions } : { subexpressions, hook };
+  for (const sub of model?.subexpressions ?? []) subexpressions.set(sub.name, toSymbolic(sub.value, options));
+  return toSymbolic(e, options);
 }
 
 /** Builds kernel statements for a population, numbering random draws so that each has its own purpose. */
@@ -139,7 +73,7 @@ class KernelBuilder {
           // The Wiener increment over the step, N(0, dt) with dt in ms (BrainPy's wiener_process).
           return S.mul(S.num(Math.sqrt(this.dt)), this.random('normal'));
         case 'random': {
-          const [a, b] = e.args.map((x) => irToSymbolic(x, hook)) as [S.Expr, S.Expr];
+          const [a, b] = e.args.map((x) => symbolic(x, hook)) as [S.Expr, S.Expr];
           return e.distribution === 'normal'
             ? S.add(a, S.mul(b, this.random('normal')))
             : S.add(a, S.mul(S.sub(b, a), this.random('uniform')));
@@ -153,7 +87,7 @@ class KernelBuilder {
           });
           let result: S.Expr = S.num(0);
           for (let k = e.values.length - 1; k >= 0; k--) {
-            result = S.where(S.cmp('<', S.sym(STEP), S.num(bounds[k]!)), irToSymbolic(e.values[k]!, hook), result);
+            result = S.where(S.cmp('<', S.sym(STEP), S.num(bounds[k]!)), symbolic(e.values[k]!, hook), result);
           }
           return result;
         }
@@ -161,7 +95,7 @@ class KernelBuilder {
           return undefined;
       }
     };
-    const value = irToSymbolic(s.value, hook);
+    const value = symbolic(s.value, hook);
     if (s.range.start === 0 && s.range.end === populationSize) return value;
     const inRange = S.and(S.cmp('>=', S.sym(INDEX), S.num(s.range.start)), S.cmp('<', S.sym(INDEX), S.num(s.range.end)));
     return S.where(inRange, value, S.num(0));
@@ -249,10 +183,6 @@ export interface SynapticInputs {
   readonly neuronUpdate: (model: NeuronModel, ltcInput: S.Expr | undefined) => StateUpdate;
 }
 
-function modelSubexpressions(model: { readonly subexpressions: readonly { readonly name: string; readonly value: Expr }[] }): Map<string, Expr> {
-  return new Map(model.subexpressions.map((s) => [s.name, s.value]));
-}
-
 /**
  * One population's step as kernel IR, following language.md "One step":
  * spikes delivered to merged synapse states (their counts), synapse states
@@ -269,7 +199,7 @@ export function buildPopulationKernel(network: Network, population: Population, 
   const flagged = inputs.routing.flagged.has(population.name);
   if (population.source.kind === 'poisson') {
     // BrainPy's PoissonGroup: spike when U[0,1) <= rate * dt.
-    const rate = irToSymbolic(population.source.rate);
+    const rate = symbolic(population.source.rate);
     body.push({ kind: 'letBool', name: SPIKED, value: S.cmp('<=', builder.random('uniform'), simplify(S.mul(rate, S.num(network.dt)))) });
     return finishSpiking(population, [], body, flagged);
   }
@@ -278,7 +208,6 @@ export function buildPopulationKernel(network: Network, population: Population, 
   const constants = constantsOf(parameterValues(model, population), network.dt);
   const bindConstants = (e: S.Expr): S.Expr => simplify(substitute(e, constants));
   const states = new Set(model.states.map((s) => s.name));
-  const subexpressions = modelSubexpressions(model);
   const kernelStates = [...model.states.map((s) => s.name)];
 
   // Currents: stimuli, merged synapse groups, per-pre synapses. Outputs read the start-of-step state (post.V -> V).
@@ -310,7 +239,7 @@ export function buildPopulationKernel(network: Network, population: Population, 
     emitUpdate(body, builder, inputs.synapseUpdate(synapse), names, synConstants, (x) => (names.includes(x) ? `${rename(x)}@in` : rename(x)), network.dt);
     for (const x of names) body.push({ kind: 'let', name: nextName(rename(x)), value: S.sym(nextName(`${rename(x)}@in`)) });
     // 3. the output current, from what the synapse delivers after integration.
-    const delivered = simplify(substitute(irToSymbolic(synapse.delivers, endOfStepHook(new Set(names), rename), modelSubexpressions(synapse)), synConstants));
+    const delivered = simplify(substitute(symbolic(synapse.delivers, endOfStepHook(new Set(names), rename), synapse), synConstants));
     body.push({ kind: 'let', name: `${group.owner}.delivered`, value: delivered });
     currents.push(outputCurrent(group.output, S.sym(`${group.owner}.delivered`), postState, network.dt));
   }
@@ -328,7 +257,7 @@ export function buildPopulationKernel(network: Network, population: Population, 
   }
   emitUpdate(body, builder, inputs.neuronUpdate(model, ltcInput), model.states.map((s) => s.name), constants, (x) => x, network.dt);
 
-  const refractory = model.refractory === undefined ? S.num(0) : bindConstants(irToSymbolic(model.refractory));
+  const refractory = model.refractory === undefined ? S.num(0) : bindConstants(symbolic(model.refractory));
   if (refractory.kind !== 'num') throw new InternalError(`the refractory period of ${population.name} is not a constant`);
   // Counted in whole steps, never by comparing float times.
   const refractorySteps = Math.round(refractory.value / network.dt);
@@ -347,7 +276,7 @@ export function buildPopulationKernel(network: Network, population: Population, 
     });
   }
   if (model.spike === undefined) return { population: population.name, size: population.size, states: kernelStates, loads: [], body, spikes: false };
-  const toSym = (e: Expr): S.Expr => bindConstants(irToSymbolic(e, endOfStepHook(states), subexpressions));
+  const toSym = (e: Expr): S.Expr => bindConstants(symbolic(e, endOfStepHook(states), model));
   body.push({ kind: 'letBool', name: SPIKED, value: toSym(model.spike) });
   const onSpike = eventStatements(model.reset, toSym, states, nextName);
   if (refractorySteps > 0) onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
@@ -370,7 +299,7 @@ function finishSpiking(population: Population, states: string[], body: KernelSta
 function outputCurrent(use: ModelUse<OutputModel>, g: S.Expr, postState: Hook, dt: number): S.Expr {
   const constants = constantsOf(argumentValuesOf(use), dt);
   constants.set('g', g);
-  return simplify(substitute(irToSymbolic(use.model.current, postState), constants));
+  return simplify(substitute(symbolic(use.model.current, postState), constants));
 }
 
 export function argumentValuesOf(use: ModelUse<SynapseModel | OutputModel>): Map<string, number> {
@@ -401,18 +330,17 @@ export function buildPreSynapseKernel(network: Network, pre: PreSynapse, update:
   body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
   const names = synapse.states.map((s) => s.name);
   const constants = constantsOf(argumentValuesOf(projection.synapse), network.dt);
-  const subexpressions = modelSubexpressions(synapse);
   const flag = '@pre_spiked';
   // on_pre, on the start-of-step values: `x += 1` reads and writes x before integration.
   for (const x of names) body.push({ kind: 'let', name: `${x}@in`, value: S.sym(x) });
   const afterDelivery = (x: string): string => `${x}@in`;
   const inHook: Hook = (e) => (e.kind === 'ref' && e.ref.kind === 'state' ? S.sym(afterDelivery(e.ref.name)) : e.kind === 'prev' ? S.sym(e.state) : undefined);
-  const onPre = eventStatements(synapse.onPre, (e) => simplify(substitute(irToSymbolic(e, inHook, subexpressions), constants)), new Set(names), afterDelivery);
+  const onPre = eventStatements(synapse.onPre, (e) => simplify(substitute(symbolic(e, inHook, synapse), constants)), new Set(names), afterDelivery);
   if (onPre.length > 0) body.push({ kind: 'if', condition: S.cmp('>', S.sym(flag), S.num(0.5)), then: onPre, otherwise: [] });
   emitUpdate(body, builder, update, names, constants, (x) => (names.includes(x) ? `${x}@in` : x), network.dt);
   for (const x of names) body.push({ kind: 'let', name: nextName(x), value: S.sym(nextName(`${x}@in`)) });
   // What it delivers is w * f(state): f is kept for the gathers, w is applied at the post neuron.
-  const delivered = simplify(substitute(irToSymbolic(synapse.delivers, endOfStepHook(new Set(names)), subexpressions), new Map([...constants, ['w', S.num(1)]])));
+  const delivered = simplify(substitute(symbolic(synapse.delivers, endOfStepHook(new Set(names)), synapse), new Map([...constants, ['w', S.num(1)]])));
   body.push({ kind: 'let', name: nextName(DELIVERED_STATE), value: delivered });
   return {
     population: pre.owner,

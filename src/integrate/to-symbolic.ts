@@ -67,6 +67,12 @@ export interface ToSymbolicOptions {
   readonly subexpressions?: ReadonlyMap<string, SymExpr>;
   /** What `wiener()` becomes; without it, `wiener()` is an internal error (it belongs in equations only). */
   readonly wiener?: SymExpr;
+  /**
+   * Consulted first at every node: a symbolic form for it, or undefined for the
+   * default. Code generation uses it to rename states (end-of-step values in
+   * events) and to turn a stimulus's section and random draws into kernel forms.
+   */
+  readonly hook?: (e: IrExpr) => SymExpr | undefined;
 }
 
 /** Converts an IR expression; throws InternalError on forms that have no symbolic meaning (random draws, section). */
@@ -75,7 +81,7 @@ export function toSymbolic(e: IrExpr, options: ToSymbolicOptions = {}): SymExpr 
   const visit = (x: IrExpr): SymExpr => {
     const hit = memo.get(x);
     if (hit !== undefined) return hit;
-    const r = convert(x, visit, options);
+    const r = options.hook?.(x) ?? convert(x, visit, options);
     memo.set(x, r);
     return r;
   };

@@ -1,5 +1,6 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
-import { irToSymbolic, parameterValues } from '../codegen/population.js';
+import { parameterValues } from '../codegen/population.js';
+import { toSymbolic } from '../integrate/to-symbolic.js';
 import type { Expr, Network, Population, SynapseModel } from '../ir/types.js';
 import { boxMuller, randomU32x4, streamId, u32ToUniform01 } from '../random/philox.js';
 import { freeSymbols, substitute } from '../symbolic/diff.js';
@@ -21,8 +22,8 @@ export function initialStates(network: Network, population: Population, states: 
   constants.set('dt', S.num(network.dt));
   constants.set('t', S.num(0));
   const subexpressions = new Map<string, S.Expr>();
-  for (const sub of model.subexpressions) subexpressions.set(sub.name, simplify(substitute(substitute(irToSymbolic(sub.value), subexpressions), constants)));
-  const toSym = (e: Expr): S.Expr => simplify(substitute(substitute(irToSymbolic(e), subexpressions), constants));
+  for (const sub of model.subexpressions) subexpressions.set(sub.name, simplify(substitute(substitute(toSymbolic(sub.value), subexpressions), constants)));
+  const toSym = (e: Expr): S.Expr => simplify(substitute(substitute(toSymbolic(e), subexpressions), constants));
 
   const result = new Map<string, Float64Array>();
   const pending = new Map<string, { readonly kind: 'value' | 'distribution'; readonly value: Expr } | undefined>();
@@ -73,7 +74,7 @@ export function synapseInitialStates(model: SynapseModel, parameters: ReadonlyMa
   const result = new Map<string, Float64Array>();
   for (const s of model.states) {
     if (s.init.kind === 'distribution') throw new InternalError(`synapse state ${model.name}.${s.name} cannot start from a distribution yet`);
-    const value = s.init.kind === 'zero' ? 0 : evaluate(irToSymbolic(s.init.value), env);
+    const value = s.init.kind === 'zero' ? 0 : evaluate(toSymbolic(s.init.value), env);
     env.set(s.name, value);
     result.set(rename(s.name), new Float64Array(n).fill(value));
   }

@@ -85,22 +85,23 @@ export class OutputWriter {
 
   add(chunk: Chunk): void {
     const dt = this.plan.network.dt;
-    const lines: string[] = [];
-    for (const [population, spikes] of chunk.spikes) {
-      if (!this.raster.has(population)) continue;
+    // Chronological across populations: (step, population order, index), compared as numbers.
+    const entries: [number, number, number][] = [];
+    const populations = [...chunk.spikes.keys()].filter((p) => this.raster.has(p));
+    populations.forEach((population, order) => {
+      const spikes = chunk.spikes.get(population)!;
       this.spikeCounts.set(population, (this.spikeCounts.get(population) ?? 0) + spikes.steps.length);
       const raster = this.raster.get(population)!;
       for (let k = 0; k < spikes.steps.length; k++) {
-        const t = spikes.steps[k]! * dt;
-        lines.push(`${formatTime(t)},${population},${spikes.indices[k]}\n`);
+        entries.push([spikes.steps[k]!, order, spikes.indices[k]!]);
         if (raster.times.length < MAX_RASTER_SPIKES) {
-          raster.times.push(t);
+          raster.times.push(spikes.steps[k]! * dt);
           raster.indices.push(spikes.indices[k]!);
         }
       }
-    }
-    // One population after the other within a chunk; reorder by time so the file reads chronologically.
-    lines.sort((a, b) => Number(a.slice(0, a.indexOf(','))) - Number(b.slice(0, b.indexOf(','))));
+    });
+    entries.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+    const lines = entries.map(([step, order, index]) => `${formatTime(step * dt)},${populations[order]},${index}\n`);
     this.spikesFile.write(lines.join(''));
     this.plan.traces.forEach((request, r) => {
       const width = request.range.end - request.range.start;
