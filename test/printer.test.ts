@@ -13,7 +13,7 @@ import {
 } from '../src/codegen/printer.js';
 import { WgslPrinter } from '../src/codegen/wgsl/printer.js';
 import { wgslPrelude } from '../src/codegen/wgsl/prelude.js';
-import { compare, evaluate, truthy } from '../src/symbolic/evaluate.js';
+import { applyFn, compare, evaluate, truthy } from '../src/symbolic/evaluate.js';
 import * as S from '../src/symbolic/expr.js';
 import { exprel32, exprel64 } from '../src/symbolic/exprel.js';
 
@@ -65,7 +65,9 @@ function exprArbitrary(options: ExprOptions = {}): fc.Arbitrary<S.Expr> {
       nodes.push(fc.tuple(fc.constantFrom(...unary), e).map(([f, p]) => S.call(f, p) as S.Expr));
     }
     if (binary.length > 0) {
-      nodes.push(fc.tuple(fc.constantFrom(...binary), e, e).map(([f, p, q]) => S.call(f, p, q) as S.Expr));
+      nodes.push(
+        fc.tuple(fc.constantFrom(...binary), e, e).map(([f, p, q]) => S.call(f, p, q) as S.Expr),
+      );
     }
     return {
       expr: fc.oneof({ maxDepth: options.maxDepth ?? 4, depthSize: 'small' }, leaf, ...nodes),
@@ -81,15 +83,18 @@ function exprArbitrary(options: ExprOptions = {}): fc.Arbitrary<S.Expr> {
   return expr;
 }
 
-const f = Math.fround;
+/** Rounding to the emulated precision: Math.fround for float32, nothing for float64. */
+type Round = (v: number) => number;
+const f32: Round = Math.fround;
+const f64: Round = (v) => v;
 
-/** Float32 results of the math functions as the JavaScript float32 printer spells them. */
-function apply32(fn: S.Fn, args: readonly number[]): number {
+/** The math functions as the JavaScript printer of that precision spells them. */
+function applyPrinted(fn: S.Fn, args: readonly number[], r: Round): number {
   const x = args[0]!;
   const y = args[1] ?? NaN;
   switch (fn) {
     case 'exprel':
-      return exprel32(x);
+      return r === f32 ? exprel32(x) : exprel64(x);
     case 'abs':
       return Math.abs(x);
     case 'floor':
@@ -101,24 +106,25 @@ function apply32(fn: S.Fn, args: readonly number[]): number {
     case 'max':
       return Math.max(x, y);
     default:
-      return f(Math[fn](x));
+      return r(Math[fn](x));
   }
 }
 
 /**
- * Float32 value of `e` computed in the printers' documented order: sums folded left in
- * canonical order; products as coefficient * numerators / (denominators), sign applied last;
- * x^2..4 as repeated products, x^0.5 as sqrt, x^-n in the denominator; every + - * / and
- * inexact function rounded to float32. `env` must hold float32 values.
+ * Value of `e` computed in the printers' documented order: sums folded left in canonical
+ * order; products as coefficient * numerators / (denominators), sign applied last; x^2..4 as
+ * x*x, x*x*x, (x*x)*(x*x), x^0.5 as sqrt, x^-n in the denominator; every + - * / and inexact
+ * function rounded by `r` (Math.fround: the float32 emulation). `env` must hold values of
+ * that precision.
  */
-function emulate32(e: S.Expr, env: Inputs): number {
-  const ev = (x: S.Expr): number => emulate32(x, env);
+function emulate(e: S.Expr, env: Inputs, r: Round): number {
+  const ev = (x: S.Expr): number => emulate(x, env, r);
   const posPow = (base: S.Expr, k: number): number => {
-    if (k === 0.5) return f(Math.sqrt(ev(base)));
+    if (k === 0.5) return r(Math.sqrt(ev(base)));
     const b = ev(base);
-    let acc = b;
-    for (let i = 1; i < k; i++) acc = f(acc * b);
-    return acc;
+    if (k === 1) return b;
+    const square = r(b * b);
+    return k === 2 ? square : k === 3 ? r(square * b) : r(square * square);
   };
   const product = (factors: readonly S.Expr[]): number => {
     let coeff = 1;
@@ -126,18 +132,23 @@ function emulate32(e: S.Expr, env: Inputs): number {
     const denom: S.Pow[] = [];
     for (const x of factors) {
       if (x.kind === 'num') coeff = x.value;
-      else if (x.kind === 'pow' && x.exp.kind === 'num' && [-1, -2, -3, -4, -0.5].includes(x.exp.value)) denom.push(x);
+      else if (
+        x.kind === 'pow' &&
+        x.exp.kind === 'num' &&
+        [-1, -2, -3, -4, -0.5].includes(x.exp.value)
+      )
+        denom.push(x);
       else numer.push(x);
     }
-    let acc: number | undefined = Math.abs(coeff) === 1 ? undefined : f(Math.abs(coeff));
-    for (const x of numer) acc = acc === undefined ? ev(x) : f(acc * ev(x));
+    let acc: number | undefined = Math.abs(coeff) === 1 ? undefined : r(Math.abs(coeff));
+    for (const x of numer) acc = acc === undefined ? ev(x) : r(acc * ev(x));
     if (denom.length > 0) {
       let d: number | undefined;
       for (const p of denom) {
         const v = posPow(p.base, -(p.exp as S.Num).value);
-        d = d === undefined ? v : f(d * v);
+        d = d === undefined ? v : r(d * v);
       }
-      acc = f((acc ?? 1) / d!);
+      acc = r((acc ?? 1) / d!);
     }
     acc ??= 1;
     return coeff < 0 ? -acc : acc;
@@ -145,13 +156,13 @@ function emulate32(e: S.Expr, env: Inputs): number {
   const cond = (x: S.Expr): boolean => truthy(ev(x));
   switch (e.kind) {
     case 'num':
-      return f(e.value);
+      return r(e.value);
     case 'sym':
       return env[e.name as keyof Inputs];
     case 'add': {
       // a - u and a + (-u) are the same IEEE operation, and swapping the first pair is exact.
       let acc = ev(e.args[0]!);
-      for (const t of e.args.slice(1)) acc = f(acc + ev(t));
+      for (const t of e.args.slice(1)) acc = r(acc + ev(t));
       return acc;
     }
     case 'mul':
@@ -164,10 +175,10 @@ function emulate32(e: S.Expr, env: Inputs): number {
         if ([0.5, 2, 3, 4].includes(k)) return posPow(e.base, k);
         if ([-1, -2, -3, -4, -0.5].includes(k)) return product([e]);
       }
-      return f(Math.pow(ev(e.base), ev(e.exp)));
+      return r(Math.pow(ev(e.base), ev(e.exp)));
     }
     case 'call':
-      return apply32(e.fn, e.args.map(ev));
+      return applyPrinted(e.fn, e.args.map(ev), r);
     case 'where':
       return cond(e.cond) ? ev(e.then) : ev(e.else);
     case 'cmp':
@@ -181,14 +192,87 @@ function emulate32(e: S.Expr, env: Inputs): number {
   }
 }
 
+/**
+ * evaluate() with every arithmetic result and function value moved by 4 ulps (float64), up or
+ * down at random: if that moves the result by more than 1e-13 relative, the expression is too
+ * ill-conditioned at `env` (cancellation, tan near a pole) for printed code and evaluate() to
+ * agree to 1e-12, since they round differently. Steps count as ill-conditioned outright: a
+ * comparison of nearly equal operands, floor/ceil of a near-integer, a nearly-zero condition.
+ */
+function wellConditioned(e: S.Expr, env: Inputs, want: number, seed: number): boolean {
+  let state = seed >>> 0 || 1;
+  const coin = (): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state & 1 ? 1 : -1;
+  };
+  const p = (v: number): number => v * (1 + coin() * 4 * 2 ** -53);
+  let step = false;
+  const near = (u: number, v: number): boolean =>
+    Math.abs(u - v) <= 1e-9 * Math.max(Math.abs(u), Math.abs(v));
+  const truth = (x: S.Expr): boolean => {
+    const v = ev(x);
+    if (
+      x.kind !== 'cmp' &&
+      x.kind !== 'and' &&
+      x.kind !== 'or' &&
+      x.kind !== 'not' &&
+      Math.abs(v) < 1e-9
+    )
+      step = true;
+    return truthy(v);
+  };
+  const ev = (x: S.Expr): number => {
+    switch (x.kind) {
+      case 'num':
+        return x.value;
+      case 'sym':
+        return env[x.name as keyof Inputs];
+      case 'add':
+        return x.args.reduce((acc, a) => p(acc + ev(a)), 0);
+      case 'mul':
+        return x.args.reduce((acc, a) => p(acc * ev(a)), 1);
+      case 'pow':
+        return p(Math.pow(ev(x.base), ev(x.exp)));
+      case 'call': {
+        const args = x.args.map(ev);
+        if ((x.fn === 'floor' || x.fn === 'ceil') && near(args[0]!, Math.round(args[0]!)))
+          step = true;
+        return p(applyFn(x.fn, args));
+      }
+      case 'where':
+        return truth(x.cond) ? ev(x.then) : ev(x.else);
+      case 'cmp': {
+        const [u, v] = [ev(x.a), ev(x.b)];
+        if (near(u, v)) step = true;
+        return compare(x.op, u, v);
+      }
+      case 'and':
+        return x.args.every(truth) ? 1 : 0;
+      case 'or':
+        return x.args.some(truth) ? 1 : 0;
+      case 'not':
+        return truth(x.arg) ? 0 : 1;
+    }
+  };
+  for (let trial = 0; trial < 4; trial++) {
+    const moved = ev(e);
+    if (step) return false;
+    if (!(same(moved, want) || Math.abs(moved - want) <= 1e-13 * Math.abs(want))) return false;
+  }
+  return true;
+}
 
 /** Input tuples for the symbols: float32 values in +-[1/8, 8] and a few special ones. */
 function inputsArbitrary(): fc.Arbitrary<Inputs> {
-  const value = fc.oneof(
-    fc.double({ min: 0.125, max: 8, noNaN: true }),
-    fc.double({ min: -8, max: -0.125, noNaN: true }),
-    fc.constantFrom(0, 1, -1, 0.5, 2),
-  ).map(Math.fround);
+  const value = fc
+    .oneof(
+      fc.double({ min: 0.125, max: 8, noNaN: true }),
+      fc.double({ min: -8, max: -0.125, noNaN: true }),
+      fc.constantFrom(0, 1, -1, 0.5, 2),
+    )
+    .map(Math.fround);
   return fc.record({ a: value, b: value, c: value, x: value });
 }
 
@@ -196,9 +280,18 @@ function inputsArbitrary(): fc.Arbitrary<Inputs> {
 // Printed forms
 
 const { sym, num, add, mul, sub, div, pow, call, where, cmp, and, or, not, neg } = S;
-const [V, V_rest, V_th, tau, dt, x, a, b, c, z] = ['V', 'V_rest', 'V_th', 'tau', 'dt', 'x', 'a', 'b', 'c', 'z'].map(
-  (n) => sym(n),
-) as [S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym];
+const [V, V_rest, V_th, tau, dt, x, a, b, c, z] = [
+  'V',
+  'V_rest',
+  'V_th',
+  'tau',
+  'dt',
+  'x',
+  'a',
+  'b',
+  'c',
+  'z',
+].map((n) => sym(n)) as [S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym, S.Sym];
 
 /** Fresh printers for every target and precision. */
 function printers(): CLikePrinter[] {
@@ -351,14 +444,26 @@ describe('printed forms', () => {
       js/f32: (Math.fround(x - a) !== 0 ? a : b)"
     `);
     // Constant comparisons fold (at the printer's precision: 0.1 == float32(0.1) in f32).
-    expect(new WgslPrinter().printCondition(cmp('==', num(0.1), num(Math.fround(0.1))))).toBe('true');
-    expect(new CudaPrinter({ precision: 'f64' }).printCondition(cmp('==', num(0.1), num(Math.fround(0.1))))).toBe(
-      'false',
+    expect(new WgslPrinter().printCondition(cmp('==', num(0.1), num(Math.fround(0.1))))).toBe(
+      'true',
     );
+    expect(
+      new CudaPrinter({ precision: 'f64' }).printCondition(
+        cmp('==', num(0.1), num(Math.fround(0.1))),
+      ),
+    ).toBe('false');
   });
 
   it('reserved words and odd characters in symbol names', () => {
-    const e = add(sym('var'), sym('let'), sym('float'), sym('post.V'), sym('post_V'), sym('V@next'), sym('sf_x'));
+    const e = add(
+      sym('var'),
+      sym('let'),
+      sym('float'),
+      sym('post.V'),
+      sym('post_V'),
+      sym('V@next'),
+      sym('sf_x'),
+    );
     expect(everywhere(e)).toMatchInlineSnapshot(`
       "wgsl/f32: V_next + float + let_ + post_V + post_V_2 + v_sf_x + var_
       cuda/f32: V_next + float_ + let + post_V + post_V_2 + v_sf_x + var
@@ -397,7 +502,7 @@ describe('literals', () => {
       [
         "sf_inf() -sf_inf() sf_nan()",
         "INFINITY -INFINITY NAN",
-        "INFINITY -INFINITY NAN",
+        "HUGE_VAL -HUGE_VAL static_cast<double>(NAN)",
         "Infinity -Infinity NaN",
         "Infinity -Infinity NaN",
       ]
@@ -409,7 +514,12 @@ describe('literals', () => {
 
   it('integer and boolean literals', () => {
     const show = (p: CLikePrinter): string =>
-      [p.literal(3, 'u32'), p.literal(-3, 'i32'), p.literal(-(2 ** 31), 'i32'), p.literal(1, 'bool')].join(' ');
+      [
+        p.literal(3, 'u32'),
+        p.literal(-3, 'i32'),
+        p.literal(-(2 ** 31), 'i32'),
+        p.literal(1, 'bool'),
+      ].join(' ');
     expect(printers().map(show)).toMatchInlineSnapshot(`
       [
         "3u -3i (-2147483647i - 1i) true",
@@ -440,8 +550,8 @@ describe('literals', () => {
         const digits = d.toExponential().split('e')[0]!.replace('.', '');
         expect(digits.length).toBeLessThanOrEqual(9);
         // Never on a midpoint between v and a neighbour (it would read back differently in C).
-        const below = pattern === 1 ? 0 : (bits[0] = pattern - 1, view[0]!);
-        const above = (bits[0] = pattern + 1, view[0]!);
+        const below = pattern === 1 ? 0 : ((bits[0] = pattern - 1), view[0]!);
+        const above = ((bits[0] = pattern + 1), view[0]!);
         expect([(below + v) / 2, (v + above) / 2]).not.toContain(d);
         // No shorter decimal reads back: with one digit fewer, the nearest decimals on either
         // side of v round to another float32 (or sit on a midpoint).
@@ -451,7 +561,10 @@ describe('literals', () => {
           const base = BigInt(m.replace('.', ''));
           for (const cand of [base - 1n, base, base + 1n]) {
             const shorter = Number(`${cand}e${Number(e) - (p - 1)}`);
-            const readsBack = Math.fround(shorter) === v && shorter !== (below + v) / 2 && shorter !== (v + above) / 2;
+            const readsBack =
+              Math.fround(shorter) === v &&
+              shorter !== (below + v) / 2 &&
+              shorter !== (v + above) / 2;
             expect(readsBack).toBe(false);
           }
         }
@@ -500,8 +613,12 @@ describe('types and names', () => {
   });
 
   it('target names of functions and types are reserved too', () => {
-    expect(new WgslPrinter().printExpr(add(sym('exp'), sym('select'), sym('f32')))).toBe('exp_ + f32_ + select_');
-    expect(new CudaPrinter().printExpr(add(sym('expf'), sym('threadIdx')))).toBe('expf_ + threadIdx_');
+    expect(new WgslPrinter().printExpr(add(sym('exp'), sym('select'), sym('f32')))).toBe(
+      'exp_ + f32_ + select_',
+    );
+    expect(new CudaPrinter().printExpr(add(sym('expf'), sym('threadIdx')))).toBe(
+      'expf_ + threadIdx_',
+    );
     expect(new JsPrinter().printExpr(add(sym('Math'), sym('NaN')))).toBe('Math_ + NaN_');
   });
 });
@@ -515,7 +632,12 @@ describe('unsupported functions and helpers', () => {
         precision: 'f32',
         types: { f32: 'float' },
         functions: { exp: { name: 'exp' } },
-        operators: { and: '&&', or: '||', not: '!', cmp: { '<': '<', '<=': '<=', '>': '>', '>=': '>=', '==': '==', '!=': '!=' } },
+        operators: {
+          and: '&&',
+          or: '||',
+          not: '!',
+          cmp: { '<': '<', '<=': '<=', '>': '>', '>=': '>=', '==': '==', '!=': '!=' },
+        },
         where: 'ternary',
         boolToFloat: (s) => `float(${s})`,
         literals: {
@@ -556,7 +678,9 @@ describe('unsupported functions and helpers', () => {
   it('a function unknown to the tables (added to the symbolic engine later) throws too', () => {
     const erf = { kind: 'call', id: -1, fn: 'erf', args: [x] } as unknown as S.Expr;
     for (const p of printers()) {
-      expect(() => p.printExpr(erf)).toThrow(expect.objectContaining({ fn: 'erf', target: p.target }));
+      expect(() => p.printExpr(erf)).toThrow(
+        expect.objectContaining({ fn: 'erf', target: p.target }),
+      );
     }
   });
 
@@ -587,7 +711,9 @@ describe('unsupported functions and helpers', () => {
 
 /** Compiles printed JavaScript over the symbols, with the whole prelude. */
 function compileJs(code: string): (env: Inputs) => number {
-  const fn = new Function(...SYMBOLS, `${jsPrelude()}\nreturn ${code};`) as (...args: number[]) => number;
+  const fn = new Function(...SYMBOLS, `${jsPrelude()}\nreturn ${code};`) as (
+    ...args: number[]
+  ) => number;
   return (env) => fn(...SYMBOLS.map((s) => env[s]));
 }
 
@@ -606,47 +732,90 @@ function sqrtForHalfPowers(e: S.Expr): S.Expr {
 const same = (p: number, q: number): boolean => p === q || (Number.isNaN(p) && Number.isNaN(q));
 
 describe('JavaScript printers compute what they promise', () => {
-  it('float64: equals evaluate() to 1e-12 relative', () => {
+  it('float64: equals evaluate() to 1e-12 relative where well-conditioned, and the printed order exactly', () => {
+    let checked = 0;
+    let total = 0;
     fc.assert(
-      fc.property(exprArbitrary(), fc.array(inputsArbitrary(), { minLength: 8, maxLength: 8 }), (e, envs) => {
-        const run = compileJs(new JsPrinter().printExpr(e));
-        const reference = sqrtForHalfPowers(e);
-        for (const env of envs) {
-          const got = run(env);
-          const want = evaluate(reference, env);
-          const ok = same(got, want) || Math.abs(got - want) <= 1e-12 * Math.max(Math.abs(want), Math.abs(got));
-          if (!ok) throw new Error(`${new JsPrinter().printExpr(e)} at ${JSON.stringify(env)}: ${got} vs ${want}`);
-        }
-      }),
-      { seed: Number(process.env['PSEED'] ?? 20240611), numRuns: 1500 },
+      fc.property(
+        exprArbitrary(),
+        fc.array(inputsArbitrary(), { minLength: 8, maxLength: 8 }),
+        (e, envs) => {
+          const code = new JsPrinter().printExpr(e);
+          const run = compileJs(code);
+          const reference = sqrtForHalfPowers(e);
+          envs.forEach((env, i) => {
+            const got = run(env);
+            const order = emulate(e, env, f64);
+            if (!same(got, order))
+              throw new Error(`${code} at ${JSON.stringify(env)}: ${got}, printed order ${order}`);
+            const want = evaluate(reference, env);
+            total++;
+            if (!wellConditioned(reference, env, want, e.id * 8 + i)) return;
+            checked++;
+            const ok =
+              same(got, want) ||
+              Math.abs(got - want) <= 1e-12 * Math.max(Math.abs(want), Math.abs(got));
+            if (!ok)
+              throw new Error(`${code} at ${JSON.stringify(env)}: ${got}, evaluate() ${want}`);
+          });
+        },
+      ),
+      { seed: 20240611, numRuns: 1500 },
     );
+    // Most cases are well-conditioned: the tolerance check is not vacuous.
+    expect(checked).toBeGreaterThan(0.8 * total);
   });
 
   it('float32: equals a float32 emulation (Math.fround after every operation) exactly', () => {
     fc.assert(
-      fc.property(exprArbitrary(), fc.array(inputsArbitrary(), { minLength: 8, maxLength: 8 }), (e, envs) => {
-        const code = new JsPrinter({ precision: 'f32' }).printExpr(e);
-        const run = compileJs(code);
-        for (const env of envs) {
-          const got = run(env);
-          const want = emulate32(e, env);
-          if (!same(got, want)) throw new Error(`${code} at ${JSON.stringify(env)}: ${got} vs ${want}`);
-          // Every printed value is a float32.
-          if (!same(Math.fround(got), got)) throw new Error(`${code} is not float32: ${got}`);
-        }
-      }),
-      { seed: Number(process.env['PSEED'] ?? 20240612), numRuns: 1500 },
+      fc.property(
+        exprArbitrary(),
+        fc.array(inputsArbitrary(), { minLength: 8, maxLength: 8 }),
+        (e, envs) => {
+          const code = new JsPrinter({ precision: 'f32' }).printExpr(e);
+          const run = compileJs(code);
+          for (const env of envs) {
+            const got = run(env);
+            const want = emulate(e, env, f32);
+            if (!same(got, want))
+              throw new Error(`${code} at ${JSON.stringify(env)}: ${got} vs ${want}`);
+            // Every printed value is a float32.
+            if (!same(Math.fround(got), got)) throw new Error(`${code} is not float32: ${got}`);
+          }
+        },
+      ),
+      { seed: 20240612, numRuns: 1500 },
     );
   });
 
   it('the JavaScript exprel helpers are exprel32 and exprel64 bit for bit', () => {
-    const helpers = new Function(`${jsPrelude(['sf_exprel', 'sf_exprel32'])}\nreturn [sf_exprel, sf_exprel32];`)() as [
-      (z: number) => number,
-      (z: number) => number,
-    ];
+    const helpers = new Function(
+      `${jsPrelude(['sf_exprel', 'sf_exprel32'])}\nreturn [sf_exprel, sf_exprel32];`,
+    )() as [(z: number) => number, (z: number) => number];
     const [sf64, sf32] = helpers;
-    const special = [0, -0, 1e-30, -1e-30, 2 ** -25, -(2 ** -25), 1e-8, 17.3, -17.3, -20, 88.7, 89, 100, -100, Infinity, -Infinity, NaN];
-    const zs = [...special, ...fc.sample(fc.double({ min: -120, max: 120, noNaN: true }), { seed: 5, numRuns: 5000 })];
+    const special = [
+      0,
+      -0,
+      1e-30,
+      -1e-30,
+      2 ** -25,
+      -(2 ** -25),
+      1e-8,
+      17.3,
+      -17.3,
+      -20,
+      88.7,
+      89,
+      100,
+      -100,
+      Infinity,
+      -Infinity,
+      NaN,
+    ];
+    const zs = [
+      ...special,
+      ...fc.sample(fc.double({ min: -120, max: 120, noNaN: true }), { seed: 5, numRuns: 5000 }),
+    ];
     for (const zz of zs) {
       expect(same(sf64(zz), exprel64(zz)), `exprel64(${zz})`).toBe(true);
       expect(same(sf32(Math.fround(zz)), exprel32(zz)), `exprel32(${zz})`).toBe(true);

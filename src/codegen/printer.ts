@@ -30,7 +30,10 @@
  *   true, as in {@link ../symbolic/evaluate.ts}).
  *
  * This differs from `evaluate` (which multiplies by `b^-1` and calls `Math.pow`) by a few
- * rounding errors, never structurally.
+ * rounding errors, never structurally. Bit-equality across backends also needs the target
+ * compiler to keep the operations as written: nvcc fuses `a * b + c` into an FMA unless given
+ * `--fmad=false`, and a WGSL implementation that goes through GLSL (Mesa's llvmpipe) may
+ * rewrite `(a + b) - b` to `a` (see test/printer-wgsl.test.ts).
  *
  * A function the target table lacks throws {@link UnsupportedFunctionError}; callers turn it
  * into a diagnostic. Nothing is ever printed silently wrong.
@@ -233,6 +236,16 @@ export function cFloatDigits(d: number): string {
 // ---------------------------------------------------------------------------------------
 // Names
 
+/** The whitespace-separated words of `text`, skipping `#` comment lines (for reserved-word tables). */
+export function words(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'))
+    .join(' ')
+    .split(/\s+/)
+    .filter((w) => w !== '');
+}
+
 /**
  * Maps source names (`V`, `post.V`, `V@next`, `@step`) to identifiers that are valid on the
  * target, avoid its reserved words and runtime prefixes, and are unique: each name gets one
@@ -301,7 +314,10 @@ export class Namer {
  * leading digit or an empty result gets a `v` in front.
  */
 function sanitize(name: string): string {
-  const s = name.replace(/[^A-Za-z0-9_]+/g, '_').replace(/_+/g, '_').replace(/^_+/, '');
+  const s = name
+    .replace(/[^A-Za-z0-9_]+/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^_+/, '');
   return s === '' ? 'v' : /^[0-9]/.test(s) ? `v${s}` : s;
 }
 
@@ -394,10 +410,13 @@ export abstract class CLikePrinter {
           throw new RangeError(`${value} is not an i32`);
         }
         // 2147483648 itself is out of range for the literal that -2147483648 would negate.
-        if (value === -0x80000000) return `(-2147483647${this.tables.literals.i32Suffix} - 1${this.tables.literals.i32Suffix})`;
+        if (value === -0x80000000)
+          return `(-2147483647${this.tables.literals.i32Suffix} - 1${this.tables.literals.i32Suffix})`;
         return `${value}${this.tables.literals.i32Suffix}`;
       default:
-        throw new Error(`literal: the ${this.target} (${this.precision}) printer has no ${type} literals`);
+        throw new Error(
+          `literal: the ${this.target} (${this.precision}) printer has no ${type} literals`,
+        );
     }
   }
 
@@ -450,7 +469,9 @@ export abstract class CLikePrinter {
   /** `-code`, value for value `-(code)` (sign changes are exact). */
   protected negate(code: Code): Code {
     // `-x * y` reads as (-x) * y, which equals -(x * y) exactly; `- -x` would lex as `--`.
-    const inner = code.text.startsWith('-') ? parenthesize(code, PREC.atom) : parenthesize(code, PREC.mul);
+    const inner = code.text.startsWith('-')
+      ? parenthesize(code, PREC.atom)
+      : parenthesize(code, PREC.mul);
     return { text: `-${inner.text}`, prec: PREC.neg };
   }
 
@@ -463,7 +484,12 @@ export abstract class CLikePrinter {
 
   protected symbol(name: string, ctx: PrintContext): Code {
     const { symbols } = ctx;
-    const given = symbols === undefined ? undefined : typeof symbols === 'function' ? symbols(name) : symbols.get(name);
+    const given =
+      symbols === undefined
+        ? undefined
+        : typeof symbols === 'function'
+          ? symbols(name)
+          : symbols.get(name);
     return atom(given ?? this.namer.identifier(name));
   }
 
@@ -506,7 +532,14 @@ export abstract class CLikePrinter {
         if (e.a.kind === 'num' && e.b.kind === 'num') {
           const a = this.round(e.a.value);
           const b = this.round(e.b.value);
-          const truth = { '<': a < b, '<=': a <= b, '>': a > b, '>=': a >= b, '==': a === b, '!=': a !== b }[e.op];
+          const truth = {
+            '<': a < b,
+            '<=': a <= b,
+            '>': a > b,
+            '>=': a >= b,
+            '==': a === b,
+            '!=': a !== b,
+          }[e.op];
           return atom(truth ? literals.true : literals.false);
         }
         const a = parenthesize(this.value(e.a, ctx), PREC.cmp + 1);
@@ -521,12 +554,18 @@ export abstract class CLikePrinter {
         return { text: parts.join(` ${op} `), prec: e.kind === 'and' ? PREC.and : PREC.or };
       }
       case 'not':
-        return { text: `${operators.not}${parenthesize(this.condition(e.arg, ctx), PREC.unary).text}`, prec: PREC.unary };
+        return {
+          text: `${operators.not}${parenthesize(this.condition(e.arg, ctx), PREC.unary).text}`,
+          prec: PREC.unary,
+        };
       case 'num':
         return atom(e.value !== 0 ? literals.true : literals.false);
       default: {
         const x = parenthesize(this.value(e, ctx), PREC.cmp + 1);
-        return { text: `${x.text} ${operators.cmp['!=']} ${this.floatLiteral(0, ctx).text}`, prec: PREC.cmp };
+        return {
+          text: `${x.text} ${operators.cmp['!=']} ${this.floatLiteral(0, ctx).text}`,
+          prec: PREC.cmp,
+        };
       }
     }
   }
@@ -557,7 +596,8 @@ export abstract class CLikePrinter {
     const denom: Pow[] = [];
     for (const f of factors) {
       if (f.kind === 'num') coeff = f.value;
-      else if (f.kind === 'pow' && f.exp.kind === 'num' && DENOMINATOR_EXPONENTS.has(f.exp.value)) denom.push(f);
+      else if (f.kind === 'pow' && f.exp.kind === 'num' && DENOMINATOR_EXPONENTS.has(f.exp.value))
+        denom.push(f);
       else numer.push(f);
     }
     const negative = coeff < 0;
@@ -611,7 +651,9 @@ export abstract class CLikePrinter {
     if (spec === undefined) throw new UnsupportedFunctionError(fn, this.target, this.precision);
     const printed = args.map((a) => this.value(a, ctx).text);
     this.use(spec.helper, ctx);
-    const code = atom(spec.template ? spec.template(printed) : `${spec.name}(${printed.join(', ')})`);
+    const code = atom(
+      spec.template ? spec.template(printed) : `${spec.name}(${printed.join(', ')})`,
+    );
     return spec.exact ? code : this.rounded(code);
   }
 }

@@ -12,7 +12,13 @@
  *   includes).
  */
 
-import { type Precision, CLikePrinter, type FunctionSpec, type FunctionTable } from '../printer.js';
+import {
+  type Precision,
+  CLikePrinter,
+  type FunctionSpec,
+  type FunctionTable,
+  words,
+} from '../printer.js';
 import { cudaPrelude } from './prelude.js';
 
 /** The C math function of `name` at `precision` (`expf` / `exp`). */
@@ -46,34 +52,30 @@ function functions(p: Precision): FunctionTable {
 }
 
 /** C++ keywords, CUDA built-in variables and vector types, math names, common macros. */
-export const CUDA_RESERVED: readonly string[] = [
-  'alignas', 'alignof', 'and', 'and_eq', 'asm', 'auto', 'bitand', 'bitor', 'bool', 'break',
-  'case', 'catch', 'char', 'char8_t', 'char16_t', 'char32_t', 'class', 'compl', 'concept',
-  'const', 'consteval', 'constexpr', 'constinit', 'const_cast', 'continue', 'co_await',
-  'co_return', 'co_yield', 'decltype', 'default', 'delete', 'do', 'double', 'dynamic_cast',
-  'else', 'enum', 'explicit', 'export', 'extern', 'false', 'float', 'for', 'friend', 'goto',
-  'if', 'inline', 'int', 'long', 'mutable', 'namespace', 'new', 'noexcept', 'not', 'not_eq',
-  'nullptr', 'operator', 'or', 'or_eq', 'private', 'protected', 'public', 'register',
-  'reinterpret_cast', 'requires', 'restrict', 'return', 'short', 'signed', 'sizeof', 'static',
-  'static_assert', 'static_cast', 'struct', 'switch', 'template', 'this', 'thread_local',
-  'throw', 'true', 'try', 'typedef', 'typeid', 'typename', 'union', 'unsigned', 'using',
-  'virtual', 'void', 'volatile', 'wchar_t', 'while', 'xor', 'xor_eq', 'final', 'override',
-  // CUDA
-  'threadIdx', 'blockIdx', 'blockDim', 'gridDim', 'warpSize', 'dim3', 'size_t', 'ptrdiff_t',
-  'int8_t', 'int16_t', 'int32_t', 'int64_t', 'uint8_t', 'uint16_t', 'uint32_t', 'uint64_t',
-  'std', 'half', 'nv_bfloat16',
-  ...['char', 'uchar', 'short', 'ushort', 'int', 'uint', 'long', 'ulong', 'longlong', 'ulonglong', 'float', 'double']
-    .flatMap((t) => [1, 2, 3, 4].map((n) => `${t}${n}`)),
-  // macros and math names printed code or headers use
-  'INFINITY', 'NAN', 'HUGE_VAL', 'HUGE_VALF', 'NULL', 'EOF', 'assert', 'errno', 'signbit',
-  'isnan', 'isinf', 'isfinite', 'min', 'max', 'abs', 'exp', 'expf', 'exp2', 'exp2f', 'expm1',
-  'expm1f', 'log', 'logf', 'log2', 'log2f', 'log10', 'log10f', 'log1p', 'log1pf', 'sqrt',
-  'sqrtf', 'rsqrt', 'rsqrtf', 'pow', 'powf', 'fabs', 'fabsf', 'fmin', 'fminf', 'fmax', 'fmaxf',
-  'fma', 'fmaf', 'sin', 'sinf', 'cos', 'cosf', 'tan', 'tanf', 'sinh', 'sinhf', 'cosh', 'coshf',
-  'tanh', 'tanhf', 'atan', 'atanf', 'atan2', 'atan2f', 'floor', 'floorf', 'ceil', 'ceilf',
-  'round', 'roundf', 'trunc', 'truncf', 'copysign', 'copysignf', 'printf', 'malloc', 'free',
-  'M_PI', 'M_E',
-];
+export const CUDA_RESERVED: readonly string[] = words(`
+  alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t
+  char32_t class compl concept const consteval constexpr constinit const_cast continue
+  co_await co_return co_yield decltype default delete do double dynamic_cast else enum
+  explicit export extern false float for friend goto if inline int long mutable namespace new
+  noexcept not not_eq nullptr operator or or_eq private protected public register
+  reinterpret_cast requires restrict return short signed sizeof static static_assert
+  static_cast struct switch template this thread_local throw true try typedef typeid typename
+  union unsigned using virtual void volatile wchar_t while xor xor_eq final override
+  # CUDA
+  threadIdx blockIdx blockDim gridDim warpSize dim3 size_t ptrdiff_t int8_t int16_t int32_t
+  int64_t uint8_t uint16_t uint32_t uint64_t std half nv_bfloat16
+  # macros and math names printed code or headers use
+  INFINITY NAN HUGE_VAL HUGE_VALF NULL EOF assert errno signbit isnan isinf isfinite min max
+  abs exp expf exp2 exp2f expm1 expm1f log logf log2 log2f log10 log10f log1p log1pf sqrt
+  sqrtf rsqrt rsqrtf pow powf fabs fabsf fmin fminf fmax fmaxf fma fmaf sin sinf cos cosf tan
+  tanf sinh sinhf cosh coshf tanh tanhf atan atanf atan2 atan2f floor floorf ceil ceilf round
+  roundf trunc truncf copysign copysignf printf malloc free M_PI M_E
+`).concat(
+  // Vector types: float4, uint2...
+  words('char uchar short ushort int uint long ulong longlong ulonglong float double').flatMap(
+    (t) => [1, 2, 3, 4].map((n) => `${t}${n}`),
+  ),
+);
 
 export interface CudaPrinterOptions {
   /** `f32` (float, the default) or `f64` (double). */

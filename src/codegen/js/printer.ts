@@ -14,8 +14,10 @@ import {
   type Code,
   type Precision,
   CLikePrinter,
+  PREC,
   type FunctionSpec,
   type FunctionTable,
+  words,
   shortestFloat32,
 } from '../printer.js';
 import { jsPrelude } from './prelude.js';
@@ -49,18 +51,15 @@ function functions(p: Precision): FunctionTable {
 }
 
 /** JavaScript reserved words (strict mode, modules) and globals printed code relies on. */
-export const JS_RESERVED: readonly string[] = [
-  'await', 'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default',
-  'delete', 'do', 'else', 'enum', 'export', 'extends', 'false', 'finally', 'for', 'function',
-  'if', 'implements', 'import', 'in', 'instanceof', 'interface', 'let', 'new', 'null',
-  'package', 'private', 'protected', 'public', 'return', 'static', 'super', 'switch', 'this',
-  'throw', 'true', 'try', 'typeof', 'var', 'void', 'while', 'with', 'yield', 'async', 'of',
-  'get', 'set',
-  'arguments', 'eval', 'undefined', 'NaN', 'Infinity', 'Math', 'Number', 'Object', 'Array',
-  'Float32Array', 'Float64Array', 'Uint32Array', 'Int32Array', 'Uint8Array', 'globalThis',
-  'console', 'Error', 'Symbol', 'BigInt', 'String', 'Boolean', 'JSON', 'Date', 'Map', 'Set',
-  'Promise', 'Reflect', 'Proxy', 'Function', 'constructor', 'prototype', '__proto__',
-];
+export const JS_RESERVED: readonly string[] = words(`
+  await break case catch class const continue debugger default delete do else enum export
+  extends false finally for function if implements import in instanceof interface let new null
+  package private protected public return static super switch this throw true try typeof var
+  void while with yield async of get set arguments eval undefined NaN Infinity Math Number
+  Object Array Float32Array Float64Array Uint32Array Int32Array Uint8Array globalThis console
+  Error Symbol BigInt String Boolean JSON Date Map Set Promise Reflect Proxy Function
+  constructor prototype __proto__
+`);
 
 export interface JsPrinterOptions {
   /** `f64` (plain JavaScript numbers, the default) or `f32` (`Math.fround` after every operation). */
@@ -103,13 +102,13 @@ export class JsPrinter extends CLikePrinter {
   }
 
   protected override rounded(code: Code): Code {
-    return this.precision === 'f32' ? { text: `Math.fround(${code.text})`, prec: 9 } : code;
+    return this.precision === 'f32' ? { text: `Math.fround(${code.text})`, prec: PREC.atom } : code;
   }
 
   protected override floatDigits(v: number): Code {
-    if (this.precision === 'f64') return { text: String(v), prec: 9 };
+    if (this.precision === 'f64') return { text: String(v), prec: PREC.atom };
     const d = shortestFloat32(v);
     // A short decimal that is exactly the float32 needs no rounding at run time.
-    return { text: d === v ? String(d) : `Math.fround(${String(d)})`, prec: 9 };
+    return { text: d === v ? String(d) : `Math.fround(${String(d)})`, prec: PREC.atom };
   }
 }

@@ -4,7 +4,7 @@
  * expression needs (`printer.helpers`) and `wgslPrelude` emits those and their dependencies.
  *
  *   fn sf_exprel(z: f32) -> f32             // (exp(z) - 1) / z, 1 at 0: src/symbolic/exprel.ts
- *   fn sf_log_rel(x: f32) -> f32            // log, relatively accurate also near 1
+ *   fn sf_log_rel(x: f32) -> f32            // log to 1 ulp, also near 1 (musl's logf)
  *   fn sf_log10(x: f32) -> f32              // WGSL has no log10
  *   fn sf_clip(x: f32, lo: f32, hi: f32) -> f32  // min(max(x, lo), hi)
  *   fn sf_inf() -> f32, fn sf_nan() -> f32  // WGSL has no literal for them
@@ -32,22 +32,20 @@ export const WGSL_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   sf_log_rel: {
     deps: [],
     // WGSL only bounds log's error by 2^-21 absolute on [0.5, 2]: near 1 that can be every
-    // digit of the result (llvmpipe: ~1e5 ulp just above 1), and sf_exprel divides by it. On
-    // [0.5, 2] this is musl's logf kernel (|error| < 1 ulp; f = m - 1 is exact, s enters
-    // only a small correction, so even WGSL's 2.5-ulp division costs little); elsewhere
-    // WGSL's log is accurate to 3 ulp.
+    // digit of the result (llvmpipe: ~1e5 ulp just above 1), and sf_exprel divides by it.
+    // This is musl's logf for positive normal x (|error| < 1 ulp): x = m * 2^k with m in
+    // [sqrt(1/2), sqrt(2)), f = m - 1 exact, and s = f / (2 + f) only in a small correction,
+    // so even WGSL's 2.5-ulp division costs little. Other x go to WGSL's log.
     code: `fn sf_log_rel(x: f32) -> f32 {
-  if (!(x >= 0.5f && x <= 2.0f)) {
+  if (!(x >= 1.1754944e-38f && x <= 3.4028234e38f)) {
     return log(x);
   }
-  var m = x;
-  var k = 0.0f;
-  if (x > 1.4142135f) {
-    m = x * 0.5f;
-    k = 1.0f;
-  } else if (x < 0.70710677f) {
-    m = x * 2.0f;
-    k = -1.0f;
+  let parts = frexp(x); // x = fract * 2^exp, fract in [0.5, 1)
+  var m = parts.fract;
+  var k = f32(parts.exp);
+  if (m < 0.70710677f) {
+    m = m * 2.0f;
+    k = k - 1.0f;
   }
   let f = m - 1.0f;
   let s = f / (2.0f + f);

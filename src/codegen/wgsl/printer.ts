@@ -9,10 +9,19 @@
  *   a compile error (`exp(100.0f)`): fold constants before printing;
  * - `log`/`log2` are only accurate in absolute terms on [0.5, 2] (WGSL spec; llvmpipe's are
  *   off by ~1e5 ulp just above 1), which is why `sf_exprel` uses the prelude's `sf_log_rel`;
- * - `min`/`max` with a NaN argument are implementation-defined.
+ * - `min`/`max` with a NaN argument are implementation-defined;
+ * - the shader compiler may rewrite arithmetic algebraically (Mesa's llvmpipe turns
+ *   `(a + b) - b` into `a`), so bit-equality with the JavaScript float32 backend holds for
+ *   expressions that leave it nothing to rewrite.
  */
 
-import { type Precision, CLikePrinter, type FunctionSpec, type FunctionTable } from '../printer.js';
+import {
+  type Precision,
+  CLikePrinter,
+  type FunctionSpec,
+  type FunctionTable,
+  words,
+} from '../printer.js';
 import { wgslPrelude } from './prelude.js';
 
 const same = (name: string, exact = false): FunctionSpec => (exact ? { name, exact } : { name });
@@ -39,49 +48,39 @@ const FUNCTIONS: FunctionTable = {
 };
 
 /** WGSL keywords, reserved words and the predeclared names generated code may call. */
-export const WGSL_RESERVED: readonly string[] = [
-  // keywords
-  'alias', 'break', 'case', 'const', 'const_assert', 'continue', 'continuing', 'default',
-  'diagnostic', 'discard', 'else', 'enable', 'false', 'fn', 'for', 'if', 'let', 'loop',
-  'override', 'requires', 'return', 'struct', 'switch', 'true', 'var', 'while',
-  // reserved words
-  'NULL', 'Self', 'abstract', 'active', 'alignas', 'alignof', 'as', 'asm', 'asm_fragment',
-  'async', 'attribute', 'auto', 'await', 'become', 'binding_array', 'cast', 'catch', 'class',
-  'co_await', 'co_return', 'co_yield', 'coherent', 'column_major', 'common', 'compile',
-  'compile_fragment', 'concept', 'const_cast', 'consteval', 'constexpr', 'constinit', 'crate',
-  'debugger', 'decltype', 'delete', 'demote', 'demote_to_helper', 'do', 'dynamic_cast', 'enum',
-  'explicit', 'export', 'extends', 'extern', 'external', 'fallthrough', 'filter', 'final',
-  'finally', 'friend', 'from', 'fxgroup', 'get', 'goto', 'groupshared', 'highp', 'impl',
-  'implements', 'import', 'inline', 'instanceof', 'interface', 'layout', 'lowp', 'macro',
-  'macro_rules', 'match', 'mediump', 'meta', 'mod', 'module', 'move', 'mut', 'mutable',
-  'namespace', 'new', 'nil', 'noexcept', 'noinline', 'nointerpolation', 'noperspective', 'null',
-  'nullptr', 'of', 'operator', 'package', 'packoffset', 'partition', 'pass', 'patch',
-  'pixelfragment', 'precise', 'precision', 'premerge', 'priv', 'protected', 'pub', 'public',
-  'readonly', 'ref', 'regardless', 'register', 'reinterpret_cast', 'require', 'resource',
-  'restrict', 'self', 'set', 'shared', 'sizeof', 'smooth', 'snorm', 'static', 'static_assert',
-  'static_cast', 'std', 'subroutine', 'super', 'target', 'template', 'this', 'thread_local',
-  'throw', 'trait', 'try', 'type', 'typedef', 'typeid', 'typename', 'typeof', 'union', 'unless',
-  'unorm', 'unsafe', 'unsized', 'use', 'using', 'varying', 'virtual', 'volatile', 'wgsl',
-  'where', 'with', 'writeonly', 'yield',
-  // predeclared types and enumerants (shadowing them is legal but breaks later uses)
-  'bool', 'f16', 'f32', 'i32', 'u32', 'vec2', 'vec3', 'vec4', 'mat2x2', 'mat2x3', 'mat2x4',
-  'mat3x2', 'mat3x3', 'mat3x4', 'mat4x2', 'mat4x3', 'mat4x4', 'array', 'atomic', 'ptr',
-  'sampler', 'sampler_comparison', 'vec2f', 'vec3f', 'vec4f', 'vec2i', 'vec3i', 'vec4i',
-  'vec2u', 'vec3u', 'vec4u', 'vec2h', 'vec3h', 'vec4h', 'read', 'write', 'read_write',
-  'function', 'private', 'workgroup', 'uniform', 'storage',
-  // predeclared functions
-  'abs', 'acos', 'acosh', 'all', 'any', 'arrayLength', 'asin', 'asinh', 'atan', 'atan2',
-  'atanh', 'atomicAdd', 'atomicAnd', 'atomicCompareExchangeWeak', 'atomicExchange',
-  'atomicLoad', 'atomicMax', 'atomicMin', 'atomicOr', 'atomicStore', 'atomicSub', 'atomicXor',
-  'bitcast', 'ceil', 'clamp', 'cos', 'cosh', 'countLeadingZeros', 'countOneBits',
-  'countTrailingZeros', 'cross', 'degrees', 'determinant', 'distance', 'dot', 'exp', 'exp2',
-  'extractBits', 'faceForward', 'firstLeadingBit', 'firstTrailingBit', 'floor', 'fma', 'fract',
-  'frexp', 'insertBits', 'inverseSqrt', 'ldexp', 'length', 'log', 'log2', 'max', 'min', 'mix',
-  'modf', 'normalize', 'pow', 'quantizeToF16', 'radians', 'reflect', 'refract', 'reverseBits',
-  'round', 'saturate', 'select', 'sign', 'sin', 'sinh', 'smoothstep', 'sqrt', 'step',
-  'storageBarrier', 'tan', 'tanh', 'transpose', 'trunc', 'workgroupBarrier',
-  'workgroupUniformLoad', 'pack2x16float', 'unpack2x16float',
-];
+export const WGSL_RESERVED: readonly string[] = words(`
+  # keywords
+  alias break case const const_assert continue continuing default diagnostic discard else
+  enable false fn for if let loop override requires return struct switch true var while
+  # reserved words
+  NULL Self abstract active alignas alignof as asm asm_fragment async attribute auto await
+  become binding_array cast catch class co_await co_return co_yield coherent column_major
+  common compile compile_fragment concept const_cast consteval constexpr constinit crate
+  debugger decltype delete demote demote_to_helper do dynamic_cast enum explicit export
+  extends extern external fallthrough filter final finally friend from fxgroup get goto
+  groupshared highp impl implements import inline instanceof interface layout lowp macro
+  macro_rules match mediump meta mod module move mut mutable namespace new nil noexcept
+  noinline nointerpolation noperspective null nullptr of operator package packoffset partition
+  pass patch pixelfragment precise precision premerge priv protected pub public readonly ref
+  regardless register reinterpret_cast require resource restrict self set shared sizeof smooth
+  snorm static static_assert static_cast std subroutine super target template this
+  thread_local throw trait try type typedef typeid typename typeof union unless unorm unsafe
+  unsized use using varying virtual volatile wgsl where with writeonly yield
+  # predeclared types and enumerants (shadowing them is legal but breaks later uses)
+  bool f16 f32 i32 u32 vec2 vec3 vec4 mat2x2 mat2x3 mat2x4 mat3x2 mat3x3 mat3x4 mat4x2 mat4x3
+  mat4x4 array atomic ptr sampler sampler_comparison vec2f vec3f vec4f vec2i vec3i vec4i vec2u
+  vec3u vec4u vec2h vec3h vec4h read write read_write function private workgroup uniform
+  storage
+  # predeclared functions
+  abs acos acosh all any arrayLength asin asinh atan atan2 atanh atomicAdd atomicAnd
+  atomicCompareExchangeWeak atomicExchange atomicLoad atomicMax atomicMin atomicOr atomicStore
+  atomicSub atomicXor bitcast ceil clamp cos cosh countLeadingZeros countOneBits
+  countTrailingZeros cross degrees determinant distance dot exp exp2 extractBits faceForward
+  firstLeadingBit firstTrailingBit floor fma fract frexp insertBits inverseSqrt ldexp length
+  log log2 max min mix modf normalize pow quantizeToF16 radians reflect refract reverseBits
+  round saturate select sign sin sinh smoothstep sqrt step storageBarrier tan tanh transpose
+  trunc workgroupBarrier workgroupUniformLoad pack2x16float unpack2x16float
+`);
 
 export interface WgslPrinterOptions {
   /** Only `f32`: WGSL has no 64-bit float. */
