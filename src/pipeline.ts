@@ -49,6 +49,37 @@ function resolveImport(fromFile: string, path: string, exists: (p: string) => bo
   return candidates.find(exists);
 }
 
+/** Whether `error` is the JavaScript engine running out of stack (deeply nested input). */
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
+}
+
+const TOO_DEEP_NOTES = [
+  'the compiler ran out of stack space on deeply nested or very long input',
+  'split long expressions into named subexpressions (NAME = ... in equations { }) and avoid deep nesting',
+];
+
+/**
+ * Runs one step of the front end; a stack overflow in it (input nested deeper
+ * than the passes can recurse) becomes an error at `span` instead of an
+ * internal error. The parser refuses most such input with a precise message
+ * first; this is the safety net for what gets past it.
+ */
+function guarded<T>(span: Span, what: string, diagnostics: Diagnostics, step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (error) {
+    if (!isStackOverflow(error)) throw error;
+    diagnostics.error(span, `${what} is nested too deeply to compile`, { notes: TOO_DEEP_NOTES });
+    return undefined;
+  }
+}
+
+/** The first character of a file, where errors about the whole file point. */
+function fileStart(source: SourceFile): Span {
+  return { file: source, start: 0, end: Math.min(1, source.text.length) };
+}
+
 /** parse: the entry files and everything they import, each once. */
 function parseAll(entries: readonly string[], read: ReadFile, exists: (p: string) => boolean, diagnostics: Diagnostics): ParsedFile[] {
   const files: ParsedFile[] = [];
@@ -59,7 +90,7 @@ function parseAll(entries: readonly string[], read: ReadFile, exists: (p: string
     if (seen.has(path)) continue;
     seen.add(path);
     const source = makeSourceFile(displayPath(path), read(path));
-    const ast = parseFile(source, diagnostics);
+    const ast = guarded(fileStart(source), 'this file', diagnostics, () => parseFile(source, diagnostics));
     if (ast === undefined) continue;
     files.push({ source, ast });
     for (const imp of ast.imports) {
@@ -102,11 +133,13 @@ export function compileFiles(
         continue;
       }
       definedAt.set(def.name.name, def.name.span);
-      const model = lowerModel(def, diagnostics);
-      if (model === undefined) continue;
       const before = diagnostics.items.length;
-      const checked = checkModelUnits(model, diagnostics);
-      if (diagnostics.items.length > before) continue;
+      const lowered = guarded(def.name.span, `${def.kind} '${def.name.name}'`, diagnostics, () => {
+        const model = lowerModel(def, diagnostics);
+        return model === undefined ? undefined : { model, checked: checkModelUnits(model, diagnostics) };
+      });
+      if (lowered === undefined || diagnostics.items.length > before) continue;
+      const { model, checked } = lowered;
       models.set(model.name, model);
       dimensions.set(model.name, checked.dimensions);
     }
@@ -121,12 +154,14 @@ export function compileFiles(
         continue;
       }
       definedAt.set(def.name.name, def.name.span);
-      const network = lowerNetwork(def, { models, dimensions }, diagnostics);
+      const network = guarded(def.name.span, `network '${def.name.name}'`, diagnostics, () => lowerNetwork(def, { models, dimensions }, diagnostics));
       if (network !== undefined) networks.set(network.name, network);
     }
   }
   if (diagnostics.hasErrors) return { diagnostics, files };
   const program: Program = { models, dimensions, networks };
-  validateProgram(program);
+  const first = files[0];
+  const valid = first === undefined ? (validateProgram(program), true) : guarded(fileStart(first.source), 'this program', diagnostics, () => (validateProgram(program), true));
+  if (valid === undefined) return { diagnostics, files };
   return { diagnostics, files, program };
 }

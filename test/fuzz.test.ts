@@ -115,8 +115,7 @@ const POOL: readonly string[] = [
   ...RESERVED_WORDS,
   '{', '}', '(', ')', '[', ']', ',', ':', '.', '->', '=', '~', '+=', '-=', '*=', '/=',
   '==', '!=', '<', '<=', '>', '>=', '+', '-', '*', '/', '^',
-  // '1e999' is left out: it overflows to Infinity and trips a known InternalError (see the todo below).
-  '0', '1', '2', '0.5', '.5', '1e-3', '2.5E+4', '1e300', '4294967296', '0.0', '-1', '3.', '1e',
+  '0', '1', '1e999', '2', '0.5', '.5', '1e-3', '2.5E+4', '1e300', '4294967296', '0.0', '-1', '3.', '1e',
   '-65 mV', '10 ms', '0.5 /ms', '1 mS/cm^2', '1 uF/cm^2', '2 nA*ms', '6.7 nS', '1 Mohm', '200 pF', '5 Hz', '1.2 mM',
   '1 ms^0.5', '1 s^0.5', '1 cm^-2', '3 weight', '1 mV/ms', '7 kohm', '1 GHz',
   'V', 'I', 'g', 'w', 't', 'dt', 'x', 'u', 'h', 'tau', 'V_th', 'V_rest', 'E', 'mV', 'ms', 'nA', 'uS', 'weight',
@@ -203,6 +202,8 @@ interface Outcome {
   readonly ms: number;
   readonly program: boolean;
   readonly errors: number;
+  /** The error messages, for tests that look for a particular one. */
+  readonly messages: readonly string[];
 }
 
 /** Compiles `text` as CASE_PATH; throws (with the input) on any broken promise. */
@@ -258,7 +259,7 @@ function compileCase(text: string, label: string): Outcome {
       throw new Error(`${label}: printing the IR threw ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`);
     }
   }
-  return { ms, program: result.program !== undefined, errors: errors.length };
+  return { ms, program: result.program !== undefined, errors: errors.length, messages: errors.map((d) => d.message) };
 }
 
 interface Tally {
@@ -304,6 +305,19 @@ function expectNoFailures(tally: Tally): void {
 }
 
 const totals = { cases: 0 };
+
+/** A neuron whose equation is `dV/dt = INNER / tau`. */
+function wrap(inner: string): string {
+  return `neuron Deep {\n  parameters { tau = 10 ms }\n  state { V = -65 mV }\n  equations {\n    dV/dt = ${inner} / tau\n  }\n}\n`;
+}
+
+/** A neuron whose reset nests `depth` ifs, each closed. */
+function nestedIfs(depth: number): string {
+  return (
+    'neuron Deep {\n  parameters { tau = 10 ms }\n  state { V = -65 mV }\n  equations { dV/dt = -V / tau }\n  spike when V > -50 mV\n' +
+    `  reset { ${'if V > -60 mV { '.repeat(depth)}V = -65 mV ${'} '.repeat(depth)}}\n}\n`
+  );
+}
 
 // ---------------------------------------------------------------------------
 
@@ -378,13 +392,10 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
 
   it('deeply nested parentheses, braces, unary minus and long chains', () => {
     const tally = newTally();
-    const wrap = (inner: string): string =>
-      `neuron Deep {\n  parameters { tau = 10 ms }\n  state { V = -65 mV }\n  equations {\n    dV/dt = ${inner} / tau\n  }\n}\n`;
-    // Known bug: deeper nesting overflows the stack (RangeError out of compileFiles) from about
-    // 80 unclosed or 160 balanced parentheses, 600 nested ifs, 1200 unary minus or '^', 2300
-    // terms of a sum (see the todo entries below; the limits shift with the stack size).
-    // These depths pass today with a wide margin.
-    for (const depth of [1, 5, 20, 40]) {
+    // Without the parser's nesting limits these overflowed the stack from about 80 unclosed or 160
+    // balanced parentheses, 600 nested ifs, 1200 unary minus or '^', 2300 terms of a sum; now the
+    // deep ones are refused with a diagnostic (see the tests below for the messages).
+    for (const depth of [1, 5, 20, 40, 60, 100, 200, 1000, 3000]) {
       runCase(tally, wrap(`${'('.repeat(depth)}V${')'.repeat(depth)}`), `${depth} balanced parentheses`);
       runCase(tally, wrap(`${'('.repeat(depth)}V`), `${depth} unclosed parentheses`);
       runCase(tally, wrap(`V${')'.repeat(depth)}`), `${depth} stray ')'`);
@@ -393,6 +404,9 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
       runCase(tally, wrap(`V${' ^ 1'.repeat(depth)}`), `${depth} powers`);
       runCase(tally, `${'neuron A { '.repeat(depth)}`, `${depth} unclosed definitions`);
       runCase(tally, `neuron A { reset ${'{ if V > 0 mV '.repeat(depth)} }`, `${depth} nested ifs, unclosed`);
+      runCase(tally, nestedIfs(depth), `${depth} nested ifs`);
+      runCase(tally, wrap(`${'-('.repeat(depth)}V${')'.repeat(depth)}`), `${depth} minus-parenthesis pairs`);
+      runCase(tally, `neuron A { spike when ${'not '.repeat(depth)}true }`, `${depth} 'not' before true`);
       runCase(tally, `${'{'.repeat(depth)}${'}'.repeat(depth)}`, `${depth} bare braces`);
       runCase(tally, `${'['.repeat(depth)}`, `${depth} open brackets`);
       runCase(tally, `${'not '.repeat(depth)}`, `${depth} bare 'not'`);
@@ -405,12 +419,80 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
     expectNoFailures(tally);
   });
 
-  // Known compiler bugs the fuzzer found; each would fail the checks above. See the report of this change.
-  it.todo('no stack overflow for 100 unclosed parentheses: dV/dt = ((((...V / tau (RangeError from the parser recovery)');
-  it.todo('no stack overflow for 200 nested parentheses: dV/dt = ((((...V...)))) / tau (RangeError from the parser)');
-  it.todo('no stack overflow for 1000 nested ifs in a reset, or 2000 unary minus signs');
-  it.todo('no stack overflow for a 3000-term sum V + V + ... + V (RangeError from the unit checker)');
-  it.todo("no InternalError for a literal that overflows a double: 'tau = 1e999 ms' (validate: non-finite literal)");
+  // Bugs the fuzzer found, each with the diagnostic that replaced the crash.
+  describe('deep input is refused with a diagnostic, not a stack overflow', () => {
+    const cases: [string, string, string][] = [
+      ['100 unclosed parentheses', wrap(`${'('.repeat(100)}V`), 'expression nested too deeply (more than 50 levels)'],
+      ['200 nested parentheses', wrap(`${'('.repeat(200)}V${')'.repeat(200)}`), 'expression nested too deeply (more than 50 levels)'],
+      ['1000 nested ifs in a reset', nestedIfs(1000), 'blocks nested too deeply (more than 50 levels)'],
+      ['2000 unary minus signs', wrap(`${'-'.repeat(2000)}V`), 'expression nested too deeply (more than 64 unary operators in a row)'],
+      ["2000 '^'", wrap(`V${' ^ 1'.repeat(2000)}`), "expression nested too deeply (more than 64 '^' in a row)"],
+      ['a 3000-term sum V + V + ... + V', wrap(Array.from({ length: 3000 }, () => 'V').join(' + ')), 'expression too long (more than 500 operators)'],
+    ];
+    it.each(cases)('%s', (label, text, message) => {
+      const outcome = compileCase(text, label);
+      expect(outcome.program).toBe(false);
+      expect(outcome.messages).toEqual([message]);
+    });
+
+    it('compiles what stays within the limits: 50 parentheses, 64 unary minus signs, a 400-term sum', () => {
+      for (const [label, text] of [
+        ['50 parentheses', wrap(`${'('.repeat(50)}V${')'.repeat(50)}`)],
+        ['64 unary minus signs', wrap(`${'-'.repeat(64)}V`)],
+        ['a 400-term sum', wrap(`-(${Array.from({ length: 400 }, () => 'V').join(' + ')})`)],
+      ] as const) {
+        expect(compileCase(text, label).program, label).toBe(true);
+      }
+    });
+
+    it('turns a stack overflow inside the passes into a diagnostic (the safety net behind the limits)', () => {
+      // compileFiles is called ever less deep in a recursion until it runs: near the top, the stack
+      // is exhausted inside its passes, which must then report rather than throw.
+      const text = wrap(`${'('.repeat(45)}V${')'.repeat(45)}`);
+      const files = new Map(STDLIB);
+      files.set(CASE_PATH, text);
+      const read = (p: string): string => files.get(p) ?? '';
+      const exists = (p: string): boolean => files.has(p);
+      type Result = ReturnType<typeof compileFiles> | undefined;
+      const nested = (n: number, base: () => Result): Result => (n === 0 ? base() : nested(n - 1, base));
+      // The deepest recursion that still returns (it depends on the stack size): doubling, then halving the step.
+      let limit = 0;
+      for (let step = 1024; step >= 8; ) {
+        try {
+          nested(limit + step, () => undefined);
+          limit += step;
+          step *= 2;
+        } catch {
+          step = Math.floor(step / 2);
+        }
+      }
+      const outcomes = new Set<string>();
+      for (let depth = limit; depth >= 0 && !outcomes.has('safety net'); depth -= 10) {
+        let result: Result;
+        try {
+          result = nested(depth, () => compileFiles([CASE_PATH], read, exists));
+        } catch (error) {
+          // Out of stack outside compileFiles' passes (in the recursion itself): go less deep.
+          if (error instanceof RangeError) continue;
+          throw error;
+        }
+        if (result === undefined) throw new Error('no result');
+        const messages = result.diagnostics.items.map((d) => d.message);
+        if (messages.some((m) => m.endsWith('is nested too deeply to compile'))) outcomes.add('safety net');
+        else if (result.program !== undefined) outcomes.add('program');
+        else throw new Error(`unexpected diagnostics at depth ${depth}: ${messages.join('; ')}`);
+      }
+      expect([...outcomes]).toContain('safety net');
+      // The shared parser is usable after an overflow inside it.
+      expect(compileCase(text, 'the same model, with the whole stack').program).toBe(true);
+    });
+  });
+
+  it("reports a literal that overflows a double: 'tau = 1e999 ms' (was an InternalError: non-finite literal)", () => {
+    const text = 'neuron A {\n  parameters { tau = 1e999 ms   k = 1 / 0 }\n  state { V = -65 mV }\n  equations { dV/dt = -k * V / tau }\n}\n';
+    const outcome = compileCase(text, '1e999');
+    expect(outcome.messages).toEqual(['number too large', "the default of parameter 'k' is infinite"]);
+  });
 
   it('ran thousands of cases', () => {
     console.log(`fuzz total: ${totals.cases} cases`);

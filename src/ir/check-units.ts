@@ -1,8 +1,13 @@
 import { type Diagnostics, assertNever } from '../diagnostics/diagnostic.js';
 import { type Span, spanText } from '../diagnostics/source.js';
 import {
+  CAPACITANCE,
+  CONCENTRATION,
+  CONDUCTANCE,
   DIMENSIONLESS,
   type Dimension,
+  RESISTANCE,
+  VOLTAGE,
   dimDiv,
   dimEquals,
   dimMul,
@@ -50,6 +55,47 @@ function describe(d: Dimension): string {
   return isDimensionless(d) ? 'a dimensionless number' : formatDimension(d);
 }
 
+const FREQUENCY = dimensionOf({ s: -1 });
+
+/** Kinds of quantity with a name of their own, for messages: "must be a time". */
+const QUANTITY_KINDS: readonly (readonly [Dimension, string])[] = [
+  [TIME, 'a time'],
+  [FREQUENCY, 'a frequency'],
+  [VOLTAGE, 'a voltage'],
+  [dimensionOf({ A: 1 }), 'a current'],
+  [CONDUCTANCE, 'a conductance'],
+  [CAPACITANCE, 'a capacitance'],
+  [RESISTANCE, 'a resistance'],
+  [CONCENTRATION, 'a concentration'],
+  [dimensionOf({ m: 1 }), 'a length'],
+  [dimensionOf({ K: 1 }), 'a temperature'],
+  [WEIGHT, 'a weight'],
+];
+
+/** "a time", "a voltage"...; undefined for a dimension without a name of its own. */
+export function quantityKind(d: Dimension): string | undefined {
+  return QUANTITY_KINDS.find(([k]) => dimEquals(k, d))?.[1];
+}
+
+/** A quantity as a message names it: its kind where it has one ("a voltage"), else its unit ("mV/ms"). */
+function describeKind(d: Dimension): string {
+  return isDimensionless(d) ? 'a dimensionless number' : (quantityKind(d) ?? formatDimension(d));
+}
+
+/**
+ * The unit a hint such as "write 10 Hz" suggests: the unit users write for the
+ * dimension, Hz for a frequency, the internal unit (mV, ms, nA...) otherwise.
+ */
+export function userUnit(d: Dimension): string {
+  return dimEquals(d, FREQUENCY) ? 'Hz' : formatDimension(d);
+}
+
+/** What a value that should have been a condition is: "a number in mV". */
+function describeNumber(d: Dimension | undefined): string {
+  if (d === undefined) return 'a number';
+  return isDimensionless(d) ? 'a dimensionless number' : `a number in ${formatDimension(d)}`;
+}
+
 /** `-50` or `50` written without a unit: such a literal gets a "write -50 mV" hint. */
 function isBareNumber(e: Expr): boolean {
   if (e.kind === 'unary' && e.op === 'neg') return isBareNumber(e.operand);
@@ -59,6 +105,10 @@ function isBareNumber(e: Expr): boolean {
 class UnitChecker {
   private readonly cache = new Map<string, Dimension | undefined>();
   private readonly inProgress = new Set<string>();
+  /** Above 0 while the dimension of a name is computed on first use: its problems are reported where run() checks it. */
+  private silent = 0;
+  /** The dimension of an output's current or a synapse's delivered value, found by run(). */
+  private resultDimension: Dimension | undefined;
   /** In probe mode: the unit found for the unknown input current. */
   solvedCurrent: Dimension | undefined;
 
@@ -71,15 +121,26 @@ class UnitChecker {
   ) {}
 
   private error(span: Span, message: string, label?: string, notes: readonly string[] = []): void {
+    if (this.silent > 0) return;
     this.diagnostics?.error(span, message, { ...(label === undefined ? {} : { label }), notes });
   }
 
-  /** Dimension of a declared name, computed on first use (state units may come from initial values). */
+  /**
+   * Dimension of a declared name, computed on first use (state units may come
+   * from initial values). Silently: run() checks every definition once, and
+   * reports its problems there.
+   */
   symbolDimension(name: string): Dimension | undefined {
     if (this.cache.has(name)) return this.cache.get(name);
     if (this.inProgress.has(name)) return undefined; // a cycle, already reported by lowering
     this.inProgress.add(name);
-    const d = this.computeSymbol(name);
+    this.silent++;
+    let d: Dimension | undefined;
+    try {
+      d = this.computeSymbol(name);
+    } finally {
+      this.silent--;
+    }
     this.inProgress.delete(name);
     this.cache.set(name, d);
     return d;
@@ -155,7 +216,7 @@ class UnitChecker {
   }
 
   private mismatch(span: Span, message: string, bare: Expr | undefined, other: Dimension | undefined): void {
-    const label = bare !== undefined && other !== undefined ? `write ${spanText(bare.span)} ${formatDimension(other)}` : undefined;
+    const label = bare !== undefined && other !== undefined ? `write ${spanText(bare.span)} ${userUnit(other)}` : undefined;
     this.error(span, message, label);
   }
 
@@ -208,7 +269,8 @@ class UnitChecker {
   }
 
   condition(e: Expr, what: string): void {
-    if (this.typeOf(e).kind !== 'bool') this.error(e.span, `${what} needs a condition here (a comparison such as V >= V_th)`);
+    const t = this.typeOf(e);
+    if (t.kind !== 'bool') this.error(e.span, `${what} needs a condition here (a comparison such as V >= V_th), found ${describeNumber(t.dimension)}`);
   }
 
   private binaryType(e: Extract<Expr, { kind: 'binary' }>): ExprType {
@@ -292,7 +354,7 @@ class UnitChecker {
         if (!this.same(first, DIMENSIONLESS)) {
           const arg = e.args[0]!;
           this.error(arg.span, `${e.fn}(...) takes a dimensionless argument, found ${describe(first!)}`, undefined, [
-            `divide by a quantity of the same unit, e.g. ${e.fn}(x / (1 ${formatDimension(first!)}))`,
+            `divide by a quantity of the same unit, e.g. ${e.fn}(x / (1 ${userUnit(first!)}))`,
           ]);
         }
         return { kind: 'number', dimension: DIMENSIONLESS };
@@ -311,56 +373,84 @@ class UnitChecker {
       const target =
         s.target.kind === 'weight' ? WEIGHT : s.target.kind === 'state' ? this.symbolDimension(s.target.name) : this.env[s.target.kind]?.get(s.target.name);
       const value = this.numberDimension(s.value);
-      const expected = s.op === '*=' || s.op === '/=' ? DIMENSIONLESS : target;
+      const scaling = s.op === '*=' || s.op === '/=';
+      const expected = scaling ? DIMENSIONLESS : target;
       if (!this.same(value, expected)) {
         const bare = isBareNumber(s.value) ? s.value : undefined;
-        const what = s.op === '*=' || s.op === '/=' ? `'${s.op}' needs a dimensionless factor` : `cannot assign ${describe(value!)} to a variable in ${describe(expected!)}`;
-        this.mismatch(s.value.span, `${what}, found ${describe(value!)}`.replace(/, found .*, found/, ', found'), bare, expected);
+        const name = s.target.kind === 'weight' ? 'w' : s.target.kind === 'state' ? s.target.name : `${s.target.kind}.${s.target.name}`;
+        const unit = isDimensionless(expected!) ? 'which is dimensionless' : `which is in ${formatDimension(expected!)}`;
+        const message = scaling
+          ? `'${s.op}' needs a dimensionless factor, found ${describe(value!)}`
+          : `cannot ${s.op === '=' ? 'assign' : s.op === '+=' ? 'add' : 'subtract'} ${describe(value!)} ${s.op === '-=' ? 'from' : 'to'} ${name}, ${unit}`;
+        this.mismatch(s.value.span, message, bare, expected);
       }
     }
   }
 
-  /** Checks the whole model; the order follows the source so that messages come in reading order. */
+  /**
+   * Checks the whole model: every parameter default, initial value,
+   * subexpression, equation, condition and statement exactly once, in the
+   * order of the source, so that messages come in reading order.
+   */
   run(m: Model): void {
+    const checks: { readonly at: number; readonly check: () => void }[] = [];
+    const add = (span: Span | undefined, check: () => void): void => {
+      if (span !== undefined) checks.push({ at: span.start, check });
+    };
     for (const p of m.parameters) {
-      if (p.value === undefined) continue;
-      const d = this.numberDimension(p.value);
-      if (p.unit !== undefined && !this.same(d, p.unit)) {
-        this.mismatch(p.value.span, `parameter '${p.name}' is declared in ${describe(p.unit)} but its default is ${describe(d!)}`, isBareNumber(p.value) ? p.value : undefined, p.unit);
-      }
+      const value = p.value;
+      if (value === undefined) continue;
+      add(value.span, () => {
+        const d = this.numberDimension(value);
+        if (p.unit !== undefined && !this.same(d, p.unit)) {
+          this.mismatch(value.span, `parameter '${p.name}' is declared in ${describe(p.unit)} but its default is ${describe(d!)}`, isBareNumber(value) ? value : undefined, p.unit);
+        }
+      });
     }
     if (m.kind === 'output') {
-      this.numberDimension(m.current);
-      return;
-    }
-    for (const s of m.states) {
-      if (s.init.kind === 'zero' || s.unit === undefined) continue;
-      const d = this.numberDimension(s.init.value);
-      if (!this.same(d, s.unit)) {
-        this.mismatch(s.init.value.span, `state '${s.name}' is declared in ${describe(s.unit)} but its initial value is ${describe(d!)}`, isBareNumber(s.init.value) ? s.init.value : undefined, s.unit);
-      }
-    }
-    for (const s of m.subexpressions) this.symbolDimension(s.name);
-    for (const eq of m.equations) {
-      const x = this.symbolDimension(eq.state);
-      const expected = x === undefined ? undefined : dimDiv(x, TIME);
-      const found = this.numberDimension(eq.rhs);
-      if (!this.same(found, expected)) {
-        this.error(eq.rhs.span, `the right-hand side of d${eq.state}/dt must have the unit of ${eq.state} per time, ${describe(expected!)}, but it has ${describe(found!)}`);
-      }
-    }
-    if (m.kind === 'neuron') {
-      if (m.spike !== undefined) this.condition(m.spike, 'the spike condition');
-      this.statements(m.reset);
-      if (m.refractory !== undefined) {
-        const d = this.numberDimension(m.refractory);
-        if (!this.same(d, TIME)) this.mismatch(m.refractory.span, `the refractory period must be a time, found ${describe(d!)}`, isBareNumber(m.refractory) ? m.refractory : undefined, TIME);
-      }
+      add(m.current.span, () => (this.resultDimension = this.numberDimension(m.current)));
     } else {
-      this.statements(m.onPre);
-      this.statements(m.onPost);
-      this.numberDimension(m.delivers);
+      for (const s of m.states) {
+        if (s.init.kind === 'zero') continue;
+        const value = s.init.value;
+        add(value.span, () => {
+          const d = this.numberDimension(value);
+          if (s.unit !== undefined && !this.same(d, s.unit)) {
+            this.mismatch(value.span, `state '${s.name}' is declared in ${describe(s.unit)} but its initial value is ${describe(d!)}`, isBareNumber(value) ? value : undefined, s.unit);
+          }
+        });
+      }
+      for (const sub of m.subexpressions) add(sub.value.span, () => this.numberDimension(sub.value));
+      for (const eq of m.equations) {
+        add(eq.span, () => {
+          const x = this.symbolDimension(eq.state);
+          const expected = x === undefined ? undefined : dimDiv(x, TIME);
+          const found = this.numberDimension(eq.rhs);
+          if (!this.same(found, expected)) {
+            this.error(eq.rhs.span, `the right-hand side of d${eq.state}/dt must have the unit of ${eq.state} per time, ${describe(expected!)}, but it has ${describe(found!)}`);
+          }
+        });
+      }
+      const block = (body: readonly Statement[]): void => add(body[0]?.span, () => this.statements(body));
+      if (m.kind === 'neuron') {
+        const spike = m.spike;
+        if (spike !== undefined) add(spike.span, () => this.condition(spike, 'the spike condition'));
+        block(m.reset);
+        const refractory = m.refractory;
+        if (refractory !== undefined) {
+          add(refractory.span, () => {
+            const d = this.numberDimension(refractory);
+            if (!this.same(d, TIME)) this.mismatch(refractory.span, `the refractory period must be a time, found ${describe(d!)}`, isBareNumber(refractory) ? refractory : undefined, TIME);
+          });
+        }
+      } else {
+        block(m.onPre);
+        block(m.onPost);
+        add(m.delivers.span, () => (this.resultDimension = this.numberDimension(m.delivers)));
+      }
     }
+    // A stable sort: what starts at the same place keeps the order above.
+    for (const { check } of checks.sort((a, b) => a.at - b.at)) check();
   }
 
   dimensions(m: Model): SymbolDimensions {
@@ -377,10 +467,9 @@ class UnitChecker {
     return result;
   }
 
-  result(m: Model): Dimension | undefined {
-    if (m.kind === 'output') return this.numberDimension(m.current);
-    if (m.kind === 'synapse') return this.numberDimension(m.delivers);
-    return undefined;
+  /** The dimension of an output's current or a synapse's delivered value; run() finds it. */
+  result(): Dimension | undefined {
+    return this.resultDimension;
   }
 }
 
@@ -406,7 +495,7 @@ export function checkModelUnits(model: Model, diagnostics: Diagnostics, env: Ins
   }
   const checker = new UnitChecker(model, env, diagnostics, inputDimension);
   checker.run(model);
-  const result = checker.result(model);
+  const result = checker.result();
   return { dimensions: checker.dimensions(model), ...(result === undefined ? {} : { result }) };
 }
 
@@ -418,11 +507,16 @@ export function checkExprUnits(e: Expr, model: Model | undefined, diagnostics: D
   return new UnitChecker(model, env, diagnostics, undefined).typeOf(e);
 }
 
-/** Reports a value whose dimension differs from what its place requires, with a "write 5 mV" hint for bare numbers. */
+/**
+ * Reports a value whose dimension differs from what its place requires, naming
+ * both by their kind where they have one ("a delay must be a time, found a
+ * voltage"), with a hint in the unit users write for bare numbers ("write 10 Hz").
+ */
 export function requireDimension(e: Expr, found: ExprType, expected: Dimension, what: string, diagnostics: Diagnostics): boolean {
   if (found.kind === 'number' && (found.dimension === undefined || dimEquals(found.dimension, expected))) return true;
-  const description = found.kind === 'bool' ? 'a condition' : describe(found.dimension!);
-  const label = isBareNumber(e) ? `write ${spanText(e.span)} ${formatDimension(expected)}` : undefined;
-  diagnostics.error(e.span, `${what} must be ${describe(expected)}, found ${description}`, label === undefined ? {} : { label });
+  const description = found.kind === 'bool' ? 'a condition' : describeKind(found.dimension!);
+  const kind = isDimensionless(expected) ? 'a dimensionless number' : (quantityKind(expected) ?? `in ${formatDimension(expected)}`);
+  const label = isBareNumber(e) ? `write ${spanText(e.span)} ${userUnit(expected)}` : undefined;
+  diagnostics.error(e.span, `${what} must be ${kind}, found ${description}`, label === undefined ? {} : { label });
   return false;
 }

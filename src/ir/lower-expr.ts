@@ -1,7 +1,7 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import type { Span } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
-import { DIMENSIONLESS } from '../units/dimension.js';
+import { formatDimension } from '../units/dimension.js';
 import {
   DIMENSIONLESS_UNIT,
   type UnitValue,
@@ -11,7 +11,7 @@ import {
   unitMul,
   unitPow,
 } from '../units/units.js';
-import { suggestion } from './suggest.js';
+import { suggestUnit, suggestion } from './suggest.js';
 import type { Expr, MathFunction, Ref } from './types.js';
 
 /** Functions with their number of arguments. */
@@ -34,6 +34,8 @@ export interface ExprContext {
   readonly allowRandom?: boolean;
   readonly allowWiener?: boolean;
   readonly allowSection?: boolean;
+  /** Set inside the lists of a section(...), where another section is not allowed. */
+  readonly inSection?: boolean;
   /** Names a user may have meant, for "did you mean" hints. */
   readonly candidates: () => readonly string[];
   /** Describes the place, for messages: "in a parameter default". */
@@ -46,7 +48,9 @@ export function lowerUnit(unit: A.UnitExpr, diagnostics: Diagnostics): UnitValue
   for (const f of unit.factors) {
     const base = lookupUnit(f.name);
     if (base === undefined) {
+      const hint = suggestUnit(f.name);
       diagnostics.error(f.span, `unknown unit '${f.name}'`, {
+        ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
         notes: ['units are an SI prefix (p n u m k M G) followed by V, A, S, ohm, F, s, Hz, M (molar), m, mol, l, g or K'],
       });
       return undefined;
@@ -65,10 +69,20 @@ export function lowerExpr(e: A.Expression, ctx: ExprContext, diagnostics: Diagno
   const lower = (x: A.Expression): Expr | undefined => lowerExpr(x, ctx, diagnostics);
   switch (e.kind) {
     case 'number': {
-      if (e.unit === undefined) return { kind: 'literal', value: Number(e.text), dimension: DIMENSIONLESS, span: e.span };
-      const unit = lowerUnit(e.unit, diagnostics);
+      const unit = e.unit === undefined ? DIMENSIONLESS_UNIT : lowerUnit(e.unit, diagnostics);
       if (unit === undefined) return undefined;
-      return { kind: 'literal', value: literalToInternal(e.text, unit.pow10), dimension: unit.dimension, span: e.span };
+      const value = literalToInternal(e.text, unit.pow10);
+      if (!Number.isFinite(value)) {
+        diagnostics.error(e.span, 'number too large', {
+          notes: [
+            e.unit === undefined || unit.pow10 <= 0
+              ? 'the largest number is about 1.8e308'
+              : `converted to ${formatDimension(unit.dimension)}, the unit the compiler computes in, it is beyond the largest number, about 1.8e308`,
+          ],
+        });
+        return undefined;
+      }
+      return { kind: 'literal', value, dimension: unit.dimension, span: e.span };
     }
     case 'bool':
       return { kind: 'bool', value: e.value, span: e.span };
@@ -88,7 +102,10 @@ export function lowerExpr(e: A.Expression, ctx: ExprContext, diagnostics: Diagno
           notes: ["'post.X' and 'pre.X' are allowed in synapse and output models"],
         });
       } else {
-        diagnostics.error(e.memberSpan, `the ${e.object}-synaptic neuron has no variable '${e.member}'`);
+        // The model's own scope does not check member names (a projection does); here the object itself is not available.
+        diagnostics.error(e.span, `'${e.object}.${e.member}' is not allowed ${ctx.where}`, {
+          notes: ["an output model sees only the post-synaptic neuron ('post.X'); 'pre.X' is allowed in synapse models"],
+        });
       }
       return undefined;
     }
@@ -175,6 +192,12 @@ function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext,
       return { kind: 'wiener', span: e.span };
     case 'section': {
       const [valuesList, durationsList] = values;
+      if (ctx.inSection === true) {
+        diagnostics.error(e.span, 'sections cannot be nested: section(...) is not allowed inside the lists of another section(...)', {
+          notes: ['to combine two sections, add them: section(...) + section(...)'],
+        });
+        return undefined;
+      }
       if (ctx.allowSection !== true) {
         diagnostics.error(e.span, `section(...) is not allowed ${ctx.where}`, { notes: ['section(...) is allowed in stimuli'] });
         return undefined;
@@ -183,11 +206,17 @@ function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext,
         diagnostics.error(e.span, 'section(...) takes two lists: section([values...], [durations...])');
         return undefined;
       }
-      if (valuesList.items.length !== durationsList.items.length || valuesList.items.length === 0) {
+      if (valuesList.items.length === 0) {
+        diagnostics.error(valuesList.span, 'a section needs at least one value', {
+          notes: ['give each value and how long it lasts: section([0 nA, 22 nA], [100 ms, 300 ms])'],
+        });
+        return undefined;
+      }
+      if (valuesList.items.length !== durationsList.items.length) {
         diagnostics.error(e.span, `section(...) needs as many durations as values (found ${valuesList.items.length} values and ${durationsList.items.length} durations)`);
         return undefined;
       }
-      const inner = { ...ctx, allowSection: false, allowWiener: false, allowRandom: false };
+      const inner = { ...ctx, allowSection: false, inSection: true, allowWiener: false, allowRandom: false };
       const vs = valuesList.items.map((v) => lowerExpr(v, inner, diagnostics));
       const ds = durationsList.items.map((v) => lowerExpr(v, inner, diagnostics));
       if (vs.some((v) => v === undefined) || ds.some((v) => v === undefined)) return undefined;
@@ -234,3 +263,17 @@ export function constantValue(e: Expr): number | undefined {
   }
 }
 
+
+/**
+ * For a constant expression whose value is not a finite number (`1 / 0`,
+ * `1e200 * 1e200`), how to say so: "infinite" or "not a number (NaN)";
+ * undefined for a finite constant or an expression that is not constant.
+ */
+export function nonFinite(e: Expr): string | undefined {
+  const v = constantValue(e);
+  if (v === undefined || Number.isFinite(v)) return undefined;
+  return Number.isNaN(v) ? 'not a number (NaN)' : 'infinite';
+}
+
+/** The note for a {@link nonFinite} constant. */
+export const NON_FINITE_NOTE = 'is there a division by zero, or a result beyond the largest number (about 1.8e308)?';

@@ -1,7 +1,8 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
-import type { Span } from '../diagnostics/source.js';
+import { type Span, spanText } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
-import { type ExprContext, constantValue, lowerExpr, lowerUnit } from './lower-expr.js';
+import { type ExprContext, NON_FINITE_NOTE, constantValue, lowerExpr, lowerUnit, nonFinite } from './lower-expr.js';
+import { suggestUnit } from './suggest.js';
 import { dependencies } from './walk.js';
 import {
   type AssignTarget,
@@ -69,6 +70,8 @@ const SINGLE_ITEMS: ReadonlySet<A.ModelItem['kind']> = new Set([
 export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | undefined {
   const errorsBefore = diagnostics.items.length;
   const items = checkItems(def, diagnostics);
+  items.parameters = withoutMisspeltUnits(items.parameters, (p) => p.value, 'parameter', diagnostics);
+  items.state = withoutMisspeltUnits(items.state, (s) => s.init?.value, 'state', diagnostics);
   const symbols = declareSymbols(def, items, diagnostics);
   const builtins = BUILTIN_NAMES[def.kind];
 
@@ -96,7 +99,7 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
     lowerExpr(e, { ...base, ...ctx }, diagnostics);
 
   const parameters = lowerParameters(items, lower, diagnostics);
-  const stateVars = lowerStates(items, lower, diagnostics);
+  const stateVars = lowerStates(items, lower, def.kind, diagnostics);
   const subexpressions = lowerSubexpressions(items, lower, diagnostics);
   const equations = lowerEquations(items, symbols, lower, diagnostics);
 
@@ -118,7 +121,7 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
         diagnostics.error(items.refractory.span, "'refractory' needs a spike condition", { notes: ["add 'spike when CONDITION'"] });
       }
       const refractory = items.refractory === undefined ? undefined : lower(items.refractory.value, { where: 'in a refractory period' });
-      const input = items.currentInput === undefined ? undefined : lowerCurrentInput(items.currentInput, diagnostics);
+      const input = items.currentInput === undefined ? undefined : lowerCurrentInput(items.currentInput, def.kind, diagnostics);
       model = {
         kind: 'neuron', name, span, parameters, states: stateVars, subexpressions, equations, method,
         ...(input === undefined ? {} : { input }),
@@ -158,8 +161,8 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
 
 /** The model's items by kind, with lists merged and duplicates of single items reported. */
 interface Items {
-  readonly parameters: A.ParameterDecl[];
-  readonly state: A.StateDecl[];
+  parameters: A.ParameterDecl[];
+  state: A.StateDecl[];
   readonly equations: A.EquationDecl[];
   currentInput?: Extract<A.ModelItem, { kind: 'currentInput' }>;
   outputCurrent?: Extract<A.ModelItem, { kind: 'outputCurrent' }>;
@@ -230,17 +233,80 @@ function declareSymbols(def: A.ModelDef, items: Items, diagnostics: Diagnostics)
 
 type Lower = (e: A.Expression, ctx: Partial<ExprContext> & { where: string }) => Expr | undefined;
 
+/** The innermost expression that `e` ends with: `10` in `2 * 10`. */
+function lastOperand(e: A.Expression): A.Expression {
+  if (e.kind === 'binary') return lastOperand(e.right);
+  if (e.kind === 'unary') return lastOperand(e.operand);
+  return e;
+}
+
+/**
+ * `tau = 10 msec` parses as `tau = 10` followed by a second declaration `msec`
+ * with neither unit nor value, since `msec` is not a unit. Such a declaration,
+ * right after a value that ends with a bare number on the same line, is taken
+ * for what it most likely is, a misspelt unit: reported, and left out.
+ */
+function withoutMisspeltUnits<D extends A.ParameterDecl | A.StateDecl>(
+  decls: readonly D[],
+  valueOf: (d: D) => A.Expression | undefined,
+  what: 'parameter' | 'state',
+  diagnostics: Diagnostics,
+): D[] {
+  const kept: D[] = [];
+  decls.forEach((d, i) => {
+    const before = i > 0 ? decls[i - 1] : undefined;
+    const value = before === undefined ? undefined : valueOf(before);
+    const last = value === undefined ? undefined : lastOperand(value);
+    const bare = d.unit === undefined && valueOf(d) === undefined;
+    if (!bare || value === undefined || last?.kind !== 'number' || last.unit !== undefined || last.span.end !== value.span.end) {
+      kept.push(d);
+      return;
+    }
+    const file = d.name.span.file;
+    if (file !== value.span.file || !/^[ \t]+$/.test(file.text.slice(value.span.end, d.name.span.start))) {
+      kept.push(d);
+      return;
+    }
+    const hint = suggestUnit(d.name.name);
+    diagnostics.error(d.name.span, `unknown unit '${d.name.name}'`, {
+      ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+      notes: [
+        `'${d.name.name}' follows the number ${/^[-+\s\d.eE]+$/.test(spanText(value.span)) ? spanText(value.span) : spanText(last.span)}, so it is read as its unit`,
+        `if '${d.name.name}' is meant as a new ${what}, it needs its own declaration: put it on a line of its own, or write ${d.name.name} : UNIT or ${d.name.name} = VALUE`,
+      ],
+    });
+  });
+  return kept;
+}
+
+/** `weight` is the unit of a projection's weights, which only a synapse's states take on. */
+function checkWeightUnit(unit: A.UnitExpr | undefined, allowed: boolean, diagnostics: Diagnostics): void {
+  const factor = unit?.factors.find((f) => f.name === 'weight');
+  if (factor === undefined || allowed) return;
+  diagnostics.error(factor.span, "the unit 'weight' can only be used for the states of a synapse", {
+    notes: ["'weight' stands for the unit of the weights of a projection, which only the states of its synapse model take on"],
+  });
+}
+
 function lowerParameters(items: Items, lower: Lower, diagnostics: Diagnostics): Parameter[] {
   const result: Parameter[] = [];
   for (const p of items.parameters) {
+    checkWeightUnit(p.unit, false, diagnostics);
     const unit = p.unit === undefined ? undefined : lowerUnit(p.unit, diagnostics);
     let value: Expr | undefined;
     if (p.value !== undefined) {
-      value = lower(p.value, { resolve: () => undefined, candidates: () => [], where: 'in a parameter default' });
+      // The model's names resolve here, so that a default that uses them gets the message below, not "unknown name".
+      value = lower(p.value, { where: 'in a parameter default' });
       if (value !== undefined && constantValue(value) === undefined) {
         diagnostics.error(p.value.span, 'the default of a parameter must be a constant', {
           notes: ['to compute a value from parameters, write a named subexpression in equations { }'],
         });
+        value = undefined;
+      }
+      const problem = value === undefined ? undefined : nonFinite(value);
+      if (problem !== undefined) {
+        diagnostics.error(p.value.span, `the default of parameter '${p.name.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
+        value = undefined;
       }
     }
     result.push({
@@ -253,9 +319,10 @@ function lowerParameters(items: Items, lower: Lower, diagnostics: Diagnostics): 
   return result;
 }
 
-function lowerStates(items: Items, lower: Lower, diagnostics: Diagnostics): StateVariable[] {
+function lowerStates(items: Items, lower: Lower, kind: A.ModelKind, diagnostics: Diagnostics): StateVariable[] {
   const result: StateVariable[] = [];
   for (const s of items.state) {
+    checkWeightUnit(s.unit, kind === 'synapse', diagnostics);
     const unit = s.unit === undefined ? undefined : lowerUnit(s.unit, diagnostics);
     let init: StateInit = { kind: 'zero' };
     if (s.init !== undefined) {
@@ -265,6 +332,10 @@ function lowerStates(items: Items, lower: Lower, diagnostics: Diagnostics): Stat
         diagnostics.error(s.init.value.span, "'~' must be followed by a distribution, normal(...) or uniform(...)", {
           notes: ["for a fixed initial value write '='"],
         });
+      }
+      const problem = value === undefined ? undefined : nonFinite(value);
+      if (problem !== undefined) {
+        diagnostics.error(s.init.value.span, `the initial value of state '${s.name.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
       }
       if (value !== undefined) init = isDistribution ? { kind: 'distribution', value } : { kind: 'value', value };
     }
@@ -394,7 +465,8 @@ function lowerMethod(item: Items['method'], diagnostics: Diagnostics): Integrati
   return 'exp_euler';
 }
 
-function lowerCurrentInput(item: NonNullable<Items['currentInput']>, diagnostics: Diagnostics): CurrentInput | undefined {
+function lowerCurrentInput(item: NonNullable<Items['currentInput']>, kind: A.ModelKind, diagnostics: Diagnostics): CurrentInput | undefined {
+  checkWeightUnit(item.unit, kind === 'synapse', diagnostics);
   if (item.flag !== undefined && item.flag.name !== 'ltc') {
     diagnostics.error(item.flag.span, `unknown current option '${item.flag.name}'`, { notes: ["the only option is '(ltc)'"] });
     return undefined;

@@ -1,10 +1,11 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
-import type { Span } from '../diagnostics/source.js';
+import { type Span, spanText } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
 import { DIMENSIONLESS, type Dimension, dimEquals, dimensionOf, formatDimension, substituteWeight } from '../units/dimension.js';
 import { type ExprType, checkExprUnits, checkModelUnits, requireDimension } from './check-units.js';
-import { type ExprContext, constantValue, lowerExpr } from './lower-expr.js';
+import { type ExprContext, NON_FINITE_NOTE, constantValue, lowerExpr, nonFinite } from './lower-expr.js';
 import { suggestion } from './suggest.js';
+import { nodes } from './walk.js';
 import type {
   Connector,
   Expr,
@@ -20,6 +21,7 @@ import type {
   PopulationSource,
   Projection,
   Recording,
+  Statement,
   Stimulus,
   SymbolDimensions,
   SynapseModel,
@@ -30,6 +32,13 @@ const FREQUENCY = dimensionOf({ s: -1 });
 const CONNECTORS = ['all_to_all', 'one_to_one', 'fixed_probability', 'fixed_in_degree', 'fixed_out_degree', 'from_file'];
 const SOURCES = ['Poisson', 'SpikeTimes'];
 const SETTINGS = ['dt', 'duration', 'seed'];
+/** The largest population size, slice bound or degree: indices are 32-bit signed integers in the kernels. */
+const MAX_INDEX = 2 ** 31 - 1;
+
+/** "a" or "an", for a word that follows. */
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+}
 
 /** The models a network can use, with the dimensions the check pass found for their names. */
 export interface ModelTable {
@@ -57,6 +66,8 @@ export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: 
   const stimuli: Stimulus[] = [];
   const recordings: Recording[] = [];
   const names = new Map<string, Span>();
+  // post.X / pre.X problems already reported, so that a synapse used by several projections is reported once.
+  const reportedMembers = new Set<string>();
   const claim = (name: A.Name, what: string): boolean => {
     const first = names.get(name.name);
     if (first !== undefined) {
@@ -79,7 +90,7 @@ export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: 
     switch (item.kind) {
       case 'projection': {
         if (!claim(item.name, 'projection')) break;
-        const p = lowerProjection(item, populations, table, lower, diagnostics);
+        const p = lowerProjection(item, populations, table, lower, reportedMembers, diagnostics);
         if (p !== undefined) projections.push(p);
         break;
       }
@@ -149,6 +160,10 @@ function integerValue(e: A.Expression, lower: Lower, what: string, diagnostics: 
     diagnostics.error(e.span, `${what} must be a whole number`);
     return undefined;
   }
+  if (v > MAX_INDEX) {
+    diagnostics.error(e.span, `${what} must be at most ${MAX_INDEX} (2^31 - 1), found ${spanText(e.span)}`);
+    return undefined;
+  }
   return v;
 }
 
@@ -214,6 +229,11 @@ function lowerPopulation(item: Extract<A.NetworkItem, { kind: 'population' }>, t
         diagnostics.error(o.value.span, 'a parameter value must be a constant');
         continue;
       }
+      const problem = nonFinite(value);
+      if (problem !== undefined) {
+        diagnostics.error(o.value.span, `the ${isParameter ? 'value of parameter' : 'initial value of state'} '${o.name.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
+        continue;
+      }
       const expected = dims.get(o.name.name);
       const t = checkExprUnits(value, undefined, diagnostics);
       if (expected !== undefined && !requireDimension(value, t, expected, `'${o.name.name}'`, diagnostics)) continue;
@@ -243,6 +263,11 @@ function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: n
     const rate = lower(rateArg.value, networkContext('in a Poisson rate'));
     if (rate === undefined) return undefined;
     if (!requireDimension(rate, checkExprUnits(rate, undefined, diagnostics), FREQUENCY, 'a Poisson rate', diagnostics)) return undefined;
+    const problem = nonFinite(rate);
+    if (problem !== undefined) {
+      diagnostics.error(rate.span, `the Poisson rate is ${problem}`, { notes: [NON_FINITE_NOTE] });
+      return undefined;
+    }
     return { kind: 'poisson', rate };
   }
   const list = (name: string, expected: Dimension): number[] | undefined => {
@@ -258,6 +283,11 @@ function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: n
       if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), expected, `a SpikeTimes ${name.slice(0, -1)}`, diagnostics)) return undefined;
       const v = constantValue(e);
       if (v === undefined) return undefined;
+      const problem = nonFinite(e);
+      if (problem !== undefined) {
+        diagnostics.error(e.span, `a SpikeTimes ${name.slice(0, -1)} is ${problem}`, { notes: [NON_FINITE_NOTE] });
+        return undefined;
+      }
       values.push(v);
     }
     return values;
@@ -279,7 +309,7 @@ function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: n
 
 function reportUnknownModel(name: A.Name, found: Model | undefined, expected: Model['kind'], table: ModelTable, extra: readonly string[], diagnostics: Diagnostics): void {
   if (found !== undefined) {
-    diagnostics.error(name.span, `'${name.name}' is a ${found.kind} model, but a ${expected} is needed here`, {
+    diagnostics.error(name.span, `'${name.name}' is ${article(found.kind)} ${found.kind} model, but ${article(expected)} ${expected} is needed here`, {
       secondary: [{ span: found.span, message: `'${name.name}' is defined here` }],
     });
     return;
@@ -321,6 +351,7 @@ function lowerProjection(
   populations: ReadonlyMap<string, Population>,
   table: ModelTable,
   lower: Lower,
+  reportedMembers: Set<string>,
   diagnostics: Diagnostics,
 ): Projection | undefined {
   const pre = findPopulation(item.pre.name, populations, diagnostics);
@@ -356,10 +387,22 @@ function lowerProjection(
   const weightType = weight === undefined ? undefined : checkExprUnits(weight, undefined, diagnostics);
   const weightDimension = weightType?.kind === 'number' ? weightType.dimension : undefined;
   if (weight !== undefined && weightDimension === undefined) diagnostics.error(weight.span, 'a weight must be a number');
+  const weightProblem = weight === undefined ? undefined : nonFinite(weight);
+  if (weight !== undefined && weightProblem !== undefined) diagnostics.error(weight.span, `the weight is ${weightProblem}`, { notes: [NON_FINITE_NOTE] });
 
   const delayItem = get('delay');
   const delay = delayItem === undefined ? undefined : lower(delayItem.value, networkContext('in a delay', { allowRandom: true }));
-  if (delay !== undefined) requireDimension(delay, checkExprUnits(delay, undefined, diagnostics), TIME, 'a delay', diagnostics);
+  if (delay !== undefined && requireDimension(delay, checkExprUnits(delay, undefined, diagnostics), TIME, 'a delay', diagnostics)) {
+    const d = constantValue(delay);
+    const delayProblem = nonFinite(delay);
+    if (delayProblem !== undefined) {
+      diagnostics.error(delay.span, `the delay is ${delayProblem}`, { notes: [NON_FINITE_NOTE] });
+    } else if (d !== undefined && d < 0) {
+      diagnostics.error(delay.span, `a delay cannot be negative, found ${spanText(delay.span)}`, {
+        notes: ['a spike is delivered round(delay / dt) steps after it was emitted, at least one step later'],
+      });
+    }
+  }
 
   const placementItem = get('placement');
   let placement: Placement | undefined;
@@ -374,13 +417,27 @@ function lowerProjection(
   const synapse = lowerModelUse<SynapseModel>(synapseItem.model, 'synapse', table, lower, diagnostics);
   const output = lowerModelUse<OutputModel>(outputItem.model, 'output', table, lower, diagnostics);
   if (synapse === undefined || output === undefined || connector === undefined || weight === undefined || weightDimension === undefined) return undefined;
+  const uses = [...memberUses(synapse.model), ...memberUses(output.model)];
+  const postOk = checkMembers(uses, 'post', post, item.post, reportedMembers, diagnostics);
+  const preOk = checkMembers(uses, 'pre', pre, item.pre, reportedMembers, diagnostics);
+  if (!postOk || !preOk) return undefined;
 
   const synapseCheck = checkModelUnits(synapse.model, diagnostics, {
     parameters: argumentDimensions(synapse, diagnostics),
     post: postDims,
     ...(preDims === undefined ? {} : { pre: preDims }),
   });
-  const delivered = synapseCheck.result === undefined ? undefined : substituteWeight(synapseCheck.result, weightDimension);
+  let delivered: Dimension | undefined;
+  try {
+    delivered = synapseCheck.result === undefined ? undefined : substituteWeight(synapseCheck.result, weightDimension);
+  } catch (error) {
+    // substituteWeight's own RangeError; anything else (a stack overflow) is not about the weight.
+    if (!(error instanceof RangeError) || !error.message.startsWith('cannot raise')) throw error;
+    diagnostics.error(synapseItem.model.span, `synapse ${synapse.model.name} delivers a power of its weight that weights in ${formatDimension(weightDimension)} cannot be raised to`, {
+      secondary: [{ span: weight.span, message: `weights in ${formatDimension(weightDimension)}` }],
+    });
+    return undefined;
+  }
   const outputCheck = checkModelUnits(output.model, diagnostics, {
     parameters: argumentDimensions(output, diagnostics),
     post: postDims,
@@ -416,6 +473,119 @@ function lowerProjection(
     output,
     ...(placement === undefined ? {} : { placement }),
   };
+}
+
+/** A `post.X` or `pre.X` in a synapse or output model. */
+interface MemberUse {
+  readonly object: 'post' | 'pre';
+  readonly name: string;
+  readonly span: Span;
+  /** True for an assignment target (`post.x += 1`), which must be a state. */
+  readonly assigned: boolean;
+}
+
+/** The span of `post.x` at the start of an assignment statement (the IR keeps only the statement's). */
+function targetSpan(s: Extract<Statement, { kind: 'assign' }>): Span {
+  const text = s.span.file.text.slice(s.span.start, s.span.end);
+  const match = /^(?:post|pre)\s*\.\s*[A-Za-z_][A-Za-z0-9_]*/.exec(text);
+  return { file: s.span.file, start: s.span.start, end: s.span.start + (match?.[0].length ?? text.length) };
+}
+
+/** Every `post.X` and `pre.X` of a model, read or assigned, in its expressions and statements. */
+function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
+  const uses: MemberUse[] = [];
+  const expr = (e: Expr): void => {
+    for (const n of nodes(e)) {
+      if (n.kind === 'ref' && (n.ref.kind === 'post' || n.ref.kind === 'pre')) uses.push({ object: n.ref.kind, name: n.ref.name, span: n.span, assigned: false });
+    }
+  };
+  const statements = (body: readonly Statement[]): void => {
+    for (const s of body) {
+      if (s.kind === 'if') {
+        expr(s.condition);
+        statements(s.then);
+        statements(s.otherwise);
+        continue;
+      }
+      if (s.target.kind === 'post' || s.target.kind === 'pre') uses.push({ object: s.target.kind, name: s.target.name, span: targetSpan(s), assigned: true });
+      expr(s.value);
+    }
+  };
+  for (const p of model.parameters) if (p.value !== undefined) expr(p.value);
+  if (model.kind === 'output') {
+    expr(model.current);
+  } else {
+    for (const s of model.states) if (s.init.kind !== 'zero') expr(s.init.value);
+    for (const sub of model.subexpressions) expr(sub.value);
+    for (const eq of model.equations) expr(eq.rhs);
+    statements(model.onPre);
+    statements(model.onPost);
+    expr(model.delivers);
+  }
+  return uses;
+}
+
+/**
+ * Checks the `post.X` (or `pre.X`) of a projection's models against the
+ * neuron model of its post- (or pre-) synaptic population: X must be one of
+ * its states, its input current or a subexpression, and a state where it is
+ * assigned. A spike source has no variables at all. Returns false after
+ * reporting a problem.
+ */
+function checkMembers(
+  uses: readonly MemberUse[],
+  object: 'post' | 'pre',
+  population: Population,
+  ref: A.PopulationRef,
+  reported: Set<string>,
+  diagnostics: Diagnostics,
+): boolean {
+  const role = object === 'post' ? 'post-synaptic' : 'pre-synaptic';
+  const source = population.source;
+  const here = { span: ref.span, message: `the ${role} population '${population.name}' is ${source.kind === 'neuron' ? `${article(source.model.name)} ${source.model.name}` : `a ${sourceName(source)} spike source`}` };
+  let ok = true;
+  for (const use of uses) {
+    if (use.object !== object) continue;
+    const key = `${use.span.file.path}:${use.span.start}:${object}:${source.kind === 'neuron' ? source.model.name : source.kind}`;
+    const report = (message: string, options: { label?: string; notes?: string[] } = {}): void => {
+      ok = false;
+      if (reported.has(key)) return;
+      reported.add(key);
+      diagnostics.error(use.span, message, { ...options, secondary: [here] });
+    };
+    if (source.kind !== 'neuron') {
+      report(`'${object}.${use.name}' is not available: the ${role} population '${population.name}' is a ${sourceName(source)} spike source, which has no variables`, {
+        notes: [`'${object}.X' needs a neuron population on the ${object} side`],
+      });
+      continue;
+    }
+    const model = source.model;
+    const states = model.states.map((s) => s.name);
+    const readable = [...states, ...(model.input === undefined ? [] : [model.input.name]), ...model.subexpressions.map((s) => s.name)];
+    if (use.assigned && !states.includes(use.name)) {
+      const what = readable.includes(use.name) ? (model.input?.name === use.name ? 'the input current' : 'a subexpression') : undefined;
+      const hint = suggestion(use.name, states);
+      report(
+        what === undefined
+          ? `the ${role} neuron ${model.name} has no state '${use.name}'`
+          : `cannot assign to '${object}.${use.name}': it is ${what} of the ${role} neuron ${model.name}, not a state`,
+        { ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }), notes: [`the states of ${model.name} are ${states.join(', ') || '(none)'}`] },
+      );
+      continue;
+    }
+    if (!readable.includes(use.name)) {
+      const hint = suggestion(use.name, readable);
+      report(`the ${role} neuron ${model.name} has no variable '${use.name}'`, {
+        ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+        notes: [`'${object}.X' can name a state, the input current or a subexpression of ${model.name}: ${readable.join(', ')}`],
+      });
+    }
+  }
+  return ok;
+}
+
+function sourceName(source: PopulationSource): string {
+  return source.kind === 'poisson' ? 'Poisson' : source.kind === 'spikeTimes' ? 'SpikeTimes' : 'neuron';
 }
 
 function lowerConnector(item: Extract<A.ProjectionItem, { kind: 'connect' }>, pre: IndexRange, post: IndexRange, lower: Lower, diagnostics: Diagnostics): Connector | undefined {
@@ -507,6 +677,11 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(inst: A.Instantiati
     if (value === undefined) continue;
     if (constantValue(value) === undefined) {
       diagnostics.error(a.value.span, 'a parameter value must be a constant');
+      continue;
+    }
+    const problem = nonFinite(value);
+    if (problem !== undefined) {
+      diagnostics.error(a.value.span, `the value of parameter '${a.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
       continue;
     }
     args.push({ name: a.name, span: a.nameSpan, value });

@@ -1,27 +1,81 @@
-/** Edit distance between two names (insertions, deletions, substitutions). */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+import { unitSpellings } from '../units/units.js';
+
+/**
+ * Edit distance between two names (optimal string alignment, a restricted
+ * Damerau-Levenshtein distance): insertions, deletions, substitutions and the
+ * transposition of two adjacent characters each count as one edit, so `tua`
+ * is one edit away from `tau`.
+ */
+export function editDistance(a: string, b: string): number {
+  // rows[i][j]: distance between the first i characters of a and the first j of b.
+  let beforePrevious: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
+      let d = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (beforePrevious[j - 2] ?? 0) + 1);
+      current.push(d);
     }
+    beforePrevious = previous;
     previous = current;
   }
   return previous[b.length] ?? 0;
 }
 
-/** The closest known name, when it is close enough to be a likely typo. */
+/**
+ * The closest known name, when it is close enough to be a likely typo.
+ * Distances ignore case, with ties broken by the distance that respects it
+ * (`msec` suggests `ms` rather than `mS`). A name may be off by up to a third
+ * of its length (at least one edit); a name of 4 or more characters may be off
+ * by 2 edits as well, but only when a single candidate is that close (after
+ * the tie-break on case).
+ */
 export function suggestion(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(1, Math.floor(name.length / 3));
-  for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
-    if (d <= bestDistance && c !== name) {
-      best = c;
-      bestDistance = d;
-    }
+  const lower = name.toLowerCase();
+  const scored = [...new Set(candidates)]
+    .filter((c) => c !== name)
+    .map((c) => ({ c, d: editDistance(lower, c.toLowerCase()), exact: editDistance(name, c) }));
+  if (scored.length === 0) return undefined;
+  const best = Math.min(...scored.map((s) => s.d));
+  const closest = scored.filter((s) => s.d === best);
+  const minExact = Math.min(...closest.map((s) => s.exact));
+  const chosen = closest.filter((s) => s.exact === minExact);
+  const allowed = Math.max(1, Math.floor(name.length / 3));
+  if (best <= allowed) {
+    // The last of equally close candidates, as before the tie-break on case existed.
+    return chosen[chosen.length - 1]?.c;
   }
-  return best;
+  if (best <= 2 && name.length >= 4 && chosen.length === 1) return chosen[0]?.c;
+  return undefined;
+}
+
+/**
+ * The unit a misspelt unit name most likely meant (`msec` -> `ms`, `mVolt` ->
+ * `mV`): the closest spelling, or a known unit that the name starts with and
+ * then spells out (`msec`, `mvolt`, `Hertz`).
+ */
+export function suggestUnit(name: string): string | undefined {
+  // Every letter is nearly a unit (`x` is one edit from `K`): short names only get a difference of case (`mv` -> `mV`).
+  const close = suggestion(name, unitSpellings());
+  if (close !== undefined && (name.length > 2 || close.toLowerCase() === name.toLowerCase())) return close;
+  const spelledOut: readonly [RegExp, string][] = [
+    [/^(.?)(sec|second|seconds|secs)$/i, 's'],
+    [/^(.?)(volt|volts)$/i, 'V'],
+    [/^(.?)(amp|amps|ampere|amperes)$/i, 'A'],
+    [/^(.?)(siemens)$/i, 'S'],
+    [/^(.?)(farad|farads)$/i, 'F'],
+    [/^(.?)(ohms)$/i, 'ohm'],
+    [/^(.?)(hertz)$/i, 'Hz'],
+    [/^(.?)(molar)$/i, 'M'],
+    [/^(.?)(meter|meters|metre|metres)$/i, 'm'],
+  ];
+  for (const [pattern, base] of spelledOut) {
+    const match = pattern.exec(name);
+    if (match === null) continue;
+    const unit = (match[1] ?? '') + base;
+    if (unitSpellings().includes(unit)) return unit;
+  }
+  return undefined;
 }

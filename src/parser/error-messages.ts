@@ -1,4 +1,5 @@
 import { EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import { Identifier, RESERVED_WORDS } from './lexer.js';
 
 /** What a rule stands for, in the words of an error message. */
 export const RULE_DESCRIPTIONS: Readonly<Record<string, string>> = {
@@ -30,12 +31,23 @@ function describeRule(ruleName: string, paths: TokenType[][][]): string {
   return describeExpected(paths.flat().map((p) => p[0]).filter((t): t is TokenType => t !== undefined));
 }
 
+/** The message for a reserved word where a name belongs: `neuron spike {`, `parameters { delay = 2 ms }`. */
+export function reservedWordMessage(word: string): string {
+  return `'${word}' is a reserved word and cannot be used as a name`;
+}
+
+function isReservedWord(token: IToken): boolean {
+  return token.tokenType.name.startsWith('Kw_') && RESERVED_WORDS.has(token.image);
+}
+
 /** Error messages in the user's terms rather than chevrotain's token names. */
 export const parserErrorMessages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage: ({ expected, actual }) =>
     expected === EOF
       ? `unexpected ${describeToken(actual)}: expected ${RULE_DESCRIPTIONS['file']}`
-      : `expected ${expected.LABEL ?? expected.name} but found ${describeToken(actual)}`,
+      : expected === Identifier && isReservedWord(actual)
+        ? reservedWordMessage(actual.image)
+        : `expected ${expected.LABEL ?? expected.name} but found ${describeToken(actual)}`,
   buildNotAllInputParsedMessage: ({ firstRedundant }) =>
     `unexpected ${describeToken(firstRedundant)}: expected ${RULE_DESCRIPTIONS['file']}`,
   buildNoViableAltMessage: ({ expectedPathsPerAlt, actual, ruleName }) =>

@@ -1,6 +1,6 @@
 import { Lexer, createToken, type TokenType } from 'chevrotain';
 
-export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
+export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: 'a name' });
 
 /** Reserved words; each may not be used as a name. */
 function keyword(word: string): TokenType {
@@ -68,6 +68,18 @@ export const NumberLiteral = createToken({
 });
 export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"[^"\n\r]*"/, label: 'a string' });
 
+/**
+ * Lexical errors that the lexer recognises so that they get a message of their
+ * own: a block comment or a string that is never closed. They are lexed into
+ * the group LEXICAL_ERRORS, never reach the parser, and are not part of the
+ * grammar (ALL_TOKENS).
+ */
+export const LEXICAL_ERRORS = 'lexicalErrors';
+/** `/*` without its `*\/`: the rest of the file. Tried after BlockComment. */
+export const UnterminatedComment = createToken({ name: 'UnterminatedComment', pattern: /\/\*[\s\S]*/, group: LEXICAL_ERRORS });
+/** `"` without its closing `"` on the same line. Tried after StringLiteral. */
+export const UnterminatedString = createToken({ name: 'UnterminatedString', pattern: /"[^"\n\r]*/, group: LEXICAL_ERRORS });
+
 export const LCurly = createToken({ name: 'LCurly', pattern: /{/, label: "'{'" });
 export const RCurly = createToken({ name: 'RCurly', pattern: /}/, label: "'}'" });
 export const LParen = createToken({ name: 'LParen', pattern: /\(/, label: "'('" });
@@ -105,4 +117,9 @@ export const ALL_TOKENS: readonly TokenType[] = [
   ...KEYWORDS, Identifier,
 ];
 
-export const spkLexer = new Lexer([...ALL_TOKENS], { positionTracking: 'full', ensureOptimizations: false });
+/** What the lexer tries, in order: the grammar's tokens with the lexical errors right after what they are a broken form of. */
+const LEXER_TOKENS: readonly TokenType[] = ALL_TOKENS.flatMap((t) =>
+  t === BlockComment ? [t, UnterminatedComment] : t === StringLiteral ? [t, UnterminatedString] : [t],
+);
+
+export const spkLexer = new Lexer([...LEXER_TOKENS], { positionTracking: 'full', ensureOptimizations: false });

@@ -201,6 +201,9 @@ function power(f: Factor): string {
   return e === 1 ? f.name : `${f.name}^${e}`;
 }
 
+/** Names found so far, keyed by the exponents: the search is slow, and models use few dimensions. */
+const FORMATTED = new Map<string, string>();
+
 /**
  * The readable name of a dimension in the internal units, for error messages:
  * "mV", "nA", "ms", "/ms", "uS", "nF", "Mohm", "mM", "mV/ms", "/mM/ms",
@@ -209,6 +212,17 @@ function power(f: Factor): string {
  * unit names (mV uS nF Mohm mM, and the base units um ug ms nA K amol cd).
  */
 export function formatDimension(d: Dimension): string {
+  const key = d.join(',');
+  const known = FORMATTED.get(key);
+  if (known !== undefined) return known;
+  const name = spellDimension(d);
+  // Bounded, in case a generated input spells very many dimensions.
+  if (FORMATTED.size >= 4096) FORMATTED.clear();
+  FORMATTED.set(key, name);
+  return name;
+}
+
+function spellDimension(d: Dimension): string {
   let best: Factor[] = [];
   let bestScore: number[] = [];
   for (const part of DERIVED_PARTS) {

@@ -81,6 +81,17 @@ export function lookupUnit(symbol: string): UnitValue | undefined {
   return { dimension: base.dimension, pow10: base.pow10 + prefix };
 }
 
+/** Every spelling {@link lookupUnit} accepts: `weight`, the base symbols, and each prefix with each base symbol. */
+export function unitSpellings(): readonly string[] {
+  return UNIT_SPELLINGS;
+}
+
+const UNIT_SPELLINGS: readonly string[] = [
+  'weight',
+  ...BASE_UNITS.keys(),
+  ...[...PREFIXES.keys()].flatMap((p) => [...BASE_UNITS.keys()].map((b) => p + b)),
+].filter((s, i, all) => all.indexOf(s) === i && lookupUnit(s) !== undefined);
+
 /** Whether `symbol` names a unit (exactly when {@link lookupUnit} finds it). */
 export function isUnitSpelling(symbol: string): boolean {
   return lookupUnit(symbol) !== undefined;
