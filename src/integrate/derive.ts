@@ -292,7 +292,9 @@ export function deriveUpdate(
           `method exact needs linear equations with constant coefficients, but d${result.state}/dt has the non-linear term ${formatMath(result.term)}`,
           {
             label: what,
-            ...(where === undefined ? {} : { secondary: [{ span: where, message: 'this term is not linear' }] }),
+            ...(where === undefined
+              ? {}
+              : { secondary: [{ span: where, message: 'this term is not linear' }] }),
             notes: ['use method exp_euler (the default), rk2 or rk4 for a non-linear system'],
           },
         );
