@@ -7,12 +7,14 @@ import type { Backend } from '../runtime/backend.js';
 import { type BackendChoice, openBackend } from '../runtime/select.js';
 import { OutputWriter } from '../runtime/output.js';
 import { simulate } from '../runtime/simulate.js';
-import { formatDimension } from '../units/dimension.js';
+import { formatDimension, substituteWeight } from '../units/dimension.js';
 import { literalToInternal, lookupUnit } from '../units/units.js';
 import { type Io, UsageError, writeFileAtomic } from './io.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { networkFor, planFor } from './stages.js';
+import type { Precision } from '../codegen/printer.js';
+import { standaloneFiles } from '../codegen/cuda/standalone.js';
 
 export interface RunOptions {
   readonly file: string;
@@ -72,10 +74,13 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     const writer = new OutputWriter(options.out, plan);
     const { wallSeconds } = await simulate(plan, backend, writer);
     const units = new Map<string, string>();
-    for (const t of plan.traces) {
-      const population = network.populations.find((p) => p.name === t.population);
-      const d = population?.source.kind === 'neuron' ? result.program.dimensions.get(population.source.model.name)?.get(t.variable) : undefined;
-      if (d !== undefined) units.set(`${t.population}.${t.variable}`, formatDimension(d));
+    for (const r of network.recordings) {
+      const population = network.populations.find((p) => p.name === r.population);
+      const projection = network.projections.find((p) => p.name === r.population);
+      const model = r.of === 'projection' ? projection?.synapse.model : population?.source.kind === 'neuron' ? population.source.model : undefined;
+      const d = model === undefined ? undefined : result.program.dimensions.get(model.name)?.get(r.variable);
+      // A synapse state declared in `weight` is in the unit of the projection's weights.
+      if (d !== undefined) units.set(`${r.population}.${r.variable}`, formatDimension(projection === undefined ? d : substituteWeight(d, projection.weightDimension)));
     }
     const summary = writer.finish({ backend: backend.name, device: backend.device, wallSeconds, compileSeconds }, units);
     io.out(`${network.name}: ${steps} steps of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`);
@@ -94,8 +99,18 @@ function parseSeed(text: string): number {
   return v;
 }
 
+export interface CompileOptions {
+  /** float or double (CUDA only; the WGSL and JavaScript kernels are float32). */
+  readonly precision?: Precision;
+  /** With --target cuda: a folder with a host program, data files and CMakeLists.txt (codegen/cuda/standalone.ts). */
+  readonly standalone?: boolean;
+}
+
 /** `spikeforge compile`: the kernels of a network (or of one neuron model) and a manifest, written atomically. */
-export function compileCommand(file: string, target: Target, networkName: string | undefined, out: string, io: Io): number {
+export function compileCommand(file: string, target: Target, networkName: string | undefined, out: string, io: Io, options: CompileOptions = {}): number {
+  const precision = options.precision ?? 'f32';
+  if (precision !== 'f32' && target !== 'cuda') throw new UsageError(`--precision ${precision} is for --target cuda (the ${target} kernels are float32)`);
+  if (options.standalone === true && target !== 'cuda') throw new UsageError('--standalone is for --target cuda');
   const result = compileFiles([file]);
   for (const d of result.diagnostics.items) io.err(renderDiagnostic(d));
   if (result.program === undefined) return 1;
@@ -108,9 +123,19 @@ export function compileCommand(file: string, target: Target, networkName: string
     : [network];
   mkdirSync(out, { recursive: true });
   for (const n of networks) {
+    if (options.standalone === true) {
+      // The whole run, as `spikeforge run` would do it; one folder per network when there are several (models).
+      const plan = planFor(n, Math.round(n.duration / n.dt));
+      const dir = networks.length === 1 ? out : join(out, n.name);
+      mkdirSync(dir, { recursive: true });
+      const files = standaloneFiles(plan, generateSource(plan, 'cuda', precision), { precision });
+      for (const f of files) writeFileAtomic(join(dir, f.name), f.data);
+      io.out(`wrote ${dir}: ${files.map((f) => f.name).join(', ')} (build: cmake -S ${dir} -B ${join(dir, 'build')} && cmake --build ${join(dir, 'build')})`);
+      continue;
+    }
     const plan = planFor(n);
     const extension = target === 'cuda' ? 'cu' : target;
-    writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target));
+    writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target, precision));
     writeFileAtomic(join(out, `${n.name}.manifest.json`), `${JSON.stringify(manifest(plan, target), null, 2)}\n`);
     io.out(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
   }

@@ -1,4 +1,4 @@
-import { type Diagnostic, DiagnosticError } from '../diagnostics/diagnostic.js';
+import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
 import type { Network, NeuronModel, SynapseModel } from '../ir/types.js';
 import { initialStates, synapseInitialStates } from '../runtime/initial-state.js';
@@ -7,7 +7,7 @@ import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { kernelPrinter } from './emit.js';
 import { SPIKED, nextName } from './kernel-ir.js';
 import { removeDeadLocals } from './legalize.js';
-import { type Route, routeNetwork } from './network.js';
+import { type NetworkRouting, type Route, routeNetwork } from './network.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
 import { BufferLayout } from './layout.js';
@@ -57,9 +57,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
   const preKernels = routing.preSynapses.map((pre) => buildPreSynapseKernel(network, pre, updates.get(pre.route.projection.synapse.model)));
   const populationKernels = network.populations.map((p) => buildPopulationKernel(network, p, inputs));
   if (updates.problems.length > 0) throw new DiagnosticError(updates.problems);
-  const traces: TraceRequest[] = network.recordings
-    .filter((r) => r.variable !== 'spikes')
-    .map((r) => ({ population: r.population, variable: r.variable, range: r.range }));
+  const traces = traceRequests(network, routing);
   // legalize: drop locals nothing reads (every target then compiles without unused-variable warnings).
   const kernels = [...preKernels, ...populationKernels].map((k) => {
     const live = new Set([...k.states.map(nextName), ...(k.spikes ? [SPIKED] : []), ...traces.filter((t) => t.population === k.population).map((t) => recordedLocal(k, t.variable))]);
@@ -83,6 +81,35 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
   return { network, routing, kernels, initial, traces, spikeRecords, steps };
 }
 
+/** Where each recorded value lives in the kernels; a projection's state is in its post population (merged) or its per-pre kernel. */
+function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[] {
+  const diagnostics = new Diagnostics();
+  const requests: TraceRequest[] = [];
+  for (const r of network.recordings) {
+    if (r.variable === 'spikes') continue;
+    const label = `${r.population}.${r.variable}`;
+    if (r.of === 'population') {
+      requests.push({ population: r.population, variable: r.variable, range: r.range ?? { start: 0, end: 0 }, label });
+      continue;
+    }
+    const route = routing.routes.find((x) => x.projection.name === r.population)!;
+    const group = routing.groups.find((g) => g.routes.includes(route));
+    const p = route.projection;
+    // Merged state is indexed by post neuron (the whole post population), per-pre state by pre neuron of the range.
+    const owner = group === undefined ? `@pre${route.index}` : p.post;
+    const variable = group === undefined ? r.variable : `${group.owner}.${r.variable}`;
+    const size = group === undefined ? p.preRange.end - p.preRange.start : network.populations.find((x) => x.name === p.post)!.size;
+    const range = r.range ?? (group === undefined ? { start: 0, end: size } : p.postRange);
+    if (range.start >= range.end || range.end > size) {
+      diagnostics.error(r.span, `slice [${range.start}:${range.end}] is out of range: projection ${p.name} keeps ${r.variable} for ${size} ${group === undefined ? 'pre' : 'post'}-synaptic neurons`);
+      continue;
+    }
+    requests.push({ population: owner, variable, range, label });
+  }
+  if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items);
+  return requests;
+}
+
 /** A network of one population of a model, for inspecting and testing a model on its own. */
 export function modelNetwork(model: NeuronModel, size = 1): Network {
   const span = model.span;
@@ -95,7 +122,7 @@ export function modelNetwork(model: NeuronModel, size = 1): Network {
     populations: [{ name: model.name, span, size, source: { kind: 'neuron', model }, parameters: [], states: [] }],
     projections: [],
     stimuli: [],
-    recordings: [{ population: model.name, variable: 'spikes', range: { start: 0, end: size }, span }],
+    recordings: [{ of: 'population', population: model.name, variable: 'spikes', range: { start: 0, end: size }, span }],
   };
 }
 

@@ -86,6 +86,7 @@ export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: 
       if (p !== undefined) populations.set(p.name, p);
     }
   }
+  const recordItems: Extract<A.NetworkItem, { kind: 'record' }>[] = [];
   for (const item of def.items) {
     switch (item.kind) {
       case 'projection': {
@@ -99,14 +100,17 @@ export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: 
         if (s !== undefined) stimuli.push(s);
         break;
       }
-      case 'record': {
-        const r = lowerRecording(item, populations, table, diagnostics);
-        if (r !== undefined) recordings.push(r);
+      case 'record':
+        // After every projection: a record line may name one defined below it.
+        recordItems.push(item);
         break;
-      }
       default:
         break;
     }
+  }
+  for (const item of recordItems) {
+    const r = lowerRecording(item, populations, projections, table, diagnostics);
+    if (r !== undefined) recordings.push(r);
   }
   if (diagnostics.items.length > errorsBefore) return undefined;
   return {
@@ -750,14 +754,45 @@ function lowerStimulus(
   return { population: population.name, range, variable: input.name, value, span: item.span };
 }
 
-function lowerRecording(item: Extract<A.NetworkItem, { kind: 'record' }>, populations: ReadonlyMap<string, Population>, table: ModelTable, diagnostics: Diagnostics): Recording | undefined {
+function lowerRecording(
+  item: Extract<A.NetworkItem, { kind: 'record' }>,
+  populations: ReadonlyMap<string, Population>,
+  projections: readonly Projection[],
+  table: ModelTable,
+  diagnostics: Diagnostics,
+): Recording | undefined {
+  const variable = item.variable.name;
+  const projection = projections.find((p) => p.name === item.population.name);
+  if (projection !== undefined) {
+    const states = projection.synapse.model.states.map((s) => s.name);
+    if (!states.includes(variable)) {
+      const hint = suggestion(variable, states);
+      diagnostics.error(item.variable.span, `the synapse ${projection.synapse.model.name} of projection '${projection.name}' has no state '${variable}' to record`, {
+        ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+        notes: [states.length === 0 ? 'its synapse model has no states' : `it can record ${states.join(', ')}`],
+      });
+      return undefined;
+    }
+    let range: IndexRange | undefined;
+    if (item.slice !== undefined) {
+      const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined => lowerExpr(e, ctx, diagnostics);
+      const start = item.slice.start === undefined ? 0 : integerValue(item.slice.start, lower, 'a slice bound', diagnostics);
+      const end = item.slice.end === undefined ? undefined : integerValue(item.slice.end, lower, 'a slice bound', diagnostics);
+      if (start === undefined || end === undefined) {
+        if (item.slice.end === undefined) diagnostics.error(item.slice.span, 'a slice of a projection needs an end: [start:end]');
+        return undefined;
+      }
+      range = { start, end };
+    }
+    return { of: 'projection', population: projection.name, variable, range, span: item.span };
+  }
   const population = findPopulation(item.population, populations, diagnostics);
   if (population === undefined) return undefined;
-  const variable = item.variable.name;
   if (variable !== 'spikes') {
-    const dims = population.source.kind === 'neuron' ? table.dimensions.get(population.source.model.name) : undefined;
-    if (dims?.has(variable) !== true || population.source.kind !== 'neuron' || population.source.model.parameters.some((p) => p.name === variable)) {
-      const candidates = population.source.kind === 'neuron' ? ['spikes', ...population.source.model.states.map((s) => s.name)] : ['spikes'];
+    const model = population.source.kind === 'neuron' ? population.source.model : undefined;
+    // States and the input current are values a kernel holds; subexpressions are inlined.
+    const candidates = ['spikes', ...(model?.states.map((s) => s.name) ?? []), ...(model?.input === undefined ? [] : [model.input.name])];
+    if (!candidates.includes(variable) || table.dimensions.get(model?.name ?? '')?.has(variable) !== true) {
       const hint = suggestion(variable, candidates);
       diagnostics.error(item.variable.span, `population '${population.name}' has no variable '${variable}' to record`, {
         ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
@@ -768,5 +803,5 @@ function lowerRecording(item: Extract<A.NetworkItem, { kind: 'record' }>, popula
   }
   const range = lowerRange({ ...(item.slice === undefined ? {} : { slice: item.slice }) }, population, (e, ctx) => lowerExpr(e, ctx, diagnostics), diagnostics);
   if (range === undefined) return undefined;
-  return { population: population.name, variable, range, span: item.span };
+  return { of: 'population', population: population.name, variable, range, span: item.span };
 }

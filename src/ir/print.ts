@@ -155,6 +155,6 @@ export function formatNetwork(n: Network): string {
     );
   }
   for (const s of n.stimuli) lines.push(`  stimulus ${s.population}[${s.range.start}:${s.range.end}].${s.variable} = ${formatExpr(s.value)}`);
-  for (const r of n.recordings) lines.push(`  record ${r.population}.${r.variable}[${r.range.start}:${r.range.end}]`);
+  for (const r of n.recordings) lines.push(`  record ${r.population}.${r.variable}${r.range === undefined ? '' : `[${r.range.start}:${r.range.end}]`}`);
   return lines.join('\n');
 }

@@ -272,10 +272,18 @@ export interface Stimulus {
 }
 
 export interface Recording {
+  /** What is recorded: a population's spikes or variable, or a projection's synapse state. */
+  readonly of: 'population' | 'projection';
+  /** The population's or projection's name. */
   readonly population: string;
-  /** `spikes`, or the name of a state, subexpression or input. */
+  /** `spikes`, or the name of a state or of the input current (a synapse state for projections). */
   readonly variable: string;
-  readonly range: IndexRange;
+  /**
+   * Neurons recorded. For a projection: post neurons when its state is merged
+   * per post neuron, pre neurons (of its pre range) when it lives per pre
+   * neuron; undefined means all (the placement decides later which).
+   */
+  readonly range: IndexRange | undefined;
   readonly span: Span;
 }
 

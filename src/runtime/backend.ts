@@ -2,11 +2,15 @@ import type { PopulationKernel } from '../codegen/kernel-ir.js';
 import type { NetworkRouting } from '../codegen/network.js';
 import type { IndexRange, Network } from '../ir/types.js';
 
-/** A trace to record: one variable (a state) of a population, for a range of neurons. */
+/** A trace to record: one value of a kernel (a state or the input current), for a range of its elements. */
 export interface TraceRequest {
+  /** The kernel that holds the value: a population, or `@pre<k>` for per-pre synapse state. */
   readonly population: string;
+  /** The kernel's name for the value (`V`, or `@syn0.g` for a merged synapse state). */
   readonly variable: string;
   readonly range: IndexRange;
+  /** What the user wrote: `N.V`, `E.g`; names the output files. */
+  readonly label: string;
 }
 
 /** Everything a backend needs to run a network: kernels, initial values, what to record. */

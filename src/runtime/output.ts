@@ -39,10 +39,10 @@ class StreamedFile {
   }
 }
 
-/** `N.V`, or `N.V.3-5` when the same variable is recorded more than once (each range gets its own file). */
+/** `N.V`, or `N.V.3-5` when the same value is recorded more than once (each range gets its own file). */
 export function traceFileStem(plan: SimulationPlan, t: TraceRequest): string {
-  const same = plan.traces.filter((x) => x.population === t.population && x.variable === t.variable);
-  return same.length === 1 ? `${t.population}.${t.variable}` : `${t.population}.${t.variable}.${t.range.start}-${t.range.end}`;
+  const same = plan.traces.filter((x) => x.label === t.label);
+  return same.length === 1 ? t.label : `${t.label}.${t.range.start}-${t.range.end}`;
 }
 
 /** Caps what is kept in memory for plots; the CSV files get everything. */
@@ -156,9 +156,10 @@ export class OutputWriter {
     }));
     if (groups.length > 0) writeFileAtomic(join(this.dir, 'raster.svg'), rasterSvg(`${this.plan.network.name}: spikes`, groups, durationMs));
     this.plan.traces.forEach((t, r) => {
-      const unit = units.get(`${t.population}.${t.variable}`) ?? '';
-      const series = this.traceValues[r]!.map((values, k) => ({ label: `${t.population}[${t.range.start + k}]`, values }));
-      const svg = traceSvg(`${this.plan.network.name}: ${t.population}.${t.variable}`, `${t.variable}${unit === '' ? '' : ` (${unit})`}`, this.traceTimes, series);
+      const unit = units.get(t.label) ?? '';
+      const [owner = '', variable = ''] = t.label.split('.');
+      const series = this.traceValues[r]!.map((values, k) => ({ label: `${owner}[${t.range.start + k}]`, values }));
+      const svg = traceSvg(`${this.plan.network.name}: ${t.label}`, `${variable}${unit === '' ? '' : ` (${unit})`}`, this.traceTimes, series);
       writeFileAtomic(join(this.dir, `${traceFileStem(this.plan, t)}.svg`), svg);
     });
     return summary;
