@@ -69,8 +69,14 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
     'compile',
     {
       summary: 'write the generated kernels of a network (or one neuron model) and a manifest.json',
-      usage: `spikeforge compile FILE --target ${TARGETS.join('|')} [--network NAME] [-o DIR]`,
-      options: { target: { type: 'string' }, network: { type: 'string' }, out: { type: 'string', short: 'o', default: 'build' } },
+      usage: `spikeforge compile FILE --target ${TARGETS.join('|')} [--network NAME] [--precision f32|f64] [--standalone] [-o DIR]`,
+      options: {
+        target: { type: 'string' },
+        network: { type: 'string' },
+        out: { type: 'string', short: 'o', default: 'build' },
+        precision: { type: 'string', default: 'f32' },
+        standalone: { type: 'boolean' },
+      },
       run: (files, values, io) => {
         const [file, ...extra] = files;
         if (file === undefined || extra.length > 0) throw new UsageError('compile takes exactly one FILE');
@@ -78,7 +84,12 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         if (typeof target !== 'string' || !(TARGETS as readonly string[]).includes(target)) {
           throw new UsageError(`compile needs --target ${TARGETS.join('|')}`);
         }
-        return compileCommand(file, target as Target, typeof values['network'] === 'string' ? values['network'] : undefined, String(values['out']), io);
+        const precision = String(values['precision']);
+        if (precision !== 'f32' && precision !== 'f64') throw new UsageError(`--precision takes f32 or f64, not '${precision}'`);
+        return compileCommand(file, target as Target, typeof values['network'] === 'string' ? values['network'] : undefined, String(values['out']), io, {
+          precision,
+          standalone: values['standalone'] === true,
+        });
       },
     },
   ],

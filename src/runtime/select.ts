@@ -1,15 +1,16 @@
 import { kernelPrinter } from '../codegen/emit.js';
 import { JsPrinter } from '../codegen/js/printer.js';
 import { WgslPrinter } from '../codegen/wgsl/printer.js';
-import type { Io } from '../cli/io.js';
+import { type Io, UsageError } from '../cli/io.js';
 import type { Backend, SimulationPlan } from './backend.js';
 import { CpuBackend } from './cpu.js';
 import type { Precision } from '../codegen/printer.js';
 import { BackendUnavailableError, WebGpuBackend } from './webgpu/backend.js';
+import { CudaBackend } from './cuda/backend.js';
 
-export type BackendChoice = 'auto' | 'cpu' | 'cpu64' | 'webgpu';
+export type BackendChoice = 'auto' | 'cpu' | 'cpu64' | 'webgpu' | 'cuda';
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'cpu', 'cpu64', 'webgpu'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'cpu', 'cpu64', 'webgpu', 'cuda'];
 
 /** A CPU backend printing JavaScript in the given precision (f32 like a GPU, or the f64 reference). */
 export function cpuBackend(precision: Precision): CpuBackend {
@@ -21,22 +22,43 @@ export function webGpuBackend(): WebGpuBackend {
   return new WebGpuBackend(kernelPrinter(new WgslPrinter()));
 }
 
+/** A CUDA backend (driver API and NVRTC, loaded when prepared), float32 by default like the other GPU backend. */
+export function cudaBackend(precision: Precision = 'f32'): CudaBackend {
+  return new CudaBackend({ precision });
+}
+
+/** How a backend is named when `auto` moves on to it. */
+function fallbackName(backend: Backend): string {
+  return backend.name === 'cpu' ? 'using the CPU' : backend.name === 'webgpu' ? 'trying WebGPU' : `trying ${backend.name}`;
+}
+
 /**
- * Opens and prepares the chosen backend. `auto` takes WebGPU when a device can
- * be had (a real GPU, or the software adapter with a notice) and the CPU
- * otherwise, saying why in one sentence.
+ * Opens and prepares the chosen backend. `auto` tries CUDA (an NVIDIA GPU), then WebGPU (a
+ * real GPU, or the software adapter with a notice), then the CPU, saying in one sentence why
+ * each one it passes over is unavailable. A backend asked for by name that cannot be had here
+ * is a UsageError (exit code 2: choose another --backend), with that sentence as the message.
  */
 export async function openBackend(choice: BackendChoice, plan: SimulationPlan, io: Io): Promise<Backend> {
   const candidates: Backend[] =
-    choice === 'cpu' ? [cpuBackend('f32')] : choice === 'cpu64' ? [cpuBackend('f64')] : choice === 'webgpu' ? [webGpuBackend()] : [webGpuBackend(), cpuBackend('f32')];
-  for (const backend of candidates) {
+    choice === 'cpu'
+      ? [cpuBackend('f32')]
+      : choice === 'cpu64'
+        ? [cpuBackend('f64')]
+        : choice === 'webgpu'
+          ? [webGpuBackend()]
+          : choice === 'cuda'
+            ? [cudaBackend('f32')]
+            : [cudaBackend('f32'), webGpuBackend(), cpuBackend('f32')];
+  for (const [k, backend] of candidates.entries()) {
     try {
       await backend.prepare(plan);
       return backend;
     } catch (error) {
       backend.dispose();
-      if (!(error instanceof BackendUnavailableError) || choice !== 'auto') throw error;
-      io.err(`spikeforge: ${error.message}; using the CPU`);
+      if (!(error instanceof BackendUnavailableError)) throw error;
+      const next = candidates[k + 1];
+      if (choice !== 'auto' || next === undefined) throw new UsageError(error.message);
+      io.err(`spikeforge: ${error.message}; ${fallbackName(next)}`);
     }
   }
   throw new BackendUnavailableError('no backend could be opened');

@@ -13,9 +13,32 @@ import { CLEAR_RINGS, deliveryEntryPoint, spikeListBase } from '../wgsl/kernel.j
 /** Threads per block for every kernel. */
 export const CUDA_BLOCK_SIZE = 128;
 
+/**
+ * Where the kernels get the step number (an option of emitCudaModule).
+ * - 'argument' (the default; what `compile --target cuda` writes): `const unsigned sf_step`.
+ * - 'device': `const unsigned* __restrict__ sf_first_step`, the chunk's first step in device
+ *   memory, and sf_step = *sf_first_step + sf_chunk_step. Then a chunk's launches have the same
+ *   arguments in every chunk, so the runtime (src/runtime/cuda/backend.ts) captures them once
+ *   into a CUDA graph and replays it, writing only the first step before each replay.
+ */
+export type CudaStepSource = 'argument' | 'device';
+
+/** Options of emitCudaModule; the defaults give the module that `compile --target cuda` writes. */
+export interface CudaModuleOptions {
+  readonly stepSource?: CudaStepSource;
+}
+
 /** Every kernel takes the same parameters, so the host launches them alike (see the manifest). */
-const PARAMETERS =
-  'sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step';
+function parameters(stepSource: CudaStepSource): string {
+  const step = stepSource === 'device' ? 'const unsigned* __restrict__ sf_first_step' : 'const unsigned sf_step';
+  return `sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, ${step}, const unsigned sf_chunk_step`;
+}
+
+/** A kernel's lines with `sf_step` defined after the opening line where it is read from device memory. */
+function withStep(lines: string[], stepSource: CudaStepSource): string[] {
+  if (stepSource === 'argument' || !lines.slice(1).some((l) => /\bsf_step\b/.test(l))) return lines;
+  return [lines[0]!, '  const unsigned sf_step = *sf_first_step + sf_chunk_step;', ...lines.slice(1)];
+}
 
 function cudaSyntax(layout: BufferLayout): StatementSyntax {
   return {
@@ -110,9 +133,9 @@ __device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, u
 ${prelude}`;
 }
 
-function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter): string {
+function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter, stepSource: CudaStepSource): string {
   const lines = [
-    `extern "C" __global__ void ${entryPointName(kernel.population)}(${PARAMETERS}) {`,
+    `extern "C" __global__ void ${entryPointName(kernel.population)}(${parameters(stepSource)}) {`,
     '  const unsigned sf_i = blockIdx.x * blockDim.x + threadIdx.x;',
     `  if (sf_i >= ${kernel.size}u) return;`,
   ];
@@ -143,16 +166,16 @@ function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer:
     lines.push(`  ${inRange === undefined ? '' : `if (${inRange}) `}sf_record[sf_chunk_step * ${layout.recordRow}u + ${layout.traceOffset(r)}u + sf_i - ${t.start}u] = ${printer.local(recordedLocal(kernel, t.variable))};`);
   });
   lines.push('}');
-  return lines.join('\n');
+  return withStep(lines, stepSource).join('\n');
 }
 
-function emitDelivery(route: Route, layout: BufferLayout): string {
+function emitDelivery(route: Route, layout: BufferLayout, stepSource: CudaStepSource): string {
   const p = route.projection;
   const ring = layout.ring(p.pre)!;
   const counts = layout.ringWords + layout.countOffset(route.index) + p.postRange.start;
   const inPre = rangeCondition('j', p.preRange.start, p.preRange.end, ring.stride - 1, 'u');
-  return [
-    `extern "C" __global__ void ${deliveryEntryPoint(route.index)}(${PARAMETERS}) {`,
+  const lines = [
+    `extern "C" __global__ void ${deliveryEntryPoint(route.index)}(${parameters(stepSource)}) {`,
     `  // projection ${p.name}: ${p.pre} -> ${p.post}, delay ${route.delaySteps} steps`,
     `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${ring.slots * route.delaySteps - route.delaySteps}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  const unsigned k = blockIdx.x * blockDim.x + threadIdx.x;',
@@ -162,25 +185,27 @@ function emitDelivery(route: Route, layout: BufferLayout): string {
     ...(route.connectivity.kind === 'all' ? [] : [`  const unsigned jl = j - ${p.preRange.start}u;`]),
     ...forEachTarget(route.connectivity, layout, route, (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`, '  '),
     '}',
-  ].join('\n');
+  ];
+  return withStep(lines, stepSource).join('\n');
 }
 
-function emitClearRings(layout: BufferLayout, populations: readonly string[]): string {
-  const lines = [`extern "C" __global__ void ${CLEAR_RINGS}(${PARAMETERS}) {`];
+function emitClearRings(layout: BufferLayout, populations: readonly string[], stepSource: CudaStepSource): string {
+  const lines = [`extern "C" __global__ void ${CLEAR_RINGS}(${parameters(stepSource)}) {`];
   for (const p of populations) {
     const ring = layout.ring(p)!;
     lines.push(`  sf_events[${ring.offset}u + (sf_step % ${ring.slots}u) * ${ring.stride}u] = 0u;`);
   }
   lines.push('}');
-  return lines.join('\n');
+  return withStep(lines, stepSource).join('\n');
 }
 
 /** One CUDA translation unit with the same kernels, in the same step order, as the WGSL module. */
-export function emitCudaModule(kernels: readonly PopulationKernel[], layout: BufferLayout, printer: KernelPrinter, seed: number, precision: Precision, mergedRoutes: readonly Route[], ringPopulations: readonly string[]): string {
+export function emitCudaModule(kernels: readonly PopulationKernel[], layout: BufferLayout, printer: KernelPrinter, seed: number, precision: Precision, mergedRoutes: readonly Route[], ringPopulations: readonly string[], options: CudaModuleOptions = {}): string {
+  const stepSource = options.stepSource ?? 'argument';
   const bodies = [
-    ...mergedRoutes.map((r) => emitDelivery(r, layout)),
-    ...(ringPopulations.length > 0 ? [emitClearRings(layout, ringPopulations)] : []),
-    ...kernels.map((k) => emitPopulation(k, layout, printer)),
+    ...mergedRoutes.map((r) => emitDelivery(r, layout, stepSource)),
+    ...(ringPopulations.length > 0 ? [emitClearRings(layout, ringPopulations, stepSource)] : []),
+    ...kernels.map((k) => emitPopulation(k, layout, printer, stepSource)),
   ];
   return [header(seed, layout, precision, printer.prelude()), ...bodies].join('\n\n') + '\n';
 }
