@@ -1,11 +1,12 @@
 /**
  * (b) From .spk text to a ready WebGPU pipeline, stage by stage: compileFiles (parse, lower,
- * check units, instantiate; the stdlib import is read and parsed too), deriveUpdates,
- * buildPlan (kernel IR and the initial values of every neuron), generateSource(plan,
- * 'wgsl'), shader module with its compilation info, compute pipelines (as WebGpuBackend
- * creates them). Opening the device is measured once, apart. After the pipelines, one
- * dispatch of one workgroup is timed apart too: a driver may compile lazily (llvmpipe
- * builds its shader variant at the first dispatch).
+ * check units, instantiate; the stdlib import is read and parsed too), derive (deriveUpdate
+ * of each neuron model of the network), buildPlan (routing, kernel IR, the initial values of
+ * every neuron; it derives again, from the symbolic engine's warm caches),
+ * generateSource(plan, 'wgsl'), shader module with its compilation info, compute pipelines
+ * (as WebGpuBackend creates them). Opening the device is measured once, apart. After the
+ * pipelines, one dispatch of one workgroup is timed apart too: a driver may compile lazily
+ * (on llvmpipe it takes several times a whole 1M-neuron step).
  *
  * Each repetition uses a slightly different stimulus (20.0001 nA, 20.0002 nA, ...), a
  * constant folded into the kernel, so no shader cache can answer (bench/run.ts also turns
@@ -13,11 +14,13 @@
  * JIT and the compiler's caches empty), the others give the "warm" median.
  */
 import { performance } from 'node:perf_hooks';
-import { buildPlan, deriveUpdates, generateSource, layoutOf } from '../src/codegen/module.js';
-import { entryPointName } from '../src/codegen/kernel-ir.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE } from '../src/codegen/wgsl/kernel.js';
+import { buildPlan, generateSource, layoutOf, mergedRoutes } from '../src/codegen/module.js';
+import { stepDispatches } from '../src/codegen/wgsl/kernel.js';
+import { deriveUpdate } from '../src/integrate/derive.js';
+import type { Network, NeuronModel } from '../src/ir/types.js';
 import { type WebGpu, formatCompilationMessages } from '../src/runtime/webgpu/device.js';
 import { compileBenchNetwork, lifBenchSpk } from './lif-network.js';
+import { backendBindGroupLayout, backendBuffers, stepInfo } from './webgpu-bindings.js';
 
 export const STAGES = ['compile', 'derive', 'plan', 'generate', 'shader module', 'pipeline'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -42,35 +45,38 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function oneDispatch(gpu: WebGpu, pipeline: GPUComputePipeline, stateFloats: number): Promise<number> {
+/** One step of the first dispatch (its first workgroup), on zeroed buffers laid out as the backend's. */
+async function oneDispatch(gpu: WebGpu, pipeline: GPUComputePipeline, bindGroupLayout: GPUBindGroupLayout, plan: ReturnType<typeof buildPlan>): Promise<number> {
   const device = gpu.device;
-  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-  const buffers = [
-    device.createBuffer({ size: Math.max(16, stateFloats * 4), usage: storage }),
-    device.createBuffer({ size: 4 * (1 + 2 * WORKGROUP_SIZE), usage: storage }),
-    device.createBuffer({ size: 16, usage: storage }),
-    device.createBuffer({ size: STEP_UNIFORM_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
-  ];
+  const layout = layoutOf(plan);
+  const buffers = backendBuffers(device, bindGroupLayout, layout, 1, new Float32Array(layout.totalStateFloats));
+  device.queue.writeBuffer(buffers.info, 0, stepInfo(0, 1));
   await device.queue.onSubmittedWorkDone();
-  const start = performance.now();
   device.pushErrorScope('validation');
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: buffers.map((buffer, binding) => ({ binding, resource: binding === 3 ? { buffer, size: 16 } : { buffer } })),
-  });
+  const start = performance.now();
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup, [0]);
+  pass.setBindGroup(0, buffers.bindGroup, [0]);
   pass.dispatchWorkgroups(1);
   pass.end();
   device.queue.submit([encoder.finish()]);
   await device.queue.onSubmittedWorkDone();
   const ms = performance.now() - start;
   const error = await device.popErrorScope();
-  for (const b of buffers) b.destroy();
+  buffers.destroy();
   if (error !== null) throw new Error(`first dispatch: ${error.message}`);
   return ms;
+}
+
+/** deriveUpdate of every distinct neuron model of the network. */
+function deriveModels(network: Network): void {
+  const models = new Set<NeuronModel>();
+  for (const p of network.populations) if (p.source.kind === 'neuron') models.add(p.source.model);
+  for (const m of models) {
+    const r = deriveUpdate(m);
+    if (r.kind === 'error') throw new Error(`derive ${m.name}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
+  }
 }
 
 export async function pipelineReady(neurons: number, repetitions: number, open: () => Promise<WebGpu | undefined>): Promise<PipelineReadyResult> {
@@ -93,10 +99,9 @@ export async function pipelineReady(neurons: number, repetitions: number, open: 
       };
       const network = compileBenchNetwork(text);
       lap('compile');
-      const updates = deriveUpdates(network);
-      if (!(updates instanceof Map)) throw new Error(`derive failed: ${updates.map((d) => d.message).join('; ')}`);
+      deriveModels(network);
       lap('derive');
-      const plan = buildPlan(network, updates, 1);
+      const plan = buildPlan(network, 1);
       lap('plan');
       const code = generateSource(plan, 'wgsl');
       lap('generate');
@@ -107,16 +112,12 @@ export async function pipelineReady(neurons: number, repetitions: number, open: 
         const errors = info.messages.filter((m) => m.type === 'error');
         if (errors.length > 0) throw new Error(`generated WGSL does not compile:\n${formatCompilationMessages(errors).join('\n')}`);
         lap('shader module');
-        const bindGroupLayout = device.createBindGroupLayout({
-          entries: [
-            ...[0, 1, 2].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
-            { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 } },
-          ],
-        });
+        const bindGroupLayout = backendBindGroupLayout(device);
         const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-        const pipelines = await Promise.all(plan.kernels.map((k) => device.createComputePipelineAsync({ layout, compute: { module, entryPoint: entryPointName(k.population) } })));
+        const entryPoints = stepDispatches(layoutOf(plan), plan.kernels, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]).map((d) => d.entryPoint);
+        const pipelines = await Promise.all(entryPoints.map((entryPoint) => device.createComputePipelineAsync({ layout, compute: { module, entryPoint } })));
         lap('pipeline');
-        dispatches.push(await oneDispatch(gpu, pipelines[0]!, layoutOf(plan).totalStateFloats));
+        dispatches.push(await oneDispatch(gpu, pipelines[pipelines.length - 1]!, bindGroupLayout, plan));
       }
       runs.push(times);
     }

@@ -9,8 +9,8 @@
  * test/models/ that has a single population and no projections (see unsupportedReason; the
  * networks left out are printed).
  *
- * Targets are a table: when the CUDA printer lands, adding it is one entry in GOLDEN_TARGETS
- * (and `npm run golden` to write the new files).
+ * Targets are a table (GOLDEN_TARGETS): a new target is one entry, then `npm run golden`
+ * writes its files. Every target is generated in its default precision (float32).
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -36,8 +36,7 @@ export interface GoldenTarget {
 export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
   { target: 'wgsl', dir: 'wgsl', extension: 'wgsl' },
   { target: 'js', dir: 'js', extension: 'js' },
-  // When src/codegen/module.ts's Target includes 'cuda':
-  // { target: 'cuda', dir: 'cuda', extension: 'cu' },
+  { target: 'cuda', dir: 'cuda', extension: 'cu' },
 ];
 
 /** One golden subject: a network whose generated source is kept for every target. */

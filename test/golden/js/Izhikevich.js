@@ -13,11 +13,8 @@ function sf_exprel32(z) {
 function step_Izhikevich(sf_state, sf_record, sf_spikes, sf_rt, sf_step, sf_chunk_step, sf_counts, sf_ring, sf_conn) {
 // Izhikevich: 1 threads
 for (let sf_i = 0; sf_i < 1; sf_i++) {
-  const index = sf_i;
-  const step = sf_step;
   const V = sf_state[0 + sf_i];
   const u = sf_state[1 + sf_i];
-  let t = Math.fround(Math.fround(0.1) * step);
   let stimulus = 0;
   let I = stimulus;
   let V_next = Math.fround(V + Math.fround(Math.fround(Math.fround(0.1) * Math.fround(Math.fround(Math.fround(Math.fround(140 + I) - u) + Math.fround(Math.fround(0.04) * Math.fround(V * V))) + Math.fround(5 * V))) * sf_exprel32(Math.fround(Math.fround(0.1) * Math.fround(Math.fround(Math.fround(0.08) * V) + 5)))));

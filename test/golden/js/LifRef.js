@@ -4,10 +4,7 @@
 function step_LifRef(sf_state, sf_record, sf_spikes, sf_rt, sf_step, sf_chunk_step, sf_counts, sf_ring, sf_conn) {
 // LifRef: 1 threads
 for (let sf_i = 0; sf_i < 1; sf_i++) {
-  const index = sf_i;
-  const step = sf_step;
   const V = sf_state[0 + sf_i];
-  let t = Math.fround(Math.fround(0.1) * step);
   let stimulus = 0;
   let I = stimulus;
   let V_next = Math.fround(V + Math.fround(Math.fround(0.009950167) * Math.fround(I - Math.fround(V + 65))));

@@ -13,11 +13,9 @@ function sf_exprel32(z) {
 function step_N(sf_state, sf_record, sf_spikes, sf_rt, sf_step, sf_chunk_step, sf_counts, sf_ring, sf_conn) {
 // N: 1 threads
 for (let sf_i = 0; sf_i < 1; sf_i++) {
-  const index = sf_i;
   const step = sf_step;
   const V = sf_state[0 + sf_i];
   const w = sf_state[1 + sf_i];
-  let t = Math.fround(Math.fround(0.1) * step);
   let stimulus = (step < 1000 ? 0 : (step < 4000 ? 22 : 0));
   let t1 = Math.fround(V + 65);
   let t2 = Math.fround(Math.exp(Math.fround(Math.fround(0.28735632) * Math.fround(V + Math.fround(59.9)))));
@@ -33,7 +31,7 @@ for (let sf_i = 0; sf_i < 1; sf_i++) {
   if (spiked) {
     sf_spikes.push(sf_chunk_step, 0 + sf_i);
   }
-  if (sf_i >= 0 && sf_i < 1) sf_record[sf_chunk_step * 2 + 0 + sf_i] = V_next;
-  if (sf_i >= 0 && sf_i < 1) sf_record[sf_chunk_step * 2 + 1 + sf_i] = w_next;
+  sf_record[sf_chunk_step * 2 + 0 + sf_i] = V_next;
+  sf_record[sf_chunk_step * 2 + 1 + sf_i] = w_next;
 }
 }

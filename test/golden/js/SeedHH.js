@@ -13,13 +13,10 @@ function sf_exprel32(z) {
 function step_N(sf_state, sf_record, sf_spikes, sf_rt, sf_step, sf_chunk_step, sf_counts, sf_ring, sf_conn) {
 // N: 3 threads
 for (let sf_i = 0; sf_i < 3; sf_i++) {
-  const index = sf_i;
-  const step = sf_step;
   const V = sf_state[0 + sf_i];
   const m = sf_state[3 + sf_i];
   const h = sf_state[6 + sf_i];
   const n = sf_state[9 + sf_i];
-  let t = Math.fround(Math.fround(0.1) * step);
   let stimulus = Math.fround(0.00005);
   let I = stimulus;
   let t0 = Math.fround(V + 65);
@@ -45,9 +42,9 @@ for (let sf_i = 0; sf_i < 3; sf_i++) {
   if (spiked) {
     sf_spikes.push(sf_chunk_step, 0 + sf_i);
   }
-  if (sf_i >= 0 && sf_i < 3) sf_record[sf_chunk_step * 12 + 0 + sf_i] = V_next;
-  if (sf_i >= 0 && sf_i < 3) sf_record[sf_chunk_step * 12 + 3 + sf_i] = m_next;
-  if (sf_i >= 0 && sf_i < 3) sf_record[sf_chunk_step * 12 + 6 + sf_i] = h_next;
-  if (sf_i >= 0 && sf_i < 3) sf_record[sf_chunk_step * 12 + 9 + sf_i] = n_next;
+  sf_record[sf_chunk_step * 12 + 0 + sf_i] = V_next;
+  sf_record[sf_chunk_step * 12 + 3 + sf_i] = m_next;
+  sf_record[sf_chunk_step * 12 + 6 + sf_i] = h_next;
+  sf_record[sf_chunk_step * 12 + 9 + sf_i] = n_next;
 }
 }

@@ -4,10 +4,8 @@
 function step_N(sf_state, sf_record, sf_spikes, sf_rt, sf_step, sf_chunk_step, sf_counts, sf_ring, sf_conn) {
 // N: 10 threads
 for (let sf_i = 0; sf_i < 10; sf_i++) {
-  const index = sf_i;
   const step = sf_step;
   const V = sf_state[0 + sf_i];
-  let t = Math.fround(Math.fround(0.1) * step);
   let rand0 = sf_rt.normal(4203299985, sf_i, sf_step, 0);
   let stimulus = Math.fround(Math.fround(Math.fround(0.15811388) * rand0) + (step < 1000 ? 0 : (step < 4000 ? 22 : 0)));
   let I = stimulus;
@@ -20,6 +18,6 @@ for (let sf_i = 0; sf_i < 10; sf_i++) {
   if (spiked) {
     sf_spikes.push(sf_chunk_step, 0 + sf_i);
   }
-  if (sf_i >= 0 && sf_i < 10) sf_record[sf_chunk_step * 10 + 0 + sf_i] = V_next;
+  sf_record[sf_chunk_step * 10 + 0 + sf_i] = V_next;
 }
 }

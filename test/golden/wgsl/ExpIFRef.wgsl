@@ -78,17 +78,15 @@ fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
   return sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
 }
 fn sf_log_rel(x: f32) -> f32 {
-  if (!(x >= 0.5f && x <= 2.0f)) {
+  if (!(x >= 1.1754944e-38f && x <= 3.4028234e38f)) {
     return log(x);
   }
-  var m = x;
-  var k = 0.0f;
-  if (x > 1.4142135f) {
-    m = x * 0.5f;
-    k = 1.0f;
-  } else if (x < 0.70710677f) {
-    m = x * 2.0f;
-    k = -1.0f;
+  let parts = frexp(x); // x = fract * 2^exp, fract in [0.5, 1)
+  var m = parts.fract;
+  var k = f32(parts.exp);
+  if (m < 0.70710677f) {
+    m = m * 2.0f;
+    k = k - 1.0f;
   }
   let f = m - 1.0f;
   let s = f / (2.0f + f);
@@ -123,10 +121,7 @@ fn step_ExpIFRef(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   if (sf_i >= 1u) {
     return;
   }
-  let index = f32(sf_i);
-  let step_ = f32(sf_info.step);
   let V = sf_state[0u + sf_i];
-  var t: f32 = 0.1f * step_;
   var stimulus: f32 = 0.0f;
   var I: f32 = stimulus;
   var t1: f32 = exp(0.28735632f * (V + 59.9f));

@@ -85,10 +85,7 @@ fn step_LifRef(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   if (sf_i >= 1u) {
     return;
   }
-  let index = f32(sf_i);
-  let step_ = f32(sf_info.step);
   let V = sf_state[0u + sf_i];
-  var t: f32 = 0.1f * step_;
   var stimulus: f32 = 0.0f;
   var I: f32 = stimulus;
   var V_next: f32 = V + 0.009950167f * (I - (V + 65.0f));

@@ -78,17 +78,15 @@ fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
   return sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
 }
 fn sf_log_rel(x: f32) -> f32 {
-  if (!(x >= 0.5f && x <= 2.0f)) {
+  if (!(x >= 1.1754944e-38f && x <= 3.4028234e38f)) {
     return log(x);
   }
-  var m = x;
-  var k = 0.0f;
-  if (x > 1.4142135f) {
-    m = x * 0.5f;
-    k = 1.0f;
-  } else if (x < 0.70710677f) {
-    m = x * 2.0f;
-    k = -1.0f;
+  let parts = frexp(x); // x = fract * 2^exp, fract in [0.5, 1)
+  var m = parts.fract;
+  var k = f32(parts.exp);
+  if (m < 0.70710677f) {
+    m = m * 2.0f;
+    k = k - 1.0f;
   }
   let f = m - 1.0f;
   let s = f / (2.0f + f);
@@ -123,13 +121,10 @@ fn step_N(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   if (sf_i >= 3u) {
     return;
   }
-  let index = f32(sf_i);
-  let step_ = f32(sf_info.step);
   let V = sf_state[0u + sf_i];
   let m = sf_state[3u + sf_i];
   let h = sf_state[6u + sf_i];
   let n = sf_state[9u + sf_i];
-  var t: f32 = 0.1f * step_;
   var stimulus: f32 = 0.00005f;
   var I: f32 = stimulus;
   var t0: f32 = V + 65.0f;
@@ -157,16 +152,8 @@ fn step_N(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
     atomicStore(&sf_events[SF_SPIKE_LIST + 1u + 2u * sf_k], sf_info.chunk_step);
     atomicStore(&sf_events[SF_SPIKE_LIST + 2u + 2u * sf_k], 0u + sf_i);
   }
-  if (sf_i >= 0u && sf_i < 3u) {
-    sf_record[sf_info.chunk_step * 12u + 0u + sf_i - 0u] = V_next;
-  }
-  if (sf_i >= 0u && sf_i < 3u) {
-    sf_record[sf_info.chunk_step * 12u + 3u + sf_i - 0u] = m_next;
-  }
-  if (sf_i >= 0u && sf_i < 3u) {
-    sf_record[sf_info.chunk_step * 12u + 6u + sf_i - 0u] = h_next;
-  }
-  if (sf_i >= 0u && sf_i < 3u) {
-    sf_record[sf_info.chunk_step * 12u + 9u + sf_i - 0u] = n_next;
-  }
+  sf_record[sf_info.chunk_step * 12u + 0u + sf_i - 0u] = V_next;
+  sf_record[sf_info.chunk_step * 12u + 3u + sf_i - 0u] = m_next;
+  sf_record[sf_info.chunk_step * 12u + 6u + sf_i - 0u] = h_next;
+  sf_record[sf_info.chunk_step * 12u + 9u + sf_i - 0u] = n_next;
 }

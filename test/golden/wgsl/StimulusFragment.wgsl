@@ -85,10 +85,8 @@ fn step_N(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   if (sf_i >= 10u) {
     return;
   }
-  let index = f32(sf_i);
   let step_ = f32(sf_info.step);
   let V = sf_state[0u + sf_i];
-  var t: f32 = 0.1f * step_;
   var rand0: f32 = sf_normal(4203299985u, sf_i, sf_info.step, 0u);
   var stimulus: f32 = 0.15811388f * rand0 + select(select(0.0f, 22.0f, step_ < 4000.0f), 0.0f, step_ < 1000.0f);
   var I: f32 = stimulus;
@@ -103,7 +101,5 @@ fn step_N(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
     atomicStore(&sf_events[SF_SPIKE_LIST + 1u + 2u * sf_k], sf_info.chunk_step);
     atomicStore(&sf_events[SF_SPIKE_LIST + 2u + 2u * sf_k], 0u + sf_i);
   }
-  if (sf_i >= 0u && sf_i < 10u) {
-    sf_record[sf_info.chunk_step * 10u + 0u + sf_i - 0u] = V_next;
-  }
+  sf_record[sf_info.chunk_step * 10u + 0u + sf_i - 0u] = V_next;
 }
