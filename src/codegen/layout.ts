@@ -37,6 +37,7 @@ export class BufferLayout {
   readonly recordRow: number;
   private readonly stateOffsets = new Map<string, number>();
   private readonly neuronOffsets = new Map<string, number>();
+  private readonly sizes = new Map<string, number>();
   private readonly traceOffsets: number[] = [];
 
   readonly routes: readonly Route[];
@@ -53,6 +54,7 @@ export class BufferLayout {
     let neurons = 0;
     for (const k of kernels) {
       this.neuronOffsets.set(k.population, neurons);
+      this.sizes.set(k.population, k.size);
       neurons += k.size;
       for (const s of k.states) {
         this.stateOffsets.set(`${k.population}\u0000${s}`, floats);
@@ -152,13 +154,12 @@ export class BufferLayout {
     return o;
   }
 
-  /** The population a global neuron index belongs to, and the local index. */
-  locate(globalIndex: number): { population: string; index: number } {
-    let found: { population: string; index: number } | undefined;
-    for (const [population, offset] of this.neuronOffsets) {
-      if (globalIndex >= offset) found = { population, index: globalIndex - offset };
-    }
-    if (found === undefined) throw new InternalError(`neuron ${globalIndex} is in no population`);
-    return found;
+  /** Number of elements of a kernel (neurons of a population). */
+  sizeOf(owner: string): number {
+    const size = this.sizes.get(owner);
+    if (size === undefined) throw new InternalError(`no kernel ${owner} in the layout`);
+    return size;
   }
+
+
 }

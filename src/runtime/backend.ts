@@ -58,8 +58,11 @@ export interface Backend {
   dispose(): void;
 }
 
-/** Sorts spike (step, index) pairs so that every backend reports them in one order. */
+/** Sorts spike (step, index) pairs so that every backend reports them in one order (GPU appends arrive in any order). */
 export function sortSpikes(steps: Uint32Array, indices: Uint32Array): { steps: Uint32Array; indices: Uint32Array } {
+  let sorted = true;
+  for (let k = 1; k < steps.length && sorted; k++) sorted = steps[k - 1]! < steps[k]! || (steps[k - 1] === steps[k] && indices[k - 1]! < indices[k]!);
+  if (sorted) return { steps, indices };
   const order = Array.from(steps.keys()).sort((a, b) => steps[a]! - steps[b]! || indices[a]! - indices[b]!);
   return { steps: Uint32Array.from(order, (k) => steps[k]!), indices: Uint32Array.from(order, (k) => indices[k]!) };
 }

@@ -149,17 +149,21 @@ export class CpuBackend implements Backend {
   }
 }
 
-/** (chunk step, global index) pairs to per-population sorted spike lists, with absolute steps. */
+/** (chunk step, global index) pairs to per-population spike lists ordered by step then index, with absolute steps. */
 export function splitSpikes(pairs: ArrayLike<number>, firstStep: number, layout: BufferLayout, recorded: readonly string[]): Chunk['spikes'] {
-  const lists = new Map<string, { steps: number[]; indices: number[] }>(recorded.map((p) => [p, { steps: [], indices: [] }]));
+  const lists = recorded.map((population) => ({ population, offset: layout.neuronOffset(population), steps: [] as number[], indices: [] as number[] }));
+  // Ranges of global indices, largest offset first, so that the first match is the owner.
+  const byOffset = [...lists].sort((a, b) => b.offset - a.offset);
   for (let k = 0; k + 1 < pairs.length; k += 2) {
-    const { population, index } = layout.locate(pairs[k + 1]!);
-    const list = lists.get(population);
-    if (list === undefined) continue;
+    const global = pairs[k + 1]!;
+    const list = byOffset.find((l) => global >= l.offset);
+    // Spikes of populations that are not recorded fall outside every recorded range.
+    if (list === undefined || global - list.offset >= layout.sizeOf(list.population)) continue;
+    const index = global - list.offset;
     list.steps.push(firstStep + pairs[k]!);
     list.indices.push(index);
   }
-  return new Map([...lists].map(([p, l]) => [p, sortSpikes(Uint32Array.from(l.steps), Uint32Array.from(l.indices))]));
+  return new Map(lists.map((l) => [l.population, sortSpikes(Uint32Array.from(l.steps), Uint32Array.from(l.indices))]));
 }
 
 /** The record buffer (steps x row) split into one steps x width array per trace. */

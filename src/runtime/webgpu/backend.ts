@@ -43,12 +43,14 @@ export class WebGpuBackend implements Backend {
     constructor(private readonly printer: KernelPrinter) {}
 
   maxChunkSteps(plan: SimulationPlan): number {
-    const neurons = plan.kernels.reduce((n, k) => n + k.size, 0);
-    const row = plan.traces.reduce((n, t) => n + t.range.end - t.range.start, 0);
-    const limit = 128 * 1024 * 1024; // llvmpipe's maxStorageBufferBindingSize; real GPUs allow more
-    // Room for every neuron to spike in every step of the chunk: the append can never overflow.
-    const bySpikes = Math.floor((limit / 4 - 1) / (2 * Math.max(1, neurons)));
-    const byRecord = Math.floor(limit / 4 / Math.max(1, row));
+    const layout = this.layout ?? layoutOf(plan);
+    // The device's limit once open; before that, llvmpipe's (real GPUs allow more).
+    const limit = this.gpu?.device.limits.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
+    // Room for every neuron to spike in every step of the chunk, after the rings and counters: the append never overflows.
+    const wordsLeft = Math.floor(limit / 4) - spikeListBase(layout) - 1;
+    const bySpikes = Math.floor(wordsLeft / (2 * Math.max(1, layout.totalNeurons)));
+    const byRecord = Math.floor(limit / 4 / Math.max(1, layout.recordRow));
+    if (bySpikes < 1) throw new BackendUnavailableError(`the network needs more than the ${limit} bytes this WebGPU device allows in one buffer`);
     return Math.max(1, Math.min(MAX_CHUNK_STEPS, plan.steps, bySpikes, byRecord));
   }
 
@@ -69,7 +71,10 @@ export class WebGpuBackend implements Backend {
     const problems = info.messages.filter((m) => m.type !== 'info');
     if (problems.length > 0) throw new InternalError(`generated WGSL does not compile cleanly:\n${formatCompilationMessages(problems).join('\n')}`);
 
+    this.layout = layout;
     this.chunkSteps = this.maxChunkSteps(plan);
+    // Any validation error while setting up is a bug in the generated code or the sizes: fail, never run silently.
+    device.pushErrorScope('validation');
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const state = device.createBuffer({ size: Math.max(16, layout.totalStateFloats * 4), usage: storage });
     const spikes = device.createBuffer({ size: 4 * (spikeListBase(layout) + 1 + 2 * layout.totalNeurons * this.chunkSteps), usage: storage });
@@ -120,7 +125,8 @@ export class WebGpuBackend implements Backend {
     });
     this.buffers = { state, spikes, record, info: infoBuffer, conn };
     this.plan = plan;
-    this.layout = layout;
+    const setupError = await device.popErrorScope();
+    if (setupError !== null) throw new InternalError(`WebGPU rejected the setup: ${setupError.message}`);
   }
 
   async runChunk(firstStep: number, steps: number): Promise<Chunk> {
@@ -145,20 +151,32 @@ export class WebGpuBackend implements Backend {
       });
     }
     pass.end();
-    const spikeBytes = 4 * (1 + 2 * layout.totalNeurons * steps);
+    // Read back the spike count first, then only the pairs it says were written (not the whole capacity).
+    const countRead = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.copyBufferToBuffer(buffers.spikes, 4 * spikeListBase(layout), countRead, 0, 4);
     const recordBytes = 4 * layout.recordRow * steps;
-    const spikeRead = device.createBuffer({ size: spikeBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(buffers.spikes, 4 * spikeListBase(layout), spikeRead, 0, spikeBytes);
     const recordRead = recordBytes === 0 ? undefined : device.createBuffer({ size: recordBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     if (recordRead !== undefined) encoder.copyBufferToBuffer(buffers.record, 0, recordRead, 0, recordBytes);
+    device.pushErrorScope('validation');
     device.queue.submit([encoder.finish()]);
+    const runError = await device.popErrorScope();
+    if (runError !== null) throw new InternalError(`WebGPU rejected a step: ${runError.message}`);
 
-    await spikeRead.mapAsync(GPUMapMode.READ);
-    const words = new Uint32Array(spikeRead.getMappedRange());
-    const count = words[0] ?? 0;
-    const pairs = words.slice(1, 1 + 2 * count);
-    spikeRead.unmap();
-    spikeRead.destroy();
+    await countRead.mapAsync(GPUMapMode.READ);
+    const count = new Uint32Array(countRead.getMappedRange())[0] ?? 0;
+    countRead.unmap();
+    countRead.destroy();
+    let pairs = new Uint32Array(0);
+    if (count > 0) {
+      const pairRead = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const copy = device.createCommandEncoder();
+      copy.copyBufferToBuffer(buffers.spikes, 4 * (spikeListBase(layout) + 1), pairRead, 0, 8 * count);
+      device.queue.submit([copy.finish()]);
+      await pairRead.mapAsync(GPUMapMode.READ);
+      pairs = new Uint32Array(pairRead.getMappedRange()).slice();
+      pairRead.unmap();
+      pairRead.destroy();
+    }
     let record = new Float64Array(0);
     if (recordRead !== undefined) {
       await recordRead.mapAsync(GPUMapMode.READ);
