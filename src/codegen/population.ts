@@ -252,8 +252,9 @@ export function buildPopulationKernel(network: Network, population: Population, 
   let ltcInput: S.Expr | undefined;
   if (input !== undefined) {
     const total = simplify(S.add(...currents));
+    // With ltc the update takes the currents as functions of V; the local (at the start-of-step V) is for recording.
     if (input.ltc) ltcInput = total;
-    else body.push({ kind: 'let', name: input.name, value: total });
+    body.push({ kind: 'let', name: input.name, value: total });
   }
   emitUpdate(body, builder, inputs.neuronUpdate(model, ltcInput), model.states.map((s) => s.name), constants, (x) => x, network.dt);
 
