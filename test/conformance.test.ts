@@ -174,6 +174,7 @@ function trainDifference(a: SpikeTrain, b: SpikeTrain): { onlyA: [number, number
 
 interface TraceComparison {
   readonly violations: string[];
+  /** Largest relative difference among values above 1 % of the trace's largest magnitude (for the log). */
   readonly maxRel: number;
   /** Largest shift (in steps) the shift allowance had to absorb; 0 when REL and FLOOR sufficed. */
   readonly maxShift: number;
@@ -202,7 +203,7 @@ function compareTraces(a: Float64Array, b: Float64Array, width: number, shiftSte
       bitIdentical = false;
       const error = Math.abs(x - y);
       const size = Math.max(Math.abs(x), Math.abs(y));
-      if (size > floor) maxRel = Math.max(maxRel, error / size);
+      if (size > 0.01 * scale) maxRel = Math.max(maxRel, error / size);
       const tolerance = REL * size + floor;
       if (error <= tolerance) continue;
       const before = n > 0 ? a[k - width]! : x;
@@ -215,7 +216,6 @@ function compareTraces(a: Float64Array, b: Float64Array, width: number, shiftSte
       else if (violations.length === 8) violations.push('...');
     }
   }
-  if (!Number.isFinite(maxShift) && violations.length === 0) violations.push('a difference where the trace does not change');
   return { violations, maxRel, maxShift, bitIdentical };
 }
 
@@ -239,7 +239,11 @@ describe.each(MODELS)('%s', (model) => {
     console.log(`${model}: C spikes ${counts.join('/')}, S[0] per segment ${perSegment.join('/')} (cpu f32, ${run.seconds.toFixed(2)} s)`);
   });
 
-  it.skipIf(!HAVE_WEBGPU)('WebGPU float32: identical spike trains and traces within 1e-5 of the CPU float32 backend', async () => {
+  const title =
+    divergence === undefined
+      ? 'WebGPU float32: identical spike trains and traces within 1e-5 of the CPU float32 backend'
+      : `WebGPU float32 vs CPU float32 within 1e-5, known divergence allowed (time shift <= ${divergence.shiftSteps} step, <= ${divergence.spikeShifts} spike(s) moved by one step)`;
+  it.skipIf(!HAVE_WEBGPU)(title, async () => {
     const cpu = await cpuRun(model, 'f32');
     const gpu = await runOn(cpu.plan, webGpuBackend());
     const notes: string[] = [];
@@ -272,6 +276,9 @@ describe.each(MODELS)('%s', (model) => {
       );
     });
     console.log(`${model}: WebGPU (${gpu.seconds.toFixed(2)} s) vs CPU f32: ${notes.join('; ')}${divergence === undefined ? '' : `\n  known divergence: ${divergence.why}`}`);
+    if (divergence !== undefined && !notes.some((n) => n.includes('known divergence'))) {
+      console.warn(`${model}: the KNOWN_DIVERGENCE allowance was not needed in this run; consider removing it`);
+    }
   });
 
   it('float64 agrees with float32 to within one step over the first ten spikes of every neuron', async () => {
