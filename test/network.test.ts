@@ -1,0 +1,836 @@
+/**
+ * Networks: spike delivery, merged synapse state, placement and per-pre synapse state, checked
+ * against float64 computations written here by hand from language.md ("One step") and the
+ * closed forms of the stdlib models. They share no code with the generated kernels; parameter
+ * values are written in spikeforge's internal units (mV, ms, nA, Mohm, uS), so that the numbers
+ * in the network texts below are the numbers used here.
+ *
+ * One step n (language.md): 1. deliver the spikes emitted at step n - d (on_pre; merged states
+ * add w); 2. integrate the synapse states; 3. the current I from stimuli and outputs (start-of-
+ * step V); 4. integrate the neurons, spike test, reset; 5. record (post-step state). Exponential
+ * Euler is exact for the linear equations used here, so each step is a closed form:
+ *   Expon:  g <- (g + w * spikes(n - d)) * exp(-dt / tau_s)
+ *   Lif:    V <- V_inf + (V - V_inf) * exp(-dt / tau),  V_inf = V_rest + R I
+ *   STP:    u <- u + U (1 - u), x <- x - u x at a delivery; then u <- u exp(-dt / tau_f),
+ *           x <- 1 + (x - 1) exp(-dt / tau_d)
+ * The cpu64 backend must match these to 1e-9 relative; the float32 CPU and WebGPU backends must
+ * give the same spikes and the same first step of every effect.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildPlan, manifest } from '../src/codegen/module.js';
+import { analysePlacement } from '../src/ir/placement.js';
+import type { Network, SynapseModel } from '../src/ir/types.js';
+import { compileFiles } from '../src/pipeline.js';
+import type { Backend, SimulationPlan } from '../src/runtime/backend.js';
+import { cpuBackend, webGpuBackend } from '../src/runtime/select.js';
+import { simulate } from '../src/runtime/simulate.js';
+import { openWebGpu } from './support/webgpu.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REL = 1e-9;
+
+// The probe's device stays open (and referenced) until the end of the file. Closing it at once
+// (the pattern of conformance.test.ts) crashed or hung this file's worker every time, natively
+// ("terminate called after throwing std::system_error", pthread_mutex_lock assertions, or a
+// futex deadlock with the llvmpipe threads), presumably when the closed dawn.node instance is
+// garbage-collected while the backends below open and close their own.
+const probe = await openWebGpu();
+if (!probe.ok)
+  console.warn(
+    `network: WebGPU checks SKIPPED, no WebGPU adapter could be opened: ${probe.reason}`,
+  );
+const HAVE_WEBGPU = probe.ok;
+afterAll(() => {
+  if (probe.ok) probe.gpu.close();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Running networks
+
+/** Compiles a network written here (imports resolve as for a file in test/). */
+function compileText(name: string, text: string): Network {
+  const entry = join(ROOT, 'test', `${name}.spk`);
+  const result = compileFiles(
+    [entry],
+    (p) => (p === entry ? text : readFileSync(p, 'utf8')),
+    (p) => p === entry || existsSync(p),
+  );
+  expect(result.diagnostics.items.map((d) => d.message)).toEqual([]);
+  const networks = [...(result.program?.networks.values() ?? [])];
+  expect(networks).toHaveLength(1);
+  return networks[0]!;
+}
+
+function compileExample(file: string): Network {
+  const result = compileFiles([join(ROOT, 'examples', file)]);
+  expect(result.diagnostics.items.map((d) => d.message)).toEqual([]);
+  return [...result.program!.networks.values()][0]!;
+}
+
+type Kind = 'cpu64' | 'cpu' | 'webgpu';
+
+interface Run {
+  readonly plan: SimulationPlan;
+  /** Per population, per neuron: spike steps. */
+  readonly spikes: ReadonlyMap<string, number[][]>;
+  /** The recording's label (`pop.V`, `projection.g`) -> per element, the post-step values of every step. */
+  readonly traces: ReadonlyMap<string, Float64Array[]>;
+  /** The final state of the owners asked for (populations, `@pre<k>`). */
+  readonly states: ReadonlyMap<string, ReadonlyMap<string, Float64Array>>;
+}
+
+function backendOf(kind: Kind): Backend {
+  return kind === 'cpu64'
+    ? cpuBackend('f64')
+    : kind === 'cpu'
+      ? cpuBackend('f32')
+      : webGpuBackend();
+}
+
+async function run(
+  network: Network,
+  kind: Kind,
+  options: { steps?: number; read?: readonly string[] } = {},
+): Promise<Run> {
+  const steps = options.steps ?? Math.round(network.duration / network.dt);
+  const plan = buildPlan(network, steps);
+  const backend = backendOf(kind);
+  try {
+    await backend.prepare(plan);
+    const { chunks } = await simulate(plan, backend);
+    const spikes = new Map<string, number[][]>();
+    for (const p of plan.spikeRecords)
+      spikes.set(
+        p,
+        Array.from({ length: network.populations.find((q) => q.name === p)!.size }, () => []),
+      );
+    const traces = new Map<string, Float64Array[]>();
+    for (const t of plan.traces)
+      traces.set(
+        t.label,
+        Array.from({ length: t.range.end - t.range.start }, () => new Float64Array(steps)),
+      );
+    for (const chunk of chunks) {
+      for (const [p, s] of chunk.spikes)
+        s.steps.forEach((step, k) => spikes.get(p)![s.indices[k]!]!.push(step));
+      plan.traces.forEach((t, r) => {
+        const width = t.range.end - t.range.start;
+        const columns = traces.get(t.label)!;
+        for (let s = 0; s < chunk.steps; s++)
+          for (let i = 0; i < width; i++)
+            columns[i]![chunk.firstStep + s] = chunk.traces[r]![s * width + i]!;
+      });
+    }
+    const states = new Map<string, ReadonlyMap<string, Float64Array>>();
+    for (const owner of options.read ?? []) states.set(owner, await backend.readState(owner));
+    return { plan, spikes, traces, states };
+  } finally {
+    backend.dispose();
+  }
+}
+
+/** Largest |a - b| / max(|a|, |b|, floor) over two traces. */
+function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-12): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let k = 0; k < a.length; k++)
+    worst = Math.max(
+      worst,
+      Math.abs(a[k]! - b[k]!) / Math.max(Math.abs(a[k]!), Math.abs(b[k]!), floor),
+    );
+  return worst;
+}
+
+/** The first step whose post-step value differs from `baseline` (a constant or another trace). */
+function firstChange(trace: ArrayLike<number>, baseline: number | ArrayLike<number>): number {
+  for (let n = 0; n < trace.length; n++)
+    if (trace[n] !== (typeof baseline === 'number' ? baseline : baseline[n])) return n;
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand computations (float64)
+
+/** Steps at which a Lif neuron under a constant drive fires (V_inf = V_rest + R I), by the closed form. */
+function lifSpikes(
+  p: { V_rest: number; V_reset: number; V_th: number; tau: number; drive: number },
+  dt: number,
+  steps: number,
+): number[] {
+  const decay = Math.exp(-dt / p.tau);
+  const vInf = p.V_rest + p.drive;
+  const spikes: number[] = [];
+  let V = p.V_rest;
+  for (let n = 0; n < steps; n++) {
+    V = vInf + (V - vInf) * decay;
+    if (V >= p.V_th) {
+      spikes.push(n);
+      V = p.V_reset;
+    }
+  }
+  return spikes;
+}
+
+interface ExponInput {
+  /** Steps at which spikes are emitted (repeated for several spikes in one step). */
+  readonly spikes: readonly number[];
+  readonly delay: number;
+  readonly weight: number;
+  readonly tau: number;
+}
+
+/**
+ * A non-spiking Lif post neuron (V_rest = 0, R = 1) fed by Expon synapses with CUBA outputs:
+ * per step n, every input adds w for each spike of step n - d, decays, and the sum is I;
+ * V <- I + (V - I) exp(-dt / tau_m). Returns the post-step V of every step.
+ */
+function postTrace(
+  inputs: readonly ExponInput[],
+  tauM: number,
+  dt: number,
+  steps: number,
+): Float64Array {
+  const g = inputs.map(() => 0);
+  const arrivals = inputs.map((input) => {
+    const m = new Map<number, number>();
+    for (const s of input.spikes) m.set(s + input.delay, (m.get(s + input.delay) ?? 0) + 1);
+    return m;
+  });
+  const decayM = Math.exp(-dt / tauM);
+  const V = new Float64Array(steps);
+  let v = 0;
+  for (let n = 0; n < steps; n++) {
+    let I = 0;
+    inputs.forEach((input, k) => {
+      g[k] = (g[k]! + input.weight * (arrivals[k]!.get(n) ?? 0)) * Math.exp(-dt / input.tau);
+      I += g[k]!;
+    });
+    v = I + (v - I) * decayM;
+    V[n] = v;
+  }
+  return V;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery
+
+/** A pre neuron driven to fire every 23 steps (first at step 22) into a silent post neuron. */
+function delayNetwork(delay: string): Network {
+  return compileText(
+    'delivery',
+    `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Delivery {
+  dt = 0.1 ms
+  duration = 40 ms
+  seed = 1
+  population pre = Lif(1) { V_reset = 0 mV }
+  population post = Lif(1) { V_th = 1000 mV }
+  projection p = pre -> post {
+    connect all_to_all
+    weight 3 nA
+    ${delay}
+    synapse Expon(tau = 5 ms)
+    output CUBA
+  }
+  stimulus pre.I = 100 nA
+  record pre.spikes
+  record post.V
+}`,
+  );
+}
+
+const PRE = { V_rest: 0, V_reset: 0, V_th: 20, tau: 10, drive: 100 };
+
+describe('delivery: a spike emitted at step s reaches its target at step s + d', () => {
+  const cases: readonly { delay: string; d: number }[] = [
+    { delay: '', d: 1 },
+    { delay: 'delay 0.1 ms', d: 1 },
+    { delay: 'delay 0.2 ms', d: 2 },
+    { delay: 'delay 1.5 ms', d: 15 },
+    // Longer than the spike period (23 steps): two spikes in flight at once.
+    { delay: 'delay 4 ms', d: 40 },
+  ];
+
+  it.each(cases)(
+    '$delay (d = $d): cpu64 equals the closed form to 1e-9; first effect at s + d',
+    async ({ delay, d }) => {
+      const network = delayNetwork(delay);
+      const steps = Math.round(network.duration / network.dt);
+      const r = await run(network, 'cpu64');
+      expect(r.plan.routing.routes[0]!.delaySteps).toBe(d);
+      const spikes = r.spikes.get('pre')![0]!;
+      expect(spikes).toEqual(lifSpikes(PRE, 0.1, steps));
+      expect(spikes.slice(0, 3)).toEqual([22, 45, 68]);
+      const V = r.traces.get('post.V')![0]!;
+      expect(firstChange(V, 0), 'the first step whose post-step V is not 0').toBe(spikes[0]! + d);
+      const expected = postTrace([{ spikes, delay: d, weight: 3, tau: 5 }], 10, 0.1, steps);
+      expect(maxRelative(V, expected)).toBeLessThan(REL);
+    },
+  );
+
+  it.each(cases.filter((c) => c.delay !== ''))(
+    '$delay: the float32 CPU backend has the same spikes and first effect',
+    async ({ delay, d }) => {
+      const r = await run(delayNetwork(delay), 'cpu');
+      const s = r.spikes.get('pre')![0]!;
+      expect(s.slice(0, 3)).toEqual([22, 45, 68]);
+      expect(firstChange(r.traces.get('post.V')![0]!, 0)).toBe(s[0]! + d);
+    },
+  );
+
+  it.skipIf(!HAVE_WEBGPU).each(cases.filter((c) => c.delay !== ''))(
+    '$delay: WebGPU is bit-identical to the float32 CPU backend',
+    async ({ delay }) => {
+      const network = delayNetwork(delay);
+      const cpu = await run(network, 'cpu');
+      const gpu = await run(network, 'webgpu');
+      expect(gpu.spikes).toEqual(cpu.spikes);
+      expect(Array.from(gpu.traces.get('post.V')![0]!)).toEqual(
+        Array.from(cpu.traces.get('post.V')![0]!),
+      );
+    },
+  );
+
+  it('Poisson sources: every recorded source spike arrives d = 5 steps later, on every backend', async () => {
+    const network = compileText(
+      'poisson_delivery',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network PoissonDelivery {
+  dt = 0.1 ms
+  duration = 100 ms
+  seed = 11
+  population X = Poisson(3, rate = 200 Hz)
+  population post = Lif(1) { V_th = 1000 mV }
+  projection p = X -> post {
+    connect all_to_all
+    weight 0.5 nA
+    delay 0.5 ms
+    synapse Expon(tau = 2 ms)
+    output CUBA
+  }
+  record X.spikes
+  record post.V
+}`,
+    );
+    const steps = 1000;
+    const r = await run(network, 'cpu64');
+    const all = r.spikes
+      .get('X')!
+      .flat()
+      .sort((a, b) => a - b);
+    expect(all.length, '3 sources at 200 Hz for 100 ms').toBeGreaterThan(30);
+    const V = r.traces.get('post.V')![0]!;
+    expect(firstChange(V, 0)).toBe(all[0]! + 5);
+    expect(
+      maxRelative(V, postTrace([{ spikes: all, delay: 5, weight: 0.5, tau: 2 }], 10, 0.1, steps)),
+    ).toBeLessThan(REL);
+    // The same Poisson spikes on the float32 backends (one Philox stream for all).
+    const cpu = await run(network, 'cpu');
+    expect(cpu.spikes).toEqual(r.spikes);
+    if (HAVE_WEBGPU) {
+      const gpu = await run(network, 'webgpu');
+      expect(gpu.spikes).toEqual(r.spikes);
+      expect(Array.from(gpu.traces.get('post.V')![0]!)).toEqual(
+        Array.from(cpu.traces.get('post.V')![0]!),
+      );
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The two-neuron seed examples
+
+describe('seed example (a): exponential_cuba.spk', () => {
+  it('pre spikes and post V equal the closed form (cpu64, 1e-9); the first effect is at s + 1', async () => {
+    const network = compileExample('exponential_cuba.spk');
+    const steps = Math.round(network.duration / network.dt);
+    const r = await run(network, 'cpu64');
+    // Lif defaults: V_rest 0 mV, V_reset -5 mV, V_th 20 mV, tau 10 ms, R 1 Mohm; 25 nA.
+    const spikes = r.spikes.get('pre')![0]!;
+    expect(spikes).toEqual(
+      lifSpikes({ V_rest: 0, V_reset: -5, V_th: 20, tau: 10, drive: 25 }, 0.1, steps),
+    );
+    expect(spikes).toEqual([160, 340, 520, 700, 880, 1060, 1240, 1420]);
+    expect(r.spikes.get('post')![0]).toEqual([]);
+    const V = r.traces.get('post.V')![0]!;
+    expect(firstChange(V, 0)).toBe(161);
+    expect(
+      maxRelative(V, postTrace([{ spikes, delay: 1, weight: 5, tau: 8 }], 10, 0.1, steps)),
+    ).toBeLessThan(REL);
+    // The first post value: 5 nA, decayed once, for one step: V = R g (1 - exp(-dt/tau_m)).
+    expect(V[161]).toBeCloseTo(5 * Math.exp(-0.1 / 8) * (1 - Math.exp(-0.01)), 12);
+    // The recorded synaptic current (record syn.g, merged per post neuron): 0 up to step 160,
+    // then w exp(-dt/tau_s) at step 161, decaying, plus w at each later delivery.
+    const g = r.traces.get('syn.g')![0]!;
+    expect(firstChange(g, 0)).toBe(161);
+    const gHand = new Float64Array(steps);
+    let gv = 0;
+    for (let n = 0; n < steps; n++) {
+      if (spikes.includes(n - 1)) gv += 5;
+      gv *= Math.exp(-0.1 / 8);
+      gHand[n] = gv;
+    }
+    expect(maxRelative(g, gHand)).toBeLessThan(REL);
+    // The pre trace: from V_reset after each spike towards 25 mV.
+    const pre = r.traces.get('pre.V')![0]!;
+    let v = 0;
+    const decay = Math.exp(-0.01);
+    const expected = new Float64Array(steps);
+    for (let n = 0; n < steps; n++) {
+      v = 25 + (v - 25) * decay;
+      if (v >= 20) v = -5;
+      expected[n] = v;
+    }
+    expect(maxRelative(pre, expected)).toBeLessThan(REL);
+  });
+});
+
+/**
+ * NMDA kinetics by hand, post-step values of every step: x += 1 at a delivery, then exp-Euler
+ * for g (Jacobi: J and f from the start-of-integration g and the new x) and x (exact decay).
+ */
+function nmdaTraces(
+  deliveries: ReadonlySet<number>,
+  steps: number,
+  dt: number,
+): { g: Float64Array; x: Float64Array } {
+  const tauDecay = 100;
+  const tauRise = 2;
+  const a = 0.5;
+  const G = new Float64Array(steps);
+  const X = new Float64Array(steps);
+  let g = 0;
+  let x = 0;
+  for (let n = 0; n < steps; n++) {
+    if (deliveries.has(n)) x += 1;
+    const J = -1 / tauDecay - a * x;
+    const f = -g / tauDecay + a * x * (1 - g);
+    const z = J * dt;
+    g = g + dt * (z === 0 ? 1 : Math.expm1(z) / z) * f;
+    x = x * Math.exp(-dt / tauRise);
+    G[n] = g;
+    X[n] = x;
+  }
+  return { g: G, x: X };
+}
+
+function nmdaStates(
+  deliveries: ReadonlySet<number>,
+  steps: number,
+  dt: number,
+): { g: number; x: number } {
+  const t = nmdaTraces(deliveries, steps, dt);
+  return { g: t.g[steps - 1] ?? 0, x: t.x[steps - 1] ?? 0 };
+}
+
+describe('seed example (b): nmda_hh.spk', () => {
+  it('the NMDA current first reaches the post neuron at s + 1; the per-pre NMDA state equals the hand recursion (cpu64, 1e-9)', async () => {
+    const network = compileExample('nmda_hh.spk');
+    const text = readFileSync(join(ROOT, 'examples', 'nmda_hh.spk'), 'utf8');
+    expect(text).toContain('weight 0.15 mS/cm^2');
+    const silent = compileText(
+      'nmda_hh_silent',
+      text.replace('weight 0.15 mS/cm^2', 'weight 0 mS/cm^2'),
+    );
+    const r = await run(network, 'cpu64', { read: ['@pre0'] });
+    const quiet = await run(silent, 'cpu64');
+    expect(r.plan.routing.preSynapses.map((s) => s.owner)).toEqual(['@pre0']);
+    const spikes = r.spikes.get('pre')![0]!;
+    expect(spikes.length).toBe(8);
+    expect(quiet.spikes.get('pre')).toEqual(r.spikes.get('pre'));
+    // Up to the delivery step the post neuron is exactly as without the synapse.
+    expect(firstChange(r.traces.get('post.V')![0]!, quiet.traces.get('post.V')![0]!)).toBe(
+      spikes[0]! + 1,
+    );
+    // The NMDA state (per pre-synaptic neuron): the recorded traces (record syn.g, syn.x) at
+    // every step, and the state read back after the whole run and at checkpoints.
+    const deliveries = new Set(spikes.map((s) => s + 1));
+    const steps = Math.round(network.duration / network.dt);
+    const hand = nmdaTraces(deliveries, steps, 0.1);
+    expect(firstChange(r.traces.get('syn.x')![0]!, 0)).toBe(spikes[0]! + 1);
+    expect(firstChange(r.traces.get('syn.g')![0]!, 0)).toBe(spikes[0]! + 1);
+    expect(maxRelative(r.traces.get('syn.g')![0]!, hand.g)).toBeLessThan(REL);
+    expect(maxRelative(r.traces.get('syn.x')![0]!, hand.x)).toBeLessThan(REL);
+    // After T steps (steps 0 .. T-1): the first delivery is in step s + 1, so T = s + 2 is the
+    // first run that contains it.
+    const checkpoints = [spikes[0]! + 2, spikes[0]! + 3, spikes[0]! + 30, spikes[1]! + 5];
+    for (const T of checkpoints) {
+      const c = await run(network, 'cpu64', { steps: T, read: ['@pre0'] });
+      const state = c.states.get('@pre0')!;
+      const hand = nmdaStates(deliveries, T, 0.1);
+      expect(Math.abs(state.get('g')![0]! - hand.g), `g after ${T} steps`).toBeLessThanOrEqual(
+        REL * Math.max(hand.g, 1e-12),
+      );
+      expect(Math.abs(state.get('x')![0]! - hand.x), `x after ${T} steps`).toBeLessThanOrEqual(
+        REL * Math.max(hand.x, 1e-12),
+      );
+      // What the projection delivers per unit weight (w is applied at the post neuron): g.
+      expect(Math.abs(state.get('@delivered')![0]! - hand.g)).toBeLessThanOrEqual(REL * hand.g);
+    }
+    // Before the first delivery the state is untouched.
+    const before = await run(network, 'cpu64', { steps: spikes[0]! + 1, read: ['@pre0'] });
+    expect(before.states.get('@pre0')!.get('g')![0]).toBe(0);
+    expect(before.states.get('@pre0')!.get('x')![0]).toBe(0);
+    const end = nmdaStates(deliveries, steps, 0.1);
+    expect(Math.abs(r.states.get('@pre0')!.get('g')![0]! - end.g)).toBeLessThanOrEqual(REL * end.g);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Merging
+
+/** Two pre neurons (every 23 and every 41 steps) into one silent post neuron. */
+function mergeNetwork(projections: string): Network {
+  return compileText(
+    'merge',
+    `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Merge {
+  dt = 0.1 ms
+  duration = 60 ms
+  seed = 1
+  population A = Lif(1) { V_reset = 0 mV }
+  population B = Lif(1) { V_reset = 0 mV }
+  population post = Lif(1) { V_th = 1000 mV }
+  ${projections}
+  stimulus A.I = 100 nA
+  stimulus B.I = 60 nA
+  record A.spikes
+  record B.spikes
+  record post.V
+}`,
+  );
+}
+
+const PA =
+  'projection PA = A -> post { connect all_to_all  weight 2 nA  delay 0.1 ms  synapse Expon(tau = 5 ms)  output CUBA }';
+const PB =
+  'projection PB = B -> post { connect all_to_all  weight -1.5 nA  delay 1.5 ms  synapse Expon(tau = 5 ms)  output CUBA }';
+
+describe('merging: projections with the same synapse and output parameters share one state', () => {
+  it('two projections (different weights and delays) form one group; the result is the analytic sum (cpu64, 1e-9)', async () => {
+    const network = mergeNetwork(`${PA}\n  ${PB}`);
+    const r = await run(network, 'cpu64', { read: ['post'] });
+    expect(r.plan.routing.groups).toHaveLength(1);
+    expect(r.plan.routing.groups[0]!.routes.map((x) => x.projection.name)).toEqual(['PA', 'PB']);
+    expect(r.plan.routing.groups[0]!.post).toBe('post');
+    // One synapse state in the post population, not one per projection.
+    expect([...r.states.get('post')!.keys()].filter((k) => k.startsWith('@syn'))).toEqual([
+      '@syn0.g',
+    ]);
+    const a = r.spikes.get('A')![0]!;
+    const b = r.spikes.get('B')![0]!;
+    expect(a.slice(0, 2)).toEqual([22, 45]);
+    expect(b.slice(0, 2)).toEqual([40, 81]);
+    const expected = postTrace(
+      [
+        { spikes: a, delay: 1, weight: 2, tau: 5 },
+        { spikes: b, delay: 15, weight: -1.5, tau: 5 },
+      ],
+      10,
+      0.1,
+      600,
+    );
+    expect(maxRelative(r.traces.get('post.V')![0]!, expected)).toBeLessThan(REL);
+  });
+
+  it('the merged run equals the sum of the two projections run separately (cpu64, 1e-9)', async () => {
+    const merged = await run(mergeNetwork(`${PA}\n  ${PB}`), 'cpu64');
+    const onlyA = await run(mergeNetwork(PA), 'cpu64');
+    const onlyB = await run(mergeNetwork(PB), 'cpu64');
+    const sum = onlyA.traces
+      .get('post.V')![0]!
+      .map((v, n) => v + onlyB.traces.get('post.V')![0]![n]!);
+    expect(maxRelative(merged.traces.get('post.V')![0]!, sum, 1e-6)).toBeLessThan(REL);
+  });
+
+  it.skipIf(!HAVE_WEBGPU)(
+    'the merged network is bit-identical on the float32 CPU and WebGPU backends',
+    async () => {
+      const network = mergeNetwork(`${PA}\n  ${PB}`);
+      const cpu = await run(network, 'cpu');
+      const gpu = await run(network, 'webgpu');
+      expect(gpu.spikes).toEqual(cpu.spikes);
+      expect(Array.from(gpu.traces.get('post.V')![0]!)).toEqual(
+        Array.from(cpu.traces.get('post.V')![0]!),
+      );
+    },
+  );
+
+  it('merging keys on parameter values: a default equal to an explicit value merges; a different tau, output or post does not', () => {
+    const groups = (projections: string): string[][] =>
+      buildPlan(mergeNetwork(projections), 1).routing.groups.map((g) =>
+        g.routes.map((r) => r.projection.name),
+      );
+    const P = (name: string, pre: string, post: string, synapse: string, output: string): string =>
+      `projection ${name} = ${pre} -> ${post} { connect all_to_all  weight ${output === 'CUBA' ? '1 nA' : '1 nS'}  synapse ${synapse}  output ${output} }`;
+    expect(
+      groups(
+        `${P('P1', 'A', 'post', 'Expon', 'CUBA')}\n${P('P2', 'B', 'post', 'Expon(tau = 8 ms)', 'CUBA')}`,
+      ),
+    ).toEqual([['P1', 'P2']]);
+    expect(
+      groups(
+        `${P('P1', 'A', 'post', 'Expon(tau = 5 ms)', 'CUBA')}\n${P('P2', 'B', 'post', 'Expon(tau = 6 ms)', 'CUBA')}`,
+      ),
+    ).toEqual([['P1'], ['P2']]);
+    expect(
+      groups(
+        `${P('P1', 'A', 'post', 'Expon', 'CUBA')}\n${P('P2', 'B', 'post', 'Expon', 'COBA(E = 0 mV)')}`,
+      ),
+    ).toEqual([['P1'], ['P2']]);
+    expect(
+      groups(
+        `${P('P1', 'A', 'post', 'Expon', 'COBA(E = 0 mV)')}\n${P('P2', 'B', 'post', 'Expon', 'COBA(E = -80 mV)')}`,
+      ),
+    ).toEqual([['P1'], ['P2']]);
+    expect(
+      groups(
+        `${P('P1', 'A', 'post', 'Expon', 'COBA(E = 0 mV)')}\n${P('P2', 'B', 'post', 'Expon', 'COBA(E = 0 mV)')}`,
+      ),
+    ).toEqual([['P1', 'P2']]);
+    expect(
+      groups(`${P('P1', 'A', 'post', 'Expon', 'CUBA')}\n${P('P2', 'A', 'B', 'Expon', 'CUBA')}`),
+    ).toEqual([['P1'], ['P2']]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Placement
+
+describe('placement decisions for the stdlib synapses', () => {
+  const stdlib = compileFiles([join(ROOT, 'stdlib', 'synapses.spk')]);
+  const expected: readonly [string, 'post' | 'pre'][] = [
+    ['Expon', 'post'],
+    ['DualExpon', 'post'],
+    ['Alpha', 'post'],
+    ['NMDA', 'pre'],
+    ['AMPA', 'pre'],
+    ['GABAa', 'pre'],
+    ['STD', 'pre'],
+    ['STP', 'pre'],
+  ];
+
+  it.each(expected)('%s: %s', (name, placement) => {
+    const model = stdlib.program!.models.get(name) as SynapseModel;
+    const decision = analysePlacement(model);
+    expect(decision.placement).toBe(placement);
+    expect(decision.reason).toMatch(
+      placement === 'post' ? /merged per post-synaptic neuron/ : /kept per pre-synaptic neuron/,
+    );
+  });
+
+  it('a network using each of them reports the same decisions (routing and the compile manifest), with the reason', () => {
+    const projections = expected
+      .map(
+        ([name], k) =>
+          `projection P${k} = pre -> post { connect all_to_all  weight 1 nA  synapse ${name}  output CUBA }`,
+      )
+      .join('\n  ');
+    const network = compileText(
+      'placements',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Placements {
+  dt = 0.1 ms
+  duration = 1 ms
+  seed = 1
+  population pre = Lif(2)
+  population post = Lif(2)
+  ${projections}
+  record post.spikes
+}`,
+    );
+    const plan = buildPlan(network, 1);
+    const reported = (
+      manifest(plan, 'js')['projections'] as { name: string; placement: string; reason: string }[]
+    ).map((p) => [p.name, p.placement, p.reason !== ''] as const);
+    expect(reported).toEqual(expected.map(([, placement], k) => [`P${k}`, placement, true]));
+    // Post-placed: merged groups (different models never share one); pre-placed: one owner each.
+    expect(plan.routing.groups.map((g) => g.synapse.model.name)).toEqual([
+      'Expon',
+      'DualExpon',
+      'Alpha',
+    ]);
+    expect(
+      plan.routing.preSynapses.map((s) => [s.owner, s.route.projection.synapse.model.name]),
+    ).toEqual([
+      ['@pre3', 'NMDA'],
+      ['@pre4', 'AMPA'],
+      ['@pre5', 'GABAa'],
+      ['@pre6', 'STD'],
+      ['@pre7', 'STP'],
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// STP
+
+const STP = { U: 0.15, tauF: 1500, tauD: 200 };
+const DT = 0.1;
+/** The pre neuron fires every P = 23 steps from step s0 = 22 (V_reset = V_rest: every interval is the first). */
+const P = 23;
+const S0 = 22;
+
+function stpNetwork(duration: string): Network {
+  return compileText(
+    'stp',
+    `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Stp {
+  dt = 0.1 ms
+  duration = ${duration}
+  seed = 1
+  population pre = Lif(1) { V_reset = 0 mV }
+  population post = Lif(1) { V_th = 1000 mV }
+  projection p = pre -> post {
+    connect all_to_all
+    weight 10 nA
+    synapse STP
+    output CUBA
+  }
+  stimulus pre.I = 100 nA
+  record pre.spikes
+  record post.V
+  record p.u
+  record p.x
+}`,
+  );
+}
+
+/**
+ * u and x at the start of step T for the regular train, interval by interval in closed form:
+ * deliveries at m_k = s0 + 1 + k P; between them u decays by a^m and x relaxes to 1 by b^m
+ * (a = exp(-dt/tau_f), b = exp(-dt/tau_d)); at m_k, u += U (1 - u), then x -= u x.
+ */
+function stpClosedForm(T: number): { u: number; x: number } {
+  const a = Math.exp(-DT / STP.tauF);
+  const b = Math.exp(-DT / STP.tauD);
+  let u = STP.U;
+  let x = 1;
+  let at = 0;
+  for (let m = S0 + 1; m < T; m += P) {
+    u *= a ** (m - at);
+    x = 1 + (x - 1) * b ** (m - at);
+    u += STP.U * (1 - u);
+    x -= u * x;
+    at = m;
+  }
+  return { u: u * a ** (T - at), x: 1 + (x - 1) * b ** (T - at) };
+}
+
+describe('STP: the per-pre state follows the closed form of the step order for a regular spike train', () => {
+  it('the pre neuron fires regularly, every 23 steps from step 22', async () => {
+    const r = await run(stpNetwork('300 ms'), 'cpu64');
+    const spikes = r.spikes.get('pre')![0]!;
+    expect(spikes).toEqual(Array.from({ length: spikes.length }, (_, k) => S0 + k * P));
+    expect(spikes.length).toBe(Math.floor((3000 - S0 - 1) / P) + 1);
+  });
+
+  it('u and x (readState of @pre0, cpu64) equal the closed form to 1e-9 at checkpoints', async () => {
+    const network = stpNetwork('300 ms');
+    for (const T of [1, S0 + 1, S0 + 2, S0 + 1 + P, S0 + 2 + P, 500, 1001, 3000]) {
+      const r = await run(network, 'cpu64', { steps: T, read: ['@pre0'] });
+      const state = r.states.get('@pre0')!;
+      const hand = stpClosedForm(T);
+      expect(Math.abs(state.get('u')![0]! - hand.u) / hand.u, `u after ${T} steps`).toBeLessThan(
+        REL,
+      );
+      expect(Math.abs(state.get('x')![0]! - hand.x) / hand.x, `x after ${T} steps`).toBeLessThan(
+        REL,
+      );
+      // Delivered per unit weight (w = 10 nA is applied at the post neuron): u x.
+      expect(
+        Math.abs(state.get('@delivered')![0]! - hand.u * hand.x) / (hand.u * hand.x),
+      ).toBeLessThan(REL);
+    }
+  });
+
+  it('the first delivery: u = U + U (1 - U) then decays, x = 1 - u', async () => {
+    const r = await run(stpNetwork('300 ms'), 'cpu64', { steps: S0 + 2, read: ['@pre0'] });
+    const a = Math.exp(-DT / STP.tauF);
+    const b = Math.exp(-DT / STP.tauD);
+    const uBefore = STP.U * a ** (S0 + 1);
+    const uJump = uBefore + STP.U * (1 - uBefore);
+    const state = r.states.get('@pre0')!;
+    expect(state.get('u')![0]).toBeCloseTo(uJump * a, 12);
+    expect(state.get('x')![0]).toBeCloseTo(1 + (1 - uJump - 1) * b, 12);
+  });
+
+  it('a long regular train converges to the fixed point of the interval map', async () => {
+    // Fixed point at the start of a delivery step: u* = U a^P / (1 - (1 - U) a^P),
+    // x* = (1 - b^P) / (1 - b^P (1 - u+)), u+ = u* + U (1 - u*).
+    const a = Math.exp(-DT / STP.tauF) ** P;
+    const b = Math.exp(-DT / STP.tauD) ** P;
+    const u = (STP.U * a) / (1 - (1 - STP.U) * a);
+    const uPlus = u + STP.U * (1 - u);
+    const x = (1 - b) / (1 - b * (1 - uPlus));
+    // The map contracts u by (1 - U) a^P = 0.849 per interval: 200 intervals leave 1e-14.
+    const T = S0 + 1 + 200 * P; // the start of the 201st delivery step, 462.3 ms
+    const r = await run(stpNetwork('500 ms'), 'cpu64', { steps: T, read: ['@pre0'] });
+    const state = r.states.get('@pre0')!;
+    expect(Math.abs(state.get('u')![0]! - u) / u).toBeLessThan(1e-8);
+    expect(Math.abs(state.get('x')![0]! - x) / x).toBeLessThan(1e-8);
+    expect(stpClosedForm(T).u).toBeCloseTo(u, 10);
+  });
+
+  it("u and x step by step (record p.u, p.x) and the post neuron, which sees w u x after each step's integration (cpu64, 1e-9)", async () => {
+    const network = stpNetwork('300 ms');
+    const r = await run(network, 'cpu64');
+    const a = Math.exp(-DT / STP.tauF);
+    const b = Math.exp(-DT / STP.tauD);
+    const decayM = Math.exp(-DT / 10);
+    const deliveries = new Set(r.spikes.get('pre')![0]!.map((s) => s + 1));
+    let u = STP.U;
+    let x = 1;
+    let v = 0;
+    const expected = new Float64Array(3000);
+    const uHand = new Float64Array(3000);
+    const xHand = new Float64Array(3000);
+    for (let n = 0; n < 3000; n++) {
+      if (deliveries.has(n)) {
+        u += STP.U * (1 - u);
+        x -= u * x;
+      }
+      u *= a;
+      x = 1 + (x - 1) * b;
+      const I = 10 * u * x;
+      v = I + (v - I) * decayM;
+      expected[n] = v;
+      uHand[n] = u;
+      xHand[n] = x;
+    }
+    expect(maxRelative(r.traces.get('post.V')![0]!, expected)).toBeLessThan(REL);
+    // The recorded per-pre state (record p.u, p.x), step by step, and its closed form at every
+    // delivery step.
+    expect(maxRelative(r.traces.get('p.u')![0]!, uHand)).toBeLessThan(REL);
+    expect(maxRelative(r.traces.get('p.x')![0]!, xHand)).toBeLessThan(REL);
+    for (const m of deliveries) {
+      if (m >= 3000) continue;
+      const closed = stpClosedForm(m + 1);
+      expect(Math.abs(r.traces.get('p.u')![0]![m]! - closed.u) / closed.u).toBeLessThan(REL);
+      expect(Math.abs(r.traces.get('p.x')![0]![m]! - closed.x) / closed.x).toBeLessThan(REL);
+    }
+  });
+
+  it.skipIf(!HAVE_WEBGPU)(
+    'the STP network gives the same spikes on the float32 CPU and WebGPU, and the same per-pre state',
+    async () => {
+      const network = stpNetwork('300 ms');
+      const cpu = await run(network, 'cpu', { read: ['@pre0'] });
+      const gpu = await run(network, 'webgpu', { read: ['@pre0'] });
+      expect(gpu.spikes).toEqual(cpu.spikes);
+      for (const s of ['u', 'x'])
+        expect(gpu.states.get('@pre0')!.get(s)![0]).toBe(cpu.states.get('@pre0')!.get(s)![0]);
+      expect(Array.from(gpu.traces.get('post.V')![0]!)).toEqual(
+        Array.from(cpu.traces.get('post.V')![0]!),
+      );
+    },
+  );
+});
