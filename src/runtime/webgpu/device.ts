@@ -5,7 +5,7 @@
  */
 import { create, globals } from 'webgpu';
 
-/** An open WebGPU device. Call `close()` when done, or node keeps running. */
+/** An open WebGPU device. Call `close()` when done. */
 export interface WebGpu {
   readonly device: GPUDevice;
   /**
@@ -15,7 +15,7 @@ export interface WebGpu {
   readonly description: string;
   /** True when running on the software (llvmpipe) fallback adapter. */
   readonly software: boolean;
-  /** Destroys the device and releases the instance, so node can exit. Idempotent. */
+  /** Destroys the device (the process-wide instance stays). Idempotent. */
   close(): void;
 }
 
@@ -27,34 +27,47 @@ function describeAdapter(adapter: GPUAdapter): string {
   return [vendor, architecture, device, description].filter((s) => s !== '').join(' / ');
 }
 
+/**
+ * One dawn.node instance per kind of adapter for the whole process. Creating and
+ * dropping instances is what crashes: an instance garbage-collected while
+ * Dawn's (or llvmpipe's) threads still run takes the process down, and a new
+ * instance racing an old one's teardown can deadlock. So instances live as
+ * long as the process; a device is destroyed when its run ends. A live
+ * instance keeps node's event loop alive, which is why the CLI ends with
+ * process.exit (bin/spikeforge.js).
+ */
+const instances = new Map<string, GPU>();
+
+function instance(flags: readonly string[]): GPU {
+  const key = flags.join(' ');
+  let gpu = instances.get(key);
+  if (gpu === undefined) {
+    gpu = create([...flags]);
+    instances.set(key, gpu);
+  }
+  return gpu;
+}
+
 class OpenWebGpu implements WebGpu {
-  /**
-   * The dawn.node instance from `create()`. It must stay referenced while the device is in
-   * use (garbage-collecting it kills the process) and be dropped afterwards (while it is
-   * referenced node does not exit).
-   */
-  #instance: GPU | undefined;
+  #open = true;
 
   constructor(
-    instance: GPU,
     readonly device: GPUDevice,
     readonly description: string,
     readonly software: boolean,
-  ) {
-    this.#instance = instance;
-  }
+  ) {}
 
   close(): void {
-    if (this.#instance === undefined) return;
+    if (!this.#open) return;
     this.device.destroy();
-    this.#instance = undefined;
+    this.#open = false;
   }
 }
 
-async function openDevice(instance: GPU, adapter: GPUAdapter, software: boolean): Promise<WebGpu> {
+async function openDevice(adapter: GPUAdapter, software: boolean): Promise<WebGpu> {
   const device = await adapter.requestDevice();
   const kind = software ? 'software, OpenGL ES' : 'hardware';
-  return new OpenWebGpu(instance, device, `${describeAdapter(adapter)} (${kind})`, software);
+  return new OpenWebGpu(device, `${describeAdapter(adapter)} (${kind})`, software);
 }
 
 /**
@@ -67,9 +80,8 @@ export async function openWebGpu(): Promise<OpenWebGpuResult> {
   Object.assign(globalThis, globals);
   const failures: string[] = [];
   try {
-    const instance = create([]);
-    const adapter = await instance.requestAdapter();
-    if (adapter !== null) return { ok: true, gpu: await openDevice(instance, adapter, false) };
+    const adapter = await instance([]).requestAdapter();
+    if (adapter !== null) return { ok: true, gpu: await openDevice(adapter, false) };
     failures.push('no hardware adapter');
   } catch (error) {
     failures.push(`hardware adapter: ${String(error)}`);
@@ -78,13 +90,12 @@ export async function openWebGpu(): Promise<OpenWebGpuResult> {
   process.env['EGL_PLATFORM'] ??= 'surfaceless';
   process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
   try {
-    const instance = create(['backend=opengles']);
-    const adapter = await instance.requestAdapter({ featureLevel: 'compatibility' });
+    const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
     if (adapter !== null) {
       console.error(
         `WebGPU: no hardware adapter, using the software one: ${describeAdapter(adapter)}`,
       );
-      return { ok: true, gpu: await openDevice(instance, adapter, true) };
+      return { ok: true, gpu: await openDevice(adapter, true) };
     }
     failures.push('no software OpenGL ES adapter');
   } catch (error) {
