@@ -1,3 +1,4 @@
+import { stepsIn } from '../codegen/steps.js';
 import { performance } from 'node:perf_hooks';
 import { renderDiagnostic } from '../diagnostics/diagnostic.js';
 import { type Target, buildPlan, generateSource, manifest } from '../codegen/module.js';
@@ -65,7 +66,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     ...(options.seed === undefined ? {} : { seed: parseSeed(options.seed) }),
   };
   // Rounded, not truncated: 0.3 ms / 0.1 ms is 3 steps (BrainPy's int() would give 2).
-  const steps = Math.round(network.duration / network.dt);
+  const steps = stepsIn(network.duration, network.dt);
   const plan = buildPlan(network, steps);
   let backend: Backend | undefined;
   try {
@@ -125,7 +126,7 @@ export function compileCommand(file: string, target: Target, networkName: string
   for (const n of networks) {
     if (options.standalone === true) {
       // The whole run, as `spikeforge run` would do it; one folder per network when there are several (models).
-      const plan = planFor(n, Math.round(n.duration / n.dt));
+      const plan = planFor(n, stepsIn(n.duration, n.dt));
       const dir = networks.length === 1 ? out : join(out, n.name);
       mkdirSync(dir, { recursive: true });
       const files = standaloneFiles(plan, generateSource(plan, 'cuda', precision), { precision });

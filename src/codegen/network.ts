@@ -1,3 +1,4 @@
+import { stepsIn } from './steps.js';
 import { DiagnosticError, Diagnostics, InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
@@ -98,7 +99,7 @@ export function routeNetwork(network: Network): NetworkRouting {
       diagnostics.error(p.span, `synapse ${p.synapse.model.name} needs its state per synapse (${placement.reason}); per-synapse state is not supported by the kernels yet`);
       return;
     }
-    const delaySteps = Math.max(1, Math.round(delay / network.dt));
+    const delaySteps = Math.max(1, stepsIn(delay, network.dt));
     if (placement.placement === 'pre' && delaySteps !== 1) {
       diagnostics.error(p.delay?.span ?? p.span, `a delay of ${delaySteps} steps with synapse state per pre-synaptic neuron (${p.synapse.model.name}) is not supported by the kernels yet; only the one-step delay`);
       return;

@@ -1,3 +1,4 @@
+import { stepsIn } from './steps.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { dependencies, nodes } from '../ir/walk.js';
@@ -83,7 +84,7 @@ class KernelBuilder {
           let end = 0;
           const bounds = e.durations.map((d) => {
             end += constantValue(d) ?? 0;
-            return Math.round(end / this.dt);
+            return stepsIn(end, this.dt);
           });
           let result: S.Expr = S.num(0);
           for (let k = e.values.length - 1; k >= 0; k--) {
@@ -261,7 +262,7 @@ export function buildPopulationKernel(network: Network, population: Population, 
   const refractory = model.refractory === undefined ? S.num(0) : bindConstants(symbolic(model.refractory));
   if (refractory.kind !== 'num') throw new InternalError(`the refractory period of ${population.name} is not a constant`);
   // Counted in whole steps, never by comparing float times.
-  const refractorySteps = Math.round(refractory.value / network.dt);
+  const refractorySteps = stepsIn(refractory.value, network.dt);
   if (refractorySteps > 0) {
     kernelStates.push(REFRACTORY_STATE);
     const counter = S.sym(REFRACTORY_STATE);

@@ -6,6 +6,7 @@
  * reference mode.
  */
 
+import { stepsIn } from '../codegen/steps.js';
 import { InternalError, assertNever } from '../diagnostics/diagnostic.js';
 import type {
   DynamicsModel,
@@ -502,13 +503,14 @@ export function simulateNeuron64(
   const refractorySteps =
     model.refractory === undefined
       ? 0
-      : Math.round(
+      : stepsIn(
           evaluateIr(
             model.refractory,
             modelEnv(model, (n) =>
               Object.hasOwn(params, n) ? params[n] : n === 'dt' ? dt : undefined,
             ),
-          ) / dt,
+          ),
+          dt,
         );
   const held = heldState(model);
   const traces: Record<string, Float64Array> = Object.fromEntries(

@@ -23,16 +23,8 @@ import type { Precision } from '../printer.js';
 import type { SimulationPlan } from '../../runtime/backend.js';
 import { spikeListBase, stepDispatches } from '../wgsl/kernel.js';
 import { CUDA_BLOCK_SIZE } from './kernel.js';
+import { cudaChunkSteps } from '../../runtime/cuda/backend.js';
 
-/** The chunk length the standalone program uses: as the runtime backend, bounded memory. */
-function chunkSteps(plan: SimulationPlan, precision: Precision): number {
-  const budget = 256 * 1024 * 1024;
-  const neurons = plan.kernels.reduce((n, k) => n + k.size, 0);
-  const row = plan.traces.reduce((n, t) => n + t.range.end - t.range.start, 0);
-  const bySpikes = Math.floor((budget / 4 - 1) / (2 * Math.max(1, neurons)));
-  const byRecord = Math.floor(budget / (precision === 'f32' ? 4 : 8) / Math.max(1, row));
-  return Math.max(1, Math.min(2048, plan.steps, bySpikes, byRecord));
-}
 
 export interface StandaloneOptions {
   readonly precision?: Precision;
@@ -80,7 +72,7 @@ inline constexpr double kDt = ${cDouble(plan.network.dt)};
 inline constexpr unsigned kSteps = ${plan.steps}u;
 inline constexpr unsigned kSeed = ${plan.network.seed >>> 0}u;
 /** Steps per chunk: the spike list has room for every neuron to spike in every step of one. */
-inline constexpr unsigned kChunkSteps = ${chunkSteps(plan, precision)}u;
+inline constexpr unsigned kChunkSteps = ${cudaChunkSteps(plan, precision)}u;
 inline constexpr std::size_t kStateFloats = ${layout.totalStateFloats};
 inline constexpr std::size_t kConnWords = ${layout.connectivity.length};
 inline constexpr std::size_t kTotalNeurons = ${layout.totalNeurons};
@@ -711,7 +703,7 @@ export function standaloneFiles(plan: SimulationPlan, kernels: string, options: 
     buffers: { ...base.buffers, state: { ...base.buffers.state, type }, record: { ...base.buffers.record, type } },
     standalone: {
       steps: plan.steps,
-      chunk_steps: chunkSteps(plan, precision),
+      chunk_steps: cudaChunkSteps(plan, precision),
       precision,
       kernels: `${plan.network.name}.cu`,
       initial_state: { file: 'init.bin', type, count: layoutOf(plan).totalStateFloats, byte_order: 'little-endian' },

@@ -72,7 +72,7 @@ interface Graph {
   readonly exec: Handle;
 }
 
-/** The longest chunk for a plan: room for every neuron to spike in every step, and for its record rows. */
+/** The longest chunk for a plan (the runtime and the standalone program use the same): room for every neuron to spike in every step, and for its record rows. */
 export function cudaChunkSteps(plan: SimulationPlan, precision: Precision, budget = CHUNK_BUFFER_BYTES): number {
   const neurons = plan.kernels.reduce((n, k) => n + k.size, 0);
   const row = plan.traces.reduce((n, t) => n + t.range.end - t.range.start, 0);

@@ -1,0 +1,11 @@
+/**
+ * Whole steps in a span of time: round(time / dt), halves rounded up. The
+ * division is nudged up by a relative 1e-12 so that float noise does not
+ * decide: 0.15 ms / 0.1 ms is 1.4999999999999998 in binary and must give 2,
+ * like 0.25 / 0.1 gives 3. Durations, delays, refractory periods and section
+ * boundaries all become steps through this one function.
+ */
+export function stepsIn(time: number, dt: number): number {
+  const q = time / dt;
+  return Math.floor(q + 0.5 + Math.abs(q) * 1e-12);
+}
