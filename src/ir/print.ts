@@ -1,6 +1,7 @@
 import { assertNever } from '../diagnostics/diagnostic.js';
 import { type Dimension, formatDimension, isDimensionless } from '../units/dimension.js';
-import type { Expr, Model, Network, Override, Ref, Statement, SymbolDimensions } from './types.js';
+import { analysePlacement } from './placement.js';
+import type { Expr, Model, Network, Override, Placement, Ref, Statement, SymbolDimensions, SynapseModel } from './types.js';
 
 /** Binding strength of each operator, loosest first, for parenthesizing only where needed. */
 const PRECEDENCE: Readonly<Record<string, number>> = {
@@ -128,12 +129,20 @@ export function formatModel(model: Model, dims: SymbolDimensions): string {
     if (model.onPre.length > 0) lines.push('  on_pre {', ...formatStatements(model.onPre, '    '), '  }');
     if (model.onPost.length > 0) lines.push('  on_post {', ...formatStatements(model.onPost, '    '), '  }');
     lines.push(`  delivers ${formatExpr(model.delivers)}`);
+    lines.push(`  ${placementLine(model, undefined)}`);
   }
   return lines.join('\n');
 }
 
 function formatOverrides(list: readonly Override[]): string {
   return list.map((o) => `${o.name} = ${formatExpr(o.value)}`).join(', ');
+}
+
+/** Where the synapse state lives and why (the compiler's choice, or the one the projection asked for). */
+function placementLine(synapse: SynapseModel, requested: Placement | undefined): string {
+  const decision = analysePlacement(synapse);
+  if (requested === undefined || requested === decision.placement) return `placement ${decision.placement}: ${decision.reason}`;
+  return `placement ${requested} (requested; the compiler would choose ${decision.placement}: ${decision.reason})`;
 }
 
 export function formatNetwork(n: Network): string {
@@ -151,7 +160,8 @@ export function formatNetwork(n: Network): string {
       `  projection ${p.name} = ${p.pre}[${p.preRange.start}:${p.preRange.end}] -> ${p.post}[${p.postRange.start}:${p.postRange.end}]`,
       `    connect ${connector}${p.procedural ? ' procedural' : ''}`,
       `    weight ${formatExpr(p.weight)}${p.delay === undefined ? '' : `   delay ${formatExpr(p.delay)}`}`,
-      `    synapse ${p.synapse.model.name}(${formatOverrides(p.synapse.arguments)})   output ${p.output.model.name}(${formatOverrides(p.output.arguments)})${p.placement === undefined ? '' : `   placement ${p.placement}`}`,
+      `    synapse ${p.synapse.model.name}(${formatOverrides(p.synapse.arguments)})   output ${p.output.model.name}(${formatOverrides(p.output.arguments)})`,
+      `    ${placementLine(p.synapse.model, p.placement)}`,
     );
   }
   for (const s of n.stimuli) lines.push(`  stimulus ${s.population}[${s.range.start}:${s.range.end}].${s.variable} = ${formatExpr(s.value)}`);
