@@ -72,7 +72,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
   try {
     backend = await openBackend(options.backend, plan, io);
     const compileSeconds = (performance.now() - compileStart) / 1000;
-    const writer = new OutputWriter(options.out, plan);
+    const writer = new OutputWriter(options.out, plan, backend.precision);
     const { wallSeconds } = await simulate(plan, backend, writer);
     const units = new Map<string, string>();
     for (const r of network.recordings) {

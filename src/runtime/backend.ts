@@ -1,5 +1,6 @@
 import type { PopulationKernel } from '../codegen/kernel-ir.js';
 import type { NetworkRouting } from '../codegen/network.js';
+import type { Precision } from '../codegen/printer.js';
 import type { IndexRange, Network } from '../ir/types.js';
 
 /** A trace to record: one value of a kernel (a state or the input current), for a range of its elements. */
@@ -47,6 +48,8 @@ export interface Backend {
   readonly name: 'cpu' | 'webgpu' | 'cuda';
   /** The device in words, for summary.json. */
   readonly device: string;
+  /** The float type the kernels compute in. */
+  readonly precision: Precision;
   /** Compiles the kernels and uploads the initial state. */
   prepare(plan: SimulationPlan): Promise<void>;
   /** The longest chunk the backend can record at once (bounded memory). */

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../cli/io.js';
+import type { Precision } from '../codegen/printer.js';
 import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';
 
@@ -9,8 +10,9 @@ function formatTime(ms: number): string {
   return String(Number(ms.toPrecision(12)));
 }
 
-/** Shortest text that reads back as the same float32 value. */
-function formatValue(v: number): string {
+/** Shortest text that reads back as the same value: of a float32, or (f64) of a double. */
+function formatValue(v: number, precision: Precision): string {
+  if (precision === 'f64') return String(v);
   for (let digits = 6; digits < 10; digits++) {
     const text = v.toPrecision(digits);
     if (Math.fround(Number(text)) === Math.fround(v)) return String(Number(text));
@@ -70,7 +72,11 @@ export class OutputWriter {
   private readonly traceValues: number[][][];
   private traceStride = 1;
 
-  constructor(private readonly dir: string, private readonly plan: SimulationPlan) {
+  constructor(
+    private readonly dir: string,
+    private readonly plan: SimulationPlan,
+    private readonly precision: Precision = 'f32',
+  ) {
     mkdirSync(dir, { recursive: true });
     this.spikesFile = new StreamedFile(join(dir, 'spikes.csv'), 't_ms,population,index');
     this.traceFiles = plan.traces.map((t) => {
@@ -111,7 +117,7 @@ export class OutputWriter {
         const step = chunk.firstStep + s;
         // A trace row shows the state after step n, labelled t_n + dt.
         const row = [formatTime((step + 1) * dt)];
-        for (let k = 0; k < width; k++) row.push(formatValue(values[s * width + k]!));
+        for (let k = 0; k < width; k++) row.push(formatValue(values[s * width + k]!, this.precision));
         rows.push(`${row.join(',')}\n`);
         if (step % this.traceStride === 0) {
           if (r === 0) this.traceTimes.push((step + 1) * dt);

@@ -28,6 +28,7 @@ const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
  */
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
+  readonly precision = 'f32';
   device = 'WebGPU';
   /** The generated WGSL, for `compile --target wgsl` and debugging. */
   source = '';
