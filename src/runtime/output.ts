@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../cli/io.js';
+import { writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
 import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';

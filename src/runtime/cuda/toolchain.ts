@@ -8,7 +8,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../write-file.js';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InternalError } from '../../diagnostics/diagnostic.js';
@@ -151,13 +152,10 @@ function driverImage(image: CudaImage): Buffer {
 }
 
 function writeAtomic(path: string, data: Buffer): void {
-  const temporary = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, data);
-    renameSync(temporary, path);
+    writeFileAtomic(path, data);
   } catch {
     // A read-only cache only costs a recompilation next time.
-    rmSync(temporary, { force: true });
   }
 }
 
