@@ -1,5 +1,5 @@
 import type { Expr as SymExpr } from '../symbolic/expr.js';
-import type { KernelStatement } from './kernel-ir.js';
+import { CURSOR_STATE, type KernelStatement, nextName } from './kernel-ir.js';
 import type { CLikePrinter } from './printer.js';
 
 /** What a target's kernel emitter needs from its expression printer. */
@@ -28,6 +28,12 @@ export interface StatementSyntax {
   count(name: string, route: number): string[];
   /** Lines that declare a float local with a gather over a projection's incoming connections. */
   gather(name: string, route: number, owner: string, state: string): string[];
+  /**
+   * Lines that declare the condition local `name` (the event the cursor `cursor`
+   * points at in the table of SpikeTimes source `owner` is at this step) and the
+   * float local `next` (the cursor, moved past that event when it fired).
+   */
+  spikeTime(name: string, cursor: string, next: string, owner: string): string[];
 }
 
 /** Prints kernel statements as target code lines, one statement per line, nested blocks indented. */
@@ -61,6 +67,10 @@ export function emitStatements(
         break;
       case 'gather':
         lines.push(...syntax.gather(printer.local(s.name), s.route, s.owner, s.state).map((l) => indent + l));
+        break;
+      case 'spikeTime':
+        lines.push(...syntax.spikeTime(printer.local(s.name), printer.local(CURSOR_STATE), printer.local(nextName(CURSOR_STATE)), s.owner).map((l) => indent + l));
+        boolLocals.add(s.name);
         break;
       case 'if':
         lines.push(indent + syntax.ifOpen(condition(s.condition)));

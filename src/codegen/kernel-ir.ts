@@ -36,6 +36,13 @@ export type KernelStatement =
    * in the same order), of the per-pre value `state` of owner `owner`.
    */
   | { readonly kind: 'gather'; readonly name: string; readonly route: number; readonly owner: string; readonly state: string }
+  /**
+   * Declares the condition local `name`, true when the next event of this
+   * neuron in the table of SpikeTimes source `owner` (the one CURSOR_STATE
+   * points at) is at this step, and the float local `nextName(CURSOR_STATE)`,
+   * the cursor moved past that event when it fired.
+   */
+  | { readonly kind: 'spikeTime'; readonly name: string; readonly owner: string }
   | {
       readonly kind: 'random';
       readonly name: string;
@@ -51,6 +58,12 @@ export function nextName(state: string): string {
 
 /** The refractory counter, kept as a float state (whole numbers, exact in float32). */
 export const REFRACTORY_STATE = '@refractory';
+/**
+ * A SpikeTimes neuron's cursor, kept as a float state: how many of its events
+ * (its row of the source's table) are behind it (whole numbers, exact in float32
+ * below 2^24 events). It starts at 0.
+ */
+export const CURSOR_STATE = '@cursor';
 /** The local that says whether the neuron spiked in this step. */
 export const SPIKED = '@spiked';
 /** The step counter as a float local, provided by every skeleton. */

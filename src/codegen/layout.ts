@@ -10,6 +10,12 @@ export interface RowOffsets {
   readonly inSources: number;
 }
 
+/** Where a SpikeTimes source's event table lives in the connectivity buffer (u32 words; see SpikeTimeTable). */
+export interface SpikeTimeOffsets {
+  readonly start: number;
+  readonly steps: number;
+}
+
 /** A trace as the kernels write it: which population, which state, which neurons. */
 export interface TraceSlot {
   readonly population: string;
@@ -27,7 +33,8 @@ export interface TraceSlot {
  * - ring: per spiking population that feeds merged synapses, `slots` spike
  *   lists (count, then local indices), slot = step mod slots;
  * - counts: per merged route, a spike counter per post neuron (u32 atomics);
- * - connectivity: stored rows and procedural skip tables of the routes (u32).
+ * - connectivity: stored rows and procedural skip tables of the routes, then
+ *   the event tables of SpikeTimes sources (row starts, then steps) (u32).
  * Few buffers keep WebGPU compatibility mode happy (limits on bindings).
  */
 export class BufferLayout {
@@ -48,6 +55,7 @@ export class BufferLayout {
   private readonly counts = new Map<number, number>();
   private readonly rows = new Map<number, RowOffsets>();
   private readonly tables = new Map<number, number>();
+  private readonly spikeTimes = new Map<string, SpikeTimeOffsets>();
 
   constructor(kernels: readonly PopulationKernel[], readonly traces: readonly TraceSlot[], routing?: NetworkRouting) {
     let floats = 0;
@@ -98,6 +106,7 @@ export class BufferLayout {
       if (c.kind === 'rows') this.rows.set(r.index, { outStart: at(c.rows.outStart), outTargets: at(c.rows.outTargets), inStart: at(c.rows.inStart), inSources: at(c.rows.inSources) });
       if (c.kind === 'geometric') this.tables.set(r.index, at(c.table));
     }
+    for (const [population, t] of routing?.spikeTimes ?? []) this.spikeTimes.set(population, { start: at(t.start), steps: at(t.steps) });
     this.connectivity = Uint32Array.from(words);
   }
 
@@ -117,6 +126,13 @@ export class BufferLayout {
   rowOffsets(route: number): RowOffsets {
     const o = this.rows.get(route);
     if (o === undefined) throw new InternalError(`route ${route} has no stored rows`);
+    return o;
+  }
+
+  /** Where a SpikeTimes source's event table lives. */
+  spikeTimeOffsets(population: string): SpikeTimeOffsets {
+    const o = this.spikeTimes.get(population);
+    if (o === undefined) throw new InternalError(`population ${population} has no spike-time table`);
     return o;
   }
 

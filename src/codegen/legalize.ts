@@ -1,5 +1,5 @@
 import { freeSymbols } from '../symbolic/diff.js';
-import type { KernelStatement } from './kernel-ir.js';
+import { CURSOR_STATE, type KernelStatement } from './kernel-ir.js';
 
 /** Every local a statement list reads (in values and conditions). */
 export function readLocals(body: readonly KernelStatement[]): Set<string> {
@@ -17,6 +17,9 @@ export function readLocals(body: readonly KernelStatement[]): Set<string> {
           visit(s.then);
           visit(s.otherwise);
           break;
+        case 'spikeTime':
+          used.add(CURSOR_STATE);
+          break;
         case 'random':
         case 'count':
         case 'gather':
@@ -31,7 +34,8 @@ export function readLocals(body: readonly KernelStatement[]): Set<string> {
 /**
  * Dead-local elimination: drops declarations (and assignments) of locals that
  * nothing reads and that are not `live` (stored states, the spike flag,
- * traces), to a fixpoint. Counts are kept: reading one also clears the counter.
+ * traces), to a fixpoint. Counts are kept: reading one also clears the counter;
+ * so are spike-time tests (they declare the spike flag and the next cursor).
  * CUDA compiles with warnings as errors, and an unused variable is a warning.
  */
 export function removeDeadLocals(body: readonly KernelStatement[], live: ReadonlySet<string>): KernelStatement[] {
@@ -49,6 +53,7 @@ export function removeDeadLocals(body: readonly KernelStatement[], live: Readonl
           case 'gather':
             return keep(s.name) ? [s] : [];
           case 'count':
+          case 'spikeTime':
             return [s];
           case 'if': {
             const then = prune(s.then);

@@ -1,11 +1,12 @@
-import { stepsIn } from './steps.js';
-import { DiagnosticError, Diagnostics, InternalError } from '../diagnostics/diagnostic.js';
+import { spikeStep, stepsIn } from './steps.js';
+import { DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
 import { nodes } from '../ir/walk.js';
 import type { ModelUse, Network, OutputModel, Projection, SynapseModel } from '../ir/types.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { type Connectivity, buildConnectivity } from './connectivity.js';
+import { argumentValuesOf } from './population.js';
 
 /** A projection as the kernels route it: its delay in steps, constant weight and connectivity. */
 export interface Route {
@@ -46,36 +47,58 @@ export interface NetworkRouting {
   readonly ringSlots: ReadonlyMap<string, number>;
   /** Populations whose previous-step spike flag a per-pre synapse reads. */
   readonly flagged: ReadonlySet<string>;
+  /** The event table of every SpikeTimes population. */
+  readonly spikeTimes: ReadonlyMap<string, SpikeTimeTable>;
 }
 
-function argumentValues(use: ModelUse<SynapseModel | OutputModel>): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const p of use.model.parameters) {
-    const given = use.arguments.find((a) => a.name === p.name)?.value ?? p.value;
-    const v = given === undefined ? undefined : constantValue(given);
-    if (v === undefined) throw new InternalError(`${use.model.name}.${p.name} has no constant value`);
-    values.set(p.name, v);
-  }
-  return values;
+/**
+ * A SpikeTimes source's events as steps, stored like connectivity rows: the
+ * distinct spike steps of neuron i, ascending, are steps[start[i]] up to
+ * steps[start[i + 1]] (exclusive).
+ */
+export interface SpikeTimeTable {
+  readonly start: Uint32Array;
+  readonly steps: Uint32Array;
 }
+
+/**
+ * The event table of a SpikeTimes source: each event fires in step
+ * spikeStep(time, dt); events of a neuron in the same step give one spike;
+ * events before step 0 (negative times) or past the last u32 step never fire.
+ */
+export function spikeTimeTable(size: number, indices: readonly number[], times: readonly number[], dt: number): SpikeTimeTable {
+  const perNeuron = Array.from({ length: size }, () => new Set<number>());
+  indices.forEach((i, k) => {
+    const step = spikeStep(times[k]!, dt);
+    if (step >= 0 && step <= 0xffffffff) perNeuron[i]!.add(step);
+  });
+  const start = new Uint32Array(size + 1);
+  const steps: number[] = [];
+  perNeuron.forEach((set, i) => {
+    steps.push(...[...set].sort((a, b) => a - b));
+    start[i + 1] = steps.length;
+  });
+  return { start, steps: Uint32Array.from(steps) };
+}
+
 
 /** Merging key: the same post population, synapse and output with the same parameter values (BrainPy's align-post merging). */
 function mergeKey(route: Route): string {
   const p = route.projection;
-  const values = (use: ModelUse<SynapseModel | OutputModel>): string => [...argumentValues(use)].map(([k, v]) => `${k}=${v}`).join(',');
+  const values = (use: ModelUse<SynapseModel | OutputModel>): string => [...argumentValuesOf(use)].map(([k, v]) => `${k}=${v}`).join(',');
   return `${p.post}|${p.synapse.model.name}(${values(p.synapse)})|${p.output.model.name}(${values(p.output)})`;
 }
 
 /**
  * Routes every projection: decides where its synapse state lives, merges
  * post-placed ones, builds connectivity (stored rows or procedural), and
- * turns delays into whole steps (round(delay/dt), at least one). What the
- * kernels cannot do yet is a diagnostic at the projection.
+ * turns delays into whole steps (round(delay/dt), at least one); builds the
+ * event tables of SpikeTimes sources. What the kernels cannot do yet is a
+ * diagnostic at the projection.
  */
 export function routeNetwork(network: Network): NetworkRouting {
   const diagnostics = new Diagnostics();
   for (const p of network.populations) {
-    if (p.source.kind === 'spikeTimes') diagnostics.error(p.span, `population ${p.name}: SpikeTimes sources are not supported by the kernels yet`);
     if (p.source.kind === 'neuron' && p.source.model.refractory !== undefined) {
       const uses = [...nodes(p.source.model.refractory)].find((n) => n.kind === 'ref' && n.ref.kind !== 'parameter' && n.ref.kind !== 'dt');
       if (uses !== undefined) diagnostics.error(uses.span, 'the refractory period must be a constant (parameters and literals), since it is counted in whole steps');
@@ -132,7 +155,9 @@ export function routeNetwork(network: Network): NetworkRouting {
     ringSlots.set(r.projection.pre, Math.max(ringSlots.get(r.projection.pre) ?? 0, r.delaySteps + 1));
   }
   const flagged = new Set(preSynapses.map((s) => s.route.projection.pre));
-  return { routes, groups, preSynapses, ringSlots, flagged };
+  const spikeTimes = new Map<string, SpikeTimeTable>();
+  for (const p of network.populations) if (p.source.kind === 'spikeTimes') spikeTimes.set(p.name, spikeTimeTable(p.size, p.source.indices, p.source.times, network.dt));
+  return { routes, groups, preSynapses, ringSlots, flagged, spikeTimes };
 }
 
 /** `placement X` in a projection: allowed when it gives the same results, else a diagnostic. */

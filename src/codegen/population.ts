@@ -10,6 +10,7 @@ import { substitute } from '../symbolic/diff.js';
 import * as S from '../symbolic/expr.js';
 import { simplify } from '../symbolic/simplify.js';
 import {
+  CURSOR_STATE,
   INDEX,
   type KernelStatement,
   type PopulationKernel,
@@ -204,7 +205,11 @@ export function buildPopulationKernel(network: Network, population: Population, 
     body.push({ kind: 'letBool', name: SPIKED, value: S.cmp('<=', builder.random('uniform'), simplify(S.mul(rate, S.num(network.dt)))) });
     return finishSpiking(population, [], body, flagged);
   }
-  if (population.source.kind !== 'neuron') throw new InternalError(`population ${population.name}: SpikeTimes sources are not supported by the kernels yet`);
+  if (population.source.kind === 'spikeTimes') {
+    // BrainPy's SpikeTimeGroup: an event fires in the first step with t_n >= time (the routing's table holds the steps).
+    body.push({ kind: 'spikeTime', name: SPIKED, owner: population.name });
+    return finishSpiking(population, [CURSOR_STATE], body, flagged);
+  }
   const model = population.source.model;
   const constants = constantsOf(parameterValues(model, population), network.dt);
   const bindConstants = (e: S.Expr): S.Expr => simplify(substitute(e, constants));

@@ -9,3 +9,13 @@ export function stepsIn(time: number, dt: number): number {
   const q = time / dt;
   return Math.floor(q + 0.5 + Math.abs(q) * 1e-12);
 }
+
+/**
+ * The step in which a spike-time event fires: the first step whose t_n = n dt
+ * is at or after `time` (BrainPy's SpikeTimeGroup), i.e. ceil(time / dt), with
+ * 1e-9 of a step allowed for float noise (2.5 ms / 0.1 ms is step 25, 0.3 ms /
+ * 0.1 ms is step 3 although 0.3 / 0.1 is 2.9999999999999996 in binary).
+ */
+export function spikeStep(time: number, dt: number): number {
+  return Math.ceil(time / dt - 1e-9);
+}

@@ -19,7 +19,8 @@ import { constantValue } from '../ir/lower-expr.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { applyFn, compare, evaluate, truthy } from '../symbolic/evaluate.js';
 import { type DeriveOptions, type DerivedUpdate, deriveUpdate } from './derive.js';
-import { refSymbolName } from './to-symbolic.js';
+import { refName } from '../ir/walk.js';
+import { arithmetic } from '../ir/lower-expr.js';
 
 /** What an IR expression reads, by symbol name (`V`, `tau`, `I`, `t`, `dt`, `w`, `g`, `post.V`). */
 export interface IrEnv {
@@ -46,7 +47,7 @@ export function evaluateIr(e: IrExpr, env: IrEnv): number {
     case 'bool':
       return e.value ? 1 : 0;
     case 'ref':
-      return env.get(refSymbolName(e.ref));
+      return env.get(refName(e.ref));
     case 'prev':
       return (env.prev ?? env.get)(e.state);
     case 'unary':
@@ -62,20 +63,7 @@ export function evaluateIr(e: IrExpr, env: IrEnv): number {
       }
       const a = ev(e.left);
       const b = ev(e.right);
-      switch (e.op) {
-        case '+':
-          return a + b;
-        case '-':
-          return a - b;
-        case '*':
-          return a * b;
-        case '/':
-          return a / b;
-        case '^':
-          return Math.pow(a, b);
-        default:
-          return compare(e.op, a, b);
-      }
+      return e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/' || e.op === '^' ? arithmetic(e.op, a, b) : compare(e.op, a, b);
     }
     case 'call': {
       switch (e.fn) {

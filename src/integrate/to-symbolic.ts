@@ -13,7 +13,8 @@
  */
 
 import { InternalError, assertNever } from '../diagnostics/diagnostic.js';
-import type { DynamicsModel, Expr as IrExpr, Ref } from '../ir/types.js';
+import type { DynamicsModel, Expr as IrExpr } from '../ir/types.js';
+import { refName } from '../ir/walk.js';
 import {
   type Expr as SymExpr,
   add,
@@ -38,29 +39,6 @@ import {
  */
 export const WIENER_SYMBOL = 'wiener()';
 
-/** The symbol name of a reference (`V`, `tau`, `I`, `t`, `dt`, `w`, `g`, `post.V`). */
-export function refSymbolName(ref: Ref): string {
-  switch (ref.kind) {
-    case 'parameter':
-    case 'state':
-    case 'subexpression':
-    case 'input':
-      return ref.name;
-    case 'time':
-      return 't';
-    case 'dt':
-      return 'dt';
-    case 'weight':
-      return 'w';
-    case 'delivered':
-      return 'g';
-    case 'post':
-    case 'pre':
-      return `${ref.kind}.${ref.name}`;
-    default:
-      return assertNever(ref);
-  }
-}
 
 export interface ToSymbolicOptions {
   /** Symbolic values of named subexpressions; a subexpression not in the map stays a symbol. */
@@ -95,7 +73,7 @@ function convert(e: IrExpr, visit: (x: IrExpr) => SymExpr, options: ToSymbolicOp
     case 'bool':
       return num(e.value ? 1 : 0);
     case 'ref': {
-      const name = refSymbolName(e.ref);
+      const name = refName(e.ref);
       if (e.ref.kind === 'subexpression') return options.subexpressions?.get(name) ?? sym(name);
       return sym(name);
     }

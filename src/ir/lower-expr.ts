@@ -12,7 +12,7 @@ import {
   unitPow,
 } from '../units/units.js';
 import { suggestUnit, suggestion } from './suggest.js';
-import type { Expr, MathFunction, Ref } from './types.js';
+import type { ArithmeticOperator, Expr, MathFunction, Ref } from './types.js';
 
 /** Functions with their number of arguments. */
 export const MATH_FUNCTIONS: ReadonlyMap<MathFunction, number> = new Map<MathFunction, number>([
@@ -230,6 +230,22 @@ function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext,
   }
 }
 
+/** The value of an arithmetic operator in float64 (constant folding, the reference evaluator). */
+export function arithmetic(op: ArithmeticOperator, a: number, b: number): number {
+  switch (op) {
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '/':
+      return a / b;
+    case '^':
+      return a ** b;
+  }
+}
+
 /** Evaluates a constant expression (literals and arithmetic only) in internal units; undefined if not constant. */
 export function constantValue(e: Expr): number | undefined {
   switch (e.kind) {
@@ -243,20 +259,7 @@ export function constantValue(e: Expr): number | undefined {
       const a = constantValue(e.left);
       const b = constantValue(e.right);
       if (a === undefined || b === undefined) return undefined;
-      switch (e.op) {
-        case '+':
-          return a + b;
-        case '-':
-          return a - b;
-        case '*':
-          return a * b;
-        case '/':
-          return a / b;
-        case '^':
-          return a ** b;
-        default:
-          return undefined;
-      }
+      return e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/' || e.op === '^' ? arithmetic(e.op, a, b) : undefined;
     }
     default:
       return undefined;

@@ -1,7 +1,8 @@
 import { assertNever } from '../diagnostics/diagnostic.js';
 import { type Dimension, formatDimension, isDimensionless } from '../units/dimension.js';
 import { analysePlacement } from './placement.js';
-import type { Expr, Model, Network, Override, Placement, Ref, Statement, SymbolDimensions, SynapseModel } from './types.js';
+import type { Expr, Model, Network, Override, Placement, Statement, SymbolDimensions, SynapseModel } from './types.js';
+import { refName } from './walk.js';
 
 /** Binding strength of each operator, loosest first, for parenthesizing only where needed. */
 const PRECEDENCE: Readonly<Record<string, number>> = {
@@ -20,28 +21,6 @@ function unitSuffix(d: Dimension): string {
   return isDimensionless(d) ? '' : ` ${formatDimension(d)}`;
 }
 
-function refName(ref: Ref): string {
-  switch (ref.kind) {
-    case 'time':
-      return 't';
-    case 'dt':
-      return 'dt';
-    case 'weight':
-      return 'w';
-    case 'delivered':
-      return 'g';
-    case 'post':
-    case 'pre':
-      return `${ref.kind}.${ref.name}`;
-    case 'parameter':
-    case 'state':
-    case 'subexpression':
-    case 'input':
-      return ref.name;
-    default:
-      return assertNever(ref);
-  }
-}
 
 /** Prints an IR expression as readable math; literals show their value in internal units. */
 export function formatExpr(e: Expr): string {

@@ -49,3 +49,27 @@ export function* statementExprs(body: readonly Statement[]): Generator<Expr> {
     }
   }
 }
+
+/** The name a reference is written with (and its symbol in symbolic form) (`V`, `tau`, `I`, `t`, `dt`, `w`, `g`, `post.V`). */
+export function refName(ref: Ref): string {
+  switch (ref.kind) {
+    case 'parameter':
+    case 'state':
+    case 'subexpression':
+    case 'input':
+      return ref.name;
+    case 'time':
+      return 't';
+    case 'dt':
+      return 'dt';
+    case 'weight':
+      return 'w';
+    case 'delivered':
+      return 'g';
+    case 'post':
+    case 'pre':
+      return `${ref.kind}.${ref.name}`;
+    default:
+      return assertNever(ref);
+  }
+}

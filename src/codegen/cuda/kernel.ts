@@ -75,6 +75,14 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
       lines.push('}');
       return lines;
     },
+    spikeTime: (name, cursor, next, owner) => {
+      const o = layout.spikeTimeOffsets(owner);
+      return [
+        `const unsigned sf_event = ${o.steps}u + sf_conn[${o.start}u + sf_i] + (unsigned)${cursor};`,
+        `const bool ${name} = sf_event < ${o.steps}u + sf_conn[${o.start}u + sf_i + 1u] && sf_conn[sf_event] == sf_step;`,
+        `sf_real ${next} = ${name} ? ${cursor} + 1 : ${cursor};`,
+      ];
+    },
   };
 }
 

@@ -3,29 +3,85 @@
  * overloaded for float and double, no #include needed under nvcc). Every name starts with
  * `sf_` (see `src/random/philox-cuda.ts`).
  *
+ *   float  sf_exp(float x)       // float32 exp and log of src/codegen/math32.ts: the same
+ *   float  sf_log(float x)       // operations as the WGSL and JavaScript sf_exp / sf_log
  *   float  sf_exprel(float z)    // the float32 formula of src/symbolic/exprel.ts (Kahan)
  *   double sf_exprel(double z)   // expm1(z) / z, 1 at 0 (exprel64)
  *   float  sf_clip(float x, float lo, float hi)     // fminf(fmaxf(x, lo), hi)
  *   double sf_clip(double x, double lo, double hi)
  *
- * `logf` is accurate to 1 ulp in relative terms over its whole range, as Kahan's formula
- * needs, unless compiled with --use_fast_math (then it is `__logf`, accurate only in absolute
- * terms near 1): do not.
+ * sf_exp and sf_log (float only: double code calls exp and log) spell every float operation
+ * as an IEEE round-to-nearest intrinsic (`__fadd_rn`, `__fsub_rn`, `__fmul_rn`, `__fdiv_rn`),
+ * which nvcc never contracts into an FMA: they compute what the JavaScript float32 backend
+ * computes whatever --fmad says (the printed kernels themselves still need --fmad=false).
+ * Subnormals must not be flushed (no --ftz=true, no --use_fast_math).
  */
 
+import { EXP32 as E, LOG32 as L, f32Literal } from '../math32.js';
 import { type PreludeHelper, resolveHelpers } from '../printer.js';
+
+const c = (v: number): string => f32Literal(v, 'cuda');
 
 /** Every helper, in the order the prelude emits them (dependencies first). */
 export const CUDA_HELPERS: Readonly<Record<string, PreludeHelper>> = {
-  sf_exprel: {
+  sf_exp: {
     deps: [],
+    code: `__device__ __forceinline__ float sf_exp(float x) {
+  if (x >= ${c(E.OVERFLOW)}) return __int_as_float(0x7f800000);
+  if (x <= ${c(E.UNDERFLOW)}) return 0.0f;
+  const float k = floorf(__fadd_rn(__fmul_rn(x, ${c(E.LOG2E)}), 0.5f));
+  float r = __fsub_rn(x, __fmul_rn(k, ${c(E.C1)}));
+  r = __fsub_rn(r, __fmul_rn(k, ${c(E.C2)}));
+  const float z = __fmul_rn(r, r);
+  float p = __fadd_rn(__fmul_rn(${c(E.P0)}, r), ${c(E.P1)});
+  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P2)});
+  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P3)});
+  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P4)});
+  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P5)});
+  const float t = __fadd_rn(__fmul_rn(p, z), r);
+  const int ki = static_cast<int>(k);
+  const int h = ki >> 1;
+  const float s1 = __int_as_float((h + 127) << 23);
+  const float s2 = __int_as_float((ki - h + 127) << 23);
+  return __fmul_rn(__fadd_rn(s1, __fmul_rn(t, s1)), s2);
+}`,
+  },
+  sf_log: {
+    deps: [],
+    code: `__device__ __forceinline__ float sf_log(float x) {
+  unsigned int ix = __float_as_uint(x);
+  int k = 0;
+  if (ix < 0x00800000u || ix >= 0x7f800000u) {
+    if ((ix & 0x7fffffffu) == 0u) return __int_as_float(0xff800000);
+    if (ix > 0x7f800000u) return __int_as_float(0x7fc00000);
+    if (ix == 0x7f800000u) return x;
+    ix = __float_as_uint(__fmul_rn(x, 33554432.0f)); // subnormal: times 2^25, exact
+    k = -25;
+  }
+  ix = ix + (0x3f800000u - 0x3f3504f3u);
+  k = k + static_cast<int>(ix >> 23) - 127;
+  ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+  const float f = __fsub_rn(__uint_as_float(ix), 1.0f);
+  const float s = __fdiv_rn(f, __fadd_rn(2.0f, f));
+  const float z = __fmul_rn(s, s);
+  const float w = __fmul_rn(z, z);
+  const float t1 = __fmul_rn(w, __fadd_rn(${c(L.Lg2)}, __fmul_rn(w, ${c(L.Lg4)})));
+  const float t2 = __fmul_rn(z, __fadd_rn(${c(L.Lg1)}, __fmul_rn(w, ${c(L.Lg3)})));
+  const float r = __fadd_rn(t2, t1);
+  const float hfsq = __fmul_rn(__fmul_rn(0.5f, f), f);
+  const float dk = static_cast<float>(k);
+  return __fadd_rn(__fadd_rn(__fsub_rn(__fadd_rn(__fmul_rn(s, __fadd_rn(hfsq, r)), __fmul_rn(dk, ${c(L.LN2_LO)})), hfsq), f), __fmul_rn(dk, ${c(L.LN2_HI)}));
+}`,
+  },
+  sf_exprel: {
+    deps: ['sf_exp', 'sf_log'],
     code: `__device__ __forceinline__ float sf_exprel(float z) {
-  const float u = expf(z);
+  const float u = sf_exp(z);
   if (u == 1.0f) return 1.0f;
   const float um1 = u - 1.0f;
   if (um1 == -1.0f) return -1.0f / z;
   if (isinf(u)) return u;
-  return um1 / logf(u);
+  return um1 / sf_log(u);
 }
 
 __device__ __forceinline__ double sf_exprel(double z) {

@@ -2,9 +2,14 @@
  * CUDA C++ expression printer, float (`f32`: `expf`, `1.5f`) or double (`f64`: `exp`, `1.5`).
  *
  * Notes for kernel generators:
- * - compile without `--use_fast_math` (it swaps expf/logf/division/sqrtf for approximations)
- *   and with `--fmad=false` where results must match the JavaScript float32 backend bit for
- *   bit: by default nvcc contracts `a * b + c` into one fused multiply-add;
+ * - compile without `--use_fast_math` (it swaps division/sqrtf and the other math functions
+ *   for approximations, and flushes subnormals) and with `--fmad=false` where results must
+ *   match the JavaScript float32 backend bit for bit: by default nvcc contracts `a * b + c`
+ *   into one fused multiply-add;
+ * - in float code `exp` and `log` print as the prelude's `sf_exp` / `sf_log`
+ *   (src/codegen/math32.ts, written with `__fadd_rn`-style intrinsics, so never contracted),
+ *   not `expf` / `logf`: the same operations as the WGSL and JavaScript float32 backends.
+ *   The other math functions (`sinf`, `tanhf`, `powf`, `log10f`...) are CUDA's own;
  * - `fminf`/`fmaxf` return the other argument when one is NaN (JavaScript's Math.min/max
  *   return NaN);
  * - infinities and NaN print as the `INFINITY` / `NAN` macros in float code and as
@@ -29,8 +34,10 @@ const math = (name: string, precision: Precision, exact = false): FunctionSpec =
 
 function functions(p: Precision): FunctionTable {
   return {
-    exp: math('exp', p),
-    log: math('log', p),
+    // Float: the prelude's sf_exp / sf_log (src/codegen/math32.ts), the operations the WGSL and
+    // JavaScript float32 backends compute; double: the C library's.
+    exp: p === 'f32' ? { name: 'sf_exp', helper: 'sf_exp' } : math('exp', p),
+    log: p === 'f32' ? { name: 'sf_log', helper: 'sf_log' } : math('log', p),
     log10: math('log10', p),
     // Overloaded for float and double in the prelude.
     exprel: { name: 'sf_exprel', helper: 'sf_exprel', exact: true },

@@ -49,6 +49,14 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
       lines.push('}');
       return lines;
     },
+    spikeTime: (name, cursor, next, owner) => {
+      const o = layout.spikeTimeOffsets(owner);
+      return [
+        `const sf_event = ${o.steps} + sf_conn[${o.start} + sf_i] + ${cursor};`,
+        `const ${name} = sf_event < ${o.steps} + sf_conn[${o.start} + sf_i + 1] && sf_conn[sf_event] === sf_step;`,
+        `let ${next} = ${name} ? ${cursor} + 1 : ${cursor};`,
+      ];
+    },
   };
 }
 

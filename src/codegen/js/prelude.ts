@@ -3,11 +3,21 @@
  * the top of a generated module or function body. Every name starts with `sf_`.
  *
  *   sf_exprel(z)          // float64: expm1(z) / z, 1 at 0 (exprel64 of src/symbolic/exprel.ts)
- *   sf_exprel32(z)        // float32, bit for bit exprel32 (the formula the GPU kernels use)
+ *   sf_exp(x), sf_log(x)  // float32 exp and log: the GPU kernels' sf_exp / sf_log bit for bit
+ *   sf_exprel32(z)        // float32: exprel32's Kahan formula with sf_exp and sf_log (the
+ *                         // formula the GPU kernels use)
  *   sf_clip(x, lo, hi)    // Math.min(Math.max(x, lo), hi); exact in float32 too
+ *
+ * Mostly function declarations; `sf_exp` and `sf_log` reinterpret float32 bits through the
+ * typed arrays `sf_f32` / `sf_u32`, declared (`const`) by the helper `sf_bits` ahead of them.
+ * The float32 helpers round every operation with `Math.fround`, in the order of
+ * src/codegen/math32.ts and of the WGSL and CUDA helpers.
  */
 
+import { EXP32 as E, LOG32 as L, f32Literal } from '../math32.js';
 import { type PreludeHelper, resolveHelpers } from '../printer.js';
+
+const j = (v: number): string => f32Literal(v, 'js');
 
 /** Every helper, in the order the prelude emits them (dependencies first). */
 export const JS_HELPERS: Readonly<Record<string, PreludeHelper>> = {
@@ -19,16 +29,73 @@ export const JS_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   return Math.expm1(z) / z;
 }`,
   },
-  sf_exprel32: {
+  sf_bits: {
     deps: [],
+    code: `const sf_f32 = new Float32Array(1);
+const sf_u32 = new Uint32Array(sf_f32.buffer);`,
+  },
+  sf_exp: {
+    deps: ['sf_bits'],
+    code: `function sf_exp(x) {
+  x = Math.fround(x);
+  if (x >= ${j(E.OVERFLOW)}) return Infinity;
+  if (x <= ${j(E.UNDERFLOW)}) return 0;
+  const k = Math.floor(Math.fround(Math.fround(x * ${j(E.LOG2E)}) + 0.5));
+  let r = Math.fround(x - Math.fround(k * ${j(E.C1)}));
+  r = Math.fround(r - Math.fround(k * ${j(E.C2)}));
+  const z = Math.fround(r * r);
+  let p = Math.fround(Math.fround(${j(E.P0)} * r) + ${j(E.P1)});
+  p = Math.fround(Math.fround(p * r) + ${j(E.P2)});
+  p = Math.fround(Math.fround(p * r) + ${j(E.P3)});
+  p = Math.fround(Math.fround(p * r) + ${j(E.P4)});
+  p = Math.fround(Math.fround(p * r) + ${j(E.P5)});
+  const t = Math.fround(Math.fround(p * z) + r);
+  const h = k >> 1;
+  sf_u32[0] = (h + 127) << 23;
+  const s1 = sf_f32[0];
+  sf_u32[0] = (k - h + 127) << 23;
+  const s2 = sf_f32[0];
+  return Math.fround(Math.fround(s1 + Math.fround(t * s1)) * s2);
+}`,
+  },
+  sf_log: {
+    deps: ['sf_bits'],
+    code: `function sf_log(x) {
+  sf_f32[0] = x;
+  let ix = sf_u32[0];
+  let k = 0;
+  if (ix < 0x00800000 || ix >= 0x7f800000) {
+    if ((ix & 0x7fffffff) === 0) return -Infinity;
+    if (ix > 0x7f800000) return NaN;
+    if (ix === 0x7f800000) return Infinity;
+    sf_f32[0] = Math.fround(sf_f32[0] * 33554432);
+    ix = sf_u32[0];
+    k = -25;
+  }
+  ix = ix + (0x3f800000 - 0x3f3504f3);
+  k = k + (ix >>> 23) - 127;
+  sf_u32[0] = (ix & 0x007fffff) + 0x3f3504f3;
+  const f = Math.fround(sf_f32[0] - 1);
+  const s = Math.fround(f / Math.fround(2 + f));
+  const z = Math.fround(s * s);
+  const w = Math.fround(z * z);
+  const t1 = Math.fround(w * Math.fround(${j(L.Lg2)} + Math.fround(w * ${j(L.Lg4)})));
+  const t2 = Math.fround(z * Math.fround(${j(L.Lg1)} + Math.fround(w * ${j(L.Lg3)})));
+  const r = Math.fround(t2 + t1);
+  const hfsq = Math.fround(Math.fround(0.5 * f) * f);
+  return Math.fround(Math.fround(Math.fround(Math.fround(Math.fround(s * Math.fround(hfsq + r)) + Math.fround(k * ${j(L.LN2_LO)})) - hfsq) + f) + Math.fround(k * ${j(L.LN2_HI)}));
+}`,
+  },
+  sf_exprel32: {
+    deps: ['sf_exp', 'sf_log'],
     code: `function sf_exprel32(z) {
   z = Math.fround(z);
-  const u = Math.fround(Math.exp(z));
+  const u = sf_exp(z);
   if (u === 1) return 1;
   const um1 = Math.fround(u - 1);
   if (um1 === -1) return Math.fround(-1 / z);
   if (u === Infinity) return Infinity;
-  return Math.fround(um1 / Math.fround(Math.log(u)));
+  return Math.fround(um1 / sf_log(u));
 }`,
   },
   sf_clip: {

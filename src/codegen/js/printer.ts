@@ -4,8 +4,9 @@
  * In float32 mode the code computes exactly what a GPU with correctly rounded + - * / does:
  * every arithmetic result is wrapped in `Math.fround` (`Math.fround(a * b)`; rounding a double
  * result of float32 operands gives the correctly rounded float32 result), and so is every
- * inexact math function (`Math.fround(Math.exp(x))`). abs, floor, ceil, min, max, negation
- * and comparisons are exact and stay bare. Literals print plain when the float32 value is a
+ * inexact math function (`Math.fround(Math.sin(x))`); `exp` and `log` call the prelude's
+ * float32 `sf_exp` / `sf_log`, the operations the GPU kernels compute (src/codegen/math32.ts).
+ * abs, floor, ceil, min, max, negation and comparisons are exact and stay bare. Literals print plain when the float32 value is a
  * short decimal (`1.5`, `0.25`) and as `Math.fround(0.1)` otherwise. Symbols must hold float32
  * values (read from a Float32Array, or rounded by the caller).
  */
@@ -26,8 +27,10 @@ function functions(p: Precision): FunctionTable {
   const m = (name: string, exact = false): FunctionSpec =>
     exact ? { name: `Math.${name}`, exact } : { name: `Math.${name}` };
   return {
-    exp: m('exp'),
-    log: m('log'),
+    // Float32: the GPU kernels' sf_exp / sf_log (src/codegen/math32.ts), bit for bit, rather
+    // than the correctly rounded Math.exp / Math.log that no GPU reproduces.
+    exp: p === 'f32' ? { name: 'sf_exp', helper: 'sf_exp', exact: true } : m('exp'),
+    log: p === 'f32' ? { name: 'sf_log', helper: 'sf_log', exact: true } : m('log'),
     log10: m('log10'),
     exprel:
       p === 'f32'

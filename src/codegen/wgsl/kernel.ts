@@ -118,6 +118,14 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
       lines.push('}');
       return lines;
     },
+    spikeTime: (name, cursor, next, owner) => {
+      const o = layout.spikeTimeOffsets(owner);
+      return [
+        `let sf_event = ${o.steps}u + sf_conn[${o.start}u + sf_i] + u32(${cursor});`,
+        `let ${name}: bool = sf_event < ${o.steps}u + sf_conn[${o.start}u + sf_i + 1u] && sf_conn[sf_event] == sf_info.step;`,
+        `var ${next}: f32 = select(${cursor}, ${cursor} + 1.0f, ${name});`,
+      ];
+    },
   };
 }
 

@@ -3,14 +3,18 @@
  * name starts with `sf_` (see `src/random/philox-wgsl.ts`); the printer records which ones an
  * expression needs (`printer.helpers`) and `wgslPrelude` emits those and their dependencies.
  *
+ *   fn sf_exp(x: f32) -> f32                // exp to 1 ulp (src/codegen/math32.ts)
+ *   fn sf_log(x: f32) -> f32                // log to 1 ulp, also near 1 (musl's logf)
  *   fn sf_exprel(z: f32) -> f32             // (exp(z) - 1) / z, 1 at 0: src/symbolic/exprel.ts
- *   fn sf_log_rel(x: f32) -> f32            // log to 1 ulp, also near 1 (musl's logf)
  *   fn sf_log10(x: f32) -> f32              // WGSL has no log10
  *   fn sf_clip(x: f32, lo: f32, hi: f32) -> f32  // min(max(x, lo), hi)
  *   fn sf_inf() -> f32, fn sf_nan() -> f32  // WGSL has no literal for them
  */
 
+import { EXP32 as E, LOG32 as L, f32Literal } from '../math32.js';
 import { type PreludeHelper, resolveHelpers } from '../printer.js';
+
+const w = (v: number): string => f32Literal(v, 'wgsl');
 
 /** Every helper, in the order the prelude emits them (dependencies first). */
 export const WGSL_HELPERS: Readonly<Record<string, PreludeHelper>> = {
@@ -29,40 +33,80 @@ export const WGSL_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   return bitcast<f32>(bits);
 }`,
   },
-  sf_log_rel: {
+  sf_exp: {
     deps: [],
-    // WGSL only bounds log's error by 2^-21 absolute on [0.5, 2]: near 1 that can be every
-    // digit of the result (llvmpipe: ~1e5 ulp just above 1), and sf_exprel divides by it.
-    // This is musl's logf for positive normal x (|error| < 1 ulp): x = m * 2^k with m in
-    // [sqrt(1/2), sqrt(2)), f = m - 1 exact, and s = f / (2 + f) only in a small correction,
-    // so even WGSL's 2.5-ulp division costs little. Other x go to WGSL's log.
-    code: `fn sf_log_rel(x: f32) -> f32 {
-  if (!(x >= 1.1754944e-38f && x <= 3.4028234e38f)) {
-    return log(x);
+    // src/codegen/math32.ts, the same float32 operations as the CUDA and JavaScript sf_exp.
+    // WGSL's exp is only bounded to 3 + 2|x| ulps (llvmpipe: up to 17 ulp).
+    code: `fn sf_exp(x: f32) -> f32 {
+  if (x >= ${w(E.OVERFLOW)}) {
+    let inf = 0x7f800000u;
+    return bitcast<f32>(inf);
   }
-  let parts = frexp(x); // x = fract * 2^exp, fract in [0.5, 1)
-  var m = parts.fract;
-  var k = f32(parts.exp);
-  if (m < 0.70710677f) {
-    m = m * 2.0f;
-    k = k - 1.0f;
+  if (x <= ${w(E.UNDERFLOW)}) {
+    return 0.0f;
   }
-  let f = m - 1.0f;
+  let k = floor(x * ${w(E.LOG2E)} + 0.5f);
+  var r = x - k * ${w(E.C1)};
+  r = r - k * ${w(E.C2)};
+  let z = r * r;
+  var p = ${w(E.P0)} * r + ${w(E.P1)};
+  p = p * r + ${w(E.P2)};
+  p = p * r + ${w(E.P3)};
+  p = p * r + ${w(E.P4)};
+  p = p * r + ${w(E.P5)};
+  let t = p * z + r;
+  let ki = i32(k);
+  let h = ki >> 1u;
+  let s1 = bitcast<f32>(u32(h + 127i) << 23u);
+  let s2 = bitcast<f32>(u32(ki - h + 127i) << 23u);
+  return (s1 + t * s1) * s2;
+}`,
+  },
+  sf_log: {
+    deps: [],
+    // src/codegen/math32.ts (musl's logf), the same float32 operations as the CUDA and
+    // JavaScript sf_log. WGSL only bounds log's error by 2^-21 absolute on [0.5, 2]: near 1
+    // that can be every digit of the result (llvmpipe: ~1e5 ulp just above 1), and sf_exprel
+    // divides by it. Special values are told apart on the bits, which a compiler that assumes
+    // finite floats cannot fold away.
+    code: `fn sf_log(x: f32) -> f32 {
+  var ix = bitcast<u32>(x);
+  var k = 0i;
+  if (ix < 0x00800000u || ix >= 0x7f800000u) {
+    if ((ix & 0x7fffffffu) == 0u) {
+      let minus_inf = 0xff800000u;
+      return bitcast<f32>(minus_inf);
+    }
+    if (ix > 0x7f800000u) {
+      let nan = 0x7fc00000u;
+      return bitcast<f32>(nan);
+    }
+    if (ix == 0x7f800000u) {
+      return x;
+    }
+    ix = bitcast<u32>(x * 33554432.0f); // subnormal: times 2^25, exact
+    k = -25i;
+  }
+  ix = ix + (0x3f800000u - 0x3f3504f3u);
+  k = k + i32(ix >> 23u) - 127i;
+  ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+  let f = bitcast<f32>(ix) - 1.0f;
   let s = f / (2.0f + f);
   let z = s * s;
   let w = z * z;
-  let t1 = w * (0.40000972f + w * 0.24279079f);
-  let t2 = z * (0.6666666f + w * 0.28498787f);
+  let t1 = w * (${w(L.Lg2)} + w * ${w(L.Lg4)});
+  let t2 = z * (${w(L.Lg1)} + w * ${w(L.Lg3)});
   let r = t2 + t1;
   let hfsq = 0.5f * f * f;
-  return s * (hfsq + r) + k * 0.000009058001f - hfsq + f + k * 0.6931381f;
+  let dk = f32(k);
+  return s * (hfsq + r) + dk * ${w(L.LN2_LO)} - hfsq + f + dk * ${w(L.LN2_HI)};
 }`,
   },
   sf_exprel: {
-    deps: ['sf_log_rel'],
-    // The float32 formula of src/symbolic/exprel.ts (Kahan), with log(u) from sf_log_rel.
+    deps: ['sf_exp', 'sf_log'],
+    // The float32 formula of src/symbolic/exprel.ts (Kahan), with sf_exp and sf_log.
     code: `fn sf_exprel(z: f32) -> f32 {
-  let u = exp(z);
+  let u = sf_exp(z);
   if (u == 1.0f) {
     return 1.0f;
   }
@@ -73,7 +117,7 @@ export const WGSL_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   if (u > 3.4028234663852886e38f) {
     return u; // +inf
   }
-  return um1 / sf_log_rel(u);
+  return um1 / sf_log(u);
 }`,
   },
   sf_log10: {

@@ -7,8 +7,11 @@
  *   `sf_inf()` / `sf_nan()`. Implementations may still assume no inf/NaN at run time;
  * - a subexpression of literals only is evaluated by the WGSL compiler, and overflow there is
  *   a compile error (`exp(100.0f)`): fold constants before printing;
- * - `log`/`log2` are only accurate in absolute terms on [0.5, 2] (WGSL spec; llvmpipe's are
- *   off by ~1e5 ulp just above 1), which is why `sf_exprel` uses the prelude's `sf_log_rel`;
+ * - `exp` and `log` print as the prelude's `sf_exp` / `sf_log` (src/codegen/math32.ts): WGSL's
+ *   own are loose (exp 3 + 2|x| ulps, llvmpipe up to 17 ulp; log only absolute on [0.5, 2],
+ *   llvmpipe ~1e5 ulp just above 1), the helpers compute the float32 operations the
+ *   JavaScript and CUDA float backends compute. `log10`, `pow`, `sinh`, `cosh`, `tanh` and
+ *   the trigonometric functions stay WGSL's own;
  * - `min`/`max` with a NaN argument are implementation-defined;
  * - the shader compiler may rewrite arithmetic algebraically (Mesa's llvmpipe turns
  *   `(a + b) - b` into `a`), so bit-equality with the JavaScript float32 backend holds for
@@ -27,8 +30,10 @@ import { wgslPrelude } from './prelude.js';
 const same = (name: string, exact = false): FunctionSpec => (exact ? { name, exact } : { name });
 
 const FUNCTIONS: FunctionTable = {
-  exp: same('exp'),
-  log: same('log'),
+  // The prelude's: the same float32 operations as the JavaScript and CUDA float backends
+  // (src/codegen/math32.ts), where WGSL's own exp and log are loosely specified.
+  exp: { name: 'sf_exp', helper: 'sf_exp' },
+  log: { name: 'sf_log', helper: 'sf_log' },
   log10: { name: 'sf_log10', helper: 'sf_log10' },
   exprel: { name: 'sf_exprel', helper: 'sf_exprel' },
   sqrt: same('sqrt'),
