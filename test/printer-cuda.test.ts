@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CudaPrinter } from '../src/codegen/cuda/printer.js';
 import { CUDA_HELPER_NAMES, cudaPrelude } from '../src/codegen/cuda/prelude.js';
+import { jsPrelude } from '../src/codegen/js/prelude.js';
 import type { Precision } from '../src/codegen/printer.js';
 import * as S from '../src/symbolic/expr.js';
 
@@ -159,6 +160,127 @@ ${translationUnit(exprs, 'f64', 'd')}`;
     // A double literal or function would show up as .f64 instructions. (The double overloads
     // of the prelude helpers are never called, so they emit nothing.)
     expect(ptx.match(/\.f64/g) ?? []).toEqual([]);
-    expect(printer.printExpr(S.call('exp', x))).toBe('expf(x)');
+    expect(printer.printExpr(S.call('exp', x))).toBe('sf_exp(x)');
+    expect(new CudaPrinter({ precision: 'f64' }).printExpr(S.call('exp', x))).toBe('exp(x)');
+  });
+
+  it('sf_exp and sf_log are never contracted into FMAs, even without --fmad=false', () => {
+    const x = S.sym('x');
+    const exprs = [S.call('exp', x), S.call('log', x), S.call('exprel', x)];
+    // nvcc's default is --fmad=true: the intrinsics must keep every multiply and add apart.
+    const ptx = compile('nofma', `${cudaPrelude()}\n${translationUnit(exprs, 'f32', 'f')}`);
+    expect(ptx).toContain('mul.rn.f32');
+    expect(ptx.match(/\bfma\.[a-z.]*f32/g) ?? []).toEqual([]);
+  });
+});
+
+/** A host C++ compiler, for running the float helpers on the CPU. */
+const CXX = ['g++', 'c++', 'clang++'].find((c) => spawnSync(c, ['--version']).status === 0);
+
+describe.skipIf(CXX === undefined)('CUDA float helpers as host C++', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spikeforge-cuda-helpers-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /**
+   * The prelude's sf_exp, sf_log and sf_exprel(float) compiled as host C++, with the CUDA
+   * intrinsics defined as the IEEE float operations they are (x86-64 SSE arithmetic,
+   * -ffp-contract=off), run over the same inputs as the JavaScript float32 helpers: the CUDA
+   * text must be the same sequence of operations, bit for bit. (The device's own arithmetic
+   * is IEEE too; what this cannot check is a device.)
+   */
+  it('equal the JavaScript float32 sf_exp, sf_log and sf_exprel32 bit for bit', () => {
+    const shim = String.raw`#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+#define __device__
+#define __forceinline__ inline
+using std::isinf;
+static inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+static inline float __uint_as_float(unsigned int i) { float f; std::memcpy(&f, &i, 4); return f; }
+static inline unsigned int __float_as_uint(float f) { unsigned int i; std::memcpy(&i, &f, 4); return i; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+`;
+    const main = String.raw`
+int main(int argc, char** argv) {
+  FILE* in = std::fopen(argv[1], "rb");
+  std::vector<float> xs;
+  float v;
+  while (std::fread(&v, 4, 1, in) == 1) xs.push_back(v);
+  std::fclose(in);
+  FILE* out = std::fopen(argv[2], "wb");
+  for (float x : xs) {
+    const float r[3] = {sf_exp(x), sf_log(x), sf_exprel(x)};
+    std::fwrite(r, 4, 3, out);
+  }
+  std::fclose(out);
+  return 0;
+}
+`;
+    const cpp = join(dir, 'helpers.cpp');
+    const exe = join(dir, 'helpers');
+    writeFileSync(cpp, `${shim}\n${cudaPrelude(['sf_exp', 'sf_log', 'sf_exprel'])}\n${main}`);
+    const build = spawnSync(
+      CXX!,
+      ['-std=c++17', '-O2', '-ffp-contract=off', '-fno-fast-math', '-o', exe, cpp],
+      { encoding: 'utf8' },
+    );
+    expect(`${build.stdout}${build.stderr}`).toBe('');
+    expect(build.status).toBe(0);
+
+    const floats = (from: number, to: number, stride: number): number[] => {
+      const out: number[] = [];
+      const u = new Uint32Array(1);
+      const f = new Float32Array(u.buffer);
+      for (let b = from; b <= to; b += stride) {
+        u[0] = b;
+        out.push(f[0]!);
+      }
+      return out;
+    };
+    const xs = new Float32Array([
+      0,
+      -0,
+      1,
+      -1,
+      2 ** -149,
+      Infinity,
+      -Infinity,
+      NaN,
+      1e-30,
+      -30,
+      -100,
+      ...floats(0, 0x7f7fffff, 4099),
+      ...floats(0x80000000, 0xc2d00000, 4099),
+      ...floats(0x42b17200, 0x42b17230, 1),
+      ...floats(0xc2cff1a0, 0xc2cff1c0, 1),
+    ]);
+    const input = join(dir, 'in.bin');
+    const output = join(dir, 'out.bin');
+    writeFileSync(input, xs);
+    const ran = spawnSync(exe, [input, output], { encoding: 'utf8' });
+    expect(ran.status).toBe(0);
+    const got = new Float32Array(new Uint8Array(readFileSync(output)).buffer);
+    const [sfExp, sfLog, sfExprel32] = new Function(
+      `${jsPrelude(['sf_exp', 'sf_log', 'sf_exprel32'])}\nreturn [sf_exp, sf_log, sf_exprel32];`,
+    )() as ((x: number) => number)[];
+    const fns = [sfExp!, sfLog!, sfExprel32!];
+    const names = ['sf_exp', 'sf_log', 'sf_exprel'];
+    const mismatches: string[] = [];
+    xs.forEach((x, i) => {
+      fns.forEach((fn, k) => {
+        const want = fn(x);
+        const have = got[3 * i + k]!;
+        const ok = Number.isNaN(want) ? Number.isNaN(have) : Object.is(have, want);
+        if (!ok && mismatches.length < 8)
+          mismatches.push(`${names[k]}(${x}) = ${have}, JavaScript ${want}`);
+      });
+    });
+    expect(mismatches).toEqual([]);
+    expect(xs.length).toBeGreaterThan(500_000);
   });
 });

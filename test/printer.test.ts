@@ -88,13 +88,22 @@ type Round = (v: number) => number;
 const f32: Round = Math.fround;
 const f64: Round = (v) => v;
 
+/** The JavaScript prelude's float32 exp, log and exprel (src/codegen/math32.ts). */
+const [sfExp, sfLog, sfExprel32] = new Function(
+  `${jsPrelude(['sf_exp', 'sf_log', 'sf_exprel32'])}\nreturn [sf_exp, sf_log, sf_exprel32];`,
+)() as [(x: number) => number, (x: number) => number, (z: number) => number];
+
 /** The math functions as the JavaScript printer of that precision spells them. */
 function applyPrinted(fn: S.Fn, args: readonly number[], r: Round): number {
   const x = args[0]!;
   const y = args[1] ?? NaN;
   switch (fn) {
     case 'exprel':
-      return r === f32 ? exprel32(x) : exprel64(x);
+      return r === f32 ? sfExprel32(x) : exprel64(x);
+    case 'exp':
+      return r === f32 ? sfExp(x) : Math.exp(x);
+    case 'log':
+      return r === f32 ? sfLog(x) : Math.log(x);
     case 'abs':
       return Math.abs(x);
     case 'floor':
@@ -114,8 +123,8 @@ function applyPrinted(fn: S.Fn, args: readonly number[], r: Round): number {
  * Value of `e` computed in the printers' documented order: sums folded left in canonical
  * order; products as coefficient * numerators / (denominators), sign applied last; x^2..4 as
  * x*x, x*x*x, (x*x)*(x*x), x^0.5 as sqrt, x^-n in the denominator; every + - * / and inexact
- * function rounded by `r` (Math.fround: the float32 emulation). `env` must hold values of
- * that precision.
+ * function rounded by `r` (Math.fround: the float32 emulation; exp, log and exprel are then
+ * the prelude's float32 helpers). `env` must hold values of that precision.
  */
 function emulate(e: S.Expr, env: Inputs, r: Round): number {
   const ev = (x: S.Expr): number => emulate(x, env, r);
@@ -332,14 +341,45 @@ describe('printed forms', () => {
     `);
   });
 
-  it('exp(-dt/tau)', () => {
+  it('exp(-dt/tau), log(x): float32 code calls the prelude helpers, float64 the native functions', () => {
     expect(everywhere(call('exp', div(neg(dt), tau)))).toMatchInlineSnapshot(`
-      "wgsl/f32: exp(-dt / tau)
-      cuda/f32: expf(-dt / tau)
+      "wgsl/f32: sf_exp(-dt / tau)
+      cuda/f32: sf_exp(-dt / tau)
       cuda/f64: exp(-dt / tau)
       js/f64: Math.exp(-dt / tau)
-      js/f32: Math.fround(Math.exp(-Math.fround(dt / tau)))"
+      js/f32: sf_exp(-Math.fround(dt / tau))"
     `);
+    expect(everywhere(call('log', x))).toMatchInlineSnapshot(`
+      "wgsl/f32: sf_log(x)
+      cuda/f32: sf_log(x)
+      cuda/f64: log(x)
+      js/f64: Math.log(x)
+      js/f32: sf_log(x)"
+    `);
+    // The other functions stay the target's own.
+    expect(
+      everywhere(
+        add(
+          call('sin', x),
+          call('tanh', a),
+          call('log10', b),
+          call('cosh', c),
+          pow(x, a),
+          call('sqrt', z),
+        ),
+      ),
+    ).toMatchInlineSnapshot(`
+      "wgsl/f32: pow(x, a) + cosh(c) + sf_log10(b) + sin(x) + sqrt(z) + tanh(a)
+      cuda/f32: powf(x, a) + coshf(c) + log10f(b) + sinf(x) + sqrtf(z) + tanhf(a)
+      cuda/f64: pow(x, a) + cosh(c) + log10(b) + sin(x) + sqrt(z) + tanh(a)
+      js/f64: Math.pow(x, a) + Math.cosh(c) + Math.log10(b) + Math.sin(x) + Math.sqrt(z) + Math.tanh(a)
+      js/f32: Math.fround(Math.fround(Math.fround(Math.fround(Math.fround(Math.fround(Math.pow(x, a)) + Math.fround(Math.cosh(c))) + Math.fround(Math.log10(b))) + Math.fround(Math.sin(x))) + Math.fround(Math.sqrt(z))) + Math.fround(Math.tanh(a)))"
+    `);
+    for (const p of printers()) {
+      const helpers = new Set<string>();
+      p.printExpr(add(call('exp', x), call('log', a)), { helpers });
+      expect([...helpers].sort()).toEqual(p.precision === 'f32' ? ['sf_exp', 'sf_log'] : []);
+    }
   });
 
   it('where(V >= V_th, a, b)', () => {
@@ -700,7 +740,8 @@ describe('unsupported functions and helpers', () => {
       for (const h of helpers) expect(prelude).toContain(h);
     }
     expect([...new WgslPrinter().helpers]).toEqual([]);
-    expect(wgslPrelude(['sf_exprel'])).toContain('fn sf_log_rel(');
+    expect(wgslPrelude(['sf_exprel'])).toContain('fn sf_log(');
+    expect(wgslPrelude(['sf_exprel'])).toContain('fn sf_exp(');
     expect(wgslPrelude([])).toBe('');
     expect(() => cudaPrelude(['sf_nope'])).toThrow(/unknown CUDA prelude helper 'sf_nope'/);
   });
@@ -788,11 +829,20 @@ describe('JavaScript printers compute what they promise', () => {
     );
   });
 
-  it('the JavaScript exprel helpers are exprel32 and exprel64 bit for bit', () => {
+  it("the JavaScript exprel helpers: exprel64 bit for bit, and exprel32's formula with sf_exp / sf_log", () => {
     const helpers = new Function(
       `${jsPrelude(['sf_exprel', 'sf_exprel32'])}\nreturn [sf_exprel, sf_exprel32];`,
     )() as [(z: number) => number, (z: number) => number];
     const [sf64, sf32] = helpers;
+    /** src/symbolic/exprel.ts's float32 formula, with the prelude's exp and log. */
+    const kahan = (z: number): number => {
+      const u = sfExp(z);
+      if (u === 1) return 1;
+      const um1 = Math.fround(u - 1);
+      if (um1 === -1) return Math.fround(-1 / z);
+      if (u === Infinity) return Infinity;
+      return Math.fround(um1 / sfLog(u));
+    };
     const special = [
       0,
       -0,
@@ -816,9 +866,159 @@ describe('JavaScript printers compute what they promise', () => {
       ...special,
       ...fc.sample(fc.double({ min: -120, max: 120, noNaN: true }), { seed: 5, numRuns: 5000 }),
     ];
+    let worst = 0;
     for (const zz of zs) {
+      const z32 = Math.fround(zz);
       expect(same(sf64(zz), exprel64(zz)), `exprel64(${zz})`).toBe(true);
-      expect(same(sf32(Math.fround(zz)), exprel32(zz)), `exprel32(${zz})`).toBe(true);
+      expect(same(sf32(z32), kahan(z32)), `sf_exprel32(${z32})`).toBe(true);
+      // exprel32 (Math.exp and Math.log, correctly rounded) is a few ulps away at most.
+      const want = exprel32(z32);
+      if (Number.isFinite(want)) worst = Math.max(worst, ulpDistance(sf32(z32), want));
+      else expect(same(sf32(z32), want), `exprel32(${z32})`).toBe(true);
     }
+    expect(worst).toBeLessThanOrEqual(4);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Float32 exp and log
+
+/** Float32 bits of `x`. */
+function bits32(x: number): number {
+  const f = new Float32Array([x]);
+  return new Uint32Array(f.buffer)[0]!;
+}
+
+/** The float32 with bits `b`. */
+function fromBits32(b: number): number {
+  const u = new Uint32Array([b >>> 0]);
+  return new Float32Array(u.buffer)[0]!;
+}
+
+/**
+ * Distance in float32 steps between two float32 values of the same sign or zero (infinity
+ * counts as the step after the largest float, so test finiteness separately).
+ */
+function ulpDistance(p: number, q: number): number {
+  if (same(p, q)) return 0;
+  const ordinal = (v: number): number => {
+    const b = bits32(v);
+    return b >= 0x80000000 ? -(b - 0x80000000) : b;
+  };
+  return Math.abs(ordinal(p) - ordinal(q));
+}
+
+describe('float32 exp and log (sf_exp, sf_log: src/codegen/math32.ts)', () => {
+  /** Every `stride`-th float32 bit pattern from `from` to `to` (inclusive, same sign). */
+  const floats = (from: number, to: number, stride: number): number[] => {
+    const out: number[] = [];
+    for (let b = from; b <= to; b += stride) out.push(fromBits32(b));
+    return out;
+  };
+
+  /**
+   * Worst distance from the correctly rounded float32 of `ref`, the share exactly right, and
+   * the inputs where the result is not a float32 or disagrees about overflow, underflow to 0
+   * or NaN (none expected).
+   */
+  function accuracy(
+    fn: (x: number) => number,
+    ref: (x: number) => number,
+    xs: readonly number[],
+  ): { worst: number; worstAt: number; exact: number; wrong: string[] } {
+    let worst = 0;
+    let worstAt = NaN;
+    let exact = 0;
+    const wrong: string[] = [];
+    for (const x of xs) {
+      const have = fn(x);
+      const want = Math.fround(ref(x));
+      const special = !Number.isFinite(want) || want === 0 || !Number.isFinite(have) || have === 0;
+      if (!same(Math.fround(have), have) || (special && !same(have, want))) {
+        if (wrong.length < 8) wrong.push(`at ${x}: ${have}, correctly rounded ${want}`);
+        continue;
+      }
+      const d = ulpDistance(have, want);
+      if (d === 0) exact++;
+      if (d > worst) [worst, worstAt] = [d, x];
+    }
+    return { worst, worstAt, exact: exact / xs.length, wrong };
+  }
+
+  it('sf_exp: within 1 ulp of the correctly rounded value over [-104, 89], subnormal results included', () => {
+    // ~1.1 million inputs: a dense sample of both signs, then every float near the edges.
+    const xs = [
+      ...floats(0, 0x42b20000, 2039),
+      ...floats(0x80000000, 0xc2d00000, 2039),
+      ...floats(0x42b17000, 0x42b17400, 1), // around the overflow threshold, 88.7228
+      ...floats(0xc2ae0000, 0xc2ae0400, 1), // exp(x) becomes subnormal below -87.34
+      ...floats(0xc2cff000, 0xc2cff400, 1), // around the underflow threshold, -103.972
+    ];
+    const { worst, worstAt, exact, wrong } = accuracy(sfExp, Math.exp, xs);
+    expect(wrong).toEqual([]);
+    console.info(
+      `sf_exp: ${xs.length} inputs, worst ${worst} ulp (at ${worstAt}), ${(100 * exact).toFixed(2)} % correctly rounded`,
+    );
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(exact).toBeGreaterThan(0.99);
+  });
+
+  it('sf_exp: special values and the overflow and underflow edges', () => {
+    const cases: [number, number][] = [
+      [0, 1],
+      [-0, 1],
+      [1, Math.fround(Math.E)],
+      [Infinity, Infinity],
+      [-Infinity, 0],
+      [NaN, NaN],
+      [1000, Infinity],
+      [-1000, 0],
+      [fromBits32(0x42b17217), fromBits32(0x7f7fff84)], // 88.72283: the last finite result
+      [fromBits32(0x42b17218), Infinity], // 88.72284
+      [fromBits32(0xc2cff1b4), 2 ** -149], // -103.97207: the smallest subnormal
+      [fromBits32(0xc2cff1b5), 0], // -103.97208
+    ];
+    for (const [x, want] of cases) expect(sfExp(x), `sf_exp(${x})`).toBe(want);
+    expect(Math.fround(Math.exp(fromBits32(0x42b17217)))).toBe(fromBits32(0x7f7fff84));
+  });
+
+  it('sf_log: within 1 ulp of the correctly rounded value for every positive float32, subnormals included', () => {
+    const xs = [
+      ...floats(1, 0x7f7fffff, 2039),
+      ...floats(1, 0x400, 1), // the smallest subnormals
+      ...floats(0x3f7ffc00, 0x3f800400, 1), // around 1, where the result is tiny
+      ...floats(0x7f7ffc00, 0x7f7fffff, 1), // up to the largest float
+    ];
+    const { worst, worstAt, exact, wrong } = accuracy(sfLog, Math.log, xs);
+    expect(wrong).toEqual([]);
+    console.info(
+      `sf_log: ${xs.length} inputs, worst ${worst} ulp (at ${worstAt}), ${(100 * exact).toFixed(2)} % correctly rounded`,
+    );
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(exact).toBeGreaterThan(0.99);
+  });
+
+  it('sf_log: special values', () => {
+    const cases: [number, number][] = [
+      [1, 0],
+      [0, -Infinity],
+      [-0, -Infinity],
+      [-1, NaN],
+      [-(2 ** -149), NaN],
+      [-Infinity, NaN],
+      [Infinity, Infinity],
+      [NaN, NaN],
+      [2, Math.fround(Math.LN2)],
+      [2 ** -149, Math.fround(Math.log(2 ** -149))],
+      [fromBits32(0x7f7fffff), Math.fround(Math.log(fromBits32(0x7f7fffff)))],
+    ];
+    for (const [x, want] of cases)
+      expect(same(sfLog(x), want), `sf_log(${x}) = ${sfLog(x)}`).toBe(true);
+  });
+
+  it('float64 code keeps Math.exp and Math.log', () => {
+    const p = new JsPrinter({ precision: 'f64' });
+    expect(p.printExpr(add(call('exp', x), call('log', a)))).toBe('Math.exp(x) + Math.log(a)');
+    expect([...p.helpers]).toEqual([]);
   });
 });

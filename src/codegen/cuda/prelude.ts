@@ -30,20 +30,19 @@ export const CUDA_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   if (x >= ${c(E.OVERFLOW)}) return __int_as_float(0x7f800000);
   if (x <= ${c(E.UNDERFLOW)}) return 0.0f;
   const float k = floorf(__fadd_rn(__fmul_rn(x, ${c(E.LOG2E)}), 0.5f));
-  float r = __fsub_rn(x, __fmul_rn(k, ${c(E.C1)}));
+  float r = __fsub_rn(x, __fmul_rn(k, ${c(E.C1)})); // exact
   r = __fsub_rn(r, __fmul_rn(k, ${c(E.C2)}));
   const float z = __fmul_rn(r, r);
-  float p = __fadd_rn(__fmul_rn(${c(E.P0)}, r), ${c(E.P1)});
-  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P2)});
-  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P3)});
-  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P4)});
-  p = __fadd_rn(__fmul_rn(p, r), ${c(E.P5)});
+  const float p1 = __fadd_rn(__fmul_rn(${c(E.P0)}, r), ${c(E.P1)});
+  const float p2 = __fadd_rn(__fmul_rn(${c(E.P2)}, r), ${c(E.P3)});
+  const float p3 = __fadd_rn(__fmul_rn(${c(E.P4)}, r), ${c(E.P5)});
+  const float p = __fadd_rn(__fmul_rn(__fadd_rn(__fmul_rn(p1, z), p2), z), p3);
   const float t = __fadd_rn(__fmul_rn(p, z), r);
   const int ki = static_cast<int>(k);
   const int h = ki >> 1;
   const float s1 = __int_as_float((h + 127) << 23);
   const float s2 = __int_as_float((ki - h + 127) << 23);
-  return __fmul_rn(__fadd_rn(s1, __fmul_rn(t, s1)), s2);
+  return __fmul_rn(__fadd_rn(s1, __fmul_rn(t, s1)), s2); // t * s1 is exact
 }`,
   },
   sf_log: {
@@ -78,10 +77,9 @@ export const CUDA_HELPERS: Readonly<Record<string, PreludeHelper>> = {
     code: `__device__ __forceinline__ float sf_exprel(float z) {
   const float u = sf_exp(z);
   if (u == 1.0f) return 1.0f;
-  const float um1 = u - 1.0f;
-  if (um1 == -1.0f) return -1.0f / z;
+  if (u <= ${c(2 ** -25)}) return -1.0f / z; // u - 1 rounds to -1: exp(z) is lost next to 1
   if (isinf(u)) return u;
-  return um1 / sf_log(u);
+  return (u - 1.0f) / sf_log(u);
 }
 
 __device__ __forceinline__ double sf_exprel(double z) {

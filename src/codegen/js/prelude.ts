@@ -1,6 +1,6 @@
 /**
- * JavaScript runtime helpers called by printed expressions: plain function declarations, for
- * the top of a generated module or function body. Every name starts with `sf_`.
+ * JavaScript runtime helpers called by printed expressions, for the top of a generated module
+ * or function body. Every name starts with `sf_`.
  *
  *   sf_exprel(z)          // float64: expm1(z) / z, 1 at 0 (exprel64 of src/symbolic/exprel.ts)
  *   sf_exp(x), sf_log(x)  // float32 exp and log: the GPU kernels' sf_exp / sf_log bit for bit
@@ -8,10 +8,11 @@
  *                         // formula the GPU kernels use)
  *   sf_clip(x, lo, hi)    // Math.min(Math.max(x, lo), hi); exact in float32 too
  *
- * Mostly function declarations; `sf_exp` and `sf_log` reinterpret float32 bits through the
- * typed arrays `sf_f32` / `sf_u32`, declared (`const`) by the helper `sf_bits` ahead of them.
- * The float32 helpers round every operation with `Math.fround`, in the order of
- * src/codegen/math32.ts and of the WGSL and CUDA helpers.
+ * Function declarations, except `sf_bits`: the typed arrays `sf_f32` / `sf_u32` (`const`,
+ * emitted ahead of their users) through which `sf_exp` and `sf_log` reinterpret float32 bits.
+ * The float32 helpers perform the operations of src/codegen/math32.ts, in the order of the WGSL
+ * and CUDA helpers, each rounded with `Math.fround`; the three that are exact in float32
+ * (marked) are computed in double without it, which gives the same values.
  */
 
 import { EXP32 as E, LOG32 as L, f32Literal } from '../math32.js';
@@ -41,21 +42,20 @@ const sf_u32 = new Uint32Array(sf_f32.buffer);`,
   if (x >= ${j(E.OVERFLOW)}) return Infinity;
   if (x <= ${j(E.UNDERFLOW)}) return 0;
   const k = Math.floor(Math.fround(Math.fround(x * ${j(E.LOG2E)}) + 0.5));
-  let r = Math.fround(x - Math.fround(k * ${j(E.C1)}));
+  let r = x - k * ${j(E.C1)}; // exact
   r = Math.fround(r - Math.fround(k * ${j(E.C2)}));
   const z = Math.fround(r * r);
-  let p = Math.fround(Math.fround(${j(E.P0)} * r) + ${j(E.P1)});
-  p = Math.fround(Math.fround(p * r) + ${j(E.P2)});
-  p = Math.fround(Math.fround(p * r) + ${j(E.P3)});
-  p = Math.fround(Math.fround(p * r) + ${j(E.P4)});
-  p = Math.fround(Math.fround(p * r) + ${j(E.P5)});
+  const p1 = Math.fround(Math.fround(${j(E.P0)} * r) + ${j(E.P1)});
+  const p2 = Math.fround(Math.fround(${j(E.P2)} * r) + ${j(E.P3)});
+  const p3 = Math.fround(Math.fround(${j(E.P4)} * r) + ${j(E.P5)});
+  const p = Math.fround(Math.fround(Math.fround(Math.fround(p1 * z) + p2) * z) + p3);
   const t = Math.fround(Math.fround(p * z) + r);
   const h = k >> 1;
   sf_u32[0] = (h + 127) << 23;
   const s1 = sf_f32[0];
   sf_u32[0] = (k - h + 127) << 23;
   const s2 = sf_f32[0];
-  return Math.fround(Math.fround(s1 + Math.fround(t * s1)) * s2);
+  return Math.fround(Math.fround(s1 + t * s1) * s2); // t * s1 is exact
 }`,
   },
   sf_log: {
@@ -92,10 +92,9 @@ const sf_u32 = new Uint32Array(sf_f32.buffer);`,
   z = Math.fround(z);
   const u = sf_exp(z);
   if (u === 1) return 1;
-  const um1 = Math.fround(u - 1);
-  if (um1 === -1) return Math.fround(-1 / z);
+  if (u <= ${j(2 ** -25)}) return Math.fround(-1 / z); // u - 1 rounds to -1
   if (u === Infinity) return Infinity;
-  return Math.fround(um1 / sf_log(u));
+  return Math.fround(Math.fround(u - 1) / sf_log(u));
 }`,
   },
   sf_clip: {

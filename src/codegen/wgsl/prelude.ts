@@ -46,20 +46,19 @@ export const WGSL_HELPERS: Readonly<Record<string, PreludeHelper>> = {
     return 0.0f;
   }
   let k = floor(x * ${w(E.LOG2E)} + 0.5f);
-  var r = x - k * ${w(E.C1)};
+  var r = x - k * ${w(E.C1)}; // exact
   r = r - k * ${w(E.C2)};
   let z = r * r;
-  var p = ${w(E.P0)} * r + ${w(E.P1)};
-  p = p * r + ${w(E.P2)};
-  p = p * r + ${w(E.P3)};
-  p = p * r + ${w(E.P4)};
-  p = p * r + ${w(E.P5)};
+  let p1 = ${w(E.P0)} * r + ${w(E.P1)};
+  let p2 = ${w(E.P2)} * r + ${w(E.P3)};
+  let p3 = ${w(E.P4)} * r + ${w(E.P5)};
+  let p = (p1 * z + p2) * z + p3;
   let t = p * z + r;
   let ki = i32(k);
   let h = ki >> 1u;
   let s1 = bitcast<f32>(u32(h + 127i) << 23u);
   let s2 = bitcast<f32>(u32(ki - h + 127i) << 23u);
-  return (s1 + t * s1) * s2;
+  return (s1 + t * s1) * s2; // t * s1 is exact
 }`,
   },
   sf_log: {
@@ -104,20 +103,21 @@ export const WGSL_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   },
   sf_exprel: {
     deps: ['sf_exp', 'sf_log'],
-    // The float32 formula of src/symbolic/exprel.ts (Kahan), with sf_exp and sf_log.
+    // The float32 formula of src/symbolic/exprel.ts (Kahan), with sf_exp and sf_log. Its
+    // test `u - 1 == -1` is spelled `u <= 2^-25` (the same for u >= 0): Mesa's shader
+    // compiler rewrites the former into `u == 0`, which misses subnormal u.
     code: `fn sf_exprel(z: f32) -> f32 {
   let u = sf_exp(z);
   if (u == 1.0f) {
     return 1.0f;
   }
-  let um1 = u - 1.0f;
-  if (um1 == -1.0f) {
-    return -1.0f / z;
+  if (u <= ${w(2 ** -25)}) {
+    return -1.0f / z; // u - 1 rounds to -1: exp(z) is lost next to 1
   }
   if (u > 3.4028234663852886e38f) {
     return u; // +inf
   }
-  return um1 / sf_log(u);
+  return (u - 1.0f) / sf_log(u);
 }`,
   },
   sf_log10: {

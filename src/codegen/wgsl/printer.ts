@@ -6,7 +6,7 @@
  *   constant expression may not produce them), so they print as the prelude helpers
  *   `sf_inf()` / `sf_nan()`. Implementations may still assume no inf/NaN at run time;
  * - a subexpression of literals only is evaluated by the WGSL compiler, and overflow there is
- *   a compile error (`exp(100.0f)`): fold constants before printing;
+ *   a compile error (`cosh(100.0f)`): fold constants before printing;
  * - `exp` and `log` print as the prelude's `sf_exp` / `sf_log` (src/codegen/math32.ts): WGSL's
  *   own are loose (exp 3 + 2|x| ulps, llvmpipe up to 17 ulp; log only absolute on [0.5, 2],
  *   llvmpipe ~1e5 ulp just above 1), the helpers compute the float32 operations the

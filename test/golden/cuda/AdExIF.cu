@@ -54,13 +54,56 @@ __device__ __forceinline__ sf_real sf_normal(unsigned stream, unsigned index, un
 __device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
   return (sf_real)sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
 }
+__device__ __forceinline__ float sf_exp(float x) {
+  if (x >= 88.72284f) return __int_as_float(0x7f800000);
+  if (x <= -103.972084f) return 0.0f;
+  const float k = floorf(__fadd_rn(__fmul_rn(x, 1.442695f), 0.5f));
+  float r = __fsub_rn(x, __fmul_rn(k, 0.6933594f)); // exact
+  r = __fsub_rn(r, __fmul_rn(k, -0.00021219444f));
+  const float z = __fmul_rn(r, r);
+  const float p1 = __fadd_rn(__fmul_rn(0.00019875691f, r), 0.0013981999f);
+  const float p2 = __fadd_rn(__fmul_rn(0.008333452f, r), 0.041665796f);
+  const float p3 = __fadd_rn(__fmul_rn(0.16666666f, r), 0.5f);
+  const float p = __fadd_rn(__fmul_rn(__fadd_rn(__fmul_rn(p1, z), p2), z), p3);
+  const float t = __fadd_rn(__fmul_rn(p, z), r);
+  const int ki = static_cast<int>(k);
+  const int h = ki >> 1;
+  const float s1 = __int_as_float((h + 127) << 23);
+  const float s2 = __int_as_float((ki - h + 127) << 23);
+  return __fmul_rn(__fadd_rn(s1, __fmul_rn(t, s1)), s2); // t * s1 is exact
+}
+
+__device__ __forceinline__ float sf_log(float x) {
+  unsigned int ix = __float_as_uint(x);
+  int k = 0;
+  if (ix < 0x00800000u || ix >= 0x7f800000u) {
+    if ((ix & 0x7fffffffu) == 0u) return __int_as_float(0xff800000);
+    if (ix > 0x7f800000u) return __int_as_float(0x7fc00000);
+    if (ix == 0x7f800000u) return x;
+    ix = __float_as_uint(__fmul_rn(x, 33554432.0f)); // subnormal: times 2^25, exact
+    k = -25;
+  }
+  ix = ix + (0x3f800000u - 0x3f3504f3u);
+  k = k + static_cast<int>(ix >> 23) - 127;
+  ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+  const float f = __fsub_rn(__uint_as_float(ix), 1.0f);
+  const float s = __fdiv_rn(f, __fadd_rn(2.0f, f));
+  const float z = __fmul_rn(s, s);
+  const float w = __fmul_rn(z, z);
+  const float t1 = __fmul_rn(w, __fadd_rn(0.40000972f, __fmul_rn(w, 0.24279079f)));
+  const float t2 = __fmul_rn(z, __fadd_rn(0.6666666f, __fmul_rn(w, 0.28498787f)));
+  const float r = __fadd_rn(t2, t1);
+  const float hfsq = __fmul_rn(__fmul_rn(0.5f, f), f);
+  const float dk = static_cast<float>(k);
+  return __fadd_rn(__fadd_rn(__fsub_rn(__fadd_rn(__fmul_rn(s, __fadd_rn(hfsq, r)), __fmul_rn(dk, 0.000009058001f)), hfsq), f), __fmul_rn(dk, 0.6931381f));
+}
+
 __device__ __forceinline__ float sf_exprel(float z) {
-  const float u = expf(z);
+  const float u = sf_exp(z);
   if (u == 1.0f) return 1.0f;
-  const float um1 = u - 1.0f;
-  if (um1 == -1.0f) return -1.0f / z;
+  if (u <= 2.9802322e-8f) return -1.0f / z; // u - 1 rounds to -1: exp(z) is lost next to 1
   if (isinf(u)) return u;
-  return um1 / logf(u);
+  return (u - 1.0f) / sf_log(u);
 }
 
 __device__ __forceinline__ double sf_exprel(double z) {
@@ -78,7 +121,7 @@ extern "C" __global__ void step_AdExIF(sf_real* __restrict__ sf_state, unsigned*
   sf_real stimulus = 0.0f;
   sf_real I = stimulus;
   sf_real t1 = V + 65.0f;
-  sf_real t2 = expf(0.28735632f * (V + 59.9f));
+  sf_real t2 = sf_exp(0.28735632f * (V + 59.9f));
   sf_real V_next = V + 0.01f * (I - t1 - w + 3.48f * t2) * sf_exprel(0.01f * (t2 - 1.0f));
   sf_real w_next = w + 0.003327784f * (t1 - w);
   const bool spiked = V_next >= -55.0f;

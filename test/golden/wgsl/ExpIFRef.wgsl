@@ -77,18 +77,52 @@ fn sf_normal(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
 fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
   return sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
 }
-fn sf_log_rel(x: f32) -> f32 {
-  if (!(x >= 1.1754944e-38f && x <= 3.4028234e38f)) {
-    return log(x);
+fn sf_exp(x: f32) -> f32 {
+  if (x >= 88.72284f) {
+    let inf = 0x7f800000u;
+    return bitcast<f32>(inf);
   }
-  let parts = frexp(x); // x = fract * 2^exp, fract in [0.5, 1)
-  var m = parts.fract;
-  var k = f32(parts.exp);
-  if (m < 0.70710677f) {
-    m = m * 2.0f;
-    k = k - 1.0f;
+  if (x <= -103.972084f) {
+    return 0.0f;
   }
-  let f = m - 1.0f;
+  let k = floor(x * 1.442695f + 0.5f);
+  var r = x - k * 0.6933594f; // exact
+  r = r - k * -0.00021219444f;
+  let z = r * r;
+  let p1 = 0.00019875691f * r + 0.0013981999f;
+  let p2 = 0.008333452f * r + 0.041665796f;
+  let p3 = 0.16666666f * r + 0.5f;
+  let p = (p1 * z + p2) * z + p3;
+  let t = p * z + r;
+  let ki = i32(k);
+  let h = ki >> 1u;
+  let s1 = bitcast<f32>(u32(h + 127i) << 23u);
+  let s2 = bitcast<f32>(u32(ki - h + 127i) << 23u);
+  return (s1 + t * s1) * s2; // t * s1 is exact
+}
+
+fn sf_log(x: f32) -> f32 {
+  var ix = bitcast<u32>(x);
+  var k = 0i;
+  if (ix < 0x00800000u || ix >= 0x7f800000u) {
+    if ((ix & 0x7fffffffu) == 0u) {
+      let minus_inf = 0xff800000u;
+      return bitcast<f32>(minus_inf);
+    }
+    if (ix > 0x7f800000u) {
+      let nan = 0x7fc00000u;
+      return bitcast<f32>(nan);
+    }
+    if (ix == 0x7f800000u) {
+      return x;
+    }
+    ix = bitcast<u32>(x * 33554432.0f); // subnormal: times 2^25, exact
+    k = -25i;
+  }
+  ix = ix + (0x3f800000u - 0x3f3504f3u);
+  k = k + i32(ix >> 23u) - 127i;
+  ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+  let f = bitcast<f32>(ix) - 1.0f;
   let s = f / (2.0f + f);
   let z = s * s;
   let w = z * z;
@@ -96,22 +130,22 @@ fn sf_log_rel(x: f32) -> f32 {
   let t2 = z * (0.6666666f + w * 0.28498787f);
   let r = t2 + t1;
   let hfsq = 0.5f * f * f;
-  return s * (hfsq + r) + k * 0.000009058001f - hfsq + f + k * 0.6931381f;
+  let dk = f32(k);
+  return s * (hfsq + r) + dk * 0.000009058001f - hfsq + f + dk * 0.6931381f;
 }
 
 fn sf_exprel(z: f32) -> f32 {
-  let u = exp(z);
+  let u = sf_exp(z);
   if (u == 1.0f) {
     return 1.0f;
   }
-  let um1 = u - 1.0f;
-  if (um1 == -1.0f) {
-    return -1.0f / z;
+  if (u <= 2.9802322e-8f) {
+    return -1.0f / z; // u - 1 rounds to -1: exp(z) is lost next to 1
   }
   if (u > 3.4028234663852886e38f) {
     return u; // +inf
   }
-  return um1 / sf_log_rel(u);
+  return (u - 1.0f) / sf_log(u);
 }
 
 
@@ -124,7 +158,7 @@ fn step_ExpIFRef(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   let V = sf_state[0u + sf_i];
   var stimulus: f32 = 0.0f;
   var I: f32 = stimulus;
-  var t1: f32 = exp(0.28735632f * (V + 59.9f));
+  var t1: f32 = sf_exp(0.28735632f * (V + 59.9f));
   var V_next: f32 = V + 0.01f * (I - (V + 65.0f) + 3.48f * t1) * sf_exprel(0.01f * (t1 - 1.0f));
   let spiked: bool = V_next >= -55.0f;
   if (spiked) {
