@@ -3,7 +3,7 @@
  *
  *   1. every example passes `spikeforge check` (exit 0, nothing on stderr);
  *   2. every example runs with `spikeforge run --backend cpu` and with `--backend webgpu`
- *      (for its whole default duration, except cobahh.spk, see below) and the two give
+ *      (for its whole default duration) and the two give
  *      IDENTICAL spike trains: the same (time, population, index) rows in spikes.csv;
  *   3. the recorded traces are compared too: bit-identical where the network only uses
  *      correctly rounded arithmetic (the LIF networks), otherwise the largest difference is
@@ -18,12 +18,10 @@
  * COBA networks are not affected: bit-identical.) The spike trains stay identical
  * over the whole 1000 ms, which the test requires; the traces are checked to 1e-5 relative.
  *
- * The HH networks use exp in every step, and llvmpipe's exp is not correctly rounded (up to
- * ~17 ulp, see conformance.test.ts): their traces differ from the first step (cobahh.spk: the
- * gate m of 2216 of the 4000 neurons differs by an ulp after step 0, from identical initial
- * states). In the recurrent cobahh network these differences grow, and the spike trains part
- * at step 1251 (125.1 ms); the comparison therefore runs 50 ms (4644 identical spikes). The
- * two-neuron HH network (nmda_hh.spk) keeps identical spikes over its full 150 ms.
+ * The HH networks use exp in every step. llvmpipe's own exp is not correctly rounded (up to
+ * ~17 ulp), which made the recurrent cobahh network's spike trains part at 125.1 ms; exp and
+ * log are now the shared software sf_exp/sf_log on every backend (src/codegen/math32.ts), and
+ * cobahh is bit-identical over its full duration.
  *
  * brunel.spk runs its full default duration (3000 steps, 9000 neurons with the Poisson sources):
  * on llvmpipe that takes more than one chunk, and before commit 192ae8a the chunk's spike buffer
@@ -55,9 +53,9 @@ interface Example {
 
 const EXAMPLES: readonly Example[] = [
   { file: 'examples/exponential_cuba.spk', bitIdentical: true },
-  { file: 'examples/nmda_hh.spk', bitIdentical: false },
+  { file: 'examples/nmda_hh.spk', bitIdentical: true },
   { file: 'examples/adex_section.spk', bitIdentical: false },
-  { file: 'examples/expif_constant.spk', bitIdentical: false },
+  { file: 'examples/expif_constant.spk', bitIdentical: true },
   { file: 'examples/ei_net.spk', bitIdentical: true },
   { file: 'examples/coba.spk', bitIdentical: true },
   {
@@ -68,8 +66,8 @@ const EXAMPLES: readonly Example[] = [
       why: 'llvmpipe rewrites V + c*(I - (V + 49)) into a differently rounded form (1 ulp)',
     },
   },
-  // 50 ms: the spike trains part at 125.1 ms (exp differences grow in the recurrent HH network).
-  { file: 'examples/cobahh.spk', duration: '50 ms', bitIdentical: false },
+  // Full duration, bit-identical: exp and log are the shared sf_exp/sf_log on both backends.
+  { file: 'examples/cobahh.spk', bitIdentical: true },
   // Full duration: more than one chunk on llvmpipe (see above).
   { file: 'examples/brunel.spk', bitIdentical: true },
 ];
