@@ -4,7 +4,10 @@
  *   (a) neuron updates per second, 1M-neuron LifRef population, constant stimulus, spikes
  *       recorded: CPU (generated JavaScript, float32) and WebGPU, compile time excluded;
  *   (b) .spk text to a ready WebGPU pipeline, stage by stage;
- *   (c) the derive benchmark (bench/derive.bench.ts).
+ *   (c) the derive benchmark (bench/derive.bench.ts);
+ *   (d) COBA scaling (bench/coba-scaling.ts): the COBA network at fixed in-degree 80 for
+ *       N = 4k, 40k, 400k (4M with a hardware accelerator), wall seconds per simulated
+ *       second on each backend, spikes recorded; each size in a fresh process.
  *
  * Prints a table and writes bench/results/<YYYY-MM-DD>.json. docs/benchmarks.md explains
  * the numbers. Options:
@@ -13,8 +16,11 @@
  *   --gpu-steps N      steps on WebGPU (default 1000, SOFTWARE_GPU_STEPS on a software adapter)
  *   --neurons N        population size (default 1000000)
  *   --repetitions N    repetitions of (b) (default 5: one cold, the median of the rest)
- *   --no-webgpu        CPU only
- *   --quick            a smoke run: 100k neurons, 50 CPU and 20 WebGPU steps, 2 repetitions
+ *   --no-webgpu        CPU only (also in (d))
+ *   --no-coba          leave out (d)
+ *   --coba-sizes LIST  sizes of (d), e.g. 4000,40000 or 4k,40k (default 4k,40k,400k, +4M on a GPU)
+ *   --quick            a smoke run: 100k neurons, 50 CPU and 20 WebGPU steps, 2 repetitions;
+ *                      (d) at 4k and 40k for 200 and 20 simulated ms
  *   --out FILE         results file (default bench/results/<date>.json)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +29,7 @@ import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildPlan } from '../src/codegen/module.js';
 import { type WebGpu, openWebGpu } from '../src/runtime/webgpu/device.js';
+import { type CobaScalingResult, cobaScaling, parseSizes, printCobaScaling } from './coba-scaling.js';
 import { type DeriveResult, deriveBenchmark } from './derive-runner.js';
 import { ROOT, compileBenchNetwork, lifBenchSpk } from './lif-network.js';
 import { type PipelineReadyResult, STAGES, pipelineReady } from './pipeline-ready.js';
@@ -44,11 +51,14 @@ interface Options {
   neurons: number;
   repetitions: number;
   webgpu: boolean;
+  coba: boolean;
+  cobaSizes: number[] | undefined;
+  quick: boolean;
   out: string | undefined;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { cpuSteps: 1000, gpuSteps: undefined, neurons: 1_000_000, repetitions: 5, webgpu: true, out: undefined };
+  const options: Options = { cpuSteps: 1000, gpuSteps: undefined, neurons: 1_000_000, repetitions: 5, webgpu: true, coba: true, cobaSizes: undefined, quick: false, out: undefined };
   const count = (flag: string, value: string | undefined): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a whole number >= 1, not '${value ?? ''}'`);
@@ -61,8 +71,10 @@ function parseOptions(argv: readonly string[]): Options {
     else if (flag === '--neurons') options.neurons = count(flag, argv[++k]);
     else if (flag === '--repetitions') options.repetitions = count(flag, argv[++k]);
     else if (flag === '--no-webgpu') options.webgpu = false;
+    else if (flag === '--no-coba') options.coba = false;
+    else if (flag === '--coba-sizes') options.cobaSizes = parseSizes(flag, argv[++k]);
     else if (flag === '--out') options.out = argv[++k];
-    else if (flag === '--quick') Object.assign(options, { cpuSteps: 50, gpuSteps: 20, neurons: 100_000, repetitions: 2 });
+    else if (flag === '--quick') Object.assign(options, { cpuSteps: 50, gpuSteps: 20, neurons: 100_000, repetitions: 2, quick: true });
     else throw new Error(`unknown option '${flag}' (see the top of bench/run.ts)`);
   }
   return options;
@@ -168,6 +180,13 @@ async function main(): Promise<void> {
   printThroughput(throughput);
   for (const s of skipped) console.log(`  skipped ${s}`);
 
+  let coba: CobaScalingResult | undefined;
+  if (options.coba) {
+    console.log('\n(d) COBA scaling: fixed in-degree 80, spikes recorded, wall seconds per simulated second (each size in a fresh process)');
+    coba = await cobaScaling({ ...(options.cobaSizes === undefined ? {} : { sizes: options.cobaSizes }), webgpu: options.webgpu, quick: options.quick });
+    printCobaScaling(coba);
+  } else skipped.push('coba: --no-coba');
+
   const seconds = (performance.now() - started) / 1000;
   const loadAfter = loadavg()[0]!;
   if (loadAfter > 2.5) console.log(`note: 1-minute load average ${loadAfter.toFixed(2)} at the end (the benchmark itself accounts for about 1-2): other processes competed for the cores`);
@@ -183,6 +202,7 @@ async function main(): Promise<void> {
     skipped,
     pipelineReady: pipeline,
     derive,
+    cobaScaling: coba,
     benchSeconds: seconds,
   };
   mkdirSync(dirname(out), { recursive: true });

@@ -24,7 +24,13 @@ const BAD = join(ROOT, 'test', 'bad');
 
 function listSpk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? listSpk(join(dir, e.name)) : e.name.endsWith('.spk') ? [join(dir, e.name)] : []))
+    .flatMap((e) =>
+      e.isDirectory()
+        ? listSpk(join(dir, e.name))
+        : e.name.endsWith('.spk')
+          ? [join(dir, e.name)]
+          : [],
+    )
     .sort();
 }
 
@@ -33,7 +39,10 @@ async function runCheck(file: string): Promise<{ code: number; stdout: string; s
   let stdout = '';
   let stderr = '';
   const line = (text: string): string => (text.endsWith('\n') ? text : `${text}\n`);
-  const code = await main(['check', file], { out: (t) => (stdout += line(t)), err: (t) => (stderr += line(t)) });
+  const code = await main(['check', file], {
+    out: (t) => (stdout += line(t)),
+    err: (t) => (stderr += line(t)),
+  });
   return { code, stdout, stderr };
 }
 

@@ -11,9 +11,24 @@
  * Review every changed golden (`git diff test/golden`) before committing: a change in
  * generated code should be one you meant.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { GOLDEN_DIR, GOLDEN_TARGETS, describeSkipped, generate, goldenCases, goldenPath, repoPath } from '../test/golden/cases.js';
+import {
+  GOLDEN_DIR,
+  GOLDEN_TARGETS,
+  describeSkipped,
+  generate,
+  goldenCases,
+  goldenPath,
+  repoPath,
+} from '../test/golden/cases.js';
 
 const check = process.argv.includes('--check');
 const { cases, skipped } = goldenCases();
@@ -56,9 +71,15 @@ for (const target of GOLDEN_TARGETS) {
 for (const line of describeSkipped(skipped)) console.log(line);
 for (const line of drift) console.log(line);
 if (check) {
-  console.log(drift.length === 0 ? `golden files up to date (${unchanged})` : `${drift.length} golden file(s) out of date; run \`npm run golden\` and review the diff`);
+  console.log(
+    drift.length === 0
+      ? `golden files up to date (${unchanged})`
+      : `${drift.length} golden file(s) out of date; run \`npm run golden\` and review the diff`,
+  );
   process.exitCode = drift.length === 0 ? 0 : 1;
 } else {
-  console.log(`golden files: ${written} written, ${unchanged} unchanged, ${removed} removed (${cases.length} cases x ${GOLDEN_TARGETS.length} targets)`);
+  console.log(
+    `golden files: ${written} written, ${unchanged} unchanged, ${removed} removed (${cases.length} cases x ${GOLDEN_TARGETS.length} targets)`,
+  );
   if (written + removed > 0) console.log('review the changes: git diff test/golden');
 }

@@ -44,7 +44,11 @@ function displayPath(path: string): string {
 }
 
 /** Where an import points: beside the importing file first, then in the spikeforge package. */
-function resolveImport(fromFile: string, path: string, exists: (p: string) => boolean): string | undefined {
+function resolveImport(
+  fromFile: string,
+  path: string,
+  exists: (p: string) => boolean,
+): string | undefined {
   const candidates = [resolve(dirname(fromFile), path), resolve(PACKAGE_ROOT, path)];
   return candidates.find(exists);
 }
@@ -65,7 +69,12 @@ const TOO_DEEP_NOTES = [
  * internal error. The parser refuses most such input with a precise message
  * first; this is the safety net for what gets past it.
  */
-function guarded<T>(span: Span, what: string, diagnostics: Diagnostics, step: () => T): T | undefined {
+function guarded<T>(
+  span: Span,
+  what: string,
+  diagnostics: Diagnostics,
+  step: () => T,
+): T | undefined {
   try {
     return step();
   } catch (error) {
@@ -81,7 +90,12 @@ function fileStart(source: SourceFile): Span {
 }
 
 /** parse: the entry files and everything they import, each once. */
-function parseAll(entries: readonly string[], read: ReadFile, exists: (p: string) => boolean, diagnostics: Diagnostics): ParsedFile[] {
+function parseAll(
+  entries: readonly string[],
+  read: ReadFile,
+  exists: (p: string) => boolean,
+  diagnostics: Diagnostics,
+): ParsedFile[] {
   const files: ParsedFile[] = [];
   const seen = new Set<string>();
   const queue = entries.map((e) => resolve(e));
@@ -90,7 +104,9 @@ function parseAll(entries: readonly string[], read: ReadFile, exists: (p: string
     if (seen.has(path)) continue;
     seen.add(path);
     const source = makeSourceFile(displayPath(path), read(path));
-    const ast = guarded(fileStart(source), 'this file', diagnostics, () => parseFile(source, diagnostics));
+    const ast = guarded(fileStart(source), 'this file', diagnostics, () =>
+      parseFile(source, diagnostics),
+    );
     if (ast === undefined) continue;
     files.push({ source, ast });
     for (const imp of ast.imports) {
@@ -136,7 +152,9 @@ export function compileFiles(
       const before = diagnostics.items.length;
       const lowered = guarded(def.name.span, `${def.kind} '${def.name.name}'`, diagnostics, () => {
         const model = lowerModel(def, diagnostics);
-        return model === undefined ? undefined : { model, checked: checkModelUnits(model, diagnostics) };
+        return model === undefined
+          ? undefined
+          : { model, checked: checkModelUnits(model, diagnostics) };
       });
       if (lowered === undefined || diagnostics.items.length > before) continue;
       const { model, checked } = lowered;
@@ -150,18 +168,30 @@ export function compileFiles(
     for (const def of ast.networks) {
       const first = definedAt.get(def.name.name);
       if (first !== undefined) {
-        diagnostics.error(def.name.span, `'${def.name.name}' is defined twice`, { secondary: [{ span: first, message: 'first defined here' }] });
+        diagnostics.error(def.name.span, `'${def.name.name}' is defined twice`, {
+          secondary: [{ span: first, message: 'first defined here' }],
+        });
         continue;
       }
       definedAt.set(def.name.name, def.name.span);
-      const network = guarded(def.name.span, `network '${def.name.name}'`, diagnostics, () => lowerNetwork(def, { models, dimensions }, diagnostics));
+      const network = guarded(def.name.span, `network '${def.name.name}'`, diagnostics, () =>
+        lowerNetwork(def, { models, dimensions }, diagnostics),
+      );
       if (network !== undefined) networks.set(network.name, network);
     }
   }
   if (diagnostics.hasErrors) return { diagnostics, files };
   const program: Program = { models, dimensions, networks };
   const first = files[0];
-  const valid = first === undefined ? (validateProgram(program), true) : guarded(fileStart(first.source), 'this program', diagnostics, () => (validateProgram(program), true));
+  const valid =
+    first === undefined
+      ? (validateProgram(program), true)
+      : guarded(
+          fileStart(first.source),
+          'this program',
+          diagnostics,
+          () => (validateProgram(program), true),
+        );
   if (valid === undefined) return { diagnostics, files };
   return { diagnostics, files, program };
 }

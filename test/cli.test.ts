@@ -66,7 +66,9 @@ describe('spikeforge check', () => {
     const r = await run('check', 'test/bad/units/compare_bare_number.spk');
     expect(r.code).toBe(EXIT.modelError);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('test/bad/units/compare_bare_number.spk:6:19: error: cannot compare mV with a dimensionless number');
+    expect(r.stderr).toContain(
+      'test/bad/units/compare_bare_number.spk:6:19: error: cannot compare mV with a dimensionless number',
+    );
     expect(r.stderr).toContain('write -50 mV');
     expectNoStackTrace(r);
   });
@@ -78,7 +80,12 @@ describe('spikeforge check', () => {
   });
 
   it('exits 1 when one of several files is bad, and still checks the good ones', async () => {
-    const r = await run('check', 'examples/ei_net.spk', 'test/bad/names/undefined_name.spk', 'stdlib/synapses.spk');
+    const r = await run(
+      'check',
+      'examples/ei_net.spk',
+      'test/bad/names/undefined_name.spk',
+      'stdlib/synapses.spk',
+    );
     expect(r.code).toBe(EXIT.modelError);
     expect(r.stdout).toContain('examples/ei_net.spk: ok');
     expect(r.stdout).toContain('stdlib/synapses.spk: ok');
@@ -149,7 +156,14 @@ describe('usage errors exit 2', () => {
   });
 
   it('inspect with an unknown stage', async () => {
-    const r = await run('inspect', 'examples/ei_net.spk', '--model', 'EINet', '--stage', 'wgsl-ish');
+    const r = await run(
+      'inspect',
+      'examples/ei_net.spk',
+      '--model',
+      'EINet',
+      '--stage',
+      'wgsl-ish',
+    );
     expect(r.code).toBe(EXIT.usage);
     expect(r.stderr).toContain("unknown stage 'wgsl-ish'");
   });
@@ -224,9 +238,13 @@ describe('spikeforge inspect', () => {
   it('--stage ast of a network shows its populations and projections', async () => {
     const r = await run('inspect', 'examples/ei_net.spk', '--model', 'EINet', '--stage', 'ast');
     expect(r.code).toBe(EXIT.ok);
-    const ast = JSON.parse(r.stdout) as { name: { name: string }; items: { kind: string; name?: { name: string } }[] };
+    const ast = JSON.parse(r.stdout) as {
+      name: { name: string };
+      items: { kind: string; name?: { name: string } }[];
+    };
     expect(ast.name.name).toBe('EINet');
-    const named = (kind: string): string[] => ast.items.filter((i) => i.kind === kind).map((i) => i.name?.name ?? '');
+    const named = (kind: string): string[] =>
+      ast.items.filter((i) => i.kind === kind).map((i) => i.name?.name ?? '');
     expect(named('population')).toEqual(['N']);
     expect(named('projection')).toEqual(['E', 'I']);
     // Spans print as line:column ranges, not as the whole source file.
@@ -249,7 +267,14 @@ describe('spikeforge inspect', () => {
   });
 
   it('of a bad file reports the errors and exits 1', async () => {
-    const r = await run('inspect', 'test/bad/names/undefined_name.spk', '--model', 'Leaky', '--stage', 'ir');
+    const r = await run(
+      'inspect',
+      'test/bad/names/undefined_name.spk',
+      '--model',
+      'Leaky',
+      '--stage',
+      'ir',
+    );
     expect(r.code).toBe(EXIT.modelError);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain("unknown name 'V_rsset'");
@@ -258,19 +283,33 @@ describe('spikeforge inspect', () => {
 
 describe('the installed binary', () => {
   const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
-  if (!built) console.log('skipping the spawned-binary test: dist/cli/main.js does not exist (run `npm run build`)');
+  if (!built)
+    console.log(
+      'skipping the spawned-binary test: dist/cli/main.js does not exist (run `npm run build`)',
+    );
 
   it.skipIf(!built)('node bin/spikeforge.js check examples/ei_net.spk exits 0', () => {
-    const r = spawnSync(process.execPath, ['bin/spikeforge.js', 'check', 'examples/ei_net.spk'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['bin/spikeforge.js', 'check', 'examples/ei_net.spk'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^examples\/ei_net\.spk: ok/);
   });
 
-  it.skipIf(!built)('node bin/spikeforge.js check on a bad file exits 1 with the golden diagnostics', () => {
-    const r = spawnSync(process.execPath, ['bin/spikeforge.js', 'check', 'test/bad/units/compare_bare_number.spk'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status).toBe(1);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('cannot compare mV with a dimensionless number');
-  });
+  it.skipIf(!built)(
+    'node bin/spikeforge.js check on a bad file exits 1 with the golden diagnostics',
+    () => {
+      const r = spawnSync(
+        process.execPath,
+        ['bin/spikeforge.js', 'check', 'test/bad/units/compare_bare_number.spk'],
+        { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('cannot compare mV with a dimensionless number');
+    },
+  );
 });

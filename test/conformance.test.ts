@@ -43,7 +43,18 @@ import { openWebGpu } from './support/webgpu.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_DIR = join(ROOT, 'test', 'models', 'conformance');
 
-const MODELS = ['Lif', 'LifRef', 'ExpIF', 'ExpIFRef', 'AdExIF', 'AdExIFRef', 'AdExIFRefLTC', 'QuaIF', 'Izhikevich', 'HH'] as const;
+const MODELS = [
+  'Lif',
+  'LifRef',
+  'ExpIF',
+  'ExpIFRef',
+  'AdExIF',
+  'AdExIFRef',
+  'AdExIFRefLTC',
+  'QuaIF',
+  'Izhikevich',
+  'HH',
+] as const;
 type ModelName = (typeof MODELS)[number];
 
 /** Section boundaries of the S populations, in steps (100, 400, 600 ms at dt = 0.1 ms). */
@@ -81,7 +92,10 @@ const KNOWN_DIVERGENCE: Partial<Record<ModelName, Divergence>> = {
 /** Opens (and closes again) a WebGPU device once, to know whether the WebGPU comparisons can run. */
 const probe = await openWebGpu();
 if (probe.ok) probe.gpu.close();
-else console.warn(`conformance: WebGPU comparisons SKIPPED, no WebGPU adapter could be opened: ${probe.reason}`);
+else
+  console.warn(
+    `conformance: WebGPU comparisons SKIPPED, no WebGPU adapter could be opened: ${probe.reason}`,
+  );
 const HAVE_WEBGPU = probe.ok;
 
 interface SpikeTrain {
@@ -119,7 +133,9 @@ async function runOn(plan: SimulationPlan, backend: Backend): Promise<Run> {
   try {
     await backend.prepare(plan);
     const { chunks } = await simulate(plan, backend);
-    const spikes = new Map<string, SpikeTrain>(plan.spikeRecords.map((p) => [p, { steps: [], indices: [] }]));
+    const spikes = new Map<string, SpikeTrain>(
+      plan.spikeRecords.map((p) => [p, { steps: [], indices: [] }]),
+    );
     const parts: Float64Array[][] = plan.traces.map(() => []);
     for (const chunk of chunks) {
       for (const [p, s] of chunk.spikes) {
@@ -161,13 +177,20 @@ function spikesOf(train: SpikeTrain, index: number): number[] {
 }
 
 /** Spikes present in one train and not the other, as [step, index] pairs. */
-function trainDifference(a: SpikeTrain, b: SpikeTrain): { onlyA: [number, number][]; onlyB: [number, number][] } {
+function trainDifference(
+  a: SpikeTrain,
+  b: SpikeTrain,
+): { onlyA: [number, number][]; onlyB: [number, number][] } {
   const key = (s: number, i: number): string => `${s}:${i}`;
   const inA = new Set(a.steps.map((s, k) => key(s, a.indices[k]!)));
   const inB = new Set(b.steps.map((s, k) => key(s, b.indices[k]!)));
   return {
-    onlyA: a.steps.map((s, k): [number, number] => [s, a.indices[k]!]).filter(([s, i]) => !inB.has(key(s, i))),
-    onlyB: b.steps.map((s, k): [number, number] => [s, b.indices[k]!]).filter(([s, i]) => !inA.has(key(s, i))),
+    onlyA: a.steps
+      .map((s, k): [number, number] => [s, a.indices[k]!])
+      .filter(([s, i]) => !inB.has(key(s, i))),
+    onlyB: b.steps
+      .map((s, k): [number, number] => [s, b.indices[k]!])
+      .filter(([s, i]) => !inA.has(key(s, i))),
   };
 }
 
@@ -184,7 +207,12 @@ interface TraceComparison {
  * a (reference) and b: steps x width. |a - b| <= REL * max(|a|, |b|) + FLOOR * max|a|, plus,
  * with shiftSteps > 0, shiftSteps times the local per-step change of a (a shift in time).
  */
-function compareTraces(a: Float64Array, b: Float64Array, width: number, shiftSteps: number): TraceComparison {
+function compareTraces(
+  a: Float64Array,
+  b: Float64Array,
+  width: number,
+  shiftSteps: number,
+): TraceComparison {
   const violations: string[] = [];
   let scale = 0;
   for (const v of a) scale = Math.max(scale, Math.abs(v));
@@ -211,7 +239,10 @@ function compareTraces(a: Float64Array, b: Float64Array, width: number, shiftSte
       const shift = change > 0 ? (error - tolerance) / change : Infinity;
       maxShift = Math.max(maxShift, shift);
       if (shift <= shiftSteps) continue;
-      if (violations.length < 8) violations.push(`step ${n}, neuron ${i}: ${x} vs ${y} (|diff| ${error.toExponential(2)}, tolerance ${tolerance.toExponential(2)})`);
+      if (violations.length < 8)
+        violations.push(
+          `step ${n}, neuron ${i}: ${x} vs ${y} (|diff| ${error.toExponential(2)}, tolerance ${tolerance.toExponential(2)})`,
+        );
       else if (violations.length === 8) violations.push('...');
     }
   }
@@ -225,17 +256,24 @@ describe.each(MODELS)('%s', (model) => {
     const run = await cpuRun(model, 'f32');
     for (const population of ['C', 'S']) {
       const train = run.spikes.get(population)!;
-      for (let i = 0; i < 4; i++) expect(spikesOf(train, i).length, `${model} ${population}[${i}] spikes`).toBeGreaterThanOrEqual(10);
+      for (let i = 0; i < 4; i++)
+        expect(
+          spikesOf(train, i).length,
+          `${model} ${population}[${i}] spikes`,
+        ).toBeGreaterThanOrEqual(10);
     }
     // S[0] gets the section alone: nothing before 100 ms, spikes in every later segment.
     const s0 = spikesOf(run.spikes.get('S')!, 0);
     const perSegment = SEGMENTS.map(([from, to]) => s0.filter((s) => s >= from && s < to).length);
     expect(perSegment[0], `${model} S[0] spikes in the first 100 ms (no input)`).toBe(0);
-    for (let k = 1; k < SEGMENTS.length; k++) expect(perSegment[k], `${model} S[0] spikes in segment ${k}`).toBeGreaterThan(0);
+    for (let k = 1; k < SEGMENTS.length; k++)
+      expect(perSegment[k], `${model} S[0] spikes in segment ${k}`).toBeGreaterThan(0);
     // A larger constant input never gives fewer spikes.
     const counts = [0, 1, 2, 3].map((i) => spikesOf(run.spikes.get('C')!, i).length);
     for (let i = 1; i < 4; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1]!);
-    console.log(`${model}: C spikes ${counts.join('/')}, S[0] per segment ${perSegment.join('/')} (cpu f32, ${run.seconds.toFixed(2)} s)`);
+    console.log(
+      `${model}: C spikes ${counts.join('/')}, S[0] per segment ${perSegment.join('/')} (cpu f32, ${run.seconds.toFixed(2)} s)`,
+    );
   });
 
   const title =
@@ -257,26 +295,46 @@ describe.each(MODELS)('%s', (model) => {
       }
       // Only a known divergence may move a spike, by exactly one step, and only a few.
       const describeDiff = `cpu only ${JSON.stringify(onlyA)}, webgpu only ${JSON.stringify(onlyB)}`;
-      expect(divergence, `${model} ${population}: spike trains differ: ${describeDiff}`).toBeDefined();
-      expect(onlyA.length, `${model} ${population}: ${describeDiff}`).toBeLessThanOrEqual(divergence!.spikeShifts);
+      expect(
+        divergence,
+        `${model} ${population}: spike trains differ: ${describeDiff}`,
+      ).toBeDefined();
+      expect(onlyA.length, `${model} ${population}: ${describeDiff}`).toBeLessThanOrEqual(
+        divergence!.spikeShifts,
+      );
       expect(onlyB.length).toBe(onlyA.length);
       for (const [step, index] of onlyA) {
         const partner = onlyB.find(([s, i]) => i === index && Math.abs(s - step) === 1);
-        expect(partner, `${model} ${population}: ${describeDiff}: not a one-step shift`).toBeDefined();
+        expect(
+          partner,
+          `${model} ${population}: ${describeDiff}: not a one-step shift`,
+        ).toBeDefined();
       }
       notes.push(`${population}: spikes moved by one step (known divergence): ${describeDiff}`);
     }
     cpu.plan.traces.forEach((t, r) => {
       const width = t.range.end - t.range.start;
-      const result = compareTraces(cpu.traces[r]!, gpu.traces[r]!, width, divergence?.shiftSteps ?? 0);
-      expect(result.violations, `${model} ${t.population}.${t.variable}: CPU f32 vs WebGPU`).toEqual([]);
+      const result = compareTraces(
+        cpu.traces[r]!,
+        gpu.traces[r]!,
+        width,
+        divergence?.shiftSteps ?? 0,
+      );
+      expect(
+        result.violations,
+        `${model} ${t.population}.${t.variable}: CPU f32 vs WebGPU`,
+      ).toEqual([]);
       notes.push(
         `${t.population}.${t.variable} ${result.bitIdentical ? 'bit-identical' : `max rel ${result.maxRel.toExponential(1)}${result.maxShift > 0 ? `, shift up to ${result.maxShift.toFixed(4)} steps (known divergence)` : ''}`}`,
       );
     });
-    console.log(`${model}: WebGPU (${gpu.seconds.toFixed(2)} s) vs CPU f32: ${notes.join('; ')}${divergence === undefined ? '' : `\n  known divergence: ${divergence.why}`}`);
+    console.log(
+      `${model}: WebGPU (${gpu.seconds.toFixed(2)} s) vs CPU f32: ${notes.join('; ')}${divergence === undefined ? '' : `\n  known divergence: ${divergence.why}`}`,
+    );
     if (divergence !== undefined && !notes.some((n) => n.includes('known divergence'))) {
-      console.warn(`${model}: the KNOWN_DIVERGENCE allowance was not needed in this run; consider removing it`);
+      console.warn(
+        `${model}: the KNOWN_DIVERGENCE allowance was not needed in this run; consider removing it`,
+      );
     }
   });
 
@@ -293,10 +351,15 @@ describe.each(MODELS)('%s', (model) => {
         for (let k = 0; k < 10; k++) {
           const gap = Math.abs(a[k]! - b[k]!);
           largest = Math.max(largest, gap);
-          expect(gap, `${model} ${population}[${i}] spike ${k}: float32 step ${a[k]}, float64 step ${b[k]}`).toBeLessThanOrEqual(1);
+          expect(
+            gap,
+            `${model} ${population}[${i}] spike ${k}: float32 step ${a[k]}, float64 step ${b[k]}`,
+          ).toBeLessThanOrEqual(1);
         }
       }
     }
-    console.log(`${model}: float64 vs float32, first ten spikes of 8 neurons: largest difference ${largest} step(s)`);
+    console.log(
+      `${model}: float64 vs float32, first ten spikes of 8 neurons: largest difference ${largest} step(s)`,
+    );
   });
 });

@@ -42,7 +42,8 @@ function findNvcc(): string | undefined {
 }
 
 const NVCC = findNvcc();
-if (NVCC === undefined) console.warn('cuda-compile tests SKIPPED: nvcc not found (PATH, /usr/local/cuda/bin)');
+if (NVCC === undefined)
+  console.warn('cuda-compile tests SKIPPED: nvcc not found (PATH, /usr/local/cuda/bin)');
 
 const FLAGS = ['-arch=sm_90', '-Werror', 'all-warnings', '--fmad=false', '-std=c++17'];
 const REPORT = join(ROOT, 'test-results', 'ptxas-report.txt');
@@ -60,11 +61,16 @@ function subjects(): Subject[] {
       list.push({ label, stdlib, plan: buildPlan(network, 1) });
     } catch (error) {
       if (!(error instanceof DiagnosticError)) throw error;
-      console.log(`cuda-compile: skipped ${label}: buildPlan refuses it: ${error.diagnostics.map((d) => d.message).join('; ')}`);
+      console.log(
+        `cuda-compile: skipped ${label}: buildPlan refuses it: ${error.diagnostics.map((d) => d.message).join('; ')}`,
+      );
     }
   };
   for (const { network, origin } of stdlibModelNetworks()) add(origin, network, true);
-  for (const path of [...listSpk(join(ROOT, 'examples')), ...listSpk(join(ROOT, 'test', 'models'))]) {
+  for (const path of [
+    ...listSpk(join(ROOT, 'examples')),
+    ...listSpk(join(ROOT, 'test', 'models')),
+  ]) {
     let networks: Network[];
     try {
       networks = compileNetworks(path);
@@ -81,7 +87,19 @@ function subjects(): Subject[] {
 function runtimeSource(plan: SimulationPlan): string {
   const layout = layoutOf(plan);
   const printer = kernelPrinter(new CudaPrinter({ precision: 'f32' }));
-  return RUNTIME_PREAMBLE + emitCudaModule(plan.kernels, layout, printer, plan.network.seed, 'f32', mergedRoutes(plan), [...plan.routing.ringSlots.keys()], { stepSource: 'device' });
+  return (
+    RUNTIME_PREAMBLE +
+    emitCudaModule(
+      plan.kernels,
+      layout,
+      printer,
+      plan.network.seed,
+      'f32',
+      mergedRoutes(plan),
+      [...plan.routing.ringSlots.keys()],
+      { stepSource: 'device' },
+    )
+  );
 }
 
 /** ptxas's numbers for one kernel. */
@@ -110,8 +128,15 @@ function parsePtxas(text: string): Map<string, KernelReport> {
     if (compiling !== null) entry = compiling[1]!;
     const props = /Function properties for (\S+)/.exec(line);
     if (props !== null) properties = props[1]!;
-    const frame = /(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/.exec(line);
-    if (frame !== null && properties !== undefined) Object.assign(get(properties), { stack: Number(frame[1]), spillStores: Number(frame[2]), spillLoads: Number(frame[3]) });
+    const frame = /(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/.exec(
+      line,
+    );
+    if (frame !== null && properties !== undefined)
+      Object.assign(get(properties), {
+        stack: Number(frame[1]),
+        spillStores: Number(frame[2]),
+        spillLoads: Number(frame[3]),
+      });
     const used = /Used (\d+) registers/.exec(line);
     if (used !== null && entry !== undefined) get(entry).registers = Number(used[1]);
   }
@@ -130,7 +155,8 @@ class Pool {
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {}
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.running >= this.limit)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.running++;
     try {
       return await task();
@@ -160,11 +186,22 @@ const pool = new Pool(Math.max(1, Math.min(4, availableParallelism())));
 const results = new Map<string, Promise<Compilation>>();
 
 function compileKernels(subject: Subject, variant: Variant, index: number): Promise<Compilation> {
-  const source = variant === 'runtime' ? runtimeSource(subject.plan) : generateSource(subject.plan, 'cuda', variant === 'float' ? 'f32' : 'f64');
+  const source =
+    variant === 'runtime'
+      ? runtimeSource(subject.plan)
+      : generateSource(subject.plan, 'cuda', variant === 'float' ? 'f32' : 'f64');
   const file = join(TEMP, `s${index}_${variant}.cu`);
   writeFileSync(file, source);
   return pool.run(async () => {
-    const r = await nvcc([...FLAGS, '-Xptxas', '-v', '--cubin', '-o', file.replace(/\.cu$/, '.cubin'), file]);
+    const r = await nvcc([
+      ...FLAGS,
+      '-Xptxas',
+      '-v',
+      '--cubin',
+      '-o',
+      file.replace(/\.cu$/, '.cubin'),
+      file,
+    ]);
     return { ok: r.code === 0, output: r.output, kernels: parsePtxas(r.output) };
   });
 }
@@ -177,12 +214,18 @@ beforeAll(() => {
 
 afterAll(async () => {
   if (NVCC !== undefined && results.size > 0) {
-    const lines = [`ptxas report: ${FLAGS.join(' ')} -Xptxas -v (registers, stack frame bytes, spill stores / loads bytes per kernel)`, ''];
+    const lines = [
+      `ptxas report: ${FLAGS.join(' ')} -Xptxas -v (registers, stack frame bytes, spill stores / loads bytes per kernel)`,
+      '',
+    ];
     for (const s of SUBJECTS) {
       for (const v of VARIANTS) {
         const c = await results.get(`${s.label}|${v}`)!;
         lines.push(`${s.label} [${v}]${c.ok ? '' : ' FAILED TO COMPILE'}`);
-        for (const [name, k] of c.kernels) lines.push(`  ${name.padEnd(28)} ${String(k.registers).padStart(4)} registers  stack ${k.stack}  spill stores ${k.spillStores}  spill loads ${k.spillLoads}`);
+        for (const [name, k] of c.kernels)
+          lines.push(
+            `  ${name.padEnd(28)} ${String(k.registers).padStart(4)} registers  stack ${k.stack}  spill stores ${k.spillStores}  spill loads ${k.spillLoads}`,
+          );
       }
     }
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
@@ -192,38 +235,63 @@ afterAll(async () => {
   rmSync(TEMP, { recursive: true, force: true });
 });
 
-describe.skipIf(NVCC === undefined)('generated CUDA compiles with nvcc -Werror all-warnings', () => {
-  it('has subjects: every stdlib model and some networks with projections', () => {
-    expect(SUBJECTS.filter((s) => s.stdlib).length).toBeGreaterThanOrEqual(10);
-    expect(SUBJECTS.some((s) => s.plan.network.projections.length > 0)).toBe(true);
-  });
-
-  describe.each(VARIANTS)('%s', (variant) => {
-    it.each(SUBJECTS.map((s) => [s.label, s] as const))('%s', async (_label, subject) => {
-      const c = await results.get(`${subject.label}|${variant}`)!;
-      expect(c.ok, c.output).toBe(true);
-      // ptxas reported on every kernel the step launches.
-      const expected = subject.plan.kernels.length;
-      expect(c.kernels.size, c.output).toBeGreaterThanOrEqual(expected);
-      if (subject.stdlib) {
-        const spilling = [...c.kernels].filter(([, k]) => k.spillStores > 0 || k.spillLoads > 0).map(([name, k]) => `${name}: ${k.spillStores} bytes stored, ${k.spillLoads} loaded`);
-        expect(spilling, `${subject.label} [${variant}] kernels that spill registers`).toEqual([]);
-      }
+describe.skipIf(NVCC === undefined)(
+  'generated CUDA compiles with nvcc -Werror all-warnings',
+  () => {
+    it('has subjects: every stdlib model and some networks with projections', () => {
+      expect(SUBJECTS.filter((s) => s.stdlib).length).toBeGreaterThanOrEqual(10);
+      expect(SUBJECTS.some((s) => s.plan.network.projections.length > 0)).toBe(true);
     });
-  });
-});
 
-describe.skipIf(NVCC === undefined)('standalone program (host code too) compiles with warnings as errors', () => {
-  const network = (): SimulationPlan => {
-    const [n] = compileNetworks(join(ROOT, 'examples', 'ei_net.spk'));
-    return buildPlan(n!, Math.round(n!.duration / n!.dt));
-  };
-  it.each(['f32', 'f64'] as const)('examples/ei_net.spk, %s: nvcc main.cu links an executable', async (precision) => {
-    const plan = network();
-    const dir = join(TEMP, `standalone_${precision}`);
-    mkdirSync(dir, { recursive: true });
-    for (const f of standaloneFiles(plan, generateSource(plan, 'cuda', precision), { precision })) writeFileSync(join(dir, f.name), f.data);
-    const r = await pool.run(() => nvcc([...FLAGS, '-O2', '-Xcompiler=-Wall,-Wextra,-Werror', '-o', join(dir, 'network'), join(dir, 'main.cu')]));
-    expect(r.code, r.output).toBe(0);
-  });
-});
+    describe.each(VARIANTS)('%s', (variant) => {
+      it.each(SUBJECTS.map((s) => [s.label, s] as const))('%s', async (_label, subject) => {
+        const c = await results.get(`${subject.label}|${variant}`)!;
+        expect(c.ok, c.output).toBe(true);
+        // ptxas reported on every kernel the step launches.
+        const expected = subject.plan.kernels.length;
+        expect(c.kernels.size, c.output).toBeGreaterThanOrEqual(expected);
+        if (subject.stdlib) {
+          const spilling = [...c.kernels]
+            .filter(([, k]) => k.spillStores > 0 || k.spillLoads > 0)
+            .map(([name, k]) => `${name}: ${k.spillStores} bytes stored, ${k.spillLoads} loaded`);
+          expect(spilling, `${subject.label} [${variant}] kernels that spill registers`).toEqual(
+            [],
+          );
+        }
+      });
+    });
+  },
+);
+
+describe.skipIf(NVCC === undefined)(
+  'standalone program (host code too) compiles with warnings as errors',
+  () => {
+    const network = (): SimulationPlan => {
+      const [n] = compileNetworks(join(ROOT, 'examples', 'ei_net.spk'));
+      return buildPlan(n!, Math.round(n!.duration / n!.dt));
+    };
+    it.each(['f32', 'f64'] as const)(
+      'examples/ei_net.spk, %s: nvcc main.cu links an executable',
+      async (precision) => {
+        const plan = network();
+        const dir = join(TEMP, `standalone_${precision}`);
+        mkdirSync(dir, { recursive: true });
+        for (const f of standaloneFiles(plan, generateSource(plan, 'cuda', precision), {
+          precision,
+        }))
+          writeFileSync(join(dir, f.name), f.data);
+        const r = await pool.run(() =>
+          nvcc([
+            ...FLAGS,
+            '-O2',
+            '-Xcompiler=-Wall,-Wextra,-Werror',
+            '-o',
+            join(dir, 'network'),
+            join(dir, 'main.cu'),
+          ]),
+        );
+        expect(r.code, r.output).toBe(0);
+      },
+    );
+  },
+);

@@ -21,7 +21,15 @@
  * Skipped, with the reason printed, without a C++ compiler or nvcc.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,8 +49,15 @@ const TEMP = mkdtempSync(join(tmpdir(), 'spikeforge-cuda-emulated-'));
 afterAll(() => rmSync(TEMP, { recursive: true, force: true }));
 
 const CXX = ['g++', 'c++', 'clang++'].find((c) => spawnSync(c, ['--version']).status === 0);
-const NVCC = ['nvcc', '/usr/local/cuda/bin/nvcc'].find((c) => spawnSync(c, ['--version']).status === 0);
-const SKIP = CXX === undefined ? 'no C++ compiler' : NVCC === undefined ? 'nvcc not found (the backend compiles with it here)' : undefined;
+const NVCC = ['nvcc', '/usr/local/cuda/bin/nvcc'].find(
+  (c) => spawnSync(c, ['--version']).status === 0,
+);
+const SKIP =
+  CXX === undefined
+    ? 'no C++ compiler'
+    : NVCC === undefined
+      ? 'nvcc not found (the backend compiles with it here)'
+      : undefined;
 if (SKIP !== undefined) console.warn(`cuda-emulated tests SKIPPED: ${SKIP}`);
 
 /** Enough of CUDA for the generated kernels to compile as host C++ (one thread at a time). */
@@ -182,17 +197,48 @@ if (SKIP === undefined) {
   mkdirSync(join(TEMP, 'fake'), { recursive: true });
   writeFileSync(join(TEMP, 'fake', 'fake_cuda.cpp'), FAKE_DRIVER);
   writeFileSync(join(TEMP, 'sf_emu.h'), EMULATION_HEADER);
-  build(['-std=c++17', '-O1', '-shared', '-fPIC', '-o', FAKE, join(TEMP, 'fake', 'fake_cuda.cpp'), '-ldl']);
+  build([
+    '-std=c++17',
+    '-O1',
+    '-shared',
+    '-fPIC',
+    '-o',
+    FAKE,
+    join(TEMP, 'fake', 'fake_cuda.cpp'),
+    '-ldl',
+  ]);
 }
 
 /** The backend's own source as a host shared library (float, no FMA contraction, as --fmad=false). */
 function emulatedKernels(plan: SimulationPlan, tag: string): string {
   const layout = layoutOf(plan);
-  const source = RUNTIME_PREAMBLE + emitCudaModule(plan.kernels, layout, kernelPrinter(new CudaPrinter({ precision: 'f32' })), plan.network.seed, 'f32', mergedRoutes(plan), [...plan.routing.ringSlots.keys()], { stepSource: 'device' });
+  const source =
+    RUNTIME_PREAMBLE +
+    emitCudaModule(
+      plan.kernels,
+      layout,
+      kernelPrinter(new CudaPrinter({ precision: 'f32' })),
+      plan.network.seed,
+      'f32',
+      mergedRoutes(plan),
+      [...plan.routing.ringSlots.keys()],
+      { stepSource: 'device' },
+    );
   const cu = join(TEMP, `${tag}.cpp`);
   writeFileSync(cu, source);
   const so = join(TEMP, `${tag}.so`);
-  build(['-std=c++17', '-O1', '-ffp-contract=off', '-shared', '-fPIC', '-include', join(TEMP, 'sf_emu.h'), '-o', so, cu]);
+  build([
+    '-std=c++17',
+    '-O1',
+    '-ffp-contract=off',
+    '-shared',
+    '-fPIC',
+    '-include',
+    join(TEMP, 'sf_emu.h'),
+    '-o',
+    so,
+    cu,
+  ]);
   return so;
 }
 
@@ -206,7 +252,9 @@ async function runOn(plan: SimulationPlan, backend: Backend): Promise<Run> {
   try {
     await backend.prepare(plan);
     const { chunks } = await simulate(plan, backend);
-    const spikes = new Map(plan.spikeRecords.map((p) => [p, { steps: [] as number[], indices: [] as number[] }]));
+    const spikes = new Map(
+      plan.spikeRecords.map((p) => [p, { steps: [] as number[], indices: [] as number[] }]),
+    );
     const parts: number[][] = plan.traces.map(() => []);
     for (const chunk of chunks) {
       for (const [p, s] of chunk.spikes) {
@@ -238,40 +286,76 @@ const NETWORKS = [
 ] as const;
 
 describe.skipIf(SKIP !== undefined)('CUDA backend on an emulated driver', () => {
-  it.each(NETWORKS.map(([file, name, duration]) => [name, file, duration] as const))('%s: every launch mode equals the CPU float32 backend', async (name, file, duration) => {
-    const plan = planOf(file, name, duration);
-    const kernels = emulatedKernels(plan, name);
-    const cache = join(TEMP, 'cache');
-    const log = join(TEMP, `${name}.log`);
-    const env = { ...process.env, SPIKEFORGE_LIBCUDA: FAKE, XDG_CACHE_HOME: cache, SF_FAKE_CUDA_KERNELS: kernels, SF_FAKE_CUDA_LOG: log };
-    // The fake reads its variables with getenv when the module is loaded.
-    Object.assign(process.env, { SF_FAKE_CUDA_KERNELS: kernels, SF_FAKE_CUDA_LOG: log });
-    const cpu = await runOn(plan, cpuBackend('f32'));
-    const notes: string[] = [];
-    for (const launch of ['direct', 'graph', 'auto'] as CudaLaunchMode[]) {
-      // Chunks of 37 steps: several full chunks and a shorter last one.
-      const backend = new CudaBackend({ launch, env, chunkSteps: 37 });
-      const cuda = await runOn(plan, backend);
-      expect(backend.device).toMatch(/^Emulated GPU \(sm_90, driver CUDA 13\.0, float32, (nvcc PTX|cached ptx)/);
-      for (const p of plan.spikeRecords) expect(cuda.spikes.get(p), `${name} ${launch} ${p} spikes`).toEqual(cpu.spikes.get(p));
-      plan.traces.forEach((t, r) => expect(cuda.traces[r], `${name} ${launch} ${t.population}.${t.variable}`).toEqual(cpu.traces[r]));
-      for (const [population, states] of cpu.state) {
-        for (const [s, values] of states) expect(cuda.state.get(population)?.get(s), `${name} ${launch} final ${population}.${s}`).toEqual(values);
+  it.each(NETWORKS.map(([file, name, duration]) => [name, file, duration] as const))(
+    '%s: every launch mode equals the CPU float32 backend',
+    async (name, file, duration) => {
+      const plan = planOf(file, name, duration);
+      const kernels = emulatedKernels(plan, name);
+      const cache = join(TEMP, 'cache');
+      const log = join(TEMP, `${name}.log`);
+      const env = {
+        ...process.env,
+        SPIKEFORGE_LIBCUDA: FAKE,
+        XDG_CACHE_HOME: cache,
+        SF_FAKE_CUDA_KERNELS: kernels,
+        SF_FAKE_CUDA_LOG: log,
+      };
+      // The fake reads its variables with getenv when the module is loaded.
+      Object.assign(process.env, { SF_FAKE_CUDA_KERNELS: kernels, SF_FAKE_CUDA_LOG: log });
+      const cpu = await runOn(plan, cpuBackend('f32'));
+      const notes: string[] = [];
+      for (const launch of ['direct', 'graph', 'auto'] as CudaLaunchMode[]) {
+        // Chunks of 37 steps: several full chunks and a shorter last one.
+        const backend = new CudaBackend({ launch, env, chunkSteps: 37 });
+        const cuda = await runOn(plan, backend);
+        expect(backend.device).toMatch(
+          /^Emulated GPU \(sm_90, driver CUDA 13\.0, float32, (nvcc PTX|cached ptx)/,
+        );
+        for (const p of plan.spikeRecords)
+          expect(cuda.spikes.get(p), `${name} ${launch} ${p} spikes`).toEqual(cpu.spikes.get(p));
+        plan.traces.forEach((t, r) =>
+          expect(cuda.traces[r], `${name} ${launch} ${t.population}.${t.variable}`).toEqual(
+            cpu.traces[r],
+          ),
+        );
+        for (const [population, states] of cpu.state) {
+          for (const [s, values] of states)
+            expect(
+              cuda.state.get(population)?.get(s),
+              `${name} ${launch} final ${population}.${s}`,
+            ).toEqual(values);
+        }
+        const [launches, graphLaunches, captured] = readFileSync(log, 'utf8')
+          .trim()
+          .split(' ')
+          .map(Number) as [number, number, number];
+        const chunks = Math.ceil(plan.steps / 37);
+        const lengths = new Set([37, plan.steps % 37 || 37].filter((l) => l <= plan.steps));
+        if (launch === 'direct') expect(graphLaunches).toBe(0);
+        if (launch === 'graph') expect([graphLaunches, launches]).toEqual([chunks, 0]);
+        if (launch === 'auto')
+          expect(graphLaunches).toBe(Math.max(0, Math.floor(plan.steps / 37) - 1));
+        expect(backend.stats.graphChunks + backend.stats.directChunks).toBe(chunks);
+        expect(backend.stats.captures).toBe(
+          launch === 'direct'
+            ? 0
+            : launch === 'graph'
+              ? lengths.size
+              : Math.floor(plan.steps / 37) >= 2
+                ? 1
+                : 0,
+        );
+        notes.push(
+          `${launch}: ${launches} launches, ${graphLaunches} graph launches (${captured} captured nodes)`,
+        );
       }
-      const [launches, graphLaunches, captured] = readFileSync(log, 'utf8').trim().split(' ').map(Number) as [number, number, number];
-      const chunks = Math.ceil(plan.steps / 37);
-      const lengths = new Set([37, plan.steps % 37 || 37].filter((l) => l <= plan.steps));
-      if (launch === 'direct') expect(graphLaunches).toBe(0);
-      if (launch === 'graph') expect([graphLaunches, launches]).toEqual([chunks, 0]);
-      if (launch === 'auto') expect(graphLaunches).toBe(Math.max(0, Math.floor(plan.steps / 37) - 1));
-      expect(backend.stats.graphChunks + backend.stats.directChunks).toBe(chunks);
-      expect(backend.stats.captures).toBe(launch === 'direct' ? 0 : launch === 'graph' ? lengths.size : Math.floor(plan.steps / 37) >= 2 ? 1 : 0);
-      notes.push(`${launch}: ${launches} launches, ${graphLaunches} graph launches (${captured} captured nodes)`);
-    }
-    const cached = readdirSync(join(cache, 'spikeforge', 'cuda'));
-    expect(cached.some((f) => f.endsWith('.ptx'))).toBe(true);
-    console.log(`cuda-emulated: ${name}, ${plan.steps} steps: identical to CPU float32; ${notes.join('; ')}`);
-  });
+      const cached = readdirSync(join(cache, 'spikeforge', 'cuda'));
+      expect(cached.some((f) => f.endsWith('.ptx'))).toBe(true);
+      console.log(
+        `cuda-emulated: ${name}, ${plan.steps} steps: identical to CPU float32; ${notes.join('; ')}`,
+      );
+    },
+  );
 
   it('a cached image the driver refuses is rebuilt', async () => {
     const plan = planOf('test/models/conformance/rt_basic.spk', 'RtBasic');
@@ -301,15 +385,25 @@ describe.skipIf(SKIP !== undefined)('CUDA backend on an emulated driver', () => 
 
   it('NVRTC and nvcc missing: the one sentence', async () => {
     const plan = planOf('test/models/conformance/rt_basic.spk', 'RtBasic');
-    const env = { SPIKEFORGE_LIBCUDA: FAKE, XDG_CACHE_HOME: join(TEMP, 'empty-cache'), PATH: '/nonexistent', HOME: TEMP };
+    const env = {
+      SPIKEFORGE_LIBCUDA: FAKE,
+      XDG_CACHE_HOME: join(TEMP, 'empty-cache'),
+      PATH: '/nonexistent',
+      HOME: TEMP,
+    };
     const backend = new CudaBackend({ env });
     // /usr/local/cuda/bin/nvcc is always looked at: only where it is missing is the sentence reachable.
     if (existsSync('/usr/local/cuda/bin/nvcc') || existsSync('/usr/local/cuda/lib64')) {
-      console.log('cuda-emulated: "NVRTC and nvcc not found" not checked: /usr/local/cuda exists here');
+      console.log(
+        'cuda-emulated: "NVRTC and nvcc not found" not checked: /usr/local/cuda exists here',
+      );
       backend.dispose();
       return;
     }
-    await expect(backend.prepare(plan)).rejects.toMatchObject({ name: 'BackendUnavailableError', message: 'CUDA backend unavailable: NVRTC and nvcc not found' });
+    await expect(backend.prepare(plan)).rejects.toMatchObject({
+      name: 'BackendUnavailableError',
+      message: 'CUDA backend unavailable: NVRTC and nvcc not found',
+    });
     backend.dispose();
   });
 });

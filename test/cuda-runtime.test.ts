@@ -27,7 +27,12 @@ import { buildPlan } from '../src/codegen/module.js';
 import type { Network } from '../src/ir/types.js';
 import type { Backend, SimulationPlan } from '../src/runtime/backend.js';
 import { CudaBackend, type CudaLaunchMode, probeCuda } from '../src/runtime/cuda/backend.js';
-import { NVRTC_SONAMES, builtinsBeside, nvrtcCandidates, wheelCandidates } from '../src/runtime/cuda/find.js';
+import {
+  NVRTC_SONAMES,
+  builtinsBeside,
+  nvrtcCandidates,
+  wheelCandidates,
+} from '../src/runtime/cuda/find.js';
 import { cacheDir, cacheKey } from '../src/runtime/cuda/toolchain.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
@@ -42,7 +47,8 @@ if (!probe.ok) console.warn(`cuda-runtime: CUDA comparisons SKIPPED: ${probe.rea
 else console.log(`cuda-runtime: CUDA device: ${probe.description}`);
 
 function findNvcc(): string | undefined {
-  for (const candidate of ['nvcc', '/usr/local/cuda/bin/nvcc']) if (spawnSync(candidate, ['--version']).status === 0) return candidate;
+  for (const candidate of ['nvcc', '/usr/local/cuda/bin/nvcc'])
+    if (spawnSync(candidate, ['--version']).status === 0) return candidate;
   return undefined;
 }
 
@@ -57,7 +63,9 @@ async function runOn(plan: SimulationPlan, backend: Backend): Promise<Run> {
   try {
     await backend.prepare(plan);
     const { chunks } = await simulate(plan, backend);
-    const spikes = new Map(plan.spikeRecords.map((p) => [p, { steps: [] as number[], indices: [] as number[] }]));
+    const spikes = new Map(
+      plan.spikeRecords.map((p) => [p, { steps: [] as number[], indices: [] as number[] }]),
+    );
     const parts: Float64Array[][] = plan.traces.map(() => []);
     for (const chunk of chunks) {
       for (const [p, s] of chunk.spikes) {
@@ -83,7 +91,8 @@ async function runOn(plan: SimulationPlan, backend: Backend): Promise<Run> {
 
 function planOf(file: string, name?: string): SimulationPlan {
   const networks = compileNetworks(join(ROOT, file));
-  const network: Network | undefined = name === undefined ? networks[0] : networks.find((n) => n.name === name);
+  const network: Network | undefined =
+    name === undefined ? networks[0] : networks.find((n) => n.name === name);
   if (network === undefined) throw new Error(`no network in ${file}`);
   return buildPlan(network, Math.round(network.duration / network.dt));
 }
@@ -98,7 +107,8 @@ function traceViolations(a: Float64Array, b: Float64Array): string[] {
     const x = a[k]!;
     const y = b[k]!;
     if (x === y) continue;
-    if (Math.abs(x - y) > 1e-5 * Math.max(Math.abs(x), Math.abs(y)) + 1e-5 * scale) out.push(`value ${k}: cpu ${x}, cuda ${y}`);
+    if (Math.abs(x - y) > 1e-5 * Math.max(Math.abs(x), Math.abs(y)) + 1e-5 * scale)
+      out.push(`value ${k}: cpu ${x}, cuda ${y}`);
   }
   return out;
 }
@@ -112,37 +122,62 @@ const CONFORMANCE = [
 ] as const;
 
 describe.skipIf(!HAVE_CUDA)('CUDA float32 against CPU float32', () => {
-  it.each(CONFORMANCE.map(([file, name]) => [`${file}${name === undefined ? '' : `: ${name}`}`, file, name] as const))('%s', async (_label, file, name) => {
+  it.each(
+    CONFORMANCE.map(
+      ([file, name]) => [`${file}${name === undefined ? '' : `: ${name}`}`, file, name] as const,
+    ),
+  )('%s', async (_label, file, name) => {
     const plan = planOf(file, name);
     const cpu = await runOn(plan, cpuBackend('f32'));
     const cuda = await runOn(plan, new CudaBackend({ precision: 'f32' }));
-    for (const p of plan.spikeRecords) expect(cuda.spikes.get(p), `${file} ${p}: spike trains`).toEqual(cpu.spikes.get(p));
-    plan.traces.forEach((t, r) => expect(traceViolations(cpu.traces[r]!, cuda.traces[r]!), `${t.population}.${t.variable}`).toEqual([]));
-    const identical = plan.traces.every((_, r) => cpu.traces[r]!.every((v, k) => Object.is(v, cuda.traces[r]![k])));
-    console.log(`cuda-runtime: ${file}: CUDA ${cuda.seconds.toFixed(2)} s, CPU ${cpu.seconds.toFixed(2)} s; traces ${identical ? 'bit-identical' : 'within 1e-5'}`);
+    for (const p of plan.spikeRecords)
+      expect(cuda.spikes.get(p), `${file} ${p}: spike trains`).toEqual(cpu.spikes.get(p));
+    plan.traces.forEach((t, r) =>
+      expect(
+        traceViolations(cpu.traces[r]!, cuda.traces[r]!),
+        `${t.population}.${t.variable}`,
+      ).toEqual([]),
+    );
+    const identical = plan.traces.every((_, r) =>
+      cpu.traces[r]!.every((v, k) => Object.is(v, cuda.traces[r]![k])),
+    );
+    console.log(
+      `cuda-runtime: ${file}: CUDA ${cuda.seconds.toFixed(2)} s, CPU ${cpu.seconds.toFixed(2)} s; traces ${identical ? 'bit-identical' : 'within 1e-5'}`,
+    );
   });
 });
 
-describe.skipIf(!HAVE_CUDA)('CUDA launches: graphs and direct launches agree (timings printed)', () => {
-  it('examples/ei_net.spk and a conformance network, in chunks of 100 steps', async () => {
-    for (const [file, name] of [['examples/ei_net.spk', 'EINet'], ['test/models/conformance/HH.spk', undefined]] as const) {
-      const plan = planOf(file, name);
-      const results: Partial<Record<CudaLaunchMode, Run>> = {};
-      const notes: string[] = [];
-      for (const launch of ['direct', 'graph', 'auto'] as const) {
-        const backend = new CudaBackend({ launch, chunkSteps: 100 });
-        results[launch] = await runOn(plan, backend);
-        const s = backend.stats;
-        notes.push(`${launch}: ${results[launch]!.seconds.toFixed(3)} s (chunks ${s.chunkSeconds.toFixed(3)} s, ${s.graphChunks} graph / ${s.directChunks} direct, capture ${s.captureSeconds.toFixed(3)} s${s.graphError === undefined ? '' : `, graphs given up: ${s.graphError}`})`);
+describe.skipIf(!HAVE_CUDA)(
+  'CUDA launches: graphs and direct launches agree (timings printed)',
+  () => {
+    it('examples/ei_net.spk and a conformance network, in chunks of 100 steps', async () => {
+      for (const [file, name] of [
+        ['examples/ei_net.spk', 'EINet'],
+        ['test/models/conformance/HH.spk', undefined],
+      ] as const) {
+        const plan = planOf(file, name);
+        const results: Partial<Record<CudaLaunchMode, Run>> = {};
+        const notes: string[] = [];
+        for (const launch of ['direct', 'graph', 'auto'] as const) {
+          const backend = new CudaBackend({ launch, chunkSteps: 100 });
+          results[launch] = await runOn(plan, backend);
+          const s = backend.stats;
+          notes.push(
+            `${launch}: ${results[launch]!.seconds.toFixed(3)} s (chunks ${s.chunkSeconds.toFixed(3)} s, ${s.graphChunks} graph / ${s.directChunks} direct, capture ${s.captureSeconds.toFixed(3)} s${s.graphError === undefined ? '' : `, graphs given up: ${s.graphError}`})`,
+          );
+        }
+        for (const launch of ['graph', 'auto'] as const) {
+          for (const p of plan.spikeRecords)
+            expect(results[launch]!.spikes.get(p)).toEqual(results.direct!.spikes.get(p));
+          plan.traces.forEach((_, r) =>
+            expect(results[launch]!.traces[r]).toEqual(results.direct!.traces[r]),
+          );
+        }
+        console.log(`cuda-runtime: ${file}, ${plan.steps} steps: ${notes.join('; ')}`);
       }
-      for (const launch of ['graph', 'auto'] as const) {
-        for (const p of plan.spikeRecords) expect(results[launch]!.spikes.get(p)).toEqual(results.direct!.spikes.get(p));
-        plan.traces.forEach((_, r) => expect(results[launch]!.traces[r]).toEqual(results.direct!.traces[r]));
-      }
-      console.log(`cuda-runtime: ${file}, ${plan.steps} steps: ${notes.join('; ')}`);
-    }
-  });
-});
+    });
+  },
+);
 
 /** main(argv) with captured output. */
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -155,31 +190,73 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
 }
 
 const NVCC = findNvcc();
-describe.skipIf(!HAVE_CUDA || NVCC === undefined)('the standalone program writes what `spikeforge run --backend cuda` writes', () => {
-  it.each([
-    ['test/models/conformance/rt_basic.spk', 'RtBasic'],
-    ['examples/ei_net.spk', 'EINet'],
-  ] as const)('%s', async (file, name) => {
-    const project = join(TEMP, `standalone_${name}`);
-    const compiled = await cli('compile', join(ROOT, file), '--target', 'cuda', '--standalone', '-o', project);
-    expect(compiled.code, compiled.stderr).toBe(EXIT.ok);
-    const build = spawnSync(NVCC!, ['-std=c++17', '-O2', '-arch=native', '--fmad=false', '-o', join(project, name), join(project, 'main.cu')], { encoding: 'utf8' });
-    expect(build.status, build.stderr).toBe(0);
-    const standaloneOut = join(TEMP, `standalone_out_${name}`);
-    const ran = spawnSync(join(project, name), ['-o', standaloneOut, '--data', project], { encoding: 'utf8' });
-    expect(ran.status, ran.stderr).toBe(0);
-    const runOut = join(TEMP, `run_out_${name}`);
-    const run = await cli('run', join(ROOT, file), '--backend', 'cuda', '-o', runOut);
-    expect(run.code, run.stderr).toBe(EXIT.ok);
-    const csvs = readdirSync(runOut).filter((f) => f.endsWith('.csv')).sort();
-    expect(readdirSync(standaloneOut).filter((f) => f.endsWith('.csv')).sort()).toEqual(csvs);
-    for (const f of csvs) expect(readFileSync(join(standaloneOut, f), 'utf8'), f).toBe(readFileSync(join(runOut, f), 'utf8'));
-    const summary = JSON.parse(readFileSync(join(standaloneOut, 'summary.json'), 'utf8')) as Record<string, unknown>;
-    const reference = JSON.parse(readFileSync(join(runOut, 'summary.json'), 'utf8')) as Record<string, unknown>;
-    for (const key of ['network', 'dt_ms', 'steps', 'duration_ms', 'seed', 'populations']) expect(summary[key], key).toEqual(reference[key]);
-    console.log(`cuda-runtime: ${file}: standalone and run --backend cuda wrote the same ${csvs.join(', ')}`);
-  });
-});
+describe.skipIf(!HAVE_CUDA || NVCC === undefined)(
+  'the standalone program writes what `spikeforge run --backend cuda` writes',
+  () => {
+    it.each([
+      ['test/models/conformance/rt_basic.spk', 'RtBasic'],
+      ['examples/ei_net.spk', 'EINet'],
+    ] as const)('%s', async (file, name) => {
+      const project = join(TEMP, `standalone_${name}`);
+      const compiled = await cli(
+        'compile',
+        join(ROOT, file),
+        '--target',
+        'cuda',
+        '--standalone',
+        '-o',
+        project,
+      );
+      expect(compiled.code, compiled.stderr).toBe(EXIT.ok);
+      const build = spawnSync(
+        NVCC!,
+        [
+          '-std=c++17',
+          '-O2',
+          '-arch=native',
+          '--fmad=false',
+          '-o',
+          join(project, name),
+          join(project, 'main.cu'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(build.status, build.stderr).toBe(0);
+      const standaloneOut = join(TEMP, `standalone_out_${name}`);
+      const ran = spawnSync(join(project, name), ['-o', standaloneOut, '--data', project], {
+        encoding: 'utf8',
+      });
+      expect(ran.status, ran.stderr).toBe(0);
+      const runOut = join(TEMP, `run_out_${name}`);
+      const run = await cli('run', join(ROOT, file), '--backend', 'cuda', '-o', runOut);
+      expect(run.code, run.stderr).toBe(EXIT.ok);
+      const csvs = readdirSync(runOut)
+        .filter((f) => f.endsWith('.csv'))
+        .sort();
+      expect(
+        readdirSync(standaloneOut)
+          .filter((f) => f.endsWith('.csv'))
+          .sort(),
+      ).toEqual(csvs);
+      for (const f of csvs)
+        expect(readFileSync(join(standaloneOut, f), 'utf8'), f).toBe(
+          readFileSync(join(runOut, f), 'utf8'),
+        );
+      const summary = JSON.parse(
+        readFileSync(join(standaloneOut, 'summary.json'), 'utf8'),
+      ) as Record<string, unknown>;
+      const reference = JSON.parse(readFileSync(join(runOut, 'summary.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      for (const key of ['network', 'dt_ms', 'steps', 'duration_ms', 'seed', 'populations'])
+        expect(summary[key], key).toEqual(reference[key]);
+      console.log(
+        `cuda-runtime: ${file}: standalone and run --backend cuda wrote the same ${csvs.join(', ')}`,
+      );
+    });
+  },
+);
 
 describe.skipIf(HAVE_CUDA)('without a CUDA device', () => {
   const reason = probe.ok ? '' : probe.reason;
@@ -190,7 +267,14 @@ describe.skipIf(HAVE_CUDA)('without a CUDA device', () => {
   });
 
   it('`run --backend cuda` exits 2 with that sentence', async () => {
-    const r = await cli('run', join(ROOT, 'test', 'models', 'conformance', 'rt_basic.spk'), '--backend', 'cuda', '-o', join(TEMP, 'no_cuda'));
+    const r = await cli(
+      'run',
+      join(ROOT, 'test', 'models', 'conformance', 'rt_basic.spk'),
+      '--backend',
+      'cuda',
+      '-o',
+      join(TEMP, 'no_cuda'),
+    );
     expect(r.code).toBe(EXIT.usage);
     expect(r.stderr.split('\n')[0]).toBe(`spikeforge run: ${reason}`);
     expect(r.stderr).not.toMatch(/^ {4}at /m);
@@ -199,16 +283,27 @@ describe.skipIf(HAVE_CUDA)('without a CUDA device', () => {
 
   it('`run --backend auto` says it and falls back to WebGPU or the CPU', async () => {
     const dir = join(TEMP, 'auto');
-    const r = await cli('run', join(ROOT, 'test', 'models', 'conformance', 'rt_basic.spk'), '--backend', 'auto', '-o', dir);
+    const r = await cli(
+      'run',
+      join(ROOT, 'test', 'models', 'conformance', 'rt_basic.spk'),
+      '--backend',
+      'auto',
+      '-o',
+      dir,
+    );
     expect(r.code, r.stderr).toBe(EXIT.ok);
     expect(r.stderr).toContain(`spikeforge: ${reason}; trying WebGPU`);
-    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { backend: string };
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as {
+      backend: string;
+    };
     expect(['webgpu', 'cpu']).toContain(summary.backend);
   });
 
   it('the backend itself throws BackendUnavailableError with the same sentence', async () => {
     const backend = new CudaBackend();
-    await expect(backend.prepare(planOf('test/models/conformance/rt_basic.spk'))).rejects.toMatchObject({ name: 'BackendUnavailableError', message: reason });
+    await expect(
+      backend.prepare(planOf('test/models/conformance/rt_basic.spk')),
+    ).rejects.toMatchObject({ name: 'BackendUnavailableError', message: reason });
     backend.dispose();
   });
 });
@@ -223,19 +318,36 @@ describe('where the CUDA pieces are looked for', () => {
 
   it('NVRTC: CUDA_PATH, /usr/local/cuda, LD_LIBRARY_PATH, the loader by soname; newest first in a folder', () => {
     const cudaPath = join(TEMP, 'toolkit');
-    touch(join(cudaPath, 'lib64'), 'libnvrtc.so', 'libnvrtc.so.12', 'libnvrtc.so.12.4.99', 'libnvrtc-builtins.so.12.4', 'libnvrtc.so.11.2');
+    touch(
+      join(cudaPath, 'lib64'),
+      'libnvrtc.so',
+      'libnvrtc.so.12',
+      'libnvrtc.so.12.4.99',
+      'libnvrtc-builtins.so.12.4',
+      'libnvrtc.so.11.2',
+    );
     touch(join(cudaPath, 'targets', 'x86_64-linux', 'lib'), 'libnvrtc.so.13');
     const ld = touch(join(TEMP, 'ld'), 'libnvrtc.so.12');
-    const list = nvrtcCandidates({ CUDA_PATH: cudaPath, LD_LIBRARY_PATH: ld }).map((c) => c.library);
+    const list = nvrtcCandidates({ CUDA_PATH: cudaPath, LD_LIBRARY_PATH: ld }).map(
+      (c) => c.library,
+    );
     const lib64 = join(cudaPath, 'lib64');
-    expect(list.slice(0, 5)).toEqual([join(lib64, 'libnvrtc.so.12.4.99'), join(lib64, 'libnvrtc.so.12'), join(lib64, 'libnvrtc.so.11.2'), join(lib64, 'libnvrtc.so'), join(cudaPath, 'targets', 'x86_64-linux', 'lib', 'libnvrtc.so.13')]);
+    expect(list.slice(0, 5)).toEqual([
+      join(lib64, 'libnvrtc.so.12.4.99'),
+      join(lib64, 'libnvrtc.so.12'),
+      join(lib64, 'libnvrtc.so.11.2'),
+      join(lib64, 'libnvrtc.so'),
+      join(cudaPath, 'targets', 'x86_64-linux', 'lib', 'libnvrtc.so.13'),
+    ]);
     const ldIndex = list.indexOf(join(ld, 'libnvrtc.so.12'));
     expect(ldIndex).toBeGreaterThan(4);
     // The sonames come last, in order, after every folder.
     expect(list.slice(-NVRTC_SONAMES.length)).toEqual([...NVRTC_SONAMES]);
     expect(ldIndex).toBeLessThan(list.length - NVRTC_SONAMES.length);
     expect(list.some((l) => l.includes('builtins'))).toBe(false);
-    expect(builtinsBeside(join(lib64, 'libnvrtc.so.12'))).toBe(join(lib64, 'libnvrtc-builtins.so.12.4'));
+    expect(builtinsBeside(join(lib64, 'libnvrtc.so.12'))).toBe(
+      join(lib64, 'libnvrtc-builtins.so.12.4'),
+    );
   });
 
   it("NVRTC: NVIDIA's pip wheels (nvidia/cu13/lib, then nvidia/cuda_nvrtc/lib)", () => {

@@ -12,7 +12,15 @@
  * The GPU run itself (spikes.csv equal to `run --backend cuda`) is in cuda-runtime.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,17 +39,27 @@ const TEMP = mkdtempSync(join(tmpdir(), 'spikeforge-cuda-standalone-'));
 afterAll(() => rmSync(TEMP, { recursive: true, force: true }));
 
 const CXX = ['g++', 'c++', 'clang++'].find((c) => spawnSync(c, ['--version']).status === 0);
-if (CXX === undefined) console.warn('cuda-standalone: host code comparison SKIPPED: no C++ compiler (g++, c++, clang++)');
+if (CXX === undefined)
+  console.warn(
+    'cuda-standalone: host code comparison SKIPPED: no C++ compiler (g++, c++, clang++)',
+  );
 
 function findNvcc(): string | undefined {
-  for (const candidate of ['nvcc', '/usr/local/cuda/bin/nvcc']) if (spawnSync(candidate, ['--version']).status === 0) return candidate;
+  for (const candidate of ['nvcc', '/usr/local/cuda/bin/nvcc'])
+    if (spawnSync(candidate, ['--version']).status === 0) return candidate;
   return undefined;
 }
 const NVCC = findNvcc();
 const CMAKE = spawnSync('cmake', ['--version'], { encoding: 'utf8' });
 const cmakeVersion = /cmake version (\d+)\.(\d+)/.exec(CMAKE.stdout ?? '');
-const HAVE_CMAKE = CMAKE.status === 0 && cmakeVersion !== null && Number(cmakeVersion[1]) * 100 + Number(cmakeVersion[2]) >= 318;
-if (NVCC === undefined || !HAVE_CMAKE) console.warn(`cuda-standalone: CMake build SKIPPED: ${NVCC === undefined ? 'nvcc not found' : 'cmake 3.18 or later not found'}`);
+const HAVE_CMAKE =
+  CMAKE.status === 0 &&
+  cmakeVersion !== null &&
+  Number(cmakeVersion[1]) * 100 + Number(cmakeVersion[2]) >= 318;
+if (NVCC === undefined || !HAVE_CMAKE)
+  console.warn(
+    `cuda-standalone: CMake build SKIPPED: ${NVCC === undefined ? 'nvcc not found' : 'cmake 3.18 or later not found'}`,
+  );
 
 /** A deterministic generator (xorshift32), so that a failure can be reproduced. */
 function random(seed: number): () => number {
@@ -66,7 +84,10 @@ function awkwardValue(next: () => number, precision: Precision): number {
     case 1:
       // float32 values whose exact decimal ends in 5 one digit after the precision formatValue
       // settles on: JavaScript rounds the tie up, printf to even (1856.90625 -> 1856.9063, not .9062).
-      return [1856.90625, -1221795.25, -1789.78125, 184.515625, -356.609375, 178.828125, 10.03125, -65.03125, 0.0009765625, 1234.5625][Math.floor(next() * 10)]!;
+      return [
+        1856.90625, -1221795.25, -1789.78125, 184.515625, -356.609375, 178.828125, 10.03125,
+        -65.03125, 0.0009765625, 1234.5625,
+      ][Math.floor(next() * 10)]!;
     case 2:
       return (next() - 0.5) * 1e-38;
     case 3:
@@ -94,7 +115,11 @@ interface SyntheticChunk {
   readonly rows: Float32Array | Float64Array;
 }
 
-function syntheticChunks(plan: SimulationPlan, precision: Precision, seed: number): SyntheticChunk[] {
+function syntheticChunks(
+  plan: SimulationPlan,
+  precision: Precision,
+  seed: number,
+): SyntheticChunk[] {
   const layout = layoutOf(plan);
   const next = random(seed);
   const chunks: SyntheticChunk[] = [];
@@ -113,7 +138,10 @@ function syntheticChunks(plan: SimulationPlan, precision: Precision, seed: numbe
       seen.add(`${s}:${g}`);
       pairs.push(s, g);
     }
-    const rows = precision === 'f32' ? new Float32Array(layout.recordRow * steps) : new Float64Array(layout.recordRow * steps);
+    const rows =
+      precision === 'f32'
+        ? new Float32Array(layout.recordRow * steps)
+        : new Float64Array(layout.recordRow * steps);
     for (let k = 0; k < rows.length; k++) rows[k] = awkwardValue(next, precision);
     chunks.push({ first, steps, pairs: Uint32Array.from(pairs), rows });
     first += steps;
@@ -125,7 +153,10 @@ function syntheticChunks(plan: SimulationPlan, precision: Precision, seed: numbe
 function chunkFile(chunks: readonly SyntheticChunk[]): Buffer {
   const parts: Buffer[] = [Buffer.from(new Uint32Array([chunks.length]).buffer)];
   for (const c of chunks) {
-    parts.push(Buffer.from(new Uint32Array([c.first, c.steps, c.pairs.length / 2]).buffer), Buffer.from(c.pairs.buffer, c.pairs.byteOffset, c.pairs.byteLength));
+    parts.push(
+      Buffer.from(new Uint32Array([c.first, c.steps, c.pairs.length / 2]).buffer),
+      Buffer.from(c.pairs.buffer, c.pairs.byteOffset, c.pairs.byteLength),
+    );
     parts.push(Buffer.from(c.rows.buffer, c.rows.byteOffset, c.rows.byteLength));
   }
   return Buffer.concat(parts);
@@ -163,59 +194,126 @@ function planOf(file: string, name: string, dt: number, steps: number): Simulati
   return buildPlan(adjusted, steps);
 }
 
-const CASES: readonly { label: string; file: string; network: string; dt: number; steps: number; precision: Precision }[] = [
-  { label: 'RtBasic, dt 0.1 ms, float', file: 'test/models/conformance/rt_basic.spk', network: 'RtBasic', dt: 0.1, steps: 500, precision: 'f32' },
-  { label: 'RtBasic, dt 0.07 ms, double', file: 'test/models/conformance/rt_basic.spk', network: 'RtBasic', dt: 0.07, steps: 300, precision: 'f64' },
-  { label: 'EINet (projections), dt 3e18 ms (times with exponents), float', file: 'examples/ei_net.spk', network: 'EINet', dt: 3e18, steps: 120, precision: 'f32' },
-  { label: 'RtRandom, dt 1e-7 ms (small times), double', file: 'test/models/conformance/rt_random.spk', network: 'RtRandom', dt: 1e-7, steps: 90, precision: 'f64' },
+const CASES: readonly {
+  label: string;
+  file: string;
+  network: string;
+  dt: number;
+  steps: number;
+  precision: Precision;
+}[] = [
+  {
+    label: 'RtBasic, dt 0.1 ms, float',
+    file: 'test/models/conformance/rt_basic.spk',
+    network: 'RtBasic',
+    dt: 0.1,
+    steps: 500,
+    precision: 'f32',
+  },
+  {
+    label: 'RtBasic, dt 0.07 ms, double',
+    file: 'test/models/conformance/rt_basic.spk',
+    network: 'RtBasic',
+    dt: 0.07,
+    steps: 300,
+    precision: 'f64',
+  },
+  {
+    label: 'EINet (projections), dt 3e18 ms (times with exponents), float',
+    file: 'examples/ei_net.spk',
+    network: 'EINet',
+    dt: 3e18,
+    steps: 120,
+    precision: 'f32',
+  },
+  {
+    label: 'RtRandom, dt 1e-7 ms (small times), double',
+    file: 'test/models/conformance/rt_random.spk',
+    network: 'RtRandom',
+    dt: 1e-7,
+    steps: 90,
+    precision: 'f64',
+  },
 ];
 
-describe.skipIf(CXX === undefined)('sf_host.h writes what OutputWriter writes, byte for byte', () => {
-  it.each(CASES.map((c) => [c.label, c] as const))('%s', (_label, c) => {
-    const plan = planOf(c.file, c.network, c.dt, c.steps);
-    const layout = layoutOf(plan);
-    const dir = join(TEMP, c.label.replace(/[^A-Za-z0-9]+/g, '_'));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'network.h'), networkHeader(plan, c.precision));
-    writeFileSync(join(dir, 'sf_host.h'), SF_HOST_H);
-    writeFileSync(join(dir, 'driver.cpp'), DRIVER);
-    const build = spawnSync(CXX!, ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-o', join(dir, 'driver'), join(dir, 'driver.cpp')], { encoding: 'utf8' });
-    expect(build.status, build.stderr).toBe(0);
+describe.skipIf(CXX === undefined)(
+  'sf_host.h writes what OutputWriter writes, byte for byte',
+  () => {
+    it.each(CASES.map((c) => [c.label, c] as const))('%s', (_label, c) => {
+      const plan = planOf(c.file, c.network, c.dt, c.steps);
+      const layout = layoutOf(plan);
+      const dir = join(TEMP, c.label.replace(/[^A-Za-z0-9]+/g, '_'));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'network.h'), networkHeader(plan, c.precision));
+      writeFileSync(join(dir, 'sf_host.h'), SF_HOST_H);
+      writeFileSync(join(dir, 'driver.cpp'), DRIVER);
+      const build = spawnSync(
+        CXX!,
+        [
+          '-std=c++17',
+          '-O1',
+          '-Wall',
+          '-Wextra',
+          '-Werror',
+          '-o',
+          join(dir, 'driver'),
+          join(dir, 'driver.cpp'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(build.status, build.stderr).toBe(0);
 
-    const chunks = syntheticChunks(plan, c.precision, 12345 + c.steps);
-    writeFileSync(join(dir, 'chunks.bin'), chunkFile(chunks));
-    const run = spawnSync(join(dir, 'driver'), [join(dir, 'chunks.bin'), join(dir, 'cpp')], { encoding: 'utf8' });
-    expect(run.status, run.stderr).toBe(0);
-
-    const writer = new OutputWriter(join(dir, 'js'), plan);
-    for (const chunk of chunks) {
-      writer.add({
-        firstStep: chunk.first,
-        steps: chunk.steps,
-        spikes: splitSpikes(chunk.pairs, chunk.first, layout, plan.spikeRecords),
-        traces: splitTraces(Float64Array.from(chunk.rows), chunk.steps, layout),
+      const chunks = syntheticChunks(plan, c.precision, 12345 + c.steps);
+      writeFileSync(join(dir, 'chunks.bin'), chunkFile(chunks));
+      const run = spawnSync(join(dir, 'driver'), [join(dir, 'chunks.bin'), join(dir, 'cpp')], {
+        encoding: 'utf8',
       });
-    }
-    writer.finish({ backend: 'cuda-standalone', device: 'test device "quoted"', wallSeconds: 1.25, compileSeconds: 0.5 }, new Map());
+      expect(run.status, run.stderr).toBe(0);
 
-    const files = readdirSync(join(dir, 'cpp')).sort();
-    expect(files).toEqual(readdirSync(join(dir, 'js')).filter((f) => !f.endsWith('.svg')).sort());
-    expect(files).toContain('spikes.csv');
-    expect(files).toContain('summary.json');
-    for (const f of files) {
-      const expected = readFileSync(join(dir, 'js', f), 'utf8');
-      const actual = readFileSync(join(dir, 'cpp', f), 'utf8');
-      if (actual !== expected) {
-        const a = actual.split('\n');
-        const e = expected.split('\n');
-        const line = e.findIndex((l, k) => l !== a[k]);
-        expect(`${f} line ${line + 1}: ${a[line]}`).toBe(`${f} line ${line + 1}: ${e[line]}`);
+      const writer = new OutputWriter(join(dir, 'js'), plan);
+      for (const chunk of chunks) {
+        writer.add({
+          firstStep: chunk.first,
+          steps: chunk.steps,
+          spikes: splitSpikes(chunk.pairs, chunk.first, layout, plan.spikeRecords),
+          traces: splitTraces(Float64Array.from(chunk.rows), chunk.steps, layout),
+        });
       }
-    }
-    const spikeLines = readFileSync(join(dir, 'js', 'spikes.csv'), 'utf8').split('\n').length - 2;
-    console.log(`cuda-standalone: ${c.label}: ${files.length} files identical (${spikeLines} spikes, ${chunks.length} chunks)`);
-  });
-});
+      writer.finish(
+        {
+          backend: 'cuda-standalone',
+          device: 'test device "quoted"',
+          wallSeconds: 1.25,
+          compileSeconds: 0.5,
+        },
+        new Map(),
+      );
+
+      const files = readdirSync(join(dir, 'cpp')).sort();
+      expect(files).toEqual(
+        readdirSync(join(dir, 'js'))
+          .filter((f) => !f.endsWith('.svg'))
+          .sort(),
+      );
+      expect(files).toContain('spikes.csv');
+      expect(files).toContain('summary.json');
+      for (const f of files) {
+        const expected = readFileSync(join(dir, 'js', f), 'utf8');
+        const actual = readFileSync(join(dir, 'cpp', f), 'utf8');
+        if (actual !== expected) {
+          const a = actual.split('\n');
+          const e = expected.split('\n');
+          const line = e.findIndex((l, k) => l !== a[k]);
+          expect(`${f} line ${line + 1}: ${a[line]}`).toBe(`${f} line ${line + 1}: ${e[line]}`);
+        }
+      }
+      const spikeLines = readFileSync(join(dir, 'js', 'spikes.csv'), 'utf8').split('\n').length - 2;
+      console.log(
+        `cuda-standalone: ${c.label}: ${files.length} files identical (${spikeLines} spikes, ${chunks.length} chunks)`,
+      );
+    });
+  },
+);
 
 describe('spikeforge compile --target cuda --standalone', () => {
   const io = (): { io: Io; out: string[]; err: string[] } => {
@@ -227,13 +325,39 @@ describe('spikeforge compile --target cuda --standalone', () => {
   it('writes the kernels, manifest, host program, data files and CMakeLists.txt', async () => {
     const dir = join(TEMP, 'cli_standalone');
     const r = io();
-    const code = await main(['compile', join(ROOT, 'examples', 'ei_net.spk'), '--target', 'cuda', '--standalone', '-o', dir], r.io);
+    const code = await main(
+      [
+        'compile',
+        join(ROOT, 'examples', 'ei_net.spk'),
+        '--target',
+        'cuda',
+        '--standalone',
+        '-o',
+        dir,
+      ],
+      r.io,
+    );
     expect(code, r.err.join('\n')).toBe(EXIT.ok);
-    expect(readdirSync(dir).sort()).toEqual(['CMakeLists.txt', 'EINet.cu', 'EINet.manifest.json', 'conn.bin', 'init.bin', 'main.cu', 'network.h', 'sf_host.h'].sort());
-    const manifest = JSON.parse(readFileSync(join(dir, 'EINet.manifest.json'), 'utf8')) as { standalone: { steps: number; initial_state: { count: number } } };
+    expect(readdirSync(dir).sort()).toEqual(
+      [
+        'CMakeLists.txt',
+        'EINet.cu',
+        'EINet.manifest.json',
+        'conn.bin',
+        'init.bin',
+        'main.cu',
+        'network.h',
+        'sf_host.h',
+      ].sort(),
+    );
+    const manifest = JSON.parse(readFileSync(join(dir, 'EINet.manifest.json'), 'utf8')) as {
+      standalone: { steps: number; initial_state: { count: number } };
+    };
     const [network] = compileNetworks(join(ROOT, 'examples', 'ei_net.spk'));
     expect(manifest.standalone.steps).toBe(Math.round(network!.duration / network!.dt));
-    expect(readFileSync(join(dir, 'init.bin')).length).toBe(4 * manifest.standalone.initial_state.count);
+    expect(readFileSync(join(dir, 'init.bin')).length).toBe(
+      4 * manifest.standalone.initial_state.count,
+    );
     const cmake = readFileSync(join(dir, 'CMakeLists.txt'), 'utf8');
     expect(cmake).toContain('set(CMAKE_CUDA_ARCHITECTURES 90)');
     expect(cmake).toContain('LANGUAGES CXX CUDA');
@@ -243,29 +367,68 @@ describe('spikeforge compile --target cuda --standalone', () => {
   it('--precision f64 writes double kernels and an 8-byte initial state', async () => {
     const dir = join(TEMP, 'cli_standalone_f64');
     const r = io();
-    expect(await main(['compile', join(ROOT, 'test', 'models', 'conformance', 'rt_basic.spk'), '--target', 'cuda', '--standalone', '--precision', 'f64', '-o', dir], r.io)).toBe(EXIT.ok);
+    expect(
+      await main(
+        [
+          'compile',
+          join(ROOT, 'test', 'models', 'conformance', 'rt_basic.spk'),
+          '--target',
+          'cuda',
+          '--standalone',
+          '--precision',
+          'f64',
+          '-o',
+          dir,
+        ],
+        r.io,
+      ),
+    ).toBe(EXIT.ok);
     expect(readFileSync(join(dir, 'RtBasic.cu'), 'utf8')).toContain('typedef double sf_real;');
     expect(readFileSync(join(dir, 'network.h'), 'utf8')).toContain('using real = double;');
-    const manifest = JSON.parse(readFileSync(join(dir, 'RtBasic.manifest.json'), 'utf8')) as { standalone: { initial_state: { count: number } } };
-    expect(readFileSync(join(dir, 'init.bin')).length).toBe(8 * manifest.standalone.initial_state.count);
+    const manifest = JSON.parse(readFileSync(join(dir, 'RtBasic.manifest.json'), 'utf8')) as {
+      standalone: { initial_state: { count: number } };
+    };
+    expect(readFileSync(join(dir, 'init.bin')).length).toBe(
+      8 * manifest.standalone.initial_state.count,
+    );
   });
 
   it('refuses --standalone and --precision f64 for other targets (exit 2)', async () => {
-    for (const args of [['--target', 'wgsl', '--standalone'], ['--target', 'js', '--precision', 'f64'], ['--target', 'cuda', '--precision', 'f16']]) {
+    for (const args of [
+      ['--target', 'wgsl', '--standalone'],
+      ['--target', 'js', '--precision', 'f64'],
+      ['--target', 'cuda', '--precision', 'f16'],
+    ]) {
       const r = io();
-      expect(await main(['compile', join(ROOT, 'examples', 'ei_net.spk'), ...args, '-o', join(TEMP, 'refused')], r.io), args.join(' ')).toBe(EXIT.usage);
+      expect(
+        await main(
+          ['compile', join(ROOT, 'examples', 'ei_net.spk'), ...args, '-o', join(TEMP, 'refused')],
+          r.io,
+        ),
+        args.join(' '),
+      ).toBe(EXIT.usage);
       expect(r.err.join('\n')).toMatch(/--standalone is for --target cuda|--precision/);
     }
   });
 
-  it.skipIf(NVCC === undefined || !HAVE_CMAKE)('CMakeLists.txt configures and builds (sm_90, no GPU needed)', () => {
-    const dir = join(TEMP, 'cli_standalone');
-    if (!existsSync(dir)) return;
-    const build = join(dir, 'build');
-    const configure = spawnSync('cmake', ['-S', dir, '-B', build, `-DCMAKE_CUDA_COMPILER=${NVCC === 'nvcc' ? 'nvcc' : NVCC}`], { encoding: 'utf8', timeout: 300_000 });
-    expect(configure.status, configure.stdout + configure.stderr).toBe(0);
-    const made = spawnSync('cmake', ['--build', build, '-j', '2'], { encoding: 'utf8', timeout: 300_000 });
-    expect(made.status, made.stdout + made.stderr).toBe(0);
-    expect(existsSync(join(build, 'EINet'))).toBe(true);
-  });
+  it.skipIf(NVCC === undefined || !HAVE_CMAKE)(
+    'CMakeLists.txt configures and builds (sm_90, no GPU needed)',
+    () => {
+      const dir = join(TEMP, 'cli_standalone');
+      if (!existsSync(dir)) return;
+      const build = join(dir, 'build');
+      const configure = spawnSync(
+        'cmake',
+        ['-S', dir, '-B', build, `-DCMAKE_CUDA_COMPILER=${NVCC === 'nvcc' ? 'nvcc' : NVCC}`],
+        { encoding: 'utf8', timeout: 300_000 },
+      );
+      expect(configure.status, configure.stdout + configure.stderr).toBe(0);
+      const made = spawnSync('cmake', ['--build', build, '-j', '2'], {
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      expect(made.status, made.stdout + made.stderr).toBe(0);
+      expect(existsSync(join(build, 'EINet'))).toBe(true);
+    },
+  );
 });

@@ -21,7 +21,13 @@ const CATEGORIES = ['syntax', 'names', 'units', 'structure', 'network'] as const
 
 function listSpk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? listSpk(join(dir, e.name)) : e.name.endsWith('.spk') ? [join(dir, e.name)] : []))
+    .flatMap((e) =>
+      e.isDirectory()
+        ? listSpk(join(dir, e.name))
+        : e.name.endsWith('.spk')
+          ? [join(dir, e.name)]
+          : [],
+    )
     .sort();
 }
 
@@ -29,7 +35,10 @@ async function runCheck(file: string): Promise<{ code: number; stdout: string; s
   let stdout = '';
   let stderr = '';
   const line = (text: string): string => (text.endsWith('\n') ? text : `${text}\n`);
-  const code = await main(['check', file], { out: (t) => (stdout += line(t)), err: (t) => (stderr += line(t)) });
+  const code = await main(['check', file], {
+    out: (t) => (stdout += line(t)),
+    err: (t) => (stderr += line(t)),
+  });
   return { code, stdout, stderr: stderr.split(PACKAGE_ROOT).join('$PACKAGE_ROOT') };
 }
 
@@ -44,7 +53,9 @@ describe('bad models', () => {
   it('cover every category with enough cases', () => {
     expect(files.length).toBeGreaterThanOrEqual(45);
     for (const c of CATEGORIES) {
-      expect(files.filter((f) => f.startsWith(`test/bad/${c}/`)).length, c).toBeGreaterThanOrEqual(5);
+      expect(files.filter((f) => f.startsWith(`test/bad/${c}/`)).length, c).toBeGreaterThanOrEqual(
+        5,
+      );
     }
   });
 
@@ -84,7 +95,10 @@ describe('bad models', () => {
       const carets = caretLine.slice(3);
       const start = carets.indexOf('^');
       const width = /\^+/.exec(carets)?.[0].length ?? 0;
-      expect(start + width, `carets past the end of the line in ${file}:\n${out[i - 1]}\n${caretLine}`).toBeLessThanOrEqual(Math.max(source.length, start + 1));
+      expect(
+        start + width,
+        `carets past the end of the line in ${file}:\n${out[i - 1]}\n${caretLine}`,
+      ).toBeLessThanOrEqual(Math.max(source.length, start + 1));
     }
   });
 });

@@ -79,7 +79,10 @@ const CORPUS = CORPUS_FILES.map((f) => ({ name: f, text: readFileSync(join(ROOT,
 
 /** The stdlib as imports see it (resolved against the package root). */
 const STDLIB = new Map(
-  ['stdlib/neurons.spk', 'stdlib/synapses.spk'].map((f) => [resolve(PACKAGE_ROOT, f), readFileSync(join(ROOT, f), 'utf8')]),
+  ['stdlib/neurons.spk', 'stdlib/synapses.spk'].map((f) => [
+    resolve(PACKAGE_ROOT, f),
+    readFileSync(join(ROOT, f), 'utf8'),
+  ]),
 );
 /** Where the mutated file lives: a folder that exists nowhere, so imports fall back to the package root. */
 const CASE_PATH = resolve('/spikeforge-fuzz/case.spk');
@@ -94,7 +97,8 @@ interface Piece {
 
 function tokenize(text: string): { pieces: Piece[]; tail: string } {
   const lexed = spkLexer.tokenize(text);
-  if (lexed.errors.length > 0) throw new Error(`corpus file does not lex: ${lexed.errors[0]?.message}`);
+  if (lexed.errors.length > 0)
+    throw new Error(`corpus file does not lex: ${lexed.errors[0]?.message}`);
   const pieces: Piece[] = [];
   let at = 0;
   for (const t of lexed.tokens) {
@@ -107,32 +111,191 @@ function tokenize(text: string): { pieces: Piece[]; tail: string } {
 const TOKENIZED = CORPUS.map((c) => ({ name: c.name, ...tokenize(c.text) }));
 
 /** Every name the corpus uses: renaming one to another keeps the syntax and tests the name and unit checks. */
-const NAMES: readonly string[] = [...new Set(TOKENIZED.flatMap((t) => t.pieces.filter((p) => p.type === 'Identifier').map((p) => p.image)))].sort();
-const NUMBERS: readonly string[] = ['0', '1', '2', '0.5', '.5', '3.48', '1e-3', '2.5E+4', '1e300', '4294967295', '4294967296', '0.0', '10.5', '100000000'];
+const NAMES: readonly string[] = [
+  ...new Set(
+    TOKENIZED.flatMap((t) => t.pieces.filter((p) => p.type === 'Identifier').map((p) => p.image)),
+  ),
+].sort();
+const NUMBERS: readonly string[] = [
+  '0',
+  '1',
+  '2',
+  '0.5',
+  '.5',
+  '3.48',
+  '1e-3',
+  '2.5E+4',
+  '1e300',
+  '4294967295',
+  '4294967296',
+  '0.0',
+  '10.5',
+  '100000000',
+];
 
 /** Tokens that replacements and insertions draw from. */
 const POOL: readonly string[] = [
   ...RESERVED_WORDS,
-  '{', '}', '(', ')', '[', ']', ',', ':', '.', '->', '=', '~', '+=', '-=', '*=', '/=',
-  '==', '!=', '<', '<=', '>', '>=', '+', '-', '*', '/', '^',
-  '0', '1', '1e999', '2', '0.5', '.5', '1e-3', '2.5E+4', '1e300', '4294967296', '0.0', '-1', '3.', '1e',
-  '-65 mV', '10 ms', '0.5 /ms', '1 mS/cm^2', '1 uF/cm^2', '2 nA*ms', '6.7 nS', '1 Mohm', '200 pF', '5 Hz', '1.2 mM',
-  '1 ms^0.5', '1 s^0.5', '1 cm^-2', '3 weight', '1 mV/ms', '7 kohm', '1 GHz',
-  'V', 'I', 'g', 'w', 't', 'dt', 'x', 'u', 'h', 'tau', 'V_th', 'V_rest', 'E', 'mV', 'ms', 'nA', 'uS', 'weight',
-  'post.V', 'pre.V', 'post.I', 'post.g', 'pre.spikes', 'post', 'pre',
-  'exp', 'log', 'exprel', 'sqrt', 'abs', 'min', 'max', 'clip', 'where', 'prev', 'normal', 'uniform', 'wiener', 'section',
-  'exp(1)', 'prev(V)', 'wiener()', 'normal(0 mV, 1 mV)', 'where(true, 1, 2)', 'section([1 nA], [1 ms])',
-  'dV/dt', 'dg/dt', 'dw/dt', 'dX/dt', 'dt/dt',
-  'LifRef', 'HH', 'Expon', 'NMDA', 'COBA', 'CUBA', 'MgBlock', 'Poisson', 'SpikeTimes', 'N', 'E',
-  'all_to_all', 'one_to_one', 'fixed_probability', 'fixed_in_degree', 'fixed_out_degree', 'from_file',
-  'ltc', 'exact', 'euler', 'rk4', 'spikes', 'seed', 'duration',
-  '"stdlib/neurons.spk"', '"stdlib/synapses.spk"', '"missing.spk"', '"case.spk"', '""', '"pairs.csv"',
-  '// comment\n', '/* block */', '\n',
+  '{',
+  '}',
+  '(',
+  ')',
+  '[',
+  ']',
+  ',',
+  ':',
+  '.',
+  '->',
+  '=',
+  '~',
+  '+=',
+  '-=',
+  '*=',
+  '/=',
+  '==',
+  '!=',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  '+',
+  '-',
+  '*',
+  '/',
+  '^',
+  '0',
+  '1',
+  '1e999',
+  '2',
+  '0.5',
+  '.5',
+  '1e-3',
+  '2.5E+4',
+  '1e300',
+  '4294967296',
+  '0.0',
+  '-1',
+  '3.',
+  '1e',
+  '-65 mV',
+  '10 ms',
+  '0.5 /ms',
+  '1 mS/cm^2',
+  '1 uF/cm^2',
+  '2 nA*ms',
+  '6.7 nS',
+  '1 Mohm',
+  '200 pF',
+  '5 Hz',
+  '1.2 mM',
+  '1 ms^0.5',
+  '1 s^0.5',
+  '1 cm^-2',
+  '3 weight',
+  '1 mV/ms',
+  '7 kohm',
+  '1 GHz',
+  'V',
+  'I',
+  'g',
+  'w',
+  't',
+  'dt',
+  'x',
+  'u',
+  'h',
+  'tau',
+  'V_th',
+  'V_rest',
+  'E',
+  'mV',
+  'ms',
+  'nA',
+  'uS',
+  'weight',
+  'post.V',
+  'pre.V',
+  'post.I',
+  'post.g',
+  'pre.spikes',
+  'post',
+  'pre',
+  'exp',
+  'log',
+  'exprel',
+  'sqrt',
+  'abs',
+  'min',
+  'max',
+  'clip',
+  'where',
+  'prev',
+  'normal',
+  'uniform',
+  'wiener',
+  'section',
+  'exp(1)',
+  'prev(V)',
+  'wiener()',
+  'normal(0 mV, 1 mV)',
+  'where(true, 1, 2)',
+  'section([1 nA], [1 ms])',
+  'dV/dt',
+  'dg/dt',
+  'dw/dt',
+  'dX/dt',
+  'dt/dt',
+  'LifRef',
+  'HH',
+  'Expon',
+  'NMDA',
+  'COBA',
+  'CUBA',
+  'MgBlock',
+  'Poisson',
+  'SpikeTimes',
+  'N',
+  'E',
+  'all_to_all',
+  'one_to_one',
+  'fixed_probability',
+  'fixed_in_degree',
+  'fixed_out_degree',
+  'from_file',
+  'ltc',
+  'exact',
+  'euler',
+  'rk4',
+  'spikes',
+  'seed',
+  'duration',
+  '"stdlib/neurons.spk"',
+  '"stdlib/synapses.spk"',
+  '"missing.spk"',
+  '"case.spk"',
+  '""',
+  '"pairs.csv"',
+  '// comment\n',
+  '/* block */',
+  '\n',
 ];
 
-type Mutation = 'drop' | 'duplicate' | 'swap' | 'swapFar' | 'replace' | 'insert' | 'rename' | 'renumber';
+type Mutation =
+  'drop' | 'duplicate' | 'swap' | 'swapFar' | 'replace' | 'insert' | 'rename' | 'renumber';
 /** Syntax-breaking mutations and, as often, ones that keep the syntax (rename, renumber) so that later passes see the input. */
-const MUTATIONS: readonly Mutation[] = ['drop', 'duplicate', 'swap', 'swapFar', 'replace', 'insert', 'rename', 'rename', 'rename', 'renumber', 'renumber'];
+const MUTATIONS: readonly Mutation[] = [
+  'drop',
+  'duplicate',
+  'swap',
+  'swapFar',
+  'replace',
+  'insert',
+  'rename',
+  'rename',
+  'rename',
+  'renumber',
+  'renumber',
+];
 
 function mutate(pieces: Piece[], rng: () => number): { pieces: Piece[]; log: string[] } {
   const out = [...pieces];
@@ -172,7 +335,8 @@ function mutate(pieces: Piece[], rng: () => number): { pieces: Piece[]; log: str
         // A token of the right type: the first one at or after i, wrapping around.
         const type = m === 'rename' ? 'Identifier' : 'NumberLiteral';
         let j = i;
-        for (let step = 0; step < out.length && out[j]!.type !== type; step++) j = (j + 1) % out.length;
+        for (let step = 0; step < out.length && out[j]!.type !== type; step++)
+          j = (j + 1) % out.length;
         const target = out[j]!;
         if (target.type !== type) break;
         const image = m === 'rename' ? pick(rng, NAMES) : pick(rng, NUMBERS);
@@ -222,44 +386,71 @@ function compileCase(text: string, label: string): Outcome {
     result = compileFiles([CASE_PATH], read, exists);
   } catch (error) {
     const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new Error(`${label}: compileFiles threw ${what}\n--- input ---\n${clip(text)}\n--- end ---`, { cause: error });
+    throw new Error(
+      `${label}: compileFiles threw ${what}\n--- input ---\n${clip(text)}\n--- end ---`,
+      { cause: error },
+    );
   }
   const ms = performance.now() - started;
-  if (ms > PER_CASE_LIMIT_MS) throw new Error(`${label}: took ${ms.toFixed(0)} ms (limit ${PER_CASE_LIMIT_MS})\n--- input ---\n${clip(text)}\n--- end ---`);
+  if (ms > PER_CASE_LIMIT_MS)
+    throw new Error(
+      `${label}: took ${ms.toFixed(0)} ms (limit ${PER_CASE_LIMIT_MS})\n--- input ---\n${clip(text)}\n--- end ---`,
+    );
 
   const errors = result.diagnostics.items.filter((d) => d.severity === 'error');
   for (const d of result.diagnostics.items) {
     const file = d.span.file;
-    const ok = d.span.start >= 0 && d.span.end >= d.span.start && d.span.start <= file.text.length && d.span.end <= file.text.length + 1;
+    const ok =
+      d.span.start >= 0 &&
+      d.span.end >= d.span.start &&
+      d.span.start <= file.text.length &&
+      d.span.end <= file.text.length + 1;
     const { line } = lineColumn(file, d.span.start);
     if (!ok || line < 1 || line > file.lineStarts.length) {
-      throw new Error(`${label}: diagnostic '${d.message}' has a span outside its file (${d.span.start}..${d.span.end} of ${file.text.length})\n--- input ---\n${clip(text)}\n--- end ---`);
+      throw new Error(
+        `${label}: diagnostic '${d.message}' has a span outside its file (${d.span.start}..${d.span.end} of ${file.text.length})\n--- input ---\n${clip(text)}\n--- end ---`,
+      );
     }
     try {
       renderDiagnostic(d);
     } catch (error) {
-      throw new Error(`${label}: renderDiagnostic threw for '${d.message}': ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`);
+      throw new Error(
+        `${label}: renderDiagnostic threw for '${d.message}': ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`,
+      );
     }
   }
   if (result.program === undefined && errors.length === 0) {
-    throw new Error(`${label}: no program and no error diagnostic\n--- input ---\n${clip(text)}\n--- end ---`);
+    throw new Error(
+      `${label}: no program and no error diagnostic\n--- input ---\n${clip(text)}\n--- end ---`,
+    );
   }
   if (result.program !== undefined && errors.length > 0) {
-    throw new Error(`${label}: a program despite ${errors.length} error(s)\n--- input ---\n${clip(text)}\n--- end ---`);
+    throw new Error(
+      `${label}: a program despite ${errors.length} error(s)\n--- input ---\n${clip(text)}\n--- end ---`,
+    );
   }
   if (result.program !== undefined) {
     // What `inspect --stage ir` prints must not throw either.
     const program = result.program;
     // Only what this case defines: the imported stdlib is the same every time (and printing is not cheap).
-    const own = (span: { readonly file: { readonly text: string } }): boolean => span.file.text === text;
+    const own = (span: { readonly file: { readonly text: string } }): boolean =>
+      span.file.text === text;
     try {
-      for (const m of program.models.values()) if (own(m.span)) formatModel(m, program.dimensions.get(m.name) ?? new Map());
+      for (const m of program.models.values())
+        if (own(m.span)) formatModel(m, program.dimensions.get(m.name) ?? new Map());
       for (const n of program.networks.values()) if (own(n.span)) formatNetwork(n);
     } catch (error) {
-      throw new Error(`${label}: printing the IR threw ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`);
+      throw new Error(
+        `${label}: printing the IR threw ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`,
+      );
     }
   }
-  return { ms, program: result.program !== undefined, errors: errors.length, messages: errors.map((d) => d.message) };
+  return {
+    ms,
+    program: result.program !== undefined,
+    errors: errors.length,
+    messages: errors.map((d) => d.message),
+  };
 }
 
 interface Tally {
@@ -288,7 +479,9 @@ function runCase(tally: Tally, text: string, label: string): void {
 
 /** Long inputs are cut in failure messages; the label says how to rebuild them. */
 function clip(text: string): string {
-  return text.length <= 3000 ? text : `${text.slice(0, 1500)}\n[... ${text.length - 3000} characters left out ...]\n${text.slice(-1500)}`;
+  return text.length <= 3000
+    ? text
+    : `${text.slice(0, 1500)}\n[... ${text.length - 3000} characters left out ...]\n${text.slice(-1500)}`;
 }
 
 function report(name: string, tally: Tally): void {
@@ -301,7 +494,10 @@ function report(name: string, tally: Tally): void {
 /** Fails with the first few failures, each with its input, so a failure can be replayed. */
 function expectNoFailures(tally: Tally): void {
   const shown = tally.failures.slice(0, 3).join('\n\n');
-  expect(tally.failures.length, `${tally.failures.length} of ${tally.cases} fuzz cases failed; the first ones:\n\n${shown}`).toBe(0);
+  expect(
+    tally.failures.length,
+    `${tally.failures.length} of ${tally.cases} fuzz cases failed; the first ones:\n\n${shown}`,
+  ).toBe(0);
 }
 
 const totals = { cases: 0 };
@@ -370,19 +566,33 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
   it('random byte strings', () => {
     const rng = makeRng(SEED ^ 0x27d4eb2f);
     const tally = newTally();
-    const alphabet = 'abcdefghijklmnopqrstuvwxyzVIE_0123456789 \t\n\r{}()[]<>=~+-*/^.,:;"\'!@#$%&|\\?`';
+    const alphabet =
+      'abcdefghijklmnopqrstuvwxyzVIE_0123456789 \t\n\r{}()[]<>=~+-*/^.,:;"\'!@#$%&|\\?`';
     for (let n = 0; n < Math.round(400 * SCALE); n++) {
       const length = int(rng, 0, 300);
       let text = '';
       for (let k = 0; k < length; k++) {
         const r = rng();
         // Mostly the language's own characters, sometimes any UTF-16 unit (lone surrogates included).
-        text += r < 0.85 ? alphabet.charAt(Math.floor(rng() * alphabet.length)) : String.fromCharCode(Math.floor(rng() * 0x10000));
+        text +=
+          r < 0.85
+            ? alphabet.charAt(Math.floor(rng() * alphabet.length))
+            : String.fromCharCode(Math.floor(rng() * 0x10000));
       }
       runCase(tally, text, `bytes ${n}`);
     }
     // A few inputs chosen by hand: empty, only a BOM, NUL bytes, CRLF, a lone CR.
-    for (const text of ['', '\uFEFF', '\0\0\0', 'neuron A {\r\n}\r\n', 'neuron A {\r}', '/*', '"', '/* /* */ */', '\u00a0neuron A { }']) {
+    for (const text of [
+      '',
+      '\uFEFF',
+      '\0\0\0',
+      'neuron A {\r\n}\r\n',
+      'neuron A {\r}',
+      '/*',
+      '"',
+      '/* /* */ */',
+      '\u00a0neuron A { }',
+    ]) {
       runCase(tally, text, `special ${JSON.stringify(text)}`);
     }
     report('bytes', tally);
@@ -396,24 +606,52 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
     // balanced parentheses, 600 nested ifs, 1200 unary minus or '^', 2300 terms of a sum; now the
     // deep ones are refused with a diagnostic (see the tests below for the messages).
     for (const depth of [1, 5, 20, 40, 60, 100, 200, 1000, 3000]) {
-      runCase(tally, wrap(`${'('.repeat(depth)}V${')'.repeat(depth)}`), `${depth} balanced parentheses`);
+      runCase(
+        tally,
+        wrap(`${'('.repeat(depth)}V${')'.repeat(depth)}`),
+        `${depth} balanced parentheses`,
+      );
       runCase(tally, wrap(`${'('.repeat(depth)}V`), `${depth} unclosed parentheses`);
       runCase(tally, wrap(`V${')'.repeat(depth)}`), `${depth} stray ')'`);
       runCase(tally, wrap(`${'-'.repeat(depth)}V`), `${depth} unary minus`);
-      runCase(tally, wrap(Array.from({ length: depth }, () => 'V').join(' + ')), `${depth}-term sum`);
+      runCase(
+        tally,
+        wrap(Array.from({ length: depth }, () => 'V').join(' + ')),
+        `${depth}-term sum`,
+      );
       runCase(tally, wrap(`V${' ^ 1'.repeat(depth)}`), `${depth} powers`);
       runCase(tally, `${'neuron A { '.repeat(depth)}`, `${depth} unclosed definitions`);
-      runCase(tally, `neuron A { reset ${'{ if V > 0 mV '.repeat(depth)} }`, `${depth} nested ifs, unclosed`);
+      runCase(
+        tally,
+        `neuron A { reset ${'{ if V > 0 mV '.repeat(depth)} }`,
+        `${depth} nested ifs, unclosed`,
+      );
       runCase(tally, nestedIfs(depth), `${depth} nested ifs`);
-      runCase(tally, wrap(`${'-('.repeat(depth)}V${')'.repeat(depth)}`), `${depth} minus-parenthesis pairs`);
-      runCase(tally, `neuron A { spike when ${'not '.repeat(depth)}true }`, `${depth} 'not' before true`);
+      runCase(
+        tally,
+        wrap(`${'-('.repeat(depth)}V${')'.repeat(depth)}`),
+        `${depth} minus-parenthesis pairs`,
+      );
+      runCase(
+        tally,
+        `neuron A { spike when ${'not '.repeat(depth)}true }`,
+        `${depth} 'not' before true`,
+      );
       runCase(tally, `${'{'.repeat(depth)}${'}'.repeat(depth)}`, `${depth} bare braces`);
       runCase(tally, `${'['.repeat(depth)}`, `${depth} open brackets`);
       runCase(tally, `${'not '.repeat(depth)}`, `${depth} bare 'not'`);
     }
     // Long but flat inputs are fine at any length.
-    runCase(tally, Array.from({ length: 1000 }, (_, i) => `neuron N${i} { parameters { tau = 10 } }`).join('\n'), '1000 neurons');
-    runCase(tally, `neuron Wide {\n  parameters {\n${Array.from({ length: 3000 }, (_, i) => `    p${i} = ${i}`).join('\n')}\n  }\n}\n`, '3000 parameters');
+    runCase(
+      tally,
+      Array.from({ length: 1000 }, (_, i) => `neuron N${i} { parameters { tau = 10 } }`).join('\n'),
+      '1000 neurons',
+    );
+    runCase(
+      tally,
+      `neuron Wide {\n  parameters {\n${Array.from({ length: 3000 }, (_, i) => `    p${i} = ${i}`).join('\n')}\n  }\n}\n`,
+      '3000 parameters',
+    );
     report('nesting', tally);
     totals.cases += tally.cases;
     expectNoFailures(tally);
@@ -422,12 +660,36 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
   // Bugs the fuzzer found, each with the diagnostic that replaced the crash.
   describe('deep input is refused with a diagnostic, not a stack overflow', () => {
     const cases: [string, string, string][] = [
-      ['100 unclosed parentheses', wrap(`${'('.repeat(100)}V`), 'expression nested too deeply (more than 50 levels)'],
-      ['200 nested parentheses', wrap(`${'('.repeat(200)}V${')'.repeat(200)}`), 'expression nested too deeply (more than 50 levels)'],
-      ['1000 nested ifs in a reset', nestedIfs(1000), 'blocks nested too deeply (more than 50 levels)'],
-      ['2000 unary minus signs', wrap(`${'-'.repeat(2000)}V`), 'expression nested too deeply (more than 64 unary operators in a row)'],
-      ["2000 '^'", wrap(`V${' ^ 1'.repeat(2000)}`), "expression nested too deeply (more than 64 '^' in a row)"],
-      ['a 3000-term sum V + V + ... + V', wrap(Array.from({ length: 3000 }, () => 'V').join(' + ')), 'expression too long (more than 500 operators)'],
+      [
+        '100 unclosed parentheses',
+        wrap(`${'('.repeat(100)}V`),
+        'expression nested too deeply (more than 50 levels)',
+      ],
+      [
+        '200 nested parentheses',
+        wrap(`${'('.repeat(200)}V${')'.repeat(200)}`),
+        'expression nested too deeply (more than 50 levels)',
+      ],
+      [
+        '1000 nested ifs in a reset',
+        nestedIfs(1000),
+        'blocks nested too deeply (more than 50 levels)',
+      ],
+      [
+        '2000 unary minus signs',
+        wrap(`${'-'.repeat(2000)}V`),
+        'expression nested too deeply (more than 64 unary operators in a row)',
+      ],
+      [
+        "2000 '^'",
+        wrap(`V${' ^ 1'.repeat(2000)}`),
+        "expression nested too deeply (more than 64 '^' in a row)",
+      ],
+      [
+        'a 3000-term sum V + V + ... + V',
+        wrap(Array.from({ length: 3000 }, () => 'V').join(' + ')),
+        'expression too long (more than 500 operators)',
+      ],
     ];
     it.each(cases)('%s', (label, text, message) => {
       const outcome = compileCase(text, label);
@@ -454,10 +716,11 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
       const read = (p: string): string => files.get(p) ?? '';
       const exists = (p: string): boolean => files.has(p);
       type Result = ReturnType<typeof compileFiles> | undefined;
-      const nested = (n: number, base: () => Result): Result => (n === 0 ? base() : nested(n - 1, base));
+      const nested = (n: number, base: () => Result): Result =>
+        n === 0 ? base() : nested(n - 1, base);
       // The deepest recursion that still returns (it depends on the stack size): doubling, then halving the step.
       let limit = 0;
-      for (let step = 1024; step >= 8; ) {
+      for (let step = 1024; step >= 8;) {
         try {
           nested(limit + step, () => undefined);
           limit += step;
@@ -478,7 +741,8 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
         }
         if (result === undefined) throw new Error('no result');
         const messages = result.diagnostics.items.map((d) => d.message);
-        if (messages.some((m) => m.endsWith('is nested too deeply to compile'))) outcomes.add('safety net');
+        if (messages.some((m) => m.endsWith('is nested too deeply to compile')))
+          outcomes.add('safety net');
         else if (result.program !== undefined) outcomes.add('program');
         else throw new Error(`unexpected diagnostics at depth ${depth}: ${messages.join('; ')}`);
       }
@@ -489,9 +753,13 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
   });
 
   it("reports a literal that overflows a double: 'tau = 1e999 ms' (was an InternalError: non-finite literal)", () => {
-    const text = 'neuron A {\n  parameters { tau = 1e999 ms   k = 1 / 0 }\n  state { V = -65 mV }\n  equations { dV/dt = -k * V / tau }\n}\n';
+    const text =
+      'neuron A {\n  parameters { tau = 1e999 ms   k = 1 / 0 }\n  state { V = -65 mV }\n  equations { dV/dt = -k * V / tau }\n}\n';
     const outcome = compileCase(text, '1e999');
-    expect(outcome.messages).toEqual(['number too large', "the default of parameter 'k' is infinite"]);
+    expect(outcome.messages).toEqual([
+      'number too large',
+      "the default of parameter 'k' is infinite",
+    ]);
   });
 
   it('ran thousands of cases', () => {

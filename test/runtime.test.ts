@@ -24,7 +24,8 @@ afterAll(() => rmSync(TEMP, { recursive: true, force: true }));
 
 const probe = await openWebGpu();
 if (probe.ok) probe.gpu.close();
-else console.warn(`runtime: WebGPU parts SKIPPED, no WebGPU adapter could be opened: ${probe.reason}`);
+else
+  console.warn(`runtime: WebGPU parts SKIPPED, no WebGPU adapter could be opened: ${probe.reason}`);
 
 interface Run {
   readonly code: number;
@@ -88,7 +89,9 @@ function exactTime(step: number, units: number, decimals: number): string {
   const n = step * units;
   const scale = 10 ** decimals;
   const whole = Math.floor(n / scale);
-  const fraction = String(n % scale).padStart(decimals, '0').replace(/0+$/, '');
+  const fraction = String(n % scale)
+    .padStart(decimals, '0')
+    .replace(/0+$/, '');
   return fraction === '' ? String(whole) : `${whole}.${fraction}`;
 }
 
@@ -228,13 +231,22 @@ describe('spikeforge run: step semantics in the outputs', () => {
     expect(a.length).toBeGreaterThan(50);
     for (const s of a) {
       if (s + 21 >= V.length) continue;
-      for (let k = s; k <= s + 20; k++) expect(V[k], `A.V after step ${k}, spike at ${s}`).toBe(-68);
+      for (let k = s; k <= s + 20; k++)
+        expect(V[k], `A.V after step ${k}, spike at ${s}`).toBe(-68);
       expect(V[s + 21]).toBeGreaterThan(-68);
     }
   });
 
   it('refractory steps follow --dt: at 0.05 ms, tau_ref = 2 ms holds V for exactly 40 steps', async () => {
-    const r = await run('rt_refractory', '--backend', 'cpu', '--dt', '0.05 ms', '--duration', '200 ms');
+    const r = await run(
+      'rt_refractory',
+      '--backend',
+      'cpu',
+      '--dt',
+      '0.05 ms',
+      '--duration',
+      '200 ms',
+    );
     expectOk(r);
     const spikes = readCsv(join(r.dir, 'spikes.csv')).rows;
     const V = readCsv(join(r.dir, 'A.V.csv')).rows.map((row) => Number(row[1]));
@@ -276,7 +288,9 @@ describe('spikeforge run: random initial states and overrides', () => {
   /** The first trace row (state after step 0) of N.V.csv. */
   function firstRow(dir: string): number[] {
     const trace = readCsv(join(dir, 'N.V.csv'));
-    expect(trace.header).toBe(['t_ms', ...Array.from({ length: 64 }, (_, i) => String(i))].join(','));
+    expect(trace.header).toBe(
+      ['t_ms', ...Array.from({ length: 64 }, (_, i) => String(i))].join(','),
+    );
     expect(trace.rows[0]![0]).toBe('0.1');
     return trace.rows[0]!.slice(1).map(Number);
   }
@@ -293,7 +307,9 @@ describe('spikeforge run: random initial states and overrides', () => {
     for (const r of [a, b, c]) expectOk(r);
     const v = firstRow(a.dir);
     expect(firstRow(b.dir)).toEqual(v);
-    firstRow(c.dir).forEach((x, i) => expect(Math.abs(x - v[i]!)).toBeLessThanOrEqual(1e-5 * Math.abs(x)));
+    firstRow(c.dir).forEach((x, i) =>
+      expect(Math.abs(x - v[i]!)).toBeLessThanOrEqual(1e-5 * Math.abs(x)),
+    );
     expect(new Set(v).size).toBe(64);
     const v0 = initialFrom(v);
     const mean = v0.reduce((s, x) => s + x, 0) / v0.length;
@@ -304,26 +320,45 @@ describe('spikeforge run: random initial states and overrides', () => {
     expect(sd).toBeLessThan(4);
   });
 
-  it.skipIf(!probe.ok)('the same seed gives the same random initial states on CPU and WebGPU', async () => {
-    const cpu = await run('rt_random', '--backend', 'cpu');
-    const gpu = await run('rt_random', '--backend', 'webgpu');
-    expectOk(cpu);
-    expectOk(gpu);
-    expect(readSummary(gpu.dir).backend).toBe('webgpu');
-    const a = firstRow(cpu.dir);
-    const b = firstRow(gpu.dir);
-    const identical = a.filter((x, i) => x === b[i]).length;
-    a.forEach((x, i) => expect(Math.abs(x - b[i]!), `neuron ${i}: cpu ${x}, webgpu ${b[i]}`).toBeLessThanOrEqual(1e-5 * Math.abs(x)));
-    console.log(`runtime: first-step V of 64 seeded random neurons, CPU vs WebGPU: ${identical}/64 bit-identical, all within 1e-5`);
-    // And a different seed draws different values on WebGPU too.
-    const other = await run('rt_random', '--backend', 'webgpu', '--seed', '43');
-    expectOk(other);
-    expect(firstRow(other.dir).filter((x, i) => x === b[i])).toEqual([]);
-  });
+  it.skipIf(!probe.ok)(
+    'the same seed gives the same random initial states on CPU and WebGPU',
+    async () => {
+      const cpu = await run('rt_random', '--backend', 'cpu');
+      const gpu = await run('rt_random', '--backend', 'webgpu');
+      expectOk(cpu);
+      expectOk(gpu);
+      expect(readSummary(gpu.dir).backend).toBe('webgpu');
+      const a = firstRow(cpu.dir);
+      const b = firstRow(gpu.dir);
+      const identical = a.filter((x, i) => x === b[i]).length;
+      a.forEach((x, i) =>
+        expect(Math.abs(x - b[i]!), `neuron ${i}: cpu ${x}, webgpu ${b[i]}`).toBeLessThanOrEqual(
+          1e-5 * Math.abs(x),
+        ),
+      );
+      console.log(
+        `runtime: first-step V of 64 seeded random neurons, CPU vs WebGPU: ${identical}/64 bit-identical, all within 1e-5`,
+      );
+      // And a different seed draws different values on WebGPU too.
+      const other = await run('rt_random', '--backend', 'webgpu', '--seed', '43');
+      expectOk(other);
+      expect(firstRow(other.dir).filter((x, i) => x === b[i])).toEqual([]);
+    },
+  );
 
   it('--duration, --dt and --seed override the network', async () => {
     const base = await run('rt_basic', '--backend', 'cpu');
-    const r = await run('rt_basic', '--backend', 'cpu', '--duration', '20', '--dt', '0.05', '--seed', '9');
+    const r = await run(
+      'rt_basic',
+      '--backend',
+      'cpu',
+      '--duration',
+      '20',
+      '--dt',
+      '0.05',
+      '--seed',
+      '9',
+    );
     expectOk(base);
     expectOk(r);
     const summary = readSummary(r.dir);
@@ -335,11 +370,23 @@ describe('spikeforge run: random initial states and overrides', () => {
     const trace = readCsv(join(r.dir, 'N.V.csv')).rows;
     expect(trace).toHaveLength(400);
     trace.forEach((row, n) => expect(row[0]).toBe(exactTime(n + 1, 5, 2)));
-    for (const [t] of readCsv(join(r.dir, 'spikes.csv')).rows) expect(t).toBe(exactTime(Math.round(Number(t) / 0.05), 5, 2));
-    expect(summary.populations['N']!.mean_rate_hz).toBeCloseTo(summary.populations['N']!.spikes! / 5 / 0.02, 9);
+    for (const [t] of readCsv(join(r.dir, 'spikes.csv')).rows)
+      expect(t).toBe(exactTime(Math.round(Number(t) / 0.05), 5, 2));
+    expect(summary.populations['N']!.mean_rate_hz).toBeCloseTo(
+      summary.populations['N']!.spikes! / 5 / 0.02,
+      9,
+    );
 
     // Units are accepted; the seed changes random initial values.
-    const seconds = await run('rt_random', '--backend', 'cpu', '--duration', '0.5 ms', '--seed', '7');
+    const seconds = await run(
+      'rt_random',
+      '--backend',
+      'cpu',
+      '--duration',
+      '0.5 ms',
+      '--seed',
+      '7',
+    );
     expectOk(seconds);
     expect(readSummary(seconds.dir).steps).toBe(5);
     const seeded = await run('rt_random', '--backend', 'cpu', '--seed', '7');

@@ -62,19 +62,28 @@ async function runCpu64(file: string): Promise<Scenario> {
     await backend.prepare(plan);
     const { chunks } = await simulate(plan, backend);
     const spikes = new Map<string, number[][]>();
-    for (const p of plan.spikeRecords) spikes.set(p, Array.from({ length: populationOf(network, p).size }, () => []));
+    for (const p of plan.spikeRecords)
+      spikes.set(
+        p,
+        Array.from({ length: populationOf(network, p).size }, () => []),
+      );
     const traces = new Map<string, Float64Array[]>();
     plan.traces.forEach((t) => {
       const width = t.range.end - t.range.start;
-      traces.set(`${t.population}.${t.variable}`, Array.from({ length: width }, () => new Float64Array(steps)));
+      traces.set(
+        `${t.population}.${t.variable}`,
+        Array.from({ length: width }, () => new Float64Array(steps)),
+      );
     });
     for (const chunk of chunks) {
-      for (const [p, s] of chunk.spikes) s.steps.forEach((step, k) => spikes.get(p)![s.indices[k]!]!.push(step));
+      for (const [p, s] of chunk.spikes)
+        s.steps.forEach((step, k) => spikes.get(p)![s.indices[k]!]!.push(step));
       plan.traces.forEach((t, r) => {
         const width = t.range.end - t.range.start;
         const columns = traces.get(`${t.population}.${t.variable}`)!;
         const values = chunk.traces[r]!;
-        for (let s = 0; s < chunk.steps; s++) for (let i = 0; i < width; i++) columns[i]![chunk.firstStep + s] = values[s * width + i]!;
+        for (let s = 0; s < chunk.steps; s++)
+          for (let i = 0; i < width; i++) columns[i]![chunk.firstStep + s] = values[s * width + i]!;
       });
     }
     return { network, plan, spikes, traces };
@@ -164,7 +173,14 @@ class Refractory {
 }
 
 /** ExpIF(Ref), by hand. */
-function handExpIF(p: Record<string, number>, method: 'exp_euler' | 'euler', input: (n: number) => number, V0: number, dt: number, steps: number): HandRun {
+function handExpIF(
+  p: Record<string, number>,
+  method: 'exp_euler' | 'euler',
+  input: (n: number) => number,
+  V0: number,
+  dt: number,
+  steps: number,
+): HandRun {
   const refractory = new Refractory(Math.round((p['tau_ref'] ?? 0) / dt));
   const spikes: number[] = [];
   const trace = new Float64Array(steps);
@@ -188,7 +204,14 @@ function handExpIF(p: Record<string, number>, method: 'exp_euler' | 'euler', inp
 }
 
 /** AdExIF(Ref)(LTC), by hand: V and w from the start-of-step values (Jacobi). */
-function handAdEx(p: Record<string, number>, input: (n: number) => number, V0: number, w0: number, dt: number, steps: number): HandRun & { w: Float64Array } {
+function handAdEx(
+  p: Record<string, number>,
+  input: (n: number) => number,
+  V0: number,
+  w0: number,
+  dt: number,
+  steps: number,
+): HandRun & { w: Float64Array } {
   const refractory = new Refractory(Math.round((p['tau_ref'] ?? 0) / dt));
   const spikes: number[] = [];
   const traceV = new Float64Array(steps);
@@ -220,7 +243,14 @@ function handAdEx(p: Record<string, number>, input: (n: number) => number, V0: n
 }
 
 /** HH rate functions, V in mV, rates in 1/ms (the classical forms, written out). */
-function hhRates(V: number): { am: number; bm: number; ah: number; bh: number; an: number; bn: number } {
+function hhRates(V: number): {
+  am: number;
+  bm: number;
+  ah: number;
+  bh: number;
+  an: number;
+  bn: number;
+} {
   return {
     am: 1 / exprel(-(V + 40) / 10),
     bm: 4 * Math.exp(-(V + 65) / 18),
@@ -232,7 +262,13 @@ function hhRates(V: number): { am: number; bm: number; ah: number; bh: number; a
 }
 
 /** HH, by hand: every state from the start-of-step values; spike = upward crossing of V_th. */
-function handHH(p: Record<string, number>, I: number, V0: number, dt: number, steps: number): HandRun & { m0: number; h0: number; n0: number } {
+function handHH(
+  p: Record<string, number>,
+  I: number,
+  V0: number,
+  dt: number,
+  steps: number,
+): HandRun & { m0: number; h0: number; n0: number } {
   const r0 = hhRates(V0);
   const m0 = r0.am / (r0.am + r0.bm);
   const h0 = r0.ah / (r0.ah + r0.bh);
@@ -244,7 +280,8 @@ function handHH(p: Record<string, number>, I: number, V0: number, dt: number, st
     const r = hhRates(V);
     const gNa = p['gNa']! * m ** 3 * h;
     const gK = p['gK']! * n ** 4;
-    const fV = (-gNa * (V - p['ENa']!) - gK * (V - p['EK']!) - p['gL']! * (V - p['EL']!) + I) / p['C']!;
+    const fV =
+      (-gNa * (V - p['ENa']!) - gK * (V - p['EK']!) - p['gL']! * (V - p['EL']!) + I) / p['C']!;
     const JV = -(gNa + gK + p['gL']!) / p['C']!;
     const nextV = expEuler(V, fV, JV, dt);
     const nextM = expEuler(m, r.am * (1 - m) - r.bm * m, -(r.am + r.bm), dt);
@@ -260,7 +297,11 @@ function handHH(p: Record<string, number>, I: number, V0: number, dt: number, st
 /** Largest |a - b| / max(|a|, |b|, floor). */
 function maxRelative(a: Float64Array, b: Float64Array, floor: number): number {
   let worst = 0;
-  for (let k = 0; k < a.length; k++) worst = Math.max(worst, Math.abs(a[k]! - b[k]!) / Math.max(Math.abs(a[k]!), Math.abs(b[k]!), floor));
+  for (let k = 0; k < a.length; k++)
+    worst = Math.max(
+      worst,
+      Math.abs(a[k]! - b[k]!) / Math.max(Math.abs(a[k]!), Math.abs(b[k]!), floor),
+    );
   return worst;
 }
 
@@ -275,39 +316,50 @@ describe('(a) ExpIFRef, V_th = -30 mV, tau_ref = 1.7 ms, 10 nA for 300 ms', () =
   it.each([
     ['E', 'exp_euler'],
     ['U', 'euler'],
-  ] as const)('population %s (%s): cpu64 spike steps equal both independent float64 computations', async (population, method) => {
-    const { network, spikes, traces } = await scenario();
-    const model = modelOf(network, population);
-    expect(model.method).toBe(method);
-    const p = parametersOf(network, population);
-    expect([p['V_th'], p['tau_ref']]).toEqual([-30, 1.7]);
-    const dt = network.dt;
-    const steps = Math.round(network.duration / dt);
-    const input = inputOf(network, population);
-    expect(input(0)).toBe(10);
-    const cpu64 = spikes.get(population)![0]!;
+  ] as const)(
+    'population %s (%s): cpu64 spike steps equal both independent float64 computations',
+    async (population, method) => {
+      const { network, spikes, traces } = await scenario();
+      const model = modelOf(network, population);
+      expect(model.method).toBe(method);
+      const p = parametersOf(network, population);
+      expect([p['V_th'], p['tau_ref']]).toEqual([-30, 1.7]);
+      const dt = network.dt;
+      const steps = Math.round(network.duration / dt);
+      const input = inputOf(network, population);
+      expect(input(0)).toBe(10);
+      const cpu64 = spikes.get(population)![0]!;
 
-    const reference = simulateNeuron64(model, p, { dt, steps, input: (t) => input(Math.round(t / dt)), initial: { V: -65 } });
-    expect(reference.refractorySteps).toBe(17);
-    const hand = handExpIF(p, method, input, -65, dt, steps);
-    console.log(`(a) ExpIFRef ${method}: ${cpu64.length} spikes (cpu64), ${reference.spikeSteps.length} (simulateNeuron64), ${hand.spikes.length} (by hand); steps ${cpu64.join(' ')}`);
-    expect(cpu64).toEqual(reference.spikeSteps);
-    expect(cpu64).toEqual(hand.spikes);
-    const V = traces.get(`${population}.V`)![0]!;
-    expect(maxRelative(V, reference.traces['V']!, 1e-3)).toBeLessThan(1e-9);
-    expect(maxRelative(V, hand.V, 1e-3)).toBeLessThan(1e-9);
+      const reference = simulateNeuron64(model, p, {
+        dt,
+        steps,
+        input: (t) => input(Math.round(t / dt)),
+        initial: { V: -65 },
+      });
+      expect(reference.refractorySteps).toBe(17);
+      const hand = handExpIF(p, method, input, -65, dt, steps);
+      console.log(
+        `(a) ExpIFRef ${method}: ${cpu64.length} spikes (cpu64), ${reference.spikeSteps.length} (simulateNeuron64), ${hand.spikes.length} (by hand); steps ${cpu64.join(' ')}`,
+      );
+      expect(cpu64).toEqual(reference.spikeSteps);
+      expect(cpu64).toEqual(hand.spikes);
+      const V = traces.get(`${population}.V`)![0]!;
+      expect(maxRelative(V, reference.traces['V']!, 1e-3)).toBeLessThan(1e-9);
+      expect(maxRelative(V, hand.V, 1e-3)).toBeLessThan(1e-9);
 
-    // Physics: regular firing; V held at V_reset for exactly round(1.7/0.1) = 17 steps.
-    expect(cpu64.length).toBeGreaterThanOrEqual(10);
-    const isi = intervals(cpu64);
-    expect(Math.max(...isi) - Math.min(...isi)).toBeLessThanOrEqual(1);
-    for (const s of cpu64) {
-      if (s + 18 >= steps) continue;
-      for (let k = s; k <= s + 17; k++) expect(V[k], `V after step ${k} (spike at ${s})`).toBe(p['V_reset']);
-      expect(V[s + 18]).toBeGreaterThan(p['V_reset']!);
-    }
-    expect(Math.min(...isi)).toBeGreaterThan(17);
-  });
+      // Physics: regular firing; V held at V_reset for exactly round(1.7/0.1) = 17 steps.
+      expect(cpu64.length).toBeGreaterThanOrEqual(10);
+      const isi = intervals(cpu64);
+      expect(Math.max(...isi) - Math.min(...isi)).toBeLessThanOrEqual(1);
+      for (const s of cpu64) {
+        if (s + 18 >= steps) continue;
+        for (let k = s; k <= s + 17; k++)
+          expect(V[k], `V after step ${k} (spike at ${s})`).toBe(p['V_reset']);
+        expect(V[s + 18]).toBeGreaterThan(p['V_reset']!);
+      }
+      expect(Math.min(...isi)).toBeGreaterThan(17);
+    },
+  );
 
   it('exp_euler and euler fire at similar, regular rates', async () => {
     const { spikes } = await scenario();
@@ -332,9 +384,15 @@ describe('(b) AdExIFRefLTC under section([0, 22, 0] nA, [100, 300, 100] ms)', ()
     expect([input(999), input(1000), input(3999), input(4000)]).toEqual([0, 22, 22, 0]);
     const cpu64 = spikes.get('N')![0]!;
 
-    const reference = simulateNeuron64(model, p, { dt, steps, input: (t) => input(Math.round(t / dt)) });
+    const reference = simulateNeuron64(model, p, {
+      dt,
+      steps,
+      input: (t) => input(Math.round(t / dt)),
+    });
     const hand = handAdEx(p, input, p['V_rest']!, 0, dt, steps);
-    console.log(`(b) AdExIFRefLTC: ${cpu64.length} spikes (cpu64), ${reference.spikeSteps.length} (simulateNeuron64), ${hand.spikes.length} (by hand); steps ${cpu64.join(' ')}`);
+    console.log(
+      `(b) AdExIFRefLTC: ${cpu64.length} spikes (cpu64), ${reference.spikeSteps.length} (simulateNeuron64), ${hand.spikes.length} (by hand); steps ${cpu64.join(' ')}`,
+    );
     expect(cpu64).toEqual(reference.spikeSteps);
     expect(cpu64).toEqual(hand.spikes);
     expect(maxRelative(traces.get('N.V')![0]!, hand.V, 1e-3)).toBeLessThan(1e-9);
@@ -367,7 +425,12 @@ describe('(c) HH under 5 uA/cm^2 for 150 ms', () => {
       expect(V0).toBeGreaterThanOrEqual(-70);
       expect(V0).toBeLessThan(-60);
       const cpu64 = spikes.get('N')![i]!;
-      const reference = simulateNeuron64(model, p, { dt, steps, input: () => I, initial: { V: V0 } });
+      const reference = simulateNeuron64(model, p, {
+        dt,
+        steps,
+        input: () => I,
+        initial: { V: V0 },
+      });
       const hand = handHH(p, I, V0, dt, steps);
       // The gates start at their steady state for V0.
       expect(Math.abs(initial.get('m')![i]! - hand.m0)).toBeLessThan(1e-12);
@@ -386,6 +449,8 @@ describe('(c) HH under 5 uA/cm^2 for 150 ms', () => {
       for (const s of cpu64) expect(Math.max(...V.subarray(s, s + 20))).toBeGreaterThan(30);
       counts.push(cpu64.length);
     }
-    console.log(`(c) HH at 5 uA/cm^2: spikes per neuron ${counts.join(', ')} in 150 ms; neuron 0 at steps ${spikes.get('N')![0]!.join(' ')}`);
+    console.log(
+      `(c) HH at 5 uA/cm^2: spikes per neuron ${counts.join(', ')} in 150 ms; neuron 0 at steps ${spikes.get('N')![0]!.join(' ')}`,
+    );
   });
 });

@@ -162,7 +162,8 @@ describe('formatDimension', () => {
   it('gives the same name again, quickly, for an equal dimension built anew (the names are memoized)', () => {
     const first = formatDimension(dimMul(dimOf('mV'), perMs));
     const started = performance.now();
-    for (let i = 0; i < 10_000; i++) expect(formatDimension(dimDiv(dimOf('mV'), dimOf('ms')))).toBe(first);
+    for (let i = 0; i < 10_000; i++)
+      expect(formatDimension(dimDiv(dimOf('mV'), dimOf('ms')))).toBe(first);
     // Unmemoized, one call took about 1.3 ms: 10 000 would take 13 s.
     expect(performance.now() - started).toBeLessThan(2000);
   });
@@ -173,7 +174,8 @@ describe('unitSpellings', () => {
     const all = unitSpellings();
     expect(new Set(all).size).toBe(all.length);
     for (const s of all) expect(isUnitSpelling(s), s).toBe(true);
-    for (const s of ['mV', 'ms', 'Hz', 'kHz', 'uF', 'Mohm', 'mM', 'weight', 'V', 'cm']) expect(all).toContain(s);
+    for (const s of ['mV', 'ms', 'Hz', 'kHz', 'uF', 'Mohm', 'mM', 'weight', 'V', 'cm'])
+      expect(all).toContain(s);
   });
 });
 

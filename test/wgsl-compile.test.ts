@@ -14,7 +14,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSource, manifest } from '../src/codegen/module.js';
 import type { Network } from '../src/ir/types.js';
-import { ROOT, compileNetworks, listSpk, planOf, repoPath, stdlibModelNetworks, unsupportedReason } from './golden/cases.js';
+import {
+  ROOT,
+  compileNetworks,
+  listSpk,
+  planOf,
+  repoPath,
+  stdlibModelNetworks,
+  unsupportedReason,
+} from './golden/cases.js';
 import { formatCompilationMessages, openWebGpu } from './support/webgpu.js';
 
 interface Subject {
@@ -25,8 +33,14 @@ interface Subject {
 }
 
 function subjects(): Subject[] {
-  const list: Subject[] = stdlibModelNetworks().map(({ network, origin }) => ({ label: origin, network }));
-  for (const path of [...listSpk(join(ROOT, 'examples')), ...listSpk(join(ROOT, 'test', 'models'))]) {
+  const list: Subject[] = stdlibModelNetworks().map(({ network, origin }) => ({
+    label: origin,
+    network,
+  }));
+  for (const path of [
+    ...listSpk(join(ROOT, 'examples')),
+    ...listSpk(join(ROOT, 'test', 'models')),
+  ]) {
     let networks: Network[];
     try {
       networks = compileNetworks(path);
@@ -61,13 +75,17 @@ async function scopedErrors(device: GPUDevice, make: () => unknown): Promise<str
   make();
   const validation = await device.popErrorScope();
   const internal = await device.popErrorScope();
-  return [validation, internal].flatMap((e) => (e === null ? [] : [`${e.constructor.name}: ${e.message}`]));
+  return [validation, internal].flatMap((e) =>
+    e === null ? [] : [`${e.constructor.name}: ${e.message}`],
+  );
 }
 
 /** Compilation messages with the source line each points at. */
 function describeMessages(messages: readonly GPUCompilationMessage[], code: string): string[] {
   const lines = code.split('\n');
-  return formatCompilationMessages(messages).map((text, k) => `${text}\n    | ${lines[(messages[k]?.lineNum ?? 0) - 1] ?? ''}`);
+  return formatCompilationMessages(messages).map(
+    (text, k) => `${text}\n    | ${lines[(messages[k]?.lineNum ?? 0) - 1] ?? ''}`,
+  );
 }
 
 describe.skipIf(!opened.ok)('generated WGSL compiles in Dawn', () => {
@@ -83,18 +101,31 @@ describe.skipIf(!opened.ok)('generated WGSL compiles in Dawn', () => {
     const code = generateSource(plan, 'wgsl');
 
     let module: GPUShaderModule | undefined;
-    const moduleErrors = await scopedErrors(device, () => (module = device.createShaderModule({ code })));
+    const moduleErrors = await scopedErrors(
+      device,
+      () => (module = device.createShaderModule({ code })),
+    );
     const info = await module!.getCompilationInfo();
     const problems = info.messages.filter((m) => m.type === 'error' || m.type === 'warning');
-    expect(describeMessages(problems, code), `WGSL compilation errors or warnings (device: ${opened.gpu.description})`).toEqual([]);
+    expect(
+      describeMessages(problems, code),
+      `WGSL compilation errors or warnings (device: ${opened.gpu.description})`,
+    ).toEqual([]);
     expect(moduleErrors, 'errors creating the shader module').toEqual([]);
 
     const entryPoints = computeEntryPoints(code);
     expect(entryPoints.length, 'no @compute entry point found').toBeGreaterThan(0);
-    const dispatched = (manifest(plan, 'wgsl')['dispatch_per_step'] as { entry_point: string }[]).map((d) => d.entry_point);
-    expect(dispatched.filter((e) => !entryPoints.includes(e)), 'entry points the manifest dispatches but the module lacks').toEqual([]);
+    const dispatched = (
+      manifest(plan, 'wgsl')['dispatch_per_step'] as { entry_point: string }[]
+    ).map((d) => d.entry_point);
+    expect(
+      dispatched.filter((e) => !entryPoints.includes(e)),
+      'entry points the manifest dispatches but the module lacks',
+    ).toEqual([]);
     for (const entryPoint of entryPoints) {
-      const errors = await scopedErrors(device, () => device.createComputePipeline({ layout: 'auto', compute: { module: module!, entryPoint } }));
+      const errors = await scopedErrors(device, () =>
+        device.createComputePipeline({ layout: 'auto', compute: { module: module!, entryPoint } }),
+      );
       expect(errors, `errors creating the compute pipeline for ${entryPoint}`).toEqual([]);
     }
   });

@@ -1,6 +1,11 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { DiagnosticError, InputFileError, renderDiagnostic, renderInternalError } from '../diagnostics/diagnostic.js';
+import {
+  DiagnosticError,
+  InputFileError,
+  renderDiagnostic,
+  renderInternalError,
+} from '../diagnostics/diagnostic.js';
 import { PACKAGE_ROOT, compileFiles, type CompileResult } from '../pipeline.js';
 import { type Io, UsageError, processIo } from './io.js';
 import { STAGES } from './stages.js';
@@ -15,7 +20,11 @@ interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  readonly run: (positionals: readonly string[], values: Record<string, string | boolean | undefined>, io: Io) => number | Promise<number>;
+  readonly run: (
+    positionals: readonly string[],
+    values: Record<string, string | boolean | undefined>,
+    io: Io,
+  ) => number | Promise<number>;
 }
 
 /** Compiles and prints every diagnostic; returns the result only when there were no errors. */
@@ -38,7 +47,10 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         for (const file of files) {
           const compiled = compileReporting([file], io);
           if (compiled === undefined) failed = true;
-          else io.out(`${file}: ok (${compiled.program.models.size} models, ${compiled.program.networks.size} networks)`);
+          else
+            io.out(
+              `${file}: ok (${compiled.program.models.size} models, ${compiled.program.networks.size} networks)`,
+            );
         }
         return failed ? EXIT.modelError : EXIT.ok;
       },
@@ -52,12 +64,16 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
       options: { model: { type: 'string' }, stage: { type: 'string', default: 'ir' } },
       run: (files, values, io) => {
         const [file, ...extra] = files;
-        if (file === undefined || extra.length > 0) throw new UsageError('inspect takes exactly one FILE');
+        if (file === undefined || extra.length > 0)
+          throw new UsageError('inspect takes exactly one FILE');
         const name = values['model'];
         const stage = String(values['stage']);
         if (typeof name !== 'string') throw new UsageError('inspect needs --model NAME');
         const printer = STAGES.get(stage);
-        if (printer === undefined) throw new UsageError(`unknown stage '${stage}'; the stages are ${[...STAGES.keys()].join(', ')}`);
+        if (printer === undefined)
+          throw new UsageError(
+            `unknown stage '${stage}'; the stages are ${[...STAGES.keys()].join(', ')}`,
+          );
         const compiled = compileReporting([file], io);
         if (compiled === undefined) return EXIT.modelError;
         io.out(printer(compiled, name));
@@ -79,17 +95,26 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
       },
       run: (files, values, io) => {
         const [file, ...extra] = files;
-        if (file === undefined || extra.length > 0) throw new UsageError('compile takes exactly one FILE');
+        if (file === undefined || extra.length > 0)
+          throw new UsageError('compile takes exactly one FILE');
         const target = values['target'];
         if (typeof target !== 'string' || !(TARGETS as readonly string[]).includes(target)) {
           throw new UsageError(`compile needs --target ${TARGETS.join('|')}`);
         }
         const precision = String(values['precision']);
-        if (precision !== 'f32' && precision !== 'f64') throw new UsageError(`--precision takes f32 or f64, not '${precision}'`);
-        return compileCommand(file, target as Target, typeof values['network'] === 'string' ? values['network'] : undefined, String(values['out']), io, {
-          precision,
-          standalone: values['standalone'] === true,
-        });
+        if (precision !== 'f32' && precision !== 'f64')
+          throw new UsageError(`--precision takes f32 or f64, not '${precision}'`);
+        return compileCommand(
+          file,
+          target as Target,
+          typeof values['network'] === 'string' ? values['network'] : undefined,
+          String(values['out']),
+          io,
+          {
+            precision,
+            standalone: values['standalone'] === true,
+          },
+        );
       },
     },
   ],
@@ -108,29 +133,62 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
       },
       run: (files, values, io) => {
         const [file, ...extra] = files;
-        if (file === undefined || extra.length > 0) throw new UsageError('run takes exactly one FILE');
+        if (file === undefined || extra.length > 0)
+          throw new UsageError('run takes exactly one FILE');
         const backend = String(values['backend']);
-        if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) throw new UsageError(`unknown backend '${backend}'; the backends are ${BACKEND_CHOICES.join(', ')}`);
-        const optional = (name: string): Record<string, string> => (typeof values[name] === 'string' ? { [name]: values[name] as string } : {});
-        return runCommand({ file, backend: backend as BackendChoice, out: String(values['out']), ...optional('network'), ...optional('duration'), ...optional('dt'), ...optional('seed') }, io);
+        if (!(BACKEND_CHOICES as readonly string[]).includes(backend))
+          throw new UsageError(
+            `unknown backend '${backend}'; the backends are ${BACKEND_CHOICES.join(', ')}`,
+          );
+        const optional = (name: string): Record<string, string> =>
+          typeof values[name] === 'string' ? { [name]: values[name] as string } : {};
+        return runCommand(
+          {
+            file,
+            backend: backend as BackendChoice,
+            out: String(values['out']),
+            ...optional('network'),
+            ...optional('duration'),
+            ...optional('dt'),
+            ...optional('seed'),
+          },
+          io,
+        );
       },
     },
   ],
 ]);
 
 function version(): string {
-  return (JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version: string })
+    .version;
 }
 
 function generalHelp(): string {
   const width = Math.max(...[...COMMANDS.keys()].map((k) => k.length));
   const lines = [...COMMANDS].map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['spikeforge: compile and run spiking neuron models written in .spk', '', 'usage: spikeforge COMMAND [OPTIONS]', '', 'commands:', ...lines, '', "run 'spikeforge COMMAND --help' for the options of a command"].join('\n');
+  return [
+    'spikeforge: compile and run spiking neuron models written in .spk',
+    '',
+    'usage: spikeforge COMMAND [OPTIONS]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    "run 'spikeforge COMMAND --help' for the options of a command",
+  ].join('\n');
 }
 
 function commandHelp(c: Command): string {
-  const options = Object.entries(c.options ?? {}).map(([name, o]) => `  --${name}${o.type === 'string' ? ' VALUE' : ''}`);
-  return [`usage: ${c.usage}`, '', c.summary, ...(options.length > 0 ? ['', 'options:', ...options] : [])].join('\n');
+  const options = Object.entries(c.options ?? {}).map(
+    ([name, o]) => `  --${name}${o.type === 'string' ? ' VALUE' : ''}`,
+  );
+  return [
+    `usage: ${c.usage}`,
+    '',
+    c.summary,
+    ...(options.length > 0 ? ['', 'options:', ...options] : []),
+  ].join('\n');
 }
 
 /** Runs the CLI; never throws: every failure becomes a message and an exit code. */
@@ -160,9 +218,18 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       io.out(commandHelp(command));
       return EXIT.ok;
     }
-    return await command.run(positionals, values as Record<string, string | boolean | undefined>, io);
+    return await command.run(
+      positionals,
+      values as Record<string, string | boolean | undefined>,
+      io,
+    );
   } catch (error) {
-    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      error instanceof UsageError ||
+      (error instanceof TypeError &&
+        'code' in error &&
+        String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       io.err(`spikeforge ${name}: ${error.message}\nusage: ${command.usage}`);
       return EXIT.usage;
     }
@@ -174,8 +241,14 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       for (const d of error.diagnostics) io.err(renderDiagnostic(d));
       return EXIT.modelError;
     }
-    if (error instanceof Error && 'code' in error && (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES')) {
-      io.err(`spikeforge ${name}: cannot read ${'path' in error ? String(error.path) : 'a file'}: ${error.code === 'ENOENT' ? 'no such file' : String(error.code)}`);
+    if (
+      error instanceof Error &&
+      'code' in error &&
+      (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES')
+    ) {
+      io.err(
+        `spikeforge ${name}: cannot read ${'path' in error ? String(error.path) : 'a file'}: ${error.code === 'ENOENT' ? 'no such file' : String(error.code)}`,
+      );
       return EXIT.usage;
     }
     io.err(renderInternalError(error));

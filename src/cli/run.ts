@@ -44,12 +44,18 @@ export function parseTime(text: string, option: string): number {
 function pickNetwork(networks: ReadonlyMap<string, Network>, name: string | undefined): Network {
   if (name !== undefined) {
     const n = networks.get(name);
-    if (n === undefined) throw new UsageError(`no network '${name}'; the file defines ${[...networks.keys()].join(', ') || 'none'}`);
+    if (n === undefined)
+      throw new UsageError(
+        `no network '${name}'; the file defines ${[...networks.keys()].join(', ') || 'none'}`,
+      );
     return n;
   }
   const [only, ...others] = networks.values();
   if (only === undefined) throw new UsageError('the file defines no network to run');
-  if (others.length > 0) throw new UsageError(`the file defines several networks (${[...networks.keys()].join(', ')}); choose one with --network`);
+  if (others.length > 0)
+    throw new UsageError(
+      `the file defines several networks (${[...networks.keys()].join(', ')}); choose one with --network`,
+    );
   return only;
 }
 
@@ -63,7 +69,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
   const network: Network = {
     ...base,
     ...(options.dt === undefined ? {} : { dt: parseTime(options.dt, '--dt') }),
-    ...(options.duration === undefined ? {} : { duration: parseTime(options.duration, '--duration') }),
+    ...(options.duration === undefined
+      ? {}
+      : { duration: parseTime(options.duration, '--duration') }),
     ...(options.seed === undefined ? {} : { seed: parseSeed(options.seed) }),
   };
   // Rounded, not truncated: 0.3 ms / 0.1 ms is 3 steps (BrainPy's int() would give 2).
@@ -79,15 +87,37 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     for (const r of network.recordings) {
       const population = network.populations.find((p) => p.name === r.population);
       const projection = network.projections.find((p) => p.name === r.population);
-      const model = r.of === 'projection' ? projection?.synapse.model : population?.source.kind === 'neuron' ? population.source.model : undefined;
-      const d = model === undefined ? undefined : result.program.dimensions.get(model.name)?.get(r.variable);
+      const model =
+        r.of === 'projection'
+          ? projection?.synapse.model
+          : population?.source.kind === 'neuron'
+            ? population.source.model
+            : undefined;
+      const d =
+        model === undefined
+          ? undefined
+          : result.program.dimensions.get(model.name)?.get(r.variable);
       // A synapse state declared in `weight` is in the unit of the projection's weights.
-      if (d !== undefined) units.set(`${r.population}.${r.variable}`, formatDimension(projection === undefined ? d : substituteWeight(d, projection.weightDimension)));
+      if (d !== undefined)
+        units.set(
+          `${r.population}.${r.variable}`,
+          formatDimension(
+            projection === undefined ? d : substituteWeight(d, projection.weightDimension),
+          ),
+        );
     }
-    const summary = writer.finish({ backend: backend.name, device: backend.device, wallSeconds, compileSeconds }, units);
-    io.out(`${network.name}: ${steps} steps of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`);
-    for (const [name, p] of Object.entries(summary['populations'] as Record<string, { spikes?: number; mean_rate_hz?: number }>)) {
-      if (p.spikes !== undefined) io.out(`  ${name}: ${p.spikes} spikes, mean rate ${p.mean_rate_hz?.toFixed(2)} Hz`);
+    const summary = writer.finish(
+      { backend: backend.name, device: backend.device, wallSeconds, compileSeconds },
+      units,
+    );
+    io.out(
+      `${network.name}: ${steps} steps of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
+    );
+    for (const [name, p] of Object.entries(
+      summary['populations'] as Record<string, { spikes?: number; mean_rate_hz?: number }>,
+    )) {
+      if (p.spikes !== undefined)
+        io.out(`  ${name}: ${p.spikes} spikes, mean rate ${p.mean_rate_hz?.toFixed(2)} Hz`);
     }
     return 0;
   } finally {
@@ -97,7 +127,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
 
 function parseSeed(text: string): number {
   const v = Number(text);
-  if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) throw new UsageError(`--seed takes a whole number from 0 to 4294967295, not '${text}'`);
+  if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32)
+    throw new UsageError(`--seed takes a whole number from 0 to 4294967295, not '${text}'`);
   return v;
 }
 
@@ -109,20 +140,35 @@ export interface CompileOptions {
 }
 
 /** `spikeforge compile`: the kernels of a network (or of one neuron model) and a manifest, written atomically. */
-export function compileCommand(file: string, target: Target, networkName: string | undefined, out: string, io: Io, options: CompileOptions = {}): number {
+export function compileCommand(
+  file: string,
+  target: Target,
+  networkName: string | undefined,
+  out: string,
+  io: Io,
+  options: CompileOptions = {},
+): number {
   const precision = options.precision ?? 'f32';
-  if (precision !== 'f32' && target !== 'cuda') throw new UsageError(`--precision ${precision} is for --target cuda (the ${target} kernels are float32)`);
-  if (options.standalone === true && target !== 'cuda') throw new UsageError('--standalone is for --target cuda');
+  if (precision !== 'f32' && target !== 'cuda')
+    throw new UsageError(
+      `--precision ${precision} is for --target cuda (the ${target} kernels are float32)`,
+    );
+  if (options.standalone === true && target !== 'cuda')
+    throw new UsageError('--standalone is for --target cuda');
   const result = compileFiles([file]);
   for (const d of result.diagnostics.items) io.err(renderDiagnostic(d));
   if (result.program === undefined) return 1;
   const compiled = result as Required<typeof result>;
-  const network = networkName === undefined && compiled.program.networks.size === 0
-    ? undefined
-    : pickNetwork(compiled.program.networks, networkName);
-  const networks = network === undefined
-    ? [...compiled.program.models.values()].filter((m) => m.kind === 'neuron').map((m) => networkFor(compiled, m.name))
-    : [network];
+  const network =
+    networkName === undefined && compiled.program.networks.size === 0
+      ? undefined
+      : pickNetwork(compiled.program.networks, networkName);
+  const networks =
+    network === undefined
+      ? [...compiled.program.models.values()]
+          .filter((m) => m.kind === 'neuron')
+          .map((m) => networkFor(compiled, m.name))
+      : [network];
   mkdirSync(out, { recursive: true });
   for (const n of networks) {
     if (options.standalone === true) {
@@ -132,13 +178,18 @@ export function compileCommand(file: string, target: Target, networkName: string
       mkdirSync(dir, { recursive: true });
       const files = standaloneFiles(plan, generateSource(plan, 'cuda', precision), { precision });
       for (const f of files) writeFileAtomic(join(dir, f.name), f.data);
-      io.out(`wrote ${dir}: ${files.map((f) => f.name).join(', ')} (build: cmake -S ${dir} -B ${join(dir, 'build')} && cmake --build ${join(dir, 'build')})`);
+      io.out(
+        `wrote ${dir}: ${files.map((f) => f.name).join(', ')} (build: cmake -S ${dir} -B ${join(dir, 'build')} && cmake --build ${join(dir, 'build')})`,
+      );
       continue;
     }
     const plan = planFor(n);
     const extension = target === 'cuda' ? 'cu' : target;
     writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target, precision));
-    writeFileAtomic(join(out, `${n.name}.manifest.json`), `${JSON.stringify(manifest(plan, target), null, 2)}\n`);
+    writeFileAtomic(
+      join(out, `${n.name}.manifest.json`),
+      `${JSON.stringify(manifest(plan, target), null, 2)}\n`,
+    );
     io.out(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
   }
   return 0;

@@ -19,10 +19,17 @@ function spanLocation(span: Span): string {
 
 function printAst(compiled: Required<CompileResult>, name: string): string {
   for (const { ast } of compiled.files) {
-    const def = ast.models.find((m) => m.name.name === name) ?? ast.networks.find((n) => n.name.name === name);
+    const def =
+      ast.models.find((m) => m.name.name === name) ??
+      ast.networks.find((n) => n.name.name === name);
     if (def !== undefined) {
       // Spans print as line:col ranges; the file object would repeat the whole source.
-      return JSON.stringify(def, (key, value: unknown) => (key === 'file' ? undefined : key.endsWith('pan') ? spanLocation(value as Span) : value), 2);
+      return JSON.stringify(
+        def,
+        (key, value: unknown) =>
+          key === 'file' ? undefined : key.endsWith('pan') ? spanLocation(value as Span) : value,
+        2,
+      );
     }
   }
   throw new UsageError(`no model or network named '${name}'`);
@@ -30,7 +37,8 @@ function printAst(compiled: Required<CompileResult>, name: string): string {
 
 function printIr(compiled: Required<CompileResult>, name: string): string {
   const model = compiled.program.models.get(name);
-  if (model !== undefined) return formatModel(model, compiled.program.dimensions.get(name) ?? new Map());
+  if (model !== undefined)
+    return formatModel(model, compiled.program.dimensions.get(name) ?? new Map());
   const network = compiled.program.networks.get(name);
   if (network !== undefined) return formatNetwork(network);
   throw new UsageError(`no model or network named '${name}'`);
@@ -42,7 +50,10 @@ export function networkFor(compiled: Required<CompileResult>, name: string): Net
   if (network !== undefined) return network;
   const model = compiled.program.models.get(name);
   if (model === undefined) throw new UsageError(`no model or network named '${name}'`);
-  if (model.kind !== 'neuron') throw new UsageError(`${model.kind} models get kernels inside networks; inspect a network that uses ${name}`);
+  if (model.kind !== 'neuron')
+    throw new UsageError(
+      `${model.kind} models get kernels inside networks; inspect a network that uses ${name}`,
+    );
   return modelNetwork(model);
 }
 

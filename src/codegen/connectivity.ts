@@ -63,7 +63,14 @@ export function skipCount(table: Uint32Array, x: number): number {
  * The targets of pre neuron j (local), in ascending order: draw c of row j is
  * word c % 4 of Philox(key (seed, stream), counter (j, c / 4, 1, 0)).
  */
-export function geometricRow(table: Uint32Array, seed: number, stream: number, j: number, nPost: number, visit: (i: number) => void): void {
+export function geometricRow(
+  table: Uint32Array,
+  seed: number,
+  stream: number,
+  j: number,
+  nPost: number,
+  visit: (i: number) => void,
+): void {
   let i = -1;
   let words: [number, number, number, number] = [0, 0, 0, 0];
   for (let c = 0; ; c++) {
@@ -97,7 +104,11 @@ class Edges {
 }
 
 /** A stable counting sort of `order` by `key`: O(n + buckets), no comparisons. */
-function sortBy(order: Uint32Array, key: Uint32Array, buckets: number): { order: Uint32Array; start: Uint32Array } {
+function sortBy(
+  order: Uint32Array,
+  key: Uint32Array,
+  buckets: number,
+): { order: Uint32Array; start: Uint32Array } {
   const start = new Uint32Array(buckets + 1);
   for (const e of order) start[key[e]! + 1]! += 1;
   for (let b = 0; b < buckets; b++) start[b + 1]! += start[b]!;
@@ -133,7 +144,14 @@ function sampleDistinct(n: number, k: number, seed: number, stream: number, row:
 }
 
 /** Connectivity of a projection between ranges of nPre and nPost neurons. */
-export function buildConnectivity(connector: Connector, procedural: boolean, nPre: number, nPost: number, seed: number, projectionKey: string): Connectivity {
+export function buildConnectivity(
+  connector: Connector,
+  procedural: boolean,
+  nPre: number,
+  nPost: number,
+  seed: number,
+  projectionKey: string,
+): Connectivity {
   const stream = streamId(projectionKey);
   switch (connector.kind) {
     case 'all_to_all':
@@ -146,17 +164,20 @@ export function buildConnectivity(connector: Connector, procedural: boolean, nPr
       const table = skipTable(connector.p);
       if (procedural) return { kind: 'geometric', table, stream };
       const edges = new Edges();
-      for (let j = 0; j < nPre; j++) geometricRow(table, seed, stream, j, nPost, (i) => edges.add(j, i));
+      for (let j = 0; j < nPre; j++)
+        geometricRow(table, seed, stream, j, nPost, (i) => edges.add(j, i));
       return { kind: 'rows', rows: compress(nPre, nPost, edges) };
     }
     case 'fixed_out_degree': {
       const edges = new Edges();
-      for (let j = 0; j < nPre; j++) for (const i of sampleDistinct(nPost, connector.k, seed, stream, j)) edges.add(j, i);
+      for (let j = 0; j < nPre; j++)
+        for (const i of sampleDistinct(nPost, connector.k, seed, stream, j)) edges.add(j, i);
       return { kind: 'rows', rows: compress(nPre, nPost, edges) };
     }
     case 'fixed_in_degree': {
       const edges = new Edges();
-      for (let i = 0; i < nPost; i++) for (const j of sampleDistinct(nPre, connector.k, seed, stream, i)) edges.add(j, i);
+      for (let i = 0; i < nPost; i++)
+        for (const j of sampleDistinct(nPre, connector.k, seed, stream, i)) edges.add(j, i);
       return { kind: 'rows', rows: compress(nPre, nPost, edges) };
     }
     case 'from_file': {
@@ -165,8 +186,21 @@ export function buildConnectivity(connector: Connector, procedural: boolean, nPr
       for (const [n, line] of lines.entries()) {
         if (line.trim() === '' || /^[A-Za-z#]/.test(line.trim())) continue;
         const [a, b] = line.split(',').map((x) => Number(x.trim()));
-        if (a === undefined || b === undefined || !Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= nPre || b >= nPost) {
-          throw new InputFileError(connector.path, n + 1, `expected 'pre,post' with indices below ${nPre} and ${nPost}, found '${line.trim()}'`);
+        if (
+          a === undefined ||
+          b === undefined ||
+          !Number.isInteger(a) ||
+          !Number.isInteger(b) ||
+          a < 0 ||
+          b < 0 ||
+          a >= nPre ||
+          b >= nPost
+        ) {
+          throw new InputFileError(
+            connector.path,
+            n + 1,
+            `expected 'pre,post' with indices below ${nPre} and ${nPost}, found '${line.trim()}'`,
+          );
         }
         edges.add(a, b);
       }
@@ -176,7 +210,13 @@ export function buildConnectivity(connector: Connector, procedural: boolean, nPr
 }
 
 /** Calls `visit` with each post target (local index) of pre neuron j, ascending. */
-export function forEachTarget(c: Connectivity, j: number, nPost: number, seed: number, visit: (i: number) => void): void {
+export function forEachTarget(
+  c: Connectivity,
+  j: number,
+  nPost: number,
+  seed: number,
+  visit: (i: number) => void,
+): void {
   switch (c.kind) {
     case 'all':
       for (let i = 0; i < nPost; i++) visit(i);
@@ -188,7 +228,8 @@ export function forEachTarget(c: Connectivity, j: number, nPost: number, seed: n
       geometricRow(c.table, seed, c.stream, j, nPost, visit);
       return;
     case 'rows':
-      for (let k = c.rows.outStart[j]!; k < c.rows.outStart[j + 1]!; k++) visit(c.rows.outTargets[k]!);
+      for (let k = c.rows.outStart[j]!; k < c.rows.outStart[j + 1]!; k++)
+        visit(c.rows.outTargets[k]!);
       return;
   }
 }

@@ -46,7 +46,8 @@ export function emitStatements(
 ): string[] {
   const lines: string[] = [];
   // A condition local is used as it is; any other condition is printed by the target's printer.
-  const condition = (e: SymExpr): string => (e.kind === 'sym' && boolLocals.has(e.name) ? printer.local(e.name) : printer.condition(e));
+  const condition = (e: SymExpr): string =>
+    e.kind === 'sym' && boolLocals.has(e.name) ? printer.local(e.name) : printer.condition(e);
   for (const s of body) {
     switch (s.kind) {
       case 'let':
@@ -60,16 +61,29 @@ export function emitStatements(
         lines.push(indent + syntax.assign(printer.local(s.name), printer.expr(s.value)));
         break;
       case 'random':
-        lines.push(indent + syntax.random(printer.local(s.name), s.distribution, s.stream, s.purpose));
+        lines.push(
+          indent + syntax.random(printer.local(s.name), s.distribution, s.stream, s.purpose),
+        );
         break;
       case 'count':
         lines.push(...syntax.count(printer.local(s.name), s.route).map((l) => indent + l));
         break;
       case 'gather':
-        lines.push(...syntax.gather(printer.local(s.name), s.route, s.owner, s.state).map((l) => indent + l));
+        lines.push(
+          ...syntax.gather(printer.local(s.name), s.route, s.owner, s.state).map((l) => indent + l),
+        );
         break;
       case 'spikeTime':
-        lines.push(...syntax.spikeTime(printer.local(s.name), printer.local(CURSOR_STATE), printer.local(nextName(CURSOR_STATE)), s.owner).map((l) => indent + l));
+        lines.push(
+          ...syntax
+            .spikeTime(
+              printer.local(s.name),
+              printer.local(CURSOR_STATE),
+              printer.local(nextName(CURSOR_STATE)),
+              s.owner,
+            )
+            .map((l) => indent + l),
+        );
         boolLocals.add(s.name);
         break;
       case 'if':
@@ -102,7 +116,16 @@ export function kernelPrinter(printer: CLikePrinter): KernelPrinter {
  * range ends at the element count). `suffix` is the target's unsigned literal
  * suffix. Undefined when the whole range is covered.
  */
-export function rangeCondition(index: string, start: number, end: number, count: number, suffix: string): string | undefined {
-  const parts = [...(start > 0 ? [`${index} >= ${start}${suffix}`] : []), ...(end < count ? [`${index} < ${end}${suffix}`] : [])];
+export function rangeCondition(
+  index: string,
+  start: number,
+  end: number,
+  count: number,
+  suffix: string,
+): string | undefined {
+  const parts = [
+    ...(start > 0 ? [`${index} >= ${start}${suffix}`] : []),
+    ...(end < count ? [`${index} < ${end}${suffix}`] : []),
+  ];
   return parts.length === 0 ? undefined : parts.join(' && ');
 }

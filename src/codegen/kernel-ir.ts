@@ -35,7 +35,13 @@ export type KernelStatement =
    * to this neuron by projection `route` (ascending order, so every backend adds
    * in the same order), of the per-pre value `state` of owner `owner`.
    */
-  | { readonly kind: 'gather'; readonly name: string; readonly route: number; readonly owner: string; readonly state: string }
+  | {
+      readonly kind: 'gather';
+      readonly name: string;
+      readonly route: number;
+      readonly owner: string;
+      readonly state: string;
+    }
   /**
    * Declares the condition local `name`, true when the next event of this
    * neuron in the table of SpikeTimes source `owner` (the one CURSOR_STATE

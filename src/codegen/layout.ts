@@ -57,7 +57,11 @@ export class BufferLayout {
   private readonly tables = new Map<number, number>();
   private readonly spikeTimes = new Map<string, SpikeTimeOffsets>();
 
-  constructor(kernels: readonly PopulationKernel[], readonly traces: readonly TraceSlot[], routing?: NetworkRouting) {
+  constructor(
+    kernels: readonly PopulationKernel[],
+    readonly traces: readonly TraceSlot[],
+    routing?: NetworkRouting,
+  ) {
     let floats = 0;
     let neurons = 0;
     for (const k of kernels) {
@@ -103,15 +107,24 @@ export class BufferLayout {
     };
     for (const r of this.routes) {
       const c = r.connectivity;
-      if (c.kind === 'rows') this.rows.set(r.index, { outStart: at(c.rows.outStart), outTargets: at(c.rows.outTargets), inStart: at(c.rows.inStart), inSources: at(c.rows.inSources) });
+      if (c.kind === 'rows')
+        this.rows.set(r.index, {
+          outStart: at(c.rows.outStart),
+          outTargets: at(c.rows.outTargets),
+          inStart: at(c.rows.inStart),
+          inSources: at(c.rows.inSources),
+        });
       if (c.kind === 'geometric') this.tables.set(r.index, at(c.table));
     }
-    for (const [population, t] of routing?.spikeTimes ?? []) this.spikeTimes.set(population, { start: at(t.start), steps: at(t.steps) });
+    for (const [population, t] of routing?.spikeTimes ?? [])
+      this.spikeTimes.set(population, { start: at(t.start), steps: at(t.steps) });
     this.connectivity = Uint32Array.from(words);
   }
 
   /** The spike-list ring of a population: first word, slots, and words per slot (1 + size). */
-  ring(population: string): { readonly offset: number; readonly slots: number; readonly stride: number } | undefined {
+  ring(
+    population: string,
+  ): { readonly offset: number; readonly slots: number; readonly stride: number } | undefined {
     const r = this.rings.get(population);
     return r === undefined ? undefined : { offset: r.offset, slots: r.slots, stride: 1 + r.size };
   }
@@ -132,7 +145,8 @@ export class BufferLayout {
   /** Where a SpikeTimes source's event table lives. */
   spikeTimeOffsets(population: string): SpikeTimeOffsets {
     const o = this.spikeTimes.get(population);
-    if (o === undefined) throw new InternalError(`population ${population} has no spike-time table`);
+    if (o === undefined)
+      throw new InternalError(`population ${population} has no spike-time table`);
     return o;
   }
 
@@ -176,6 +190,4 @@ export class BufferLayout {
     if (size === undefined) throw new InternalError(`no kernel ${owner} in the layout`);
     return size;
   }
-
-
 }

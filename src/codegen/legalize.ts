@@ -38,7 +38,10 @@ export function readLocals(body: readonly KernelStatement[]): Set<string> {
  * so are spike-time tests (they declare the spike flag and the next cursor).
  * CUDA compiles with warnings as errors, and an unused variable is a warning.
  */
-export function removeDeadLocals(body: readonly KernelStatement[], live: ReadonlySet<string>): KernelStatement[] {
+export function removeDeadLocals(
+  body: readonly KernelStatement[],
+  live: ReadonlySet<string>,
+): KernelStatement[] {
   let current = [...body];
   for (;;) {
     const used = readLocals(current);
@@ -69,5 +72,9 @@ export function removeDeadLocals(body: readonly KernelStatement[], live: Readonl
 }
 
 function countStatements(body: readonly KernelStatement[]): number {
-  return body.reduce((n, s) => n + 1 + (s.kind === 'if' ? countStatements(s.then) + countStatements(s.otherwise) : 0), 0);
+  return body.reduce(
+    (n, s) =>
+      n + 1 + (s.kind === 'if' ? countStatements(s.then) + countStatements(s.otherwise) : 0),
+    0,
+  );
 }

@@ -11,9 +11,21 @@ import { type NetworkRouting, type Route, routeNetwork } from './network.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
 import { BufferLayout } from './layout.js';
-import { DELIVERED_STATE, type SynapticInputs, argumentValuesOf, buildPopulationKernel, buildPreSynapseKernel } from './population.js';
+import {
+  DELIVERED_STATE,
+  type SynapticInputs,
+  argumentValuesOf,
+  buildPopulationKernel,
+  buildPreSynapseKernel,
+} from './population.js';
 import { entryPointName } from './kernel-ir.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule, spikeListBase, stepDispatches } from './wgsl/kernel.js';
+import {
+  STEP_UNIFORM_STRIDE,
+  WORKGROUP_SIZE,
+  emitWgslModule,
+  spikeListBase,
+  stepDispatches,
+} from './wgsl/kernel.js';
 import { WgslPrinter } from './wgsl/printer.js';
 import { CUDA_BLOCK_SIZE, emitCudaModule } from './cuda/kernel.js';
 import { CudaPrinter } from './cuda/printer.js';
@@ -33,7 +45,10 @@ class UpdateCache {
     const hit = byInput.get(ltcInput);
     if (hit !== undefined) return hit;
     const derived = deriveUpdate(model, ltcInput === undefined ? {} : { ltcInput });
-    const update: DerivedUpdate = derived.kind === 'error' ? { kind: 'update', temporaries: [], states: [], noise: [] } : derived;
+    const update: DerivedUpdate =
+      derived.kind === 'error'
+        ? { kind: 'update', temporaries: [], states: [], noise: [] }
+        : derived;
     if (derived.kind === 'error') this.problems.push(...derived.diagnostics);
     byInput.set(ltcInput, update);
     return update;
@@ -54,30 +69,52 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     synapseUpdate: (model) => updates.get(model),
     neuronUpdate: (model, ltcInput) => updates.get(model, ltcInput),
   };
-  const preKernels = routing.preSynapses.map((pre) => buildPreSynapseKernel(network, pre, updates.get(pre.route.projection.synapse.model)));
-  const populationKernels = network.populations.map((p) => buildPopulationKernel(network, p, inputs));
+  const preKernels = routing.preSynapses.map((pre) =>
+    buildPreSynapseKernel(network, pre, updates.get(pre.route.projection.synapse.model)),
+  );
+  const populationKernels = network.populations.map((p) =>
+    buildPopulationKernel(network, p, inputs),
+  );
   if (updates.problems.length > 0) throw new DiagnosticError(updates.problems);
   const traces = traceRequests(network, routing);
   // legalize: drop locals nothing reads (every target then compiles without unused-variable warnings).
   const kernels = [...preKernels, ...populationKernels].map((k) => {
-    const live = new Set([...k.states.map(nextName), ...(k.spikes ? [SPIKED] : []), ...traces.filter((t) => t.population === k.population).map((t) => recordedLocal(k, t.variable))]);
+    const live = new Set([
+      ...k.states.map(nextName),
+      ...(k.spikes ? [SPIKED] : []),
+      ...traces
+        .filter((t) => t.population === k.population)
+        .map((t) => recordedLocal(k, t.variable)),
+    ]);
     return { ...k, body: removeDeadLocals(k.body, live) };
   });
   const initial = new Map<string, ReadonlyMap<string, Float64Array>>();
   network.populations.forEach((p, k) => {
     const values = initialStates(network, p, populationKernels[k]!.states);
     for (const group of routing.groups.filter((g) => g.post === p.name)) {
-      for (const [name, v] of synapseInitialStates(group.synapse.model, argumentValuesOf(group.synapse), p.size, (x) => `${group.owner}.${x}`)) values.set(name, v);
+      for (const [name, v] of synapseInitialStates(
+        group.synapse.model,
+        argumentValuesOf(group.synapse),
+        p.size,
+        (x) => `${group.owner}.${x}`,
+      ))
+        values.set(name, v);
     }
     initial.set(p.name, values);
   });
   preKernels.forEach((kernel, k) => {
     const pre = routing.preSynapses[k]!;
-    const values = synapseInitialStates(pre.route.projection.synapse.model, argumentValuesOf(pre.route.projection.synapse), kernel.size);
+    const values = synapseInitialStates(
+      pre.route.projection.synapse.model,
+      argumentValuesOf(pre.route.projection.synapse),
+      kernel.size,
+    );
     values.set(DELIVERED_STATE, new Float64Array(kernel.size));
     initial.set(kernel.population, values);
   });
-  const spikeRecords = network.recordings.filter((r) => r.variable === 'spikes').map((r) => r.population);
+  const spikeRecords = network.recordings
+    .filter((r) => r.variable === 'spikes')
+    .map((r) => r.population);
   return { network, routing, kernels, initial, traces, spikeRecords, steps };
 }
 
@@ -89,7 +126,12 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
     if (r.variable === 'spikes') continue;
     const label = `${r.population}.${r.variable}`;
     if (r.of === 'population') {
-      requests.push({ population: r.population, variable: r.variable, range: r.range ?? { start: 0, end: 0 }, label });
+      requests.push({
+        population: r.population,
+        variable: r.variable,
+        range: r.range ?? { start: 0, end: 0 },
+        label,
+      });
       continue;
     }
     const route = routing.routes.find((x) => x.projection.name === r.population)!;
@@ -98,10 +140,16 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
     // Merged state is indexed by post neuron (the whole post population), per-pre state by pre neuron of the range.
     const owner = group === undefined ? `@pre${route.index}` : p.post;
     const variable = group === undefined ? r.variable : `${group.owner}.${r.variable}`;
-    const size = group === undefined ? p.preRange.end - p.preRange.start : network.populations.find((x) => x.name === p.post)!.size;
+    const size =
+      group === undefined
+        ? p.preRange.end - p.preRange.start
+        : network.populations.find((x) => x.name === p.post)!.size;
     const range = r.range ?? (group === undefined ? { start: 0, end: size } : p.postRange);
     if (range.start >= range.end || range.end > size) {
-      diagnostics.error(r.span, `slice [${range.start}:${range.end}] is out of range: projection ${p.name} keeps ${r.variable} for ${size} ${group === undefined ? 'pre' : 'post'}-synaptic neurons`);
+      diagnostics.error(
+        r.span,
+        `slice [${range.start}:${range.end}] is out of range: projection ${p.name} keeps ${r.variable} for ${size} ${group === undefined ? 'pre' : 'post'}-synaptic neurons`,
+      );
       continue;
     }
     requests.push({ population: owner, variable, range, label });
@@ -119,15 +167,41 @@ export function modelNetwork(model: NeuronModel, size = 1): Network {
     dt: 0.1,
     duration: 1,
     seed: 0,
-    populations: [{ name: model.name, span, size, source: { kind: 'neuron', model }, parameters: [], states: [] }],
+    populations: [
+      {
+        name: model.name,
+        span,
+        size,
+        source: { kind: 'neuron', model },
+        parameters: [],
+        states: [],
+      },
+    ],
     projections: [],
     stimuli: [],
-    recordings: [{ of: 'population', population: model.name, variable: 'spikes', range: { start: 0, end: size }, span }],
+    recordings: [
+      {
+        of: 'population',
+        population: model.name,
+        variable: 'spikes',
+        range: { start: 0, end: size },
+        span,
+      },
+    ],
   };
 }
 
 export function layoutOf(plan: SimulationPlan): BufferLayout {
-  return new BufferLayout(plan.kernels, plan.traces.map((t) => ({ population: t.population, variable: t.variable, start: t.range.start, end: t.range.end })), plan.routing);
+  return new BufferLayout(
+    plan.kernels,
+    plan.traces.map((t) => ({
+      population: t.population,
+      variable: t.variable,
+      start: t.range.start,
+      end: t.range.end,
+    })),
+    plan.routing,
+  );
 }
 
 /** Routes whose spikes are delivered to merged (per post neuron) synapse state, in routing order. */
@@ -136,12 +210,36 @@ export function mergedRoutes(plan: SimulationPlan): Route[] {
 }
 
 /** The generated source of a plan for one target. */
-export function generateSource(plan: SimulationPlan, target: Target, precision: Precision = 'f32'): string {
+export function generateSource(
+  plan: SimulationPlan,
+  target: Target,
+  precision: Precision = 'f32',
+): string {
   const layout = layoutOf(plan);
-  if (target === 'wgsl') return emitWgslModule(plan.kernels, layout, kernelPrinter(new WgslPrinter()), plan.network.seed, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]);
-  if (target === 'cuda') return emitCudaModule(plan.kernels, layout, kernelPrinter(new CudaPrinter({ precision })), plan.network.seed, precision, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]);
+  if (target === 'wgsl')
+    return emitWgslModule(
+      plan.kernels,
+      layout,
+      kernelPrinter(new WgslPrinter()),
+      plan.network.seed,
+      mergedRoutes(plan),
+      [...plan.routing.ringSlots.keys()],
+    );
+  if (target === 'cuda')
+    return emitCudaModule(
+      plan.kernels,
+      layout,
+      kernelPrinter(new CudaPrinter({ precision })),
+      plan.network.seed,
+      precision,
+      mergedRoutes(plan),
+      [...plan.routing.ringSlots.keys()],
+    );
   const printer = kernelPrinter(new JsPrinter({ precision: 'f32' }));
-  const bodies = plan.kernels.map((k) => `function ${entryPointName(k.population)}(${JS_KERNEL_PARAMETERS.join(', ')}) {\n${emitJsPopulation(k, layout, printer, 'f32')}\n}`);
+  const bodies = plan.kernels.map(
+    (k) =>
+      `function ${entryPointName(k.population)}(${JS_KERNEL_PARAMETERS.join(', ')}) {\n${emitJsPopulation(k, layout, printer, 'f32')}\n}`,
+  );
   return `// Generated by spikeforge (JavaScript, float32 through Math.fround).\n${printer.prelude()}\n\n${bodies.join('\n\n')}\n`;
 }
 
@@ -158,26 +256,69 @@ export function manifest(plan: SimulationPlan, target: Target): Record<string, u
         binding: 0,
         type: 'f32',
         floats: layout.totalStateFloats,
-        layout: plan.kernels.flatMap((k) => k.states.map((s) => ({ population: k.population, state: s, offset: layout.stateOffset(k.population, s), count: k.size }))),
+        layout: plan.kernels.flatMap((k) =>
+          k.states.map((s) => ({
+            population: k.population,
+            state: s,
+            offset: layout.stateOffset(k.population, s),
+            count: k.size,
+          })),
+        ),
       },
       events: {
         binding: 1,
         type: 'u32 (atomic)',
-        rings: Object.fromEntries([...plan.routing.ringSlots.keys()].map((p) => [p, layout.ring(p)])),
-        counters: Object.fromEntries(mergedRoutes(plan).map((r) => [r.projection.name, layout.ringWords + layout.countOffset(r.index)])),
-        spike_list: { offset: spikeListBase(layout), format: 'count, then (step in chunk, global neuron index) pairs' },
-        neuron_offsets: Object.fromEntries(plan.kernels.map((k) => [k.population, layout.neuronOffset(k.population)])),
+        rings: Object.fromEntries(
+          [...plan.routing.ringSlots.keys()].map((p) => [p, layout.ring(p)]),
+        ),
+        counters: Object.fromEntries(
+          mergedRoutes(plan).map((r) => [
+            r.projection.name,
+            layout.ringWords + layout.countOffset(r.index),
+          ]),
+        ),
+        spike_list: {
+          offset: spikeListBase(layout),
+          format: 'count, then (step in chunk, global neuron index) pairs',
+        },
+        neuron_offsets: Object.fromEntries(
+          plan.kernels.map((k) => [k.population, layout.neuronOffset(k.population)]),
+        ),
       },
-      record: { binding: 2, type: 'f32', row_floats: layout.recordRow, traces: layout.traces.map((t, r) => ({ ...t, offset: layout.traceOffset(r) })) },
-      step_info: { binding: 3, type: 'uniform {step: u32, chunk_step: u32, pad: u32, pad: u32}', dynamic_offset_stride: STEP_UNIFORM_STRIDE },
+      record: {
+        binding: 2,
+        type: 'f32',
+        row_floats: layout.recordRow,
+        traces: layout.traces.map((t, r) => ({ ...t, offset: layout.traceOffset(r) })),
+      },
+      step_info: {
+        binding: 3,
+        type: 'uniform {step: u32, chunk_step: u32, pad: u32, pad: u32}',
+        dynamic_offset_stride: STEP_UNIFORM_STRIDE,
+      },
       connectivity: { binding: 4, type: 'u32', words: layout.connectivity.length },
     },
-    projections: plan.routing.routes.map((r) => ({ name: r.projection.name, placement: r.placement.placement, reason: r.placement.reason, delay_steps: r.delaySteps, connectivity: r.connectivity.kind })),
-    dispatch_per_step: stepDispatches(layout, plan.kernels, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]).map((d) => ({
+    projections: plan.routing.routes.map((r) => ({
+      name: r.projection.name,
+      placement: r.placement.placement,
+      reason: r.placement.reason,
+      delay_steps: r.delaySteps,
+      connectivity: r.connectivity.kind,
+    })),
+    dispatch_per_step: stepDispatches(layout, plan.kernels, mergedRoutes(plan), [
+      ...plan.routing.ringSlots.keys(),
+    ]).map((d) => ({
       entry_point: d.entryPoint,
       threads: d.threads,
-      ...(target === 'wgsl' ? { workgroup_size: d.threads === 1 ? 1 : WORKGROUP_SIZE, workgroups: Math.ceil(d.threads / (d.threads === 1 ? 1 : WORKGROUP_SIZE)) } : {}),
-      ...(target === 'cuda' ? { block_size: CUDA_BLOCK_SIZE, blocks: Math.ceil(d.threads / CUDA_BLOCK_SIZE) } : {}),
+      ...(target === 'wgsl'
+        ? {
+            workgroup_size: d.threads === 1 ? 1 : WORKGROUP_SIZE,
+            workgroups: Math.ceil(d.threads / (d.threads === 1 ? 1 : WORKGROUP_SIZE)),
+          }
+        : {}),
+      ...(target === 'cuda'
+        ? { block_size: CUDA_BLOCK_SIZE, blocks: Math.ceil(d.threads / CUDA_BLOCK_SIZE) }
+        : {}),
     })),
   };
 }

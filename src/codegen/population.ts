@@ -2,7 +2,17 @@ import { stepsIn } from './steps.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { dependencies, nodes } from '../ir/walk.js';
-import type { Expr, ModelUse, Network, NeuronModel, OutputModel, Population, Statement, Stimulus, SynapseModel } from '../ir/types.js';
+import type {
+  Expr,
+  ModelUse,
+  Network,
+  NeuronModel,
+  OutputModel,
+  Population,
+  Statement,
+  Stimulus,
+  SynapseModel,
+} from '../ir/types.js';
 import type { NetworkRouting, PreSynapse } from './network.js';
 import { streamId } from '../random/philox.js';
 import { toSymbolic } from '../integrate/to-symbolic.js';
@@ -28,7 +38,8 @@ export function parameterValues(model: NeuronModel, population: Population): Map
   for (const p of model.parameters) {
     const given = population.parameters.find((o) => o.name === p.name)?.value ?? p.value;
     const v = given === undefined ? undefined : constantValue(given);
-    if (v === undefined) throw new InternalError(`parameter ${p.name} of ${population.name} has no constant value`);
+    if (v === undefined)
+      throw new InternalError(`parameter ${p.name} of ${population.name} has no constant value`);
     values.set(p.name, v);
   }
   return values;
@@ -41,10 +52,15 @@ type Hook = (e: Expr) => S.Expr | undefined;
  * IR to symbolic with a hook; the model's subexpressions are inlined, each
  * converted with the same hook (so the states inside them are renamed too).
  */
-export function symbolic(e: Expr, hook?: Hook, model?: { readonly subexpressions: readonly { readonly name: string; readonly value: Expr }[] }): S.Expr {
+export function symbolic(
+  e: Expr,
+  hook?: Hook,
+  model?: { readonly subexpressions: readonly { readonly name: string; readonly value: Expr }[] },
+): S.Expr {
   const subexpressions = new Map<string, S.Expr>();
   const options = hook === undefined ? { subexpressions } : { subexpressions, hook };
-  for (const sub of model?.subexpressions ?? []) subexpressions.set(sub.name, toSymbolic(sub.value, options));
+  for (const sub of model?.subexpressions ?? [])
+    subexpressions.set(sub.name, toSymbolic(sub.value, options));
   return toSymbolic(e, options);
 }
 
@@ -60,7 +76,13 @@ class KernelBuilder {
 
   random(distribution: 'normal' | 'uniform'): S.Expr {
     const name = `@rand${this.purpose}`;
-    this.body.push({ kind: 'random', name, distribution, stream: streamId(this.seedStream), purpose: this.purpose });
+    this.body.push({
+      kind: 'random',
+      name,
+      distribution,
+      stream: streamId(this.seedStream),
+      purpose: this.purpose,
+    });
     this.purpose += 1;
     return S.sym(name);
   }
@@ -89,7 +111,11 @@ class KernelBuilder {
           });
           let result: S.Expr = S.num(0);
           for (let k = e.values.length - 1; k >= 0; k--) {
-            result = S.where(S.cmp('<', S.sym(STEP), S.num(bounds[k]!)), symbolic(e.values[k]!, hook), result);
+            result = S.where(
+              S.cmp('<', S.sym(STEP), S.num(bounds[k]!)),
+              symbolic(e.values[k]!, hook),
+              result,
+            );
           }
           return result;
         }
@@ -99,7 +125,10 @@ class KernelBuilder {
     };
     const value = symbolic(s.value, hook);
     if (s.range.start === 0 && s.range.end === populationSize) return value;
-    const inRange = S.and(S.cmp('>=', S.sym(INDEX), S.num(s.range.start)), S.cmp('<', S.sym(INDEX), S.num(s.range.end)));
+    const inRange = S.and(
+      S.cmp('>=', S.sym(INDEX), S.num(s.range.start)),
+      S.cmp('<', S.sym(INDEX), S.num(s.range.end)),
+    );
     return S.where(inRange, value, S.num(0));
   }
 }
@@ -113,24 +142,48 @@ function heldStates(model: NeuronModel): string[] {
 }
 
 /** Event statements, in order, each assigning the local `local(state)` (a reset: `V@next`; on_pre: `x@in`). */
-function eventStatements(body: readonly Statement[], toSym: (e: Expr) => S.Expr, assignable: ReadonlySet<string>, local: (state: string) => string): KernelStatement[] {
+function eventStatements(
+  body: readonly Statement[],
+  toSym: (e: Expr) => S.Expr,
+  assignable: ReadonlySet<string>,
+  local: (state: string) => string,
+): KernelStatement[] {
   return body.map((s): KernelStatement => {
     if (s.kind === 'if') {
-      return { kind: 'if', condition: toSym(s.condition), then: eventStatements(s.then, toSym, assignable, local), otherwise: eventStatements(s.otherwise, toSym, assignable, local) };
+      return {
+        kind: 'if',
+        condition: toSym(s.condition),
+        then: eventStatements(s.then, toSym, assignable, local),
+        otherwise: eventStatements(s.otherwise, toSym, assignable, local),
+      };
     }
-    if (s.target.kind !== 'state' || !assignable.has(s.target.name)) throw new InternalError('an event block here can only assign its own states');
+    if (s.target.kind !== 'state' || !assignable.has(s.target.name))
+      throw new InternalError('an event block here can only assign its own states');
     const name = local(s.target.name);
     const target = S.sym(name);
     const value = toSym(s.value);
-    const combined = s.op === '=' ? value : s.op === '+=' ? S.add(target, value) : s.op === '-=' ? S.sub(target, value) : s.op === '*=' ? S.mul(target, value) : S.div(target, value);
+    const combined =
+      s.op === '='
+        ? value
+        : s.op === '+='
+          ? S.add(target, value)
+          : s.op === '-='
+            ? S.sub(target, value)
+            : s.op === '*='
+              ? S.mul(target, value)
+              : S.div(target, value);
     return { kind: 'set', name, value: combined };
   });
 }
 
 /** A hook that reads states at the end of the step (`@next`), `prev(X)` at its start, subexpressions inlined. */
-function endOfStepHook(states: ReadonlySet<string>, rename: (state: string) => string = (x) => x): Hook {
+function endOfStepHook(
+  states: ReadonlySet<string>,
+  rename: (state: string) => string = (x) => x,
+): Hook {
   return (e) => {
-    if (e.kind === 'ref' && e.ref.kind === 'state' && states.has(e.ref.name)) return S.sym(nextName(rename(e.ref.name)));
+    if (e.kind === 'ref' && e.ref.kind === 'state' && states.has(e.ref.name))
+      return S.sym(nextName(rename(e.ref.name)));
     if (e.kind === 'prev') return S.sym(rename(e.state));
     return undefined;
   };
@@ -155,7 +208,15 @@ function constantsOf(values: ReadonlyMap<string, number>, dt: number): Map<strin
  * then `nextName(x)` for every state, then noise. `rename` maps the model's
  * names to kernel locals (so that several synapse models share one kernel).
  */
-function emitUpdate(body: KernelStatement[], builder: KernelBuilder, update: StateUpdate, allStates: readonly string[], constants: Map<string, S.Expr>, rename: (name: string) => string, dt: number): void {
+function emitUpdate(
+  body: KernelStatement[],
+  builder: KernelBuilder,
+  update: StateUpdate,
+  allStates: readonly string[],
+  constants: Map<string, S.Expr>,
+  rename: (name: string) => string,
+  dt: number,
+): void {
   const renames = new Map<string, S.Expr>();
   for (const x of allStates) renames.set(x, S.sym(rename(x)));
   for (const t of update.temporaries) renames.set(t.name, S.sym(rename(t.name)));
@@ -166,13 +227,20 @@ function emitUpdate(body: KernelStatement[], builder: KernelBuilder, update: Sta
     else body.push({ kind: 'let', name: rename(t.name), value });
   }
   const integrated = new Set(update.states.map((s) => s.state));
-  for (const s of update.states) body.push({ kind: 'let', name: nextName(rename(s.state)), value: bind(s.value) });
-  for (const x of allStates) if (!integrated.has(x)) body.push({ kind: 'let', name: nextName(rename(x)), value: S.sym(rename(x)) });
+  for (const s of update.states)
+    body.push({ kind: 'let', name: nextName(rename(s.state)), value: bind(s.value) });
+  for (const x of allStates)
+    if (!integrated.has(x))
+      body.push({ kind: 'let', name: nextName(rename(x)), value: S.sym(rename(x)) });
   for (const n of update.noise) {
     // Euler-Maruyama: x += sigma * sqrt(dt) * xi after the deterministic step.
     const xi = builder.random('normal');
     const next = S.sym(nextName(rename(n.state)));
-    body.push({ kind: 'set', name: nextName(rename(n.state)), value: S.add(next, S.mul(bind(n.amplitude), S.num(Math.sqrt(dt)), xi)) });
+    body.push({
+      kind: 'set',
+      name: nextName(rename(n.state)),
+      value: S.add(next, S.mul(bind(n.amplitude), S.num(Math.sqrt(dt)), xi)),
+    });
   }
 }
 
@@ -193,7 +261,11 @@ export interface SynapticInputs {
  * Parameters and dt are folded in as constants, so each population gets a
  * kernel specialised to its values.
  */
-export function buildPopulationKernel(network: Network, population: Population, inputs: SynapticInputs): PopulationKernel {
+export function buildPopulationKernel(
+  network: Network,
+  population: Population,
+  inputs: SynapticInputs,
+): PopulationKernel {
   const builder = new KernelBuilder(`${network.name}.${population.name}`, network.dt);
   const body = builder.body;
   // t_n = n * dt from the integer step counter, rounded like any product on each target.
@@ -202,7 +274,11 @@ export function buildPopulationKernel(network: Network, population: Population, 
   if (population.source.kind === 'poisson') {
     // BrainPy's PoissonGroup: spike when U[0,1) <= rate * dt.
     const rate = symbolic(population.source.rate);
-    body.push({ kind: 'letBool', name: SPIKED, value: S.cmp('<=', builder.random('uniform'), simplify(S.mul(rate, S.num(network.dt)))) });
+    body.push({
+      kind: 'letBool',
+      name: SPIKED,
+      value: S.cmp('<=', builder.random('uniform'), simplify(S.mul(rate, S.num(network.dt)))),
+    });
     return finishSpiking(population, [], body, flagged);
   }
   if (population.source.kind === 'spikeTimes') {
@@ -220,11 +296,15 @@ export function buildPopulationKernel(network: Network, population: Population, 
   const currents: S.Expr[] = [];
   if (model.input !== undefined) {
     const stimuli = network.stimuli.filter((s) => s.population === population.name);
-    const stimulus = stimuli.reduce<S.Expr>((sum, s) => S.add(sum, builder.stimulus(s, states, population.size)), S.num(0));
+    const stimulus = stimuli.reduce<S.Expr>(
+      (sum, s) => S.add(sum, builder.stimulus(s, states, population.size)),
+      S.num(0),
+    );
     body.push({ kind: 'let', name: '@stimulus', value: bindConstants(stimulus) });
     currents.push(S.sym('@stimulus'));
   }
-  const postState = (e: Expr): S.Expr | undefined => (e.kind === 'ref' && e.ref.kind === 'post' ? S.sym(e.ref.name) : undefined);
+  const postState = (e: Expr): S.Expr | undefined =>
+    e.kind === 'ref' && e.ref.kind === 'post' ? S.sym(e.ref.name) : undefined;
   for (const group of inputs.routing.groups.filter((g) => g.post === population.name)) {
     const synapse = group.synapse.model;
     const names = synapse.states.map((s) => s.name);
@@ -237,22 +317,64 @@ export function buildPopulationKernel(network: Network, population: Population, 
       const count = `@count${route.index}`;
       body.push({ kind: 'count', name: count, route: route.index });
       for (const [x, inc] of group.increments) {
-        added.set(x, S.add(added.get(x)!, S.mul(S.sym(count), S.num(route.weight), simplify(substitute(inc, synConstants)))));
+        added.set(
+          x,
+          S.add(
+            added.get(x)!,
+            S.mul(S.sym(count), S.num(route.weight), simplify(substitute(inc, synConstants))),
+          ),
+        );
       }
     }
-    for (const x of names) body.push({ kind: 'let', name: `${rename(x)}@in`, value: simplify(added.get(x)!) });
+    for (const x of names)
+      body.push({ kind: 'let', name: `${rename(x)}@in`, value: simplify(added.get(x)!) });
     // 2. integration from the delivered values.
-    emitUpdate(body, builder, inputs.synapseUpdate(synapse), names, synConstants, (x) => (names.includes(x) ? `${rename(x)}@in` : rename(x)), network.dt);
-    for (const x of names) body.push({ kind: 'let', name: nextName(rename(x)), value: S.sym(nextName(`${rename(x)}@in`)) });
+    emitUpdate(
+      body,
+      builder,
+      inputs.synapseUpdate(synapse),
+      names,
+      synConstants,
+      (x) => (names.includes(x) ? `${rename(x)}@in` : rename(x)),
+      network.dt,
+    );
+    for (const x of names)
+      body.push({
+        kind: 'let',
+        name: nextName(rename(x)),
+        value: S.sym(nextName(`${rename(x)}@in`)),
+      });
     // 3. the output current, from what the synapse delivers after integration.
-    const delivered = simplify(substitute(symbolic(synapse.delivers, endOfStepHook(new Set(names), rename), synapse), synConstants));
+    const delivered = simplify(
+      substitute(
+        symbolic(synapse.delivers, endOfStepHook(new Set(names), rename), synapse),
+        synConstants,
+      ),
+    );
     body.push({ kind: 'let', name: `${group.owner}.delivered`, value: delivered });
-    currents.push(outputCurrent(group.output, S.sym(`${group.owner}.delivered`), postState, network.dt));
+    currents.push(
+      outputCurrent(group.output, S.sym(`${group.owner}.delivered`), postState, network.dt),
+    );
   }
-  for (const pre of inputs.routing.preSynapses.filter((s) => s.route.projection.post === population.name)) {
+  for (const pre of inputs.routing.preSynapses.filter(
+    (s) => s.route.projection.post === population.name,
+  )) {
     const sum = `@gather${pre.route.index}`;
-    body.push({ kind: 'gather', name: sum, route: pre.route.index, owner: pre.owner, state: DELIVERED_STATE });
-    currents.push(outputCurrent(pre.route.projection.output, S.mul(S.num(pre.route.weight), S.sym(sum)), postState, network.dt));
+    body.push({
+      kind: 'gather',
+      name: sum,
+      route: pre.route.index,
+      owner: pre.owner,
+      state: DELIVERED_STATE,
+    });
+    currents.push(
+      outputCurrent(
+        pre.route.projection.output,
+        S.mul(S.num(pre.route.weight), S.sym(sum)),
+        postState,
+        network.dt,
+      ),
+    );
   }
   const input = model.input;
   let ltcInput: S.Expr | undefined;
@@ -262,10 +384,20 @@ export function buildPopulationKernel(network: Network, population: Population, 
     if (input.ltc) ltcInput = total;
     body.push({ kind: 'let', name: input.name, value: total });
   }
-  emitUpdate(body, builder, inputs.neuronUpdate(model, ltcInput), model.states.map((s) => s.name), constants, (x) => x, network.dt);
+  emitUpdate(
+    body,
+    builder,
+    inputs.neuronUpdate(model, ltcInput),
+    model.states.map((s) => s.name),
+    constants,
+    (x) => x,
+    network.dt,
+  );
 
-  const refractory = model.refractory === undefined ? S.num(0) : bindConstants(symbolic(model.refractory));
-  if (refractory.kind !== 'num') throw new InternalError(`the refractory period of ${population.name} is not a constant`);
+  const refractory =
+    model.refractory === undefined ? S.num(0) : bindConstants(symbolic(model.refractory));
+  if (refractory.kind !== 'num')
+    throw new InternalError(`the refractory period of ${population.name} is not a constant`);
   // Counted in whole steps, never by comparing float times.
   const refractorySteps = stepsIn(refractory.value, network.dt);
   if (refractorySteps > 0) {
@@ -276,30 +408,61 @@ export function buildPopulationKernel(network: Network, population: Population, 
       kind: 'if',
       condition: S.cmp('>', counter, S.num(0.5)),
       then: [
-        ...heldStates(model).map((v): KernelStatement => ({ kind: 'set', name: nextName(v), value: S.sym(v) })),
+        ...heldStates(model).map((v): KernelStatement => ({
+          kind: 'set',
+          name: nextName(v),
+          value: S.sym(v),
+        })),
         { kind: 'set', name: nextName(REFRACTORY_STATE), value: S.sub(counter, S.num(1)) },
       ],
       otherwise: [],
     });
   }
-  if (model.spike === undefined) return { population: population.name, size: population.size, states: kernelStates, loads: [], body, spikes: false };
+  if (model.spike === undefined)
+    return {
+      population: population.name,
+      size: population.size,
+      states: kernelStates,
+      loads: [],
+      body,
+      spikes: false,
+    };
   const toSym = (e: Expr): S.Expr => bindConstants(symbolic(e, endOfStepHook(states), model));
   body.push({ kind: 'letBool', name: SPIKED, value: toSym(model.spike) });
   const onSpike = eventStatements(model.reset, toSym, states, nextName);
-  if (refractorySteps > 0) onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
-  if (onSpike.length > 0) body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
+  if (refractorySteps > 0)
+    onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
+  if (onSpike.length > 0)
+    body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
   return finishSpiking(population, kernelStates, body, flagged);
 }
 
 /** Adds the previous-step spike flag that per-pre synapses read, when some do. */
-function finishSpiking(population: Population, states: string[], body: KernelStatement[], flagged: boolean): PopulationKernel {
+function finishSpiking(
+  population: Population,
+  states: string[],
+  body: KernelStatement[],
+  flagged: boolean,
+): PopulationKernel {
   if (flagged) {
     states.push(SPIKED_LAST);
     // A condition local is not a number: set the flag in a branch.
     body.push({ kind: 'let', name: nextName(SPIKED_LAST), value: S.num(0) });
-    body.push({ kind: 'if', condition: S.sym(SPIKED), then: [{ kind: 'set', name: nextName(SPIKED_LAST), value: S.num(1) }], otherwise: [] });
+    body.push({
+      kind: 'if',
+      condition: S.sym(SPIKED),
+      then: [{ kind: 'set', name: nextName(SPIKED_LAST), value: S.num(1) }],
+      otherwise: [],
+    });
   }
-  return { population: population.name, size: population.size, states, loads: [], body, spikes: true };
+  return {
+    population: population.name,
+    size: population.size,
+    states,
+    loads: [],
+    body,
+    spikes: true,
+  };
 }
 
 /** An output's current for a delivered value `g`, its parameters folded in. */
@@ -314,7 +477,8 @@ export function argumentValuesOf(use: ModelUse<SynapseModel | OutputModel>): Map
   for (const p of use.model.parameters) {
     const given = use.arguments.find((a) => a.name === p.name)?.value ?? p.value;
     const v = given === undefined ? undefined : constantValue(given);
-    if (v === undefined) throw new InternalError(`${use.model.name}.${p.name} has no constant value`);
+    if (v === undefined)
+      throw new InternalError(`${use.model.name}.${p.name} has no constant value`);
     values.set(p.name, v);
   }
   return values;
@@ -329,7 +493,11 @@ export const DELIVERED_STATE = '@delivered';
  * previous step (the one-step delay), integrates the state, and leaves what
  * it delivers per unit weight for the post neurons' gathers.
  */
-export function buildPreSynapseKernel(network: Network, pre: PreSynapse, update: StateUpdate): PopulationKernel {
+export function buildPreSynapseKernel(
+  network: Network,
+  pre: PreSynapse,
+  update: StateUpdate,
+): PopulationKernel {
   const projection = pre.route.projection;
   const synapse = projection.synapse.model;
   const builder = new KernelBuilder(`${network.name}.${projection.name}.synapse`, network.dt);
@@ -341,19 +509,51 @@ export function buildPreSynapseKernel(network: Network, pre: PreSynapse, update:
   // on_pre, on the start-of-step values: `x += 1` reads and writes x before integration.
   for (const x of names) body.push({ kind: 'let', name: `${x}@in`, value: S.sym(x) });
   const afterDelivery = (x: string): string => `${x}@in`;
-  const inHook: Hook = (e) => (e.kind === 'ref' && e.ref.kind === 'state' ? S.sym(afterDelivery(e.ref.name)) : e.kind === 'prev' ? S.sym(e.state) : undefined);
-  const onPre = eventStatements(synapse.onPre, (e) => simplify(substitute(symbolic(e, inHook, synapse), constants)), new Set(names), afterDelivery);
-  if (onPre.length > 0) body.push({ kind: 'if', condition: S.cmp('>', S.sym(flag), S.num(0.5)), then: onPre, otherwise: [] });
-  emitUpdate(body, builder, update, names, constants, (x) => (names.includes(x) ? `${x}@in` : x), network.dt);
-  for (const x of names) body.push({ kind: 'let', name: nextName(x), value: S.sym(nextName(`${x}@in`)) });
+  const inHook: Hook = (e) =>
+    e.kind === 'ref' && e.ref.kind === 'state'
+      ? S.sym(afterDelivery(e.ref.name))
+      : e.kind === 'prev'
+        ? S.sym(e.state)
+        : undefined;
+  const onPre = eventStatements(
+    synapse.onPre,
+    (e) => simplify(substitute(symbolic(e, inHook, synapse), constants)),
+    new Set(names),
+    afterDelivery,
+  );
+  if (onPre.length > 0)
+    body.push({
+      kind: 'if',
+      condition: S.cmp('>', S.sym(flag), S.num(0.5)),
+      then: onPre,
+      otherwise: [],
+    });
+  emitUpdate(
+    body,
+    builder,
+    update,
+    names,
+    constants,
+    (x) => (names.includes(x) ? `${x}@in` : x),
+    network.dt,
+  );
+  for (const x of names)
+    body.push({ kind: 'let', name: nextName(x), value: S.sym(nextName(`${x}@in`)) });
   // What it delivers is w * f(state): f is kept for the gathers, w is applied at the post neuron.
-  const delivered = simplify(substitute(symbolic(synapse.delivers, endOfStepHook(new Set(names)), synapse), new Map([...constants, ['w', S.num(1)]])));
+  const delivered = simplify(
+    substitute(
+      symbolic(synapse.delivers, endOfStepHook(new Set(names)), synapse),
+      new Map([...constants, ['w', S.num(1)]]),
+    ),
+  );
   body.push({ kind: 'let', name: nextName(DELIVERED_STATE), value: delivered });
   return {
     population: pre.owner,
     size: projection.preRange.end - projection.preRange.start,
     states: [...names, DELIVERED_STATE],
-    loads: [{ local: flag, owner: projection.pre, state: SPIKED_LAST, offset: projection.preRange.start }],
+    loads: [
+      { local: flag, owner: projection.pre, state: SPIKED_LAST, offset: projection.preRange.start },
+    ],
     body,
     spikes: false,
   };

@@ -75,7 +75,11 @@ export class DiagnosticError extends Error {
 /** A data file a model names (connections from_file) is malformed: reported as `path:line: error: ...`, exit code 1. */
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
-  constructor(readonly path: string, readonly line: number, readonly detail: string) {
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    readonly detail: string,
+  ) {
     super(`${path}:${line}: error: ${detail}`);
   }
 }
@@ -94,7 +98,10 @@ function excerpt(span: Span, label: string | undefined): string {
   const { line, column } = lineColumn(span.file, span.start);
   const text = lineText(span.file, line);
   const end = lineColumn(span.file, Math.max(span.start, span.end - 1));
-  const width = end.line === line ? Math.max(1, end.column - column + 1) : Math.max(1, text.length - column + 1);
+  const width =
+    end.line === line
+      ? Math.max(1, end.column - column + 1)
+      : Math.max(1, text.length - column + 1);
   // Tabs are kept in the caret line so that carets stay aligned with the source.
   const pad = text.slice(0, column - 1).replace(/[^\t]/g, ' ');
   const carets = '^'.repeat(width);
@@ -104,7 +111,8 @@ function excerpt(span: Span, label: string | undefined): string {
 /** Renders `file:line:col: error: message`, the source line, carets, then related places and notes. */
 export function renderDiagnostic(d: Diagnostic): string {
   const parts = [`${location(d.span)}: ${d.severity}: ${d.message}`, excerpt(d.span, d.label)];
-  for (const s of d.secondary) parts.push(`${location(s.span)}: note: ${s.message}`, excerpt(s.span, undefined));
+  for (const s of d.secondary)
+    parts.push(`${location(s.span)}: note: ${s.message}`, excerpt(s.span, undefined));
   for (const n of d.notes) parts.push(`   = note: ${n}`);
   return parts.join('\n');
 }

@@ -63,7 +63,9 @@ export function evaluateIr(e: IrExpr, env: IrEnv): number {
       }
       const a = ev(e.left);
       const b = ev(e.right);
-      return e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/' || e.op === '^' ? arithmetic(e.op, a, b) : compare(e.op, a, b);
+      return e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/' || e.op === '^'
+        ? arithmetic(e.op, a, b)
+        : compare(e.op, a, b);
     }
     case 'call': {
       switch (e.fn) {

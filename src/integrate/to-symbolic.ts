@@ -39,7 +39,6 @@ import {
  */
 export const WIENER_SYMBOL = 'wiener()';
 
-
 export interface ToSymbolicOptions {
   /** Symbolic values of named subexpressions; a subexpression not in the map stays a symbol. */
   readonly subexpressions?: ReadonlyMap<string, SymExpr>;

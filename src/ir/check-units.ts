@@ -21,7 +21,9 @@ import { constantValue } from './lower-expr.js';
 import type { Expr, Model, Ref, Statement, SymbolDimensions } from './types.js';
 
 /** The type of an expression: a condition, or a number whose dimension may be unknown (a generic model). */
-export type ExprType = { readonly kind: 'bool' } | { readonly kind: 'number'; readonly dimension: Dimension | undefined };
+export type ExprType =
+  | { readonly kind: 'bool' }
+  | { readonly kind: 'number'; readonly dimension: Dimension | undefined };
 
 const TIME = dimensionOf({ s: 1 });
 const WEIGHT = dimensionOf({ weight: 1 });
@@ -99,7 +101,9 @@ function describeNumber(d: Dimension | undefined): string {
 /** `-50` or `50` written without a unit: such a literal gets a "write -50 mV" hint. */
 function isBareNumber(e: Expr): boolean {
   if (e.kind === 'unary' && e.op === 'neg') return isBareNumber(e.operand);
-  return e.kind === 'literal' && isDimensionless(e.dimension) && /^[-\d.eE+\s]+$/.test(spanText(e.span));
+  return (
+    e.kind === 'literal' && isDimensionless(e.dimension) && /^[-\d.eE+\s]+$/.test(spanText(e.span))
+  );
 }
 
 class UnitChecker {
@@ -208,15 +212,26 @@ class UnitChecker {
     const k = found[6]! - expected[6]!;
     if (this.inputDimension === UNKNOWN_CURRENT && k !== 0 && this.solvedCurrent === undefined) {
       // found / expected = I^k  (the current appears k more times on the found side)
-      const ratio = dimDiv(dimDiv(found, dimPow(UNKNOWN_CURRENT, found[6]!) ?? DIMENSIONLESS), dimDiv(expected, dimPow(UNKNOWN_CURRENT, expected[6]!) ?? DIMENSIONLESS));
+      const ratio = dimDiv(
+        dimDiv(found, dimPow(UNKNOWN_CURRENT, found[6]!) ?? DIMENSIONLESS),
+        dimDiv(expected, dimPow(UNKNOWN_CURRENT, expected[6]!) ?? DIMENSIONLESS),
+      );
       this.solvedCurrent = dimPow(ratio, -1 / k);
       return true;
     }
     return false;
   }
 
-  private mismatch(span: Span, message: string, bare: Expr | undefined, other: Dimension | undefined): void {
-    const label = bare !== undefined && other !== undefined ? `write ${spanText(bare.span)} ${userUnit(other)}` : undefined;
+  private mismatch(
+    span: Span,
+    message: string,
+    bare: Expr | undefined,
+    other: Dimension | undefined,
+  ): void {
+    const label =
+      bare !== undefined && other !== undefined
+        ? `write ${spanText(bare.span)} ${userUnit(other)}`
+        : undefined;
     this.error(span, message, label);
   }
 
@@ -247,7 +262,10 @@ class UnitChecker {
       case 'random': {
         const [a, b] = e.args.map((x) => this.numberDimension(x));
         if (!this.same(a, b)) {
-          this.error(e.span, `the arguments of ${e.distribution}(...) must have the same unit, found ${describe(a!)} and ${describe(b!)}`);
+          this.error(
+            e.span,
+            `the arguments of ${e.distribution}(...) must have the same unit, found ${describe(a!)} and ${describe(b!)}`,
+          );
         }
         return num(a ?? b);
       }
@@ -255,11 +273,21 @@ class UnitChecker {
         const values = e.values.map((v) => this.numberDimension(v));
         const first = values.find((v) => v !== undefined);
         e.values.forEach((v, i) => {
-          if (!this.same(values[i], first)) this.error(v.span, `all section values must have the same unit: found ${describe(values[i]!)} and ${describe(first!)}`);
+          if (!this.same(values[i], first))
+            this.error(
+              v.span,
+              `all section values must have the same unit: found ${describe(values[i]!)} and ${describe(first!)}`,
+            );
         });
         for (const d of e.durations) {
           const dim = this.numberDimension(d);
-          if (!this.same(dim, TIME)) this.mismatch(d.span, `a section duration must be a time, found ${describe(dim!)}`, isBareNumber(d) ? d : undefined, TIME);
+          if (!this.same(dim, TIME))
+            this.mismatch(
+              d.span,
+              `a section duration must be a time, found ${describe(dim!)}`,
+              isBareNumber(d) ? d : undefined,
+              TIME,
+            );
         }
         return num(first);
       }
@@ -270,7 +298,11 @@ class UnitChecker {
 
   condition(e: Expr, what: string): void {
     const t = this.typeOf(e);
-    if (t.kind !== 'bool') this.error(e.span, `${what} needs a condition here (a comparison such as V >= V_th), found ${describeNumber(t.dimension)}`);
+    if (t.kind !== 'bool')
+      this.error(
+        e.span,
+        `${what} needs a condition here (a comparison such as V >= V_th), found ${describeNumber(t.dimension)}`,
+      );
   }
 
   private binaryType(e: Extract<Expr, { kind: 'binary' }>): ExprType {
@@ -295,15 +327,26 @@ class UnitChecker {
           const verb = e.op === '+' ? 'add' : e.op === '-' ? 'subtract' : 'compare';
           const [x, y] = e.op === '-' ? [b!, a!] : [a!, b!];
           const joiner = e.op === '+' ? 'and' : e.op === '-' ? 'from' : 'with';
-          this.mismatch(bare?.span ?? e.span, `cannot ${verb} ${describe(x)} ${joiner} ${describe(y)}`, bare, bare === e.right ? a : b);
+          this.mismatch(
+            bare?.span ?? e.span,
+            `cannot ${verb} ${describe(x)} ${joiner} ${describe(y)}`,
+            bare,
+            bare === e.right ? a : b,
+          );
         }
         if (e.op === '+' || e.op === '-') return { kind: 'number', dimension: a ?? b };
         return { kind: 'bool' };
       }
       case '*':
-        return { kind: 'number', dimension: a === undefined || b === undefined ? undefined : dimMul(a, b) };
+        return {
+          kind: 'number',
+          dimension: a === undefined || b === undefined ? undefined : dimMul(a, b),
+        };
       case '/':
-        return { kind: 'number', dimension: a === undefined || b === undefined ? undefined : dimDiv(a, b) };
+        return {
+          kind: 'number',
+          dimension: a === undefined || b === undefined ? undefined : dimDiv(a, b),
+        };
       case '^': {
         if (b !== undefined && !isDimensionless(b)) {
           this.error(e.right.span, `an exponent must be dimensionless, found ${describe(b)}`);
@@ -312,7 +355,10 @@ class UnitChecker {
         if (a === undefined || isDimensionless(a)) return { kind: 'number', dimension: a };
         const k = constantValue(e.right);
         if (k === undefined) {
-          this.error(e.right.span, `a quantity with a unit (${describe(a)}) can only be raised to a constant power`);
+          this.error(
+            e.right.span,
+            `a quantity with a unit (${describe(a)}) can only be raised to a constant power`,
+          );
           return { kind: 'number', dimension: undefined };
         }
         const d = dimPow(a, k);
@@ -325,13 +371,16 @@ class UnitChecker {
   }
 
   private callType(e: Extract<Expr, { kind: 'call' }>): ExprType {
-    const dims = e.args.map((a, i) => (e.fn === 'where' && i === 0 ? undefined : this.numberDimension(a)));
+    const dims = e.args.map((a, i) =>
+      e.fn === 'where' && i === 0 ? undefined : this.numberDimension(a),
+    );
     const [first, second, third] = dims;
     switch (e.fn) {
       case 'sqrt': {
         if (first === undefined) return { kind: 'number', dimension: undefined };
         const d = dimSqrt(first);
-        if (d === undefined) this.error(e.span, `cannot take the square root of ${describe(first)}`);
+        if (d === undefined)
+          this.error(e.span, `cannot take the square root of ${describe(first)}`);
         return { kind: 'number', dimension: d };
       }
       case 'abs':
@@ -340,22 +389,32 @@ class UnitChecker {
       case 'max':
       case 'clip':
         for (const [i, d] of dims.entries()) {
-          if (!this.same(d, first)) this.error(e.args[i]!.span, `all arguments of ${e.fn}(...) must have the same unit: found ${describe(d!)} and ${describe(first!)}`);
+          if (!this.same(d, first))
+            this.error(
+              e.args[i]!.span,
+              `all arguments of ${e.fn}(...) must have the same unit: found ${describe(d!)} and ${describe(first!)}`,
+            );
         }
         return { kind: 'number', dimension: first };
       case 'where': {
         this.condition(e.args[0]!, 'where(...)');
         if (!this.same(second, third)) {
-          this.error(e.span, `both branches of where(...) must have the same unit: found ${describe(second!)} and ${describe(third!)}`);
+          this.error(
+            e.span,
+            `both branches of where(...) must have the same unit: found ${describe(second!)} and ${describe(third!)}`,
+          );
         }
         return { kind: 'number', dimension: second ?? third };
       }
       default: {
         if (!this.same(first, DIMENSIONLESS)) {
           const arg = e.args[0]!;
-          this.error(arg.span, `${e.fn}(...) takes a dimensionless argument, found ${describe(first!)}`, undefined, [
-            `divide by a quantity of the same unit, e.g. ${e.fn}(x / (1 ${userUnit(first!)}))`,
-          ]);
+          this.error(
+            arg.span,
+            `${e.fn}(...) takes a dimensionless argument, found ${describe(first!)}`,
+            undefined,
+            [`divide by a quantity of the same unit, e.g. ${e.fn}(x / (1 ${userUnit(first!)}))`],
+          );
         }
         return { kind: 'number', dimension: DIMENSIONLESS };
       }
@@ -371,14 +430,25 @@ class UnitChecker {
         continue;
       }
       const target =
-        s.target.kind === 'weight' ? WEIGHT : s.target.kind === 'state' ? this.symbolDimension(s.target.name) : this.env[s.target.kind]?.get(s.target.name);
+        s.target.kind === 'weight'
+          ? WEIGHT
+          : s.target.kind === 'state'
+            ? this.symbolDimension(s.target.name)
+            : this.env[s.target.kind]?.get(s.target.name);
       const value = this.numberDimension(s.value);
       const scaling = s.op === '*=' || s.op === '/=';
       const expected = scaling ? DIMENSIONLESS : target;
       if (!this.same(value, expected)) {
         const bare = isBareNumber(s.value) ? s.value : undefined;
-        const name = s.target.kind === 'weight' ? 'w' : s.target.kind === 'state' ? s.target.name : `${s.target.kind}.${s.target.name}`;
-        const unit = isDimensionless(expected!) ? 'which is dimensionless' : `which is in ${formatDimension(expected!)}`;
+        const name =
+          s.target.kind === 'weight'
+            ? 'w'
+            : s.target.kind === 'state'
+              ? s.target.name
+              : `${s.target.kind}.${s.target.name}`;
+        const unit = isDimensionless(expected!)
+          ? 'which is dimensionless'
+          : `which is in ${formatDimension(expected!)}`;
         const message = scaling
           ? `'${s.op}' needs a dimensionless factor, found ${describe(value!)}`
           : `cannot ${s.op === '=' ? 'assign' : s.op === '+=' ? 'add' : 'subtract'} ${describe(value!)} ${s.op === '-=' ? 'from' : 'to'} ${name}, ${unit}`;
@@ -403,7 +473,12 @@ class UnitChecker {
       add(value.span, () => {
         const d = this.numberDimension(value);
         if (p.unit !== undefined && !this.same(d, p.unit)) {
-          this.mismatch(value.span, `parameter '${p.name}' is declared in ${describe(p.unit)} but its default is ${describe(d!)}`, isBareNumber(value) ? value : undefined, p.unit);
+          this.mismatch(
+            value.span,
+            `parameter '${p.name}' is declared in ${describe(p.unit)} but its default is ${describe(d!)}`,
+            isBareNumber(value) ? value : undefined,
+            p.unit,
+          );
         }
       });
     }
@@ -416,31 +491,48 @@ class UnitChecker {
         add(value.span, () => {
           const d = this.numberDimension(value);
           if (s.unit !== undefined && !this.same(d, s.unit)) {
-            this.mismatch(value.span, `state '${s.name}' is declared in ${describe(s.unit)} but its initial value is ${describe(d!)}`, isBareNumber(value) ? value : undefined, s.unit);
+            this.mismatch(
+              value.span,
+              `state '${s.name}' is declared in ${describe(s.unit)} but its initial value is ${describe(d!)}`,
+              isBareNumber(value) ? value : undefined,
+              s.unit,
+            );
           }
         });
       }
-      for (const sub of m.subexpressions) add(sub.value.span, () => this.numberDimension(sub.value));
+      for (const sub of m.subexpressions)
+        add(sub.value.span, () => this.numberDimension(sub.value));
       for (const eq of m.equations) {
         add(eq.span, () => {
           const x = this.symbolDimension(eq.state);
           const expected = x === undefined ? undefined : dimDiv(x, TIME);
           const found = this.numberDimension(eq.rhs);
           if (!this.same(found, expected)) {
-            this.error(eq.rhs.span, `the right-hand side of d${eq.state}/dt must have the unit of ${eq.state} per time, ${describe(expected!)}, but it has ${describe(found!)}`);
+            this.error(
+              eq.rhs.span,
+              `the right-hand side of d${eq.state}/dt must have the unit of ${eq.state} per time, ${describe(expected!)}, but it has ${describe(found!)}`,
+            );
           }
         });
       }
-      const block = (body: readonly Statement[]): void => add(body[0]?.span, () => this.statements(body));
+      const block = (body: readonly Statement[]): void =>
+        add(body[0]?.span, () => this.statements(body));
       if (m.kind === 'neuron') {
         const spike = m.spike;
-        if (spike !== undefined) add(spike.span, () => this.condition(spike, 'the spike condition'));
+        if (spike !== undefined)
+          add(spike.span, () => this.condition(spike, 'the spike condition'));
         block(m.reset);
         const refractory = m.refractory;
         if (refractory !== undefined) {
           add(refractory.span, () => {
             const d = this.numberDimension(refractory);
-            if (!this.same(d, TIME)) this.mismatch(refractory.span, `the refractory period must be a time, found ${describe(d!)}`, isBareNumber(refractory) ? refractory : undefined, TIME);
+            if (!this.same(d, TIME))
+              this.mismatch(
+                refractory.span,
+                `the refractory period must be a time, found ${describe(d!)}`,
+                isBareNumber(refractory) ? refractory : undefined,
+                TIME,
+              );
           });
         }
       } else {
@@ -456,7 +548,9 @@ class UnitChecker {
   dimensions(m: Model): SymbolDimensions {
     const names = [
       ...m.parameters.map((p) => p.name),
-      ...(m.kind === 'output' ? [] : [...m.states.map((s) => s.name), ...m.subexpressions.map((s) => s.name)]),
+      ...(m.kind === 'output'
+        ? []
+        : [...m.states.map((s) => s.name), ...m.subexpressions.map((s) => s.name)]),
       ...(m.kind === 'neuron' && m.input !== undefined ? [m.input.name] : []),
     ];
     const result = new Map<string, Dimension>();
@@ -478,7 +572,11 @@ class UnitChecker {
  * and reports every mismatch. A neuron's input current without a written unit
  * gets the unit its equations imply (R * I is a voltage: nA).
  */
-export function checkModelUnits(model: Model, diagnostics: Diagnostics, env: InstanceEnvironment = {}): CheckedModel {
+export function checkModelUnits(
+  model: Model,
+  diagnostics: Diagnostics,
+  env: InstanceEnvironment = {},
+): CheckedModel {
   let inputDimension: Dimension | undefined;
   if (model.kind === 'neuron' && model.input !== undefined) {
     inputDimension = model.input.unit;
@@ -487,9 +585,13 @@ export function checkModelUnits(model: Model, diagnostics: Diagnostics, env: Ins
       probe.run(model);
       inputDimension = probe.solvedCurrent;
       if (inputDimension === undefined) {
-        diagnostics.error(model.input.span, `cannot infer the unit of current '${model.input.name}' from the equations`, {
-          notes: [`write it out, e.g. current ${model.input.name} : nA`],
-        });
+        diagnostics.error(
+          model.input.span,
+          `cannot infer the unit of current '${model.input.name}' from the equations`,
+          {
+            notes: [`write it out, e.g. current ${model.input.name} : nA`],
+          },
+        );
       }
     }
   }
@@ -503,7 +605,12 @@ export function checkModelUnits(model: Model, diagnostics: Diagnostics, env: Ins
  * Checks one expression written in a network (a weight, a delay, a stimulus);
  * `model` resolves the state names a stimulus may use. Returns its type.
  */
-export function checkExprUnits(e: Expr, model: Model | undefined, diagnostics: Diagnostics, env: InstanceEnvironment = {}): ExprType {
+export function checkExprUnits(
+  e: Expr,
+  model: Model | undefined,
+  diagnostics: Diagnostics,
+  env: InstanceEnvironment = {},
+): ExprType {
   return new UnitChecker(model, env, diagnostics, undefined).typeOf(e);
 }
 
@@ -512,11 +619,27 @@ export function checkExprUnits(e: Expr, model: Model | undefined, diagnostics: D
  * both by their kind where they have one ("a delay must be a time, found a
  * voltage"), with a hint in the unit users write for bare numbers ("write 10 Hz").
  */
-export function requireDimension(e: Expr, found: ExprType, expected: Dimension, what: string, diagnostics: Diagnostics): boolean {
-  if (found.kind === 'number' && (found.dimension === undefined || dimEquals(found.dimension, expected))) return true;
+export function requireDimension(
+  e: Expr,
+  found: ExprType,
+  expected: Dimension,
+  what: string,
+  diagnostics: Diagnostics,
+): boolean {
+  if (
+    found.kind === 'number' &&
+    (found.dimension === undefined || dimEquals(found.dimension, expected))
+  )
+    return true;
   const description = found.kind === 'bool' ? 'a condition' : describeKind(found.dimension!);
-  const kind = isDimensionless(expected) ? 'a dimensionless number' : (quantityKind(expected) ?? `in ${formatDimension(expected)}`);
+  const kind = isDimensionless(expected)
+    ? 'a dimensionless number'
+    : (quantityKind(expected) ?? `in ${formatDimension(expected)}`);
   const label = isBareNumber(e) ? `write ${spanText(e.span)} ${userUnit(expected)}` : undefined;
-  diagnostics.error(e.span, `${what} must be ${kind}, found ${description}`, label === undefined ? {} : { label });
+  diagnostics.error(
+    e.span,
+    `${what} must be ${kind}, found ${description}`,
+    label === undefined ? {} : { label },
+  );
   return false;
 }

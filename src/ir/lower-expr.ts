@@ -16,9 +16,25 @@ import type { ArithmeticOperator, Expr, MathFunction, Ref } from './types.js';
 
 /** Functions with their number of arguments. */
 export const MATH_FUNCTIONS: ReadonlyMap<MathFunction, number> = new Map<MathFunction, number>([
-  ['exp', 1], ['log', 1], ['log10', 1], ['exprel', 1], ['sqrt', 1], ['abs', 1], ['sin', 1], ['cos', 1],
-  ['tan', 1], ['tanh', 1], ['sinh', 1], ['cosh', 1], ['atan', 1], ['floor', 1], ['ceil', 1],
-  ['min', 2], ['max', 2], ['clip', 3], ['where', 3],
+  ['exp', 1],
+  ['log', 1],
+  ['log10', 1],
+  ['exprel', 1],
+  ['sqrt', 1],
+  ['abs', 1],
+  ['sin', 1],
+  ['cos', 1],
+  ['tan', 1],
+  ['tanh', 1],
+  ['sinh', 1],
+  ['cosh', 1],
+  ['atan', 1],
+  ['floor', 1],
+  ['ceil', 1],
+  ['min', 2],
+  ['max', 2],
+  ['clip', 3],
+  ['where', 3],
 ]);
 
 const SPECIAL_FUNCTIONS = ['prev', 'normal', 'uniform', 'wiener', 'section'] as const;
@@ -51,7 +67,9 @@ export function lowerUnit(unit: A.UnitExpr, diagnostics: Diagnostics): UnitValue
       const hint = suggestUnit(f.name);
       diagnostics.error(f.span, `unknown unit '${f.name}'`, {
         ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-        notes: ['units are an SI prefix (p n u m k M G) followed by V, A, S, ohm, F, s, Hz, M (molar), m, mol, l, g or K'],
+        notes: [
+          'units are an SI prefix (p n u m k M G) followed by V, A, S, ohm, F, s, Hz, M (molar), m, mol, l, g or K',
+        ],
       });
       return undefined;
     }
@@ -65,7 +83,11 @@ export function lowerUnit(unit: A.UnitExpr, diagnostics: Diagnostics): UnitValue
   return result;
 }
 
-export function lowerExpr(e: A.Expression, ctx: ExprContext, diagnostics: Diagnostics): Expr | undefined {
+export function lowerExpr(
+  e: A.Expression,
+  ctx: ExprContext,
+  diagnostics: Diagnostics,
+): Expr | undefined {
   const lower = (x: A.Expression): Expr | undefined => lowerExpr(x, ctx, diagnostics);
   switch (e.kind) {
     case 'number': {
@@ -104,7 +126,9 @@ export function lowerExpr(e: A.Expression, ctx: ExprContext, diagnostics: Diagno
       } else {
         // The model's own scope does not check member names (a projection does); here the object itself is not available.
         diagnostics.error(e.span, `'${e.object}.${e.member}' is not allowed ${ctx.where}`, {
-          notes: ["an output model sees only the post-synaptic neuron ('post.X'); 'pre.X' is allowed in synapse models"],
+          notes: [
+            "an output model sees only the post-synaptic neuron ('post.X'); 'pre.X' is allowed in synapse models",
+          ],
         });
       }
       return undefined;
@@ -126,34 +150,63 @@ export function lowerExpr(e: A.Expression, ctx: ExprContext, diagnostics: Diagno
   }
 }
 
-function lowerName(name: string, span: Span, ctx: ExprContext, diagnostics: Diagnostics): Expr | undefined {
+function lowerName(
+  name: string,
+  span: Span,
+  ctx: ExprContext,
+  diagnostics: Diagnostics,
+): Expr | undefined {
   const ref = ctx.resolve(name);
   if (ref !== undefined) return { kind: 'ref', ref, span };
   // A unit name alone is a quantity of 1 of that unit: `1 / exprel(x) / ms`.
   const unit = isUnitSpelling(name) ? lookupUnit(name) : undefined;
   if (unit !== undefined) {
-    return { kind: 'literal', value: literalToInternal('1', unit.pow10), dimension: unit.dimension, span };
+    return {
+      kind: 'literal',
+      value: literalToInternal('1', unit.pow10),
+      dimension: unit.dimension,
+      span,
+    };
   }
   const hint = suggestion(name, ctx.candidates());
-  diagnostics.error(span, `unknown name '${name}' ${ctx.where}`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+  diagnostics.error(
+    span,
+    `unknown name '${name}' ${ctx.where}`,
+    hint === undefined ? {} : { label: `did you mean '${hint}'?` },
+  );
   return undefined;
 }
 
-function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext, diagnostics: Diagnostics): Expr | undefined {
+function lowerCall(
+  e: Extract<A.Expression, { kind: 'call' }>,
+  ctx: ExprContext,
+  diagnostics: Diagnostics,
+): Expr | undefined {
   const named = e.args.find((a) => a.name !== undefined);
   if (named !== undefined) {
     diagnostics.error(named.nameSpan ?? named.span, `${e.callee}(...) takes no named arguments`);
     return undefined;
   }
   const arity = MATH_FUNCTIONS.get(e.callee as MathFunction);
-  const expected = arity ?? { prev: 1, normal: 2, uniform: 2, wiener: 0, section: 2 }[e.callee as (typeof SPECIAL_FUNCTIONS)[number]];
+  const expected =
+    arity ??
+    { prev: 1, normal: 2, uniform: 2, wiener: 0, section: 2 }[
+      e.callee as (typeof SPECIAL_FUNCTIONS)[number]
+    ];
   if (expected === undefined) {
     const hint = suggestion(e.callee, [...MATH_FUNCTIONS.keys(), ...SPECIAL_FUNCTIONS]);
-    diagnostics.error(e.calleeSpan, `unknown function '${e.callee}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+    diagnostics.error(
+      e.calleeSpan,
+      `unknown function '${e.callee}'`,
+      hint === undefined ? {} : { label: `did you mean '${hint}'?` },
+    );
     return undefined;
   }
   if (e.args.length !== expected) {
-    diagnostics.error(e.span, `${e.callee}(...) takes ${expected} argument${expected === 1 ? '' : 's'}, found ${e.args.length}`);
+    diagnostics.error(
+      e.span,
+      `${e.callee}(...) takes ${expected} argument${expected === 1 ? '' : 's'}, found ${e.args.length}`,
+    );
     return undefined;
   }
   const values = e.args.map((a) => a.value);
@@ -161,7 +214,9 @@ function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext,
     case 'prev': {
       const arg = values[0];
       if (ctx.prevStates === undefined) {
-        diagnostics.error(e.span, `prev(...) is not allowed ${ctx.where}`, { notes: ['prev(X) is allowed in spike conditions and event blocks'] });
+        diagnostics.error(e.span, `prev(...) is not allowed ${ctx.where}`, {
+          notes: ['prev(X) is allowed in spike conditions and event blocks'],
+        });
         return undefined;
       }
       if (arg?.kind !== 'name' || !ctx.prevStates.has(arg.name)) {
@@ -174,7 +229,9 @@ function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext,
     case 'uniform': {
       if (ctx.allowRandom !== true) {
         diagnostics.error(e.span, `a random ${e.callee}(...) draw is not allowed ${ctx.where}`, {
-          notes: ['distributions are allowed for initial states (`V ~ normal(...)`), weights, delays and stimuli'],
+          notes: [
+            'distributions are allowed for initial states (`V ~ normal(...)`), weights, delays and stimuli',
+          ],
         });
         return undefined;
       }
@@ -193,30 +250,50 @@ function lowerCall(e: Extract<A.Expression, { kind: 'call' }>, ctx: ExprContext,
     case 'section': {
       const [valuesList, durationsList] = values;
       if (ctx.inSection === true) {
-        diagnostics.error(e.span, 'sections cannot be nested: section(...) is not allowed inside the lists of another section(...)', {
-          notes: ['to combine two sections, add them: section(...) + section(...)'],
-        });
+        diagnostics.error(
+          e.span,
+          'sections cannot be nested: section(...) is not allowed inside the lists of another section(...)',
+          {
+            notes: ['to combine two sections, add them: section(...) + section(...)'],
+          },
+        );
         return undefined;
       }
       if (ctx.allowSection !== true) {
-        diagnostics.error(e.span, `section(...) is not allowed ${ctx.where}`, { notes: ['section(...) is allowed in stimuli'] });
+        diagnostics.error(e.span, `section(...) is not allowed ${ctx.where}`, {
+          notes: ['section(...) is allowed in stimuli'],
+        });
         return undefined;
       }
       if (valuesList?.kind !== 'list' || durationsList?.kind !== 'list') {
-        diagnostics.error(e.span, 'section(...) takes two lists: section([values...], [durations...])');
+        diagnostics.error(
+          e.span,
+          'section(...) takes two lists: section([values...], [durations...])',
+        );
         return undefined;
       }
       if (valuesList.items.length === 0) {
         diagnostics.error(valuesList.span, 'a section needs at least one value', {
-          notes: ['give each value and how long it lasts: section([0 nA, 22 nA], [100 ms, 300 ms])'],
+          notes: [
+            'give each value and how long it lasts: section([0 nA, 22 nA], [100 ms, 300 ms])',
+          ],
         });
         return undefined;
       }
       if (valuesList.items.length !== durationsList.items.length) {
-        diagnostics.error(e.span, `section(...) needs as many durations as values (found ${valuesList.items.length} values and ${durationsList.items.length} durations)`);
+        diagnostics.error(
+          e.span,
+          `section(...) needs as many durations as values (found ${valuesList.items.length} values and ${durationsList.items.length} durations)`,
+        );
         return undefined;
       }
-      const inner = { ...ctx, allowSection: false, inSection: true, allowWiener: false, allowRandom: false };
+      const inner = {
+        ...ctx,
+        allowSection: false,
+        inSection: true,
+        allowWiener: false,
+        allowRandom: false,
+      };
       const vs = valuesList.items.map((v) => lowerExpr(v, inner, diagnostics));
       const ds = durationsList.items.map((v) => lowerExpr(v, inner, diagnostics));
       if (vs.some((v) => v === undefined) || ds.some((v) => v === undefined)) return undefined;
@@ -259,13 +336,14 @@ export function constantValue(e: Expr): number | undefined {
       const a = constantValue(e.left);
       const b = constantValue(e.right);
       if (a === undefined || b === undefined) return undefined;
-      return e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/' || e.op === '^' ? arithmetic(e.op, a, b) : undefined;
+      return e.op === '+' || e.op === '-' || e.op === '*' || e.op === '/' || e.op === '^'
+        ? arithmetic(e.op, a, b)
+        : undefined;
     }
     default:
       return undefined;
   }
 }
-
 
 /**
  * For a constant expression whose value is not a finite number (`1 / 0`,
@@ -279,4 +357,5 @@ export function nonFinite(e: Expr): string | undefined {
 }
 
 /** The note for a {@link nonFinite} constant. */
-export const NON_FINITE_NOTE = 'is there a division by zero, or a result beyond the largest number (about 1.8e308)?';
+export const NON_FINITE_NOTE =
+  'is there a division by zero, or a result beyond the largest number (about 1.8e308)?';

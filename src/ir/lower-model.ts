@@ -1,7 +1,14 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, spanText } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
-import { type ExprContext, NON_FINITE_NOTE, constantValue, lowerExpr, lowerUnit, nonFinite } from './lower-expr.js';
+import {
+  type ExprContext,
+  NON_FINITE_NOTE,
+  constantValue,
+  lowerExpr,
+  lowerUnit,
+  nonFinite,
+} from './lower-expr.js';
 import { suggestUnit } from './suggest.js';
 import { dependencies } from './walk.js';
 import {
@@ -36,7 +43,16 @@ const BUILTIN_NAMES: Readonly<Record<A.ModelKind, readonly string[]>> = {
 
 /** Items each kind of model may contain. */
 const ALLOWED_ITEMS: Readonly<Record<A.ModelKind, ReadonlySet<A.ModelItem['kind']>>> = {
-  neuron: new Set(['parameters', 'state', 'currentInput', 'equations', 'spike', 'reset', 'refractory', 'method']),
+  neuron: new Set([
+    'parameters',
+    'state',
+    'currentInput',
+    'equations',
+    'spike',
+    'reset',
+    'refractory',
+    'method',
+  ]),
   synapse: new Set(['parameters', 'state', 'equations', 'method', 'onPre', 'onPost', 'delivers']),
   output: new Set(['parameters', 'outputCurrent']),
 };
@@ -58,7 +74,15 @@ const ITEM_WORDS: Readonly<Record<A.ModelItem['kind'], string>> = {
 
 /** Items that may appear at most once. */
 const SINGLE_ITEMS: ReadonlySet<A.ModelItem['kind']> = new Set([
-  'currentInput', 'outputCurrent', 'spike', 'reset', 'refractory', 'method', 'onPre', 'onPost', 'delivers',
+  'currentInput',
+  'outputCurrent',
+  'spike',
+  'reset',
+  'refractory',
+  'method',
+  'onPre',
+  'onPost',
+  'delivers',
 ]);
 
 /**
@@ -70,14 +94,20 @@ const SINGLE_ITEMS: ReadonlySet<A.ModelItem['kind']> = new Set([
 export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | undefined {
   const errorsBefore = diagnostics.items.length;
   const items = checkItems(def, diagnostics);
-  items.parameters = withoutMisspeltUnits(items.parameters, (p) => p.value, 'parameter', diagnostics);
+  items.parameters = withoutMisspeltUnits(
+    items.parameters,
+    (p) => p.value,
+    'parameter',
+    diagnostics,
+  );
   items.state = withoutMisspeltUnits(items.state, (s) => s.init?.value, 'state', diagnostics);
   const symbols = declareSymbols(def, items, diagnostics);
   const builtins = BUILTIN_NAMES[def.kind];
 
   const resolve = (name: string): Ref | undefined => {
     const d = symbols.get(name);
-    if (d !== undefined) return d.kind === 'input' ? { kind: 'input', name } : { kind: d.kind, name };
+    if (d !== undefined)
+      return d.kind === 'input' ? { kind: 'input', name } : { kind: d.kind, name };
     if (!builtins.includes(name)) return undefined;
     if (name === 't') return { kind: 'time' };
     if (name === 'dt') return { kind: 'dt' };
@@ -87,7 +117,9 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
     def.kind === 'neuron'
       ? undefined
       : (object: string, name: string): Ref | undefined =>
-          object === 'post' || (object === 'pre' && def.kind === 'synapse') ? { kind: object, name } : undefined;
+          object === 'post' || (object === 'pre' && def.kind === 'synapse')
+            ? { kind: object, name }
+            : undefined;
   const states = new Set([...symbols].filter(([, d]) => d.kind === 'state').map(([n]) => n));
   const base: ExprContext = {
     resolve,
@@ -95,8 +127,10 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
     candidates: () => [...symbols.keys(), ...builtins],
     where: 'here',
   };
-  const lower = (e: A.Expression, ctx: Partial<ExprContext> & { where: string }): Expr | undefined =>
-    lowerExpr(e, { ...base, ...ctx }, diagnostics);
+  const lower = (
+    e: A.Expression,
+    ctx: Partial<ExprContext> & { where: string },
+  ): Expr | undefined => lowerExpr(e, { ...base, ...ctx }, diagnostics);
 
   const parameters = lowerParameters(items, lower, diagnostics);
   const stateVars = lowerStates(items, lower, def.kind, diagnostics);
@@ -105,7 +139,14 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
 
   const statementContext = { prevStates: states, where: 'in an event block' };
   const lowerBlock = (body: readonly A.Statement[], allowWeight: boolean): Statement[] =>
-    lowerStatements(body, symbols, def.kind, allowWeight, (e) => lower(e, statementContext), diagnostics);
+    lowerStatements(
+      body,
+      symbols,
+      def.kind,
+      allowWeight,
+      (e) => lower(e, statementContext),
+      diagnostics,
+    );
 
   const method = lowerMethod(items.method, diagnostics);
   const name = def.name.name;
@@ -113,17 +154,37 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
   let model: Model | undefined;
   switch (def.kind) {
     case 'neuron': {
-      const spike = items.spike === undefined ? undefined : lower(items.spike.condition, { prevStates: states, where: 'in a spike condition' });
+      const spike =
+        items.spike === undefined
+          ? undefined
+          : lower(items.spike.condition, { prevStates: states, where: 'in a spike condition' });
       if (items.reset !== undefined && items.spike === undefined) {
-        diagnostics.error(items.reset.span, "'reset' needs a spike condition", { notes: ["add 'spike when CONDITION' to say when the reset happens"] });
+        diagnostics.error(items.reset.span, "'reset' needs a spike condition", {
+          notes: ["add 'spike when CONDITION' to say when the reset happens"],
+        });
       }
       if (items.refractory !== undefined && items.spike === undefined) {
-        diagnostics.error(items.refractory.span, "'refractory' needs a spike condition", { notes: ["add 'spike when CONDITION'"] });
+        diagnostics.error(items.refractory.span, "'refractory' needs a spike condition", {
+          notes: ["add 'spike when CONDITION'"],
+        });
       }
-      const refractory = items.refractory === undefined ? undefined : lower(items.refractory.value, { where: 'in a refractory period' });
-      const input = items.currentInput === undefined ? undefined : lowerCurrentInput(items.currentInput, def.kind, diagnostics);
+      const refractory =
+        items.refractory === undefined
+          ? undefined
+          : lower(items.refractory.value, { where: 'in a refractory period' });
+      const input =
+        items.currentInput === undefined
+          ? undefined
+          : lowerCurrentInput(items.currentInput, def.kind, diagnostics);
       model = {
-        kind: 'neuron', name, span, parameters, states: stateVars, subexpressions, equations, method,
+        kind: 'neuron',
+        name,
+        span,
+        parameters,
+        states: stateVars,
+        subexpressions,
+        equations,
+        method,
         ...(input === undefined ? {} : { input }),
         ...(spike === undefined ? {} : { spike }),
         reset: items.reset === undefined ? [] : lowerBlock(items.reset.body, false),
@@ -133,12 +194,24 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
     }
     case 'synapse': {
       if (items.delivers === undefined) {
-        diagnostics.error(def.name.span, `synapse '${name}' has no 'delivers' line`, { notes: ["add 'delivers EXPRESSION', e.g. 'delivers g'"] });
+        diagnostics.error(def.name.span, `synapse '${name}' has no 'delivers' line`, {
+          notes: ["add 'delivers EXPRESSION', e.g. 'delivers g'"],
+        });
       }
-      const delivers = items.delivers === undefined ? undefined : lower(items.delivers.value, { where: "in 'delivers'" });
+      const delivers =
+        items.delivers === undefined
+          ? undefined
+          : lower(items.delivers.value, { where: "in 'delivers'" });
       if (delivers === undefined) break;
       model = {
-        kind: 'synapse', name, span, parameters, states: stateVars, subexpressions, equations, method,
+        kind: 'synapse',
+        name,
+        span,
+        parameters,
+        states: stateVars,
+        subexpressions,
+        equations,
+        method,
         onPre: items.onPre === undefined ? [] : lowerBlock(items.onPre.body, true),
         onPost: items.onPost === undefined ? [] : lowerBlock(items.onPost.body, true),
         delivers,
@@ -149,7 +222,10 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
       if (items.outputCurrent === undefined) {
         diagnostics.error(def.name.span, `output '${name}' has no 'current = ...' line`);
       }
-      const current = items.outputCurrent === undefined ? undefined : lower(items.outputCurrent.value, { where: 'in an output current' });
+      const current =
+        items.outputCurrent === undefined
+          ? undefined
+          : lower(items.outputCurrent.value, { where: 'in an output current' });
       if (current === undefined) break;
       model = { kind: 'output', name, span, parameters, current };
       break;
@@ -180,14 +256,21 @@ function checkItems(def: A.ModelDef, diagnostics: Diagnostics): Items {
   const seen = new Map<A.ModelItem['kind'], Span>();
   for (const item of def.items) {
     if (!ALLOWED_ITEMS[def.kind].has(item.kind)) {
-      diagnostics.error(item.span, `${def.kind === 'output' ? 'an' : 'a'} ${def.kind} cannot have ${ITEM_WORDS[item.kind]}`);
+      diagnostics.error(
+        item.span,
+        `${def.kind === 'output' ? 'an' : 'a'} ${def.kind} cannot have ${ITEM_WORDS[item.kind]}`,
+      );
       continue;
     }
     const first = seen.get(item.kind);
     if (first !== undefined && SINGLE_ITEMS.has(item.kind)) {
-      diagnostics.error(item.span, `${ITEM_WORDS[item.kind]} is given twice in ${def.kind} '${def.name.name}'`, {
-        secondary: [{ span: first, message: 'first given here' }],
-      });
+      diagnostics.error(
+        item.span,
+        `${ITEM_WORDS[item.kind]} is given twice in ${def.kind} '${def.name.name}'`,
+        {
+          secondary: [{ span: first, message: 'first given here' }],
+        },
+      );
       continue;
     }
     seen.set(item.kind, item.span);
@@ -208,18 +291,34 @@ function checkItems(def: A.ModelDef, diagnostics: Diagnostics): Items {
   return items;
 }
 
-function declareSymbols(def: A.ModelDef, items: Items, diagnostics: Diagnostics): Map<string, Declared> {
+function declareSymbols(
+  def: A.ModelDef,
+  items: Items,
+  diagnostics: Diagnostics,
+): Map<string, Declared> {
   const symbols = new Map<string, Declared>();
   const declare = (name: A.Name, kind: SymbolKind): void => {
     if (BUILTIN_NAMES[def.kind].includes(name.name)) {
-      diagnostics.error(name.span, `'${name.name}' is a built-in name in a ${def.kind} and cannot be declared`);
+      diagnostics.error(
+        name.span,
+        `'${name.name}' is a built-in name in a ${def.kind} and cannot be declared`,
+      );
       return;
     }
     const previous = symbols.get(name.name);
     if (previous !== undefined) {
-      diagnostics.error(name.span, `'${name.name}' is already defined in ${def.kind} '${def.name.name}'`, {
-        secondary: [{ span: previous.span, message: `'${name.name}' is first defined here as a ${previous.kind}` }],
-      });
+      diagnostics.error(
+        name.span,
+        `'${name.name}' is already defined in ${def.kind} '${def.name.name}'`,
+        {
+          secondary: [
+            {
+              span: previous.span,
+              message: `'${name.name}' is first defined here as a ${previous.kind}`,
+            },
+          ],
+        },
+      );
       return;
     }
     symbols.set(name.name, { kind, span: name.span });
@@ -258,12 +357,21 @@ function withoutMisspeltUnits<D extends A.ParameterDecl | A.StateDecl>(
     const value = before === undefined ? undefined : valueOf(before);
     const last = value === undefined ? undefined : lastOperand(value);
     const bare = d.unit === undefined && valueOf(d) === undefined;
-    if (!bare || value === undefined || last?.kind !== 'number' || last.unit !== undefined || last.span.end !== value.span.end) {
+    if (
+      !bare ||
+      value === undefined ||
+      last?.kind !== 'number' ||
+      last.unit !== undefined ||
+      last.span.end !== value.span.end
+    ) {
       kept.push(d);
       return;
     }
     const file = d.name.span.file;
-    if (file !== value.span.file || !/^[ \t]+$/.test(file.text.slice(value.span.end, d.name.span.start))) {
+    if (
+      file !== value.span.file ||
+      !/^[ \t]+$/.test(file.text.slice(value.span.end, d.name.span.start))
+    ) {
       kept.push(d);
       return;
     }
@@ -280,11 +388,17 @@ function withoutMisspeltUnits<D extends A.ParameterDecl | A.StateDecl>(
 }
 
 /** `weight` is the unit of a projection's weights, which only a synapse's states take on. */
-function checkWeightUnit(unit: A.UnitExpr | undefined, allowed: boolean, diagnostics: Diagnostics): void {
+function checkWeightUnit(
+  unit: A.UnitExpr | undefined,
+  allowed: boolean,
+  diagnostics: Diagnostics,
+): void {
   const factor = unit?.factors.find((f) => f.name === 'weight');
   if (factor === undefined || allowed) return;
   diagnostics.error(factor.span, "the unit 'weight' can only be used for the states of a synapse", {
-    notes: ["'weight' stands for the unit of the weights of a projection, which only the states of its synapse model take on"],
+    notes: [
+      "'weight' stands for the unit of the weights of a projection, which only the states of its synapse model take on",
+    ],
   });
 }
 
@@ -299,13 +413,17 @@ function lowerParameters(items: Items, lower: Lower, diagnostics: Diagnostics): 
       value = lower(p.value, { where: 'in a parameter default' });
       if (value !== undefined && constantValue(value) === undefined) {
         diagnostics.error(p.value.span, 'the default of a parameter must be a constant', {
-          notes: ['to compute a value from parameters, write a named subexpression in equations { }'],
+          notes: [
+            'to compute a value from parameters, write a named subexpression in equations { }',
+          ],
         });
         value = undefined;
       }
       const problem = value === undefined ? undefined : nonFinite(value);
       if (problem !== undefined) {
-        diagnostics.error(p.value.span, `the default of parameter '${p.name.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
+        diagnostics.error(p.value.span, `the default of parameter '${p.name.name}' is ${problem}`, {
+          notes: [NON_FINITE_NOTE],
+        });
         value = undefined;
       }
     }
@@ -319,7 +437,12 @@ function lowerParameters(items: Items, lower: Lower, diagnostics: Diagnostics): 
   return result;
 }
 
-function lowerStates(items: Items, lower: Lower, kind: A.ModelKind, diagnostics: Diagnostics): StateVariable[] {
+function lowerStates(
+  items: Items,
+  lower: Lower,
+  kind: A.ModelKind,
+  diagnostics: Diagnostics,
+): StateVariable[] {
   const result: StateVariable[] = [];
   for (const s of items.state) {
     checkWeightUnit(s.unit, kind === 'synapse', diagnostics);
@@ -327,35 +450,60 @@ function lowerStates(items: Items, lower: Lower, kind: A.ModelKind, diagnostics:
     let init: StateInit = { kind: 'zero' };
     if (s.init !== undefined) {
       const isDistribution = s.init.op === '~';
-      const value = lower(s.init.value, { allowRandom: isDistribution, where: 'in an initial value' });
+      const value = lower(s.init.value, {
+        allowRandom: isDistribution,
+        where: 'in an initial value',
+      });
       if (value !== undefined && isDistribution && value.kind !== 'random') {
-        diagnostics.error(s.init.value.span, "'~' must be followed by a distribution, normal(...) or uniform(...)", {
-          notes: ["for a fixed initial value write '='"],
-        });
+        diagnostics.error(
+          s.init.value.span,
+          "'~' must be followed by a distribution, normal(...) or uniform(...)",
+          {
+            notes: ["for a fixed initial value write '='"],
+          },
+        );
       }
       const problem = value === undefined ? undefined : nonFinite(value);
       if (problem !== undefined) {
-        diagnostics.error(s.init.value.span, `the initial value of state '${s.name.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
+        diagnostics.error(
+          s.init.value.span,
+          `the initial value of state '${s.name.name}' is ${problem}`,
+          { notes: [NON_FINITE_NOTE] },
+        );
       }
-      if (value !== undefined) init = isDistribution ? { kind: 'distribution', value } : { kind: 'value', value };
+      if (value !== undefined)
+        init = isDistribution ? { kind: 'distribution', value } : { kind: 'value', value };
     }
-    result.push({ name: s.name.name, span: s.name.span, ...(unit === undefined ? {} : { unit: unit.dimension }), init });
+    result.push({
+      name: s.name.name,
+      span: s.name.span,
+      ...(unit === undefined ? {} : { unit: unit.dimension }),
+      init,
+    });
   }
   return result;
 }
 
-function lowerSubexpressions(items: Items, lower: Lower, diagnostics: Diagnostics): Subexpression[] {
+function lowerSubexpressions(
+  items: Items,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): Subexpression[] {
   const lowered = new Map<string, Subexpression>();
   for (const e of items.equations) {
     if (e.kind !== 'subexpression') continue;
     const value = lower(e.value, { where: 'in a subexpression' });
-    if (value !== undefined) lowered.set(e.name.name, { name: e.name.name, span: e.name.span, value });
+    if (value !== undefined)
+      lowered.set(e.name.name, { name: e.name.name, span: e.name.span, value });
   }
   return orderSubexpressions(lowered, diagnostics);
 }
 
 /** Orders subexpressions so that each comes after those it uses; reports cycles. */
-function orderSubexpressions(subs: ReadonlyMap<string, Subexpression>, diagnostics: Diagnostics): Subexpression[] {
+function orderSubexpressions(
+  subs: ReadonlyMap<string, Subexpression>,
+  diagnostics: Diagnostics,
+): Subexpression[] {
   const ordered: Subexpression[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, path: readonly string[]): void => {
@@ -363,7 +511,10 @@ function orderSubexpressions(subs: ReadonlyMap<string, Subexpression>, diagnosti
     if (sub === undefined || state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') {
       const cycle = [...path.slice(path.indexOf(name)), name];
-      diagnostics.error(sub.span, `subexpression '${name}' depends on itself: ${cycle.join(' -> ')}`);
+      diagnostics.error(
+        sub.span,
+        `subexpression '${name}' depends on itself: ${cycle.join(' -> ')}`,
+      );
       return;
     }
     state.set(name, 'visiting');
@@ -375,7 +526,12 @@ function orderSubexpressions(subs: ReadonlyMap<string, Subexpression>, diagnosti
   return ordered;
 }
 
-function lowerEquations(items: Items, symbols: ReadonlyMap<string, Declared>, lower: Lower, diagnostics: Diagnostics): DifferentialEquation[] {
+function lowerEquations(
+  items: Items,
+  symbols: ReadonlyMap<string, Declared>,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): DifferentialEquation[] {
   const result: DifferentialEquation[] = [];
   const seen = new Map<string, Span>();
   for (const e of items.equations) {
@@ -383,15 +539,23 @@ function lowerEquations(items: Items, symbols: ReadonlyMap<string, Declared>, lo
     const target = symbols.get(e.name.name);
     if (target?.kind !== 'state') {
       const what = target === undefined ? 'not declared' : `a ${target.kind}`;
-      diagnostics.error(e.name.span, `d${e.name.name}/dt: '${e.name.name}' is ${what}, not a state variable`, {
-        ...(target === undefined ? {} : { secondary: [{ span: target.span, message: `'${e.name.name}' is declared here` }] }),
-        notes: [`declare it in state { }: state { ${e.name.name} = ... }`],
-      });
+      diagnostics.error(
+        e.name.span,
+        `d${e.name.name}/dt: '${e.name.name}' is ${what}, not a state variable`,
+        {
+          ...(target === undefined
+            ? {}
+            : { secondary: [{ span: target.span, message: `'${e.name.name}' is declared here` }] }),
+          notes: [`declare it in state { }: state { ${e.name.name} = ... }`],
+        },
+      );
       continue;
     }
     const first = seen.get(e.name.name);
     if (first !== undefined) {
-      diagnostics.error(e.span, `d${e.name.name}/dt is given twice`, { secondary: [{ span: first, message: 'first given here' }] });
+      diagnostics.error(e.span, `d${e.name.name}/dt is given twice`, {
+        secondary: [{ span: first, message: 'first given here' }],
+      });
       continue;
     }
     seen.set(e.name.name, e.span);
@@ -414,13 +578,22 @@ function lowerStatements(
     if (s.kind === 'if') {
       const condition = lower(s.condition);
       const then = lowerStatements(s.then, symbols, modelKind, allowWeight, lower, diagnostics);
-      const otherwise = lowerStatements(s.otherwise, symbols, modelKind, allowWeight, lower, diagnostics);
-      if (condition !== undefined) result.push({ kind: 'if', condition, then, otherwise, span: s.span });
+      const otherwise = lowerStatements(
+        s.otherwise,
+        symbols,
+        modelKind,
+        allowWeight,
+        lower,
+        diagnostics,
+      );
+      if (condition !== undefined)
+        result.push({ kind: 'if', condition, then, otherwise, span: s.span });
       continue;
     }
     const target = assignTarget(s, symbols, modelKind, allowWeight, diagnostics);
     const value = lower(s.value);
-    if (target !== undefined && value !== undefined) result.push({ kind: 'assign', target, op: s.op, value, span: s.span });
+    if (target !== undefined && value !== undefined)
+      result.push({ kind: 'assign', target, op: s.op, value, span: s.span });
   }
   return result;
 }
@@ -435,7 +608,8 @@ function assignTarget(
   const name = s.target.name;
   if (s.qualifier !== undefined) {
     const object = s.qualifier.name;
-    if (modelKind === 'synapse' && (object === 'post' || object === 'pre')) return { kind: object, name };
+    if (modelKind === 'synapse' && (object === 'post' || object === 'pre'))
+      return { kind: object, name };
     diagnostics.error(s.qualifier.span, `cannot assign to '${object}.${name}' here`, {
       notes: ["synapse event blocks may change 'post.X' and 'pre.X'"],
     });
@@ -445,11 +619,17 @@ function assignTarget(
   const declared = symbols.get(name);
   if (declared?.kind === 'state') return { kind: 'state', name };
   if (declared === undefined) {
-    diagnostics.error(s.target.span, `cannot assign to unknown name '${name}'`, { notes: ['only state variables can be assigned'] });
+    diagnostics.error(s.target.span, `cannot assign to unknown name '${name}'`, {
+      notes: ['only state variables can be assigned'],
+    });
   } else {
     diagnostics.error(s.target.span, `cannot assign to ${declared.kind} '${name}'`, {
-      secondary: [{ span: declared.span, message: `'${name}' is declared here as a ${declared.kind}` }],
-      notes: ['only state variables can be assigned; to change it during a run, declare it in state { }'],
+      secondary: [
+        { span: declared.span, message: `'${name}' is declared here as a ${declared.kind}` },
+      ],
+      notes: [
+        'only state variables can be assigned; to change it during a run, declare it in state { }',
+      ],
     });
   }
   return undefined;
@@ -465,10 +645,16 @@ function lowerMethod(item: Items['method'], diagnostics: Diagnostics): Integrati
   return 'exp_euler';
 }
 
-function lowerCurrentInput(item: NonNullable<Items['currentInput']>, kind: A.ModelKind, diagnostics: Diagnostics): CurrentInput | undefined {
+function lowerCurrentInput(
+  item: NonNullable<Items['currentInput']>,
+  kind: A.ModelKind,
+  diagnostics: Diagnostics,
+): CurrentInput | undefined {
   checkWeightUnit(item.unit, kind === 'synapse', diagnostics);
   if (item.flag !== undefined && item.flag.name !== 'ltc') {
-    diagnostics.error(item.flag.span, `unknown current option '${item.flag.name}'`, { notes: ["the only option is '(ltc)'"] });
+    diagnostics.error(item.flag.span, `unknown current option '${item.flag.name}'`, {
+      notes: ["the only option is '(ltc)'"],
+    });
     return undefined;
   }
   const unit = item.unit === undefined ? undefined : lowerUnit(item.unit, diagnostics);
@@ -481,7 +667,10 @@ function lowerCurrentInput(item: NonNullable<Items['currentInput']>, kind: A.Mod
 }
 
 /** Initial values may use other states (through subexpressions too), but not in a circle. */
-function checkInitCycles(model: Extract<Model, { kind: 'neuron' | 'synapse' }>, diagnostics: Diagnostics): void {
+function checkInitCycles(
+  model: Extract<Model, { kind: 'neuron' | 'synapse' }>,
+  diagnostics: Diagnostics,
+): void {
   const subs = new Map(model.subexpressions.map((s) => [s.name, s.value]));
   const statesUsed = (e: Expr, seen: Set<string> = new Set()): Set<string> => {
     const result = new Set(dependencies(e, 'state'));
@@ -494,7 +683,10 @@ function checkInitCycles(model: Extract<Model, { kind: 'neuron' | 'synapse' }>, 
     return result;
   };
   const deps = new Map(
-    model.states.map((s) => [s.name, s.init.kind === 'zero' ? new Set<string>() : statesUsed(s.init.value)]),
+    model.states.map((s) => [
+      s.name,
+      s.init.kind === 'zero' ? new Set<string>() : statesUsed(s.init.value),
+    ]),
   );
   const spans = new Map(model.states.map((s) => [s.name, s.span]));
   const done = new Set<string>();
@@ -502,7 +694,10 @@ function checkInitCycles(model: Extract<Model, { kind: 'neuron' | 'synapse' }>, 
     if (done.has(name)) return;
     if (path.includes(name)) {
       const cycle = [...path.slice(path.indexOf(name)), name];
-      diagnostics.error(spans.get(name) ?? model.span, `the initial value of '${name}' depends on itself: ${cycle.join(' -> ')}`);
+      diagnostics.error(
+        spans.get(name) ?? model.span,
+        `the initial value of '${name}' depends on itself: ${cycle.join(' -> ')}`,
+      );
       done.add(name);
       return;
     }

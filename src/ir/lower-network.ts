@@ -1,9 +1,22 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, spanText } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
-import { DIMENSIONLESS, type Dimension, dimEquals, dimensionOf, formatDimension, substituteWeight } from '../units/dimension.js';
+import {
+  DIMENSIONLESS,
+  type Dimension,
+  dimEquals,
+  dimensionOf,
+  formatDimension,
+  substituteWeight,
+} from '../units/dimension.js';
 import { type ExprType, checkExprUnits, checkModelUnits, requireDimension } from './check-units.js';
-import { type ExprContext, NON_FINITE_NOTE, constantValue, lowerExpr, nonFinite } from './lower-expr.js';
+import {
+  type ExprContext,
+  NON_FINITE_NOTE,
+  constantValue,
+  lowerExpr,
+  nonFinite,
+} from './lower-expr.js';
 import { suggestion } from './suggest.js';
 import { nodes } from './walk.js';
 import type {
@@ -29,7 +42,14 @@ import type {
 
 const TIME = dimensionOf({ s: 1 });
 const FREQUENCY = dimensionOf({ s: -1 });
-const CONNECTORS = ['all_to_all', 'one_to_one', 'fixed_probability', 'fixed_in_degree', 'fixed_out_degree', 'from_file'];
+const CONNECTORS = [
+  'all_to_all',
+  'one_to_one',
+  'fixed_probability',
+  'fixed_in_degree',
+  'fixed_out_degree',
+  'from_file',
+];
 const SOURCES = ['Poisson', 'SpikeTimes'];
 const SETTINGS = ['dt', 'duration', 'seed'];
 /** The largest population size, slice bound or degree: indices are 32-bit signed integers in the kernels. */
@@ -57,9 +77,14 @@ function networkContext(where: string, extra: Partial<ExprContext> = {}): ExprCo
  * everything given at instantiation, including each output's current against
  * its post-synaptic neuron.
  */
-export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: Diagnostics): Network | undefined {
+export function lowerNetwork(
+  def: A.NetworkDef,
+  table: ModelTable,
+  diagnostics: Diagnostics,
+): Network | undefined {
   const errorsBefore = diagnostics.items.length;
-  const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined => lowerExpr(e, ctx, diagnostics);
+  const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined =>
+    lowerExpr(e, ctx, diagnostics);
   const settings = lowerSettings(def, lower, diagnostics);
   const populations = new Map<string, Population>();
   const projections: Projection[] = [];
@@ -71,9 +96,13 @@ export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: 
   const claim = (name: A.Name, what: string): boolean => {
     const first = names.get(name.name);
     if (first !== undefined) {
-      diagnostics.error(name.span, `'${name.name}' is already defined in network '${def.name.name}'`, {
-        secondary: [{ span: first, message: 'first defined here' }],
-      });
+      diagnostics.error(
+        name.span,
+        `'${name.name}' is already defined in network '${def.name.name}'`,
+        {
+          secondary: [{ span: first, message: 'first defined here' }],
+        },
+      );
       return false;
     }
     names.set(name.name, name.span);
@@ -126,7 +155,11 @@ export function lowerNetwork(def: A.NetworkDef, table: ModelTable, diagnostics: 
 
 type Lower = (e: A.Expression, ctx: ExprContext) => Expr | undefined;
 
-function lowerSettings(def: A.NetworkDef, lower: Lower, diagnostics: Diagnostics): { dt: number; duration: number; seed: number } {
+function lowerSettings(
+  def: A.NetworkDef,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): { dt: number; duration: number; seed: number } {
   const values = { dt: 0.1, duration: 1000, seed: 0 };
   for (const item of def.items) {
     if (item.kind !== 'setting') continue;
@@ -142,11 +175,29 @@ function lowerSettings(def: A.NetworkDef, lower: Lower, diagnostics: Diagnostics
     const e = lower(item.value, networkContext(`in the setting '${name}'`));
     if (e === undefined) continue;
     const expected = name === 'seed' ? DIMENSIONLESS : TIME;
-    if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), expected, `'${name}'`, diagnostics)) continue;
+    if (
+      !requireDimension(
+        e,
+        checkExprUnits(e, undefined, diagnostics),
+        expected,
+        `'${name}'`,
+        diagnostics,
+      )
+    )
+      continue;
     const v = constantValue(e);
-    const valid = v !== undefined && (name === 'seed' ? Number.isInteger(v) && v >= 0 && v < 2 ** 32 : v > 0 && Number.isFinite(v));
+    const valid =
+      v !== undefined &&
+      (name === 'seed'
+        ? Number.isInteger(v) && v >= 0 && v < 2 ** 32
+        : v > 0 && Number.isFinite(v));
     if (!valid || v === undefined) {
-      diagnostics.error(e.span, name === 'seed' ? "'seed' must be a whole number from 0 to 4294967295" : `'${name}' must be a positive constant time`);
+      diagnostics.error(
+        e.span,
+        name === 'seed'
+          ? "'seed' must be a whole number from 0 to 4294967295"
+          : `'${name}' must be a positive constant time`,
+      );
       continue;
     }
     values[name as keyof typeof values] = v;
@@ -155,23 +206,42 @@ function lowerSettings(def: A.NetworkDef, lower: Lower, diagnostics: Diagnostics
 }
 
 /** A constant whole number (sizes, degrees, slice bounds), or a reported error. */
-function integerValue(e: A.Expression, lower: Lower, what: string, diagnostics: Diagnostics): number | undefined {
+function integerValue(
+  e: A.Expression,
+  lower: Lower,
+  what: string,
+  diagnostics: Diagnostics,
+): number | undefined {
   const x = lower(e, networkContext(`in ${what}`));
   if (x === undefined) return undefined;
   const t = checkExprUnits(x, undefined, diagnostics);
   const v = constantValue(x);
-  if (t.kind !== 'number' || (t.dimension !== undefined && !dimEquals(t.dimension, DIMENSIONLESS)) || v === undefined || !Number.isInteger(v) || v < 0) {
+  if (
+    t.kind !== 'number' ||
+    (t.dimension !== undefined && !dimEquals(t.dimension, DIMENSIONLESS)) ||
+    v === undefined ||
+    !Number.isInteger(v) ||
+    v < 0
+  ) {
     diagnostics.error(e.span, `${what} must be a whole number`);
     return undefined;
   }
   if (v > MAX_INDEX) {
-    diagnostics.error(e.span, `${what} must be at most ${MAX_INDEX} (2^31 - 1), found ${spanText(e.span)}`);
+    diagnostics.error(
+      e.span,
+      `${what} must be at most ${MAX_INDEX} (2^31 - 1), found ${spanText(e.span)}`,
+    );
     return undefined;
   }
   return v;
 }
 
-function lowerPopulation(item: Extract<A.NetworkItem, { kind: 'population' }>, table: ModelTable, lower: Lower, diagnostics: Diagnostics): Population | undefined {
+function lowerPopulation(
+  item: Extract<A.NetworkItem, { kind: 'population' }>,
+  table: ModelTable,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): Population | undefined {
   const inst = item.model;
   const modelName = inst.name.name;
   const [sizeArg, ...rest] = inst.args;
@@ -197,13 +267,19 @@ function lowerPopulation(item: Extract<A.NetworkItem, { kind: 'population' }>, t
       return undefined;
     }
     if (rest.length > 0) {
-      diagnostics.error(rest[0]!.span, `a neuron population takes only its size; give parameters in the block after it: ${modelName}(${size}) { ${model.parameters[0]?.name ?? 'p'} = ... }`);
+      diagnostics.error(
+        rest[0]!.span,
+        `a neuron population takes only its size; give parameters in the block after it: ${modelName}(${size}) { ${model.parameters[0]?.name ?? 'p'} = ... }`,
+      );
       return undefined;
     }
     source = { kind: 'neuron', model };
   }
   if (source.kind !== 'neuron' && item.overrides.length > 0) {
-    diagnostics.error(item.overrides[0]!.span, `a ${modelName} source has no parameters or states to set`);
+    diagnostics.error(
+      item.overrides[0]!.span,
+      `a ${modelName} source has no parameters or states to set`,
+    );
     return undefined;
   }
   const parameters: Override[] = [];
@@ -215,18 +291,36 @@ function lowerPopulation(item: Extract<A.NetworkItem, { kind: 'population' }>, t
       const isParameter = model.parameters.some((p) => p.name === o.name.name);
       const isState = model.states.some((s) => s.name === o.name.name);
       if (!isParameter && !isState) {
-        const hint = suggestion(o.name.name, [...model.parameters.map((p) => p.name), ...model.states.map((s) => s.name)]);
-        diagnostics.error(o.name.span, `neuron ${model.name} has no parameter or state '${o.name.name}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+        const hint = suggestion(o.name.name, [
+          ...model.parameters.map((p) => p.name),
+          ...model.states.map((s) => s.name),
+        ]);
+        diagnostics.error(
+          o.name.span,
+          `neuron ${model.name} has no parameter or state '${o.name.name}'`,
+          hint === undefined ? {} : { label: `did you mean '${hint}'?` },
+        );
         continue;
       }
       if (isParameter && o.op === '~') {
-        diagnostics.error(o.span, `parameter '${o.name.name}' cannot be random; write '${o.name.name} = value'`);
+        diagnostics.error(
+          o.span,
+          `parameter '${o.name.name}' cannot be random; write '${o.name.name} = value'`,
+        );
         continue;
       }
-      const value = lower(o.value, networkContext(isParameter ? 'in a parameter value' : 'in an initial value', { allowRandom: o.op === '~' }));
+      const value = lower(
+        o.value,
+        networkContext(isParameter ? 'in a parameter value' : 'in an initial value', {
+          allowRandom: o.op === '~',
+        }),
+      );
       if (value === undefined) continue;
       if (o.op === '~' && value.kind !== 'random') {
-        diagnostics.error(o.value.span, "'~' must be followed by a distribution, normal(...) or uniform(...)");
+        diagnostics.error(
+          o.value.span,
+          "'~' must be followed by a distribution, normal(...) or uniform(...)",
+        );
         continue;
       }
       if (isParameter && constantValue(value) === undefined) {
@@ -235,24 +329,41 @@ function lowerPopulation(item: Extract<A.NetworkItem, { kind: 'population' }>, t
       }
       const problem = nonFinite(value);
       if (problem !== undefined) {
-        diagnostics.error(o.value.span, `the ${isParameter ? 'value of parameter' : 'initial value of state'} '${o.name.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
+        diagnostics.error(
+          o.value.span,
+          `the ${isParameter ? 'value of parameter' : 'initial value of state'} '${o.name.name}' is ${problem}`,
+          { notes: [NON_FINITE_NOTE] },
+        );
         continue;
       }
       const expected = dims.get(o.name.name);
       const t = checkExprUnits(value, undefined, diagnostics);
-      if (expected !== undefined && !requireDimension(value, t, expected, `'${o.name.name}'`, diagnostics)) continue;
+      if (
+        expected !== undefined &&
+        !requireDimension(value, t, expected, `'${o.name.name}'`, diagnostics)
+      )
+        continue;
       (isParameter ? parameters : states).push({ name: o.name.name, span: o.name.span, value });
     }
   }
   return { name: item.name.name, span: item.name.span, size, source, parameters, states };
 }
 
-function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: number, lower: Lower, diagnostics: Diagnostics): PopulationSource | undefined {
+function lowerSource(
+  inst: A.Instantiation,
+  args: readonly A.Argument[],
+  size: number,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): PopulationSource | undefined {
   const named = new Map(args.map((a) => [a.name ?? '', a]));
   const allowed = inst.name.name === 'Poisson' ? ['rate'] : ['indices', 'times'];
   for (const a of args) {
     if (a.name === undefined || !allowed.includes(a.name)) {
-      diagnostics.error(a.span, `${inst.name.name} takes the size and then ${allowed.map((n) => `${n} = ...`).join(', ')}`);
+      diagnostics.error(
+        a.span,
+        `${inst.name.name} takes the size and then ${allowed.map((n) => `${n} = ...`).join(', ')}`,
+      );
       return undefined;
     }
   }
@@ -266,7 +377,16 @@ function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: n
     const rateArg = named.get('rate')!;
     const rate = lower(rateArg.value, networkContext('in a Poisson rate'));
     if (rate === undefined) return undefined;
-    if (!requireDimension(rate, checkExprUnits(rate, undefined, diagnostics), FREQUENCY, 'a Poisson rate', diagnostics)) return undefined;
+    if (
+      !requireDimension(
+        rate,
+        checkExprUnits(rate, undefined, diagnostics),
+        FREQUENCY,
+        'a Poisson rate',
+        diagnostics,
+      )
+    )
+      return undefined;
     const problem = nonFinite(rate);
     if (problem !== undefined) {
       diagnostics.error(rate.span, `the Poisson rate is ${problem}`, { notes: [NON_FINITE_NOTE] });
@@ -284,12 +404,23 @@ function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: n
     for (const item of arg.items) {
       const e = lower(item, networkContext(`in SpikeTimes ${name}`));
       if (e === undefined) return undefined;
-      if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), expected, `a SpikeTimes ${name.slice(0, -1)}`, diagnostics)) return undefined;
+      if (
+        !requireDimension(
+          e,
+          checkExprUnits(e, undefined, diagnostics),
+          expected,
+          `a SpikeTimes ${name.slice(0, -1)}`,
+          diagnostics,
+        )
+      )
+        return undefined;
       const v = constantValue(e);
       if (v === undefined) return undefined;
       const problem = nonFinite(e);
       if (problem !== undefined) {
-        diagnostics.error(e.span, `a SpikeTimes ${name.slice(0, -1)} is ${problem}`, { notes: [NON_FINITE_NOTE] });
+        diagnostics.error(e.span, `a SpikeTimes ${name.slice(0, -1)} is ${problem}`, {
+          notes: [NON_FINITE_NOTE],
+        });
         return undefined;
       }
       values.push(v);
@@ -300,7 +431,10 @@ function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: n
   const times = list('times', TIME);
   if (indices === undefined || times === undefined) return undefined;
   if (indices.length !== times.length) {
-    diagnostics.error(inst.span, `SpikeTimes needs as many times as indices (found ${indices.length} indices and ${times.length} times)`);
+    diagnostics.error(
+      inst.span,
+      `SpikeTimes needs as many times as indices (found ${indices.length} indices and ${times.length} times)`,
+    );
     return undefined;
   }
   const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= size);
@@ -311,14 +445,28 @@ function lowerSource(inst: A.Instantiation, args: readonly A.Argument[], size: n
   return { kind: 'spikeTimes', indices, times };
 }
 
-function reportUnknownModel(name: A.Name, found: Model | undefined, expected: Model['kind'], table: ModelTable, extra: readonly string[], diagnostics: Diagnostics): void {
+function reportUnknownModel(
+  name: A.Name,
+  found: Model | undefined,
+  expected: Model['kind'],
+  table: ModelTable,
+  extra: readonly string[],
+  diagnostics: Diagnostics,
+): void {
   if (found !== undefined) {
-    diagnostics.error(name.span, `'${name.name}' is ${article(found.kind)} ${found.kind} model, but ${article(expected)} ${expected} is needed here`, {
-      secondary: [{ span: found.span, message: `'${name.name}' is defined here` }],
-    });
+    diagnostics.error(
+      name.span,
+      `'${name.name}' is ${article(found.kind)} ${found.kind} model, but ${article(expected)} ${expected} is needed here`,
+      {
+        secondary: [{ span: found.span, message: `'${name.name}' is defined here` }],
+      },
+    );
     return;
   }
-  const candidates = [...[...table.models.values()].filter((m) => m.kind === expected).map((m) => m.name), ...extra];
+  const candidates = [
+    ...[...table.models.values()].filter((m) => m.kind === expected).map((m) => m.name),
+    ...extra,
+  ];
   const hint = suggestion(name.name, candidates);
   diagnostics.error(name.span, `unknown ${expected} model '${name.name}'`, {
     ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
@@ -326,26 +474,49 @@ function reportUnknownModel(name: A.Name, found: Model | undefined, expected: Mo
   });
 }
 
-function lowerRange(ref: { readonly slice?: A.Slice }, population: Population, lower: Lower, diagnostics: Diagnostics): IndexRange | undefined {
+function lowerRange(
+  ref: { readonly slice?: A.Slice },
+  population: Population,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): IndexRange | undefined {
   if (ref.slice === undefined) return { start: 0, end: population.size };
-  const start = ref.slice.start === undefined ? 0 : integerValue(ref.slice.start, lower, 'a slice bound', diagnostics);
-  const end = ref.slice.end === undefined ? population.size : integerValue(ref.slice.end, lower, 'a slice bound', diagnostics);
+  const start =
+    ref.slice.start === undefined
+      ? 0
+      : integerValue(ref.slice.start, lower, 'a slice bound', diagnostics);
+  const end =
+    ref.slice.end === undefined
+      ? population.size
+      : integerValue(ref.slice.end, lower, 'a slice bound', diagnostics);
   if (start === undefined || end === undefined) return undefined;
   if (start >= end || end > population.size) {
-    diagnostics.error(ref.slice.span, `slice [${start}:${end}] is out of range for population '${population.name}' of size ${population.size}`, {
-      secondary: [{ span: population.span, message: `'${population.name}' is defined here` }],
-      notes: ['slices are [start:end] with 0 <= start < end <= size'],
-    });
+    diagnostics.error(
+      ref.slice.span,
+      `slice [${start}:${end}] is out of range for population '${population.name}' of size ${population.size}`,
+      {
+        secondary: [{ span: population.span, message: `'${population.name}' is defined here` }],
+        notes: ['slices are [start:end] with 0 <= start < end <= size'],
+      },
+    );
     return undefined;
   }
   return { start, end };
 }
 
-function findPopulation(name: A.Name, populations: ReadonlyMap<string, Population>, diagnostics: Diagnostics): Population | undefined {
+function findPopulation(
+  name: A.Name,
+  populations: ReadonlyMap<string, Population>,
+  diagnostics: Diagnostics,
+): Population | undefined {
   const p = populations.get(name.name);
   if (p === undefined) {
     const hint = suggestion(name.name, [...populations.keys()]);
-    diagnostics.error(name.span, `unknown population '${name.name}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+    diagnostics.error(
+      name.span,
+      `unknown population '${name.name}'`,
+      hint === undefined ? {} : { label: `did you mean '${hint}'?` },
+    );
   }
   return p;
 }
@@ -367,43 +538,78 @@ function lowerProjection(
   for (const part of item.items) {
     const first = parts.get(part.kind);
     if (first !== undefined) {
-      diagnostics.error(part.span, `'${part.kind}' is given twice in projection '${item.name.name}'`, { secondary: [{ span: first.span, message: 'first given here' }] });
+      diagnostics.error(
+        part.span,
+        `'${part.kind}' is given twice in projection '${item.name.name}'`,
+        { secondary: [{ span: first.span, message: 'first given here' }] },
+      );
     }
     parts.set(part.kind, part);
   }
-  const get = <K extends A.ProjectionItem['kind']>(kind: K): Extract<A.ProjectionItem, { kind: K }> | undefined =>
+  const get = <K extends A.ProjectionItem['kind']>(
+    kind: K,
+  ): Extract<A.ProjectionItem, { kind: K }> | undefined =>
     parts.get(kind) as Extract<A.ProjectionItem, { kind: K }> | undefined;
   for (const required of ['connect', 'weight', 'synapse', 'output'] as const) {
-    if (get(required) === undefined) diagnostics.error(item.name.span, `projection '${item.name.name}' has no '${required}' line`);
+    if (get(required) === undefined)
+      diagnostics.error(item.name.span, `projection '${item.name.name}' has no '${required}' line`);
   }
   const connect = get('connect');
   const weightItem = get('weight');
   const synapseItem = get('synapse');
   const outputItem = get('output');
-  if (connect === undefined || weightItem === undefined || synapseItem === undefined || outputItem === undefined || preRange === undefined || postRange === undefined) return undefined;
+  if (
+    connect === undefined ||
+    weightItem === undefined ||
+    synapseItem === undefined ||
+    outputItem === undefined ||
+    preRange === undefined ||
+    postRange === undefined
+  )
+    return undefined;
   if (post.source.kind !== 'neuron') {
-    diagnostics.error(item.post.span, `population '${post.name}' is a spike source and cannot receive a projection`);
+    diagnostics.error(
+      item.post.span,
+      `population '${post.name}' is a spike source and cannot receive a projection`,
+    );
     return undefined;
   }
   const connector = lowerConnector(connect, preRange, postRange, lower, diagnostics);
 
   const weight = lower(weightItem.value, networkContext('in a weight', { allowRandom: true }));
-  const weightType = weight === undefined ? undefined : checkExprUnits(weight, undefined, diagnostics);
+  const weightType =
+    weight === undefined ? undefined : checkExprUnits(weight, undefined, diagnostics);
   const weightDimension = weightType?.kind === 'number' ? weightType.dimension : undefined;
-  if (weight !== undefined && weightDimension === undefined) diagnostics.error(weight.span, 'a weight must be a number');
+  if (weight !== undefined && weightDimension === undefined)
+    diagnostics.error(weight.span, 'a weight must be a number');
   const weightProblem = weight === undefined ? undefined : nonFinite(weight);
-  if (weight !== undefined && weightProblem !== undefined) diagnostics.error(weight.span, `the weight is ${weightProblem}`, { notes: [NON_FINITE_NOTE] });
+  if (weight !== undefined && weightProblem !== undefined)
+    diagnostics.error(weight.span, `the weight is ${weightProblem}`, { notes: [NON_FINITE_NOTE] });
 
   const delayItem = get('delay');
-  const delay = delayItem === undefined ? undefined : lower(delayItem.value, networkContext('in a delay', { allowRandom: true }));
-  if (delay !== undefined && requireDimension(delay, checkExprUnits(delay, undefined, diagnostics), TIME, 'a delay', diagnostics)) {
+  const delay =
+    delayItem === undefined
+      ? undefined
+      : lower(delayItem.value, networkContext('in a delay', { allowRandom: true }));
+  if (
+    delay !== undefined &&
+    requireDimension(
+      delay,
+      checkExprUnits(delay, undefined, diagnostics),
+      TIME,
+      'a delay',
+      diagnostics,
+    )
+  ) {
     const d = constantValue(delay);
     const delayProblem = nonFinite(delay);
     if (delayProblem !== undefined) {
       diagnostics.error(delay.span, `the delay is ${delayProblem}`, { notes: [NON_FINITE_NOTE] });
     } else if (d !== undefined && d < 0) {
       diagnostics.error(delay.span, `a delay cannot be negative, found ${spanText(delay.span)}`, {
-        notes: ['a spike is delivered round(delay / dt) steps after it was emitted, at least one step later'],
+        notes: [
+          'a spike is delivered round(delay / dt) steps after it was emitted, at least one step later',
+        ],
       });
     }
   }
@@ -413,14 +619,31 @@ function lowerProjection(
   if (placementItem !== undefined) {
     const choice = placementItem.choice.name;
     if (choice === 'pre' || choice === 'post' || choice === 'synapse') placement = choice;
-    else diagnostics.error(placementItem.choice.span, `unknown placement '${choice}'`, { notes: ['the placements are pre, post and synapse'] });
+    else
+      diagnostics.error(placementItem.choice.span, `unknown placement '${choice}'`, {
+        notes: ['the placements are pre, post and synapse'],
+      });
   }
 
   const postDims = table.dimensions.get(post.source.model.name) ?? new Map<string, Dimension>();
-  const preDims = pre.source.kind === 'neuron' ? table.dimensions.get(pre.source.model.name) : undefined;
-  const synapse = lowerModelUse<SynapseModel>(synapseItem.model, 'synapse', table, lower, diagnostics);
+  const preDims =
+    pre.source.kind === 'neuron' ? table.dimensions.get(pre.source.model.name) : undefined;
+  const synapse = lowerModelUse<SynapseModel>(
+    synapseItem.model,
+    'synapse',
+    table,
+    lower,
+    diagnostics,
+  );
   const output = lowerModelUse<OutputModel>(outputItem.model, 'output', table, lower, diagnostics);
-  if (synapse === undefined || output === undefined || connector === undefined || weight === undefined || weightDimension === undefined) return undefined;
+  if (
+    synapse === undefined ||
+    output === undefined ||
+    connector === undefined ||
+    weight === undefined ||
+    weightDimension === undefined
+  )
+    return undefined;
   const uses = [...memberUses(synapse.model), ...memberUses(output.model)];
   const postOk = checkMembers(uses, 'post', post, item.post, reportedMembers, diagnostics);
   const preOk = checkMembers(uses, 'pre', pre, item.pre, reportedMembers, diagnostics);
@@ -433,13 +656,22 @@ function lowerProjection(
   });
   let delivered: Dimension | undefined;
   try {
-    delivered = synapseCheck.result === undefined ? undefined : substituteWeight(synapseCheck.result, weightDimension);
+    delivered =
+      synapseCheck.result === undefined
+        ? undefined
+        : substituteWeight(synapseCheck.result, weightDimension);
   } catch (error) {
     // substituteWeight's own RangeError; anything else (a stack overflow) is not about the weight.
     if (!(error instanceof RangeError) || !error.message.startsWith('cannot raise')) throw error;
-    diagnostics.error(synapseItem.model.span, `synapse ${synapse.model.name} delivers a power of its weight that weights in ${formatDimension(weightDimension)} cannot be raised to`, {
-      secondary: [{ span: weight.span, message: `weights in ${formatDimension(weightDimension)}` }],
-    });
+    diagnostics.error(
+      synapseItem.model.span,
+      `synapse ${synapse.model.name} delivers a power of its weight that weights in ${formatDimension(weightDimension)} cannot be raised to`,
+      {
+        secondary: [
+          { span: weight.span, message: `weights in ${formatDimension(weightDimension)}` },
+        ],
+      },
+    );
     return undefined;
   }
   const outputCheck = checkModelUnits(output.model, diagnostics, {
@@ -449,16 +681,28 @@ function lowerProjection(
   });
   const input = post.source.model.input;
   if (input === undefined) {
-    diagnostics.error(item.post.span, `neuron ${post.source.model.name} has no input current, so nothing can be delivered to it`, {
-      notes: ["declare one in the neuron: 'current I'"],
-    });
+    diagnostics.error(
+      item.post.span,
+      `neuron ${post.source.model.name} has no input current, so nothing can be delivered to it`,
+      {
+        notes: ["declare one in the neuron: 'current I'"],
+      },
+    );
   } else if (outputCheck.result !== undefined) {
     const expected = postDims.get(input.name);
     if (expected !== undefined && !dimEquals(outputCheck.result, expected)) {
-      diagnostics.error(outputItem.model.span, `output ${output.model.name} gives ${formatDimension(outputCheck.result)}, but the current '${input.name}' of ${post.source.model.name} is in ${formatDimension(expected)}`, {
-        secondary: [{ span: weight.span, message: `with weights in ${formatDimension(weightDimension)}` }],
-        notes: ['the unit of the weight decides the unit of the synapse value: conductance-based outputs (COBA) need weights in uS, current-based ones (CUBA) in nA'],
-      });
+      diagnostics.error(
+        outputItem.model.span,
+        `output ${output.model.name} gives ${formatDimension(outputCheck.result)}, but the current '${input.name}' of ${post.source.model.name} is in ${formatDimension(expected)}`,
+        {
+          secondary: [
+            { span: weight.span, message: `with weights in ${formatDimension(weightDimension)}` },
+          ],
+          notes: [
+            'the unit of the weight decides the unit of the synapse value: conductance-based outputs (COBA) need weights in uS, current-based ones (CUBA) in nA',
+          ],
+        },
+      );
     }
   }
   return {
@@ -492,7 +736,11 @@ interface MemberUse {
 function targetSpan(s: Extract<Statement, { kind: 'assign' }>): Span {
   const text = s.span.file.text.slice(s.span.start, s.span.end);
   const match = /^(?:post|pre)\s*\.\s*[A-Za-z_][A-Za-z0-9_]*/.exec(text);
-  return { file: s.span.file, start: s.span.start, end: s.span.start + (match?.[0].length ?? text.length) };
+  return {
+    file: s.span.file,
+    start: s.span.start,
+    end: s.span.start + (match?.[0].length ?? text.length),
+  };
 }
 
 /** Every `post.X` and `pre.X` of a model, read or assigned, in its expressions and statements. */
@@ -500,7 +748,8 @@ function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
   const uses: MemberUse[] = [];
   const expr = (e: Expr): void => {
     for (const n of nodes(e)) {
-      if (n.kind === 'ref' && (n.ref.kind === 'post' || n.ref.kind === 'pre')) uses.push({ object: n.ref.kind, name: n.ref.name, span: n.span, assigned: false });
+      if (n.kind === 'ref' && (n.ref.kind === 'post' || n.ref.kind === 'pre'))
+        uses.push({ object: n.ref.kind, name: n.ref.name, span: n.span, assigned: false });
     }
   };
   const statements = (body: readonly Statement[]): void => {
@@ -511,7 +760,13 @@ function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
         statements(s.otherwise);
         continue;
       }
-      if (s.target.kind === 'post' || s.target.kind === 'pre') uses.push({ object: s.target.kind, name: s.target.name, span: targetSpan(s), assigned: true });
+      if (s.target.kind === 'post' || s.target.kind === 'pre')
+        uses.push({
+          object: s.target.kind,
+          name: s.target.name,
+          span: targetSpan(s),
+          assigned: true,
+        });
       expr(s.value);
     }
   };
@@ -546,7 +801,10 @@ function checkMembers(
 ): boolean {
   const role = object === 'post' ? 'post-synaptic' : 'pre-synaptic';
   const source = population.source;
-  const here = { span: ref.span, message: `the ${role} population '${population.name}' is ${source.kind === 'neuron' ? `${article(source.model.name)} ${source.model.name}` : `a ${sourceName(source)} spike source`}` };
+  const here = {
+    span: ref.span,
+    message: `the ${role} population '${population.name}' is ${source.kind === 'neuron' ? `${article(source.model.name)} ${source.model.name}` : `a ${sourceName(source)} spike source`}`,
+  };
   let ok = true;
   for (const use of uses) {
     if (use.object !== object) continue;
@@ -558,22 +816,36 @@ function checkMembers(
       diagnostics.error(use.span, message, { ...options, secondary: [here] });
     };
     if (source.kind !== 'neuron') {
-      report(`'${object}.${use.name}' is not available: the ${role} population '${population.name}' is a ${sourceName(source)} spike source, which has no variables`, {
-        notes: [`'${object}.X' needs a neuron population on the ${object} side`],
-      });
+      report(
+        `'${object}.${use.name}' is not available: the ${role} population '${population.name}' is a ${sourceName(source)} spike source, which has no variables`,
+        {
+          notes: [`'${object}.X' needs a neuron population on the ${object} side`],
+        },
+      );
       continue;
     }
     const model = source.model;
     const states = model.states.map((s) => s.name);
-    const readable = [...states, ...(model.input === undefined ? [] : [model.input.name]), ...model.subexpressions.map((s) => s.name)];
+    const readable = [
+      ...states,
+      ...(model.input === undefined ? [] : [model.input.name]),
+      ...model.subexpressions.map((s) => s.name),
+    ];
     if (use.assigned && !states.includes(use.name)) {
-      const what = readable.includes(use.name) ? (model.input?.name === use.name ? 'the input current' : 'a subexpression') : undefined;
+      const what = readable.includes(use.name)
+        ? model.input?.name === use.name
+          ? 'the input current'
+          : 'a subexpression'
+        : undefined;
       const hint = suggestion(use.name, states);
       report(
         what === undefined
           ? `the ${role} neuron ${model.name} has no state '${use.name}'`
           : `cannot assign to '${object}.${use.name}': it is ${what} of the ${role} neuron ${model.name}, not a state`,
-        { ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }), notes: [`the states of ${model.name} are ${states.join(', ') || '(none)'}`] },
+        {
+          ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+          notes: [`the states of ${model.name} are ${states.join(', ') || '(none)'}`],
+        },
       );
       continue;
     }
@@ -581,7 +853,9 @@ function checkMembers(
       const hint = suggestion(use.name, readable);
       report(`the ${role} neuron ${model.name} has no variable '${use.name}'`, {
         ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-        notes: [`'${object}.X' can name a state, the input current or a subexpression of ${model.name}: ${readable.join(', ')}`],
+        notes: [
+          `'${object}.X' can name a state, the input current or a subexpression of ${model.name}: ${readable.join(', ')}`,
+        ],
       });
     }
   }
@@ -589,10 +863,20 @@ function checkMembers(
 }
 
 function sourceName(source: PopulationSource): string {
-  return source.kind === 'poisson' ? 'Poisson' : source.kind === 'spikeTimes' ? 'SpikeTimes' : 'neuron';
+  return source.kind === 'poisson'
+    ? 'Poisson'
+    : source.kind === 'spikeTimes'
+      ? 'SpikeTimes'
+      : 'neuron';
 }
 
-function lowerConnector(item: Extract<A.ProjectionItem, { kind: 'connect' }>, pre: IndexRange, post: IndexRange, lower: Lower, diagnostics: Diagnostics): Connector | undefined {
+function lowerConnector(
+  item: Extract<A.ProjectionItem, { kind: 'connect' }>,
+  pre: IndexRange,
+  post: IndexRange,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): Connector | undefined {
   const inst = item.connector;
   const name = inst.name.name;
   const nPre = pre.end - pre.start;
@@ -606,12 +890,18 @@ function lowerConnector(item: Extract<A.ProjectionItem, { kind: 'connect' }>, pr
     return undefined;
   }
   if (item.procedural && name !== 'fixed_probability') {
-    diagnostics.error(item.span, `procedural connectivity is available for fixed_probability, not for ${name}`);
+    diagnostics.error(
+      item.span,
+      `procedural connectivity is available for fixed_probability, not for ${name}`,
+    );
     return undefined;
   }
   const expectedArgs = name === 'all_to_all' || name === 'one_to_one' ? 0 : 1;
   if (inst.args.length !== expectedArgs || inst.args.some((a) => a.name !== undefined)) {
-    diagnostics.error(inst.span, expectedArgs === 0 ? `${name} takes no arguments` : `${name}(...) takes one argument`);
+    diagnostics.error(
+      inst.span,
+      expectedArgs === 0 ? `${name} takes no arguments` : `${name}(...) takes one argument`,
+    );
     return undefined;
   }
   const arg = inst.args[0]?.value;
@@ -620,14 +910,27 @@ function lowerConnector(item: Extract<A.ProjectionItem, { kind: 'connect' }>, pr
       return { kind: 'all_to_all' };
     case 'one_to_one':
       if (nPre !== nPost) {
-        diagnostics.error(inst.span, `one_to_one needs as many pre- as post-synaptic neurons (found ${nPre} and ${nPost})`);
+        diagnostics.error(
+          inst.span,
+          `one_to_one needs as many pre- as post-synaptic neurons (found ${nPre} and ${nPost})`,
+        );
         return undefined;
       }
       return { kind: 'one_to_one' };
     case 'fixed_probability': {
       const e = lower(arg!, networkContext('in a connection probability'));
       const p = e === undefined ? undefined : constantValue(e);
-      if (e === undefined || !requireDimension(e, checkExprUnits(e, undefined, diagnostics), DIMENSIONLESS, 'a connection probability', diagnostics)) return undefined;
+      if (
+        e === undefined ||
+        !requireDimension(
+          e,
+          checkExprUnits(e, undefined, diagnostics),
+          DIMENSIONLESS,
+          'a connection probability',
+          diagnostics,
+        )
+      )
+        return undefined;
       if (p === undefined || !(p >= 0 && p <= 1)) {
         diagnostics.error(arg!.span, 'a connection probability must be a constant from 0 to 1');
         return undefined;
@@ -640,14 +943,22 @@ function lowerConnector(item: Extract<A.ProjectionItem, { kind: 'connect' }>, pr
       if (k === undefined) return undefined;
       const limit = name === 'fixed_in_degree' ? nPre : nPost;
       if (k > limit) {
-        diagnostics.error(arg!.span, `${name}(${k}) asks for more connections than the ${name === 'fixed_in_degree' ? 'pre' : 'post'}-synaptic population has neurons (${limit})`);
+        diagnostics.error(
+          arg!.span,
+          `${name}(${k}) asks for more connections than the ${name === 'fixed_in_degree' ? 'pre' : 'post'}-synaptic population has neurons (${limit})`,
+        );
         return undefined;
       }
-      return name === 'fixed_in_degree' ? { kind: 'fixed_in_degree', k } : { kind: 'fixed_out_degree', k };
+      return name === 'fixed_in_degree'
+        ? { kind: 'fixed_in_degree', k }
+        : { kind: 'fixed_out_degree', k };
     }
     default: {
       if (arg?.kind !== 'string') {
-        diagnostics.error(arg?.span ?? inst.span, 'from_file(...) takes a file name in quotes: from_file("pairs.csv")');
+        diagnostics.error(
+          arg?.span ?? inst.span,
+          'from_file(...) takes a file name in quotes: from_file("pairs.csv")',
+        );
         return undefined;
       }
       return { kind: 'from_file', path: arg.value };
@@ -655,7 +966,13 @@ function lowerConnector(item: Extract<A.ProjectionItem, { kind: 'connect' }>, pr
   }
 }
 
-function lowerModelUse<M extends SynapseModel | OutputModel>(inst: A.Instantiation, kind: M['kind'], table: ModelTable, lower: Lower, diagnostics: Diagnostics): ModelUse<M> | undefined {
+function lowerModelUse<M extends SynapseModel | OutputModel>(
+  inst: A.Instantiation,
+  kind: M['kind'],
+  table: ModelTable,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): ModelUse<M> | undefined {
   const model = table.models.get(inst.name.name);
   if (model?.kind !== kind) {
     reportUnknownModel(inst.name, model, kind, table, [], diagnostics);
@@ -664,13 +981,23 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(inst: A.Instantiati
   const args: Override[] = [];
   for (const a of inst.args) {
     if (a.name === undefined || a.nameSpan === undefined) {
-      diagnostics.error(a.span, `arguments of ${kind} ${model.name} are named: ${model.name}(${model.parameters[0]?.name ?? 'p'} = ...)`);
+      diagnostics.error(
+        a.span,
+        `arguments of ${kind} ${model.name} are named: ${model.name}(${model.parameters[0]?.name ?? 'p'} = ...)`,
+      );
       continue;
     }
     const param = model.parameters.find((p) => p.name === a.name);
     if (param === undefined) {
-      const hint = suggestion(a.name, model.parameters.map((p) => p.name));
-      diagnostics.error(a.nameSpan, `${kind} ${model.name} has no parameter '${a.name}'`, hint === undefined ? {} : { label: `did you mean '${hint}'?` });
+      const hint = suggestion(
+        a.name,
+        model.parameters.map((p) => p.name),
+      );
+      diagnostics.error(
+        a.nameSpan,
+        `${kind} ${model.name} has no parameter '${a.name}'`,
+        hint === undefined ? {} : { label: `did you mean '${hint}'?` },
+      );
       continue;
     }
     if (args.some((x) => x.name === a.name)) {
@@ -685,17 +1012,23 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(inst: A.Instantiati
     }
     const problem = nonFinite(value);
     if (problem !== undefined) {
-      diagnostics.error(a.value.span, `the value of parameter '${a.name}' is ${problem}`, { notes: [NON_FINITE_NOTE] });
+      diagnostics.error(a.value.span, `the value of parameter '${a.name}' is ${problem}`, {
+        notes: [NON_FINITE_NOTE],
+      });
       continue;
     }
     args.push({ name: a.name, span: a.nameSpan, value });
   }
   for (const p of model.parameters) {
     if (p.value === undefined && !args.some((a) => a.name === p.name)) {
-      diagnostics.error(inst.span, `${kind} ${model.name} needs a value for parameter '${p.name}'`, {
-        secondary: [{ span: p.span, message: `'${p.name}' has no default` }],
-        notes: [`write ${model.name}(${p.name} = ...)`],
-      });
+      diagnostics.error(
+        inst.span,
+        `${kind} ${model.name} needs a value for parameter '${p.name}'`,
+        {
+          secondary: [{ span: p.span, message: `'${p.name}' has no default` }],
+          notes: [`write ${model.name}(${p.name} = ...)`],
+        },
+      );
       return undefined;
     }
   }
@@ -703,14 +1036,26 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(inst: A.Instantiati
 }
 
 /** Dimensions of the arguments, checked against parameters declared with a unit or a default. */
-function argumentDimensions(use: ModelUse<SynapseModel | OutputModel>, diagnostics: Diagnostics): Map<string, Dimension> {
+function argumentDimensions(
+  use: ModelUse<SynapseModel | OutputModel>,
+  diagnostics: Diagnostics,
+): Map<string, Dimension> {
   const result = new Map<string, Dimension>();
   for (const a of use.arguments) {
     const t: ExprType = checkExprUnits(a.value, undefined, diagnostics);
     if (t.kind !== 'number' || t.dimension === undefined) continue;
     const param = use.model.parameters.find((p) => p.name === a.name)!;
-    const declared = param.unit ?? (param.value === undefined ? undefined : (checkExprUnits(param.value, undefined, diagnostics) as { dimension?: Dimension }).dimension);
-    if (declared !== undefined && !requireDimension(a.value, t, declared, `parameter '${a.name}'`, diagnostics)) continue;
+    const declared =
+      param.unit ??
+      (param.value === undefined
+        ? undefined
+        : (checkExprUnits(param.value, undefined, diagnostics) as { dimension?: Dimension })
+            .dimension);
+    if (
+      declared !== undefined &&
+      !requireDimension(a.value, t, declared, `parameter '${a.name}'`, diagnostics)
+    )
+      continue;
     result.set(a.name, t.dimension);
   }
   return result;
@@ -726,21 +1071,36 @@ function lowerStimulus(
   const population = findPopulation(item.target.name, populations, diagnostics);
   if (population === undefined) return undefined;
   if (population.source.kind !== 'neuron') {
-    diagnostics.error(item.target.span, `population '${population.name}' is a spike source and takes no stimulus`);
+    diagnostics.error(
+      item.target.span,
+      `population '${population.name}' is a spike source and takes no stimulus`,
+    );
     return undefined;
   }
   const model: NeuronModel = population.source.model;
   const range = lowerRange(item.target, population, lower, diagnostics);
   const input = model.input;
   if (input === undefined || input.name !== item.variable.name) {
-    diagnostics.error(item.variable.span, input === undefined ? `neuron ${model.name} has no input current to stimulate` : `a stimulus drives the input current '${input.name}' of ${model.name}, not '${item.variable.name}'`);
+    diagnostics.error(
+      item.variable.span,
+      input === undefined
+        ? `neuron ${model.name} has no input current to stimulate`
+        : `a stimulus drives the input current '${input.name}' of ${model.name}, not '${item.variable.name}'`,
+    );
     return undefined;
   }
   const stateNames = new Set(model.states.map((s) => s.name));
   const value = lower(
     item.value,
     networkContext('in a stimulus', {
-      resolve: (name) => (name === 't' ? { kind: 'time' } : name === 'dt' ? { kind: 'dt' } : stateNames.has(name) ? { kind: 'state', name } : undefined),
+      resolve: (name) =>
+        name === 't'
+          ? { kind: 'time' }
+          : name === 'dt'
+            ? { kind: 'dt' }
+            : stateNames.has(name)
+              ? { kind: 'state', name }
+              : undefined,
       candidates: () => ['t', 'dt', ...stateNames],
       allowRandom: true,
       allowWiener: true,
@@ -750,7 +1110,11 @@ function lowerStimulus(
   if (value === undefined || range === undefined) return undefined;
   const expected = table.dimensions.get(model.name)?.get(input.name);
   const t = checkExprUnits(value, model, diagnostics, { wiener: DIMENSIONLESS });
-  if (expected !== undefined && !requireDimension(value, t, expected, `a stimulus of '${input.name}'`, diagnostics)) return undefined;
+  if (
+    expected !== undefined &&
+    !requireDimension(value, t, expected, `a stimulus of '${input.name}'`, diagnostics)
+  )
+    return undefined;
   return { population: population.name, range, variable: input.name, value, span: item.span };
 }
 
@@ -767,19 +1131,35 @@ function lowerRecording(
     const states = projection.synapse.model.states.map((s) => s.name);
     if (!states.includes(variable)) {
       const hint = suggestion(variable, states);
-      diagnostics.error(item.variable.span, `the synapse ${projection.synapse.model.name} of projection '${projection.name}' has no state '${variable}' to record`, {
-        ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-        notes: [states.length === 0 ? 'its synapse model has no states' : `it can record ${states.join(', ')}`],
-      });
+      diagnostics.error(
+        item.variable.span,
+        `the synapse ${projection.synapse.model.name} of projection '${projection.name}' has no state '${variable}' to record`,
+        {
+          ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+          notes: [
+            states.length === 0
+              ? 'its synapse model has no states'
+              : `it can record ${states.join(', ')}`,
+          ],
+        },
+      );
       return undefined;
     }
     let range: IndexRange | undefined;
     if (item.slice !== undefined) {
-      const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined => lowerExpr(e, ctx, diagnostics);
-      const start = item.slice.start === undefined ? 0 : integerValue(item.slice.start, lower, 'a slice bound', diagnostics);
-      const end = item.slice.end === undefined ? undefined : integerValue(item.slice.end, lower, 'a slice bound', diagnostics);
+      const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined =>
+        lowerExpr(e, ctx, diagnostics);
+      const start =
+        item.slice.start === undefined
+          ? 0
+          : integerValue(item.slice.start, lower, 'a slice bound', diagnostics);
+      const end =
+        item.slice.end === undefined
+          ? undefined
+          : integerValue(item.slice.end, lower, 'a slice bound', diagnostics);
       if (start === undefined || end === undefined) {
-        if (item.slice.end === undefined) diagnostics.error(item.slice.span, 'a slice of a projection needs an end: [start:end]');
+        if (item.slice.end === undefined)
+          diagnostics.error(item.slice.span, 'a slice of a projection needs an end: [start:end]');
         return undefined;
       }
       range = { start, end };
@@ -791,17 +1171,33 @@ function lowerRecording(
   if (variable !== 'spikes') {
     const model = population.source.kind === 'neuron' ? population.source.model : undefined;
     // States and the input current are values a kernel holds; subexpressions are inlined.
-    const candidates = ['spikes', ...(model?.states.map((s) => s.name) ?? []), ...(model?.input === undefined ? [] : [model.input.name])];
-    if (!candidates.includes(variable) || table.dimensions.get(model?.name ?? '')?.has(variable) !== true) {
+    const candidates = [
+      'spikes',
+      ...(model?.states.map((s) => s.name) ?? []),
+      ...(model?.input === undefined ? [] : [model.input.name]),
+    ];
+    if (
+      !candidates.includes(variable) ||
+      table.dimensions.get(model?.name ?? '')?.has(variable) !== true
+    ) {
       const hint = suggestion(variable, candidates);
-      diagnostics.error(item.variable.span, `population '${population.name}' has no variable '${variable}' to record`, {
-        ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-        notes: [`it can record ${candidates.join(', ')}`],
-      });
+      diagnostics.error(
+        item.variable.span,
+        `population '${population.name}' has no variable '${variable}' to record`,
+        {
+          ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+          notes: [`it can record ${candidates.join(', ')}`],
+        },
+      );
       return undefined;
     }
   }
-  const range = lowerRange({ ...(item.slice === undefined ? {} : { slice: item.slice }) }, population, (e, ctx) => lowerExpr(e, ctx, diagnostics), diagnostics);
+  const range = lowerRange(
+    { ...(item.slice === undefined ? {} : { slice: item.slice }) },
+    population,
+    (e, ctx) => lowerExpr(e, ctx, diagnostics),
+    diagnostics,
+  );
   if (range === undefined) return undefined;
   return { of: 'population', population: population.name, variable, range, span: item.span };
 }

@@ -14,12 +14,17 @@ export interface PlacementDecision {
 }
 
 function usesAny(e: SymExpr, names: ReadonlySet<string>): string | undefined {
-  for (const s of freeSymbols(e)) if (names.has(s) || s.startsWith('post.') || s.startsWith('pre.')) return s;
+  for (const s of freeSymbols(e))
+    if (names.has(s) || s.startsWith('post.') || s.startsWith('pre.')) return s;
   return undefined;
 }
 
 /** The per-spike increments of `on_pre` if it only adds multiples of w to states: `g += w`, `h += a * w`. */
-function linearIncrements(onPre: readonly Statement[], model: SynapseModel, states: ReadonlySet<string>): Map<string, SymExpr> | string {
+function linearIncrements(
+  onPre: readonly Statement[],
+  model: SynapseModel,
+  states: ReadonlySet<string>,
+): Map<string, SymExpr> | string {
   const subexpressions = subexpressionValues(model);
   const increments = new Map<string, SymExpr>();
   for (const s of onPre) {
@@ -28,11 +33,20 @@ function linearIncrements(onPre: readonly Statement[], model: SynapseModel, stat
     }
     const value = toSymbolic(s.value, { subexpressions });
     const lin = linearIn(value, 'w');
-    if (lin.kind !== 'linear' || !(lin.rest.kind === 'num' && lin.rest.value === 0)) return `on_pre adds ${formatMath(value)}, which is not a multiple of the weight w`;
+    if (lin.kind !== 'linear' || !(lin.rest.kind === 'num' && lin.rest.value === 0))
+      return `on_pre adds ${formatMath(value)}, which is not a multiple of the weight w`;
     const other = usesAny(lin.coeff, new Set([...states, 'w', 't']));
     if (other !== undefined) return `the increment ${formatMath(value)} depends on ${other}`;
     if (increments.has(s.target.name)) return `on_pre changes ${s.target.name} twice`;
-    increments.set(s.target.name, s.op === '+=' ? lin.coeff : toSymbolic({ kind: 'unary', op: 'neg', operand: s.value, span: s.span }, { subexpressions }));
+    increments.set(
+      s.target.name,
+      s.op === '+='
+        ? lin.coeff
+        : toSymbolic(
+            { kind: 'unary', op: 'neg', operand: s.value, span: s.span },
+            { subexpressions },
+          ),
+    );
   }
   return increments;
 }
@@ -53,25 +67,38 @@ export function analysePlacement(model: SynapseModel): PlacementDecision {
   const delivers = toSymbolic(model.delivers, { subexpressions });
   const notMergeable = (why: string): PlacementDecision => {
     const lin = linearIn(delivers, 'w');
-    const weightOnlyScales = lin.kind === 'linear' && lin.rest.kind === 'num' && lin.rest.value === 0 && !freeSymbols(lin.coeff).has('w');
-    const preOk = weightOnlyScales && model.onPost.length === 0 && ![...rhs.values()].some((f) => usesAny(f, new Set(['w'])) !== undefined);
+    const weightOnlyScales =
+      lin.kind === 'linear' &&
+      lin.rest.kind === 'num' &&
+      lin.rest.value === 0 &&
+      !freeSymbols(lin.coeff).has('w');
+    const preOk =
+      weightOnlyScales &&
+      model.onPost.length === 0 &&
+      ![...rhs.values()].some((f) => usesAny(f, new Set(['w'])) !== undefined);
     return preOk
-      ? { placement: 'pre', reason: `${why}; the weight only scales what it delivers, so the state is kept per pre-synaptic neuron` }
+      ? {
+          placement: 'pre',
+          reason: `${why}; the weight only scales what it delivers, so the state is kept per pre-synaptic neuron`,
+        }
       : { placement: 'synapse', reason: `${why}; the state is kept per synapse` };
   };
   if (model.onPost.length > 0) return notMergeable('it has on_post (plasticity)');
   const system = linearSystem(rhs, [...rhs.keys()]);
-  if (system.kind === 'nonlinear') return notMergeable(`d${system.state}/dt has the non-linear term ${formatMath(system.term)}`);
+  if (system.kind === 'nonlinear')
+    return notMergeable(`d${system.state}/dt has the non-linear term ${formatMath(system.term)}`);
   for (const [state, f] of rhs) {
     const other = usesAny(f, new Set(['w', 't']));
     if (other !== undefined) return notMergeable(`d${state}/dt depends on ${other}`);
   }
-  if (freeSymbols(delivers).has('w')) return notMergeable(`it delivers ${formatMath(delivers)}, which involves the weight`);
+  if (freeSymbols(delivers).has('w'))
+    return notMergeable(`it delivers ${formatMath(delivers)}, which involves the weight`);
   const increments = linearIncrements(model.onPre, model, states);
   if (typeof increments === 'string') return notMergeable(increments);
   return {
     placement: 'post',
-    reason: 'linear in its state with constant coefficients and the weight enters linearly: merged per post-synaptic neuron with every projection of the same synapse and output parameters',
+    reason:
+      'linear in its state with constant coefficients and the weight enters linearly: merged per post-synaptic neuron with every projection of the same synapse and output parameters',
     increments,
   };
 }

@@ -1,26 +1,49 @@
 import { assertNever } from '../diagnostics/diagnostic.js';
 import { type Dimension, formatDimension, isDimensionless } from '../units/dimension.js';
 import { analysePlacement } from './placement.js';
-import type { Expr, Model, Network, Override, Placement, Statement, SymbolDimensions, SynapseModel } from './types.js';
+import type {
+  Expr,
+  Model,
+  Network,
+  Override,
+  Placement,
+  Statement,
+  SymbolDimensions,
+  SynapseModel,
+} from './types.js';
 import { refName } from './walk.js';
 
 /** Binding strength of each operator, loosest first, for parenthesizing only where needed. */
 const PRECEDENCE: Readonly<Record<string, number>> = {
-  or: 1, and: 2, not: 3, '<': 4, '<=': 4, '>': 4, '>=': 4, '==': 4, '!=': 4, '+': 5, '-': 5, '*': 6, '/': 6, neg: 7, '^': 8,
+  or: 1,
+  and: 2,
+  not: 3,
+  '<': 4,
+  '<=': 4,
+  '>': 4,
+  '>=': 4,
+  '==': 4,
+  '!=': 4,
+  '+': 5,
+  '-': 5,
+  '*': 6,
+  '/': 6,
+  neg: 7,
+  '^': 8,
 };
 const ATOM = 9;
 
 function precedence(e: Expr): number {
   if (e.kind === 'binary') return PRECEDENCE[e.op] ?? ATOM;
   if (e.kind === 'unary') return PRECEDENCE[e.op] ?? ATOM;
-  if (e.kind === 'literal' && (e.value < 0 || !isDimensionless(e.dimension))) return PRECEDENCE['*']!;
+  if (e.kind === 'literal' && (e.value < 0 || !isDimensionless(e.dimension)))
+    return PRECEDENCE['*']!;
   return ATOM;
 }
 
 function unitSuffix(d: Dimension): string {
   return isDimensionless(d) ? '' : ` ${formatDimension(d)}`;
 }
-
 
 /** Prints an IR expression as readable math; literals show their value in internal units. */
 export function formatExpr(e: Expr): string {
@@ -42,7 +65,9 @@ export function formatExpr(e: Expr): string {
       return 'wiener()';
     case 'unary':
       if (e.op === 'neg' && e.operand.kind === 'literal') return `-${formatExpr(e.operand)}`;
-      return e.op === 'not' ? `not ${wrap(e.operand, PRECEDENCE['not']!)}` : `-${wrap(e.operand, PRECEDENCE['neg']!, true)}`;
+      return e.op === 'not'
+        ? `not ${wrap(e.operand, PRECEDENCE['not']!)}`
+        : `-${wrap(e.operand, PRECEDENCE['neg']!, true)}`;
     case 'binary': {
       const p = PRECEDENCE[e.op]!;
       // Left-associative operators need parentheses on the right at equal precedence; '^' on the left.
@@ -65,11 +90,20 @@ function formatStatements(body: readonly Statement[], indent: string): string[] 
   const lines: string[] = [];
   for (const s of body) {
     if (s.kind === 'assign') {
-      const target = s.target.kind === 'weight' ? 'w' : s.target.kind === 'state' ? s.target.name : `${s.target.kind}.${s.target.name}`;
+      const target =
+        s.target.kind === 'weight'
+          ? 'w'
+          : s.target.kind === 'state'
+            ? s.target.name
+            : `${s.target.kind}.${s.target.name}`;
       lines.push(`${indent}${target} ${s.op} ${formatExpr(s.value)}`);
     } else {
-      lines.push(`${indent}if ${formatExpr(s.condition)} {`, ...formatStatements(s.then, `${indent}  `));
-      if (s.otherwise.length > 0) lines.push(`${indent}} else {`, ...formatStatements(s.otherwise, `${indent}  `));
+      lines.push(
+        `${indent}if ${formatExpr(s.condition)} {`,
+        ...formatStatements(s.then, `${indent}  `),
+      );
+      if (s.otherwise.length > 0)
+        lines.push(`${indent}} else {`, ...formatStatements(s.otherwise, `${indent}  `));
       lines.push(`${indent}}`);
     }
   }
@@ -83,30 +117,47 @@ function unitOf(dims: SymbolDimensions, name: string): string {
 
 /** The IR of one model, one declaration per line, with the unit the check pass found for each name. */
 export function formatModel(model: Model, dims: SymbolDimensions): string {
-  const lines: string[] = [`${model.kind} ${model.name}${model.kind === 'output' ? '' : ` (method ${model.method})`}`];
+  const lines: string[] = [
+    `${model.kind} ${model.name}${model.kind === 'output' ? '' : ` (method ${model.method})`}`,
+  ];
   for (const p of model.parameters) {
-    lines.push(`  parameter ${p.name} : ${unitOf(dims, p.name)}${p.value === undefined ? ' (required)' : ` = ${formatExpr(p.value)}`}`);
+    lines.push(
+      `  parameter ${p.name} : ${unitOf(dims, p.name)}${p.value === undefined ? ' (required)' : ` = ${formatExpr(p.value)}`}`,
+    );
   }
   if (model.kind === 'output') {
     lines.push(`  current = ${formatExpr(model.current)}`);
     return lines.join('\n');
   }
   for (const s of model.states) {
-    const init = s.init.kind === 'zero' ? '0' : s.init.kind === 'value' ? formatExpr(s.init.value) : `~ ${formatExpr(s.init.value)}`;
-    lines.push(`  state ${s.name} : ${unitOf(dims, s.name)} ${s.init.kind === 'distribution' ? init : `= ${init}`}`);
+    const init =
+      s.init.kind === 'zero'
+        ? '0'
+        : s.init.kind === 'value'
+          ? formatExpr(s.init.value)
+          : `~ ${formatExpr(s.init.value)}`;
+    lines.push(
+      `  state ${s.name} : ${unitOf(dims, s.name)} ${s.init.kind === 'distribution' ? init : `= ${init}`}`,
+    );
   }
   if (model.kind === 'neuron' && model.input !== undefined) {
-    lines.push(`  current ${model.input.name} : ${unitOf(dims, model.input.name)}${model.input.ltc ? ' (ltc)' : ''}`);
+    lines.push(
+      `  current ${model.input.name} : ${unitOf(dims, model.input.name)}${model.input.ltc ? ' (ltc)' : ''}`,
+    );
   }
-  for (const s of model.subexpressions) lines.push(`  ${s.name} = ${formatExpr(s.value)}    [${unitOf(dims, s.name)}]`);
+  for (const s of model.subexpressions)
+    lines.push(`  ${s.name} = ${formatExpr(s.value)}    [${unitOf(dims, s.name)}]`);
   for (const e of model.equations) lines.push(`  d${e.state}/dt = ${formatExpr(e.rhs)}`);
   if (model.kind === 'neuron') {
     if (model.spike !== undefined) lines.push(`  spike when ${formatExpr(model.spike)}`);
-    if (model.reset.length > 0) lines.push('  reset {', ...formatStatements(model.reset, '    '), '  }');
+    if (model.reset.length > 0)
+      lines.push('  reset {', ...formatStatements(model.reset, '    '), '  }');
     if (model.refractory !== undefined) lines.push(`  refractory ${formatExpr(model.refractory)}`);
   } else {
-    if (model.onPre.length > 0) lines.push('  on_pre {', ...formatStatements(model.onPre, '    '), '  }');
-    if (model.onPost.length > 0) lines.push('  on_post {', ...formatStatements(model.onPost, '    '), '  }');
+    if (model.onPre.length > 0)
+      lines.push('  on_pre {', ...formatStatements(model.onPre, '    '), '  }');
+    if (model.onPost.length > 0)
+      lines.push('  on_post {', ...formatStatements(model.onPost, '    '), '  }');
     lines.push(`  delivers ${formatExpr(model.delivers)}`);
     lines.push(`  ${placementLine(model, undefined)}`);
   }
@@ -120,21 +171,40 @@ function formatOverrides(list: readonly Override[]): string {
 /** Where the synapse state lives and why (the compiler's choice, or the one the projection asked for). */
 function placementLine(synapse: SynapseModel, requested: Placement | undefined): string {
   const decision = analysePlacement(synapse);
-  if (requested === undefined || requested === decision.placement) return `placement ${decision.placement}: ${decision.reason}`;
+  if (requested === undefined || requested === decision.placement)
+    return `placement ${decision.placement}: ${decision.reason}`;
   return `placement ${requested} (requested; the compiler would choose ${decision.placement}: ${decision.reason})`;
 }
 
 export function formatNetwork(n: Network): string {
-  const lines = [`network ${n.name}`, `  dt = ${n.dt} ms   duration = ${n.duration} ms   seed = ${n.seed}`];
+  const lines = [
+    `network ${n.name}`,
+    `  dt = ${n.dt} ms   duration = ${n.duration} ms   seed = ${n.seed}`,
+  ];
   for (const p of n.populations) {
-    const what = p.source.kind === 'neuron' ? p.source.model.name : p.source.kind === 'poisson' ? `Poisson(rate = ${formatExpr(p.source.rate)})` : 'SpikeTimes';
+    const what =
+      p.source.kind === 'neuron'
+        ? p.source.model.name
+        : p.source.kind === 'poisson'
+          ? `Poisson(rate = ${formatExpr(p.source.rate)})`
+          : 'SpikeTimes';
     lines.push(`  population ${p.name} = ${what} x ${p.size}`);
     if (p.parameters.length > 0) lines.push(`    parameters: ${formatOverrides(p.parameters)}`);
-    if (p.states.length > 0) lines.push(`    initial: ${p.states.map((o) => `${o.name} ${o.value.kind === 'random' ? '~' : '='} ${formatExpr(o.value)}`).join(', ')}`);
+    if (p.states.length > 0)
+      lines.push(
+        `    initial: ${p.states.map((o) => `${o.name} ${o.value.kind === 'random' ? '~' : '='} ${formatExpr(o.value)}`).join(', ')}`,
+      );
   }
   for (const p of n.projections) {
     const c = p.connector;
-    const connector = c.kind === 'fixed_probability' ? `fixed_probability(${c.p})` : c.kind === 'fixed_in_degree' || c.kind === 'fixed_out_degree' ? `${c.kind}(${c.k})` : c.kind === 'from_file' ? `from_file("${c.path}")` : c.kind;
+    const connector =
+      c.kind === 'fixed_probability'
+        ? `fixed_probability(${c.p})`
+        : c.kind === 'fixed_in_degree' || c.kind === 'fixed_out_degree'
+          ? `${c.kind}(${c.k})`
+          : c.kind === 'from_file'
+            ? `from_file("${c.path}")`
+            : c.kind;
     lines.push(
       `  projection ${p.name} = ${p.pre}[${p.preRange.start}:${p.preRange.end}] -> ${p.post}[${p.postRange.start}:${p.postRange.end}]`,
       `    connect ${connector}${p.procedural ? ' procedural' : ''}`,
@@ -143,7 +213,13 @@ export function formatNetwork(n: Network): string {
       `    ${placementLine(p.synapse.model, p.placement)}`,
     );
   }
-  for (const s of n.stimuli) lines.push(`  stimulus ${s.population}[${s.range.start}:${s.range.end}].${s.variable} = ${formatExpr(s.value)}`);
-  for (const r of n.recordings) lines.push(`  record ${r.population}.${r.variable}${r.range === undefined ? '' : `[${r.range.start}:${r.range.end}]`}`);
+  for (const s of n.stimuli)
+    lines.push(
+      `  stimulus ${s.population}[${s.range.start}:${s.range.end}].${s.variable} = ${formatExpr(s.value)}`,
+    );
+  for (const r of n.recordings)
+    lines.push(
+      `  record ${r.population}.${r.variable}${r.range === undefined ? '' : `[${r.range.start}:${r.range.end}]`}`,
+    );
   return lines.join('\n');
 }

@@ -14,8 +14,13 @@ export function editDistance(a: string, b: string): number {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (beforePrevious[j - 2] ?? 0) + 1);
+      let d = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, (beforePrevious[j - 2] ?? 0) + 1);
       current.push(d);
     }
     beforePrevious = previous;
@@ -59,7 +64,8 @@ export function suggestion(name: string, candidates: readonly string[]): string 
 export function suggestUnit(name: string): string | undefined {
   // Every letter is nearly a unit (`x` is one edit from `K`): short names only get a difference of case (`mv` -> `mV`).
   const close = suggestion(name, unitSpellings());
-  if (close !== undefined && (name.length > 2 || close.toLowerCase() === name.toLowerCase())) return close;
+  if (close !== undefined && (name.length > 2 || close.toLowerCase() === name.toLowerCase()))
+    return close;
   const spelledOut: readonly [RegExp, string][] = [
     [/^(.?)(sec|second|seconds|secs)$/i, 's'],
     [/^(.?)(volt|volts)$/i, 'V'],

@@ -60,10 +60,20 @@ export type Distribution = 'normal' | 'uniform';
 
 export type Expr =
   /** A number in internal units, with the dimension of its unit. */
-  | { readonly kind: 'literal'; readonly value: number; readonly dimension: Dimension; readonly span: Span }
+  | {
+      readonly kind: 'literal';
+      readonly value: number;
+      readonly dimension: Dimension;
+      readonly span: Span;
+    }
   | { readonly kind: 'bool'; readonly value: boolean; readonly span: Span }
   | { readonly kind: 'ref'; readonly ref: Ref; readonly span: Span }
-  | { readonly kind: 'unary'; readonly op: 'neg' | 'not'; readonly operand: Expr; readonly span: Span }
+  | {
+      readonly kind: 'unary';
+      readonly op: 'neg' | 'not';
+      readonly operand: Expr;
+      readonly span: Span;
+    }
   | {
       readonly kind: 'binary';
       readonly op: BinaryOperator;
@@ -71,7 +81,12 @@ export type Expr =
       readonly right: Expr;
       readonly span: Span;
     }
-  | { readonly kind: 'call'; readonly fn: MathFunction; readonly args: readonly Expr[]; readonly span: Span }
+  | {
+      readonly kind: 'call';
+      readonly fn: MathFunction;
+      readonly args: readonly Expr[];
+      readonly span: Span;
+    }
   /** The start-of-step value of a state (`prev(V)`). */
   | { readonly kind: 'prev'; readonly state: string; readonly span: Span }
   /** A random draw, per element; allowed in initial values, weights, delays and stimuli. */
@@ -159,7 +174,13 @@ export interface CurrentInput {
 
 export type IntegrationMethod = 'exp_euler' | 'exact' | 'euler' | 'rk2' | 'rk4';
 
-export const INTEGRATION_METHODS: readonly IntegrationMethod[] = ['exp_euler', 'exact', 'euler', 'rk2', 'rk4'];
+export const INTEGRATION_METHODS: readonly IntegrationMethod[] = [
+  'exp_euler',
+  'exact',
+  'euler',
+  'rk2',
+  'rk4',
+];
 
 /** What neurons and synapses share: parameters, state and its dynamics. */
 export interface DynamicsModel {
@@ -217,7 +238,11 @@ export interface Override {
 export type PopulationSource =
   | { readonly kind: 'neuron'; readonly model: NeuronModel }
   | { readonly kind: 'poisson'; readonly rate: Expr }
-  | { readonly kind: 'spikeTimes'; readonly indices: readonly number[]; readonly times: readonly number[] };
+  | {
+      readonly kind: 'spikeTimes';
+      readonly indices: readonly number[];
+      readonly times: readonly number[];
+    };
 
 export interface Population {
   readonly name: string;

@@ -15,12 +15,15 @@ export function validateModel(model: Model): void {
   if (model.kind === 'output') exprs.push(model.current);
   else {
     for (const s of model.states) declared.set(s.name, 'state');
-    if (model.kind === 'neuron' && model.input !== undefined) declared.set(model.input.name, 'input');
+    if (model.kind === 'neuron' && model.input !== undefined)
+      declared.set(model.input.name, 'input');
     const available = new Set<string>();
     for (const s of model.subexpressions) {
       for (const n of nodes(s.value)) {
         if (n.kind === 'ref' && n.ref.kind === 'subexpression' && !available.has(n.ref.name)) {
-          throw new InternalError(`${model.name}: subexpression ${s.name} uses ${n.ref.name} before it is defined`);
+          throw new InternalError(
+            `${model.name}: subexpression ${s.name} uses ${n.ref.name} before it is defined`,
+          );
         }
       }
       available.add(s.name);
@@ -29,7 +32,8 @@ export function validateModel(model: Model): void {
     }
     for (const s of model.states) if (s.init.kind !== 'zero') exprs.push(s.init.value);
     for (const e of model.equations) {
-      if (declared.get(e.state) !== 'state') throw new InternalError(`${model.name}: equation for non-state ${e.state}`);
+      if (declared.get(e.state) !== 'state')
+        throw new InternalError(`${model.name}: equation for non-state ${e.state}`);
       exprs.push(e.rhs);
     }
     if (model.kind === 'neuron') {
@@ -42,11 +46,14 @@ export function validateModel(model: Model): void {
   }
   for (const e of exprs) {
     for (const n of nodes(e)) {
-      if (n.kind === 'literal' && !Number.isFinite(n.value)) throw new InternalError(`${model.name}: non-finite literal`);
+      if (n.kind === 'literal' && !Number.isFinite(n.value))
+        throw new InternalError(`${model.name}: non-finite literal`);
       if (n.kind === 'ref' && 'name' in n.ref && n.ref.kind !== 'post' && n.ref.kind !== 'pre') {
-        if (declared.get(n.ref.name) !== n.ref.kind) throw new InternalError(`${model.name}: dangling ${n.ref.kind} reference ${n.ref.name}`);
+        if (declared.get(n.ref.name) !== n.ref.kind)
+          throw new InternalError(`${model.name}: dangling ${n.ref.kind} reference ${n.ref.name}`);
       }
-      if (n.kind === 'prev' && declared.get(n.state) !== 'state') throw new InternalError(`${model.name}: prev of non-state ${n.state}`);
+      if (n.kind === 'prev' && declared.get(n.state) !== 'state')
+        throw new InternalError(`${model.name}: prev of non-state ${n.state}`);
     }
   }
 }
@@ -56,7 +63,10 @@ export function validateProgram(program: Program): void {
   for (const n of program.networks.values()) {
     const sizes = new Map(n.populations.map((p) => [p.name, p.size]));
     for (const p of n.projections) {
-      for (const [pop, range] of [[p.pre, p.preRange], [p.post, p.postRange]] as const) {
+      for (const [pop, range] of [
+        [p.pre, p.preRange],
+        [p.post, p.postRange],
+      ] as const) {
         const size = sizes.get(pop);
         if (size === undefined || range.start < 0 || range.end > size || range.start >= range.end) {
           throw new InternalError(`${n.name}: projection ${p.name} has an invalid range on ${pop}`);

@@ -17,10 +17,16 @@ export interface UnitExpr {
   readonly span: Span;
 }
 
-export type BinaryOperator = '+' | '-' | '*' | '/' | '^' | '<' | '<=' | '>' | '>=' | '==' | '!=' | 'and' | 'or';
+export type BinaryOperator =
+  '+' | '-' | '*' | '/' | '^' | '<' | '<=' | '>' | '>=' | '==' | '!=' | 'and' | 'or';
 
 export type Expression =
-  | { readonly kind: 'number'; readonly text: string; readonly unit?: UnitExpr; readonly span: Span }
+  | {
+      readonly kind: 'number';
+      readonly text: string;
+      readonly unit?: UnitExpr;
+      readonly span: Span;
+    }
   | { readonly kind: 'bool'; readonly value: boolean; readonly span: Span }
   | { readonly kind: 'string'; readonly value: string; readonly span: Span }
   | { readonly kind: 'name'; readonly name: string; readonly span: Span }
@@ -38,7 +44,12 @@ export type Expression =
       readonly args: readonly Argument[];
       readonly span: Span;
     }
-  | { readonly kind: 'unary'; readonly op: '-' | '+' | 'not'; readonly operand: Expression; readonly span: Span }
+  | {
+      readonly kind: 'unary';
+      readonly op: '-' | '+' | 'not';
+      readonly operand: Expression;
+      readonly span: Span;
+    }
   | {
       readonly kind: 'binary';
       readonly op: BinaryOperator;
@@ -155,7 +166,12 @@ export interface PopulationRef {
 }
 
 export type ProjectionItem =
-  | { readonly kind: 'connect'; readonly connector: Instantiation; readonly procedural: boolean; readonly span: Span }
+  | {
+      readonly kind: 'connect';
+      readonly connector: Instantiation;
+      readonly procedural: boolean;
+      readonly span: Span;
+    }
   | { readonly kind: 'weight'; readonly value: Expression; readonly span: Span }
   | { readonly kind: 'delay'; readonly value: Expression; readonly span: Span }
   | { readonly kind: 'synapse'; readonly model: Instantiation; readonly span: Span }
@@ -170,7 +186,12 @@ export interface Override {
 }
 
 export type NetworkItem =
-  | { readonly kind: 'setting'; readonly name: Name; readonly value: Expression; readonly span: Span }
+  | {
+      readonly kind: 'setting';
+      readonly name: Name;
+      readonly value: Expression;
+      readonly span: Span;
+    }
   | {
       readonly kind: 'population';
       readonly name: Name;

@@ -30,8 +30,13 @@ class AstBuilder extends BaseVisitor {
   private span(node: CstNode | IToken): Span {
     if (isToken(node)) return { file: this.source, start: node.startOffset, end: tokenEnd(node) };
     const loc = node.location;
-    if (loc === undefined || Number.isNaN(loc.startOffset)) throw new InternalError(`node ${node.name} has no location`);
-    return { file: this.source, start: loc.startOffset, end: (loc.endOffset ?? loc.startOffset) + 1 };
+    if (loc === undefined || Number.isNaN(loc.startOffset))
+      throw new InternalError(`node ${node.name} has no location`);
+    return {
+      file: this.source,
+      start: loc.startOffset,
+      end: (loc.endOffset ?? loc.startOffset) + 1,
+    };
   }
 
   private tokens(c: Children, name: string): IToken[] {
@@ -65,7 +70,8 @@ class AstBuilder extends BaseVisitor {
   /** Children in source order, for left-associative operator chains. */
   private ordered(c: Children): CstElement[] {
     const all = Object.values(c).flatMap((v) => v ?? []);
-    const offset = (e: CstElement): number => (isToken(e) ? e.startOffset : (e.location?.startOffset ?? 0));
+    const offset = (e: CstElement): number =>
+      isToken(e) ? e.startOffset : (e.location?.startOffset ?? 0);
     return all.sort((a, b) => offset(a) - offset(b));
   }
 
@@ -77,7 +83,8 @@ class AstBuilder extends BaseVisitor {
     for (let i = 1; i + 1 < parts.length; i += 2) {
       const op = parts[i];
       const rhs = parts[i + 1];
-      if (!isToken(op) || rhs === undefined || isToken(rhs)) throw new InternalError('malformed operator chain');
+      if (!isToken(op) || rhs === undefined || isToken(rhs))
+        throw new InternalError('malformed operator chain');
       const right = this.expr(rhs);
       result = {
         kind: 'binary',
@@ -165,7 +172,8 @@ class AstBuilder extends BaseVisitor {
   currentItem(c: Children): A.ModelItem {
     const keyword = this.span(this.token(c, 'Kw_current'));
     const value = this.nodes(c, 'expression')[0];
-    if (value !== undefined) return { kind: 'outputCurrent', value: this.expr(value), span: keyword };
+    if (value !== undefined)
+      return { kind: 'outputCurrent', value: this.expr(value), span: keyword };
     const names = this.tokens(c, 'Identifier');
     const unit = this.nodes(c, 'unit')[0];
     const name = this.name(this.token(c, 'Identifier'));
@@ -196,7 +204,14 @@ class AstBuilder extends BaseVisitor {
       const span = this.span(derivative);
       return {
         kind: 'ode',
-        name: { name: stateName, span: { file: this.source, start: span.start + 1, end: span.start + 1 + stateName.length } },
+        name: {
+          name: stateName,
+          span: {
+            file: this.source,
+            start: span.start + 1,
+            end: span.start + 1 + stateName.length,
+          },
+        },
         value,
         span,
       };
@@ -214,7 +229,11 @@ class AstBuilder extends BaseVisitor {
   }
 
   resetItem(c: Children): A.ModelItem {
-    return { kind: 'reset', body: this.visit(this.node(c, 'block')) as A.Statement[], span: this.span(this.token(c, 'Kw_reset')) };
+    return {
+      kind: 'reset',
+      body: this.visit(this.node(c, 'block')) as A.Statement[],
+      span: this.span(this.token(c, 'Kw_reset')),
+    };
   }
 
   refractoryItem(c: Children): A.ModelItem {
@@ -226,15 +245,27 @@ class AstBuilder extends BaseVisitor {
   }
 
   methodItem(c: Children): A.ModelItem {
-    return { kind: 'method', name: this.name(this.token(c, 'Identifier')), span: this.span(this.token(c, 'Kw_method')) };
+    return {
+      kind: 'method',
+      name: this.name(this.token(c, 'Identifier')),
+      span: this.span(this.token(c, 'Kw_method')),
+    };
   }
 
   onPreItem(c: Children): A.ModelItem {
-    return { kind: 'onPre', body: this.visit(this.node(c, 'block')) as A.Statement[], span: this.span(this.token(c, 'Kw_on_pre')) };
+    return {
+      kind: 'onPre',
+      body: this.visit(this.node(c, 'block')) as A.Statement[],
+      span: this.span(this.token(c, 'Kw_on_pre')),
+    };
   }
 
   onPostItem(c: Children): A.ModelItem {
-    return { kind: 'onPost', body: this.visit(this.node(c, 'block')) as A.Statement[], span: this.span(this.token(c, 'Kw_on_post')) };
+    return {
+      kind: 'onPost',
+      body: this.visit(this.node(c, 'block')) as A.Statement[],
+      span: this.span(this.token(c, 'Kw_on_post')),
+    };
   }
 
   deliversItem(c: Children): A.ModelItem {
@@ -261,7 +292,11 @@ class AstBuilder extends BaseVisitor {
     if (thenBlock === undefined) throw new InternalError('if without block');
     const elseBlock = blocks[1];
     const otherwise: A.Statement[] =
-      nested !== undefined ? [this.visit(nested) as A.Statement] : elseBlock !== undefined ? (this.visit(elseBlock) as A.Statement[]) : [];
+      nested !== undefined
+        ? [this.visit(nested) as A.Statement]
+        : elseBlock !== undefined
+          ? (this.visit(elseBlock) as A.Statement[])
+          : [];
     return {
       kind: 'if',
       condition: this.expr(this.node(c, 'expression')),
@@ -272,7 +307,10 @@ class AstBuilder extends BaseVisitor {
   }
 
   assignment(c: Children): A.Statement {
-    const target = this.visit(this.node(c, 'qualifiedName')) as { target: A.Name; qualifier?: A.Name };
+    const target = this.visit(this.node(c, 'qualifiedName')) as {
+      target: A.Name;
+      qualifier?: A.Name;
+    };
     const opToken = this.ordered(c).find((e): e is IToken => isToken(e));
     if (opToken === undefined) throw new InternalError('assignment without operator');
     const value = this.expr(this.node(c, 'expression'));
@@ -281,7 +319,11 @@ class AstBuilder extends BaseVisitor {
       ...target,
       op: opToken.image as A.AssignOperator,
       value,
-      span: { file: this.source, start: (target.qualifier ?? target.target).span.start, end: value.span.end },
+      span: {
+        file: this.source,
+        start: (target.qualifier ?? target.target).span.start,
+        end: value.span.end,
+      },
     };
   }
 
@@ -289,14 +331,20 @@ class AstBuilder extends BaseVisitor {
     const names = this.tokens(c, 'Identifier');
     const [first, second] = names;
     if (first === undefined) throw new InternalError('empty qualified name');
-    return second === undefined ? { target: this.name(first) } : { target: this.name(second), qualifier: this.name(first) };
+    return second === undefined
+      ? { target: this.name(first) }
+      : { target: this.name(second), qualifier: this.name(first) };
   }
 
   networkDef(c: Children): A.NetworkDef {
     return {
       name: this.name(this.token(c, 'Identifier')),
       items: this.nodes(c, 'networkItem').map((n) => this.visit(n) as A.NetworkItem),
-      span: { file: this.source, start: this.token(c, 'Kw_network').startOffset, end: tokenEnd(this.token(c, 'RCurly')) },
+      span: {
+        file: this.source,
+        start: this.token(c, 'Kw_network').startOffset,
+        end: tokenEnd(this.token(c, 'RCurly')),
+      },
     };
   }
 
@@ -329,13 +377,21 @@ class AstBuilder extends BaseVisitor {
       name,
       args: list === undefined ? [] : (this.visit(list) as A.Argument[]),
       hasArgs: list !== undefined,
-      span: list === undefined ? name.span : { file: this.source, start: name.span.start, end: this.span(list).end },
+      span:
+        list === undefined
+          ? name.span
+          : { file: this.source, start: name.span.start, end: this.span(list).end },
     };
   }
 
   override(c: Children): A.Override {
     const name = this.name(this.token(c, 'Identifier'));
-    return { name, op: c['Tilde'] ? '~' : '=', value: this.expr(this.node(c, 'expression')), span: name.span };
+    return {
+      name,
+      op: c['Tilde'] ? '~' : '=',
+      value: this.expr(this.node(c, 'expression')),
+      span: name.span,
+    };
   }
 
   projectionDef(c: Children): A.NetworkItem {
@@ -355,7 +411,11 @@ class AstBuilder extends BaseVisitor {
     const slice = this.nodes(c, 'slice')[0];
     return slice === undefined
       ? { name, span: name.span }
-      : { name, slice: this.visit(slice) as A.Slice, span: { file: this.source, start: name.span.start, end: this.span(slice).end } };
+      : {
+          name,
+          slice: this.visit(slice) as A.Slice,
+          span: { file: this.source, start: name.span.start, end: this.span(slice).end },
+        };
   }
 
   slice(c: Children): A.Slice {
@@ -385,7 +445,12 @@ class AstBuilder extends BaseVisitor {
     const span = this.span(keyword);
     switch (keyword.image) {
       case 'connect':
-        return { kind: 'connect', connector: this.visit(inst!) as A.Instantiation, procedural: c['Kw_procedural'] !== undefined, span };
+        return {
+          kind: 'connect',
+          connector: this.visit(inst!) as A.Instantiation,
+          procedural: c['Kw_procedural'] !== undefined,
+          span,
+        };
       case 'weight':
         return { kind: 'weight', value: this.expr(expression!), span };
       case 'delay':
@@ -430,7 +495,12 @@ class AstBuilder extends BaseVisitor {
     const nameToken = this.tokens(c, 'Identifier')[0];
     if (nameToken === undefined) return { value, span: value.span };
     const name = this.name(nameToken);
-    return { name: name.name, nameSpan: name.span, value, span: { file: this.source, start: name.span.start, end: value.span.end } };
+    return {
+      name: name.name,
+      nameSpan: name.span,
+      value,
+      span: { file: this.source, start: name.span.start, end: value.span.end },
+    };
   }
 
   expression(c: Children): A.Expression {
@@ -445,7 +515,12 @@ class AstBuilder extends BaseVisitor {
     const not = this.tokens(c, 'Kw_not')[0];
     if (not === undefined) return this.expr(this.node(c, 'comparison'));
     const operand = this.expr(this.node(c, 'notExpression'));
-    return { kind: 'unary', op: 'not', operand, span: { file: this.source, start: not.startOffset, end: operand.span.end } };
+    return {
+      kind: 'unary',
+      op: 'not',
+      operand,
+      span: { file: this.source, start: not.startOffset, end: operand.span.end },
+    };
   }
 
   comparison(c: Children): A.Expression {
@@ -478,7 +553,13 @@ class AstBuilder extends BaseVisitor {
     const exponent = this.nodes(c, 'unary')[0];
     if (exponent === undefined) return base;
     const right = this.expr(exponent);
-    return { kind: 'binary', op: '^', left: base, right, span: { file: this.source, start: base.span.start, end: right.span.end } };
+    return {
+      kind: 'binary',
+      op: '^',
+      left: base,
+      right,
+      span: { file: this.source, start: base.span.start, end: right.span.end },
+    };
   }
 
   primary(c: Children): A.Expression {
@@ -486,12 +567,23 @@ class AstBuilder extends BaseVisitor {
     if (inner !== undefined) {
       // Keep the parentheses in the span so that carets cover what the user wrote.
       const e = this.expr(inner);
-      return { ...e, span: { file: this.source, start: this.token(c, 'LParen').startOffset, end: tokenEnd(this.token(c, 'RParen')) } };
+      return {
+        ...e,
+        span: {
+          file: this.source,
+          start: this.token(c, 'LParen').startOffset,
+          end: tokenEnd(this.token(c, 'RParen')),
+        },
+      };
     }
-    const sub = this.nodes(c, 'quantity')[0] ?? this.nodes(c, 'reference')[0] ?? this.nodes(c, 'listLiteral')[0];
+    const sub =
+      this.nodes(c, 'quantity')[0] ??
+      this.nodes(c, 'reference')[0] ??
+      this.nodes(c, 'listLiteral')[0];
     if (sub !== undefined) return this.expr(sub);
     const str = this.tokens(c, 'StringLiteral')[0];
-    if (str !== undefined) return { kind: 'string', value: str.image.slice(1, -1), span: this.span(str) };
+    if (str !== undefined)
+      return { kind: 'string', value: str.image.slice(1, -1), span: this.span(str) };
     const t = this.tokens(c, 'Kw_true')[0] ?? this.token(c, 'Kw_false');
     return { kind: 'bool', value: t.image === 'true', span: this.span(t) };
   }
@@ -499,9 +591,15 @@ class AstBuilder extends BaseVisitor {
   quantity(c: Children): A.Expression {
     const number = this.token(c, 'NumberLiteral');
     const unitNode = this.nodes(c, 'unit')[0];
-    if (unitNode === undefined) return { kind: 'number', text: number.image, span: this.span(number) };
+    if (unitNode === undefined)
+      return { kind: 'number', text: number.image, span: this.span(number) };
     const unit = this.visit(unitNode) as A.UnitExpr;
-    return { kind: 'number', text: number.image, unit, span: { file: this.source, start: number.startOffset, end: unit.span.end } };
+    return {
+      kind: 'number',
+      text: number.image,
+      unit,
+      span: { file: this.source, start: number.startOffset, end: unit.span.end },
+    };
   }
 
   reference(c: Children): A.Expression {
@@ -509,19 +607,35 @@ class AstBuilder extends BaseVisitor {
     if (first === undefined) throw new InternalError('reference without name');
     const span = this.span(first);
     if (second !== undefined) {
-      return { kind: 'member', object: first.image, member: second.image, memberSpan: this.span(second), span: { file: this.source, start: span.start, end: tokenEnd(second) } };
+      return {
+        kind: 'member',
+        object: first.image,
+        member: second.image,
+        memberSpan: this.span(second),
+        span: { file: this.source, start: span.start, end: tokenEnd(second) },
+      };
     }
     const list = this.nodes(c, 'argumentList')[0];
     if (list === undefined) return { kind: 'name', name: first.image, span };
     const args = this.visit(list) as A.Argument[];
-    return { kind: 'call', callee: first.image, calleeSpan: span, args, span: { file: this.source, start: span.start, end: this.span(list).end } };
+    return {
+      kind: 'call',
+      callee: first.image,
+      calleeSpan: span,
+      args,
+      span: { file: this.source, start: span.start, end: this.span(list).end },
+    };
   }
 
   listLiteral(c: Children): A.Expression {
     return {
       kind: 'list',
       items: this.nodes(c, 'expression').map((n) => this.expr(n)),
-      span: { file: this.source, start: this.token(c, 'LBracket').startOffset, end: tokenEnd(this.token(c, 'RBracket')) },
+      span: {
+        file: this.source,
+        start: this.token(c, 'LBracket').startOffset,
+        end: tokenEnd(this.token(c, 'RBracket')),
+      },
     };
   }
 
@@ -550,7 +664,11 @@ class AstBuilder extends BaseVisitor {
     const sign = c['Minus'] ? -1 : 1;
     const exponent = exponentToken === undefined ? 1 : sign * Number(exponentToken.image);
     const end = exponentToken === undefined ? tokenEnd(nameToken) : tokenEnd(exponentToken);
-    return { name: nameToken.image, exponent, span: { file: this.source, start: nameToken.startOffset, end } };
+    return {
+      name: nameToken.image,
+      exponent,
+      span: { file: this.source, start: nameToken.startOffset, end },
+    };
   }
 }
 

@@ -4,9 +4,12 @@ import { Identifier, RESERVED_WORDS } from './lexer.js';
 /** What a rule stands for, in the words of an error message. */
 export const RULE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   file: "a definition ('neuron', 'synapse', 'output', 'network' or 'import')",
-  modelItem: "a model item ('parameters', 'state', 'current', 'equations', 'spike when', 'reset', 'refractory', 'method', 'on_pre', 'on_post' or 'delivers')",
-  networkItem: "a network item ('population', 'projection', 'stimulus', 'record' or a setting such as 'dt = 0.1 ms')",
-  projectionItem: "a projection item ('connect', 'weight', 'delay', 'synapse', 'output' or 'placement')",
+  modelItem:
+    "a model item ('parameters', 'state', 'current', 'equations', 'spike when', 'reset', 'refractory', 'method', 'on_pre', 'on_post' or 'delivers')",
+  networkItem:
+    "a network item ('population', 'projection', 'stimulus', 'record' or a setting such as 'dt = 0.1 ms')",
+  projectionItem:
+    "a projection item ('connect', 'weight', 'delay', 'synapse', 'output' or 'placement')",
   statement: "a statement ('x = ...', 'x += ...' or 'if')",
   currentItem: "a current name or '= expression'",
   equation: "an equation ('dX/dt = ...' or 'name = ...')",
@@ -25,10 +28,27 @@ function describeExpected(tokens: readonly TokenType[]): string {
 function describeRule(ruleName: string, paths: TokenType[][][]): string {
   const known = RULE_DESCRIPTIONS[ruleName];
   if (known !== undefined) return known;
-  if (['expression', 'primary', 'unary', 'power', 'additive', 'multiplicative', 'comparison', 'notExpression', 'andExpression'].includes(ruleName)) {
+  if (
+    [
+      'expression',
+      'primary',
+      'unary',
+      'power',
+      'additive',
+      'multiplicative',
+      'comparison',
+      'notExpression',
+      'andExpression',
+    ].includes(ruleName)
+  ) {
     return 'an expression';
   }
-  return describeExpected(paths.flat().map((p) => p[0]).filter((t): t is TokenType => t !== undefined));
+  return describeExpected(
+    paths
+      .flat()
+      .map((p) => p[0])
+      .filter((t): t is TokenType => t !== undefined),
+  );
 }
 
 /** The message for a reserved word where a name belongs: `neuron spike {`, `parameters { delay = 2 ms }`. */
@@ -55,4 +75,3 @@ export const parserErrorMessages: IParserErrorMessageProvider = {
   buildEarlyExitMessage: ({ expectedIterationPaths, actual, ruleName }) =>
     `expected ${describeRule(ruleName, [expectedIterationPaths])} but found ${describeToken(actual[0] ?? ({ image: '?' } as IToken))}`,
 };
-

@@ -1,10 +1,19 @@
 import { Lexer, createToken, type TokenType } from 'chevrotain';
 
-export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: 'a name' });
+export const Identifier = createToken({
+  name: 'Identifier',
+  pattern: /[A-Za-z_][A-Za-z0-9_]*/,
+  label: 'a name',
+});
 
 /** Reserved words; each may not be used as a name. */
 function keyword(word: string): TokenType {
-  return createToken({ name: `Kw_${word}`, pattern: new RegExp(word), longer_alt: Identifier, label: `'${word}'` });
+  return createToken({
+    name: `Kw_${word}`,
+    pattern: new RegExp(word),
+    longer_alt: Identifier,
+    label: `'${word}'`,
+  });
 }
 
 export const Import = keyword('import');
@@ -42,9 +51,39 @@ export const True = keyword('true');
 export const False = keyword('false');
 
 export const KEYWORDS: readonly TokenType[] = [
-  Import, Neuron, Synapse, Output, Network, Parameters, State, Current, Equations, Spike, When,
-  Reset, Refractory, Method, OnPre, OnPost, Delivers, Population, Projection, Stimulus, Record,
-  Connect, Weight, Delay, Placement, Procedural, If, Else, And, Or, Not, True, False,
+  Import,
+  Neuron,
+  Synapse,
+  Output,
+  Network,
+  Parameters,
+  State,
+  Current,
+  Equations,
+  Spike,
+  When,
+  Reset,
+  Refractory,
+  Method,
+  OnPre,
+  OnPost,
+  Delivers,
+  Population,
+  Projection,
+  Stimulus,
+  Record,
+  Connect,
+  Weight,
+  Delay,
+  Placement,
+  Procedural,
+  If,
+  Else,
+  And,
+  Or,
+  Not,
+  True,
+  False,
 ];
 
 export const RESERVED_WORDS: ReadonlySet<string> = new Set(
@@ -52,8 +91,16 @@ export const RESERVED_WORDS: ReadonlySet<string> = new Set(
 );
 
 const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /\s+/, group: Lexer.SKIPPED });
-const LineComment = createToken({ name: 'LineComment', pattern: /\/\/[^\n\r]*/, group: Lexer.SKIPPED });
-const BlockComment = createToken({ name: 'BlockComment', pattern: /\/\*[\s\S]*?\*\//, group: Lexer.SKIPPED });
+const LineComment = createToken({
+  name: 'LineComment',
+  pattern: /\/\/[^\n\r]*/,
+  group: Lexer.SKIPPED,
+});
+const BlockComment = createToken({
+  name: 'BlockComment',
+  pattern: /\/\*[\s\S]*?\*\//,
+  group: Lexer.SKIPPED,
+});
 
 /** `dV/dt` as one token: the left-hand side of a differential equation. */
 export const Derivative = createToken({
@@ -66,7 +113,11 @@ export const NumberLiteral = createToken({
   pattern: /(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/,
   label: 'a number',
 });
-export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"[^"\n\r]*"/, label: 'a string' });
+export const StringLiteral = createToken({
+  name: 'StringLiteral',
+  pattern: /"[^"\n\r]*"/,
+  label: 'a string',
+});
 
 /**
  * Lexical errors that the lexer recognises so that they get a message of their
@@ -76,9 +127,17 @@ export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"[^"
  */
 export const LEXICAL_ERRORS = 'lexicalErrors';
 /** `/*` without its `*\/`: the rest of the file. Tried after BlockComment. */
-export const UnterminatedComment = createToken({ name: 'UnterminatedComment', pattern: /\/\*[\s\S]*/, group: LEXICAL_ERRORS });
+export const UnterminatedComment = createToken({
+  name: 'UnterminatedComment',
+  pattern: /\/\*[\s\S]*/,
+  group: LEXICAL_ERRORS,
+});
 /** `"` without its closing `"` on the same line. Tried after StringLiteral. */
-export const UnterminatedString = createToken({ name: 'UnterminatedString', pattern: /"[^"\n\r]*/, group: LEXICAL_ERRORS });
+export const UnterminatedString = createToken({
+  name: 'UnterminatedString',
+  pattern: /"[^"\n\r]*/,
+  group: LEXICAL_ERRORS,
+});
 
 export const LCurly = createToken({ name: 'LCurly', pattern: /{/, label: "'{'" });
 export const RCurly = createToken({ name: 'RCurly', pattern: /}/, label: "'}'" });
@@ -110,16 +169,53 @@ export const Caret = createToken({ name: 'Caret', pattern: /\^/, label: "'^'" })
 
 /** Order matters: comments before '/', multi-character operators before their prefixes, keywords before Identifier. */
 export const ALL_TOKENS: readonly TokenType[] = [
-  WhiteSpace, LineComment, BlockComment, Derivative, NumberLiteral, StringLiteral,
-  LCurly, RCurly, LParen, RParen, LBracket, RBracket, Comma, Colon, Dot, Arrow,
-  PlusAssign, MinusAssign, StarAssign, SlashAssign, EqualEqual, NotEqual, LessEqual, GreaterEqual,
-  Less, Greater, Equals, Tilde, Plus, Minus, Star, Slash, Caret,
-  ...KEYWORDS, Identifier,
+  WhiteSpace,
+  LineComment,
+  BlockComment,
+  Derivative,
+  NumberLiteral,
+  StringLiteral,
+  LCurly,
+  RCurly,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  Comma,
+  Colon,
+  Dot,
+  Arrow,
+  PlusAssign,
+  MinusAssign,
+  StarAssign,
+  SlashAssign,
+  EqualEqual,
+  NotEqual,
+  LessEqual,
+  GreaterEqual,
+  Less,
+  Greater,
+  Equals,
+  Tilde,
+  Plus,
+  Minus,
+  Star,
+  Slash,
+  Caret,
+  ...KEYWORDS,
+  Identifier,
 ];
 
 /** What the lexer tries, in order: the grammar's tokens with the lexical errors right after what they are a broken form of. */
 const LEXER_TOKENS: readonly TokenType[] = ALL_TOKENS.flatMap((t) =>
-  t === BlockComment ? [t, UnterminatedComment] : t === StringLiteral ? [t, UnterminatedString] : [t],
+  t === BlockComment
+    ? [t, UnterminatedComment]
+    : t === StringLiteral
+      ? [t, UnterminatedString]
+      : [t],
 );
 
-export const spkLexer = new Lexer([...LEXER_TOKENS], { positionTracking: 'full', ensureOptimizations: false });
+export const spkLexer = new Lexer([...LEXER_TOKENS], {
+  positionTracking: 'full',
+  ensureOptimizations: false,
+});

@@ -29,13 +29,39 @@ export interface NestingProblem {
 const OPENERS: readonly TokenType[] = [T.LParen, T.LBracket, T.LCurly];
 const CLOSERS: readonly TokenType[] = [T.RParen, T.RBracket, T.RCurly];
 /** Tokens after which a `-` or `+` is binary: the end of an operand. */
-const OPERAND_ENDS: readonly TokenType[] = [T.Identifier, T.NumberLiteral, T.StringLiteral, T.True, T.False, T.RParen, T.RBracket];
+const OPERAND_ENDS: readonly TokenType[] = [
+  T.Identifier,
+  T.NumberLiteral,
+  T.StringLiteral,
+  T.True,
+  T.False,
+  T.RParen,
+  T.RBracket,
+];
 const BINARY: readonly TokenType[] = [
-  T.Star, T.Slash, T.Caret, T.Less, T.LessEqual, T.Greater, T.GreaterEqual, T.EqualEqual, T.NotEqual, T.And, T.Or,
+  T.Star,
+  T.Slash,
+  T.Caret,
+  T.Less,
+  T.LessEqual,
+  T.Greater,
+  T.GreaterEqual,
+  T.EqualEqual,
+  T.NotEqual,
+  T.And,
+  T.Or,
 ];
 /** Tokens that end one expression and may start another: what comes after them is counted afresh. */
 const EXPRESSION_STARTS: readonly TokenType[] = [
-  T.Equals, T.Tilde, T.Colon, T.Comma, T.Arrow, T.PlusAssign, T.MinusAssign, T.StarAssign, T.SlashAssign,
+  T.Equals,
+  T.Tilde,
+  T.Colon,
+  T.Comma,
+  T.Arrow,
+  T.PlusAssign,
+  T.MinusAssign,
+  T.StarAssign,
+  T.SlashAssign,
 ];
 /** Keywords that may stand inside an expression; every other keyword starts something new. */
 const EXPRESSION_KEYWORDS: readonly TokenType[] = [T.And, T.Or, T.Not, T.True, T.False];
@@ -44,7 +70,8 @@ function is(token: IToken | undefined, types: readonly TokenType[]): boolean {
   return token !== undefined && types.some((t) => tokenMatcher(token, t));
 }
 
-const SPLIT_NOTE = 'split it into named subexpressions (NAME = ... in equations { }) or simplify it';
+const SPLIT_NOTE =
+  'split it into named subexpressions (NAME = ... in equations { }) or simplify it';
 
 /**
  * Finds the first place where `tokens` nest deeper than {@link LIMITS}, in one
@@ -69,7 +96,11 @@ export function checkNesting(tokens: readonly IToken[]): NestingProblem | undefi
       level.operators++;
       operators++;
       if (operators > LIMITS.operators) {
-        return { token, message: `expression too long (more than ${LIMITS.operators} operators)`, notes: [SPLIT_NOTE] };
+        return {
+          token,
+          message: `expression too long (more than ${LIMITS.operators} operators)`,
+          notes: [SPLIT_NOTE],
+        };
       }
       return undefined;
     };
@@ -77,7 +108,11 @@ export function checkNesting(tokens: readonly IToken[]): NestingProblem | undefi
     if (is(token, [T.Minus, T.Plus, T.Not]) && (unaryPosition || tokenMatcher(token, T.Not))) {
       unaryRun++;
       if (unaryRun > LIMITS.unaryRun) {
-        return { token, message: `expression nested too deeply (more than ${LIMITS.unaryRun} unary operators in a row)`, notes: [] };
+        return {
+          token,
+          message: `expression nested too deeply (more than ${LIMITS.unaryRun} unary operators in a row)`,
+          notes: [],
+        };
       }
       const problem = countOperator();
       if (problem !== undefined) return problem;
@@ -90,10 +125,18 @@ export function checkNesting(tokens: readonly IToken[]): NestingProblem | undefi
       if (brace) braces++;
       else parentheses++;
       if (brace && braces > LIMITS.braces) {
-        return { token, message: `blocks nested too deeply (more than ${LIMITS.braces} levels)`, notes: [] };
+        return {
+          token,
+          message: `blocks nested too deeply (more than ${LIMITS.braces} levels)`,
+          notes: [],
+        };
       }
       if (!brace && parentheses > LIMITS.parentheses) {
-        return { token, message: `expression nested too deeply (more than ${LIMITS.parentheses} levels)`, notes: [SPLIT_NOTE] };
+        return {
+          token,
+          message: `expression nested too deeply (more than ${LIMITS.parentheses} levels)`,
+          notes: [SPLIT_NOTE],
+        };
       }
       levels.push({ operators: 0, powers: 0 });
     } else if (is(token, CLOSERS)) {
@@ -104,7 +147,10 @@ export function checkNesting(tokens: readonly IToken[]): NestingProblem | undefi
         if (tokenMatcher(token, T.RCurly)) braces = Math.max(0, braces - 1);
         else parentheses = Math.max(0, parentheses - 1);
       }
-    } else if (is(token, EXPRESSION_STARTS) || (token.tokenType.name.startsWith('Kw_') && !is(token, EXPRESSION_KEYWORDS))) {
+    } else if (
+      is(token, EXPRESSION_STARTS) ||
+      (token.tokenType.name.startsWith('Kw_') && !is(token, EXPRESSION_KEYWORDS))
+    ) {
       restart();
     } else if (is(token, BINARY) || is(token, [T.Minus, T.Plus])) {
       const problem = countOperator();
@@ -112,7 +158,11 @@ export function checkNesting(tokens: readonly IToken[]): NestingProblem | undefi
       if (tokenMatcher(token, T.Caret)) {
         level.powers++;
         if (level.powers > LIMITS.powerChain) {
-          return { token, message: `expression nested too deeply (more than ${LIMITS.powerChain} '^' in a row)`, notes: [SPLIT_NOTE] };
+          return {
+            token,
+            message: `expression nested too deeply (more than ${LIMITS.powerChain} '^' in a row)`,
+            notes: [SPLIT_NOTE],
+          };
         }
       } else {
         level.powers = 0;

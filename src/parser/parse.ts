@@ -1,4 +1,10 @@
-import { type CstNode, EOF, type IRecognitionException, type IToken, tokenMatcher } from 'chevrotain';
+import {
+  type CstNode,
+  EOF,
+  type IRecognitionException,
+  type IToken,
+  tokenMatcher,
+} from 'chevrotain';
 import type { DiagnosticOptions, Diagnostics } from '../diagnostics/diagnostic.js';
 import type { SourceFile, Span } from '../diagnostics/source.js';
 import { suggestUnit } from '../ir/suggest.js';
@@ -12,16 +18,25 @@ import { checkNesting } from './nesting.js';
 import { spkParser } from './parser.js';
 
 function tokenSpan(source: SourceFile, token: IToken): Span {
-  return { file: source, start: token.startOffset, end: token.startOffset + Math.max(1, token.image.length) };
+  return {
+    file: source,
+    start: token.startOffset,
+    end: token.startOffset + Math.max(1, token.image.length),
+  };
 }
 
 function isKeyword(token: IToken | undefined): token is IToken {
-  return token !== undefined && token.tokenType.name.startsWith('Kw_') && RESERVED_WORDS.has(token.image);
+  return (
+    token !== undefined && token.tokenType.name.startsWith('Kw_') && RESERVED_WORDS.has(token.image)
+  );
 }
 
 /** Tokens that follow a name being declared or defined: `x = `, `x ~ `, `x : `. */
 function startsDeclaration(token: IToken | undefined): boolean {
-  return token !== undefined && (tokenMatcher(token, T.Equals) || tokenMatcher(token, T.Tilde) || tokenMatcher(token, T.Colon));
+  return (
+    token !== undefined &&
+    (tokenMatcher(token, T.Equals) || tokenMatcher(token, T.Tilde) || tokenMatcher(token, T.Colon))
+  );
 }
 
 /**
@@ -43,7 +58,8 @@ function misspeltUnitAt(tokens: readonly IToken[], k: number): number | undefine
       !isUnitSpelling(name.image) &&
       number.endLine === name.startLine &&
       // `10 x = ...`, `10 f(...)`, `10 post.V`: a new declaration or a call, not a unit.
-      (after === undefined || !(startsDeclaration(after) || tokenMatcher(after, T.LParen) || tokenMatcher(after, T.Dot)))
+      (after === undefined ||
+        !(startsDeclaration(after) || tokenMatcher(after, T.LParen) || tokenMatcher(after, T.Dot)))
     ) {
       return j;
     }
@@ -64,7 +80,9 @@ function unknownUnit(source: SourceFile, name: IToken, number: IToken | undefine
     message: `unknown unit '${name.image}'`,
     options: {
       ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-      notes: [`a number is followed by '${name.image}', which is not a unit; to multiply by '${name.image}', write ${number?.image ?? 'NUMBER'} * ${name.image}`],
+      notes: [
+        `a number is followed by '${name.image}', which is not a unit; to multiply by '${name.image}', write ${number?.image ?? 'NUMBER'} * ${name.image}`,
+      ],
     },
   };
 }
@@ -80,7 +98,10 @@ const MAX_REPAIRS = 8;
  * when the parse then goes on without an error in the next few tokens; the
  * errors are those of the repaired parse, and `repairs` says what was wrong.
  */
-function parseTokens(tokens: readonly IToken[], source: SourceFile): { cst: CstNode; errors: IRecognitionException[]; repairs: Found[]; tokens: IToken[] } {
+function parseTokens(
+  tokens: readonly IToken[],
+  source: SourceFile,
+): { cst: CstNode; errors: IRecognitionException[]; repairs: Found[]; tokens: IToken[] } {
   const parse = (input: readonly IToken[]): { cst: CstNode; errors: IRecognitionException[] } => {
     spkParser.input = [...input];
     const cst = spkParser.file();
@@ -94,9 +115,16 @@ function parseTokens(tokens: readonly IToken[], source: SourceFile): { cst: CstN
   const repairs: Found[] = [];
   const tried = new Set<string>();
   // Whether a repaired parse has no error from `from` up to a few tokens after position `k` of `attempt`.
-  const fits = (attempt: readonly IToken[], errors: readonly IRecognitionException[], from: number, k: number): boolean => {
+  const fits = (
+    attempt: readonly IToken[],
+    errors: readonly IRecognitionException[],
+    from: number,
+    k: number,
+  ): boolean => {
     const to = attempt[Math.min(k + 3, attempt.length - 1)]?.startOffset ?? from;
-    return !errors.some((e) => e.token.tokenType !== EOF && e.token.startOffset >= from && e.token.startOffset <= to);
+    return !errors.some(
+      (e) => e.token.tokenType !== EOF && e.token.startOffset >= from && e.token.startOffset <= to,
+    );
   };
   for (let round = 0; round < MAX_REPAIRS; round++) {
     let repaired = false;
@@ -106,11 +134,19 @@ function parseTokens(tokens: readonly IToken[], source: SourceFile): { cst: CstN
       const at = current[k];
       if (isKeyword(at) && !tried.has(`name:${at.startOffset}`)) {
         tried.add(`name:${at.startOffset}`);
-        const asName: IToken = { ...at, tokenType: T.Identifier, tokenTypeIdx: T.Identifier.tokenTypeIdx! };
+        const asName: IToken = {
+          ...at,
+          tokenType: T.Identifier,
+          tokenTypeIdx: T.Identifier.tokenTypeIdx!,
+        };
         const attempt = [...current.slice(0, k), asName, ...current.slice(k + 1)];
         const retried = parse(attempt);
         if (fits(attempt, retried.errors, at.startOffset, k)) {
-          repairs.push({ span: tokenSpan(source, at), message: reservedWordMessage(at.image), options: {} });
+          repairs.push({
+            span: tokenSpan(source, at),
+            message: reservedWordMessage(at.image),
+            options: {},
+          });
           current = attempt;
           result = retried;
           repaired = true;
@@ -147,7 +183,10 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
   const lexed = spkLexer.tokenize(source.text);
   for (const e of lexed.errors) {
     const span: Span = { file: source, start: e.offset, end: e.offset + Math.max(1, e.length) };
-    diagnostics.error(span, `unexpected character '${source.text.slice(e.offset, e.offset + e.length)}'`);
+    diagnostics.error(
+      span,
+      `unexpected character '${source.text.slice(e.offset, e.offset + e.length)}'`,
+    );
   }
   const lexicalErrors = lexed.groups[LEXICAL_ERRORS] ?? [];
   let tokens = lexed.tokens;
@@ -155,17 +194,29 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
   for (const t of lexicalErrors) {
     if (tokenMatcher(t, T.UnterminatedComment)) {
       unterminatedComment = true;
-      diagnostics.error({ file: source, start: t.startOffset, end: t.startOffset + 2 }, 'unterminated comment', {
-        notes: ["a comment that starts with '/*' must end with '*/'"],
-      });
+      diagnostics.error(
+        { file: source, start: t.startOffset, end: t.startOffset + 2 },
+        'unterminated comment',
+        {
+          notes: ["a comment that starts with '/*' must end with '*/'"],
+        },
+      );
     } else {
       const end = t.startOffset + Math.max(1, t.image.length);
       diagnostics.error({ file: source, start: t.startOffset, end }, 'unterminated string', {
-        notes: ['a string must end with \'"\' on the same line'],
+        notes: ["a string must end with '\"' on the same line"],
       });
       // The parser sees it as the string it was meant to be, so that what follows is not reported as knock-on errors.
-      const asString: IToken = { ...t, tokenType: T.StringLiteral, tokenTypeIdx: T.StringLiteral.tokenTypeIdx! };
-      tokens = [...tokens.filter((x) => x.startOffset < t.startOffset), asString, ...tokens.filter((x) => x.startOffset > t.startOffset)];
+      const asString: IToken = {
+        ...t,
+        tokenType: T.StringLiteral,
+        tokenTypeIdx: T.StringLiteral.tokenTypeIdx!,
+      };
+      tokens = [
+        ...tokens.filter((x) => x.startOffset < t.startOffset),
+        asString,
+        ...tokens.filter((x) => x.startOffset > t.startOffset),
+      ];
     }
   }
   const nesting = checkNesting(tokens);
@@ -186,7 +237,10 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
       continue;
     }
     const token = e.token.tokenType === EOF ? parsed.tokens[parsed.tokens.length - 1] : e.token;
-    const start = token === undefined || Number.isNaN(token.startOffset) ? source.text.length : token.startOffset;
+    const start =
+      token === undefined || Number.isNaN(token.startOffset)
+        ? source.text.length
+        : token.startOffset;
     const end = token === undefined ? start + 1 : start + Math.max(1, token.image.length);
     found.push({ span: { file: source, start, end }, message: e.message, options: {} });
   }

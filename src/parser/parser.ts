@@ -5,7 +5,16 @@ import { parserErrorMessages } from './error-messages.js';
 
 /** Tokens after which a name starts a new declaration, so it cannot be a unit of the number before it. */
 const DECLARATION_FOLLOWERS: readonly TokenType[] = [
-  T.Equals, T.Tilde, T.Colon, T.PlusAssign, T.MinusAssign, T.StarAssign, T.SlashAssign, T.LParen, T.Dot, T.LBracket,
+  T.Equals,
+  T.Tilde,
+  T.Colon,
+  T.PlusAssign,
+  T.MinusAssign,
+  T.StarAssign,
+  T.SlashAssign,
+  T.LParen,
+  T.Dot,
+  T.LBracket,
 ];
 
 function adjacent(a: IToken, b: IToken): boolean {
@@ -23,7 +32,12 @@ function isOneOf(token: IToken, types: readonly TokenType[]): boolean {
  */
 export class SpkParser extends CstParser {
   constructor() {
-    super([...T.ALL_TOKENS], { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'full', errorMessageProvider: parserErrorMessages });
+    super([...T.ALL_TOKENS], {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      nodeLocationTracking: 'full',
+      errorMessageProvider: parserErrorMessages,
+    });
     this.performSelfAnalysis();
   }
 
@@ -227,7 +241,10 @@ export class SpkParser extends CstParser {
   });
 
   public statement = this.RULE('statement', () => {
-    this.OR([{ ALT: () => this.SUBRULE(this.ifStatement) }, { ALT: () => this.SUBRULE(this.assignment) }]);
+    this.OR([
+      { ALT: () => this.SUBRULE(this.ifStatement) },
+      { ALT: () => this.SUBRULE(this.assignment) },
+    ]);
   });
 
   public ifStatement = this.RULE('ifStatement', () => {
@@ -236,7 +253,10 @@ export class SpkParser extends CstParser {
     this.SUBRULE(this.block);
     this.OPTION(() => {
       this.CONSUME(T.Else);
-      this.OR([{ ALT: () => this.SUBRULE(this.ifStatement) }, { ALT: () => this.SUBRULE2(this.block) }]);
+      this.OR([
+        { ALT: () => this.SUBRULE(this.ifStatement) },
+        { ALT: () => this.SUBRULE2(this.block) },
+      ]);
     });
   });
 

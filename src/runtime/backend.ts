@@ -34,7 +34,10 @@ export interface Chunk {
   readonly firstStep: number;
   readonly steps: number;
   /** Per population: the step and index of each spike, ordered by step then index. */
-  readonly spikes: ReadonlyMap<string, { readonly steps: Uint32Array; readonly indices: Uint32Array }>;
+  readonly spikes: ReadonlyMap<
+    string,
+    { readonly steps: Uint32Array; readonly indices: Uint32Array }
+  >;
   /** Per trace request (same order): steps x neurons values, row-major, post-step state. */
   readonly traces: readonly Float64Array[];
 }
@@ -62,10 +65,20 @@ export interface Backend {
 }
 
 /** Sorts spike (step, index) pairs so that every backend reports them in one order (GPU appends arrive in any order). */
-export function sortSpikes(steps: Uint32Array, indices: Uint32Array): { steps: Uint32Array; indices: Uint32Array } {
+export function sortSpikes(
+  steps: Uint32Array,
+  indices: Uint32Array,
+): { steps: Uint32Array; indices: Uint32Array } {
   let sorted = true;
-  for (let k = 1; k < steps.length && sorted; k++) sorted = steps[k - 1]! < steps[k]! || (steps[k - 1] === steps[k] && indices[k - 1]! < indices[k]!);
+  for (let k = 1; k < steps.length && sorted; k++)
+    sorted =
+      steps[k - 1]! < steps[k]! || (steps[k - 1] === steps[k] && indices[k - 1]! < indices[k]!);
   if (sorted) return { steps, indices };
-  const order = Array.from(steps.keys()).sort((a, b) => steps[a]! - steps[b]! || indices[a]! - indices[b]!);
-  return { steps: Uint32Array.from(order, (k) => steps[k]!), indices: Uint32Array.from(order, (k) => indices[k]!) };
+  const order = Array.from(steps.keys()).sort(
+    (a, b) => steps[a]! - steps[b]! || indices[a]! - indices[b]!,
+  );
+  return {
+    steps: Uint32Array.from(order, (k) => steps[k]!),
+    indices: Uint32Array.from(order, (k) => indices[k]!),
+  };
 }

@@ -58,7 +58,10 @@ export class CpuBackend implements Backend {
     // Kernels first: the prelude holds only the helpers they call.
     const prelude = printer.prelude();
     this.source = [prelude, ...bodies].join('\n\n');
-    this.steps = bodies.map((b) => new Function(...JS_KERNEL_PARAMETERS, `'use strict';\n${prelude}\n${b}`) as StepFunction);
+    this.steps = bodies.map(
+      (b) =>
+        new Function(...JS_KERNEL_PARAMETERS, `'use strict';\n${prelude}\n${b}`) as StepFunction,
+    );
     const State = this.precision === 'f32' ? Float32Array : Float64Array;
     this.counts = new Uint32Array(layout.countWords);
     this.ring = new Uint32Array(layout.ringWords);
@@ -67,7 +70,8 @@ export class CpuBackend implements Backend {
       const initial = plan.initial.get(k.population);
       for (const s of k.states) {
         const values = initial?.get(s);
-        if (values === undefined) throw new InternalError(`no initial values for ${k.population}.${s}`);
+        if (values === undefined)
+          throw new InternalError(`no initial values for ${k.population}.${s}`);
         this.state.set(values, layout.stateOffset(k.population, s));
       }
     }
@@ -78,7 +82,8 @@ export class CpuBackend implements Backend {
         const w = randomU32x4(seed, stream, index, step, purpose);
         return round(boxMuller(w[0], w[1])[0]);
       },
-      uniform: (stream, index, step, purpose) => u32ToUniform01(randomU32x4(seed, stream, index, step, purpose)[0]),
+      uniform: (stream, index, step, purpose) =>
+        u32ToUniform01(randomU32x4(seed, stream, index, step, purpose)[0]),
     };
     this.plan = plan;
     this.layout = layout;
@@ -92,18 +97,26 @@ export class CpuBackend implements Backend {
 
   async runChunk(firstStep: number, steps: number): Promise<Chunk> {
     const { plan, layout, rt } = this;
-    if (plan === undefined || layout === undefined || rt === undefined) throw new InternalError('CPU backend used before prepare()');
+    if (plan === undefined || layout === undefined || rt === undefined)
+      throw new InternalError('CPU backend used before prepare()');
     const record = new Float64Array(steps * layout.recordRow);
-    const rowBuffer = this.precision === 'f32' ? new Float32Array(steps * layout.recordRow) : record;
+    const rowBuffer =
+      this.precision === 'f32' ? new Float32Array(steps * layout.recordRow) : record;
     const spikes: number[] = [];
     const conn = layout.connectivity;
     for (let s = 0; s < steps; s++) {
       const step = firstStep + s;
       this.deliver(layout, plan, step);
-      for (const kernel of this.steps) kernel(this.state, rowBuffer, spikes, rt, step, s, this.counts, this.ring, conn);
+      for (const kernel of this.steps)
+        kernel(this.state, rowBuffer, spikes, rt, step, s, this.counts, this.ring, conn);
     }
     if (rowBuffer !== record) record.set(rowBuffer);
-    return { firstStep, steps, spikes: splitSpikes(spikes, firstStep, layout, plan.spikeRecords), traces: splitTraces(record, steps, layout) };
+    return {
+      firstStep,
+      steps,
+      spikes: splitSpikes(spikes, firstStep, layout, plan.spikeRecords),
+      traces: splitTraces(record, steps, layout),
+    };
   }
 
   /**
@@ -117,7 +130,9 @@ export class CpuBackend implements Backend {
       for (const route of group.routes) {
         const p = route.projection;
         const ring = layout.ring(p.pre)!;
-        const slot = ring.offset + ((step - route.delaySteps + ring.slots * route.delaySteps) % ring.slots) * ring.stride;
+        const slot =
+          ring.offset +
+          ((step - route.delaySteps + ring.slots * route.delaySteps) % ring.slots) * ring.stride;
         const counts = layout.countOffset(route.index) + p.postRange.start;
         const nPost = p.postRange.end - p.postRange.start;
         for (let k = 0; k < this.ring[slot]!; k++) {
@@ -137,11 +152,14 @@ export class CpuBackend implements Backend {
 
   async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {
     const kernel = this.plan?.kernels.find((k) => k.population === population);
-    if (kernel === undefined || this.layout === undefined) throw new InternalError(`no population ${population}`);
-    return new Map(kernel.states.map((s) => {
-      const offset = this.layout!.stateOffset(population, s);
-      return [s, Float64Array.from(this.state.subarray(offset, offset + kernel.size))];
-    }));
+    if (kernel === undefined || this.layout === undefined)
+      throw new InternalError(`no population ${population}`);
+    return new Map(
+      kernel.states.map((s) => {
+        const offset = this.layout!.stateOffset(population, s);
+        return [s, Float64Array.from(this.state.subarray(offset, offset + kernel.size))];
+      }),
+    );
   }
 
   dispose(): void {
@@ -150,8 +168,18 @@ export class CpuBackend implements Backend {
 }
 
 /** (chunk step, global index) pairs to per-population spike lists ordered by step then index, with absolute steps. */
-export function splitSpikes(pairs: ArrayLike<number>, firstStep: number, layout: BufferLayout, recorded: readonly string[]): Chunk['spikes'] {
-  const lists = recorded.map((population) => ({ population, offset: layout.neuronOffset(population), steps: [] as number[], indices: [] as number[] }));
+export function splitSpikes(
+  pairs: ArrayLike<number>,
+  firstStep: number,
+  layout: BufferLayout,
+  recorded: readonly string[],
+): Chunk['spikes'] {
+  const lists = recorded.map((population) => ({
+    population,
+    offset: layout.neuronOffset(population),
+    steps: [] as number[],
+    indices: [] as number[],
+  }));
   // Ranges of global indices, largest offset first, so that the first match is the owner.
   const byOffset = [...lists].sort((a, b) => b.offset - a.offset);
   for (let k = 0; k + 1 < pairs.length; k += 2) {
@@ -163,16 +191,29 @@ export function splitSpikes(pairs: ArrayLike<number>, firstStep: number, layout:
     list.steps.push(firstStep + pairs[k]!);
     list.indices.push(index);
   }
-  return new Map(lists.map((l) => [l.population, sortSpikes(Uint32Array.from(l.steps), Uint32Array.from(l.indices))]));
+  return new Map(
+    lists.map((l) => [
+      l.population,
+      sortSpikes(Uint32Array.from(l.steps), Uint32Array.from(l.indices)),
+    ]),
+  );
 }
 
 /** The record buffer (steps x row) split into one steps x width array per trace. */
-export function splitTraces(record: Float64Array, steps: number, layout: BufferLayout): Float64Array[] {
+export function splitTraces(
+  record: Float64Array,
+  steps: number,
+  layout: BufferLayout,
+): Float64Array[] {
   return layout.traces.map((t, r) => {
     const width = t.end - t.start;
     const out = new Float64Array(steps * width);
     const offset = layout.traceOffset(r);
-    for (let s = 0; s < steps; s++) out.set(record.subarray(s * layout.recordRow + offset, s * layout.recordRow + offset + width), s * width);
+    for (let s = 0; s < steps; s++)
+      out.set(
+        record.subarray(s * layout.recordRow + offset, s * layout.recordRow + offset + width),
+        s * width,
+      );
     return out;
   });
 }

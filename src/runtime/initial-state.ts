@@ -14,22 +14,41 @@ import { simplify } from '../symbolic/simplify.js';
  * same numbers. Random initial values come from the Philox stream of
  * (network seed, "NETWORK.POPULATION.STATE"), element = neuron index.
  */
-export function initialStates(network: Network, population: Population, states: readonly string[]): Map<string, Float64Array> {
-  if (population.source.kind !== 'neuron') return new Map(states.map((s) => [s, new Float64Array(population.size)]));
+export function initialStates(
+  network: Network,
+  population: Population,
+  states: readonly string[],
+): Map<string, Float64Array> {
+  if (population.source.kind !== 'neuron')
+    return new Map(states.map((s) => [s, new Float64Array(population.size)]));
   const model = population.source.model;
   const n = population.size;
-  const constants = new Map<string, S.Expr>([...parameterValues(model, population)].map(([k, v]) => [k, S.num(v)]));
+  const constants = new Map<string, S.Expr>(
+    [...parameterValues(model, population)].map(([k, v]) => [k, S.num(v)]),
+  );
   constants.set('dt', S.num(network.dt));
   constants.set('t', S.num(0));
   const subexpressions = new Map<string, S.Expr>();
-  for (const sub of model.subexpressions) subexpressions.set(sub.name, simplify(substitute(substitute(toSymbolic(sub.value), subexpressions), constants)));
-  const toSym = (e: Expr): S.Expr => simplify(substitute(substitute(toSymbolic(e), subexpressions), constants));
+  for (const sub of model.subexpressions)
+    subexpressions.set(
+      sub.name,
+      simplify(substitute(substitute(toSymbolic(sub.value), subexpressions), constants)),
+    );
+  const toSym = (e: Expr): S.Expr =>
+    simplify(substitute(substitute(toSymbolic(e), subexpressions), constants));
 
   const result = new Map<string, Float64Array>();
-  const pending = new Map<string, { readonly kind: 'value' | 'distribution'; readonly value: Expr } | undefined>();
+  const pending = new Map<
+    string,
+    { readonly kind: 'value' | 'distribution'; readonly value: Expr } | undefined
+  >();
   for (const s of model.states) {
     const override = population.states.find((o) => o.name === s.name);
-    if (override !== undefined) pending.set(s.name, { kind: override.value.kind === 'random' ? 'distribution' : 'value', value: override.value });
+    if (override !== undefined)
+      pending.set(s.name, {
+        kind: override.value.kind === 'random' ? 'distribution' : 'value',
+        value: override.value,
+      });
     else pending.set(s.name, s.init.kind === 'zero' ? undefined : s.init);
   }
   // States whose initial value uses other states are computed after those (lowering rejected cycles).
@@ -38,12 +57,16 @@ export function initialStates(network: Network, population: Population, states: 
     for (const [name, init] of pending) {
       const values = new Float64Array(n);
       if (init?.kind === 'distribution') {
-        if (init.value.kind !== 'random') throw new InternalError(`initial distribution of ${name} is not a random draw`);
+        if (init.value.kind !== 'random')
+          throw new InternalError(`initial distribution of ${name} is not a random draw`);
         const [a, b] = init.value.args.map((x) => evaluate(toSym(x), {})) as [number, number];
         const stream = streamId(`${network.name}.${population.name}.${name}`);
         for (let i = 0; i < n; i++) {
           const words = randomU32x4(network.seed, stream, i, 0, 0);
-          values[i] = init.value.distribution === 'normal' ? a + b * boxMuller(words[0], words[1])[0] : a + (b - a) * u32ToUniform01(words[0]);
+          values[i] =
+            init.value.distribution === 'normal'
+              ? a + b * boxMuller(words[0], words[1])[0]
+              : a + (b - a) * u32ToUniform01(words[0]);
         }
       } else if (init !== undefined) {
         const expr = toSym(init.value);
@@ -61,7 +84,10 @@ export function initialStates(network: Network, population: Population, states: 
       result.set(name, values);
       pending.delete(name);
     }
-    if (pending.size === before) throw new InternalError(`initial values of ${[...pending.keys()].join(', ')} depend on each other`);
+    if (pending.size === before)
+      throw new InternalError(
+        `initial values of ${[...pending.keys()].join(', ')} depend on each other`,
+      );
   }
   // Kernel bookkeeping (refractory counters, spike flags) starts at 0; merged synapse states start at their model's values.
   for (const s of states) if (!result.has(s)) result.set(s, new Float64Array(n));
@@ -69,11 +95,19 @@ export function initialStates(network: Network, population: Population, states: 
 }
 
 /** Initial values of a synapse model's states with its parameter values (constants; the same for every element). */
-export function synapseInitialStates(model: SynapseModel, parameters: ReadonlyMap<string, number>, n: number, rename: (state: string) => string = (x) => x): Map<string, Float64Array> {
+export function synapseInitialStates(
+  model: SynapseModel,
+  parameters: ReadonlyMap<string, number>,
+  n: number,
+  rename: (state: string) => string = (x) => x,
+): Map<string, Float64Array> {
   const env = new Map(parameters);
   const result = new Map<string, Float64Array>();
   for (const s of model.states) {
-    if (s.init.kind === 'distribution') throw new InternalError(`synapse state ${model.name}.${s.name} cannot start from a distribution yet`);
+    if (s.init.kind === 'distribution')
+      throw new InternalError(
+        `synapse state ${model.name}.${s.name} cannot start from a distribution yet`,
+      );
     const value = s.init.kind === 'zero' ? 0 : evaluate(toSymbolic(s.init.value), env);
     env.set(s.name, value);
     result.set(rename(s.name), new Float64Array(n).fill(value));

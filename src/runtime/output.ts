@@ -25,7 +25,10 @@ class StreamedFile {
   private readonly temporary: string;
   private readonly fd: number;
 
-  constructor(private readonly path: string, header: string) {
+  constructor(
+    private readonly path: string,
+    header: string,
+  ) {
     this.temporary = `${path}.${process.pid}.tmp`;
     this.fd = openSync(this.temporary, 'w');
     writeSync(this.fd, `${header}\n`);
@@ -80,10 +83,15 @@ export class OutputWriter {
     mkdirSync(dir, { recursive: true });
     this.spikesFile = new StreamedFile(join(dir, 'spikes.csv'), 't_ms,population,index');
     this.traceFiles = plan.traces.map((t) => {
-      const header = ['t_ms', ...Array.from({ length: t.range.end - t.range.start }, (_, k) => String(t.range.start + k))];
+      const header = [
+        't_ms',
+        ...Array.from({ length: t.range.end - t.range.start }, (_, k) => String(t.range.start + k)),
+      ];
       return new StreamedFile(join(dir, `${traceFileStem(plan, t)}.csv`), header.join(','));
     });
-    this.traceValues = plan.traces.map((t) => Array.from({ length: t.range.end - t.range.start }, () => []));
+    this.traceValues = plan.traces.map((t) =>
+      Array.from({ length: t.range.end - t.range.start }, () => []),
+    );
     // Keep at most MAX_TRACE_POINTS points per series for the plots.
     this.traceStride = Math.max(1, Math.ceil(plan.steps / MAX_TRACE_POINTS));
     for (const p of plan.spikeRecords) this.raster.set(p, { times: [], indices: [] });
@@ -96,7 +104,10 @@ export class OutputWriter {
     const populations = [...chunk.spikes.keys()].filter((p) => this.raster.has(p));
     populations.forEach((population, order) => {
       const spikes = chunk.spikes.get(population)!;
-      this.spikeCounts.set(population, (this.spikeCounts.get(population) ?? 0) + spikes.steps.length);
+      this.spikeCounts.set(
+        population,
+        (this.spikeCounts.get(population) ?? 0) + spikes.steps.length,
+      );
       const raster = this.raster.get(population)!;
       for (let k = 0; k < spikes.steps.length; k++) {
         entries.push([spikes.steps[k]!, order, spikes.indices[k]!]);
@@ -107,7 +118,9 @@ export class OutputWriter {
       }
     });
     entries.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-    const lines = entries.map(([step, order, index]) => `${formatTime(step * dt)},${populations[order]},${index}\n`);
+    const lines = entries.map(
+      ([step, order, index]) => `${formatTime(step * dt)},${populations[order]},${index}\n`,
+    );
     this.spikesFile.write(lines.join(''));
     this.plan.traces.forEach((request, r) => {
       const width = request.range.end - request.range.start;
@@ -117,7 +130,8 @@ export class OutputWriter {
         const step = chunk.firstStep + s;
         // A trace row shows the state after step n, labelled t_n + dt.
         const row = [formatTime((step + 1) * dt)];
-        for (let k = 0; k < width; k++) row.push(formatValue(values[s * width + k]!, this.precision));
+        for (let k = 0; k < width; k++)
+          row.push(formatValue(values[s * width + k]!, this.precision));
         rows.push(`${row.join(',')}\n`);
         if (step % this.traceStride === 0) {
           if (r === 0) this.traceTimes.push((step + 1) * dt);
@@ -138,7 +152,9 @@ export class OutputWriter {
       const spikes = this.spikeCounts.get(p.name);
       populations[p.name] = {
         size: p.size,
-        ...(spikes === undefined ? {} : { spikes, mean_rate_hz: spikes / p.size / (durationMs / 1000) }),
+        ...(spikes === undefined
+          ? {}
+          : { spikes, mean_rate_hz: spikes / p.size / (durationMs / 1000) }),
       };
     }
     const summary = {
@@ -160,12 +176,24 @@ export class OutputWriter {
       times: r.times,
       indices: r.indices,
     }));
-    if (groups.length > 0) writeFileAtomic(join(this.dir, 'raster.svg'), rasterSvg(`${this.plan.network.name}: spikes`, groups, durationMs));
+    if (groups.length > 0)
+      writeFileAtomic(
+        join(this.dir, 'raster.svg'),
+        rasterSvg(`${this.plan.network.name}: spikes`, groups, durationMs),
+      );
     this.plan.traces.forEach((t, r) => {
       const unit = units.get(t.label) ?? '';
       const [owner = '', variable = ''] = t.label.split('.');
-      const series = this.traceValues[r]!.map((values, k) => ({ label: `${owner}[${t.range.start + k}]`, values }));
-      const svg = traceSvg(`${this.plan.network.name}: ${t.label}`, `${variable}${unit === '' ? '' : ` (${unit})`}`, this.traceTimes, series);
+      const series = this.traceValues[r]!.map((values, k) => ({
+        label: `${owner}[${t.range.start + k}]`,
+        values,
+      }));
+      const svg = traceSvg(
+        `${this.plan.network.name}: ${t.label}`,
+        `${variable}${unit === '' ? '' : ` (${unit})`}`,
+        this.traceTimes,
+        series,
+      );
       writeFileAtomic(join(this.dir, `${traceFileStem(this.plan, t)}.svg`), svg);
     });
     return summary;

@@ -7,10 +7,25 @@
 const WIDTH = 900;
 const HEIGHT = 420;
 const MARGIN = { left: 70, right: 20, top: 36, bottom: 50 };
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const COLORS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#9467bd',
+  '#ff7f0e',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+];
 
 function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
 /** About `count` round tick values covering [lo, hi]. */
@@ -20,7 +35,8 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    ticks.push(Number(v.toPrecision(12)));
   return ticks;
 }
 
@@ -30,7 +46,13 @@ interface Axes {
   readonly svg: string[];
 }
 
-function axes(title: string, xLabel: string, yLabel: string, xRange: [number, number], yRange: [number, number]): Axes {
+function axes(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  xRange: [number, number],
+  yRange: [number, number],
+): Axes {
   const [x0, x1] = xRange;
   const [y0, y1] = yRange[1] > yRange[0] ? yRange : [yRange[0] - 1, yRange[0] + 1];
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
@@ -44,15 +66,23 @@ function axes(title: string, xLabel: string, yLabel: string, xRange: [number, nu
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`,
   ];
   for (const t of niceTicks(x0, x1)) {
-    svg.push(`<line x1="${x(t)}" y1="${MARGIN.top + plotH}" x2="${x(t)}" y2="${MARGIN.top + plotH + 5}" stroke="#333"/>`);
+    svg.push(
+      `<line x1="${x(t)}" y1="${MARGIN.top + plotH}" x2="${x(t)}" y2="${MARGIN.top + plotH + 5}" stroke="#333"/>`,
+    );
     svg.push(`<text x="${x(t)}" y="${MARGIN.top + plotH + 18}" text-anchor="middle">${t}</text>`);
   }
   for (const t of niceTicks(y0, y1)) {
-    svg.push(`<line x1="${MARGIN.left - 5}" y1="${y(t)}" x2="${MARGIN.left}" y2="${y(t)}" stroke="#333"/>`);
+    svg.push(
+      `<line x1="${MARGIN.left - 5}" y1="${y(t)}" x2="${MARGIN.left}" y2="${y(t)}" stroke="#333"/>`,
+    );
     svg.push(`<text x="${MARGIN.left - 8}" y="${y(t) + 4}" text-anchor="end">${t}</text>`);
   }
-  svg.push(`<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeXml(xLabel)}</text>`);
-  svg.push(`<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`);
+  svg.push(
+    `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
+  );
+  svg.push(
+    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
+  );
   return { x, y, svg };
 }
 
@@ -65,7 +95,11 @@ export interface RasterGroup {
 }
 
 /** A raster plot: one dot per spike, populations stacked on the y axis. */
-export function rasterSvg(title: string, groups: readonly RasterGroup[], durationMs: number): string {
+export function rasterSvg(
+  title: string,
+  groups: readonly RasterGroup[],
+  durationMs: number,
+): string {
   const total = groups.reduce((n, g) => n + g.size, 0);
   const a = axes(title, 'time (ms)', 'neuron index', [0, durationMs], [0, Math.max(1, total)]);
   // Large rasters are thinned to at most this many dots so the file stays viewable.
@@ -77,13 +111,22 @@ export function rasterSvg(title: string, groups: readonly RasterGroup[], duratio
     const color = COLORS[k % COLORS.length]!;
     const dots: string[] = [];
     for (let i = 0; i < g.times.length; i += stride) {
-      dots.push(`M${a.x(g.times[i]!).toFixed(1)} ${a.y(offset + g.indices[i]! + 0.5).toFixed(1)}h1`);
+      dots.push(
+        `M${a.x(g.times[i]!).toFixed(1)} ${a.y(offset + g.indices[i]! + 0.5).toFixed(1)}h1`,
+      );
     }
-    a.svg.push(`<path d="${dots.join('')}" stroke="${color}" stroke-width="1.6" fill="none"><title>${escapeXml(g.name)}</title></path>`);
-    a.svg.push(`<text x="${WIDTH - MARGIN.right - 4}" y="${MARGIN.top + 14 + 14 * k}" text-anchor="end" fill="${color}">${escapeXml(g.name)} (${g.size})</text>`);
+    a.svg.push(
+      `<path d="${dots.join('')}" stroke="${color}" stroke-width="1.6" fill="none"><title>${escapeXml(g.name)}</title></path>`,
+    );
+    a.svg.push(
+      `<text x="${WIDTH - MARGIN.right - 4}" y="${MARGIN.top + 14 + 14 * k}" text-anchor="end" fill="${color}">${escapeXml(g.name)} (${g.size})</text>`,
+    );
     offset += g.size;
   });
-  if (stride > 1) a.svg.push(`<text x="${MARGIN.left + 4}" y="${MARGIN.top + 14}">every ${stride}th spike shown</text>`);
+  if (stride > 1)
+    a.svg.push(
+      `<text x="${MARGIN.left + 4}" y="${MARGIN.top + 14}">every ${stride}th spike shown</text>`,
+    );
   a.svg.push('</svg>');
   return a.svg.join('\n');
 }
@@ -94,23 +137,41 @@ export interface TraceSeries {
 }
 
 /** Line plot of traces sampled at the times given. */
-export function traceSvg(title: string, yLabel: string, times: readonly number[], series: readonly TraceSeries[]): string {
+export function traceSvg(
+  title: string,
+  yLabel: string,
+  times: readonly number[],
+  series: readonly TraceSeries[],
+): string {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const s of series) for (const v of s.values) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  for (const s of series)
+    for (const v of s.values) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
   if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
   const pad = (hi - lo) * 0.05 || 1;
-  const a = axes(title, 'time (ms)', yLabel, [times[0] ?? 0, times[times.length - 1] ?? 1], [lo - pad, hi + pad]);
+  const a = axes(
+    title,
+    'time (ms)',
+    yLabel,
+    [times[0] ?? 0, times[times.length - 1] ?? 1],
+    [lo - pad, hi + pad],
+  );
   const stride = Math.max(1, Math.ceil(times.length / 4000));
   series.forEach((s, k) => {
     const points: string[] = [];
     for (let i = 0; i < times.length; i += stride) {
       const v = s.values[i];
-      if (v !== undefined && Number.isFinite(v)) points.push(`${a.x(times[i]!).toFixed(1)},${a.y(v).toFixed(1)}`);
+      if (v !== undefined && Number.isFinite(v))
+        points.push(`${a.x(times[i]!).toFixed(1)},${a.y(v).toFixed(1)}`);
     }
     const color = COLORS[k % COLORS.length]!;
-    a.svg.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="1"><title>${escapeXml(s.label)}</title></polyline>`);
-    if (series.length <= 10) a.svg.push(`<text x="${WIDTH - MARGIN.right - 4}" y="${MARGIN.top + 14 + 14 * k}" text-anchor="end" fill="${color}">${escapeXml(s.label)}</text>`);
+    a.svg.push(
+      `<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="1"><title>${escapeXml(s.label)}</title></polyline>`,
+    );
+    if (series.length <= 10)
+      a.svg.push(
+        `<text x="${WIDTH - MARGIN.right - 4}" y="${MARGIN.top + 14 + 14 * k}" text-anchor="end" fill="${color}">${escapeXml(s.label)}</text>`,
+      );
   });
   a.svg.push('</svg>');
   return a.svg.join('\n');

@@ -29,7 +29,11 @@ export function cudaBackend(precision: Precision = 'f32'): CudaBackend {
 
 /** How a backend is named when `auto` moves on to it. */
 function fallbackName(backend: Backend): string {
-  return backend.name === 'cpu' ? 'using the CPU' : backend.name === 'webgpu' ? 'trying WebGPU' : `trying ${backend.name}`;
+  return backend.name === 'cpu'
+    ? 'using the CPU'
+    : backend.name === 'webgpu'
+      ? 'trying WebGPU'
+      : `trying ${backend.name}`;
 }
 
 /**
@@ -38,7 +42,11 @@ function fallbackName(backend: Backend): string {
  * each one it passes over is unavailable. A backend asked for by name that cannot be had here
  * is a UsageError (exit code 2: choose another --backend), with that sentence as the message.
  */
-export async function openBackend(choice: BackendChoice, plan: SimulationPlan, io: Io): Promise<Backend> {
+export async function openBackend(
+  choice: BackendChoice,
+  plan: SimulationPlan,
+  io: Io,
+): Promise<Backend> {
   const candidates: Backend[] =
     choice === 'cpu'
       ? [cpuBackend('f32')]

@@ -12,7 +12,11 @@ export interface SimulationResult {
  * as it arrives and not kept (memory stays bounded); without one, the chunks
  * are returned (tests).
  */
-export async function simulate(plan: SimulationPlan, backend: Backend, writer?: OutputWriter): Promise<SimulationResult> {
+export async function simulate(
+  plan: SimulationPlan,
+  backend: Backend,
+  writer?: OutputWriter,
+): Promise<SimulationResult> {
   const chunks: Chunk[] = [];
   const chunkSteps = Math.max(1, backend.maxChunkSteps(plan));
   const start = performance.now();
@@ -23,4 +27,3 @@ export async function simulate(plan: SimulationPlan, backend: Backend, writer?: 
   }
   return { chunks, wallSeconds: (performance.now() - start) / 1000 };
 }
-

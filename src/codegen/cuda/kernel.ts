@@ -1,10 +1,22 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { PHILOX_CUDA } from '../../random/philox-cuda.js';
 import type { Connectivity } from '../connectivity.js';
-import { type KernelPrinter, type StatementSyntax, emitStatements, rangeCondition } from '../emit.js';
+import {
+  type KernelPrinter,
+  type StatementSyntax,
+  emitStatements,
+  rangeCondition,
+} from '../emit.js';
 import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
-import { INDEX, type PopulationKernel, SPIKED, STEP, entryPointName, nextName } from '../kernel-ir.js';
+import {
+  INDEX,
+  type PopulationKernel,
+  SPIKED,
+  STEP,
+  entryPointName,
+  nextName,
+} from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 import type { Route } from '../network.js';
 import type { Precision } from '../printer.js';
@@ -30,14 +42,21 @@ export interface CudaModuleOptions {
 
 /** Every kernel takes the same parameters, so the host launches them alike (see the manifest). */
 function parameters(stepSource: CudaStepSource): string {
-  const step = stepSource === 'device' ? 'const unsigned* __restrict__ sf_first_step' : 'const unsigned sf_step';
+  const step =
+    stepSource === 'device'
+      ? 'const unsigned* __restrict__ sf_first_step'
+      : 'const unsigned sf_step';
   return `sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, ${step}, const unsigned sf_chunk_step`;
 }
 
 /** A kernel's lines with `sf_step` defined after the opening line where it is read from device memory. */
 function withStep(lines: string[], stepSource: CudaStepSource): string[] {
   if (stepSource === 'argument' || !lines.slice(1).some((l) => /\bsf_step\b/.test(l))) return lines;
-  return [lines[0]!, '  const unsigned sf_step = *sf_first_step + sf_chunk_step;', ...lines.slice(1)];
+  return [
+    lines[0]!,
+    '  const unsigned sf_step = *sf_first_step + sf_chunk_step;',
+    ...lines.slice(1),
+  ];
 }
 
 function cudaSyntax(layout: BufferLayout): StatementSyntax {
@@ -48,27 +67,42 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
     ifOpen: (condition) => `if (${condition}) {`,
     elseOpen: '} else {',
     close: '}',
-    random: (name, distribution, stream, purpose) => `sf_real ${name} = sf_${distribution}(${stream}u, sf_i, sf_step, ${purpose}u);`,
-    count: (name, route) => [`const sf_real ${name} = (sf_real)atomicExch(&sf_events[${layout.ringWords + layout.countOffset(route)}u + sf_i], 0u);`],
+    random: (name, distribution, stream, purpose) =>
+      `sf_real ${name} = sf_${distribution}(${stream}u, sf_i, sf_step, ${purpose}u);`,
+    count: (name, route) => [
+      `const sf_real ${name} = (sf_real)atomicExch(&sf_events[${layout.ringWords + layout.countOffset(route)}u + sf_i], 0u);`,
+    ],
     gather: (name, route, owner, state) => {
       const r = layout.route(route);
       const p = r.projection;
       const source = layout.stateOffset(owner, state);
       const nPre = p.preRange.end - p.preRange.start;
-      const lines = [`sf_real ${name} = 0;`, `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, p.postRange.end + 1, 'u') ?? 'true'}) {`, ...(r.connectivity.kind === 'all' ? [] : [`  const unsigned il = sf_i - ${p.postRange.start}u;`])];
+      const lines = [
+        `sf_real ${name} = 0;`,
+        `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, p.postRange.end + 1, 'u') ?? 'true'}) {`,
+        ...(r.connectivity.kind === 'all'
+          ? []
+          : [`  const unsigned il = sf_i - ${p.postRange.start}u;`]),
+      ];
       // Sources in ascending order, as on every backend, so that the float sums agree.
       switch (r.connectivity.kind) {
         case 'all':
-          lines.push(`  for (unsigned j = 0u; j < ${nPre}u; j++) ${name} = ${name} + sf_state[${source}u + j];`);
+          lines.push(
+            `  for (unsigned j = 0u; j < ${nPre}u; j++) ${name} = ${name} + sf_state[${source}u + j];`,
+          );
           break;
         case 'one':
           lines.push(`  ${name} = sf_state[${source}u + il];`);
           break;
         case 'geometric':
-          throw new InternalError('procedural rows cannot be gathered by post neuron (routing refuses them)');
+          throw new InternalError(
+            'procedural rows cannot be gathered by post neuron (routing refuses them)',
+          );
         case 'rows': {
           const o = layout.rowOffsets(route);
-          lines.push(`  for (unsigned k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`);
+          lines.push(
+            `  for (unsigned k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`,
+          );
           break;
         }
       }
@@ -87,7 +121,13 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
 }
 
 /** Statements that call `visit(il)` for each post target of pre neuron `jl`; the same draws as connectivity.ts. */
-function forEachTarget(c: Connectivity, layout: BufferLayout, route: Route, visit: (il: string) => string, indent: string): string[] {
+function forEachTarget(
+  c: Connectivity,
+  layout: BufferLayout,
+  route: Route,
+  visit: (il: string) => string,
+  indent: string,
+): string[] {
   const nPost = route.projection.postRange.end - route.projection.postRange.start;
   switch (c.kind) {
     case 'all':
@@ -116,7 +156,12 @@ function forEachTarget(c: Connectivity, layout: BufferLayout, route: Route, visi
     }
     case 'rows': {
       const o = layout.rowOffsets(route.index);
-      return [`${indent}for (unsigned k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) {`, `${indent}  const unsigned il = sf_conn[${o.outTargets}u + k];`, `${indent}  ${visit('il')}`, `${indent}}`];
+      return [
+        `${indent}for (unsigned k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) {`,
+        `${indent}  const unsigned il = sf_conn[${o.outTargets}u + k];`,
+        `${indent}  ${visit('il')}`,
+        `${indent}}`,
+      ];
     }
   }
 }
@@ -141,7 +186,12 @@ __device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, u
 ${prelude}`;
 }
 
-function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter, stepSource: CudaStepSource): string {
+function emitPopulation(
+  kernel: PopulationKernel,
+  layout: BufferLayout,
+  printer: KernelPrinter,
+  stepSource: CudaStepSource,
+): string {
   const lines = [
     `extern "C" __global__ void ${entryPointName(kernel.population)}(${parameters(stepSource)}) {`,
     '  const unsigned sf_i = blockIdx.x * blockDim.x + threadIdx.x;',
@@ -151,10 +201,21 @@ function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer:
   if (used.has(INDEX)) lines.push(`  const sf_real ${printer.local(INDEX)} = (sf_real)sf_i;`);
   if (used.has(STEP)) lines.push(`  const sf_real ${printer.local(STEP)} = (sf_real)sf_step;`);
   // A state's start-of-step value is loaded only where the step reads it.
-  for (const s of kernel.states) if (used.has(s)) lines.push(`  const sf_real ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`);
-  for (const l of kernel.loads) if (used.has(l.local)) lines.push(`  const sf_real ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`);
+  for (const s of kernel.states)
+    if (used.has(s))
+      lines.push(
+        `  const sf_real ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`,
+      );
+  for (const l of kernel.loads)
+    if (used.has(l.local))
+      lines.push(
+        `  const sf_real ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`,
+      );
   lines.push(...emitStatements(kernel.body, printer, cudaSyntax(layout), '  '));
-  for (const s of kernel.states) lines.push(`  sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i] = ${printer.local(nextName(s))};`);
+  for (const s of kernel.states)
+    lines.push(
+      `  sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i] = ${printer.local(nextName(s))};`,
+    );
   if (kernel.spikes) {
     lines.push(
       `  if (${printer.local(SPIKED)}) {`,
@@ -164,14 +225,19 @@ function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer:
     );
     const ring = layout.ring(kernel.population);
     if (ring !== undefined) {
-      lines.push(`    const unsigned sf_slot = ${ring.offset}u + (sf_step % ${ring.slots}u) * ${ring.stride}u;`, '    sf_events[sf_slot + 1u + atomicAdd(&sf_events[sf_slot], 1u)] = sf_i;');
+      lines.push(
+        `    const unsigned sf_slot = ${ring.offset}u + (sf_step % ${ring.slots}u) * ${ring.stride}u;`,
+        '    sf_events[sf_slot + 1u + atomicAdd(&sf_events[sf_slot], 1u)] = sf_i;',
+      );
     }
     lines.push('  }');
   }
   layout.traces.forEach((t, r) => {
     if (t.population !== kernel.population) return;
     const inRange = rangeCondition('sf_i', t.start, t.end, kernel.size, 'u');
-    lines.push(`  ${inRange === undefined ? '' : `if (${inRange}) `}sf_record[sf_chunk_step * ${layout.recordRow}u + ${layout.traceOffset(r)}u + sf_i - ${t.start}u] = ${printer.local(recordedLocal(kernel, t.variable))};`);
+    lines.push(
+      `  ${inRange === undefined ? '' : `if (${inRange}) `}sf_record[sf_chunk_step * ${layout.recordRow}u + ${layout.traceOffset(r)}u + sf_i - ${t.start}u] = ${printer.local(recordedLocal(kernel, t.variable))};`,
+    );
   });
   lines.push('}');
   return withStep(lines, stepSource).join('\n');
@@ -188,16 +254,30 @@ function emitDelivery(route: Route, layout: BufferLayout, stepSource: CudaStepSo
     `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${ring.slots * route.delaySteps - route.delaySteps}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  const unsigned k = blockIdx.x * blockDim.x + threadIdx.x;',
     '  if (k >= sf_events[sf_slot]) return;',
-    ...(inPre === undefined && route.connectivity.kind === 'all' ? [] : ['  const unsigned j = sf_events[sf_slot + 1u + k];']),
+    ...(inPre === undefined && route.connectivity.kind === 'all'
+      ? []
+      : ['  const unsigned j = sf_events[sf_slot + 1u + k];']),
     ...(inPre === undefined ? [] : [`  if (!(${inPre})) return;`]),
-    ...(route.connectivity.kind === 'all' ? [] : [`  const unsigned jl = j - ${p.preRange.start}u;`]),
-    ...forEachTarget(route.connectivity, layout, route, (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`, '  '),
+    ...(route.connectivity.kind === 'all'
+      ? []
+      : [`  const unsigned jl = j - ${p.preRange.start}u;`]),
+    ...forEachTarget(
+      route.connectivity,
+      layout,
+      route,
+      (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`,
+      '  ',
+    ),
     '}',
   ];
   return withStep(lines, stepSource).join('\n');
 }
 
-function emitClearRings(layout: BufferLayout, populations: readonly string[], stepSource: CudaStepSource): string {
+function emitClearRings(
+  layout: BufferLayout,
+  populations: readonly string[],
+  stepSource: CudaStepSource,
+): string {
   const lines = [`extern "C" __global__ void ${CLEAR_RINGS}(${parameters(stepSource)}) {`];
   for (const p of populations) {
     const ring = layout.ring(p)!;
@@ -208,7 +288,16 @@ function emitClearRings(layout: BufferLayout, populations: readonly string[], st
 }
 
 /** One CUDA translation unit with the same kernels, in the same step order, as the WGSL module. */
-export function emitCudaModule(kernels: readonly PopulationKernel[], layout: BufferLayout, printer: KernelPrinter, seed: number, precision: Precision, mergedRoutes: readonly Route[], ringPopulations: readonly string[], options: CudaModuleOptions = {}): string {
+export function emitCudaModule(
+  kernels: readonly PopulationKernel[],
+  layout: BufferLayout,
+  printer: KernelPrinter,
+  seed: number,
+  precision: Precision,
+  mergedRoutes: readonly Route[],
+  ringPopulations: readonly string[],
+  options: CudaModuleOptions = {},
+): string {
   const stepSource = options.stepSource ?? 'argument';
   const bodies = [
     ...mergedRoutes.map((r) => emitDelivery(r, layout, stepSource)),

@@ -1,16 +1,32 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import type { Precision } from '../printer.js';
-import { type KernelPrinter, type StatementSyntax, emitStatements, rangeCondition } from '../emit.js';
+import {
+  type KernelPrinter,
+  type StatementSyntax,
+  emitStatements,
+  rangeCondition,
+} from '../emit.js';
 import { readLocals } from '../legalize.js';
 import { INDEX, type PopulationKernel, SPIKED, STEP, nextName } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 
 /** Parameters of every generated step function; the `sf_` prefix keeps them apart from model names. */
-export const JS_KERNEL_PARAMETERS = ['sf_state', 'sf_record', 'sf_spikes', 'sf_rt', 'sf_step', 'sf_chunk_step', 'sf_counts', 'sf_ring', 'sf_conn'] as const;
+export const JS_KERNEL_PARAMETERS = [
+  'sf_state',
+  'sf_record',
+  'sf_spikes',
+  'sf_rt',
+  'sf_step',
+  'sf_chunk_step',
+  'sf_counts',
+  'sf_ring',
+  'sf_conn',
+] as const;
 
 /** JavaScript spelling of kernel statements; random draws and Bernoulli connections call the runtime's Philox helpers. */
 function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
-  const add = (a: string, b: string): string => (precision === 'f32' ? `Math.fround(${a} + ${b})` : `${a} + ${b}`);
+  const add = (a: string, b: string): string =>
+    precision === 'f32' ? `Math.fround(${a} + ${b})` : `${a} + ${b}`;
   return {
     declareFloat: (name, value) => `let ${name} = ${value};`,
     declareBool: (name, value) => `const ${name} = ${value};`,
@@ -18,7 +34,8 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
     ifOpen: (condition) => `if (${condition}) {`,
     elseOpen: '} else {',
     close: '}',
-    random: (name, distribution, stream, purpose) => `let ${name} = sf_rt.${distribution}(${stream}, sf_i, sf_step, ${purpose});`,
+    random: (name, distribution, stream, purpose) =>
+      `let ${name} = sf_rt.${distribution}(${stream}, sf_i, sf_step, ${purpose});`,
     count: (name, route) => {
       const at = `${layout.countOffset(route)} + sf_i`;
       return [`let ${name} = sf_counts[${at}];`, `sf_counts[${at}] = 0;`];
@@ -29,20 +46,29 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
       const source = layout.stateOffset(owner, state);
       const nPre = p.preRange.end - p.preRange.start;
       const local = `(sf_i - ${p.postRange.start})`;
-      const lines = [`let ${name} = 0;`, `if (sf_i >= ${p.postRange.start} && sf_i < ${p.postRange.end}) {`];
+      const lines = [
+        `let ${name} = 0;`,
+        `if (sf_i >= ${p.postRange.start} && sf_i < ${p.postRange.end}) {`,
+      ];
       const c = r.connectivity;
       switch (c.kind) {
         case 'all':
-          lines.push(`  for (let j = 0; j < ${nPre}; j++) ${name} = ${add(name, `sf_state[${source} + j]`)};`);
+          lines.push(
+            `  for (let j = 0; j < ${nPre}; j++) ${name} = ${add(name, `sf_state[${source} + j]`)};`,
+          );
           break;
         case 'one':
           lines.push(`  ${name} = sf_state[${source} + ${local}];`);
           break;
         case 'geometric':
-          throw new InternalError('procedural rows cannot be gathered by post neuron (routing refuses them)');
+          throw new InternalError(
+            'procedural rows cannot be gathered by post neuron (routing refuses them)',
+          );
         case 'rows': {
           const o = layout.rowOffsets(route);
-          lines.push(`  for (let k = sf_conn[${o.inStart} + ${local}]; k < sf_conn[${o.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${o.inSources} + k]]`)};`);
+          lines.push(
+            `  for (let k = sf_conn[${o.inStart} + ${local}]; k < sf_conn[${o.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${o.inSources} + k]]`)};`,
+          );
           break;
         }
       }
@@ -66,29 +92,57 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
  * (`push(chunk step, global index)`); `sf_rt` holds the Philox draws. The CPU
  * backend compiles it with `new Function`.
  */
-export function emitJsPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter, precision: Precision): string {
+export function emitJsPopulation(
+  kernel: PopulationKernel,
+  layout: BufferLayout,
+  printer: KernelPrinter,
+  precision: Precision,
+): string {
   const i = 'sf_i';
   const used = readLocals(kernel.body);
-  const lines = [`// ${kernel.population}: ${kernel.size} threads`, `for (let ${i} = 0; ${i} < ${kernel.size}; ${i}++) {`];
+  const lines = [
+    `// ${kernel.population}: ${kernel.size} threads`,
+    `for (let ${i} = 0; ${i} < ${kernel.size}; ${i}++) {`,
+  ];
   if (used.has(INDEX)) lines.push(`  const ${printer.local(INDEX)} = ${i};`);
   if (used.has(STEP)) lines.push(`  const ${printer.local(STEP)} = sf_step;`);
   // A state's start-of-step value is loaded only where the step reads it.
-  for (const s of kernel.states) if (used.has(s)) lines.push(`  const ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)} + ${i}];`);
-  for (const l of kernel.loads) if (used.has(l.local)) lines.push(`  const ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset} + ${i}];`);
+  for (const s of kernel.states)
+    if (used.has(s))
+      lines.push(
+        `  const ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)} + ${i}];`,
+      );
+  for (const l of kernel.loads)
+    if (used.has(l.local))
+      lines.push(
+        `  const ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset} + ${i}];`,
+      );
   lines.push(...emitStatements(kernel.body, printer, jsSyntax(layout, precision), '  '));
-  for (const s of kernel.states) lines.push(`  sf_state[${layout.stateOffset(kernel.population, s)} + ${i}] = ${printer.local(nextName(s))};`);
+  for (const s of kernel.states)
+    lines.push(
+      `  sf_state[${layout.stateOffset(kernel.population, s)} + ${i}] = ${printer.local(nextName(s))};`,
+    );
   if (kernel.spikes) {
-    lines.push(`  if (${printer.local(SPIKED)}) {`, `    sf_spikes.push(sf_chunk_step, ${layout.neuronOffset(kernel.population)} + ${i});`);
+    lines.push(
+      `  if (${printer.local(SPIKED)}) {`,
+      `    sf_spikes.push(sf_chunk_step, ${layout.neuronOffset(kernel.population)} + ${i});`,
+    );
     const ring = layout.ring(kernel.population);
     if (ring !== undefined) {
-      lines.push(`    const sf_slot = ${ring.offset} + (sf_step % ${ring.slots}) * ${ring.stride};`, `    sf_ring[sf_slot + 1 + sf_ring[sf_slot]] = ${i};`, '    sf_ring[sf_slot] += 1;');
+      lines.push(
+        `    const sf_slot = ${ring.offset} + (sf_step % ${ring.slots}) * ${ring.stride};`,
+        `    sf_ring[sf_slot + 1 + sf_ring[sf_slot]] = ${i};`,
+        '    sf_ring[sf_slot] += 1;',
+      );
     }
     lines.push('  }');
   }
   layout.traces.forEach((t, r) => {
     if (t.population !== kernel.population) return;
     const inRange = rangeCondition(i, t.start, t.end, kernel.size, '');
-    lines.push(`  ${inRange === undefined ? '' : `if (${inRange}) `}sf_record[sf_chunk_step * ${layout.recordRow} + ${layout.traceOffset(r) - t.start} + ${i}] = ${printer.local(recordedLocal(kernel, t.variable))};`);
+    lines.push(
+      `  ${inRange === undefined ? '' : `if (${inRange}) `}sf_record[sf_chunk_step * ${layout.recordRow} + ${layout.traceOffset(r) - t.start} + ${i}] = ${printer.local(recordedLocal(kernel, t.variable))};`,
+    );
   });
   lines.push('}');
   return lines.join('\n');

@@ -1,9 +1,21 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { PHILOX_WGSL } from '../../random/philox-wgsl.js';
 import type { Connectivity } from '../connectivity.js';
-import { type KernelPrinter, type StatementSyntax, emitStatements, rangeCondition } from '../emit.js';
+import {
+  type KernelPrinter,
+  type StatementSyntax,
+  emitStatements,
+  rangeCondition,
+} from '../emit.js';
 import { readLocals } from '../legalize.js';
-import { INDEX, type PopulationKernel, SPIKED, STEP, entryPointName, nextName } from '../kernel-ir.js';
+import {
+  INDEX,
+  type PopulationKernel,
+  SPIKED,
+  STEP,
+  entryPointName,
+  nextName,
+} from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 import type { Route } from '../network.js';
 import { recordedLocal } from '../js/kernel.js';
@@ -31,12 +43,22 @@ export function spikeListBase(layout: BufferLayout): number {
 }
 
 /** Statements that loop over the post targets of pre neuron `jl` (local), calling `visit(il)`. */
-function forEachTarget(c: Connectivity, layout: BufferLayout, route: Route, visit: (il: string) => string, indent: string): string[] {
+function forEachTarget(
+  c: Connectivity,
+  layout: BufferLayout,
+  route: Route,
+  visit: (il: string) => string,
+  indent: string,
+): string[] {
   const p = route.projection;
   const nPost = p.postRange.end - p.postRange.start;
   switch (c.kind) {
     case 'all':
-      return [`${indent}for (var il = 0u; il < ${nPost}u; il++) {`, `${indent}  ${visit('il')}`, `${indent}}`];
+      return [
+        `${indent}for (var il = 0u; il < ${nPost}u; il++) {`,
+        `${indent}  ${visit('il')}`,
+        `${indent}}`,
+      ];
     case 'one':
       return [`${indent}if (jl < ${nPost}u) {`, `${indent}  ${visit('jl')}`, `${indent}}`];
     case 'geometric': {
@@ -89,8 +111,11 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
     ifOpen: (condition) => `if (${condition}) {`,
     elseOpen: '} else {',
     close: '}',
-    random: (name, distribution, stream, purpose) => `var ${name}: f32 = sf_${distribution}(${stream}u, sf_i, sf_info.step, ${purpose}u);`,
-    count: (name, route) => [`let ${name} = f32(atomicExchange(&sf_events[${layout.ringWords + layout.countOffset(route)}u + sf_i], 0u));`],
+    random: (name, distribution, stream, purpose) =>
+      `var ${name}: f32 = sf_${distribution}(${stream}u, sf_i, sf_info.step, ${purpose}u);`,
+    count: (name, route) => [
+      `let ${name} = f32(atomicExchange(&sf_events[${layout.ringWords + layout.countOffset(route)}u + sf_i], 0u));`,
+    ],
     gather: (name, route, owner, state) => {
       const r = layout.route(route);
       const p = r.projection;
@@ -98,20 +123,34 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
       const nPre = p.preRange.end - p.preRange.start;
       const postSize = layout.route(route).projection.postRange.end;
       const c = r.connectivity;
-      const lines = [`var ${name}: f32 = 0.0f;`, `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, postSize + 1, 'u') ?? 'true'}) {`, ...(c.kind === 'all' ? [] : [`  let il = sf_i - ${p.postRange.start}u;`])];
+      const lines = [
+        `var ${name}: f32 = 0.0f;`,
+        `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, postSize + 1, 'u') ?? 'true'}) {`,
+        ...(c.kind === 'all' ? [] : [`  let il = sf_i - ${p.postRange.start}u;`]),
+      ];
       // Sources in ascending order, as on every backend, so that the float sums agree.
       switch (c.kind) {
         case 'all':
-          lines.push(`  for (var j = 0u; j < ${nPre}u; j++) {`, `    ${name} = ${name} + sf_state[${source}u + j];`, '  }');
+          lines.push(
+            `  for (var j = 0u; j < ${nPre}u; j++) {`,
+            `    ${name} = ${name} + sf_state[${source}u + j];`,
+            '  }',
+          );
           break;
         case 'one':
           lines.push(`  ${name} = sf_state[${source}u + il];`);
           break;
         case 'geometric':
-          throw new InternalError('procedural rows cannot be gathered by post neuron (routing refuses them)');
+          throw new InternalError(
+            'procedural rows cannot be gathered by post neuron (routing refuses them)',
+          );
         case 'rows': {
           const o = layout.rowOffsets(route);
-          lines.push(`  for (var k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) {`, `    ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`, '  }');
+          lines.push(
+            `  for (var k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) {`,
+            `    ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`,
+            '  }',
+          );
           break;
         }
       }
@@ -162,7 +201,11 @@ fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
 ${prelude}`;
 }
 
-function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer: KernelPrinter): string {
+function emitPopulation(
+  kernel: PopulationKernel,
+  layout: BufferLayout,
+  printer: KernelPrinter,
+): string {
   const lines = [
     `@compute @workgroup_size(${WORKGROUP_SIZE})`,
     `fn ${entryPointName(kernel.population)}(@builtin(global_invocation_id) sf_gid: vec3<u32>) {`,
@@ -175,10 +218,21 @@ function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer:
   if (used.has(INDEX)) lines.push(`  let ${printer.local(INDEX)} = f32(sf_i);`);
   if (used.has(STEP)) lines.push(`  let ${printer.local(STEP)} = f32(sf_info.step);`);
   // A state's start-of-step value is loaded only where the step reads it.
-  for (const s of kernel.states) if (used.has(s)) lines.push(`  let ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`);
-  for (const l of kernel.loads) if (used.has(l.local)) lines.push(`  let ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`);
+  for (const s of kernel.states)
+    if (used.has(s))
+      lines.push(
+        `  let ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`,
+      );
+  for (const l of kernel.loads)
+    if (used.has(l.local))
+      lines.push(
+        `  let ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`,
+      );
   lines.push(...emitStatements(kernel.body, printer, wgslSyntax(layout), '  '));
-  for (const s of kernel.states) lines.push(`  sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i] = ${printer.local(nextName(s))};`);
+  for (const s of kernel.states)
+    lines.push(
+      `  sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i] = ${printer.local(nextName(s))};`,
+    );
   if (kernel.spikes) {
     lines.push(
       `  if (${printer.local(SPIKED)}) {`,
@@ -200,7 +254,9 @@ function emitPopulation(kernel: PopulationKernel, layout: BufferLayout, printer:
     if (t.population !== kernel.population) return;
     const store = `sf_record[sf_info.chunk_step * ${layout.recordRow}u + ${layout.traceOffset(r)}u + sf_i - ${t.start}u] = ${printer.local(recordedLocal(kernel, t.variable))};`;
     const inRange = rangeCondition('sf_i', t.start, t.end, kernel.size, 'u');
-    lines.push(...(inRange === undefined ? [`  ${store}`] : [`  if (${inRange}) {`, `    ${store}`, '  }']));
+    lines.push(
+      ...(inRange === undefined ? [`  ${store}`] : [`  if (${inRange}) {`, `    ${store}`, '  }']),
+    );
   });
   lines.push('}');
   return lines.join('\n');
@@ -221,11 +277,19 @@ function emitDelivery(route: Route, layout: BufferLayout): string {
     '  if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {',
     '    return;',
     '  }',
-    ...(inPre === undefined && route.connectivity.kind === 'all' ? [] : ['  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);']),
+    ...(inPre === undefined && route.connectivity.kind === 'all'
+      ? []
+      : ['  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);']),
     ...(inPre === undefined ? [] : [`  if (!(${inPre})) {`, '    return;', '  }']),
     ...(route.connectivity.kind === 'all' ? [] : [`  let jl = j - ${p.preRange.start}u;`]),
     `  // ${nPre} pre-synaptic neurons`,
-    ...forEachTarget(route.connectivity, layout, route, (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`, '  '),
+    ...forEachTarget(
+      route.connectivity,
+      layout,
+      route,
+      (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`,
+      '  ',
+    ),
     '}',
   ].join('\n');
 }
@@ -235,23 +299,40 @@ function emitClearRings(layout: BufferLayout, populations: readonly string[]): s
   const lines = [`@compute @workgroup_size(1)`, `fn ${CLEAR_RINGS}() {`];
   for (const p of populations) {
     const ring = layout.ring(p)!;
-    lines.push(`  atomicStore(&sf_events[${ring.offset}u + (sf_info.step % ${ring.slots}u) * ${ring.stride}u], 0u);`);
+    lines.push(
+      `  atomicStore(&sf_events[${ring.offset}u + (sf_info.step % ${ring.slots}u) * ${ring.stride}u], 0u);`,
+    );
   }
   lines.push('}');
   return lines.join('\n');
 }
 
 /** The entry points of one step, in dispatch order, with their thread counts. */
-export function stepDispatches(layout: BufferLayout, kernels: readonly PopulationKernel[], mergedRoutes: readonly Route[], ringPopulations: readonly string[]): { entryPoint: string; threads: number }[] {
+export function stepDispatches(
+  layout: BufferLayout,
+  kernels: readonly PopulationKernel[],
+  mergedRoutes: readonly Route[],
+  ringPopulations: readonly string[],
+): { entryPoint: string; threads: number }[] {
   return [
-    ...mergedRoutes.map((r) => ({ entryPoint: deliveryEntryPoint(r.index), threads: layout.ring(r.projection.pre)!.stride - 1 })),
+    ...mergedRoutes.map((r) => ({
+      entryPoint: deliveryEntryPoint(r.index),
+      threads: layout.ring(r.projection.pre)!.stride - 1,
+    })),
     ...(ringPopulations.length > 0 ? [{ entryPoint: CLEAR_RINGS, threads: 1 }] : []),
     ...kernels.map((k) => ({ entryPoint: entryPointName(k.population), threads: k.size })),
   ];
 }
 
 /** One WGSL module: delivery kernels, the ring clear, and a step kernel per population and per-pre synapse. */
-export function emitWgslModule(kernels: readonly PopulationKernel[], layout: BufferLayout, printer: KernelPrinter, seed: number, mergedRoutes: readonly Route[], ringPopulations: readonly string[]): string {
+export function emitWgslModule(
+  kernels: readonly PopulationKernel[],
+  layout: BufferLayout,
+  printer: KernelPrinter,
+  seed: number,
+  mergedRoutes: readonly Route[],
+  ringPopulations: readonly string[],
+): string {
   // Kernels first: the prelude holds only the helpers they call.
   const bodies = [
     ...mergedRoutes.map((r) => emitDelivery(r, layout)),

@@ -73,7 +73,11 @@ interface Graph {
 }
 
 /** The longest chunk for a plan (the runtime and the standalone program use the same): room for every neuron to spike in every step, and for its record rows. */
-export function cudaChunkSteps(plan: SimulationPlan, precision: Precision, budget = CHUNK_BUFFER_BYTES): number {
+export function cudaChunkSteps(
+  plan: SimulationPlan,
+  precision: Precision,
+  budget = CHUNK_BUFFER_BYTES,
+): number {
   const neurons = plan.kernels.reduce((n, k) => n + k.size, 0);
   const row = plan.traces.reduce((n, t) => n + t.range.end - t.range.start, 0);
   const bySpikes = Math.floor((budget / 4 - 1) / (2 * Math.max(1, neurons)));
@@ -82,7 +86,9 @@ export function cudaChunkSteps(plan: SimulationPlan, precision: Precision, budge
 }
 
 /** The probe of `probeCuda`: a device and a compiler, or the one sentence why not. */
-export type CudaProbe = { readonly ok: true; readonly description: string } | { readonly ok: false; readonly reason: string };
+export type CudaProbe =
+  | { readonly ok: true; readonly description: string }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * Whether the CUDA backend can run here, without compiling anything: the driver library, a
@@ -94,11 +100,15 @@ export async function probeCuda(env: NodeJS.ProcessEnv = process.env): Promise<C
     const driver = CudaDriver.load(koffi, env);
     const info = driver.openDevice(0);
     const compiler = compilerAvailable(koffi, env);
-    if (compiler === undefined) return { ok: false, reason: 'CUDA backend unavailable: NVRTC and nvcc not found' };
+    if (compiler === undefined)
+      return { ok: false, reason: 'CUDA backend unavailable: NVRTC and nvcc not found' };
     return { ok: true, description: `${info.name} (sm_${info.arch}), ${compiler}` };
   } catch (error) {
     if (error instanceof BackendUnavailableError) return { ok: false, reason: error.message };
-    return { ok: false, reason: `CUDA backend unavailable: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      ok: false,
+      reason: `CUDA backend unavailable: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }
 
@@ -121,7 +131,13 @@ export class CudaBackend implements Backend {
   source = '';
   readonly precision: Precision;
   readonly launchMode: CudaLaunchMode;
-  readonly stats: CudaLaunchStats = { directChunks: 0, graphChunks: 0, captures: 0, captureSeconds: 0, chunkSeconds: 0 };
+  readonly stats: CudaLaunchStats = {
+    directChunks: 0,
+    graphChunks: 0,
+    captures: 0,
+    captureSeconds: 0,
+    chunkSeconds: 0,
+  };
   private readonly env: NodeJS.ProcessEnv;
   private readonly ordinal: number;
   private readonly chunkLimit: number;
@@ -148,7 +164,9 @@ export class CudaBackend implements Backend {
     this.ordinal = options.device ?? 0;
     this.chunkLimit = Math.max(1, options.chunkSteps ?? Number.POSITIVE_INFINITY);
     const fromEnv = this.env['SPIKEFORGE_CUDA_LAUNCH'];
-    this.launchMode = options.launch ?? (fromEnv === 'graph' || fromEnv === 'direct' || fromEnv === 'auto' ? fromEnv : 'auto');
+    this.launchMode =
+      options.launch ??
+      (fromEnv === 'graph' || fromEnv === 'direct' || fromEnv === 'auto' ? fromEnv : 'auto');
   }
 
   maxChunkSteps(plan: SimulationPlan): number {
@@ -170,14 +188,29 @@ export class CudaBackend implements Backend {
     const merged = mergedRoutes(plan);
     const rings = [...plan.routing.ringSlots.keys()];
     const printer = kernelPrinter(new CudaPrinter({ precision: this.precision }));
-    this.source = RUNTIME_PREAMBLE + emitCudaModule(plan.kernels, layout, printer, plan.network.seed, this.precision, merged, rings, { stepSource: 'device' });
+    this.source =
+      RUNTIME_PREAMBLE +
+      emitCudaModule(
+        plan.kernels,
+        layout,
+        printer,
+        plan.network.seed,
+        this.precision,
+        merged,
+        rings,
+        { stepSource: 'device' },
+      );
     const loaded = loadCudaModule(driver, koffi, this.source, info.arch, this.env);
     this.module = loaded.module;
     this.functions = stepDispatches(layout, plan.kernels, merged, rings)
       .filter((d) => d.threads > 0)
       .map((d) => {
         const threads = d.threads === 1 ? 1 : CUDA_BLOCK_SIZE;
-        return { fn: driver.getFunction(loaded.module, d.entryPoint), blocks: Math.ceil(d.threads / threads), threads };
+        return {
+          fn: driver.getFunction(loaded.module, d.entryPoint),
+          blocks: Math.ceil(d.threads / threads),
+          threads,
+        };
       });
 
     const real = this.precision === 'f32' ? 4 : 8;
@@ -185,16 +218,22 @@ export class CudaBackend implements Backend {
     const base = spikeListBase(layout);
     const buffers: Buffers = {
       state: (this.buffers.state = driver.alloc(real * layout.totalStateFloats)),
-      events: (this.buffers.events = driver.alloc(4 * (base + 1 + 2 * layout.totalNeurons * this.chunkSteps))),
+      events: (this.buffers.events = driver.alloc(
+        4 * (base + 1 + 2 * layout.totalNeurons * this.chunkSteps),
+      )),
       record: (this.buffers.record = driver.alloc(real * layout.recordRow * this.chunkSteps)),
       conn: (this.buffers.conn = driver.alloc(4 * layout.connectivity.length)),
       firstStep: (this.buffers.firstStep = driver.alloc(4)),
     };
-    const initial = this.precision === 'f32' ? new Float32Array(layout.totalStateFloats) : new Float64Array(layout.totalStateFloats);
+    const initial =
+      this.precision === 'f32'
+        ? new Float32Array(layout.totalStateFloats)
+        : new Float64Array(layout.totalStateFloats);
     for (const k of plan.kernels) {
       for (const s of k.states) {
         const values = plan.initial.get(k.population)?.get(s);
-        if (values === undefined) throw new InternalError(`no initial values for ${k.population}.${s}`);
+        if (values === undefined)
+          throw new InternalError(`no initial values for ${k.population}.${s}`);
         initial.set(values, layout.stateOffset(k.population, s));
       }
     }
@@ -208,7 +247,9 @@ export class CudaBackend implements Backend {
     const pointer = koffi.alloc('uint8_t', 96) as bigint;
     const view = koffi.view(pointer, 96);
     const words = new BigUint64Array(view);
-    [buffers.state, buffers.events, buffers.record, buffers.conn, buffers.firstStep].forEach((p, k) => (words[k] = p));
+    [buffers.state, buffers.events, buffers.record, buffers.conn, buffers.firstStep].forEach(
+      (p, k) => (words[k] = p),
+    );
     for (let k = 0; k < 6; k++) words[6 + k] = pointer + BigInt(8 * k);
     this.params = { pointer, chunkStep: new Uint32Array(view, 40, 1) };
 
@@ -221,12 +262,14 @@ export class CudaBackend implements Backend {
   /** Every step's launches of a chunk, on the stream (recorded into a graph while capturing). */
   private launchSteps(steps: number): void {
     const { driver, params, stream } = this;
-    if (driver === undefined || params === undefined || stream === undefined) throw new InternalError('CUDA backend used before prepare()');
+    if (driver === undefined || params === undefined || stream === undefined)
+      throw new InternalError('CUDA backend used before prepare()');
     const argumentsPointer = params.pointer + 48n;
     for (let s = 0; s < steps; s++) {
       // cuLaunchKernel copies the arguments when called: the next step may overwrite them.
       params.chunkStep[0] = s;
-      for (const f of this.functions) driver.launch(f.fn, f.blocks, f.threads, stream, argumentsPointer);
+      for (const f of this.functions)
+        driver.launch(f.fn, f.blocks, f.threads, stream, argumentsPointer);
     }
   }
 
@@ -238,7 +281,8 @@ export class CudaBackend implements Backend {
     const cached = this.graphs.get(steps);
     if (cached !== undefined) return cached;
     const { driver, stream } = this;
-    if (driver === undefined || stream === undefined) throw new InternalError('CUDA backend used before prepare()');
+    if (driver === undefined || stream === undefined)
+      throw new InternalError('CUDA backend used before prepare()');
     const start = performance.now();
     let graph: Handle | undefined;
     try {
@@ -273,8 +317,16 @@ export class CudaBackend implements Backend {
   async runChunk(firstStep: number, steps: number): Promise<Chunk> {
     const { driver, plan, layout, stream } = this;
     const buffers = this.buffers as Buffers;
-    if (driver === undefined || plan === undefined || layout === undefined || stream === undefined || this.params === undefined) throw new InternalError('CUDA backend used before prepare()');
-    if (steps > this.chunkSteps) throw new InternalError(`chunk of ${steps} steps exceeds ${this.chunkSteps}`);
+    if (
+      driver === undefined ||
+      plan === undefined ||
+      layout === undefined ||
+      stream === undefined ||
+      this.params === undefined
+    )
+      throw new InternalError('CUDA backend used before prepare()');
+    if (steps > this.chunkSteps)
+      throw new InternalError(`chunk of ${steps} steps exceeds ${this.chunkSteps}`);
     const start = performance.now();
     const base = spikeListBase(layout);
     const counter = buffers.events + BigInt(4 * base);
@@ -292,28 +344,41 @@ export class CudaBackend implements Backend {
     const count = new Uint32Array(1);
     driver.copyToHost(count, counter);
     const spikes = count[0]!;
-    if (spikes > layout.totalNeurons * steps) throw new InternalError(`CUDA spike list overflow: ${spikes} spikes in ${steps} steps of ${layout.totalNeurons} neurons`);
+    if (spikes > layout.totalNeurons * steps)
+      throw new InternalError(
+        `CUDA spike list overflow: ${spikes} spikes in ${steps} steps of ${layout.totalNeurons} neurons`,
+      );
     const pairs = new Uint32Array(2 * spikes);
     driver.copyToHost(pairs, counter + 4n);
     let record = new Float64Array(0);
     if (layout.recordRow > 0) {
-      const rows = this.precision === 'f32' ? new Float32Array(layout.recordRow * steps) : new Float64Array(layout.recordRow * steps);
+      const rows =
+        this.precision === 'f32'
+          ? new Float32Array(layout.recordRow * steps)
+          : new Float64Array(layout.recordRow * steps);
       driver.copyToHost(rows, buffers.record);
       record = rows instanceof Float64Array ? rows : Float64Array.from(rows);
     }
     this.stats.chunkSeconds += (performance.now() - start) / 1000;
-    return { firstStep, steps, spikes: splitSpikes(pairs, firstStep, layout, plan.spikeRecords), traces: splitTraces(record, steps, layout) };
+    return {
+      firstStep,
+      steps,
+      spikes: splitSpikes(pairs, firstStep, layout, plan.spikeRecords),
+      traces: splitTraces(record, steps, layout),
+    };
   }
 
   async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {
     const { driver, plan, layout } = this;
     const kernel = plan?.kernels.find((k) => k.population === population);
     const state = this.buffers.state;
-    if (driver === undefined || kernel === undefined || layout === undefined || state === undefined) throw new InternalError(`no population ${population}`);
+    if (driver === undefined || kernel === undefined || layout === undefined || state === undefined)
+      throw new InternalError(`no population ${population}`);
     const real = this.precision === 'f32' ? 4 : 8;
     return new Map(
       kernel.states.map((s) => {
-        const values = this.precision === 'f32' ? new Float32Array(kernel.size) : new Float64Array(kernel.size);
+        const values =
+          this.precision === 'f32' ? new Float32Array(kernel.size) : new Float64Array(kernel.size);
         driver.copyToHost(values, state + BigInt(real * layout.stateOffset(population, s)));
         return [s, Float64Array.from(values)];
       }),

@@ -39,7 +39,11 @@ export const CU = {
 } as const;
 
 /** CUdevice_attribute values used here. */
-const ATTRIBUTE = { COMPUTE_CAPABILITY_MAJOR: 75, COMPUTE_CAPABILITY_MINOR: 76, MULTIPROCESSOR_COUNT: 16 } as const;
+const ATTRIBUTE = {
+  COMPUTE_CAPABILITY_MAJOR: 75,
+  COMPUTE_CAPABILITY_MINOR: 76,
+  MULTIPROCESSOR_COUNT: 16,
+} as const;
 
 /** CUstreamCaptureMode: only this thread's calls are checked during a capture. */
 const CAPTURE_MODE_THREAD_LOCAL = 1;
@@ -61,7 +65,9 @@ export async function loadKoffi(): Promise<Koffi> {
   try {
     return (await import('koffi')).default;
   } catch (error) {
-    throw new BackendUnavailableError(`CUDA backend unavailable: the koffi FFI module cannot be loaded (${error instanceof Error ? error.message : String(error)})`);
+    throw new BackendUnavailableError(
+      `CUDA backend unavailable: the koffi FFI module cannot be loaded (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
 }
 
@@ -99,7 +105,10 @@ export class CudaDriver {
     }
     this.hasGraphs = graphs;
     try {
-      this.fns.set('cuGetErrorName', lib.func('int cuGetErrorName(int error, _Out_ const char **pStr)') as Fn);
+      this.fns.set(
+        'cuGetErrorName',
+        lib.func('int cuGetErrorName(int error, _Out_ const char **pStr)') as Fn,
+      );
     } catch {
       // Names are then printed as numbers.
     }
@@ -121,10 +130,16 @@ export class CudaDriver {
       try {
         return new CudaDriver(koffi, lib);
       } catch (error) {
-        throw new BackendUnavailableError(`CUDA backend unavailable: ${name} lacks a driver API call (${error instanceof Error ? error.message : String(error)}); the NVIDIA driver is too old`);
+        throw new BackendUnavailableError(
+          `CUDA backend unavailable: ${name} lacks a driver API call (${error instanceof Error ? error.message : String(error)}); the NVIDIA driver is too old`,
+        );
       }
     }
-    throw new BackendUnavailableError(names[0] === 'libcuda.so.1' ? 'CUDA backend unavailable: libcuda.so.1 not found (no NVIDIA driver)' : `CUDA backend unavailable: ${names[0]} (SPIKEFORGE_LIBCUDA) cannot be loaded`);
+    throw new BackendUnavailableError(
+      names[0] === 'libcuda.so.1'
+        ? 'CUDA backend unavailable: libcuda.so.1 not found (no NVIDIA driver)'
+        : `CUDA backend unavailable: ${names[0]} (SPIKEFORGE_LIBCUDA) cannot be loaded`,
+    );
   }
 
   /** The name of a CUresult, e.g. CUDA_ERROR_NO_DEVICE. */
@@ -155,11 +170,18 @@ export class CudaDriver {
    */
   openDevice(ordinal: number): DeviceInfo {
     const init = this.call('cuInit', 0);
-    if (init !== CU.SUCCESS) throw new BackendUnavailableError(`CUDA backend unavailable: ${initFailure(init, this.errorName(init))}`);
+    if (init !== CU.SUCCESS)
+      throw new BackendUnavailableError(
+        `CUDA backend unavailable: ${initFailure(init, this.errorName(init))}`,
+      );
     const count = [0];
     this.check('cuDeviceGetCount', count);
-    if ((count[0] ?? 0) === 0) throw new BackendUnavailableError('CUDA backend unavailable: no CUDA device');
-    if (ordinal >= count[0]!) throw new BackendUnavailableError(`CUDA backend unavailable: no CUDA device ${ordinal} (${count[0]} found)`);
+    if ((count[0] ?? 0) === 0)
+      throw new BackendUnavailableError('CUDA backend unavailable: no CUDA device');
+    if (ordinal >= count[0]!)
+      throw new BackendUnavailableError(
+        `CUDA backend unavailable: no CUDA device ${ordinal} (${count[0]} found)`,
+      );
     const device = [0];
     this.check('cuDeviceGet', device, ordinal);
     const dev = device[0]!;
@@ -178,7 +200,9 @@ export class CudaDriver {
       ordinal,
       device: dev,
       name: name.toString('utf8', 0, Math.max(0, name.indexOf(0))),
-      arch: attribute(ATTRIBUTE.COMPUTE_CAPABILITY_MAJOR) * 10 + attribute(ATTRIBUTE.COMPUTE_CAPABILITY_MINOR),
+      arch:
+        attribute(ATTRIBUTE.COMPUTE_CAPABILITY_MAJOR) * 10 +
+        attribute(ATTRIBUTE.COMPUTE_CAPABILITY_MINOR),
       multiprocessors: attribute(ATTRIBUTE.MULTIPROCESSOR_COUNT),
       totalMemory: Number(memory[0]),
       driverVersion: version[0]!,
@@ -189,7 +213,10 @@ export class CudaDriver {
   retainPrimaryContext(device: number): Handle {
     const ctx: (Handle | null)[] = [null];
     const code = this.call('cuDevicePrimaryCtxRetain', ctx, device);
-    if (code !== CU.SUCCESS) throw new BackendUnavailableError(`CUDA backend unavailable: the GPU cannot be used (${this.errorName(code)})`);
+    if (code !== CU.SUCCESS)
+      throw new BackendUnavailableError(
+        `CUDA backend unavailable: the GPU cannot be used (${this.errorName(code)})`,
+      );
     this.check('cuCtxSetCurrent', ctx[0]);
     return ctx[0]!;
   }
@@ -223,7 +250,10 @@ export class CudaDriver {
   alloc(bytes: number): bigint {
     const out: (number | bigint)[] = [0];
     const code = this.call('cuMemAlloc_v2', out, Math.max(4, bytes));
-    if (code === CU.ERROR_OUT_OF_MEMORY) throw new BackendUnavailableError(`CUDA backend unavailable: not enough GPU memory for a buffer of ${bytes} bytes`);
+    if (code === CU.ERROR_OUT_OF_MEMORY)
+      throw new BackendUnavailableError(
+        `CUDA backend unavailable: not enough GPU memory for a buffer of ${bytes} bytes`,
+      );
     if (code !== CU.SUCCESS) throw new CudaError('cuMemAlloc_v2', code, this.errorName(code));
     return BigInt(out[0]!);
   }
@@ -272,7 +302,20 @@ export class CudaDriver {
 
   /** cuLaunchKernel with a 1-D grid; `params` points at the array of pointers to the arguments. */
   launch(fn: Handle, blocks: number, threads: number, stream: Handle, params: bigint): void {
-    const code = this.call('cuLaunchKernel', fn, blocks, 1, 1, threads, 1, 1, 0, stream, params, null) as number;
+    const code = this.call(
+      'cuLaunchKernel',
+      fn,
+      blocks,
+      1,
+      1,
+      threads,
+      1,
+      1,
+      0,
+      stream,
+      params,
+      null,
+    ) as number;
     if (code !== CU.SUCCESS) throw new CudaError('cuLaunchKernel', code, this.errorName(code));
   }
 

@@ -28,11 +28,18 @@ export function driverLibraries(env: NodeJS.ProcessEnv = process.env): readonly 
 }
 
 /** The NVRTC sonames tried through the dynamic loader after the folders, newest first. */
-export const NVRTC_SONAMES: readonly string[] = ['libnvrtc.so.13', 'libnvrtc.so.12', 'libnvrtc.so.11.2', 'libnvrtc.so'];
+export const NVRTC_SONAMES: readonly string[] = [
+  'libnvrtc.so.13',
+  'libnvrtc.so.12',
+  'libnvrtc.so.11.2',
+  'libnvrtc.so',
+];
 
 /** A toolkit root from the environment (CUDA_PATH, then CUDA_HOME), if set. */
 function toolkitRoots(env: NodeJS.ProcessEnv): string[] {
-  return [env['CUDA_PATH'], env['CUDA_HOME']].filter((r): r is string => r !== undefined && r !== '');
+  return [env['CUDA_PATH'], env['CUDA_HOME']].filter(
+    (r): r is string => r !== undefined && r !== '',
+  );
 }
 
 /** The library folders of a toolkit root: lib64, then the x86_64 target folder. */
@@ -55,9 +62,21 @@ export function sitePackagesDirs(env: NodeJS.ProcessEnv = process.env, askPython
   dirs.push(...pythonLibDirs('/usr/local/lib'), ...pythonLibDirs('/usr/lib'));
   if (askPython) {
     for (const python of ['python3', 'python']) {
-      const r = spawnSync(python, ['-c', 'import site, sys; print("\\n".join(site.getsitepackages() + [site.getusersitepackages()]))'], { encoding: 'utf8', timeout: 10_000 });
+      const r = spawnSync(
+        python,
+        [
+          '-c',
+          'import site, sys; print("\\n".join(site.getsitepackages() + [site.getusersitepackages()]))',
+        ],
+        { encoding: 'utf8', timeout: 10_000 },
+      );
       if (r.status === 0) {
-        dirs.push(...r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
+        dirs.push(
+          ...r.stdout
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => l !== ''),
+        );
         break;
       }
     }
@@ -73,7 +92,9 @@ function pythonLibDirs(lib: string): string[] {
   } catch {
     return [];
   }
-  return names.flatMap((n) => ['site-packages', 'dist-packages'].map((p) => join(lib, n, p))).filter((d) => existsSync(d));
+  return names
+    .flatMap((n) => ['site-packages', 'dist-packages'].map((p) => join(lib, n, p)))
+    .filter((d) => existsSync(d));
 }
 
 /** One place NVRTC may be: a file to open by path, or a soname for the dynamic loader. */
@@ -86,7 +107,11 @@ export interface NvrtcCandidate {
 
 /** Version numbers of a `libnvrtc.so.X.Y` name ([X, Y]; [] for plain libnvrtc.so), for sorting. */
 function sonameVersion(name: string): number[] {
-  return name.slice('libnvrtc.so'.length).split('.').filter((p) => p !== '').map(Number);
+  return name
+    .slice('libnvrtc.so'.length)
+    .split('.')
+    .filter((p) => p !== '')
+    .map(Number);
 }
 
 /** The NVRTC libraries in one folder, newest version first (libnvrtc-builtins excluded). */
@@ -123,9 +148,18 @@ export function nvrtcInDir(dir: string): string[] {
  */
 export function nvrtcCandidates(env: NodeJS.ProcessEnv = process.env): NvrtcCandidate[] {
   const list: NvrtcCandidate[] = [];
-  for (const root of toolkitRoots(env)) for (const dir of toolkitLibraryDirs(root)) for (const library of nvrtcInDir(dir)) list.push({ library, origin: `${root === env['CUDA_PATH'] ? 'CUDA_PATH' : 'CUDA_HOME'} (${dir})` });
-  for (const dir of toolkitLibraryDirs('/usr/local/cuda').slice(0, 2)) for (const library of nvrtcInDir(dir)) list.push({ library, origin: dir });
-  for (const dir of (env['LD_LIBRARY_PATH'] ?? '').split(delimiter).filter((d) => d !== '')) for (const library of nvrtcInDir(dir)) list.push({ library, origin: `LD_LIBRARY_PATH (${dir})` });
+  for (const root of toolkitRoots(env))
+    for (const dir of toolkitLibraryDirs(root))
+      for (const library of nvrtcInDir(dir))
+        list.push({
+          library,
+          origin: `${root === env['CUDA_PATH'] ? 'CUDA_PATH' : 'CUDA_HOME'} (${dir})`,
+        });
+  for (const dir of toolkitLibraryDirs('/usr/local/cuda').slice(0, 2))
+    for (const library of nvrtcInDir(dir)) list.push({ library, origin: dir });
+  for (const dir of (env['LD_LIBRARY_PATH'] ?? '').split(delimiter).filter((d) => d !== ''))
+    for (const library of nvrtcInDir(dir))
+      list.push({ library, origin: `LD_LIBRARY_PATH (${dir})` });
   for (const soname of NVRTC_SONAMES) list.push({ library: soname, origin: 'the dynamic loader' });
   return dedupe(list);
 }
@@ -135,7 +169,8 @@ export function wheelCandidates(env: NodeJS.ProcessEnv = process.env): NvrtcCand
   const list: NvrtcCandidate[] = [];
   for (const site of sitePackagesDirs(env)) {
     for (const sub of [join('nvidia', 'cu13', 'lib'), join('nvidia', 'cuda_nvrtc', 'lib')]) {
-      for (const library of nvrtcInDir(join(site, sub))) list.push({ library, origin: `pip wheel (${join(site, sub)})` });
+      for (const library of nvrtcInDir(join(site, sub)))
+        list.push({ library, origin: `pip wheel (${join(site, sub)})` });
     }
   }
   return dedupe(list);
@@ -156,7 +191,9 @@ export function builtinsBeside(library: string): string | undefined {
   } catch {
     return undefined;
   }
-  const found = names.filter((n) => /^libnvrtc-builtins\.so(\.\d+)*$/.test(n)).sort((a, b) => b.length - a.length || b.localeCompare(a));
+  const found = names
+    .filter((n) => /^libnvrtc-builtins\.so(\.\d+)*$/.test(n))
+    .sort((a, b) => b.length - a.length || b.localeCompare(a));
   return found[0] === undefined ? undefined : join(dir, found[0]);
 }
 
@@ -167,7 +204,10 @@ export function builtinsBeside(library: string): string | undefined {
 export function findNvcc(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const candidates = [
     ...toolkitRoots(env).map((r) => join(r, 'bin', 'nvcc')),
-    ...(env['PATH'] ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, 'nvcc')),
+    ...(env['PATH'] ?? '')
+      .split(delimiter)
+      .filter((d) => d !== '')
+      .map((d) => join(d, 'nvcc')),
     '/usr/local/cuda/bin/nvcc',
   ];
   for (const c of new Set(candidates)) {

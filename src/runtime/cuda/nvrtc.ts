@@ -38,7 +38,8 @@ export class Nvrtc {
     readonly origin: string,
     lib: ReturnType<Koffi['load']>,
   ) {
-    for (const prototype of NVRTC_CALLS) this.fns.set(/(\w+)\s*\(/.exec(prototype)![1]!, lib.func(prototype) as Fn);
+    for (const prototype of NVRTC_CALLS)
+      this.fns.set(/(\w+)\s*\(/.exec(prototype)![1]!, lib.func(prototype) as Fn);
     for (const prototype of OPTIONAL_CALLS) {
       try {
         this.fns.set(/(\w+)\s*\(/.exec(prototype)![1]!, lib.func(prototype) as Fn);
@@ -48,11 +49,19 @@ export class Nvrtc {
     }
     const major = [0];
     const minor = [0];
-    this.version = this.fn('nvrtcVersion')(major, minor) === NVRTC_SUCCESS ? `${major[0]}.${minor[0]}` : 'unknown';
+    this.version =
+      this.fn('nvrtcVersion')(major, minor) === NVRTC_SUCCESS
+        ? `${major[0]}.${minor[0]}`
+        : 'unknown';
     const count = [0];
     const getCount = this.fns.get('nvrtcGetNumSupportedArchs');
     const getArchs = this.fns.get('nvrtcGetSupportedArchs');
-    if (getCount !== undefined && getArchs !== undefined && getCount(count) === NVRTC_SUCCESS && count[0]! > 0) {
+    if (
+      getCount !== undefined &&
+      getArchs !== undefined &&
+      getCount(count) === NVRTC_SUCCESS &&
+      count[0]! > 0
+    ) {
       const archs = new Int32Array(count[0]!);
       this.architectures = getArchs(archs) === NVRTC_SUCCESS ? [...archs] : [];
     } else {
@@ -94,7 +103,8 @@ export class Nvrtc {
 
   private check(name: string, ...args: unknown[]): void {
     const code = this.fn(name)(...args) as number;
-    if (code !== NVRTC_SUCCESS) throw new InternalError(`${name} failed: ${this.errorString(code)}`);
+    if (code !== NVRTC_SUCCESS)
+      throw new InternalError(`${name} failed: ${this.errorString(code)}`);
   }
 
   private errorString(code: number): string {
@@ -117,9 +127,15 @@ export class Nvrtc {
     this.check('nvrtcCreateProgram', program, source, name, 0, null, null);
     try {
       const cubin = kind === 'cubin' && this.makesCubin;
-      const options = [`--gpu-architecture=${cubin ? 'sm' : 'compute'}_${arch}`, ...CUDA_COMPILE_OPTIONS];
+      const options = [
+        `--gpu-architecture=${cubin ? 'sm' : 'compute'}_${arch}`,
+        ...CUDA_COMPILE_OPTIONS,
+      ];
       const code = this.fn('nvrtcCompileProgram')(program[0], options.length, options) as number;
-      if (code !== NVRTC_SUCCESS) throw new InternalError(`NVRTC ${this.version} could not compile the generated CUDA (${this.errorString(code)}):\n${this.log(program[0]!)}`);
+      if (code !== NVRTC_SUCCESS)
+        throw new InternalError(
+          `NVRTC ${this.version} could not compile the generated CUDA (${this.errorString(code)}):\n${this.log(program[0]!)}`,
+        );
       const size: (number | bigint)[] = [0];
       this.check(cubin ? 'nvrtcGetCUBINSize' : 'nvrtcGetPTXSize', program[0], size);
       const data = Buffer.alloc(Number(size[0]));

@@ -45,7 +45,10 @@ const CACHE_VERSION = `spikeforge-cuda-1 ${CUDA_COMPILE_OPTIONS.join(' ')}`;
 
 /** The folder of the compiled-module cache. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['XDG_CACHE_HOME'] !== undefined && env['XDG_CACHE_HOME'] !== '' ? env['XDG_CACHE_HOME'] : join(homedir(), '.cache');
+  const base =
+    env['XDG_CACHE_HOME'] !== undefined && env['XDG_CACHE_HOME'] !== ''
+      ? env['XDG_CACHE_HOME']
+      : join(homedir(), '.cache');
   return join(base, 'spikeforge', 'cuda');
 }
 
@@ -62,7 +65,13 @@ export interface LoadedModule {
 }
 
 /** Load failures that another kind of image may get past (PTX too new, no code for this GPU). */
-const RETRY_WITH_OTHER_IMAGE: ReadonlySet<number> = new Set([CU.ERROR_NO_BINARY_FOR_GPU, CU.ERROR_UNSUPPORTED_PTX_VERSION, CU.ERROR_INVALID_IMAGE, CU.ERROR_INVALID_PTX, CU.ERROR_JIT_COMPILER_NOT_FOUND]);
+const RETRY_WITH_OTHER_IMAGE: ReadonlySet<number> = new Set([
+  CU.ERROR_NO_BINARY_FOR_GPU,
+  CU.ERROR_UNSUPPORTED_PTX_VERSION,
+  CU.ERROR_INVALID_IMAGE,
+  CU.ERROR_INVALID_PTX,
+  CU.ERROR_JIT_COMPILER_NOT_FOUND,
+]);
 
 /** A compiler: NVRTC through koffi, or nvcc in a child process. */
 interface Compiler {
@@ -83,9 +92,13 @@ function nvrtcCompiler(nvrtc: Nvrtc): Compiler {
     name: `NVRTC ${nvrtc.version}`,
     *images(source, arch) {
       const target = targetArch(arch, nvrtc.architectures);
-      if (target === undefined) throw new BackendUnavailableError(`CUDA backend unavailable: NVRTC ${nvrtc.version} cannot compile for sm_${arch}`);
+      if (target === undefined)
+        throw new BackendUnavailableError(
+          `CUDA backend unavailable: NVRTC ${nvrtc.version} cannot compile for sm_${arch}`,
+        );
       // A cubin for the device itself when NVRTC knows it; PTX (compiled by the driver) otherwise or when the cubin is refused.
-      if (target === arch && nvrtc.makesCubin) yield () => nvrtc.compile(source, 'spikeforge.cu', arch, 'cubin');
+      if (target === arch && nvrtc.makesCubin)
+        yield () => nvrtc.compile(source, 'spikeforge.cu', arch, 'cubin');
       yield () => nvrtc.compile(source, 'spikeforge.cu', target, 'ptx');
     },
   };
@@ -96,7 +109,8 @@ function nvccCompiler(nvcc: string): Compiler {
   const supported = (): number[] => {
     if (listed !== undefined) return listed;
     const r = spawnSync(nvcc, ['--list-gpu-arch'], { encoding: 'utf8', timeout: 60_000 });
-    listed = r.status === 0 ? [...r.stdout.matchAll(/compute_(\d+)/g)].map((m) => Number(m[1])) : [];
+    listed =
+      r.status === 0 ? [...r.stdout.matchAll(/compute_(\d+)/g)].map((m) => Number(m[1])) : [];
     return listed;
   };
   const build = (source: string, arch: number, kind: 'ptx' | 'cubin'): CudaImage => {
@@ -106,8 +120,15 @@ function nvccCompiler(nvcc: string): Compiler {
       const output = join(dir, `spikeforge.${kind}`);
       writeFileSync(input, source);
       // nvcc -arch=sm_XX --ptx (or --cubin), with the options NVRTC gets.
-      const r = spawnSync(nvcc, [`-arch=sm_${arch}`, `--${kind}`, ...CUDA_COMPILE_OPTIONS, '-o', output, input], { encoding: 'utf8', timeout: 600_000 });
-      if (r.status !== 0) throw new InternalError(`nvcc could not compile the generated CUDA (exit ${r.status}):\n${r.stderr}${r.error === undefined ? '' : String(r.error)}`);
+      const r = spawnSync(
+        nvcc,
+        [`-arch=sm_${arch}`, `--${kind}`, ...CUDA_COMPILE_OPTIONS, '-o', output, input],
+        { encoding: 'utf8', timeout: 600_000 },
+      );
+      if (r.status !== 0)
+        throw new InternalError(
+          `nvcc could not compile the generated CUDA (exit ${r.status}):\n${r.stderr}${r.error === undefined ? '' : String(r.error)}`,
+        );
       return { kind, data: readFileSync(output), arch };
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -117,7 +138,10 @@ function nvccCompiler(nvcc: string): Compiler {
     name: 'nvcc',
     *images(source, arch) {
       const target = targetArch(arch, supported());
-      if (target === undefined) throw new BackendUnavailableError(`CUDA backend unavailable: ${nvcc} cannot compile for sm_${arch}`);
+      if (target === undefined)
+        throw new BackendUnavailableError(
+          `CUDA backend unavailable: ${nvcc} cannot compile for sm_${arch}`,
+        );
       yield () => build(source, target, 'ptx');
       if (target === arch) yield () => build(source, arch, 'cubin');
     },
@@ -134,7 +158,10 @@ export function findCompiler(koffi: Koffi, env: NodeJS.ProcessEnv = process.env)
 }
 
 /** Whether a compiler can be had, without compiling: for probes that must not take long. */
-export function compilerAvailable(koffi: Koffi, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function compilerAvailable(
+  koffi: Koffi,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   try {
     return findCompiler(koffi, env).name;
   } catch {
@@ -143,12 +170,16 @@ export function compilerAvailable(koffi: Koffi, env: NodeJS.ProcessEnv = process
 }
 
 function describe(image: CudaImage, compiler: string): string {
-  return image.kind === 'cubin' ? `${compiler} cubin sm_${image.arch}` : `${compiler} PTX compute_${image.arch}, JIT by the driver`;
+  return image.kind === 'cubin'
+    ? `${compiler} cubin sm_${image.arch}`
+    : `${compiler} PTX compute_${image.arch}, JIT by the driver`;
 }
 
 /** The image as the driver wants it: PTX as a NUL-terminated string, a cubin as it is. */
 function driverImage(image: CudaImage): Buffer {
-  return image.kind === 'ptx' && image.data[image.data.length - 1] !== 0 ? Buffer.concat([image.data, Buffer.from([0])]) : image.data;
+  return image.kind === 'ptx' && image.data[image.data.length - 1] !== 0
+    ? Buffer.concat([image.data, Buffer.from([0])])
+    : image.data;
 }
 
 function writeAtomic(path: string, data: Buffer): void {
@@ -164,7 +195,13 @@ function writeAtomic(path: string, data: Buffer): void {
  * an image the driver accepts, else compiled (NVRTC, else nvcc) and cached. Compilers are
  * looked for only on a cache miss, so a warm cache runs without a toolkit.
  */
-export function loadCudaModule(driver: CudaDriver, koffi: Koffi, source: string, arch: number, env: NodeJS.ProcessEnv = process.env): LoadedModule {
+export function loadCudaModule(
+  driver: CudaDriver,
+  koffi: Koffi,
+  source: string,
+  arch: number,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedModule {
   const dir = cacheDir(env);
   const key = cacheKey(source, arch);
   for (const kind of ['cubin', 'ptx'] as const) {
@@ -176,7 +213,8 @@ export function loadCudaModule(driver: CudaDriver, koffi: Koffi, source: string,
       continue;
     }
     const loaded = driver.loadModule(driverImage({ kind, data, arch }));
-    if (loaded.module !== undefined) return { module: loaded.module, origin: `cached ${kind} (${path})` };
+    if (loaded.module !== undefined)
+      return { module: loaded.module, origin: `cached ${kind} (${path})` };
     try {
       unlinkSync(path);
     } catch {
@@ -200,5 +238,7 @@ export function loadCudaModule(driver: CudaDriver, koffi: Koffi, source: string,
     refused.push(`${describe(image, compiler.name)}: ${driver.errorName(loaded.code)}`);
     if (!RETRY_WITH_OTHER_IMAGE.has(loaded.code)) break;
   }
-  throw new BackendUnavailableError(`CUDA backend unavailable: the driver refuses the compiled kernels (${refused.join('; ')}); the NVIDIA driver may be older than the compiler`);
+  throw new BackendUnavailableError(
+    `CUDA backend unavailable: the driver refuses the compiled kernels (${refused.join('; ')}); the NVIDIA driver may be older than the compiler`,
+  );
 }

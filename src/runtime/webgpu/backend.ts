@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import type { KernelPrinter } from '../../codegen/emit.js';
 import type { BufferLayout } from '../../codegen/layout.js';
 import { layoutOf, mergedRoutes } from '../../codegen/module.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, emitWgslModule, spikeListBase, stepDispatches } from '../../codegen/wgsl/kernel.js';
+import {
+  STEP_UNIFORM_STRIDE,
+  WORKGROUP_SIZE,
+  emitWgslModule,
+  spikeListBase,
+  stepDispatches,
+} from '../../codegen/wgsl/kernel.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import type { Backend, Chunk, SimulationPlan } from '../backend.js';
 import { splitSpikes, splitTraces } from '../cpu.js';
@@ -35,13 +41,15 @@ export class WebGpuBackend implements Backend {
   private gpu: WebGpu | undefined;
   private plan: SimulationPlan | undefined;
   private layout: BufferLayout | undefined;
-  private buffers: { state: GPUBuffer; spikes: GPUBuffer; record: GPUBuffer; info: GPUBuffer; conn: GPUBuffer } | undefined;
+  private buffers:
+    | { state: GPUBuffer; spikes: GPUBuffer; record: GPUBuffer; info: GPUBuffer; conn: GPUBuffer }
+    | undefined;
   private dispatches: { entryPoint: string; threads: number }[] = [];
   private bindGroup: GPUBindGroup | undefined;
   private pipelines: GPUComputePipeline[] = [];
   private chunkSteps = 1;
 
-    constructor(private readonly printer: KernelPrinter) {}
+  constructor(private readonly printer: KernelPrinter) {}
 
   maxChunkSteps(plan: SimulationPlan): number {
     const layout = this.layout ?? layoutOf(plan);
@@ -51,7 +59,10 @@ export class WebGpuBackend implements Backend {
     const wordsLeft = Math.floor(limit / 4) - spikeListBase(layout) - 1;
     const bySpikes = Math.floor(wordsLeft / (2 * Math.max(1, layout.totalNeurons)));
     const byRecord = Math.floor(limit / 4 / Math.max(1, layout.recordRow));
-    if (bySpikes < 1) throw new BackendUnavailableError(`the network needs more than the ${limit} bytes this WebGPU device allows in one buffer`);
+    if (bySpikes < 1)
+      throw new BackendUnavailableError(
+        `the network needs more than the ${limit} bytes this WebGPU device allows in one buffer`,
+      );
     return Math.max(1, Math.min(MAX_CHUNK_STEPS, plan.steps, bySpikes, byRecord));
   }
 
@@ -65,29 +76,55 @@ export class WebGpuBackend implements Backend {
     const layout = layoutOf(plan);
     const merged = mergedRoutes(plan);
     const rings = [...plan.routing.ringSlots.keys()];
-    this.source = emitWgslModule(plan.kernels, layout, this.printer, plan.network.seed, merged, rings);
+    this.source = emitWgslModule(
+      plan.kernels,
+      layout,
+      this.printer,
+      plan.network.seed,
+      merged,
+      rings,
+    );
     this.dispatches = stepDispatches(layout, plan.kernels, merged, rings);
     const module = device.createShaderModule({ code: this.source });
     const info = await module.getCompilationInfo();
     const problems = info.messages.filter((m) => m.type !== 'info');
-    if (problems.length > 0) throw new InternalError(`generated WGSL does not compile cleanly:\n${formatCompilationMessages(problems).join('\n')}`);
+    if (problems.length > 0)
+      throw new InternalError(
+        `generated WGSL does not compile cleanly:\n${formatCompilationMessages(problems).join('\n')}`,
+      );
 
     this.layout = layout;
     this.chunkSteps = this.maxChunkSteps(plan);
     // Any validation error while setting up is a bug in the generated code or the sizes: fail, never run silently.
     device.pushErrorScope('validation');
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const state = device.createBuffer({ size: Math.max(16, layout.totalStateFloats * 4), usage: storage });
-    const spikes = device.createBuffer({ size: 4 * (spikeListBase(layout) + 1 + 2 * layout.totalNeurons * this.chunkSteps), usage: storage });
-    const conn = device.createBuffer({ size: Math.max(16, 4 * layout.connectivity.length), usage: storage });
+    const state = device.createBuffer({
+      size: Math.max(16, layout.totalStateFloats * 4),
+      usage: storage,
+    });
+    const spikes = device.createBuffer({
+      size: 4 * (spikeListBase(layout) + 1 + 2 * layout.totalNeurons * this.chunkSteps),
+      usage: storage,
+    });
+    const conn = device.createBuffer({
+      size: Math.max(16, 4 * layout.connectivity.length),
+      usage: storage,
+    });
     if (layout.connectivity.length > 0) device.queue.writeBuffer(conn, 0, layout.connectivity);
-    const record = device.createBuffer({ size: Math.max(16, 4 * layout.recordRow * this.chunkSteps), usage: storage });
-    const infoBuffer = device.createBuffer({ size: STEP_UNIFORM_STRIDE * this.chunkSteps, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const record = device.createBuffer({
+      size: Math.max(16, 4 * layout.recordRow * this.chunkSteps),
+      usage: storage,
+    });
+    const infoBuffer = device.createBuffer({
+      size: STEP_UNIFORM_STRIDE * this.chunkSteps,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     const initial = new Float32Array(layout.totalStateFloats);
     for (const k of plan.kernels) {
       for (const s of k.states) {
         const values = plan.initial.get(k.population)?.get(s);
-        if (values === undefined) throw new InternalError(`no initial values for ${k.population}.${s}`);
+        if (values === undefined)
+          throw new InternalError(`no initial values for ${k.population}.${s}`);
         initial.set(values, layout.stateOffset(k.population, s));
       }
     }
@@ -95,9 +132,21 @@ export class WebGpuBackend implements Backend {
 
     const bindGroupLayout = device.createBindGroupLayout({
       entries: [
-        ...[0, 1, 2].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
-        { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 } },
-        { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' as const } },
+        ...[0, 1, 2].map((binding) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'storage' as const },
+        })),
+        {
+          binding: 3,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 },
+        },
+        {
+          binding: 4,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'read-only-storage' as const },
+        },
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
@@ -109,7 +158,10 @@ export class WebGpuBackend implements Backend {
         const key = `${hash}:${entryPoint}`;
         const cached = cache.get(key);
         if (cached !== undefined) return cached;
-        const pipeline = await device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint } });
+        const pipeline = await device.createComputePipelineAsync({
+          layout: pipelineLayout,
+          compute: { module, entryPoint },
+        });
         cache.set(key, pipeline);
         return pipeline;
       }),
@@ -127,15 +179,23 @@ export class WebGpuBackend implements Backend {
     this.buffers = { state, spikes, record, info: infoBuffer, conn };
     this.plan = plan;
     const setupError = await device.popErrorScope();
-    if (setupError !== null) throw new InternalError(`WebGPU rejected the setup: ${setupError.message}`);
+    if (setupError !== null)
+      throw new InternalError(`WebGPU rejected the setup: ${setupError.message}`);
   }
 
   async runChunk(firstStep: number, steps: number): Promise<Chunk> {
     const { gpu, plan, layout, buffers, bindGroup } = this;
-    if (gpu === undefined || plan === undefined || layout === undefined || buffers === undefined || bindGroup === undefined) {
+    if (
+      gpu === undefined ||
+      plan === undefined ||
+      layout === undefined ||
+      buffers === undefined ||
+      bindGroup === undefined
+    ) {
       throw new InternalError('WebGPU backend used before prepare()');
     }
-    if (steps > this.chunkSteps) throw new InternalError(`chunk of ${steps} steps exceeds ${this.chunkSteps}`);
+    if (steps > this.chunkSteps)
+      throw new InternalError(`chunk of ${steps} steps exceeds ${this.chunkSteps}`);
     const device = gpu.device;
     const info = new Uint32Array((STEP_UNIFORM_STRIDE / 4) * steps);
     for (let s = 0; s < steps; s++) info.set([firstStep + s, s], (STEP_UNIFORM_STRIDE / 4) * s);
@@ -153,11 +213,21 @@ export class WebGpuBackend implements Backend {
     }
     pass.end();
     // Read back the spike count first, then only the pairs it says were written (not the whole capacity).
-    const countRead = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const countRead = device.createBuffer({
+      size: 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     encoder.copyBufferToBuffer(buffers.spikes, 4 * spikeListBase(layout), countRead, 0, 4);
     const recordBytes = 4 * layout.recordRow * steps;
-    const recordRead = recordBytes === 0 ? undefined : device.createBuffer({ size: recordBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    if (recordRead !== undefined) encoder.copyBufferToBuffer(buffers.record, 0, recordRead, 0, recordBytes);
+    const recordRead =
+      recordBytes === 0
+        ? undefined
+        : device.createBuffer({
+            size: recordBytes,
+            usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+          });
+    if (recordRead !== undefined)
+      encoder.copyBufferToBuffer(buffers.record, 0, recordRead, 0, recordBytes);
     device.pushErrorScope('validation');
     device.queue.submit([encoder.finish()]);
     const runError = await device.popErrorScope();
@@ -169,9 +239,18 @@ export class WebGpuBackend implements Backend {
     countRead.destroy();
     let pairs = new Uint32Array(0);
     if (count > 0) {
-      const pairRead = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const pairRead = device.createBuffer({
+        size: 8 * count,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
       const copy = device.createCommandEncoder();
-      copy.copyBufferToBuffer(buffers.spikes, 4 * (spikeListBase(layout) + 1), pairRead, 0, 8 * count);
+      copy.copyBufferToBuffer(
+        buffers.spikes,
+        4 * (spikeListBase(layout) + 1),
+        pairRead,
+        0,
+        8 * count,
+      );
       device.queue.submit([copy.finish()]);
       await pairRead.mapAsync(GPUMapMode.READ);
       pairs = new Uint32Array(pairRead.getMappedRange()).slice();
@@ -185,24 +264,35 @@ export class WebGpuBackend implements Backend {
       recordRead.unmap();
       recordRead.destroy();
     }
-    return { firstStep, steps, spikes: splitSpikes(pairs, firstStep, layout, plan.spikeRecords), traces: splitTraces(record, steps, layout) };
+    return {
+      firstStep,
+      steps,
+      spikes: splitSpikes(pairs, firstStep, layout, plan.spikeRecords),
+      traces: splitTraces(record, steps, layout),
+    };
   }
 
   async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {
     const { gpu, plan, layout, buffers } = this;
     const kernel = plan?.kernels.find((k) => k.population === population);
-    if (gpu === undefined || kernel === undefined || layout === undefined || buffers === undefined) throw new InternalError(`no population ${population}`);
+    if (gpu === undefined || kernel === undefined || layout === undefined || buffers === undefined)
+      throw new InternalError(`no population ${population}`);
     const bytes = layout.totalStateFloats * 4;
-    const read = gpu.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const read = gpu.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     const encoder = gpu.device.createCommandEncoder();
     encoder.copyBufferToBuffer(buffers.state, 0, read, 0, bytes);
     gpu.device.queue.submit([encoder.finish()]);
     await read.mapAsync(GPUMapMode.READ);
     const all = new Float32Array(read.getMappedRange());
-    const result = new Map(kernel.states.map((s) => {
-      const offset = layout.stateOffset(population, s);
-      return [s, Float64Array.from(all.subarray(offset, offset + kernel.size))];
-    }));
+    const result = new Map(
+      kernel.states.map((s) => {
+        const offset = layout.stateOffset(population, s);
+        return [s, Float64Array.from(all.subarray(offset, offset + kernel.size))];
+      }),
+    );
     read.unmap();
     read.destroy();
     return result;

@@ -90,7 +90,9 @@ export async function openWebGpu(): Promise<OpenWebGpuResult> {
   process.env['EGL_PLATFORM'] ??= 'surfaceless';
   process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
   try {
-    const adapter = await instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
+    const adapter = await instance(['backend=opengles']).requestAdapter({
+      featureLevel: 'compatibility',
+    });
     if (adapter !== null) {
       console.error(
         `WebGPU: no hardware adapter, using the software one: ${describeAdapter(adapter)}`,
@@ -121,4 +123,3 @@ export async function compileWgsl(device: GPUDevice, code: string): Promise<Comp
 export function formatCompilationMessages(messages: readonly GPUCompilationMessage[]): string[] {
   return messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos}: ${m.message}`);
 }
-
