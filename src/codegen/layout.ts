@@ -99,10 +99,13 @@ export class BufferLayout {
       }
     }
     this.countWords = counts;
-    const words: number[] = [];
+    // Placed first, copied once into one typed array: a JavaScript array of this many words would not scale.
+    const pieces: Uint32Array[] = [];
+    let length = 0;
     const at = (data: Uint32Array): number => {
-      const offset = words.length;
-      for (const w of data) words.push(w);
+      const offset = length;
+      pieces.push(data);
+      length += data.length;
       return offset;
     };
     for (const r of this.routes) {
@@ -118,7 +121,12 @@ export class BufferLayout {
     }
     for (const [population, t] of routing?.spikeTimes ?? [])
       this.spikeTimes.set(population, { start: at(t.start), steps: at(t.steps) });
-    this.connectivity = Uint32Array.from(words);
+    this.connectivity = new Uint32Array(length);
+    let offset = 0;
+    for (const piece of pieces) {
+      this.connectivity.set(piece, offset);
+      offset += piece.length;
+    }
   }
 
   /** The spike-list ring of a population: first word, slots, and words per slot (1 + size). */

@@ -65,7 +65,13 @@ class OpenWebGpu implements WebGpu {
 }
 
 async function openDevice(adapter: GPUAdapter, software: boolean): Promise<WebGpu> {
-  const device = await adapter.requestDevice();
+  // Ask for the adapter's largest buffers: the default limits (128 MiB per binding) are lower than many GPUs allow.
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+    },
+  });
   const kind = software ? 'software, OpenGL ES' : 'hardware';
   return new OpenWebGpu(device, `${describeAdapter(adapter)} (${kind})`, software);
 }
