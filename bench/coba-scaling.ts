@@ -35,7 +35,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -75,7 +83,8 @@ export const BRIAN2_REFERENCE = {
   simulator: 'Brian2 standalone (generated C++), one core',
   neurons: 4000,
   secondsPerSimulatedSecond: 0.5,
-  source: 'figure quoted in the issue for one core of these machines; --brian2 PYTHON measures it here',
+  source:
+    'figure quoted in the issue for one core of these machines; --brian2 PYTHON measures it here',
 } as const;
 
 /**
@@ -152,22 +161,55 @@ export interface Brian2Run {
   readonly rateHz?: number;
 }
 
-function runBrian2(python: string, neurons: number, durationMs: number, repetitions: number, work: string, timeoutSeconds: number): Brian2Run {
+function runBrian2(
+  python: string,
+  neurons: number,
+  durationMs: number,
+  repetitions: number,
+  work: string,
+  timeoutSeconds: number,
+): Brian2Run {
   const script = join(work, 'coba_brian2.py');
   writeFileSync(script, BRIAN2_SCRIPT);
   const dir = join(work, `brian2-${neurons}`);
-  process.stderr.write(`    brian2: N = ${neurons.toLocaleString('en-US')}, ${durationMs} ms (code generation and g++ first)\n`);
-  const run = spawnSync(python, [script, String(neurons), String(durationMs), dir, String(repetitions)], { cwd: work, encoding: 'utf8', timeout: timeoutSeconds * 1000, maxBuffer: 64 * 1024 * 1024 });
+  process.stderr.write(
+    `    brian2: N = ${neurons.toLocaleString('en-US')}, ${durationMs} ms (code generation and g++ first)\n`,
+  );
+  const run = spawnSync(
+    python,
+    [script, String(neurons), String(durationMs), dir, String(repetitions)],
+    { cwd: work, encoding: 'utf8', timeout: timeoutSeconds * 1000, maxBuffer: 64 * 1024 * 1024 },
+  );
   rmSync(dir, { recursive: true, force: true });
-  const line = (run.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = (run.stdout ?? '')
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   if (run.status !== 0 || line === undefined) {
-    const err = (run.stderr ?? '').trim().split('\n').filter((l) => l.trim() !== '' && !/Warning|^\s/.test(l)).slice(-2).join(' | ');
-    return { status: 'failed', reason: run.error?.message ?? `exit code ${String(run.status)}: ${err}` };
+    const err = (run.stderr ?? '')
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !/Warning|^\s/.test(l))
+      .slice(-2)
+      .join(' | ');
+    return {
+      status: 'failed',
+      reason: run.error?.message ?? `exit code ${String(run.status)}: ${err}`,
+    };
   }
-  const r = JSON.parse(line) as { version: string; compile_s: number; main_wall_s: number[]; run_s: number[]; spikes: number };
+  const r = JSON.parse(line) as {
+    version: string;
+    compile_s: number;
+    main_wall_s: number[];
+    run_s: number[];
+    spikes: number;
+  };
   const seconds = durationMs / 1000;
   const runSeconds = Math.min(...r.run_s);
-  process.stderr.write(`    brian2: ${r.run_s.map((x) => x.toFixed(2)).join(', ')} s for ${durationMs} ms (best ${(runSeconds / seconds).toFixed(2)} s per simulated second), ${r.spikes} spikes, ${(r.spikes / neurons / seconds).toFixed(1)} Hz\n`);
+  process.stderr.write(
+    `    brian2: ${r.run_s.map((x) => x.toFixed(2)).join(', ')} s for ${durationMs} ms (best ${(runSeconds / seconds).toFixed(2)} s per simulated second), ${r.spikes} spikes, ${(r.spikes / neurons / seconds).toFixed(1)} Hz\n`,
+  );
   return {
     status: 'ok',
     version: r.version,
@@ -215,19 +257,47 @@ export const LAYOUT_WORD_LIMIT = 100_000_000;
 /** Replaces the one match of `pattern` in `text`, or says that examples/coba.spk no longer looks as expected. */
 function replaceOnce(text: string, pattern: RegExp, replacement: string, what: string): string {
   const matches = text.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`));
-  if (matches?.length !== 1) throw new Error(`examples/coba.spk changed: expected one ${what} (${String(pattern)}), found ${matches?.length ?? 0}; update bench/coba-scaling.ts`);
+  if (matches?.length !== 1)
+    throw new Error(
+      `examples/coba.spk changed: expected one ${what} (${String(pattern)}), found ${matches?.length ?? 0}; update bench/coba-scaling.ts`,
+    );
   return text.replace(pattern, replacement);
 }
 
 /** The COBA network of examples/coba.spk at `neurons` neurons, fixed in-degree 64 + 16, spikes recorded only. */
-export function cobaScalingSpk(neurons: number, durationMs: number, source = readFileSync(COBA_FILE, 'utf8')): string {
-  if (!Number.isInteger(neurons) || neurons < 100 || neurons % 5 !== 0) throw new Error(`COBA sizes are whole multiples of 5 from 100 (N_E = 0.8 N), not ${neurons}`);
+export function cobaScalingSpk(
+  neurons: number,
+  durationMs: number,
+  source = readFileSync(COBA_FILE, 'utf8'),
+): string {
+  if (!Number.isInteger(neurons) || neurons < 100 || neurons % 5 !== 0)
+    throw new Error(`COBA sizes are whole multiples of 5 from 100 (N_E = 0.8 N), not ${neurons}`);
   const nE = (neurons * 4) / 5;
   let text = source;
-  text = replaceOnce(text, /population N = CobaLif\(4000\)/, `population N = CobaLif(${neurons})`, 'population of 4000 neurons');
-  text = replaceOnce(text, /N\[0:3200\] -> N \{(\s*)connect fixed_probability\(0\.02\) procedural/, `N[0:${nE}] -> N {$1connect fixed_in_degree(${IN_DEGREE.E})`, 'E projection N[0:3200] with fixed_probability(0.02) procedural');
-  text = replaceOnce(text, /N\[3200:4000\] -> N \{(\s*)connect fixed_probability\(0\.02\) procedural/, `N[${nE}:${neurons}] -> N {$1connect fixed_in_degree(${IN_DEGREE.I})`, 'I projection N[3200:4000] with fixed_probability(0.02) procedural');
-  text = replaceOnce(text, /duration = 1000 ms/, `duration = ${durationMs} ms`, 'duration of 1000 ms');
+  text = replaceOnce(
+    text,
+    /population N = CobaLif\(4000\)/,
+    `population N = CobaLif(${neurons})`,
+    'population of 4000 neurons',
+  );
+  text = replaceOnce(
+    text,
+    /N\[0:3200\] -> N \{(\s*)connect fixed_probability\(0\.02\) procedural/,
+    `N[0:${nE}] -> N {$1connect fixed_in_degree(${IN_DEGREE.E})`,
+    'E projection N[0:3200] with fixed_probability(0.02) procedural',
+  );
+  text = replaceOnce(
+    text,
+    /N\[3200:4000\] -> N \{(\s*)connect fixed_probability\(0\.02\) procedural/,
+    `N[${nE}:${neurons}] -> N {$1connect fixed_in_degree(${IN_DEGREE.I})`,
+    'I projection N[3200:4000] with fixed_probability(0.02) procedural',
+  );
+  text = replaceOnce(
+    text,
+    /duration = 1000 ms/,
+    `duration = ${durationMs} ms`,
+    'duration of 1000 ms',
+  );
   text = replaceOnce(text, /\n\s*record N\.V\[0:10\]/, '', 'V trace');
   replaceOnce(text, /weight 6 nS/, 'weight 6 nS', 'E weight of 6 nS');
   replaceOnce(text, /weight 67 nS/, 'weight 67 nS', 'I weight of 67 nS');
@@ -242,7 +312,10 @@ function compileCoba(text: string): Network {
     (path) => path === GENERATED_FILE || existsSync(path),
   );
   const network = result.program?.networks.get('CobaBenchmark');
-  if (network === undefined) throw new Error(`the generated COBA network does not compile: ${result.diagnostics.items.map((d) => d.message).join('; ')}`);
+  if (network === undefined)
+    throw new Error(
+      `the generated COBA network does not compile: ${result.diagnostics.items.map((d) => d.message).join('; ')}`,
+    );
   return network;
 }
 
@@ -273,7 +346,13 @@ export interface BackendRun {
   readonly spikesCsvBytes?: number;
   readonly spikesCsvSha256?: string;
   /** Mean rates in Hz over the whole run (all neurons, E, I), and of all neurons in the first 20 ms and in the second half of the run. */
-  readonly rateHz?: { readonly all: number; readonly E: number; readonly I: number; readonly first20ms: number; readonly secondHalf: number };
+  readonly rateHz?: {
+    readonly all: number;
+    readonly E: number;
+    readonly I: number;
+    readonly first20ms: number;
+    readonly secondHalf: number;
+  };
 }
 
 export interface SizeResult {
@@ -286,7 +365,11 @@ export interface SizeResult {
   readonly status: 'ok' | 'failed';
   readonly reason?: string;
   /** compileFiles of the generated text (and the stdlib import) and buildPlan (routing, fixed_in_degree rows, kernels, initial values). */
-  readonly build?: { readonly compileSeconds: number; readonly planSeconds: number; readonly seconds: number };
+  readonly build?: {
+    readonly compileSeconds: number;
+    readonly planSeconds: number;
+    readonly seconds: number;
+  };
   readonly peakRssMiB?: number;
   readonly runs: readonly BackendRun[];
   /** The same network in Brian2 standalone (--brian2), where asked for. */
@@ -309,7 +392,19 @@ function message(error: unknown): string {
 }
 
 /** Counts the spikes of spikes.csv (t_ms,population,index) by E/I and in the first 20 ms, and hashes the file. */
-function readSpikes(file: string, nE: number, durationMs: number): { spikes: number; E: number; I: number; first: number; secondHalf: number; bytes: number; sha256: string } {
+function readSpikes(
+  file: string,
+  nE: number,
+  durationMs: number,
+): {
+  spikes: number;
+  E: number;
+  I: number;
+  first: number;
+  secondHalf: number;
+  bytes: number;
+  sha256: string;
+} {
   const data = readFileSync(file);
   const text = data.toString('latin1');
   let spikes = 0;
@@ -330,15 +425,34 @@ function readSpikes(file: string, nE: number, durationMs: number): { spikes: num
     if (t >= durationMs / 2) secondHalf += 1;
     start = end + 1;
   }
-  return { spikes, E: e, I: spikes - e, first, secondHalf, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+  return {
+    spikes,
+    E: e,
+    I: spikes - e,
+    first,
+    secondHalf,
+    bytes: data.length,
+    sha256: createHash('sha256').update(data).digest('hex'),
+  };
 }
 
 function makeBackend(name: BackendName): Backend {
-  return name === 'cpu' ? cpuBackend('f32') : name === 'webgpu' ? webGpuBackend() : cudaBackend('f32');
+  return name === 'cpu'
+    ? cpuBackend('f32')
+    : name === 'webgpu'
+      ? webGpuBackend()
+      : cudaBackend('f32');
 }
 
 /** One prepare + simulate + finish on a fresh backend, spikes written into `dir`. */
-async function runOnce(name: BackendName, plan: SimulationPlan, dir: string): Promise<{ backend: Backend; prepareSeconds: number; wallSeconds: number; finishSeconds: number } | BackendRun> {
+async function runOnce(
+  name: BackendName,
+  plan: SimulationPlan,
+  dir: string,
+): Promise<
+  | { backend: Backend; prepareSeconds: number; wallSeconds: number; finishSeconds: number }
+  | BackendRun
+> {
   const backend = makeBackend(name);
   try {
     let start = performance.now();
@@ -346,14 +460,26 @@ async function runOnce(name: BackendName, plan: SimulationPlan, dir: string): Pr
       await backend.prepare(plan);
     } catch (error) {
       const unavailable = error instanceof BackendUnavailableError;
-      return { backend: name, status: unavailable ? 'skipped' : 'failed', reason: `${unavailable ? '' : 'prepare: '}${message(error)}` };
+      return {
+        backend: name,
+        status: unavailable ? 'skipped' : 'failed',
+        reason: `${unavailable ? '' : 'prepare: '}${message(error)}`,
+      };
     }
     const prepareSeconds = (performance.now() - start) / 1000;
     const writer = new OutputWriter(dir, plan);
     const { wallSeconds } = await simulate(plan, backend, writer);
     start = performance.now();
-    writer.finish({ backend: backend.name, device: backend.device, wallSeconds, compileSeconds: 0 }, new Map());
-    return { backend, prepareSeconds, wallSeconds, finishSeconds: (performance.now() - start) / 1000 };
+    writer.finish(
+      { backend: backend.name, device: backend.device, wallSeconds, compileSeconds: 0 },
+      new Map(),
+    );
+    return {
+      backend,
+      prepareSeconds,
+      wallSeconds,
+      finishSeconds: (performance.now() - start) / 1000,
+    };
   } finally {
     backend.dispose();
   }
@@ -366,13 +492,27 @@ function median(values: readonly number[]): number {
 }
 
 /** `repetitions` runs of one backend (each on a fresh backend, the plan shared); the fastest is the figure. */
-async function runBackend(name: BackendName, plan: SimulationPlan, durationMs: number, repetitions: number, keepOutput: boolean): Promise<BackendRun> {
+async function runBackend(
+  name: BackendName,
+  plan: SimulationPlan,
+  durationMs: number,
+  repetitions: number,
+  keepOutput: boolean,
+): Promise<BackendRun> {
   const n = plan.network.populations[0]!.size;
   const nE = (n * 4) / 5;
   const seconds = durationMs / 1000;
   const walls: number[] = [];
   const hashes = new Set<string>();
-  let first: { device: string; prepareSeconds: number; finishSeconds: number; chunkSteps: number; spikes: ReturnType<typeof readSpikes> } | undefined;
+  let first:
+    | {
+        device: string;
+        prepareSeconds: number;
+        finishSeconds: number;
+        chunkSteps: number;
+        spikes: ReturnType<typeof readSpikes>;
+      }
+    | undefined;
   for (let r = 0; r < repetitions; r++) {
     const dir = mkdtempSync(join(tmpdir(), `spikeforge-coba-${n}-${name}-`));
     try {
@@ -381,8 +521,16 @@ async function runBackend(name: BackendName, plan: SimulationPlan, durationMs: n
       const spikes = readSpikes(join(dir, 'spikes.csv'), nE, durationMs);
       hashes.add(spikes.sha256);
       walls.push(run.wallSeconds);
-      first ??= { device: run.backend.device, prepareSeconds: run.prepareSeconds, finishSeconds: run.finishSeconds, chunkSteps: run.backend.maxChunkSteps(plan), spikes };
-      process.stderr.write(`    ${name}${repetitions > 1 ? ` (${r + 1}/${repetitions})` : ''}: prepare ${run.prepareSeconds.toFixed(1)} s, ${run.wallSeconds.toFixed(2)} s for ${durationMs} ms (${(run.wallSeconds / seconds).toFixed(2)} s per simulated second), ${spikes.spikes} spikes, ${(spikes.spikes / n / seconds).toFixed(1)} Hz\n`);
+      first ??= {
+        device: run.backend.device,
+        prepareSeconds: run.prepareSeconds,
+        finishSeconds: run.finishSeconds,
+        chunkSteps: run.backend.maxChunkSteps(plan),
+        spikes,
+      };
+      process.stderr.write(
+        `    ${name}${repetitions > 1 ? ` (${r + 1}/${repetitions})` : ''}: prepare ${run.prepareSeconds.toFixed(1)} s, ${run.wallSeconds.toFixed(2)} s for ${durationMs} ms (${(run.wallSeconds / seconds).toFixed(2)} s per simulated second), ${spikes.spikes} spikes, ${(spikes.spikes / n / seconds).toFixed(1)} Hz\n`,
+      );
     } catch (error) {
       return { backend: name, status: 'failed', reason: message(error) };
     } finally {
@@ -409,7 +557,13 @@ async function runBackend(name: BackendName, plan: SimulationPlan, durationMs: n
     spikes: s.spikes,
     spikesCsvBytes: s.bytes,
     spikesCsvSha256: s.sha256,
-    rateHz: { all: s.spikes / n / seconds, E: s.E / nE / seconds, I: s.I / (n - nE) / seconds, first20ms: s.first / n / (Math.min(FIRST_WINDOW_MS, durationMs) / 1000), secondHalf: s.secondHalf / n / (seconds / 2) },
+    rateHz: {
+      all: s.spikes / n / seconds,
+      E: s.E / nE / seconds,
+      I: s.I / (n - nE) / seconds,
+      first20ms: s.first / n / (Math.min(FIRST_WINDOW_MS, durationMs) / 1000),
+      secondHalf: s.secondHalf / n / (seconds / 2),
+    },
   };
 }
 
@@ -417,8 +571,19 @@ async function runBackend(name: BackendName, plan: SimulationPlan, durationMs: n
 async function runSize(request: ChildRequest): Promise<SizeResult> {
   const { neurons, durationMs } = request;
   const nE = (neurons * 4) / 5;
-  const base = { neurons, excitatory: nE, inhibitory: neurons - nE, synapses: neurons * (IN_DEGREE.E + IN_DEGREE.I), durationMs, steps: Math.round(durationMs / 0.1) };
-  const skipped: BackendRun[] = request.skipped.map((s) => ({ backend: s.backend, status: 'skipped', reason: s.reason }));
+  const base = {
+    neurons,
+    excitatory: nE,
+    inhibitory: neurons - nE,
+    synapses: neurons * (IN_DEGREE.E + IN_DEGREE.I),
+    durationMs,
+    steps: Math.round(durationMs / 0.1),
+  };
+  const skipped: BackendRun[] = request.skipped.map((s) => ({
+    backend: s.backend,
+    status: 'skipped',
+    reason: s.reason,
+  }));
   let plan: SimulationPlan;
   let build: SizeResult['build'];
   try {
@@ -428,14 +593,27 @@ async function runSize(request: ChildRequest): Promise<SizeResult> {
     const compiled = performance.now();
     plan = buildPlan(network, base.steps);
     const planned = performance.now();
-    build = { compileSeconds: (compiled - start) / 1000, planSeconds: (planned - compiled) / 1000, seconds: (planned - start) / 1000 };
-    process.stderr.write(`  N = ${neurons.toLocaleString('en-US')}: built in ${build.seconds.toFixed(1)} s (compile ${build.compileSeconds.toFixed(2)} s, plan ${build.planSeconds.toFixed(1)} s)\n`);
+    build = {
+      compileSeconds: (compiled - start) / 1000,
+      planSeconds: (planned - compiled) / 1000,
+      seconds: (planned - start) / 1000,
+    };
+    process.stderr.write(
+      `  N = ${neurons.toLocaleString('en-US')}: built in ${build.seconds.toFixed(1)} s (compile ${build.compileSeconds.toFixed(2)} s, plan ${build.planSeconds.toFixed(1)} s)\n`,
+    );
   } catch (error) {
     return { ...base, status: 'failed', reason: `build: ${message(error)}`, runs: skipped };
   }
   const runs: BackendRun[] = [];
-  for (const name of request.backends) runs.push(await runBackend(name, plan, durationMs, request.repetitions, request.keepOutput));
-  return { ...base, status: 'ok', build, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), runs: [...runs, ...skipped] };
+  for (const name of request.backends)
+    runs.push(await runBackend(name, plan, durationMs, request.repetitions, request.keepOutput));
+  return {
+    ...base,
+    status: 'ok',
+    build,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    runs: [...runs, ...skipped],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,7 +621,11 @@ async function runSize(request: ChildRequest): Promise<SizeResult> {
 
 interface ProfileNode {
   readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+  };
   readonly hitCount?: number;
   readonly children?: readonly number[];
 }
@@ -468,7 +650,11 @@ export interface ProfileWindow {
   /** Milliseconds of samples in the window (idle and "(program)" left out). */
   readonly ms: number;
   /** The functions with the most self time in the window. */
-  readonly topSelf: readonly { readonly function: string; readonly ms: number; readonly share: number }[];
+  readonly topSelf: readonly {
+    readonly function: string;
+    readonly ms: number;
+    readonly share: number;
+  }[];
 }
 
 export interface ProfileSummary {
@@ -477,7 +663,13 @@ export interface ProfileSummary {
   /** simulate()'s wall time in the profiled run (the profiler slows it a little). */
   readonly profiledSimulateSeconds: number;
   /** simulate(): each sample goes to the category of the innermost frame of its stack that has one. */
-  readonly simulate: ProfileWindow & { readonly categories: readonly { readonly category: ProfileCategory; readonly ms: number; readonly share: number }[] };
+  readonly simulate: ProfileWindow & {
+    readonly categories: readonly {
+      readonly category: ProfileCategory;
+      readonly ms: number;
+      readonly share: number;
+    }[];
+  };
   /** buildPlan() (routing, fixed_in_degree rows, kernels, initial values). */
   readonly buildPlan: ProfileWindow;
   /** CpuBackend.prepare() (layout with the connectivity flattened, code generation). */
@@ -493,18 +685,33 @@ function frameName(node: ProfileNode): string {
 }
 
 function isFrame(node: ProfileNode | undefined, functionName: string, urlEnd: string): boolean {
-  return node !== undefined && node.callFrame.functionName === functionName && node.callFrame.url.endsWith(urlEnd);
+  return (
+    node !== undefined &&
+    node.callFrame.functionName === functionName &&
+    node.callFrame.url.endsWith(urlEnd)
+  );
 }
 
 /** The category of one frame (its parent tells the generated step function apart), or undefined when an outer frame decides. */
-function frameCategory(node: ProfileNode, parent: ProfileNode | undefined): ProfileCategory | undefined {
+function frameCategory(
+  node: ProfileNode,
+  parent: ProfileNode | undefined,
+): ProfileCategory | undefined {
   const { functionName, url } = node.callFrame;
   if (functionName === '(garbage collector)') return 'garbage collection';
-  if (url.endsWith('/runtime/output.ts')) return 'output (OutputWriter.add: sort, format, write spikes.csv)';
-  if (functionName === 'splitSpikes' || functionName === 'sortSpikes') return 'spike lists (splitSpikes, sortSpikes)';
-  if (isFrame(node, 'deliver', '/runtime/cpu.ts') || url.endsWith('/codegen/connectivity.ts')) return 'delivery (CpuBackend.deliver over stored rows)';
+  if (url.endsWith('/runtime/output.ts'))
+    return 'output (OutputWriter.add: sort, format, write spikes.csv)';
+  if (functionName === 'splitSpikes' || functionName === 'sortSpikes')
+    return 'spike lists (splitSpikes, sortSpikes)';
+  if (isFrame(node, 'deliver', '/runtime/cpu.ts') || url.endsWith('/codegen/connectivity.ts'))
+    return 'delivery (CpuBackend.deliver over stored rows)';
   // The step functions are new Function(...) bodies: no file, no name, called by runChunk.
-  if (url === '' && (functionName === '' || functionName === 'anonymous') && isFrame(parent, 'runChunk', '/runtime/cpu.ts')) return 'kernels (generated JavaScript step function)';
+  if (
+    url === '' &&
+    (functionName === '' || functionName === 'anonymous') &&
+    isFrame(parent, 'runChunk', '/runtime/cpu.ts')
+  )
+    return 'kernels (generated JavaScript step function)';
   return undefined;
 }
 
@@ -514,7 +721,12 @@ function frameCategory(node: ProfileNode, parent: ProfileNode | undefined): Prof
  * collection samples have no stack; they count in a window when they fall between its first and
  * last sample.
  */
-export function summariseProfile(file: string, neurons: number, durationMs: number, profiledSimulateSeconds: number): ProfileSummary {
+export function summariseProfile(
+  file: string,
+  neurons: number,
+  durationMs: number,
+  profiledSimulateSeconds: number,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -543,7 +755,10 @@ export function summariseProfile(file: string, neurons: number, durationMs: numb
   const times: number[] = [];
   let t = 0;
   for (const d of profile.timeDeltas) times.push((t += d));
-  const window = (inside: (id: number) => boolean, categorise: boolean): ProfileWindow & { categories: Map<ProfileCategory, number> } => {
+  const window = (
+    inside: (id: number) => boolean,
+    categorise: boolean,
+  ): ProfileWindow & { categories: Map<ProfileCategory, number> } => {
     const flags = profile.samples.map((id) => inside(id));
     const first = flags.indexOf(true);
     const last = flags.lastIndexOf(true);
@@ -578,7 +793,15 @@ export function summariseProfile(file: string, neurons: number, durationMs: numb
     neurons,
     durationMs,
     profiledSimulateSeconds,
-    simulate: { ms: sim.ms, topSelf: sim.topSelf, categories: PROFILE_CATEGORIES.map((category) => ({ category, ms: sim.categories.get(category)!, share: sim.categories.get(category)! / sim.ms })) },
+    simulate: {
+      ms: sim.ms,
+      topSelf: sim.topSelf,
+      categories: PROFILE_CATEGORIES.map((category) => ({
+        category,
+        ms: sim.categories.get(category)!,
+        share: sim.categories.get(category)! / sim.ms,
+      })),
+    },
     buildPlan: { ms: plan.ms, topSelf: plan.topSelf },
     prepare: { ms: prepare.ms, topSelf: prepare.topSelf },
     file,
@@ -643,36 +866,68 @@ async function findAccelerator(options: CobaScalingOptions): Promise<string | un
   return undefined;
 }
 
-function runChild(request: ChildRequest, timeoutSeconds: number, nodeFlags: readonly string[]): SizeResult | { failed: string } {
-  const run = spawnSync(process.execPath, [...nodeFlags, '--import', 'tsx', THIS_FILE, '--child', JSON.stringify(request)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'pipe'],
-    encoding: 'utf8',
-    timeout: timeoutSeconds * 1000,
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, MESA_SHADER_CACHE_DISABLE: process.env['MESA_SHADER_CACHE_DISABLE'] ?? 'true' },
-  });
+function runChild(
+  request: ChildRequest,
+  timeoutSeconds: number,
+  nodeFlags: readonly string[],
+): SizeResult | { failed: string } {
+  const run = spawnSync(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', THIS_FILE, '--child', JSON.stringify(request)],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'pipe'],
+      encoding: 'utf8',
+      timeout: timeoutSeconds * 1000,
+      maxBuffer: 64 * 1024 * 1024,
+      env: {
+        ...process.env,
+        MESA_SHADER_CACHE_DISABLE: process.env['MESA_SHADER_CACHE_DISABLE'] ?? 'true',
+      },
+    },
+  );
   // The child's progress lines, without Dawn's start-up warnings (no Vulkan, reduced limits) repeated per child.
   const err = (run.stderr ?? '')
     .split('\n')
     .filter((l) => !/^Warning: |^\s+at operator\(\)|^\s*$/.test(l))
     .join('\n');
   if (err !== '') process.stderr.write(`${err}\n`);
-  if (existsSync(request.resultFile)) return JSON.parse(readFileSync(request.resultFile, 'utf8')) as SizeResult;
+  if (existsSync(request.resultFile))
+    return JSON.parse(readFileSync(request.resultFile, 'utf8')) as SizeResult;
   const lines = err.split('\n').filter((l) => l.trim() !== '');
   const fatal = lines.find((l) => /Fatal|out of memory|^\w*Error\b/.test(l));
   const tail = fatal?.replace(/^#\s*/, '') ?? lines.slice(-3).join(' | ');
-  return { failed: run.error !== undefined ? `${run.error.message}` : `exit code ${String(run.status)}${run.signal === null ? '' : ` (${run.signal})`}${tail === '' ? '' : `: ${tail}`}` };
+  return {
+    failed:
+      run.error !== undefined
+        ? `${run.error.message}`
+        : `exit code ${String(run.status)}${run.signal === null ? '' : ` (${run.signal})`}${tail === '' ? '' : `: ${tail}`}`,
+  };
 }
 
 export async function cobaScaling(options: CobaScalingOptions = {}): Promise<CobaScalingResult> {
   const started = performance.now();
   const accelerator = await findAccelerator(options);
-  const sizes = options.sizes ?? (options.quick === true ? QUICK_SIZES : accelerator === undefined ? DEFAULT_SIZES : [...DEFAULT_SIZES, GPU_SIZE]);
-  const durations = sizes.map((n, k) => options.durationsMs?.[k] ?? defaultDurationMs(n, options.quick === true));
-  for (const ms of durations) if (!(ms >= FIRST_WINDOW_MS)) throw new Error(`COBA durations are at least ${FIRST_WINDOW_MS} ms (the window every size shares), not ${ms}`);
+  const sizes =
+    options.sizes ??
+    (options.quick === true
+      ? QUICK_SIZES
+      : accelerator === undefined
+        ? DEFAULT_SIZES
+        : [...DEFAULT_SIZES, GPU_SIZE]);
+  const durations = sizes.map(
+    (n, k) => options.durationsMs?.[k] ?? defaultDurationMs(n, options.quick === true),
+  );
+  for (const ms of durations)
+    if (!(ms >= FIRST_WINDOW_MS))
+      throw new Error(
+        `COBA durations are at least ${FIRST_WINDOW_MS} ms (the window every size shares), not ${ms}`,
+      );
   const notes: string[] = [];
-  if (options.sizes === undefined && options.quick !== true && accelerator === undefined) notes.push(`${GPU_SIZE.toLocaleString('en-US')} neurons left out: no hardware accelerator (CUDA or a hardware WebGPU adapter) found`);
+  if (options.sizes === undefined && options.quick !== true && accelerator === undefined)
+    notes.push(
+      `${GPU_SIZE.toLocaleString('en-US')} neurons left out: no hardware accelerator (CUDA or a hardware WebGPU adapter) found`,
+    );
   if (accelerator !== undefined) notes.push(`accelerator: ${accelerator}`);
   const work = mkdtempSync(join(tmpdir(), 'spikeforge-coba-'));
   const results: SizeResult[] = [];
@@ -683,52 +938,148 @@ export async function cobaScaling(options: CobaScalingOptions = {}): Promise<Cob
       if (options.webgpu !== false) backends.push('webgpu');
       else skipped.push({ backend: 'webgpu', reason: '--no-webgpu' });
       if (options.cuda !== false && accelerator?.startsWith('CUDA') === true) backends.push('cuda');
-      else skipped.push({ backend: 'cuda', reason: options.cuda === false ? '--no-cuda' : 'no CUDA device' });
+      else
+        skipped.push({
+          backend: 'cuda',
+          reason: options.cuda === false ? '--no-cuda' : 'no CUDA device',
+        });
       // 4M on the CPU or llvmpipe: minutes per simulated 20 ms and many GB; by default only the accelerators run it.
       if (neurons >= GPU_SIZE && options.sizes === undefined) {
-        const keep = backends.filter((b) => b === 'cuda' || (b === 'webgpu' && accelerator?.startsWith('WebGPU') === true));
-        for (const b of backends.filter((x) => !keep.includes(x))) skipped.push({ backend: b, reason: `${neurons.toLocaleString('en-US')} neurons on ${b === 'cpu' ? 'the CPU' : 'the software adapter'} is not run by default (ask with --sizes)` });
+        const keep = backends.filter(
+          (b) => b === 'cuda' || (b === 'webgpu' && accelerator?.startsWith('WebGPU') === true),
+        );
+        for (const b of backends.filter((x) => !keep.includes(x)))
+          skipped.push({
+            backend: b,
+            reason: `${neurons.toLocaleString('en-US')} neurons on ${b === 'cpu' ? 'the CPU' : 'the software adapter'} is not run by default (ask with --sizes)`,
+          });
         backends.splice(0, backends.length, ...keep);
       }
       const words = connectivityWords(neurons);
       if (words > LAYOUT_WORD_LIMIT) {
         const reason = `not run: ${(words / 1e6).toFixed(0)}M connectivity words; BufferLayout flattens them through a JavaScript array, which V8 cannot grow past about ${LAYOUT_WORD_LIMIT / 1e6}M elements (the process aborts)`;
         process.stderr.write(`  N = ${neurons.toLocaleString('en-US')}: ${reason}\n`);
-        results.push({ neurons, excitatory: (neurons * 4) / 5, inhibitory: neurons / 5, synapses: neurons * 80, durationMs: durations[k]!, steps: Math.round(durations[k]! / 0.1), status: 'failed', reason, runs: [] });
+        results.push({
+          neurons,
+          excitatory: (neurons * 4) / 5,
+          inhibitory: neurons / 5,
+          synapses: neurons * 80,
+          durationMs: durations[k]!,
+          steps: Math.round(durations[k]! / 0.1),
+          status: 'failed',
+          reason,
+          runs: [],
+        });
         continue;
       }
-      const request: ChildRequest = { neurons, durationMs: durations[k]!, backends, repetitions: options.repetitions ?? 1, skipped, keepOutput: options.keepOutput === true, resultFile: join(work, `${neurons}.json`) };
-      const big = neurons >= 400_000 ? [`--max-old-space-size=${Math.max(4096, Math.floor((totalmem() / 2 ** 20) * 0.75))}`] : [];
+      const request: ChildRequest = {
+        neurons,
+        durationMs: durations[k]!,
+        backends,
+        repetitions: options.repetitions ?? 1,
+        skipped,
+        keepOutput: options.keepOutput === true,
+        resultFile: join(work, `${neurons}.json`),
+      };
+      const big =
+        neurons >= 400_000
+          ? [`--max-old-space-size=${Math.max(4096, Math.floor((totalmem() / 2 ** 20) * 0.75))}`]
+          : [];
       const result = runChild(request, options.timeoutSeconds ?? 900, big);
-      const size: SizeResult = 'failed' in result ? { neurons, excitatory: (neurons * 4) / 5, inhibitory: neurons / 5, synapses: neurons * 80, durationMs: durations[k]!, steps: Math.round(durations[k]! / 0.1), status: 'failed', reason: result.failed, runs: [] } : result;
-      results.push(options.brian2Python === undefined ? size : { ...size, brian2: runBrian2(options.brian2Python, neurons, durations[k]!, options.repetitions ?? 1, work, options.timeoutSeconds ?? 900) });
+      const size: SizeResult =
+        'failed' in result
+          ? {
+              neurons,
+              excitatory: (neurons * 4) / 5,
+              inhibitory: neurons / 5,
+              synapses: neurons * 80,
+              durationMs: durations[k]!,
+              steps: Math.round(durations[k]! / 0.1),
+              status: 'failed',
+              reason: result.failed,
+              runs: [],
+            }
+          : result;
+      results.push(
+        options.brian2Python === undefined
+          ? size
+          : {
+              ...size,
+              brian2: runBrian2(
+                options.brian2Python,
+                neurons,
+                durations[k]!,
+                options.repetitions ?? 1,
+                work,
+                options.timeoutSeconds ?? 900,
+              ),
+            },
+      );
     }
-    if (results.some((r) => r.runs.some((b) => b.backend === 'webgpu' && b.status === 'ok' && b.software === true))) notes.push('WebGPU ran on the software adapter (Mesa llvmpipe on the same CPU cores), not on a GPU');
+    if (
+      results.some((r) =>
+        r.runs.some((b) => b.backend === 'webgpu' && b.status === 'ok' && b.software === true),
+      )
+    )
+      notes.push(
+        'WebGPU ran on the software adapter (Mesa llvmpipe on the same CPU cores), not on a GPU',
+      );
     let profile: CobaScalingResult['profile'];
     if (options.profileSize !== undefined) {
       const neurons = options.profileSize;
-      const durationMs = durations[sizes.indexOf(neurons)] ?? defaultDurationMs(neurons, options.quick === true);
+      const durationMs =
+        durations[sizes.indexOf(neurons)] ?? defaultDurationMs(neurons, options.quick === true);
       const dir = join(work, 'profile');
       mkdirSync(dir);
-      process.stderr.write(`  profile: node --cpu-prof, CPU run at N = ${neurons.toLocaleString('en-US')} (${durationMs} ms), not in the table\n`);
-      const request: ChildRequest = { neurons, durationMs, backends: ['cpu'], repetitions: 1, skipped: [], keepOutput: false, resultFile: join(dir, 'result.json') };
-      const result = runChild(request, options.timeoutSeconds ?? 900, ['--cpu-prof', '--cpu-prof-dir', dir]);
+      process.stderr.write(
+        `  profile: node --cpu-prof, CPU run at N = ${neurons.toLocaleString('en-US')} (${durationMs} ms), not in the table\n`,
+      );
+      const request: ChildRequest = {
+        neurons,
+        durationMs,
+        backends: ['cpu'],
+        repetitions: 1,
+        skipped: [],
+        keepOutput: false,
+        resultFile: join(dir, 'result.json'),
+      };
+      const result = runChild(request, options.timeoutSeconds ?? 900, [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        dir,
+      ]);
       // One profile per thread (tsx's module-loader thread writes one too): the main thread's is the one with simulate().
-      const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f));
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(dir, f));
       const main = files.find((f) => readFileSync(f, 'utf8').includes('/runtime/simulate.ts'));
-      if ('failed' in result || main === undefined) profile = { failed: 'failed' in result ? result.failed : `no .cpuprofile with simulate() among ${files.length}` };
+      if ('failed' in result || main === undefined)
+        profile = {
+          failed:
+            'failed' in result
+              ? result.failed
+              : `no .cpuprofile with simulate() among ${files.length}`,
+        };
       else {
         const kept = join(tmpdir(), `spikeforge-coba-${neurons}.cpuprofile`);
         writeFileSync(kept, readFileSync(main));
-        profile = summariseProfile(kept, neurons, durationMs, result.runs.find((r) => r.backend === 'cpu')?.wallSeconds ?? Number.NaN);
+        profile = summariseProfile(
+          kept,
+          neurons,
+          durationMs,
+          result.runs.find((r) => r.backend === 'cpu')?.wallSeconds ?? Number.NaN,
+        );
       }
     }
     const at4k = results.find((r) => r.neurons === BRIAN2_REFERENCE.neurons);
-    const cpu4k = at4k?.runs.find((r) => r.backend === 'cpu' && r.status === 'ok')?.secondsPerSimulatedSecond;
+    const cpu4k = at4k?.runs.find(
+      (r) => r.backend === 'cpu' && r.status === 'ok',
+    )?.secondsPerSimulatedSecond;
     const brian4k = at4k?.brian2?.secondsPerSimulatedSecond;
     return {
       network: {
-        source: 'examples/coba.spk (model CobaLif, weights 6 nS / 67 nS, initial state), generated by bench/coba-scaling.ts',
+        source:
+          'examples/coba.spk (model CobaLif, weights 6 nS / 67 nS, initial state), generated by bench/coba-scaling.ts',
         connectivity: `fixed_in_degree(${IN_DEGREE.E}) from E (0.8 N), fixed_in_degree(${IN_DEGREE.I}) from I (0.2 N): 80 stored inputs per neuron`,
         dt_ms: 0.1,
         recorded: 'spikes (OutputWriter: spikes.csv in a temporary folder)',
@@ -753,17 +1104,64 @@ export async function cobaScaling(options: CobaScalingOptions = {}): Promise<Cob
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => `  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}`).join('\n');
+  return rows
+    .map(
+      (r) =>
+        `  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}`,
+    )
+    .join('\n');
 }
 
 export function printCobaScaling(result: CobaScalingResult): void {
-  const rows = [['N', 'ms', 'build s', 'backend', 'prepare s', 'wall s', 's / sim s', 'median', 'spikes', 'rate Hz (E/I)', 'Hz first 20 ms', 'Hz 2nd half']];
+  const rows = [
+    [
+      'N',
+      'ms',
+      'build s',
+      'backend',
+      'prepare s',
+      'wall s',
+      's / sim s',
+      'median',
+      'spikes',
+      'rate Hz (E/I)',
+      'Hz first 20 ms',
+      'Hz 2nd half',
+    ],
+  ];
   for (const size of result.sizes) {
     const label = size.neurons.toLocaleString('en-US');
-    if (size.status === 'failed') rows.push([label, String(size.durationMs), '-', '(all)', 'failed', '', '', '', '', '', '', '']);
+    if (size.status === 'failed')
+      rows.push([
+        label,
+        String(size.durationMs),
+        '-',
+        '(all)',
+        'failed',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
     for (const r of size.runs) {
       if (r.status !== 'ok') {
-        rows.push([label, String(size.durationMs), size.build?.seconds.toFixed(1) ?? '-', r.backend, r.status, '', '', '', '', '', '', '']);
+        rows.push([
+          label,
+          String(size.durationMs),
+          size.build?.seconds.toFixed(1) ?? '-',
+          r.backend,
+          r.status,
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+        ]);
         continue;
       }
       rows.push([
@@ -786,33 +1184,87 @@ export function printCobaScaling(result: CobaScalingResult): void {
     const b = size.brian2;
     if (b === undefined) continue;
     const label = size.neurons.toLocaleString('en-US');
-    if (b.status !== 'ok') rows.push([label, String(size.durationMs), '', 'brian2', 'failed', '', '', '', '', '', '', '']);
-    else rows.push([label, String(size.durationMs), b.compileSeconds!.toFixed(1), 'brian2', '', b.runSeconds!.toFixed(2), b.secondsPerSimulatedSecond!.toFixed(2), (median(b.runSecondsEach!) / (size.durationMs / 1000)).toFixed(2), b.spikes!.toLocaleString('en-US'), b.rateHz!.toFixed(1), '', '']);
+    if (b.status !== 'ok')
+      rows.push([
+        label,
+        String(size.durationMs),
+        '',
+        'brian2',
+        'failed',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
+    else
+      rows.push([
+        label,
+        String(size.durationMs),
+        b.compileSeconds!.toFixed(1),
+        'brian2',
+        '',
+        b.runSeconds!.toFixed(2),
+        b.secondsPerSimulatedSecond!.toFixed(2),
+        (median(b.runSecondsEach!) / (size.durationMs / 1000)).toFixed(2),
+        b.spikes!.toLocaleString('en-US'),
+        b.rateHz!.toFixed(1),
+        '',
+        '',
+      ]);
   }
   console.log(table(rows));
   for (const size of result.sizes) {
-    if (size.brian2?.status === 'failed') console.log(`  N = ${size.neurons.toLocaleString('en-US')}, brian2 failed: ${size.brian2.reason ?? ''}`);
-    if (size.status === 'failed') console.log(`  N = ${size.neurons.toLocaleString('en-US')} failed: ${size.reason ?? ''}`);
-    for (const r of size.runs) if (r.status !== 'ok' && r.reason !== undefined) console.log(`  N = ${size.neurons.toLocaleString('en-US')}, ${r.backend} ${r.status}: ${r.reason}`);
+    if (size.brian2?.status === 'failed')
+      console.log(
+        `  N = ${size.neurons.toLocaleString('en-US')}, brian2 failed: ${size.brian2.reason ?? ''}`,
+      );
+    if (size.status === 'failed')
+      console.log(`  N = ${size.neurons.toLocaleString('en-US')} failed: ${size.reason ?? ''}`);
+    for (const r of size.runs)
+      if (r.status !== 'ok' && r.reason !== undefined)
+        console.log(
+          `  N = ${size.neurons.toLocaleString('en-US')}, ${r.backend} ${r.status}: ${r.reason}`,
+        );
     const ok = size.runs.filter((r) => r.status === 'ok');
-    if (ok.length > 1) console.log(`  N = ${size.neurons.toLocaleString('en-US')}: spikes.csv ${new Set(ok.map((r) => r.spikesCsvSha256)).size === 1 ? 'identical' : 'different'} on ${ok.map((r) => r.backend).join(' and ')}`);
+    if (ok.length > 1)
+      console.log(
+        `  N = ${size.neurons.toLocaleString('en-US')}: spikes.csv ${new Set(ok.map((r) => r.spikesCsvSha256)).size === 1 ? 'identical' : 'different'} on ${ok.map((r) => r.backend).join(' and ')}`,
+      );
   }
-  const devices = new Map(result.sizes.flatMap((s) => s.runs.filter((r) => r.device !== undefined).map((r) => [r.backend, r.device!] as const)));
+  const devices = new Map(
+    result.sizes.flatMap((s) =>
+      s.runs.filter((r) => r.device !== undefined).map((r) => [r.backend, r.device!] as const),
+    ),
+  );
   for (const [backend, device] of devices) console.log(`  ${backend}: ${device}`);
   const ref = result.reference;
   if (ref.spikeforgeCpuSecondsPerSimulatedSecond !== undefined) {
-    console.log(`  ${ref.simulator} at ${ref.neurons} neurons: ${ref.secondsPerSimulatedSecond} s per simulated second (${ref.source}); spikeforge CPU ${ref.spikeforgeCpuSecondsPerSimulatedSecond.toFixed(2)} s, ${ref.ratio!.toFixed(1)}x that`);
-    if (ref.measuredSecondsPerSimulatedSecond !== undefined) console.log(`  Brian2 measured here (same network, fixed in-degree): ${ref.measuredSecondsPerSimulatedSecond.toFixed(3)} s per simulated second; spikeforge CPU ${ref.measuredRatio!.toFixed(1)}x that`);
+    console.log(
+      `  ${ref.simulator} at ${ref.neurons} neurons: ${ref.secondsPerSimulatedSecond} s per simulated second (${ref.source}); spikeforge CPU ${ref.spikeforgeCpuSecondsPerSimulatedSecond.toFixed(2)} s, ${ref.ratio!.toFixed(1)}x that`,
+    );
+    if (ref.measuredSecondsPerSimulatedSecond !== undefined)
+      console.log(
+        `  Brian2 measured here (same network, fixed in-degree): ${ref.measuredSecondsPerSimulatedSecond.toFixed(3)} s per simulated second; spikeforge CPU ${ref.measuredRatio!.toFixed(1)}x that`,
+      );
   }
   const p = result.profile;
   if (p !== undefined && 'failed' in p) console.log(`  profile failed: ${p.failed}`);
   else if (p !== undefined) {
-    console.log(`  profile (node --cpu-prof) of the CPU run at N = ${p.neurons.toLocaleString('en-US')}, ${p.durationMs} ms simulated in ${p.profiledSimulateSeconds.toFixed(2)} s under the profiler; ${p.file}`);
+    console.log(
+      `  profile (node --cpu-prof) of the CPU run at N = ${p.neurons.toLocaleString('en-US')}, ${p.durationMs} ms simulated in ${p.profiledSimulateSeconds.toFixed(2)} s under the profiler; ${p.file}`,
+    );
     console.log(`    simulate(), ${(p.simulate.ms / 1000).toFixed(2)} s of samples:`);
-    for (const c of p.simulate.categories) console.log(`    ${(100 * c.share).toFixed(1).padStart(5)}%  ${(c.ms / 1000).toFixed(2).padStart(6)} s  ${c.category}`);
+    for (const c of p.simulate.categories)
+      console.log(
+        `    ${(100 * c.share).toFixed(1).padStart(5)}%  ${(c.ms / 1000).toFixed(2).padStart(6)} s  ${c.category}`,
+      );
     const top = (title: string, w: ProfileWindow): void => {
       console.log(`    ${title}, ${(w.ms / 1000).toFixed(2)} s of samples, most self time:`);
-      for (const f of w.topSelf.slice(0, 6)) console.log(`    ${(100 * f.share).toFixed(1).padStart(5)}%  ${f.function}`);
+      for (const f of w.topSelf.slice(0, 6))
+        console.log(`    ${(100 * f.share).toFixed(1).padStart(5)}%  ${f.function}`);
     };
     top('simulate()', p.simulate);
     top('buildPlan()', p.buildPlan);
@@ -822,8 +1274,13 @@ export function printCobaScaling(result: CobaScalingResult): void {
 }
 
 function parseList(flag: string, value: string | undefined): number[] {
-  const list = (value ?? '').split(',').map((x) => Number(x.trim().replace(/k$/i, '000').replace(/m$/i, '000000')));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${flag} takes a comma-separated list of whole numbers (4000,40000 or 4k,40k), not '${value ?? ''}'`);
+  const list = (value ?? '')
+    .split(',')
+    .map((x) => Number(x.trim().replace(/k$/i, '000').replace(/m$/i, '000000')));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(
+      `${flag} takes a comma-separated list of whole numbers (4000,40000 or 4k,40k), not '${value ?? ''}'`,
+    );
   return list;
 }
 
@@ -845,13 +1302,19 @@ async function main(argv: readonly string[]): Promise<void> {
   for (let k = 0; k < argv.length; k++) {
     const flag = argv[k]!;
     if (flag === '--sizes') options = { ...options, sizes: parseSizes(flag, argv[++k]) };
-    else if (flag === '--durations') options = { ...options, durationsMs: parseList(flag, argv[++k]) };
+    else if (flag === '--durations')
+      options = { ...options, durationsMs: parseList(flag, argv[++k]) };
     else if (flag === '--no-webgpu') options = { ...options, webgpu: false };
     else if (flag === '--no-cuda') options = { ...options, cuda: false };
     else if (flag === '--quick') options = { ...options, quick: true };
     else if (flag === '--keep-output') options = { ...options, keepOutput: true };
-    else if (flag === '--profile') options = { ...options, profileSize: /^\d/.test(argv[k + 1] ?? '') ? parseList(flag, argv[++k])[0]! : PROFILE_SIZE };
-    else if (flag === '--repetitions') options = { ...options, repetitions: parseList(flag, argv[++k])[0]! };
+    else if (flag === '--profile')
+      options = {
+        ...options,
+        profileSize: /^\d/.test(argv[k + 1] ?? '') ? parseList(flag, argv[++k])[0]! : PROFILE_SIZE,
+      };
+    else if (flag === '--repetitions')
+      options = { ...options, repetitions: parseList(flag, argv[++k])[0]! };
     else if (flag === '--brian2') options = { ...options, brian2Python: argv[++k] ?? 'python3' };
     else if (flag === '--out') out = argv[++k];
     else throw new Error(`unknown option '${flag}' (see the top of bench/coba-scaling.ts)`);
@@ -860,8 +1323,13 @@ async function main(argv: readonly string[]): Promise<void> {
   const day = date.toISOString().slice(0, 10);
   const model = cpus()[0]?.model.trim() ?? 'unknown CPU';
   const loadBefore = loadavg()[0]!;
-  console.log(`COBA scaling, ${day}, ${model} (${availableParallelism()} cores), node ${process.version}, load average ${loadBefore.toFixed(2)}`);
-  if (loadBefore > 1) console.log(`note: load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores before starting: if other processes are running, the numbers will be low`);
+  console.log(
+    `COBA scaling, ${day}, ${model} (${availableParallelism()} cores), node ${process.version}, load average ${loadBefore.toFixed(2)}`,
+  );
+  if (loadBefore > 1)
+    console.log(
+      `note: load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores before starting: if other processes are running, the numbers will be low`,
+    );
   const result = await cobaScaling(options);
   printCobaScaling(result);
   const file = out ?? join(ROOT, 'bench', 'results', `${day}-coba.json`);
@@ -870,7 +1338,13 @@ async function main(argv: readonly string[]): Promise<void> {
     date: day,
     time: date.toISOString(),
     command: `npx tsx bench/coba-scaling.ts${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`,
-    machine: { cpu: model, cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+    machine: {
+      cpu: model,
+      cores: availableParallelism(),
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    },
     loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
     cobaScaling: result,
   };

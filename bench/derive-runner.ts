@@ -28,13 +28,19 @@ export interface DeriveResult {
 const DERIVE_BENCH = join(ROOT, 'bench', 'derive.bench.ts');
 
 function runDeriveBench(timeoutSeconds: number): DeriveResult {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', DERIVE_BENCH], { cwd: ROOT, encoding: 'utf8', timeout: timeoutSeconds * 1000 });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', DERIVE_BENCH], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: timeoutSeconds * 1000,
+  });
   const output = `${run.stdout ?? ''}${run.stderr ?? ''}`.trim();
   const notes: string[] = [];
-  if (run.error !== undefined) notes.push(`bench/derive.bench.ts did not finish: ${run.error.message}`);
+  if (run.error !== undefined)
+    notes.push(`bench/derive.bench.ts did not finish: ${run.error.message}`);
   // "derive the stdlib (18 models, exp_euler): cold 61.2 ms, warm median 3.10 ms (target < 100 ms)"
   const summary = /\((\d+) models[^)]*\): cold ([\d.]+) ms, warm median ([\d.]+) ms/.exec(output);
-  if (summary === null) notes.push('the summary line of bench/derive.bench.ts was not recognized; see output');
+  if (summary === null)
+    notes.push('the summary line of bench/derive.bench.ts was not recognized; see output');
   return {
     source: 'bench/derive.bench.ts',
     models: summary === null ? undefined : Number(summary[1]),
@@ -48,14 +54,20 @@ function runDeriveBench(timeoutSeconds: number): DeriveResult {
 
 /** Fallback: every stdlib neuron and synapse model, in this process (cold only if nothing derived before). */
 function measureStdlib(): DeriveResult {
-  const compiled = compileFiles([join(ROOT, 'stdlib', 'neurons.spk'), join(ROOT, 'stdlib', 'synapses.spk')]);
+  const compiled = compileFiles([
+    join(ROOT, 'stdlib', 'neurons.spk'),
+    join(ROOT, 'stdlib', 'synapses.spk'),
+  ]);
   if (compiled.program === undefined) throw new Error('the stdlib does not compile');
-  const models = [...compiled.program.models.values()].filter((m): m is NeuronModel | SynapseModel => m.kind !== 'output');
+  const models = [...compiled.program.models.values()].filter(
+    (m): m is NeuronModel | SynapseModel => m.kind !== 'output',
+  );
   const once = (): number => {
     const start = performance.now();
     for (const m of models) {
       const r = deriveUpdate(m);
-      if (r.kind === 'error') throw new Error(`${m.name}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
+      if (r.kind === 'error')
+        throw new Error(`${m.name}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
     }
     return performance.now() - start;
   };
@@ -68,7 +80,9 @@ function measureStdlib(): DeriveResult {
     warmMedianMs: warm[10],
     exitCode: undefined,
     output: '',
-    notes: ['measured in the benchmark process: "cold" is only cold when nothing was derived before'],
+    notes: [
+      'measured in the benchmark process: "cold" is only cold when nothing was derived before',
+    ],
   };
 }
 

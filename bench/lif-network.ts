@@ -49,6 +49,9 @@ export function compileBenchNetwork(text: string): Network {
     (path) => path === BENCH_FILE || existsSync(path),
   );
   const network = result.program?.networks.get(BENCH_NETWORK);
-  if (network === undefined) throw new Error(`the benchmark network does not compile: ${result.diagnostics.items.map((d) => d.message).join('; ')}`);
+  if (network === undefined)
+    throw new Error(
+      `the benchmark network does not compile: ${result.diagnostics.items.map((d) => d.message).join('; ')}`,
+    );
   return network;
 }

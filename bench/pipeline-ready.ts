@@ -22,7 +22,14 @@ import { type WebGpu, formatCompilationMessages } from '../src/runtime/webgpu/de
 import { compileBenchNetwork, lifBenchSpk } from './lif-network.js';
 import { backendBindGroupLayout, backendBuffers, stepInfo } from './webgpu-bindings.js';
 
-export const STAGES = ['compile', 'derive', 'plan', 'generate', 'shader module', 'pipeline'] as const;
+export const STAGES = [
+  'compile',
+  'derive',
+  'plan',
+  'generate',
+  'shader module',
+  'pipeline',
+] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface PipelineReadyResult {
@@ -46,10 +53,21 @@ function median(values: readonly number[]): number {
 }
 
 /** One step of the first dispatch (its first workgroup), on zeroed buffers laid out as the backend's. */
-async function oneDispatch(gpu: WebGpu, pipeline: GPUComputePipeline, bindGroupLayout: GPUBindGroupLayout, plan: ReturnType<typeof buildPlan>): Promise<number> {
+async function oneDispatch(
+  gpu: WebGpu,
+  pipeline: GPUComputePipeline,
+  bindGroupLayout: GPUBindGroupLayout,
+  plan: ReturnType<typeof buildPlan>,
+): Promise<number> {
   const device = gpu.device;
   const layout = layoutOf(plan);
-  const buffers = backendBuffers(device, bindGroupLayout, layout, 1, new Float32Array(layout.totalStateFloats));
+  const buffers = backendBuffers(
+    device,
+    bindGroupLayout,
+    layout,
+    1,
+    new Float32Array(layout.totalStateFloats),
+  );
   device.queue.writeBuffer(buffers.info, 0, stepInfo(0, 1));
   await device.queue.onSubmittedWorkDone();
   device.pushErrorScope('validation');
@@ -75,21 +93,34 @@ function deriveModels(network: Network): void {
   for (const p of network.populations) if (p.source.kind === 'neuron') models.add(p.source.model);
   for (const m of models) {
     const r = deriveUpdate(m);
-    if (r.kind === 'error') throw new Error(`derive ${m.name}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
+    if (r.kind === 'error')
+      throw new Error(`derive ${m.name}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
   }
 }
 
-export async function pipelineReady(neurons: number, repetitions: number, open: () => Promise<WebGpu | undefined>): Promise<PipelineReadyResult> {
+export async function pipelineReady(
+  neurons: number,
+  repetitions: number,
+  open: () => Promise<WebGpu | undefined>,
+): Promise<PipelineReadyResult> {
   const notes: string[] = [];
   const openStart = performance.now();
   const gpu = await open();
   const openDeviceMs = gpu === undefined ? undefined : performance.now() - openStart;
-  if (gpu === undefined) notes.push('no WebGPU device: the shader module and pipeline stages are not measured');
+  if (gpu === undefined)
+    notes.push('no WebGPU device: the shader module and pipeline stages are not measured');
   const runs: Record<Stage, number | undefined>[] = [];
   const dispatches: number[] = [];
   try {
     for (let r = 0; r < repetitions; r++) {
-      const times: Record<Stage, number | undefined> = { compile: undefined, derive: undefined, plan: undefined, generate: undefined, 'shader module': undefined, pipeline: undefined };
+      const times: Record<Stage, number | undefined> = {
+        compile: undefined,
+        derive: undefined,
+        plan: undefined,
+        generate: undefined,
+        'shader module': undefined,
+        pipeline: undefined,
+      };
       const text = lifBenchSpk(neurons, 1000 + r, (20 + (r + 1) * 1e-4).toFixed(4));
       let t = performance.now();
       const lap = (stage: Stage): void => {
@@ -110,21 +141,34 @@ export async function pipelineReady(neurons: number, repetitions: number, open: 
         const module = device.createShaderModule({ code });
         const info = await module.getCompilationInfo();
         const errors = info.messages.filter((m) => m.type === 'error');
-        if (errors.length > 0) throw new Error(`generated WGSL does not compile:\n${formatCompilationMessages(errors).join('\n')}`);
+        if (errors.length > 0)
+          throw new Error(
+            `generated WGSL does not compile:\n${formatCompilationMessages(errors).join('\n')}`,
+          );
         lap('shader module');
         const bindGroupLayout = backendBindGroupLayout(device);
         const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-        const entryPoints = stepDispatches(layoutOf(plan), plan.kernels, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]).map((d) => d.entryPoint);
-        const pipelines = await Promise.all(entryPoints.map((entryPoint) => device.createComputePipelineAsync({ layout, compute: { module, entryPoint } })));
+        const entryPoints = stepDispatches(layoutOf(plan), plan.kernels, mergedRoutes(plan), [
+          ...plan.routing.ringSlots.keys(),
+        ]).map((d) => d.entryPoint);
+        const pipelines = await Promise.all(
+          entryPoints.map((entryPoint) =>
+            device.createComputePipelineAsync({ layout, compute: { module, entryPoint } }),
+          ),
+        );
         lap('pipeline');
-        dispatches.push(await oneDispatch(gpu, pipelines[pipelines.length - 1]!, bindGroupLayout, plan));
+        dispatches.push(
+          await oneDispatch(gpu, pipelines[pipelines.length - 1]!, bindGroupLayout, plan),
+        );
       }
       runs.push(times);
     }
   } finally {
     gpu?.close();
   }
-  const summarize = (rows: readonly Record<Stage, number | undefined>[]): Record<Stage | 'total', number | undefined> => {
+  const summarize = (
+    rows: readonly Record<Stage, number | undefined>[],
+  ): Record<Stage | 'total', number | undefined> => {
     const out = {} as Record<Stage | 'total', number | undefined>;
     let total = 0;
     for (const stage of STAGES) {
@@ -143,7 +187,13 @@ export async function pipelineReady(neurons: number, repetitions: number, open: 
     repetitions,
     cold: summarize(runs.slice(0, 1)),
     warmMedian: summarize(runs.length > 1 ? runs.slice(1) : runs),
-    firstDispatchMs: dispatches.length === 0 ? undefined : { cold: dispatches[0]!, warmMedian: median(dispatches.length > 1 ? dispatches.slice(1) : dispatches) },
+    firstDispatchMs:
+      dispatches.length === 0
+        ? undefined
+        : {
+            cold: dispatches[0]!,
+            warmMedian: median(dispatches.length > 1 ? dispatches.slice(1) : dispatches),
+          },
     notes,
   };
 }

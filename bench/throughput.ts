@@ -14,7 +14,12 @@ import { performance } from 'node:perf_hooks';
 import { generateSource, layoutOf, mergedRoutes } from '../src/codegen/module.js';
 import { JS_KERNEL_PARAMETERS } from '../src/codegen/js/kernel.js';
 import { entryPointName } from '../src/codegen/kernel-ir.js';
-import { STEP_UNIFORM_STRIDE, WORKGROUP_SIZE, spikeListBase, stepDispatches } from '../src/codegen/wgsl/kernel.js';
+import {
+  STEP_UNIFORM_STRIDE,
+  WORKGROUP_SIZE,
+  spikeListBase,
+  stepDispatches,
+} from '../src/codegen/wgsl/kernel.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
 import { cpuBackend, webGpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
@@ -45,12 +50,18 @@ function neuronsOf(plan: SimulationPlan): number {
 }
 
 function measurement(plan: SimulationPlan, seconds: number, spikes: number): Measurement {
-  return { steps: plan.steps, seconds, updatesPerSecond: (neuronsOf(plan) * plan.steps) / seconds, spikes };
+  return {
+    steps: plan.steps,
+    seconds,
+    updatesPerSecond: (neuronsOf(plan) * plan.steps) / seconds,
+    spikes,
+  };
 }
 
 /** The kernel-only loops leave out spike delivery between populations. */
 function requireNoProjections(plan: SimulationPlan): void {
-  if (plan.routing.routes.length > 0) throw new Error('the kernel-only measurement handles networks without projections only');
+  if (plan.routing.routes.length > 0)
+    throw new Error('the kernel-only measurement handles networks without projections only');
 }
 
 /** The float32 initial state buffer, as the backends lay it out. */
@@ -67,37 +78,77 @@ export function initialState(plan: SimulationPlan): Float32Array {
   return state;
 }
 
-async function endToEnd(plan: SimulationPlan, backend: ReturnType<typeof cpuBackend> | ReturnType<typeof webGpuBackend>): Promise<Measurement> {
+async function endToEnd(
+  plan: SimulationPlan,
+  backend: ReturnType<typeof cpuBackend> | ReturnType<typeof webGpuBackend>,
+): Promise<Measurement> {
   await backend.prepare(plan);
   const result = await simulate(plan, backend);
-  const spikes = result.chunks.reduce((n, c) => n + [...c.spikes.values()].reduce((m, s) => m + s.steps.length, 0), 0);
+  const spikes = result.chunks.reduce(
+    (n, c) => n + [...c.spikes.values()].reduce((m, s) => m + s.steps.length, 0),
+    0,
+  );
   return measurement(plan, result.wallSeconds, spikes);
 }
 
 /** The step-function parameters this loop passes, in order; checked against the generator's. */
-const CPU_PARAMETERS = ['sf_state', 'sf_record', 'sf_spikes', 'sf_rt', 'sf_step', 'sf_chunk_step', 'sf_counts', 'sf_ring', 'sf_conn'];
+const CPU_PARAMETERS = [
+  'sf_state',
+  'sf_record',
+  'sf_spikes',
+  'sf_rt',
+  'sf_step',
+  'sf_chunk_step',
+  'sf_counts',
+  'sf_ring',
+  'sf_conn',
+];
 
-type StepFunction = (state: Float32Array, record: Float32Array, spikes: number[], rt: unknown, step: number, chunkStep: number, counts: Uint32Array, ring: Uint32Array, conn: Uint32Array) => void;
+type StepFunction = (
+  state: Float32Array,
+  record: Float32Array,
+  spikes: number[],
+  rt: unknown,
+  step: number,
+  chunkStep: number,
+  counts: Uint32Array,
+  ring: Uint32Array,
+  conn: Uint32Array,
+) => void;
 
 /** The CPU kernels alone: generateSource(plan, 'js') compiled with new Function, chunked as CpuBackend does. */
 function cpuKernelOnly(plan: SimulationPlan, chunkSteps: number): Measurement {
   requireNoProjections(plan);
-  if (JS_KERNEL_PARAMETERS.join() !== CPU_PARAMETERS.join()) throw new Error(`the JS kernel signature changed (${JS_KERNEL_PARAMETERS.join(', ')}); update bench/throughput.ts`);
+  if (JS_KERNEL_PARAMETERS.join() !== CPU_PARAMETERS.join())
+    throw new Error(
+      `the JS kernel signature changed (${JS_KERNEL_PARAMETERS.join(', ')}); update bench/throughput.ts`,
+    );
   const source = generateSource(plan, 'js');
   const names = plan.kernels.map((k) => entryPointName(k.population));
-  const steps = new Function(`'use strict';\n${source}\nreturn [${names.join(', ')}];`)() as StepFunction[];
+  const steps = new Function(
+    `'use strict';\n${source}\nreturn [${names.join(', ')}];`,
+  )() as StepFunction[];
   const layout = layoutOf(plan);
   const state = initialState(plan);
   const record = new Float32Array(chunkSteps * layout.recordRow);
   const counts = new Uint32Array(layout.countWords);
   const ring = new Uint32Array(layout.ringWords);
-  const rt = new Proxy({}, { get: () => () => { throw new Error('the benchmark kernel is not expected to draw random numbers'); } });
+  const rt = new Proxy(
+    {},
+    {
+      get: () => () => {
+        throw new Error('the benchmark kernel is not expected to draw random numbers');
+      },
+    },
+  );
   let total = 0;
   const start = performance.now();
   for (let first = 0; first < plan.steps; first += chunkSteps) {
     const n = Math.min(chunkSteps, plan.steps - first);
     const spikes: number[] = [];
-    for (let s = 0; s < n; s++) for (const step of steps) step(state, record, spikes, rt, first + s, s, counts, ring, layout.connectivity);
+    for (let s = 0; s < n; s++)
+      for (const step of steps)
+        step(state, record, spikes, rt, first + s, s, counts, ring, layout.connectivity);
     total += spikes.length / 2;
   }
   return measurement(plan, (performance.now() - start) / 1000, total);
@@ -125,7 +176,11 @@ export async function cpuThroughput(plan: SimulationPlan): Promise<ThroughputRes
 }
 
 /** The WGSL kernels alone, on an open device, bound and chunked as WebGpuBackend does; only the spike count is read back. */
-async function webGpuKernelOnly(plan: SimulationPlan, gpu: WebGpu, chunkSteps: number): Promise<Measurement> {
+async function webGpuKernelOnly(
+  plan: SimulationPlan,
+  gpu: WebGpu,
+  chunkSteps: number,
+): Promise<Measurement> {
   requireNoProjections(plan);
   const device = gpu.device;
   const layout = layoutOf(plan);
@@ -134,15 +189,33 @@ async function webGpuKernelOnly(plan: SimulationPlan, gpu: WebGpu, chunkSteps: n
   const module = device.createShaderModule({ code });
   const info = await module.getCompilationInfo();
   const problems = info.messages.filter((m) => m.type === 'error');
-  if (problems.length > 0) throw new Error(`generated WGSL does not compile:\n${formatCompilationMessages(problems).join('\n')}`);
+  if (problems.length > 0)
+    throw new Error(
+      `generated WGSL does not compile:\n${formatCompilationMessages(problems).join('\n')}`,
+    );
   const bindGroupLayout = backendBindGroupLayout(device);
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-  const dispatches = stepDispatches(layout, plan.kernels, mergedRoutes(plan), [...plan.routing.ringSlots.keys()]);
-  const pipelines = await Promise.all(dispatches.map((d) => device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: d.entryPoint } })));
+  const dispatches = stepDispatches(layout, plan.kernels, mergedRoutes(plan), [
+    ...plan.routing.ringSlots.keys(),
+  ]);
+  const pipelines = await Promise.all(
+    dispatches.map((d) =>
+      device.createComputePipelineAsync({
+        layout: pipelineLayout,
+        compute: { module, entryPoint: d.entryPoint },
+      }),
+    ),
+  );
   const buffers = backendBuffers(device, bindGroupLayout, layout, chunkSteps, initialState(plan));
-  const countRead = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const countRead = device.createBuffer({
+    size: 4,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   const setupError = await device.popErrorScope();
-  if (setupError !== null) throw new Error(`kernel-only WebGPU setup (does bench/webgpu-bindings.ts still match the backend?): ${setupError.message}`);
+  if (setupError !== null)
+    throw new Error(
+      `kernel-only WebGPU setup (does bench/webgpu-bindings.ts still match the backend?): ${setupError.message}`,
+    );
   await device.queue.onSubmittedWorkDone();
   const countAt = 4 * spikeListBase(layout);
   let total = 0;
@@ -177,7 +250,11 @@ async function webGpuKernelOnly(plan: SimulationPlan, gpu: WebGpu, chunkSteps: n
  * WebGPU end to end (WebGpuBackend, which opens its own device) and kernel only (on `gpu`).
  * `plan.steps` should already be reduced for a software adapter.
  */
-export async function webGpuThroughput(plan: SimulationPlan, gpu: WebGpu, notes: readonly string[]): Promise<ThroughputResult> {
+export async function webGpuThroughput(
+  plan: SimulationPlan,
+  gpu: WebGpu,
+  notes: readonly string[],
+): Promise<ThroughputResult> {
   const chunkSteps = webGpuBackend().maxChunkSteps(plan);
   const kernel = await webGpuKernelOnly(plan, gpu, chunkSteps);
   const backend = webGpuBackend();

@@ -10,9 +10,21 @@ import { STEP_UNIFORM_STRIDE, spikeListBase } from '../src/codegen/wgsl/kernel.j
 export function backendBindGroupLayout(device: GPUDevice): GPUBindGroupLayout {
   return device.createBindGroupLayout({
     entries: [
-      ...[0, 1, 2].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
-      { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 } },
-      { binding: 4, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' as const } },
+      ...[0, 1, 2].map((binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: 'storage' as const },
+      })),
+      {
+        binding: 3,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: 'uniform' as const, hasDynamicOffset: true, minBindingSize: 16 },
+      },
+      {
+        binding: 4,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: 'read-only-storage' as const },
+      },
     ],
   });
 }
@@ -29,13 +41,34 @@ export interface BackendBuffers {
 }
 
 /** Buffers for chunks of `chunkSteps` steps, the state uploaded, bound to `bindGroupLayout`. */
-export function backendBuffers(device: GPUDevice, bindGroupLayout: GPUBindGroupLayout, layout: BufferLayout, chunkSteps: number, initialState: Float32Array): BackendBuffers {
+export function backendBuffers(
+  device: GPUDevice,
+  bindGroupLayout: GPUBindGroupLayout,
+  layout: BufferLayout,
+  chunkSteps: number,
+  initialState: Float32Array,
+): BackendBuffers {
   const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const state = device.createBuffer({ size: Math.max(16, layout.totalStateFloats * 4), usage: storage });
-  const events = device.createBuffer({ size: 4 * (spikeListBase(layout) + 1 + 2 * layout.totalNeurons * chunkSteps), usage: storage });
-  const record = device.createBuffer({ size: Math.max(16, 4 * layout.recordRow * chunkSteps), usage: storage });
-  const info = device.createBuffer({ size: STEP_UNIFORM_STRIDE * chunkSteps, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const conn = device.createBuffer({ size: Math.max(16, 4 * layout.connectivity.length), usage: storage });
+  const state = device.createBuffer({
+    size: Math.max(16, layout.totalStateFloats * 4),
+    usage: storage,
+  });
+  const events = device.createBuffer({
+    size: 4 * (spikeListBase(layout) + 1 + 2 * layout.totalNeurons * chunkSteps),
+    usage: storage,
+  });
+  const record = device.createBuffer({
+    size: Math.max(16, 4 * layout.recordRow * chunkSteps),
+    usage: storage,
+  });
+  const info = device.createBuffer({
+    size: STEP_UNIFORM_STRIDE * chunkSteps,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  const conn = device.createBuffer({
+    size: Math.max(16, 4 * layout.connectivity.length),
+    usage: storage,
+  });
   if (layout.connectivity.length > 0) device.queue.writeBuffer(conn, 0, layout.connectivity);
   device.queue.writeBuffer(state, 0, initialState);
   const bindGroup = device.createBindGroup({

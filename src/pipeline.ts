@@ -17,7 +17,13 @@ import { parseFile } from './parser/parse.js';
  *   lower   (AST -> IR: names resolved, literals in internal units, structure checked)
  *   check   (units of every expression; instantiation in networks)
  *   validate (IR invariants, between passes; a failure is a bug in spikeforge)
- * Integration, legalization and printing come after, per target.
+ * The back end continues in src/codegen/module.ts (buildPlan, generateSource):
+ *   integrate (src/integrate: each model's update derived symbolically)
+ *   route     (projections: placement, delays in steps, connectivity)
+ *   build     (one kernel per population in the kernel IR, constants folded)
+ *   legalize  (dead locals removed)
+ *   print     (WGSL, JavaScript or CUDA through one table-configured printer)
+ * docs/design.md walks through all of it.
  */
 
 /** The folder that holds stdlib/, the fallback for imports such as "stdlib/neurons.spk". */
