@@ -1,4 +1,5 @@
 import type { PopulationKernel } from '../codegen/kernel-ir.js';
+import type { BufferLayout } from '../codegen/layout.js';
 import type { NetworkRouting } from '../codegen/network.js';
 import type { Precision } from '../codegen/printer.js';
 import type { IndexRange, Network } from '../ir/types.js';
@@ -81,4 +82,18 @@ export function sortSpikes(
     steps: Uint32Array.from(order, (k) => steps[k]!),
     indices: Uint32Array.from(order, (k) => indices[k]!),
   };
+}
+
+/** The states of one kernel, cut out of a copy of the whole state buffer. */
+export function kernelStates(
+  all: Float32Array | Float64Array,
+  layout: BufferLayout,
+  kernel: PopulationKernel,
+): Map<string, Float64Array> {
+  return new Map(
+    kernel.states.map((s) => {
+      const offset = layout.stateOffset(kernel.population, s);
+      return [s, Float64Array.from(all.subarray(offset, offset + kernel.size))];
+    }),
+  );
 }

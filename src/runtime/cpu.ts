@@ -7,7 +7,13 @@ import { layoutOf } from '../codegen/module.js';
 import type { Precision } from '../codegen/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
-import { type Backend, type Chunk, type SimulationPlan, sortSpikes } from './backend.js';
+import {
+  type Backend,
+  type Chunk,
+  type SimulationPlan,
+  kernelStates,
+  sortSpikes,
+} from './backend.js';
 
 type StepFunction = (
   state: Float32Array | Float64Array,
@@ -154,12 +160,7 @@ export class CpuBackend implements Backend {
     const kernel = this.plan?.kernels.find((k) => k.population === population);
     if (kernel === undefined || this.layout === undefined)
       throw new InternalError(`no population ${population}`);
-    return new Map(
-      kernel.states.map((s) => {
-        const offset = this.layout!.stateOffset(population, s);
-        return [s, Float64Array.from(this.state.subarray(offset, offset + kernel.size))];
-      }),
-    );
+    return kernelStates(this.state, this.layout, kernel);
   }
 
   dispose(): void {

@@ -10,7 +10,7 @@ import {
   stepDispatches,
 } from '../../codegen/wgsl/kernel.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import type { Backend, Chunk, SimulationPlan } from '../backend.js';
+import { type Backend, type Chunk, type SimulationPlan, kernelStates } from '../backend.js';
 import { splitSpikes, splitTraces } from '../cpu.js';
 import { type WebGpu, formatCompilationMessages, openWebGpu } from './device.js';
 
@@ -287,12 +287,7 @@ export class WebGpuBackend implements Backend {
     gpu.device.queue.submit([encoder.finish()]);
     await read.mapAsync(GPUMapMode.READ);
     const all = new Float32Array(read.getMappedRange());
-    const result = new Map(
-      kernel.states.map((s) => {
-        const offset = layout.stateOffset(population, s);
-        return [s, Float64Array.from(all.subarray(offset, offset + kernel.size))];
-      }),
-    );
+    const result = kernelStates(all, layout, kernel);
     read.unmap();
     read.destroy();
     return result;
