@@ -14,7 +14,7 @@ import { BufferLayout } from './layout.js';
 import {
   DELIVERED_STATE,
   type SynapticInputs,
-  argumentValuesOf,
+  parameterValues,
   buildPopulationKernel,
   buildPreSynapseKernel,
 } from './population.js';
@@ -94,7 +94,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     for (const group of routing.groups.filter((g) => g.post === p.name)) {
       for (const [name, v] of synapseInitialStates(
         group.synapse.model,
-        argumentValuesOf(group.synapse),
+        parameterValues(group.synapse.model, group.synapse.arguments),
         p.size,
         (x) => `${group.owner}.${x}`,
       ))
@@ -106,7 +106,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     const pre = routing.preSynapses[k]!;
     const values = synapseInitialStates(
       pre.route.projection.synapse.model,
-      argumentValuesOf(pre.route.projection.synapse),
+      parameterValues(pre.route.projection.synapse.model, pre.route.projection.synapse.arguments),
       kernel.size,
     );
     values.set(DELIVERED_STATE, new Float64Array(kernel.size));

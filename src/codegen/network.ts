@@ -6,7 +6,7 @@ import { nodes } from '../ir/walk.js';
 import type { ModelUse, Network, OutputModel, Projection, SynapseModel } from '../ir/types.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { type Connectivity, buildConnectivity } from './connectivity.js';
-import { argumentValuesOf } from './population.js';
+import { parameterValues } from './population.js';
 
 /** A projection as the kernels route it: its delay in steps, constant weight and connectivity. */
 export interface Route {
@@ -90,7 +90,7 @@ export function spikeTimeTable(
 function mergeKey(route: Route): string {
   const p = route.projection;
   const values = (use: ModelUse<SynapseModel | OutputModel>): string =>
-    [...argumentValuesOf(use)].map(([k, v]) => `${k}=${v}`).join(',');
+    [...parameterValues(use.model, use.arguments)].map(([k, v]) => `${k}=${v}`).join(',');
   return `${p.post}|${p.synapse.model.name}(${values(p.synapse)})|${p.output.model.name}(${values(p.output)})`;
 }
 

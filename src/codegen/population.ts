@@ -8,6 +8,8 @@ import type {
   Network,
   NeuronModel,
   OutputModel,
+  Override,
+  Parameter,
   Population,
   Statement,
   Stimulus,
@@ -32,14 +34,20 @@ import {
   nextName,
 } from './kernel-ir.js';
 
-/** Parameter values of a population: the model's defaults with the population's overrides. */
-export function parameterValues(model: NeuronModel, population: Population): Map<string, number> {
+/**
+ * Parameter values at one use of a model (a population, or a projection's synapse or
+ * output): the value given there, else the model's default. Lowering has checked that
+ * every parameter has one and that it is constant.
+ */
+export function parameterValues(
+  model: { readonly name: string; readonly parameters: readonly Parameter[] },
+  given: readonly Override[],
+): Map<string, number> {
   const values = new Map<string, number>();
   for (const p of model.parameters) {
-    const given = population.parameters.find((o) => o.name === p.name)?.value ?? p.value;
-    const v = given === undefined ? undefined : constantValue(given);
-    if (v === undefined)
-      throw new InternalError(`parameter ${p.name} of ${population.name} has no constant value`);
+    const value = given.find((o) => o.name === p.name)?.value ?? p.value;
+    const v = value === undefined ? undefined : constantValue(value);
+    if (v === undefined) throw new InternalError(`${model.name}.${p.name} has no constant value`);
     values.set(p.name, v);
   }
   return values;
@@ -287,7 +295,7 @@ export function buildPopulationKernel(
     return finishSpiking(population, [CURSOR_STATE], body, flagged);
   }
   const model = population.source.model;
-  const constants = constantsOf(parameterValues(model, population), network.dt);
+  const constants = constantsOf(parameterValues(model, population.parameters), network.dt);
   const bindConstants = (e: S.Expr): S.Expr => simplify(substitute(e, constants));
   const states = new Set(model.states.map((s) => s.name));
   const kernelStates = [...model.states.map((s) => s.name)];
@@ -310,7 +318,10 @@ export function buildPopulationKernel(
     const names = synapse.states.map((s) => s.name);
     const rename = (x: string): string => `${group.owner}.${x}`;
     kernelStates.push(...names.map(rename));
-    const synConstants = constantsOf(argumentValuesOf(group.synapse), network.dt);
+    const synConstants = constantsOf(
+      parameterValues(group.synapse.model, group.synapse.arguments),
+      network.dt,
+    );
     // 1. delivery: every spike adds its increment (a multiple of the constant weight) to the merged state.
     const added = new Map<string, S.Expr>(names.map((x) => [x, S.sym(rename(x))]));
     for (const route of group.routes) {
@@ -467,21 +478,9 @@ function finishSpiking(
 
 /** An output's current for a delivered value `g`, its parameters folded in. */
 function outputCurrent(use: ModelUse<OutputModel>, g: S.Expr, postState: Hook, dt: number): S.Expr {
-  const constants = constantsOf(argumentValuesOf(use), dt);
+  const constants = constantsOf(parameterValues(use.model, use.arguments), dt);
   constants.set('g', g);
   return simplify(substitute(symbolic(use.model.current, postState), constants));
-}
-
-export function argumentValuesOf(use: ModelUse<SynapseModel | OutputModel>): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const p of use.model.parameters) {
-    const given = use.arguments.find((a) => a.name === p.name)?.value ?? p.value;
-    const v = given === undefined ? undefined : constantValue(given);
-    if (v === undefined)
-      throw new InternalError(`${use.model.name}.${p.name} has no constant value`);
-    values.set(p.name, v);
-  }
-  return values;
 }
 
 /** The per-pre value a per-pre synapse kernel leaves for the gathers: what it delivers per unit weight. */
@@ -504,7 +503,10 @@ export function buildPreSynapseKernel(
   const body = builder.body;
   body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
   const names = synapse.states.map((s) => s.name);
-  const constants = constantsOf(argumentValuesOf(projection.synapse), network.dt);
+  const constants = constantsOf(
+    parameterValues(projection.synapse.model, projection.synapse.arguments),
+    network.dt,
+  );
   const flag = '@pre_spiked';
   // on_pre, on the start-of-step values: `x += 1` reads and writes x before integration.
   for (const x of names) body.push({ kind: 'let', name: `${x}@in`, value: S.sym(x) });

@@ -24,7 +24,7 @@ export function initialStates(
   const model = population.source.model;
   const n = population.size;
   const constants = new Map<string, S.Expr>(
-    [...parameterValues(model, population)].map(([k, v]) => [k, S.num(v)]),
+    [...parameterValues(model, population.parameters)].map(([k, v]) => [k, S.num(v)]),
   );
   constants.set('dt', S.num(network.dt));
   constants.set('t', S.num(0));
