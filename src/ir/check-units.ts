@@ -235,6 +235,19 @@ class UnitChecker {
     this.error(span, message, label);
   }
 
+  /** Reports `e` unless it is a time: "WHAT must be a time, found ...", with a "write 5 ms" hint for bare numbers. */
+  private requireTime(e: Expr, what: string): void {
+    const d = this.numberDimension(e);
+    if (!this.same(d, TIME)) {
+      this.mismatch(
+        e.span,
+        `${what} must be a time, found ${describe(d!)}`,
+        isBareNumber(e) ? e : undefined,
+        TIME,
+      );
+    }
+  }
+
   typeOf(e: Expr): ExprType {
     const num = (dimension: Dimension | undefined): ExprType => ({ kind: 'number', dimension });
     switch (e.kind) {
@@ -279,16 +292,7 @@ class UnitChecker {
               `all section values must have the same unit: found ${describe(values[i]!)} and ${describe(first!)}`,
             );
         });
-        for (const d of e.durations) {
-          const dim = this.numberDimension(d);
-          if (!this.same(dim, TIME))
-            this.mismatch(
-              d.span,
-              `a section duration must be a time, found ${describe(dim!)}`,
-              isBareNumber(d) ? d : undefined,
-              TIME,
-            );
-        }
+        for (const d of e.durations) this.requireTime(d, 'a section duration');
         return num(first);
       }
       default:
@@ -524,16 +528,7 @@ class UnitChecker {
         block(m.reset);
         const refractory = m.refractory;
         if (refractory !== undefined) {
-          add(refractory.span, () => {
-            const d = this.numberDimension(refractory);
-            if (!this.same(d, TIME))
-              this.mismatch(
-                refractory.span,
-                `the refractory period must be a time, found ${describe(d!)}`,
-                isBareNumber(refractory) ? refractory : undefined,
-                TIME,
-              );
-          });
+          add(refractory.span, () => this.requireTime(refractory, 'the refractory period'));
         }
       } else {
         block(m.onPre);
