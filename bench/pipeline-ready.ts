@@ -14,7 +14,7 @@
  * JIT and the compiler's caches empty), the others give the "warm" median.
  */
 import { performance } from 'node:perf_hooks';
-import { buildPlan, generateSource, layoutOf, mergedRoutes } from '../src/codegen/module.js';
+import { buildPlan, generateSource, layoutOf } from '../src/codegen/module.js';
 import { stepDispatches } from '../src/codegen/wgsl/kernel.js';
 import { deriveUpdate } from '../src/integrate/derive.js';
 import type { Network, NeuronModel } from '../src/ir/types.js';
@@ -148,9 +148,7 @@ export async function pipelineReady(
         lap('shader module');
         const bindGroupLayout = backendBindGroupLayout(device);
         const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-        const entryPoints = stepDispatches(layoutOf(plan), plan.kernels, mergedRoutes(plan), [
-          ...plan.routing.ringSlots.keys(),
-        ]).map((d) => d.entryPoint);
+        const entryPoints = stepDispatches(layoutOf(plan), plan.kernels).map((d) => d.entryPoint);
         const pipelines = await Promise.all(
           entryPoints.map((entryPoint) =>
             device.createComputePipelineAsync({ layout, compute: { module, entryPoint } }),

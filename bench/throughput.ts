@@ -11,7 +11,7 @@
  *   what the runtime adds. Networks without projections only (no spike delivery here).
  */
 import { performance } from 'node:perf_hooks';
-import { generateSource, layoutOf, mergedRoutes } from '../src/codegen/module.js';
+import { generateSource, layoutOf } from '../src/codegen/module.js';
 import { JS_KERNEL_PARAMETERS } from '../src/codegen/js/kernel.js';
 import { entryPointName } from '../src/codegen/kernel-ir.js';
 import {
@@ -99,8 +99,7 @@ const CPU_PARAMETERS = [
   'sf_rt',
   'sf_step',
   'sf_chunk_step',
-  'sf_counts',
-  'sf_ring',
+  'sf_events',
   'sf_conn',
 ];
 
@@ -111,8 +110,7 @@ type StepFunction = (
   rt: unknown,
   step: number,
   chunkStep: number,
-  counts: Uint32Array,
-  ring: Uint32Array,
+  events: Uint32Array,
   conn: Uint32Array,
 ) => void;
 
@@ -131,8 +129,7 @@ function cpuKernelOnly(plan: SimulationPlan, chunkSteps: number): Measurement {
   const layout = layoutOf(plan);
   const state = initialState(plan);
   const record = new Float32Array(chunkSteps * layout.recordRow);
-  const counts = new Uint32Array(layout.countWords);
-  const ring = new Uint32Array(layout.ringWords);
+  const events = new Uint32Array(layout.ringWords + layout.countWords);
   const rt = new Proxy(
     {},
     {
@@ -148,7 +145,7 @@ function cpuKernelOnly(plan: SimulationPlan, chunkSteps: number): Measurement {
     const spikes: number[] = [];
     for (let s = 0; s < n; s++)
       for (const step of steps)
-        step(state, record, spikes, rt, first + s, s, counts, ring, layout.connectivity);
+        step(state, record, spikes, rt, first + s, s, events, layout.connectivity);
     total += spikes.length / 2;
   }
   return measurement(plan, (performance.now() - start) / 1000, total);
@@ -195,9 +192,7 @@ async function webGpuKernelOnly(
     );
   const bindGroupLayout = backendBindGroupLayout(device);
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-  const dispatches = stepDispatches(layout, plan.kernels, mergedRoutes(plan), [
-    ...plan.routing.ringSlots.keys(),
-  ]);
+  const dispatches = stepDispatches(layout, plan.kernels);
   const pipelines = await Promise.all(
     dispatches.map((d) =>
       device.createComputePipelineAsync({

@@ -27,7 +27,7 @@ import { emitCudaModule } from '../src/codegen/cuda/kernel.js';
 import { CudaPrinter } from '../src/codegen/cuda/printer.js';
 import { standaloneFiles } from '../src/codegen/cuda/standalone.js';
 import { kernelPrinter } from '../src/codegen/emit.js';
-import { buildPlan, generateSource, layoutOf, mergedRoutes } from '../src/codegen/module.js';
+import { buildPlan, generateSource, layoutOf } from '../src/codegen/module.js';
 import { DiagnosticError } from '../src/diagnostics/diagnostic.js';
 import type { Network } from '../src/ir/types.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
@@ -89,16 +89,9 @@ function runtimeSource(plan: SimulationPlan): string {
   const printer = kernelPrinter(new CudaPrinter({ precision: 'f32' }));
   return (
     RUNTIME_PREAMBLE +
-    emitCudaModule(
-      plan.kernels,
-      layout,
-      printer,
-      plan.network.seed,
-      'f32',
-      mergedRoutes(plan),
-      [...plan.routing.ringSlots.keys()],
-      { stepSource: 'device' },
-    )
+    emitCudaModule(plan.kernels, layout, printer, plan.network.seed, 'f32', {
+      stepSource: 'device',
+    })
   );
 }
 

@@ -36,7 +36,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { emitCudaModule } from '../src/codegen/cuda/kernel.js';
 import { CudaPrinter } from '../src/codegen/cuda/printer.js';
 import { kernelPrinter } from '../src/codegen/emit.js';
-import { buildPlan, layoutOf, mergedRoutes } from '../src/codegen/module.js';
+import { buildPlan, layoutOf } from '../src/codegen/module.js';
 import type { Network } from '../src/ir/types.js';
 import type { Backend, SimulationPlan } from '../src/runtime/backend.js';
 import { CudaBackend, type CudaLaunchMode } from '../src/runtime/cuda/backend.js';
@@ -220,8 +220,6 @@ function emulatedKernels(plan: SimulationPlan, tag: string): string {
       kernelPrinter(new CudaPrinter({ precision: 'f32' })),
       plan.network.seed,
       'f32',
-      mergedRoutes(plan),
-      [...plan.routing.ringSlots.keys()],
       { stepSource: 'device' },
     );
   const cu = join(TEMP, `${tag}.cpp`);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InputFileError } from '../diagnostics/diagnostic.js';
+import { InputFileError, InternalError } from '../diagnostics/diagnostic.js';
 import type { Connector } from '../ir/types.js';
 import { philox4x32_10, streamId } from '../random/philox.js';
 
@@ -25,6 +25,8 @@ export interface CompressedRows {
   /** In-rows: pre sources of each post neuron, ascending (for gathers in a fixed order). */
   readonly inStart: Uint32Array;
   readonly inSources: Uint32Array;
+  /** For each in-row entry, the synapse's id: its position in the out-rows (outTargets). */
+  readonly inSynapses: Uint32Array;
 }
 
 /**
@@ -125,11 +127,16 @@ function compress(nPre: number, nPost: number, edges: Edges): CompressedRows {
   const identity = Uint32Array.from({ length: edges.count }, (_, k) => k);
   const out = sortBy(sortBy(identity, post, nPost).order, pre, nPre);
   const into = sortBy(sortBy(identity, pre, nPre).order, post, nPost);
+  const synapseOf = new Uint32Array(edges.count);
+  out.order.forEach((e, k) => {
+    synapseOf[e] = k;
+  });
   return {
     outStart: out.start,
     outTargets: Uint32Array.from(out.order, (e) => post[e]!),
     inStart: into.start,
     inSources: Uint32Array.from(into.order, (e) => pre[e]!),
+    inSynapses: Uint32Array.from(into.order, (e) => synapseOf[e]!),
   };
 }
 
@@ -232,4 +239,14 @@ export function forEachTarget(
         visit(c.rows.outTargets[k]!);
       return;
   }
+}
+
+/** Connectivity as stored rows, whatever its kind (all_to_all and one_to_one spelt out), for per-synapse data. */
+export function storedRows(c: Connectivity, nPre: number, nPost: number): CompressedRows {
+  if (c.kind === 'rows') return c.rows;
+  if (c.kind === 'geometric')
+    throw new InternalError('procedural connections are never stored (routing refuses this)');
+  const edges = new Edges();
+  for (let j = 0; j < nPre; j++) forEachTarget(c, j, nPost, 0, (i) => edges.add(j, i));
+  return compress(nPre, nPost, edges);
 }

@@ -1,6 +1,8 @@
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { CURSOR_STATE, type KernelStatement, nextName } from './kernel-ir.js';
 import type { CLikePrinter } from './printer.js';
+import type { BufferLayout } from './layout.js';
+import type { Delivery } from './network.js';
 
 /** What a target's kernel emitter needs from its expression printer. */
 export interface KernelPrinter {
@@ -24,10 +26,16 @@ export interface StatementSyntax {
   close: string;
   /** A random draw into a new float local. */
   random(name: string, distribution: 'normal' | 'uniform', stream: number, purpose: number): string;
-  /** Lines that declare a float local with the spike count of a projection, clearing it. */
-  count(name: string, route: number): string[];
+  /** Lines that declare a float local with this element's entry of a delivery counter, clearing it. */
+  count(name: string, counter: string): string[];
   /** Lines that declare a float local with a gather over a projection's incoming connections. */
-  gather(name: string, route: number, owner: string, state: string): string[];
+  gather(
+    name: string,
+    route: number,
+    owner: string,
+    state: string,
+    over: 'sources' | 'synapses',
+  ): string[];
   /**
    * Lines that declare the condition local `name` (the event the cursor `cursor`
    * points at in the table of SpikeTimes source `owner` is at this step) and the
@@ -66,11 +74,13 @@ export function emitStatements(
         );
         break;
       case 'count':
-        lines.push(...syntax.count(printer.local(s.name), s.route).map((l) => indent + l));
+        lines.push(...syntax.count(printer.local(s.name), s.counter).map((l) => indent + l));
         break;
       case 'gather':
         lines.push(
-          ...syntax.gather(printer.local(s.name), s.route, s.owner, s.state).map((l) => indent + l),
+          ...syntax
+            .gather(printer.local(s.name), s.route, s.owner, s.state, s.over)
+            .map((l) => indent + l),
         );
         break;
       case 'spikeTime':
@@ -128,4 +138,36 @@ export function rangeCondition(
     ...(end < count ? [`${index} < ${end}${suffix}`] : []),
   ];
   return parts.length === 0 ? undefined : parts.join(' && ');
+}
+
+/**
+ * The word a delivery adds to for synapse `k` (a local) at counter index
+ * `index`: the row of the arrival step when delays vary per synapse.
+ */
+export function counterWord(
+  layout: BufferLayout,
+  delivery: Delivery,
+  dataIndex: number,
+  index: string,
+  step: string,
+  suffix: string,
+): string {
+  const c = layout.counter(delivery.counter.name);
+  const delays = layout.dataOf(dataIndex).delays;
+  if (delays === undefined || c.slots === 1) return `${c.offset}${suffix} + ${index}`;
+  // delay >= ringDelay, so the sum never goes below zero.
+  return `${c.offset}${suffix} + ((${step} + sf_conn[${delays}${suffix} + k] - ${delivery.ringDelay}${suffix}) % ${c.slots}${suffix}) * ${c.size}${suffix} + ${index}`;
+}
+
+/** The word a kernel reads (and clears) for its element of a counter: row step % slots. */
+export function counterRead(
+  layout: BufferLayout,
+  counter: string,
+  step: string,
+  suffix: string,
+): string {
+  const c = layout.counter(counter);
+  return c.slots === 1
+    ? `${c.offset}${suffix} + sf_i`
+    : `${c.offset}${suffix} + (${step} % ${c.slots}${suffix}) * ${c.size}${suffix} + sf_i`;
 }

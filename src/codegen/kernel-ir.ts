@@ -24,16 +24,16 @@ export type KernelStatement =
       readonly otherwise: readonly KernelStatement[];
     }
   /**
-   * Declares a float local holding a random draw from Philox-4x32-10 with key
-   * (seed, stream) and counter (element, step, purpose, 0): standard normal
-   * (Box-Muller on the first two words) or uniform in [0, 1) (first word).
+   * Declares a float local with this element's entry of a delivery counter
+   * (see Counter in network.ts: spikes that arrived, or their summed integer
+   * weights), read from row step % slots, and clears it.
    */
-  /** Declares a float local with the number of spikes projection `route` delivered to this neuron, and clears the counter. */
-  | { readonly kind: 'count'; readonly name: string; readonly route: number }
+  | { readonly kind: 'count'; readonly name: string; readonly counter: string }
   /**
-   * Declares a float local with the sum, over the pre-synaptic neurons connected
-   * to this neuron by projection `route` (ascending order, so every backend adds
-   * in the same order), of the per-pre value `state` of owner `owner`.
+   * Declares a float local with the sum, over the connections of projection
+   * `route` that end on this neuron (ascending pre-synaptic index, so every
+   * backend adds in the same order), of the value `state` of owner `owner`:
+   * per pre-synaptic neuron (`over: 'sources'`) or per synapse (`'synapses'`).
    */
   | {
       readonly kind: 'gather';
@@ -41,6 +41,7 @@ export type KernelStatement =
       readonly route: number;
       readonly owner: string;
       readonly state: string;
+      readonly over: 'sources' | 'synapses';
     }
   /**
    * Declares the condition local `name`, true when the next event of this
@@ -49,6 +50,11 @@ export type KernelStatement =
    * the cursor moved past that event when it fired.
    */
   | { readonly kind: 'spikeTime'; readonly name: string; readonly owner: string }
+  /**
+   * Declares a float local holding a random draw from Philox-4x32-10 with key
+   * (seed, stream) and counter (element, step, purpose, 0): standard normal
+   * (Box-Muller on the first two words) or uniform in [0, 1) (first word).
+   */
   | {
       readonly kind: 'random';
       readonly name: string;
@@ -79,34 +85,23 @@ export const INDEX = '@index';
 /** Time at the start of the step, t_n = step * dt, provided by every skeleton. */
 export const TIME = 't';
 
-/** A value another kernel owns, read at the start of the step: `local = state of owner[offset + i]`. */
-export interface ExternalLoad {
-  readonly local: string;
-  readonly owner: string;
-  readonly state: string;
-  readonly offset: number;
-}
-
 /**
- * One kernel of a step: a thread per element (a neuron of a population, or a
+ * One kernel of a step: a thread per element (a neuron of a population, a
  * pre-synaptic neuron of a projection whose synapse state lives per pre
- * neuron), the states it owns (in buffer order) and the body that updates them.
+ * neuron, or a synapse), the states it owns (in buffer order) and the body
+ * that updates them.
  */
 export interface PopulationKernel {
-  /** Owner of the states: a population name, or `@pre<k>` for per-pre synapse state. */
+  /** Owner of the states: a population name, `@pre<k>` for per-pre and `@synapse<k>` for per-synapse state. */
   readonly population: string;
   readonly size: number;
   /** Buffer order of the per-element floats (REFRACTORY_STATE, merged synapse states `@syn<k>.g`, ...). */
   readonly states: readonly string[];
-  readonly loads: readonly ExternalLoad[];
   /** Computes `nextName(s)` for every state, and the SPIKED condition when `spikes`. */
   readonly body: readonly KernelStatement[];
   /** True when the kernel emits spikes (SPIKED is defined): recorded, and appended to the spike ring. */
   readonly spikes: boolean;
 }
-
-/** The state that keeps whether a neuron spiked in the previous step (read by per-pre synapses). */
-export const SPIKED_LAST = '@spiked_last';
 
 /** The name of a population's step function on every target. */
 export function entryPointName(population: string): string {

@@ -1,6 +1,6 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
 import type { PopulationKernel } from './kernel-ir.js';
-import type { NetworkRouting, Route } from './network.js';
+import type { Delivery, NetworkRouting, Route } from './network.js';
 
 /** Where a route's stored rows live in the connectivity buffer (u32 words). */
 export interface RowOffsets {
@@ -8,6 +8,21 @@ export interface RowOffsets {
   readonly outTargets: number;
   readonly inStart: number;
   readonly inSources: number;
+  readonly inSynapses: number;
+}
+
+/** A delivery counter's place in the events buffer (absolute word offset) and shape (see Counter). */
+export interface CounterPlace {
+  readonly offset: number;
+  readonly size: number;
+  readonly slots: number;
+  readonly signed: boolean;
+}
+
+/** Where a delivery's per-synapse integers live in the connectivity buffer (u32 words). */
+export interface DeliveryData {
+  readonly weights?: number;
+  readonly delays?: number;
 }
 
 /** Where a SpikeTimes source's event table lives in the connectivity buffer (u32 words; see SpikeTimeTable). */
@@ -32,9 +47,10 @@ export interface TraceSlot {
  * - record: per step a row of all traced values;
  * - ring: per spiking population that feeds merged synapses, `slots` spike
  *   lists (count, then local indices), slot = step mod slots;
- * - counts: per merged route, a spike counter per post neuron (u32 atomics);
- * - connectivity: stored rows and procedural skip tables of the routes, then
- *   the event tables of SpikeTimes sources (row starts, then steps) (u32).
+ * - counters: the deliveries' counters (see Counter in network.ts; u32 atomics);
+ * - connectivity: stored rows and procedural skip tables of the routes, the
+ *   deliveries' per-synapse weights and delays, then the event tables of
+ *   SpikeTimes sources (row starts, then steps) (u32).
  * Few buffers keep WebGPU compatibility mode happy (limits on bindings).
  */
 export class BufferLayout {
@@ -48,11 +64,15 @@ export class BufferLayout {
   private readonly traceOffsets: number[] = [];
 
   readonly routes: readonly Route[];
+  readonly deliveries: readonly Delivery[];
+  /** Populations with a spike ring, in layout order. */
+  readonly ringPopulations: readonly string[];
   readonly ringWords: number;
   readonly countWords: number;
   readonly connectivity: Uint32Array;
   private readonly rings = new Map<string, { offset: number; slots: number; size: number }>();
-  private readonly counts = new Map<number, number>();
+  private readonly counters = new Map<string, CounterPlace>();
+  private readonly deliveryData: DeliveryData[] = [];
   private readonly rows = new Map<number, RowOffsets>();
   private readonly tables = new Map<number, number>();
   private readonly spikeTimes = new Map<string, SpikeTimeOffsets>();
@@ -83,6 +103,8 @@ export class BufferLayout {
     this.recordRow = row;
 
     this.routes = routing?.routes ?? [];
+    this.deliveries = routing?.deliveries ?? [];
+    this.ringPopulations = [...(routing?.ringSlots.keys() ?? [])];
     let ring = 0;
     for (const [population, slots] of routing?.ringSlots ?? []) {
       const size = kernels.find((k) => k.population === population)?.size ?? 0;
@@ -91,12 +113,15 @@ export class BufferLayout {
     }
     this.ringWords = ring;
     let counts = 0;
-    for (const group of routing?.groups ?? []) {
-      const postSize = kernels.find((k) => k.population === group.post)?.size ?? 0;
-      for (const r of group.routes) {
-        this.counts.set(r.index, counts);
-        counts += postSize;
-      }
+    for (const { counter } of this.deliveries) {
+      if (this.counters.has(counter.name)) continue;
+      this.counters.set(counter.name, {
+        offset: ring + counts,
+        size: counter.size,
+        slots: counter.slots,
+        signed: counter.signed,
+      });
+      counts += counter.size * counter.slots;
     }
     this.countWords = counts;
     // Placed first, copied once into one typed array: a JavaScript array of this many words would not scale.
@@ -116,9 +141,21 @@ export class BufferLayout {
           outTargets: at(c.rows.outTargets),
           inStart: at(c.rows.inStart),
           inSources: at(c.rows.inSources),
+          inSynapses: at(c.rows.inSynapses),
         });
       if (c.kind === 'geometric') this.tables.set(r.index, at(c.table));
     }
+    for (const d of this.deliveries)
+      this.deliveryData.push({
+        ...(d.weights === undefined
+          ? {}
+          : {
+              weights: at(
+                new Uint32Array(d.weights.buffer, d.weights.byteOffset, d.weights.length),
+              ),
+            }),
+        ...(d.delays === undefined ? {} : { delays: at(d.delays) }),
+      });
     for (const [population, t] of routing?.spikeTimes ?? [])
       this.spikeTimes.set(population, { start: at(t.start), steps: at(t.steps) });
     this.connectivity = new Uint32Array(length);
@@ -137,11 +174,18 @@ export class BufferLayout {
     return r === undefined ? undefined : { offset: r.offset, slots: r.slots, stride: 1 + r.size };
   }
 
-  /** First counter of a merged route (one per neuron of the post population). */
-  countOffset(route: number): number {
-    const o = this.counts.get(route);
-    if (o === undefined) throw new InternalError(`route ${route} has no counters`);
-    return o;
+  /** Where a delivery counter lives in the events buffer. */
+  counter(name: string): CounterPlace {
+    const c = this.counters.get(name);
+    if (c === undefined) throw new InternalError(`no counter ${name}`);
+    return c;
+  }
+
+  /** Where the per-synapse weights and delays of delivery `index` (in `deliveries`) live. */
+  dataOf(index: number): DeliveryData {
+    const d = this.deliveryData[index];
+    if (d === undefined) throw new InternalError(`no delivery ${index}`);
+    return d;
   }
 
   rowOffsets(route: number): RowOffsets {

@@ -7,7 +7,7 @@ import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { kernelPrinter } from './emit.js';
 import { SPIKED, nextName } from './kernel-ir.js';
 import { removeDeadLocals } from './legalize.js';
-import { type NetworkRouting, type Route, routeNetwork } from './network.js';
+import { type NetworkRouting, routeNetwork } from './network.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
 import { BufferLayout } from './layout.js';
@@ -15,8 +15,9 @@ import {
   DELIVERED_STATE,
   type SynapticInputs,
   parameterValues,
+  WEIGHT_STATE,
+  buildOwnSynapseKernel,
   buildPopulationKernel,
-  buildPreSynapseKernel,
 } from './population.js';
 import { entryPointName } from './kernel-ir.js';
 import {
@@ -57,7 +58,7 @@ class UpdateCache {
 
 /**
  * The backend-independent plan: routing of the projections, one kernel per
- * per-pre synapse and per population (in dispatch order), initial values,
+ * projection with per-pre or per-synapse state and per population (in dispatch order), initial values,
  * recordings. Problems (an `exact` method on a non-linear model, what the
  * kernels cannot do yet) are thrown as a DiagnosticError.
  */
@@ -69,8 +70,11 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     synapseUpdate: (model) => updates.get(model),
     neuronUpdate: (model, ltcInput) => updates.get(model, ltcInput),
   };
-  const preKernels = routing.preSynapses.map((pre) =>
-    buildPreSynapseKernel(network, pre, updates.get(pre.route.projection.synapse.model)),
+  const ownSynapses = [...routing.preSynapses, ...routing.synapses].sort(
+    (a, b) => a.route.index - b.route.index,
+  );
+  const synapseKernels = ownSynapses.map((own) =>
+    buildOwnSynapseKernel(network, own, updates.get(own.route.projection.synapse.model)),
   );
   const populationKernels = network.populations.map((p) =>
     buildPopulationKernel(network, p, inputs),
@@ -78,7 +82,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
   if (updates.problems.length > 0) throw new DiagnosticError(updates.problems);
   const traces = traceRequests(network, routing);
   // legalize: drop locals nothing reads (every target then compiles without unused-variable warnings).
-  const kernels = [...preKernels, ...populationKernels].map((k) => {
+  const kernels = [...synapseKernels, ...populationKernels].map((k) => {
     const live = new Set([
       ...k.states.map(nextName),
       ...(k.spikes ? [SPIKED] : []),
@@ -102,14 +106,20 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     }
     initial.set(p.name, values);
   });
-  preKernels.forEach((kernel, k) => {
-    const pre = routing.preSynapses[k]!;
+  synapseKernels.forEach((kernel, k) => {
+    const { route } = ownSynapses[k]!;
+    const synapse = route.projection.synapse;
     const values = synapseInitialStates(
-      pre.route.projection.synapse.model,
-      parameterValues(pre.route.projection.synapse.model, pre.route.projection.synapse.arguments),
+      synapse.model,
+      parameterValues(synapse.model, synapse.arguments),
       kernel.size,
     );
     values.set(DELIVERED_STATE, new Float64Array(kernel.size));
+    if (kernel.states.includes(WEIGHT_STATE))
+      values.set(
+        WEIGHT_STATE,
+        route.synapticWeights ?? new Float64Array(kernel.size).fill(route.weight),
+      );
     initial.set(kernel.population, values);
   });
   const spikeRecords = network.recordings
@@ -118,7 +128,12 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
   return { network, routing, kernels, initial, traces, spikeRecords, steps };
 }
 
-/** Where each recorded value lives in the kernels; a projection's state is in its post population (merged) or its per-pre kernel. */
+/**
+ * Where each recorded value lives in the kernels. A projection's state is in
+ * its post population (merged: indexed by post neuron, the whole population),
+ * its per-pre kernel (by pre neuron of the range) or its per-synapse kernel (by
+ * synapse, in stored-row order; `w` is the synapse's weight).
+ */
 function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[] {
   const diagnostics = new Diagnostics();
   const requests: TraceRequest[] = [];
@@ -137,18 +152,38 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
     const route = routing.routes.find((x) => x.projection.name === r.population)!;
     const group = routing.groups.find((g) => g.routes.includes(route));
     const p = route.projection;
-    // Merged state is indexed by post neuron (the whole post population), per-pre state by pre neuron of the range.
-    const owner = group === undefined ? `@pre${route.index}` : p.post;
-    const variable = group === undefined ? r.variable : `${group.owner}.${r.variable}`;
+    const placement = route.placement.placement;
+    const owner =
+      group !== undefined
+        ? p.post
+        : placement === 'pre'
+          ? `@pre${route.index}`
+          : `@synapse${route.index}`;
+    const variable =
+      group !== undefined
+        ? `${group.owner}.${r.variable}`
+        : r.variable === 'w' && placement === 'synapse'
+          ? WEIGHT_STATE
+          : r.variable;
     const size =
-      group === undefined
-        ? p.preRange.end - p.preRange.start
-        : network.populations.find((x) => x.name === p.post)!.size;
+      group !== undefined
+        ? network.populations.find((x) => x.name === p.post)!.size
+        : placement === 'pre'
+          ? p.preRange.end - p.preRange.start
+          : route.connectivity.kind === 'rows'
+            ? route.connectivity.rows.outTargets.length
+            : 0;
+    const what =
+      group !== undefined
+        ? 'post-synaptic neurons'
+        : placement === 'pre'
+          ? 'pre-synaptic neurons'
+          : 'synapses';
     const range = r.range ?? (group === undefined ? { start: 0, end: size } : p.postRange);
     if (range.start >= range.end || range.end > size) {
       diagnostics.error(
         r.span,
-        `slice [${range.start}:${range.end}] is out of range: projection ${p.name} keeps ${r.variable} for ${size} ${group === undefined ? 'pre' : 'post'}-synaptic neurons`,
+        `slice [${range.start}:${range.end}] is out of range: projection ${p.name} keeps ${r.variable} for ${size} ${what}`,
       );
       continue;
     }
@@ -204,11 +239,6 @@ export function layoutOf(plan: SimulationPlan): BufferLayout {
   );
 }
 
-/** Routes whose spikes are delivered to merged (per post neuron) synapse state, in routing order. */
-export function mergedRoutes(plan: SimulationPlan): Route[] {
-  return plan.routing.groups.flatMap((g) => g.routes).sort((a, b) => a.index - b.index);
-}
-
 /** The generated source of a plan for one target. */
 export function generateSource(
   plan: SimulationPlan,
@@ -222,8 +252,6 @@ export function generateSource(
       layout,
       kernelPrinter(new WgslPrinter()),
       plan.network.seed,
-      mergedRoutes(plan),
-      [...plan.routing.ringSlots.keys()],
     );
   if (target === 'cuda')
     return emitCudaModule(
@@ -232,8 +260,6 @@ export function generateSource(
       kernelPrinter(new CudaPrinter({ precision })),
       plan.network.seed,
       precision,
-      mergedRoutes(plan),
-      [...plan.routing.ringSlots.keys()],
     );
   const printer = kernelPrinter(new JsPrinter({ precision: 'f32' }));
   const bodies = plan.kernels.map(
@@ -272,10 +298,7 @@ export function manifest(plan: SimulationPlan, target: Target): Record<string, u
           [...plan.routing.ringSlots.keys()].map((p) => [p, layout.ring(p)]),
         ),
         counters: Object.fromEntries(
-          mergedRoutes(plan).map((r) => [
-            r.projection.name,
-            layout.ringWords + layout.countOffset(r.index),
-          ]),
+          plan.routing.deliveries.map((d) => [d.counter.name, layout.counter(d.counter.name)]),
         ),
         spike_list: {
           offset: spikeListBase(layout),
@@ -305,9 +328,7 @@ export function manifest(plan: SimulationPlan, target: Target): Record<string, u
       delay_steps: r.delaySteps,
       connectivity: r.connectivity.kind,
     })),
-    dispatch_per_step: stepDispatches(layout, plan.kernels, mergedRoutes(plan), [
-      ...plan.routing.ringSlots.keys(),
-    ]).map((d) => ({
+    dispatch_per_step: stepDispatches(layout, plan.kernels).map((d) => ({
       entry_point: d.entryPoint,
       threads: d.threads,
       ...(target === 'wgsl'

@@ -2,22 +2,43 @@ import { spikeStep, stepsIn } from './steps.js';
 import { DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
-import { nodes } from '../ir/walk.js';
-import type { ModelUse, Network, OutputModel, Projection, SynapseModel } from '../ir/types.js';
+import { nodes, statementExprs } from '../ir/walk.js';
+import type {
+  IndexRange,
+  ModelUse,
+  Network,
+  OutputModel,
+  Projection,
+  Statement,
+  SynapseModel,
+} from '../ir/types.js';
+import type { Span } from '../diagnostics/source.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
-import { type Connectivity, buildConnectivity } from './connectivity.js';
+import { type Connectivity, buildConnectivity, storedRows } from './connectivity.js';
+import { quantizeWeights, synapticValues } from './synaptic-values.js';
 import { parameterValues } from './population.js';
 
-/** A projection as the kernels route it: its delay in steps, constant weight and connectivity. */
+/** A projection as the kernels route it: delays in steps, weights, connectivity, placement. */
 export interface Route {
   readonly projection: Projection;
   /** Position in network.projections; names buffers and Philox streams. */
   readonly index: number;
+  /** The delay in steps when it is the same for every synapse (else 0, and `synapticDelays` holds them). */
   readonly delaySteps: number;
-  /** In internal units of the weight. */
+  /**
+   * The weight in internal units when it is the same for every synapse; for
+   * merged state with weights that vary, the quantum of `quantizedWeights`
+   * (see quantizeWeights); 1 otherwise (per-synapse state holds its weight).
+   */
   readonly weight: number;
   readonly connectivity: Connectivity;
   readonly placement: PlacementDecision;
+  /** Per synapse (stored-row order), when the weight varies: its value in internal units. */
+  readonly synapticWeights?: Float64Array;
+  /** For merged state with weights that vary: each synapse's weight in units of `weight` (the quantum). */
+  readonly quantizedWeights?: Int32Array;
+  /** Per synapse (stored-row order), when the delay varies: round(delay / dt), at least 1. */
+  readonly synapticDelays?: Uint32Array;
 }
 
 /** Projections whose synapse state is merged per post neuron: same post population, synapse and output values. */
@@ -32,21 +53,57 @@ export interface MergedGroup {
   readonly increments: ReadonlyMap<string, SymExpr>;
 }
 
-/** A projection whose synapse state lives per pre-synaptic neuron (NMDA, STP, ...). */
-export interface PreSynapse {
-  /** Owner name of the state in the buffers: `@pre<index>`. */
+/** A projection whose synapse state lives per pre-synaptic neuron (`@pre<index>`) or per synapse (`@synapse<index>`). */
+export interface OwnSynapse {
+  /** Owner name of the state in the buffers. */
   readonly owner: string;
   readonly route: Route;
+}
+
+/**
+ * An array of u32 counters in the events buffer that deliveries add to and a
+ * kernel reads: `slots` rows of `size` words; the kernel reads (and clears)
+ * row `step % slots` at its element. `signed` counters hold sums of integer
+ * weights (two's complement; u32 addition wraps the same way).
+ */
+export interface Counter {
+  readonly name: string;
+  readonly size: number;
+  readonly slots: number;
+  readonly signed: boolean;
+}
+
+/**
+ * Step 1 of a step for one route: each spike of `source[range]` emitted at
+ * step n - ringDelay (read from the source's spike ring) adds to `counter`:
+ * - 'post': at each post target (counter index postRange.start + target), 1 or the synapse's integer weight;
+ * - 'self': at the spiking neuron itself (local index): per-pre synapse state;
+ * - 'outgoing': at each of its synapses (synapse id): per-synapse state, on_pre;
+ * - 'incoming': at each synapse that ends on it (the source is the post population): on_post.
+ * With per-synapse delays the spike lands in row (n - ringDelay + delay) mod slots.
+ */
+export interface Delivery {
+  readonly route: Route;
+  readonly source: string;
+  readonly range: IndexRange;
+  readonly ringDelay: number;
+  readonly targets: 'post' | 'self' | 'outgoing' | 'incoming';
+  readonly counter: Counter;
+  /** Per synapse, the integer added instead of 1 ('post' targets with weights that vary). */
+  readonly weights?: Int32Array;
+  /** Per synapse, the delay in steps. */
+  readonly delays?: Uint32Array;
 }
 
 export interface NetworkRouting {
   readonly routes: readonly Route[];
   readonly groups: readonly MergedGroup[];
-  readonly preSynapses: readonly PreSynapse[];
-  /** Spike-list ring slots per population that feeds a merged projection (longest delay + 1). */
+  readonly preSynapses: readonly OwnSynapse[];
+  readonly synapses: readonly OwnSynapse[];
+  /** The delivery kernels of a step, in dispatch order. */
+  readonly deliveries: readonly Delivery[];
+  /** Spike-list ring slots per population whose spikes a delivery reads (longest ring delay + 1). */
   readonly ringSlots: ReadonlyMap<string, number>;
-  /** Populations whose previous-step spike flag a per-pre synapse reads. */
-  readonly flagged: ReadonlySet<string>;
   /** The event table of every SpikeTimes population. */
   readonly spikeTimes: ReadonlyMap<string, SpikeTimeTable>;
 }
@@ -117,60 +174,8 @@ export function routeNetwork(network: Network): NetworkRouting {
   }
   const routes: Route[] = [];
   network.projections.forEach((p, index) => {
-    const weight = constantValue(p.weight);
-    if (weight === undefined) {
-      diagnostics.error(
-        p.weight.span,
-        'weights that vary per synapse (distributions, expressions) are not supported by the kernels yet; use a constant weight',
-      );
-      return;
-    }
-    const delay = p.delay === undefined ? 0 : constantValue(p.delay);
-    if (delay === undefined || delay < 0) {
-      diagnostics.error(
-        p.delay?.span ?? p.span,
-        'heterogeneous (per-synapse) delays are not supported by the kernels yet; use a constant delay',
-      );
-      return;
-    }
-    const decision = analysePlacement(p.synapse.model);
-    const placement: PlacementDecision =
-      p.placement === undefined || p.placement === decision.placement
-        ? decision
-        : overridePlacement(p, decision, diagnostics);
-    if (placement.placement === 'synapse') {
-      diagnostics.error(
-        p.span,
-        `synapse ${p.synapse.model.name} needs its state per synapse (${placement.reason}); per-synapse state is not supported by the kernels yet`,
-      );
-      return;
-    }
-    const delaySteps = Math.max(1, stepsIn(delay, network.dt));
-    if (placement.placement === 'pre' && delaySteps !== 1) {
-      diagnostics.error(
-        p.delay?.span ?? p.span,
-        `a delay of ${delaySteps} steps with synapse state per pre-synaptic neuron (${p.synapse.model.name}) is not supported by the kernels yet; only the one-step delay`,
-      );
-      return;
-    }
-    if (placement.placement === 'pre' && p.procedural) {
-      diagnostics.error(
-        p.span,
-        `procedural connectivity with synapse state per pre-synaptic neuron (${p.synapse.model.name}) is not supported yet: remove 'procedural' to store the connections`,
-      );
-      return;
-    }
-    const nPre = p.preRange.end - p.preRange.start;
-    const nPost = p.postRange.end - p.postRange.start;
-    const connectivity = buildConnectivity(
-      p.connector,
-      p.procedural,
-      nPre,
-      nPost,
-      network.seed,
-      `${network.name}.${p.name}`,
-    );
-    routes.push({ projection: p, index, delaySteps, weight, connectivity, placement });
+    const route = routeProjection(network, p, index, diagnostics);
+    if (route !== undefined) routes.push(route);
   });
   if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items);
 
@@ -191,23 +196,211 @@ export function routeNetwork(network: Network): NetworkRouting {
       increments: first.placement.increments ?? new Map(),
     };
   });
-  const preSynapses: PreSynapse[] = routes
-    .filter((r) => r.placement.placement === 'pre')
-    .map((route) => ({ owner: `@pre${route.index}`, route }));
+  const own = (placement: 'pre' | 'synapse', prefix: string): OwnSynapse[] =>
+    routes
+      .filter((r) => r.placement.placement === placement)
+      .map((route) => ({ owner: `${prefix}${route.index}`, route }));
+  const deliveries = routes.flatMap((r) => deliveriesOf(network, r));
   const ringSlots = new Map<string, number>();
-  for (const r of routes) {
-    if (r.placement.placement !== 'post') continue;
-    ringSlots.set(
-      r.projection.pre,
-      Math.max(ringSlots.get(r.projection.pre) ?? 0, r.delaySteps + 1),
-    );
-  }
-  const flagged = new Set(preSynapses.map((s) => s.route.projection.pre));
+  for (const d of deliveries)
+    ringSlots.set(d.source, Math.max(ringSlots.get(d.source) ?? 0, d.ringDelay + 1));
   const spikeTimes = new Map<string, SpikeTimeTable>();
   for (const p of network.populations)
     if (p.source.kind === 'spikeTimes')
       spikeTimes.set(p.name, spikeTimeTable(p.size, p.source.indices, p.source.times, network.dt));
-  return { routes, groups, preSynapses, ringSlots, flagged, spikeTimes };
+  return {
+    routes,
+    groups,
+    preSynapses: own('pre', '@pre'),
+    synapses: own('synapse', '@synapse'),
+    deliveries,
+    ringSlots,
+    spikeTimes,
+  };
+}
+
+/** Whether a synapse model reads or changes a variable of its pre- or post-synaptic neuron. */
+function touchesNeurons(model: SynapseModel): Span | undefined {
+  const exprs = [
+    ...model.subexpressions.map((x) => x.value),
+    ...model.equations.map((x) => x.rhs),
+    ...statementExprs(model.onPre),
+    ...statementExprs(model.onPost),
+    model.delivers,
+  ];
+  for (const e of exprs)
+    for (const n of nodes(e))
+      if (n.kind === 'ref' && (n.ref.kind === 'post' || n.ref.kind === 'pre')) return n.span;
+  const assigns = (body: readonly Statement[]): Span | undefined => {
+    for (const s of body) {
+      const found =
+        s.kind === 'assign'
+          ? s.target.kind === 'post' || s.target.kind === 'pre'
+            ? s.span
+            : undefined
+          : (assigns(s.then) ?? assigns(s.otherwise));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  return assigns(model.onPre) ?? assigns(model.onPost);
+}
+
+/** One projection's route, or undefined after a diagnostic. */
+function routeProjection(
+  network: Network,
+  p: Projection,
+  index: number,
+  diagnostics: Diagnostics,
+): Route | undefined {
+  const constantWeight = constantValue(p.weight);
+  const constantDelay = p.delay === undefined ? 0 : constantValue(p.delay);
+  const weightsVary = constantWeight === undefined;
+  const delaysVary = constantDelay === undefined;
+  const synapse = p.synapse.model;
+  const neuronAccess = touchesNeurons(synapse);
+  if (neuronAccess !== undefined) {
+    diagnostics.error(
+      neuronAccess,
+      `synapse ${synapse.name} reads or changes a variable of its pre- or post-synaptic neuron; the kernels do not support that yet`,
+    );
+    return undefined;
+  }
+  if (p.procedural && (weightsVary || delaysVary)) {
+    diagnostics.error(
+      (weightsVary ? p.weight : p.delay!).span,
+      `a ${weightsVary ? 'weight' : 'delay'} that varies per synapse needs stored connections: remove 'procedural' from projection ${p.name}`,
+    );
+    return undefined;
+  }
+  const decision = analysePlacement(synapse, { weightsVary, delaysVary });
+  const placement: PlacementDecision =
+    p.placement === undefined || p.placement === decision.placement
+      ? decision
+      : overridePlacement(p, decision, diagnostics);
+  if (placement.placement !== 'post' && p.procedural) {
+    diagnostics.error(
+      p.span,
+      `procedural connectivity with synapse state per ${placement.placement === 'pre' ? 'pre-synaptic neuron' : 'synapse'} (${synapse.name}) is not supported: remove 'procedural' to store the connections`,
+    );
+    return undefined;
+  }
+  const nPre = p.preRange.end - p.preRange.start;
+  const nPost = p.postRange.end - p.postRange.start;
+  const built = buildConnectivity(
+    p.connector,
+    p.procedural,
+    nPre,
+    nPost,
+    network.seed,
+    `${network.name}.${p.name}`,
+  );
+  const perSynapse = weightsVary || delaysVary || placement.placement === 'synapse';
+  const connectivity: Connectivity = perSynapse
+    ? { kind: 'rows', rows: storedRows(built, nPre, nPost) }
+    : built;
+  const synapseCount = connectivity.kind === 'rows' ? connectivity.rows.outTargets.length : 0;
+  const base = { projection: p, index, connectivity, placement };
+  const delaySteps = delaysVary ? 0 : Math.max(1, stepsIn(constantDelay, network.dt));
+  const synapticDelays = delaysVary
+    ? Uint32Array.from(
+        synapticValues(p.delay!, synapseCount, network.seed, `${network.name}.${p.name}.delay`),
+        (d) => Math.max(1, stepsIn(d, network.dt)),
+      )
+    : undefined;
+  const delays = synapticDelays === undefined ? {} : { synapticDelays };
+  if (!weightsVary) return { ...base, delaySteps, weight: constantWeight, ...delays };
+  const synapticWeights = synapticValues(
+    p.weight,
+    synapseCount,
+    network.seed,
+    `${network.name}.${p.name}.weight`,
+  );
+  if (placement.placement !== 'post' || connectivity.kind !== 'rows')
+    return { ...base, delaySteps, weight: 1, synapticWeights, ...delays };
+  const postSize = network.populations.find((x) => x.name === p.post)!.size;
+  const { quantum, values } = quantizeWeights(
+    synapticWeights,
+    connectivity.rows.outTargets,
+    postSize,
+  );
+  return {
+    ...base,
+    delaySteps,
+    weight: quantum,
+    synapticWeights,
+    quantizedWeights: values,
+    ...delays,
+  };
+}
+
+/** The deliveries of a route (see Delivery): spikes to merged counters, per-pre flags, or per-synapse flags. */
+function deliveriesOf(network: Network, r: Route): Delivery[] {
+  const p = r.projection;
+  const postSize = network.populations.find((x) => x.name === p.post)!.size;
+  const synapseCount = r.connectivity.kind === 'rows' ? r.connectivity.rows.outTargets.length : 0;
+  // Per-synapse delays read the previous step's spikes and place each in the row of its arrival step.
+  const timing =
+    r.synapticDelays === undefined
+      ? { ringDelay: r.delaySteps, slots: 1 }
+      : {
+          ringDelay: 1,
+          slots: r.synapticDelays.reduce((a, b) => Math.max(a, b), 1),
+          delays: r.synapticDelays,
+        };
+  const { slots, ...arrival } = timing;
+  const fromPre = { route: r, source: p.pre, range: p.preRange, ...arrival };
+  switch (r.placement.placement) {
+    case 'post': {
+      const weights = r.quantizedWeights;
+      return [
+        {
+          ...fromPre,
+          targets: 'post',
+          counter: {
+            name: `count${r.index}`,
+            size: postSize,
+            slots,
+            signed: weights !== undefined,
+          },
+          ...(weights === undefined ? {} : { weights }),
+        },
+      ];
+    }
+    case 'pre':
+      return [
+        {
+          ...fromPre,
+          targets: 'self',
+          counter: {
+            name: `arrive${r.index}`,
+            size: p.preRange.end - p.preRange.start,
+            slots,
+            signed: false,
+          },
+        },
+      ];
+    case 'synapse':
+      return [
+        {
+          ...fromPre,
+          targets: 'outgoing',
+          counter: { name: `arrive${r.index}`, size: synapseCount, slots, signed: false },
+        },
+        ...(p.synapse.model.onPost.length === 0
+          ? []
+          : [
+              {
+                route: r,
+                source: p.post,
+                range: p.postRange,
+                ringDelay: 1,
+                targets: 'incoming' as const,
+                counter: { name: `post${r.index}`, size: synapseCount, slots: 1, signed: false },
+              },
+            ]),
+      ];
+  }
 }
 
 /** `placement X` in a projection: allowed when it gives the same results, else a diagnostic. */

@@ -15,7 +15,7 @@ import type {
   Stimulus,
   SynapseModel,
 } from '../ir/types.js';
-import type { NetworkRouting, PreSynapse } from './network.js';
+import type { NetworkRouting, OwnSynapse } from './network.js';
 import { streamId } from '../random/philox.js';
 import { toSymbolic } from '../integrate/to-symbolic.js';
 import { substitute } from '../symbolic/diff.js';
@@ -28,7 +28,6 @@ import {
   type PopulationKernel,
   REFRACTORY_STATE,
   SPIKED,
-  SPIKED_LAST,
   STEP,
   TIME,
   nextName,
@@ -149,25 +148,32 @@ function heldStates(model: NeuronModel): string[] {
   return [...held];
 }
 
-/** Event statements, in order, each assigning the local `local(state)` (a reset: `V@next`; on_pre: `x@in`). */
+/**
+ * Event statements, in order, each assigning the local `local(state)` (a reset:
+ * `V@next`; on_pre: `x@in`); the weight is the state `weight` where a kernel
+ * keeps it (per-synapse state).
+ */
 function eventStatements(
   body: readonly Statement[],
   toSym: (e: Expr) => S.Expr,
   assignable: ReadonlySet<string>,
   local: (state: string) => string,
+  weight?: string,
 ): KernelStatement[] {
   return body.map((s): KernelStatement => {
     if (s.kind === 'if') {
       return {
         kind: 'if',
         condition: toSym(s.condition),
-        then: eventStatements(s.then, toSym, assignable, local),
-        otherwise: eventStatements(s.otherwise, toSym, assignable, local),
+        then: eventStatements(s.then, toSym, assignable, local, weight),
+        otherwise: eventStatements(s.otherwise, toSym, assignable, local, weight),
       };
     }
-    if (s.target.kind !== 'state' || !assignable.has(s.target.name))
+    const state =
+      s.target.kind === 'state' ? s.target.name : s.target.kind === 'weight' ? weight : undefined;
+    if (state === undefined || !assignable.has(state))
       throw new InternalError('an event block here can only assign its own states');
-    const name = local(s.target.name);
+    const name = local(state);
     const target = S.sym(name);
     const value = toSym(s.value);
     const combined =
@@ -278,7 +284,6 @@ export function buildPopulationKernel(
   const body = builder.body;
   // t_n = n * dt from the integer step counter, rounded like any product on each target.
   body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
-  const flagged = inputs.routing.flagged.has(population.name);
   if (population.source.kind === 'poisson') {
     // BrainPy's PoissonGroup: spike when U[0,1) <= rate * dt.
     const rate = symbolic(population.source.rate);
@@ -287,12 +292,12 @@ export function buildPopulationKernel(
       name: SPIKED,
       value: S.cmp('<=', builder.random('uniform'), simplify(S.mul(rate, S.num(network.dt)))),
     });
-    return finishSpiking(population, [], body, flagged);
+    return spikingKernel(population, [], body);
   }
   if (population.source.kind === 'spikeTimes') {
     // BrainPy's SpikeTimeGroup: an event fires in the first step with t_n >= time (the routing's table holds the steps).
     body.push({ kind: 'spikeTime', name: SPIKED, owner: population.name });
-    return finishSpiking(population, [CURSOR_STATE], body, flagged);
+    return spikingKernel(population, [CURSOR_STATE], body);
   }
   const model = population.source.model;
   const constants = constantsOf(parameterValues(model, population.parameters), network.dt);
@@ -326,7 +331,7 @@ export function buildPopulationKernel(
     const added = new Map<string, S.Expr>(names.map((x) => [x, S.sym(rename(x))]));
     for (const route of group.routes) {
       const count = `@count${route.index}`;
-      body.push({ kind: 'count', name: count, route: route.index });
+      body.push({ kind: 'count', name: count, counter: `count${route.index}` });
       for (const [x, inc] of group.increments) {
         added.set(
           x,
@@ -367,21 +372,26 @@ export function buildPopulationKernel(
       outputCurrent(group.output, S.sym(`${group.owner}.delivered`), postState, network.dt),
     );
   }
-  for (const pre of inputs.routing.preSynapses.filter(
-    (s) => s.route.projection.post === population.name,
-  )) {
-    const sum = `@gather${pre.route.index}`;
+  // Per-pre state delivers per unit weight (the constant weight is applied here); per-synapse state includes its weight.
+  const gathers = [
+    ...inputs.routing.preSynapses.map((own) => ({ own, over: 'sources' as const })),
+    ...inputs.routing.synapses.map((own) => ({ own, over: 'synapses' as const })),
+  ].sort((a, b) => a.own.route.index - b.own.route.index);
+  for (const { own, over } of gathers) {
+    if (own.route.projection.post !== population.name) continue;
+    const sum = `@gather${own.route.index}`;
     body.push({
       kind: 'gather',
       name: sum,
-      route: pre.route.index,
-      owner: pre.owner,
+      route: own.route.index,
+      owner: own.owner,
       state: DELIVERED_STATE,
+      over,
     });
     currents.push(
       outputCurrent(
-        pre.route.projection.output,
-        S.mul(S.num(pre.route.weight), S.sym(sum)),
+        own.route.projection.output,
+        S.mul(S.num(own.route.weight), S.sym(sum)),
         postState,
         network.dt,
       ),
@@ -434,7 +444,6 @@ export function buildPopulationKernel(
       population: population.name,
       size: population.size,
       states: kernelStates,
-      loads: [],
       body,
       spikes: false,
     };
@@ -445,35 +454,15 @@ export function buildPopulationKernel(
     onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
   if (onSpike.length > 0)
     body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
-  return finishSpiking(population, kernelStates, body, flagged);
+  return spikingKernel(population, kernelStates, body);
 }
 
-/** Adds the previous-step spike flag that per-pre synapses read, when some do. */
-function finishSpiking(
+function spikingKernel(
   population: Population,
   states: string[],
   body: KernelStatement[],
-  flagged: boolean,
 ): PopulationKernel {
-  if (flagged) {
-    states.push(SPIKED_LAST);
-    // A condition local is not a number: set the flag in a branch.
-    body.push({ kind: 'let', name: nextName(SPIKED_LAST), value: S.num(0) });
-    body.push({
-      kind: 'if',
-      condition: S.sym(SPIKED),
-      then: [{ kind: 'set', name: nextName(SPIKED_LAST), value: S.num(1) }],
-      otherwise: [],
-    });
-  }
-  return {
-    population: population.name,
-    size: population.size,
-    states,
-    loads: [],
-    body,
-    spikes: true,
-  };
+  return { population: population.name, size: population.size, states, body, spikes: true };
 }
 
 /** An output's current for a delivered value `g`, its parameters folded in. */
@@ -483,79 +472,94 @@ function outputCurrent(use: ModelUse<OutputModel>, g: S.Expr, postState: Hook, d
   return simplify(substitute(symbolic(use.model.current, postState), constants));
 }
 
-/** The per-pre value a per-pre synapse kernel leaves for the gathers: what it delivers per unit weight. */
+/** The value a per-pre or per-synapse kernel leaves for the gathers: what it delivers (per unit weight for per-pre state). */
 export const DELIVERED_STATE = '@delivered';
+/** A per-synapse kernel's weight, a state that on_pre and on_post may change (plasticity). */
+export const WEIGHT_STATE = '@w';
 
 /**
  * The kernel of a projection whose synapse state lives per pre-synaptic
- * neuron: a thread per pre neuron runs on_pre when that neuron spiked in the
- * previous step (the one-step delay), integrates the state, and leaves what
- * it delivers per unit weight for the post neurons' gathers.
+ * neuron (a thread per pre neuron) or per synapse (a thread per synapse; its
+ * weight is a state). A thread runs on_pre when a spike arrived (its delivery
+ * counter, filled by the step's delivery kernels, is set), on_post when its
+ * post neuron spiked in the previous step (per synapse only), both on the
+ * start-of-step values; then it integrates the state and leaves what it
+ * delivers (per unit weight for per-pre state) for the post neurons' gathers.
  */
-export function buildPreSynapseKernel(
+export function buildOwnSynapseKernel(
   network: Network,
-  pre: PreSynapse,
+  own: OwnSynapse,
   update: StateUpdate,
 ): PopulationKernel {
-  const projection = pre.route.projection;
+  const route = own.route;
+  const projection = route.projection;
   const synapse = projection.synapse.model;
+  const perSynapse = route.placement.placement === 'synapse';
   const builder = new KernelBuilder(`${network.name}.${projection.name}.synapse`, network.dt);
   const body = builder.body;
   body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
-  const names = synapse.states.map((s) => s.name);
-  const constants = constantsOf(
+  const names = [...synapse.states.map((s) => s.name), ...(perSynapse ? [WEIGHT_STATE] : [])];
+  const afterEvents = (x: string): string => `${x}@in`;
+  const parameters = constantsOf(
     parameterValues(projection.synapse.model, projection.synapse.arguments),
     network.dt,
   );
-  const flag = '@pre_spiked';
-  // on_pre, on the start-of-step values: `x += 1` reads and writes x before integration.
-  for (const x of names) body.push({ kind: 'let', name: `${x}@in`, value: S.sym(x) });
-  const afterDelivery = (x: string): string => `${x}@in`;
+  // Per-pre state delivers per unit weight; per-synapse state reads its own weight.
+  const constants = new Map([
+    ...parameters,
+    ['w', perSynapse ? S.sym(afterEvents(WEIGHT_STATE)) : S.num(1)],
+  ]);
+  for (const x of names) body.push({ kind: 'let', name: afterEvents(x), value: S.sym(x) });
   const inHook: Hook = (e) =>
     e.kind === 'ref' && e.ref.kind === 'state'
-      ? S.sym(afterDelivery(e.ref.name))
+      ? S.sym(afterEvents(e.ref.name))
       : e.kind === 'prev'
         ? S.sym(e.state)
         : undefined;
-  const onPre = eventStatements(
-    synapse.onPre,
-    (e) => simplify(substitute(symbolic(e, inHook, synapse), constants)),
-    new Set(names),
-    afterDelivery,
-  );
-  if (onPre.length > 0)
+  const toSym = (e: Expr): S.Expr => simplify(substitute(symbolic(e, inHook, synapse), constants));
+  const events = (name: string, counter: string, statements: readonly Statement[]): void => {
+    if (statements.length === 0) return;
+    body.push({ kind: 'count', name, counter });
     body.push({
       kind: 'if',
-      condition: S.cmp('>', S.sym(flag), S.num(0.5)),
-      then: onPre,
+      condition: S.cmp('>', S.sym(name), S.num(0.5)),
+      then: eventStatements(statements, toSym, new Set(names), afterEvents, WEIGHT_STATE),
       otherwise: [],
     });
+  };
+  events('@pre_arrived', `arrive${route.index}`, synapse.onPre);
+  events('@post_spiked', `post${route.index}`, synapse.onPost);
+  const synapseStates = synapse.states.map((s) => s.name);
   emitUpdate(
     body,
     builder,
     update,
-    names,
+    synapseStates,
     constants,
-    (x) => (names.includes(x) ? `${x}@in` : x),
+    (x) => (names.includes(x) ? afterEvents(x) : x),
     network.dt,
   );
   for (const x of names)
-    body.push({ kind: 'let', name: nextName(x), value: S.sym(nextName(`${x}@in`)) });
-  // What it delivers is w * f(state): f is kept for the gathers, w is applied at the post neuron.
+    body.push({
+      kind: 'let',
+      name: nextName(x),
+      value: S.sym(x === WEIGHT_STATE ? afterEvents(x) : nextName(afterEvents(x))),
+    });
   const delivered = simplify(
     substitute(
       symbolic(synapse.delivers, endOfStepHook(new Set(names)), synapse),
-      new Map([...constants, ['w', S.num(1)]]),
+      new Map([...parameters, ['w', perSynapse ? S.sym(nextName(WEIGHT_STATE)) : S.num(1)]]),
     ),
   );
   body.push({ kind: 'let', name: nextName(DELIVERED_STATE), value: delivered });
+  const size =
+    route.connectivity.kind === 'rows' && perSynapse
+      ? route.connectivity.rows.outTargets.length
+      : projection.preRange.end - projection.preRange.start;
   return {
-    population: pre.owner,
-    size: projection.preRange.end - projection.preRange.start,
+    population: own.owner,
+    size,
     states: [...names, DELIVERED_STATE],
-    loads: [
-      { local: flag, owner: projection.pre, state: SPIKED_LAST, offset: projection.preRange.start },
-    ],
     body,
     spikes: false,
   };

@@ -3,7 +3,8 @@ import { freeSymbols } from '../symbolic/diff.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { linearIn, linearSystem } from '../symbolic/linear.js';
 import { formatMath } from '../symbolic/print.js';
-import type { Placement, Statement, SynapseModel } from './types.js';
+import type { Expr, Placement, Statement, SynapseModel } from './types.js';
+import { nodes } from './walk.js';
 
 /** Where a projection's synapse state lives, and why. */
 export interface PlacementDecision {
@@ -17,6 +18,20 @@ function usesAny(e: SymExpr, names: ReadonlySet<string>): string | undefined {
   for (const s of freeSymbols(e))
     if (names.has(s) || s.startsWith('post.') || s.startsWith('pre.')) return s;
   return undefined;
+}
+
+/** Whether event statements read or change the weight w. */
+function mentionsWeight(body: readonly Statement[]): boolean {
+  return body.some((s) =>
+    s.kind === 'assign'
+      ? s.target.kind === 'weight' || dependsOnWeight(s.value)
+      : dependsOnWeight(s.condition) || mentionsWeight(s.then) || mentionsWeight(s.otherwise),
+  );
+}
+
+function dependsOnWeight(e: Expr): boolean {
+  for (const n of nodes(e)) if (n.kind === 'ref' && n.ref.kind === 'weight') return true;
+  return false;
 }
 
 /** The per-spike increments of `on_pre` if it only adds multiples of w to states: `g += w`, `h += a * w`. */
@@ -60,7 +75,27 @@ function linearIncrements(
  * pre-synaptic neuron (when the weight only scales what is delivered) or per
  * synapse.
  */
-export function analysePlacement(model: SynapseModel): PlacementDecision {
+export function analysePlacement(
+  model: SynapseModel,
+  projection: { readonly weightsVary?: boolean; readonly delaysVary?: boolean } = {},
+): PlacementDecision {
+  const decision = placementOfModel(model);
+  if (decision.placement !== 'pre') return decision;
+  // A per-pre state is shared by every synapse of a pre neuron: it needs one weight factor and one arrival time.
+  const varying = projection.weightsVary
+    ? 'the weights vary per synapse'
+    : projection.delaysVary
+      ? 'the delays vary per synapse'
+      : undefined;
+  return varying === undefined
+    ? decision
+    : {
+        placement: 'synapse',
+        reason: `${decision.reason.replace(/, so the state is kept per pre-synaptic neuron$/, '')}, but ${varying}: the state is kept per synapse`,
+      };
+}
+
+function placementOfModel(model: SynapseModel): PlacementDecision {
   const states = new Set(model.states.map((s) => s.name));
   const subexpressions = subexpressionValues(model);
   const rhs = new Map(model.equations.map((e) => [e.state, toSymbolic(e.rhs, { subexpressions })]));
@@ -75,6 +110,7 @@ export function analysePlacement(model: SynapseModel): PlacementDecision {
     const preOk =
       weightOnlyScales &&
       model.onPost.length === 0 &&
+      !mentionsWeight(model.onPre) &&
       ![...rhs.values()].some((f) => usesAny(f, new Set(['w'])) !== undefined);
     return preOk
       ? {

@@ -22,8 +22,7 @@ type StepFunction = (
   rt: RandomRuntime,
   step: number,
   chunkStep: number,
-  counts: Uint32Array,
-  ring: Uint32Array,
+  events: Uint32Array,
   conn: Uint32Array,
 ) => void;
 
@@ -45,8 +44,8 @@ export class CpuBackend implements Backend {
   private state: Float32Array | Float64Array = new Float32Array(0);
   private steps: StepFunction[] = [];
   private rt: RandomRuntime | undefined;
-  private counts = new Uint32Array(0);
-  private ring = new Uint32Array(0);
+  /** Spike rings and delivery counters, laid out as in the GPU's events buffer. */
+  private events = new Uint32Array(0);
   /** The generated source, for `compile --target js` and debugging. */
   source = '';
 
@@ -69,8 +68,7 @@ export class CpuBackend implements Backend {
         new Function(...JS_KERNEL_PARAMETERS, `'use strict';\n${prelude}\n${b}`) as StepFunction,
     );
     const State = this.precision === 'f32' ? Float32Array : Float64Array;
-    this.counts = new Uint32Array(layout.countWords);
-    this.ring = new Uint32Array(layout.ringWords);
+    this.events = new Uint32Array(layout.ringWords + layout.countWords);
     this.state = new State(layout.totalStateFloats);
     for (const k of plan.kernels) {
       const initial = plan.initial.get(k.population);
@@ -112,9 +110,9 @@ export class CpuBackend implements Backend {
     const conn = layout.connectivity;
     for (let s = 0; s < steps; s++) {
       const step = firstStep + s;
-      this.deliver(layout, plan, step);
+      deliverOnHost(layout, this.events, step, plan.network.seed);
       for (const kernel of this.steps)
-        kernel(this.state, rowBuffer, spikes, rt, step, s, this.counts, this.ring, conn);
+        kernel(this.state, rowBuffer, spikes, rt, step, s, this.events, conn);
     }
     if (rowBuffer !== record) record.set(rowBuffer);
     return {
@@ -123,37 +121,6 @@ export class CpuBackend implements Backend {
       spikes: splitSpikes(spikes, firstStep, layout, plan.spikeRecords),
       traces: splitTraces(record, steps, layout),
     };
-  }
-
-  /**
-   * Step 1 of language.md's step: spikes emitted d steps ago reach every merged
-   * projection (counted per post neuron; the post kernel adds count * weight).
-   * Then this step's ring slots are emptied for the spikes about to be emitted.
-   */
-  private deliver(layout: BufferLayout, plan: SimulationPlan, step: number): void {
-    const seed = plan.network.seed;
-    for (const group of plan.routing.groups) {
-      for (const route of group.routes) {
-        const p = route.projection;
-        const ring = layout.ring(p.pre)!;
-        const slot =
-          ring.offset +
-          ((step - route.delaySteps + ring.slots * route.delaySteps) % ring.slots) * ring.stride;
-        const counts = layout.countOffset(route.index) + p.postRange.start;
-        const nPost = p.postRange.end - p.postRange.start;
-        for (let k = 0; k < this.ring[slot]!; k++) {
-          const j = this.ring[slot + 1 + k]! - p.preRange.start;
-          if (j < 0 || j >= p.preRange.end - p.preRange.start) continue;
-          forEachTarget(route.connectivity, j, nPost, seed, (i) => {
-            this.counts[counts + i]! += 1;
-          });
-        }
-      }
-    }
-    for (const population of plan.routing.ringSlots.keys()) {
-      const ring = layout.ring(population)!;
-      this.ring[ring.offset + (step % ring.slots) * ring.stride] = 0;
-    }
   }
 
   async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {
@@ -165,6 +132,66 @@ export class CpuBackend implements Backend {
 
   dispose(): void {
     this.steps = [];
+  }
+}
+
+/**
+ * Step 1 of language.md's step on the host, word for word what the delivery
+ * kernels do (wgsl/kernel.ts emitDelivery): each spike emitted ringDelay steps
+ * ago adds to its delivery's counter (1, or the synapse's integer weight, in
+ * the row of its arrival step). Then this step's ring slots are emptied for
+ * the spikes about to be emitted.
+ */
+export function deliverOnHost(
+  layout: BufferLayout,
+  events: Uint32Array,
+  step: number,
+  seed: number,
+): void {
+  for (const delivery of layout.deliveries) {
+    const { route, range } = delivery;
+    const p = route.projection;
+    const ring = layout.ring(delivery.source)!;
+    const d = delivery.ringDelay;
+    const slot = ring.offset + ((step + ring.slots * d - d) % ring.slots) * ring.stride;
+    const c = layout.counter(delivery.counter.name);
+    const rows = route.connectivity.kind === 'rows' ? route.connectivity.rows : undefined;
+    const { weights, delays } = delivery;
+    // Uint32Array stores wrap modulo 2^32, like the GPU's u32 atomics.
+    const add = (k: number, index: number, amount: number): void => {
+      const row = delays === undefined ? 0 : ((step + delays[k]! - d) % c.slots) * c.size;
+      events[c.offset + row + index]! += amount;
+    };
+    const nPost = p.postRange.end - p.postRange.start;
+    for (let s = 0; s < events[slot]!; s++) {
+      const jl = events[slot + 1 + s]! - range.start;
+      if (jl < 0 || jl >= range.end - range.start) continue;
+      switch (delivery.targets) {
+        case 'post':
+          if (rows === undefined)
+            forEachTarget(route.connectivity, jl, nPost, seed, (i) => {
+              events[c.offset + p.postRange.start + i]! += 1;
+            });
+          else
+            for (let k = rows.outStart[jl]!; k < rows.outStart[jl + 1]!; k++)
+              add(k, p.postRange.start + rows.outTargets[k]!, weights?.[k] ?? 1);
+          break;
+        case 'self':
+          events[c.offset + jl]! += 1;
+          break;
+        case 'outgoing':
+          for (let k = rows!.outStart[jl]!; k < rows!.outStart[jl + 1]!; k++) add(k, k, 1);
+          break;
+        case 'incoming':
+          for (let k = rows!.inStart[jl]!; k < rows!.inStart[jl + 1]!; k++)
+            events[c.offset + rows!.inSynapses[k]!]! += 1;
+          break;
+      }
+    }
+  }
+  for (const population of layout.ringPopulations) {
+    const ring = layout.ring(population)!;
+    events[ring.offset + (step % ring.slots) * ring.stride] = 0;
   }
 }
 

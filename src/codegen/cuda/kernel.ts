@@ -4,6 +4,8 @@ import type { Connectivity } from '../connectivity.js';
 import {
   type KernelPrinter,
   type StatementSyntax,
+  counterRead,
+  counterWord,
   emitStatements,
   rangeCondition,
 } from '../emit.js';
@@ -18,7 +20,7 @@ import {
   nextName,
 } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
-import type { Route } from '../network.js';
+import type { Delivery, Route } from '../network.js';
 import type { Precision } from '../printer.js';
 import { CLEAR_RINGS, deliveryEntryPoint, spikeListBase } from '../wgsl/kernel.js';
 
@@ -69,10 +71,13 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
     close: '}',
     random: (name, distribution, stream, purpose) =>
       `sf_real ${name} = sf_${distribution}(${stream}u, sf_i, sf_step, ${purpose}u);`,
-    count: (name, route) => [
-      `const sf_real ${name} = (sf_real)atomicExch(&sf_events[${layout.ringWords + layout.countOffset(route)}u + sf_i], 0u);`,
-    ],
-    gather: (name, route, owner, state) => {
+    count: (name, counter) => {
+      const value = `atomicExch(&sf_events[${counterRead(layout, counter, 'sf_step', 'u')}], 0u)`;
+      return [
+        `const sf_real ${name} = (sf_real)${layout.counter(counter).signed ? `(int)${value}` : value};`,
+      ];
+    },
+    gather: (name, route, owner, state, over) => {
       const r = layout.route(route);
       const p = r.projection;
       const source = layout.stateOffset(owner, state);
@@ -100,8 +105,9 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
           );
         case 'rows': {
           const o = layout.rowOffsets(route);
+          const element = over === 'sources' ? o.inSources : o.inSynapses;
           lines.push(
-            `  for (unsigned k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`,
+            `  for (unsigned k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${element}u + k]];`,
           );
           break;
         }
@@ -206,11 +212,6 @@ function emitPopulation(
       lines.push(
         `  const sf_real ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`,
       );
-  for (const l of kernel.loads)
-    if (used.has(l.local))
-      lines.push(
-        `  const sf_real ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`,
-      );
   lines.push(...emitStatements(kernel.body, printer, cudaSyntax(layout), '  '));
   for (const s of kernel.states)
     lines.push(
@@ -243,33 +244,68 @@ function emitPopulation(
   return withStep(lines, stepSource).join('\n');
 }
 
-function emitDelivery(route: Route, layout: BufferLayout, stepSource: CudaStepSource): string {
+/** Step 1 of a step for one delivery (see Delivery in network.ts), as in the WGSL module. */
+function emitDelivery(
+  delivery: Delivery,
+  index: number,
+  layout: BufferLayout,
+  stepSource: CudaStepSource,
+): string {
+  const route = delivery.route;
   const p = route.projection;
-  const ring = layout.ring(p.pre)!;
-  const counts = layout.ringWords + layout.countOffset(route.index) + p.postRange.start;
-  const inPre = rangeCondition('j', p.preRange.start, p.preRange.end, ring.stride - 1, 'u');
+  const ring = layout.ring(delivery.source)!;
+  const { start, end } = delivery.range;
+  const inRange = rangeCondition('j', start, end, ring.stride - 1, 'u');
+  const d = delivery.ringDelay;
+  const word = (il: string): string => counterWord(layout, delivery, index, il, 'sf_step', 'u');
+  const weights = layout.dataOf(index).weights;
+  const add = weights === undefined ? '1u' : `sf_conn[${weights}u + k]`;
   const lines = [
-    `extern "C" __global__ void ${deliveryEntryPoint(route.index)}(${parameters(stepSource)}) {`,
-    `  // projection ${p.name}: ${p.pre} -> ${p.post}, delay ${route.delaySteps} steps`,
-    `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${ring.slots * route.delaySteps - route.delaySteps}u) % ${ring.slots}u) * ${ring.stride}u;`,
-    '  const unsigned k = blockIdx.x * blockDim.x + threadIdx.x;',
-    '  if (k >= sf_events[sf_slot]) return;',
-    ...(inPre === undefined && route.connectivity.kind === 'all'
-      ? []
-      : ['  const unsigned j = sf_events[sf_slot + 1u + k];']),
-    ...(inPre === undefined ? [] : [`  if (!(${inPre})) return;`]),
-    ...(route.connectivity.kind === 'all'
-      ? []
-      : [`  const unsigned jl = j - ${p.preRange.start}u;`]),
-    ...forEachTarget(
-      route.connectivity,
-      layout,
-      route,
-      (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`,
-      '  ',
-    ),
-    '}',
+    `extern "C" __global__ void ${deliveryEntryPoint(index)}(${parameters(stepSource)}) {`,
+    `  // projection ${p.name}: spikes of ${delivery.source} from ${d} step(s) ago, to ${delivery.targets}`,
+    `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${ring.slots * d - d}u) % ${ring.slots}u) * ${ring.stride}u;`,
+    '  const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;',
+    '  if (sf_k >= sf_events[sf_slot]) return;',
   ];
+  const needsIndex = !(
+    inRange === undefined &&
+    route.connectivity.kind === 'all' &&
+    delivery.targets === 'post'
+  );
+  if (needsIndex) lines.push('  const unsigned j = sf_events[sf_slot + 1u + sf_k];');
+  if (inRange !== undefined) lines.push(`  if (!(${inRange})) return;`);
+  if (needsIndex) lines.push(`  const unsigned jl = j - ${start}u;`);
+  switch (delivery.targets) {
+    case 'post':
+      lines.push(
+        ...forEachTarget(
+          route.connectivity,
+          layout,
+          route,
+          (il) => `atomicAdd(&sf_events[${word(`${p.postRange.start}u + ${il}`)}], ${add});`,
+          '  ',
+        ),
+      );
+      break;
+    case 'self':
+      lines.push(`  atomicAdd(&sf_events[${word('jl')}], 1u);`);
+      break;
+    case 'outgoing': {
+      const o = layout.rowOffsets(route.index);
+      lines.push(
+        `  for (unsigned k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) atomicAdd(&sf_events[${word('k')}], 1u);`,
+      );
+      break;
+    }
+    case 'incoming': {
+      const o = layout.rowOffsets(route.index);
+      lines.push(
+        `  for (unsigned k = sf_conn[${o.inStart}u + jl]; k < sf_conn[${o.inStart}u + jl + 1u]; k++) atomicAdd(&sf_events[${word(`sf_conn[${o.inSynapses}u + k]`)}], 1u);`,
+      );
+      break;
+    }
+  }
+  lines.push('}');
   return withStep(lines, stepSource).join('\n');
 }
 
@@ -294,14 +330,14 @@ export function emitCudaModule(
   printer: KernelPrinter,
   seed: number,
   precision: Precision,
-  mergedRoutes: readonly Route[],
-  ringPopulations: readonly string[],
   options: CudaModuleOptions = {},
 ): string {
   const stepSource = options.stepSource ?? 'argument';
   const bodies = [
-    ...mergedRoutes.map((r) => emitDelivery(r, layout, stepSource)),
-    ...(ringPopulations.length > 0 ? [emitClearRings(layout, ringPopulations, stepSource)] : []),
+    ...layout.deliveries.map((d, k) => emitDelivery(d, k, layout, stepSource)),
+    ...(layout.ringPopulations.length > 0
+      ? [emitClearRings(layout, layout.ringPopulations, stepSource)]
+      : []),
     ...kernels.map((k) => emitPopulation(k, layout, printer, stepSource)),
   ];
   return [header(seed, layout, precision, printer.prelude()), ...bodies].join('\n\n') + '\n';

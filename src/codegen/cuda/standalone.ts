@@ -18,7 +18,7 @@
  * Kernels are compiled with --fmad=false like the runtime backend (src/runtime/cuda), so the
  * two compute the same floats and their spikes.csv can be compared byte for byte.
  */
-import { layoutOf, manifest, mergedRoutes } from '../module.js';
+import { layoutOf, manifest } from '../module.js';
 import type { Precision } from '../printer.js';
 import type { SimulationPlan } from '../../runtime/backend.js';
 import { spikeListBase, stepDispatches } from '../wgsl/kernel.js';
@@ -129,9 +129,7 @@ ${list('PopulationInfo', 'kPopulations', populations)}
 /** main.cu: the CUDA driver of the standalone program. */
 function mainSource(plan: SimulationPlan): string {
   const layout = layoutOf(plan);
-  const dispatches = stepDispatches(layout, plan.kernels, mergedRoutes(plan), [
-    ...plan.routing.ringSlots.keys(),
-  ]);
+  const dispatches = stepDispatches(layout, plan.kernels);
   const launches = dispatches
     .filter((d) => d.threads > 0)
     .map((d) => {

@@ -3,6 +3,7 @@ import type { Precision } from '../printer.js';
 import {
   type KernelPrinter,
   type StatementSyntax,
+  counterRead,
   emitStatements,
   rangeCondition,
 } from '../emit.js';
@@ -18,8 +19,7 @@ export const JS_KERNEL_PARAMETERS = [
   'sf_rt',
   'sf_step',
   'sf_chunk_step',
-  'sf_counts',
-  'sf_ring',
+  'sf_events',
   'sf_conn',
 ] as const;
 
@@ -36,11 +36,13 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
     close: '}',
     random: (name, distribution, stream, purpose) =>
       `let ${name} = sf_rt.${distribution}(${stream}, sf_i, sf_step, ${purpose});`,
-    count: (name, route) => {
-      const at = `${layout.countOffset(route)} + sf_i`;
-      return [`let ${name} = sf_counts[${at}];`, `sf_counts[${at}] = 0;`];
+    count: (name, counter) => {
+      const at = counterRead(layout, counter, 'sf_step', '');
+      // A signed counter holds a two's-complement sum: `| 0` reads it as int32.
+      const value = layout.counter(counter).signed ? `sf_events[${at}] | 0` : `sf_events[${at}]`;
+      return [`let ${name} = ${value};`, `sf_events[${at}] = 0;`];
     },
-    gather: (name, route, owner, state) => {
+    gather: (name, route, owner, state, over) => {
       const r = layout.route(route);
       const p = r.projection;
       const source = layout.stateOffset(owner, state);
@@ -66,8 +68,9 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
           );
         case 'rows': {
           const o = layout.rowOffsets(route);
+          const element = over === 'sources' ? o.inSources : o.inSynapses;
           lines.push(
-            `  for (let k = sf_conn[${o.inStart} + ${local}]; k < sf_conn[${o.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${o.inSources} + k]]`)};`,
+            `  for (let k = sf_conn[${o.inStart} + ${local}]; k < sf_conn[${o.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${element} + k]]`)};`,
           );
           break;
         }
@@ -88,7 +91,8 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
 
 /**
  * The body of a JavaScript function that runs one step of one kernel, taking
- * JS_KERNEL_PARAMETERS. `sf_spikes` is the recording append buffer
+ * JS_KERNEL_PARAMETERS. `sf_events` holds the spike rings and delivery
+ * counters as on the GPU; `sf_spikes` is the recording append buffer
  * (`push(chunk step, global index)`); `sf_rt` holds the Philox draws. The CPU
  * backend compiles it with `new Function`.
  */
@@ -112,11 +116,6 @@ export function emitJsPopulation(
       lines.push(
         `  const ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)} + ${i}];`,
       );
-  for (const l of kernel.loads)
-    if (used.has(l.local))
-      lines.push(
-        `  const ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset} + ${i}];`,
-      );
   lines.push(...emitStatements(kernel.body, printer, jsSyntax(layout, precision), '  '));
   for (const s of kernel.states)
     lines.push(
@@ -131,8 +130,8 @@ export function emitJsPopulation(
     if (ring !== undefined) {
       lines.push(
         `    const sf_slot = ${ring.offset} + (sf_step % ${ring.slots}) * ${ring.stride};`,
-        `    sf_ring[sf_slot + 1 + sf_ring[sf_slot]] = ${i};`,
-        '    sf_ring[sf_slot] += 1;',
+        `    sf_events[sf_slot + 1 + sf_events[sf_slot]] = ${i};`,
+        '    sf_events[sf_slot] += 1;',
       );
     }
     lines.push('  }');

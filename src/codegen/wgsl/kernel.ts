@@ -4,6 +4,8 @@ import type { Connectivity } from '../connectivity.js';
 import {
   type KernelPrinter,
   type StatementSyntax,
+  counterRead,
+  counterWord,
   emitStatements,
   rangeCondition,
 } from '../emit.js';
@@ -17,7 +19,7 @@ import {
   nextName,
 } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
-import type { Route } from '../network.js';
+import type { Delivery, Route } from '../network.js';
 import { recordedLocal } from '../js/kernel.js';
 
 /** Threads per workgroup: within the 128 that WebGPU compatibility mode (and llvmpipe) allows. */
@@ -27,14 +29,14 @@ export const STEP_UNIFORM_STRIDE = 256;
 /** The kernel that empties this step's spike-ring slots. */
 export const CLEAR_RINGS = 'clear_rings';
 
-/** Entry point of the delivery kernel of a merged route. */
-export function deliveryEntryPoint(route: number): string {
-  return `deliver_${route}`;
+/** Entry point of a delivery kernel (its position in the routing's deliveries). */
+export function deliveryEntryPoint(delivery: number): string {
+  return `deliver_${delivery}`;
 }
 
 /**
  * The events buffer (u32 atomics) holds, in order: the spike rings, the
- * per-route spike counters, then the recording spike list (count, then
+ * delivery counters, then the recording spike list (count, then
  * pairs). Ring and counters come first because the spike list's length
  * depends on the chunk size.
  */
@@ -113,10 +115,13 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
     close: '}',
     random: (name, distribution, stream, purpose) =>
       `var ${name}: f32 = sf_${distribution}(${stream}u, sf_i, sf_info.step, ${purpose}u);`,
-    count: (name, route) => [
-      `let ${name} = f32(atomicExchange(&sf_events[${layout.ringWords + layout.countOffset(route)}u + sf_i], 0u));`,
-    ],
-    gather: (name, route, owner, state) => {
+    count: (name, counter) => {
+      const value = `atomicExchange(&sf_events[${counterRead(layout, counter, 'sf_info.step', 'u')}], 0u)`;
+      return [
+        `let ${name} = f32(${layout.counter(counter).signed ? `bitcast<i32>(${value})` : value});`,
+      ];
+    },
+    gather: (name, route, owner, state, over) => {
       const r = layout.route(route);
       const p = r.projection;
       const source = layout.stateOffset(owner, state);
@@ -146,9 +151,10 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
           );
         case 'rows': {
           const o = layout.rowOffsets(route);
+          const element = over === 'sources' ? o.inSources : o.inSynapses;
           lines.push(
             `  for (var k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) {`,
-            `    ${name} = ${name} + sf_state[${source}u + sf_conn[${o.inSources}u + k]];`,
+            `    ${name} = ${name} + sf_state[${source}u + sf_conn[${element}u + k]];`,
             '  }',
           );
           break;
@@ -223,11 +229,6 @@ function emitPopulation(
       lines.push(
         `  let ${printer.local(s)} = sf_state[${layout.stateOffset(kernel.population, s)}u + sf_i];`,
       );
-  for (const l of kernel.loads)
-    if (used.has(l.local))
-      lines.push(
-        `  let ${printer.local(l.local)} = sf_state[${layout.stateOffset(l.owner, l.state) + l.offset}u + sf_i];`,
-      );
   lines.push(...emitStatements(kernel.body, printer, wgslSyntax(layout), '  '));
   for (const s of kernel.states)
     lines.push(
@@ -262,36 +263,71 @@ function emitPopulation(
   return lines.join('\n');
 }
 
-/** Step 1 of a step for one merged route: each spike of step n - d adds 1 to the counter of each target. */
-function emitDelivery(route: Route, layout: BufferLayout): string {
+/** Step 1 of a step for one delivery (see Delivery in network.ts): each spike in its ring slot adds to its counter. */
+function emitDelivery(delivery: Delivery, index: number, layout: BufferLayout): string {
+  const route = delivery.route;
   const p = route.projection;
-  const ring = layout.ring(p.pre)!;
-  const nPre = p.preRange.end - p.preRange.start;
-  const counts = layout.ringWords + layout.countOffset(route.index) + p.postRange.start;
-  const inPre = rangeCondition('j', p.preRange.start, p.preRange.end, ring.stride - 1, 'u');
-  return [
+  const ring = layout.ring(delivery.source)!;
+  const { start, end } = delivery.range;
+  const inRange = rangeCondition('j', start, end, ring.stride - 1, 'u');
+  const d = delivery.ringDelay;
+  const word = (il: string): string =>
+    counterWord(layout, delivery, index, il, 'sf_info.step', 'u');
+  const weights = layout.dataOf(index).weights;
+  const add = weights === undefined ? '1u' : `sf_conn[${weights}u + k]`;
+  const lines = [
     `@compute @workgroup_size(${WORKGROUP_SIZE})`,
-    `fn ${deliveryEntryPoint(route.index)}(@builtin(global_invocation_id) sf_gid: vec3<u32>) {`,
-    `  // projection ${p.name}: ${p.pre} -> ${p.post}, delay ${route.delaySteps} steps`,
-    `  let sf_slot = ${ring.offset}u + ((sf_info.step + ${ring.slots * route.delaySteps - route.delaySteps}u) % ${ring.slots}u) * ${ring.stride}u;`,
+    `fn ${deliveryEntryPoint(index)}(@builtin(global_invocation_id) sf_gid: vec3<u32>) {`,
+    `  // projection ${p.name}: spikes of ${delivery.source} from ${d} step(s) ago to ${delivery.targets === 'post' ? p.post : delivery.targets === 'self' ? 'their own pre-synaptic state' : delivery.targets === 'outgoing' ? 'their synapses' : 'the synapses that end on them (on_post)'}`,
+    `  let sf_slot = ${ring.offset}u + ((sf_info.step + ${ring.slots * d - d}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {',
     '    return;',
     '  }',
-    ...(inPre === undefined && route.connectivity.kind === 'all'
-      ? []
-      : ['  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);']),
-    ...(inPre === undefined ? [] : [`  if (!(${inPre})) {`, '    return;', '  }']),
-    ...(route.connectivity.kind === 'all' ? [] : [`  let jl = j - ${p.preRange.start}u;`]),
-    `  // ${nPre} pre-synaptic neurons`,
-    ...forEachTarget(
-      route.connectivity,
-      layout,
-      route,
-      (il) => `atomicAdd(&sf_events[${counts}u + ${il}], 1u);`,
-      '  ',
-    ),
-    '}',
-  ].join('\n');
+  ];
+  const needsIndex = !(
+    inRange === undefined &&
+    route.connectivity.kind === 'all' &&
+    delivery.targets === 'post'
+  );
+  if (needsIndex) lines.push('  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);');
+  if (inRange !== undefined) lines.push(`  if (!(${inRange})) {`, '    return;', '  }');
+  if (needsIndex) lines.push(`  let jl = j - ${start}u;`);
+  switch (delivery.targets) {
+    case 'post':
+      lines.push(
+        ...forEachTarget(
+          route.connectivity,
+          layout,
+          route,
+          (il) => `atomicAdd(&sf_events[${word(`${p.postRange.start}u + ${il}`)}], ${add});`,
+          '  ',
+        ),
+      );
+      break;
+    case 'self':
+      lines.push(`  atomicAdd(&sf_events[${word('jl')}], 1u);`);
+      break;
+    case 'outgoing': {
+      const o = layout.rowOffsets(route.index);
+      lines.push(
+        `  for (var k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) {`,
+        `    atomicAdd(&sf_events[${word('k')}], 1u);`,
+        '  }',
+      );
+      break;
+    }
+    case 'incoming': {
+      const o = layout.rowOffsets(route.index);
+      lines.push(
+        `  for (var k = sf_conn[${o.inStart}u + jl]; k < sf_conn[${o.inStart}u + jl + 1u]; k++) {`,
+        `    atomicAdd(&sf_events[${word(`sf_conn[${o.inSynapses}u + k]`)}], 1u);`,
+        '  }',
+      );
+      break;
+    }
+  }
+  lines.push('}');
+  return lines.join('\n');
 }
 
 /** Empties this step's slot of every spike ring before the populations append to it. */
@@ -311,32 +347,28 @@ function emitClearRings(layout: BufferLayout, populations: readonly string[]): s
 export function stepDispatches(
   layout: BufferLayout,
   kernels: readonly PopulationKernel[],
-  mergedRoutes: readonly Route[],
-  ringPopulations: readonly string[],
 ): { entryPoint: string; threads: number }[] {
   return [
-    ...mergedRoutes.map((r) => ({
-      entryPoint: deliveryEntryPoint(r.index),
-      threads: layout.ring(r.projection.pre)!.stride - 1,
+    ...layout.deliveries.map((d, k) => ({
+      entryPoint: deliveryEntryPoint(k),
+      threads: layout.ring(d.source)!.stride - 1,
     })),
-    ...(ringPopulations.length > 0 ? [{ entryPoint: CLEAR_RINGS, threads: 1 }] : []),
+    ...(layout.ringPopulations.length > 0 ? [{ entryPoint: CLEAR_RINGS, threads: 1 }] : []),
     ...kernels.map((k) => ({ entryPoint: entryPointName(k.population), threads: k.size })),
   ];
 }
 
-/** One WGSL module: delivery kernels, the ring clear, and a step kernel per population and per-pre synapse. */
+/** One WGSL module: delivery kernels, the ring clear, and a step kernel per population and per-pre or per-synapse state. */
 export function emitWgslModule(
   kernels: readonly PopulationKernel[],
   layout: BufferLayout,
   printer: KernelPrinter,
   seed: number,
-  mergedRoutes: readonly Route[],
-  ringPopulations: readonly string[],
 ): string {
   // Kernels first: the prelude holds only the helpers they call.
   const bodies = [
-    ...mergedRoutes.map((r) => emitDelivery(r, layout)),
-    ...(ringPopulations.length > 0 ? [emitClearRings(layout, ringPopulations)] : []),
+    ...layout.deliveries.map((d, k) => emitDelivery(d, k, layout)),
+    ...(layout.ringPopulations.length > 0 ? [emitClearRings(layout, layout.ringPopulations)] : []),
     ...kernels.map((k) => emitPopulation(k, layout, printer)),
   ];
   return [moduleHeader(seed, layout, printer.prelude()), ...bodies].join('\n\n') + '\n';

@@ -2,7 +2,7 @@ import { kernelPrinter } from '../../codegen/emit.js';
 import { CUDA_BLOCK_SIZE, emitCudaModule } from '../../codegen/cuda/kernel.js';
 import { CudaPrinter } from '../../codegen/cuda/printer.js';
 import type { BufferLayout } from '../../codegen/layout.js';
-import { layoutOf, mergedRoutes } from '../../codegen/module.js';
+import { layoutOf } from '../../codegen/module.js';
 import type { Precision } from '../../codegen/printer.js';
 import { spikeListBase, stepDispatches } from '../../codegen/wgsl/kernel.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
@@ -185,24 +185,15 @@ export class CudaBackend implements Backend {
     this.graphsUsable = driver.hasGraphs;
 
     const layout = layoutOf(plan);
-    const merged = mergedRoutes(plan);
-    const rings = [...plan.routing.ringSlots.keys()];
     const printer = kernelPrinter(new CudaPrinter({ precision: this.precision }));
     this.source =
       RUNTIME_PREAMBLE +
-      emitCudaModule(
-        plan.kernels,
-        layout,
-        printer,
-        plan.network.seed,
-        this.precision,
-        merged,
-        rings,
-        { stepSource: 'device' },
-      );
+      emitCudaModule(plan.kernels, layout, printer, plan.network.seed, this.precision, {
+        stepSource: 'device',
+      });
     const loaded = loadCudaModule(driver, koffi, this.source, info.arch, this.env);
     this.module = loaded.module;
-    this.functions = stepDispatches(layout, plan.kernels, merged, rings)
+    this.functions = stepDispatches(layout, plan.kernels)
       .filter((d) => d.threads > 0)
       .map((d) => {
         const threads = d.threads === 1 ? 1 : CUDA_BLOCK_SIZE;

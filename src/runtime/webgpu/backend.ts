@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KernelPrinter } from '../../codegen/emit.js';
 import type { BufferLayout } from '../../codegen/layout.js';
-import { layoutOf, mergedRoutes } from '../../codegen/module.js';
+import { layoutOf } from '../../codegen/module.js';
 import {
   STEP_UNIFORM_STRIDE,
   WORKGROUP_SIZE,
@@ -74,17 +74,8 @@ export class WebGpuBackend implements Backend {
     this.device = gpu.description;
     const device = gpu.device;
     const layout = layoutOf(plan);
-    const merged = mergedRoutes(plan);
-    const rings = [...plan.routing.ringSlots.keys()];
-    this.source = emitWgslModule(
-      plan.kernels,
-      layout,
-      this.printer,
-      plan.network.seed,
-      merged,
-      rings,
-    );
-    this.dispatches = stepDispatches(layout, plan.kernels, merged, rings);
+    this.source = emitWgslModule(plan.kernels, layout, this.printer, plan.network.seed);
+    this.dispatches = stepDispatches(layout, plan.kernels);
     const module = device.createShaderModule({ code: this.source });
     const info = await module.getCompilationInfo();
     const problems = info.messages.filter((m) => m.type !== 'info');

@@ -59,7 +59,7 @@ function sf_exprel32(z) {
 }
 
 
-function step_Izhikevich(sf_state, sf_record, sf_spikes, sf_rt, sf_step, sf_chunk_step, sf_counts, sf_ring, sf_conn) {
+function step_Izhikevich(sf_state, sf_record, sf_spikes, sf_rt, sf_step, sf_chunk_step, sf_events, sf_conn) {
 // Izhikevich: 1 threads
 for (let sf_i = 0; sf_i < 1; sf_i++) {
   const V = sf_state[0 + sf_i];

@@ -1,0 +1,64 @@
+import { toSymbolic } from '../integrate/to-symbolic.js';
+import type { Expr } from '../ir/types.js';
+import { boxMuller, randomU32x4, streamId, u32ToUniform01 } from '../random/philox.js';
+import { evaluate } from '../symbolic/evaluate.js';
+import * as S from '../symbolic/expr.js';
+import { simplify } from '../symbolic/simplify.js';
+
+/**
+ * The value of a weight or delay expression for each of `count` synapses,
+ * computed once on the host in float64 and handed to every backend. Each
+ * random draw of the expression is a Philox draw with key (seed, streamId(key))
+ * and counter (synapse, 0, draw number, 0); synapses are numbered in the
+ * stored rows' order (by pre neuron, then post neuron).
+ */
+export function synapticValues(e: Expr, count: number, seed: number, key: string): Float64Array {
+  const draws: { readonly name: string; readonly distribution: 'normal' | 'uniform' }[] = [];
+  const hook = (x: Expr): S.Expr | undefined => {
+    if (x.kind !== 'random') return undefined;
+    const draw = S.sym(`@draw${draws.length}`);
+    draws.push({ name: `@draw${draws.length}`, distribution: x.distribution });
+    const [a, b] = x.args.map((y) => toSymbolic(y, { hook })) as [S.Expr, S.Expr];
+    return x.distribution === 'normal'
+      ? S.add(a, S.mul(b, draw))
+      : S.add(a, S.mul(S.sub(b, a), draw));
+  };
+  const value = simplify(toSymbolic(e, { hook }));
+  const values = new Float64Array(count);
+  if (draws.length === 0) return values.fill(evaluate(value, {}));
+  const stream = streamId(key);
+  const env = new Map<string, number>();
+  for (let k = 0; k < count; k++) {
+    draws.forEach((d, purpose) => {
+      const w = randomU32x4(seed, stream, k, 0, purpose);
+      env.set(
+        d.name,
+        d.distribution === 'normal' ? boxMuller(w[0], w[1])[0] : u32ToUniform01(w[0]),
+      );
+    });
+    values[k] = evaluate(value, env);
+  }
+  return values;
+}
+
+/**
+ * Weights as integers in units of one power of two, `quantum`, chosen so that
+ * the weights arriving at one neuron in one step always sum below 2^31: the
+ * kernels add them with 32-bit integer atomics, which give the same sum in
+ * every order, hence the same result on every backend and every run. The
+ * bound is the largest sum of |weight| over a post neuron's incoming synapses
+ * (each synapse delivers at most once per step).
+ */
+export function quantizeWeights(
+  weights: Float64Array,
+  postOf: Uint32Array,
+  nPost: number,
+): { readonly quantum: number; readonly values: Int32Array } {
+  const incoming = new Float64Array(nPost);
+  weights.forEach((w, k) => {
+    incoming[postOf[k]!]! += Math.abs(w);
+  });
+  const largest = incoming.reduce((a, b) => Math.max(a, b), 0);
+  const quantum = largest === 0 ? 1 : 2 ** Math.ceil(Math.log2(largest / 2 ** 30));
+  return { quantum, values: Int32Array.from(weights, (w) => Math.round(w / quantum)) };
+}
