@@ -834,3 +834,258 @@ describe('STP: the per-pre state follows the closed form of the step order for a
     },
   );
 });
+
+// ---------------------------------------------------------------------------------------------
+// Weights and delays that vary per synapse
+
+const COUNT_SYNAPSE = `synapse Count {
+  state { c : weight = 0 }
+  on_pre { c += w }
+  delivers c
+}`;
+
+/** Three SpikeTimes sources, all-to-all onto four silent neurons, with weights and delays drawn per synapse. */
+function heterogeneousNetwork(weight: string, delay: string): Network {
+  return compileText(
+    'heterogeneous',
+    `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+${COUNT_SYNAPSE}
+network Heterogeneous {
+  dt = 0.1 ms
+  duration = 5 ms
+  seed = 7
+  population X = SpikeTimes(3, indices = [0, 1, 2, 0], times = [0.5 ms, 1 ms, 1.2 ms, 2 ms])
+  population Y = Lif(4) { V_th = 1000000 mV }
+  projection P = X -> Y {
+    connect all_to_all
+    weight ${weight}
+    delay ${delay}
+    synapse Count
+    output CUBA
+  }
+  record P.c
+}`,
+  );
+}
+
+/** c of each post neuron after each step, by hand: synapse k of pre j adds its weight at step s_j + d_k. */
+function countByHand(
+  r: Run,
+  spikes: readonly (readonly number[])[],
+  weight: (k: number) => number,
+  delay: (k: number) => number,
+  steps: number,
+): Float64Array[] {
+  const rows = r.plan.routing.routes[0]!.connectivity;
+  if (rows.kind !== 'rows') throw new Error('per-synapse data needs stored rows');
+  const { outStart, outTargets } = rows.rows;
+  const c = Array.from({ length: 4 }, () => new Float64Array(steps));
+  spikes.forEach((list, j) => {
+    for (const s of list)
+      for (let k = outStart[j]!; k < outStart[j + 1]!; k++)
+        for (let n = s + delay(k); n < steps; n++) c[outTargets[k]!]![n]! += weight(k);
+  });
+  return c;
+}
+
+describe('weights and delays that vary per synapse', () => {
+  const SPIKES = [[5, 20], [10], [12]];
+
+  it('heterogeneous delays: each synapse delivers exactly d_k = round(delay_k / dt) steps after the spike (cpu64, cpu, WebGPU)', async () => {
+    const network = heterogeneousNetwork('1 nA', 'uniform(0.1 ms, 1 ms)');
+    const steps = 50;
+    const runs = await Promise.all(
+      (['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const).map((k) =>
+        run(network, k),
+      ),
+    );
+    const route = runs[0]!.plan.routing.routes[0]!;
+    const delays = route.synapticDelays!;
+    expect(delays).toHaveLength(12);
+    // The draws cover the range: from 1 to 10 steps, not all equal.
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(10);
+    expect(new Set(delays).size).toBeGreaterThan(4);
+    const expected = countByHand(
+      runs[0]!,
+      SPIKES,
+      () => 1,
+      (k) => delays[k]!,
+      steps,
+    );
+    for (const r of runs) {
+      const c = r.traces.get('P.c')!;
+      for (let i = 0; i < 4; i++) expect(Array.from(c[i]!)).toEqual(Array.from(expected[i]!));
+    }
+  });
+
+  it('weights drawn per synapse add up to the float64 sum within the quantum, identically on every backend', async () => {
+    const network = heterogeneousNetwork('normal(1 nA, 0.3 nA)', 'uniform(0.1 ms, 1 ms)');
+    const steps = 50;
+    const runs = await Promise.all(
+      (['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const).map((k) =>
+        run(network, k),
+      ),
+    );
+    const route = runs[0]!.plan.routing.routes[0]!;
+    const weights = route.synapticWeights!;
+    // 12 different weights around 1 nA; the quantum is a power of two far below them.
+    expect(new Set(weights).size).toBe(12);
+    expect(Number.isInteger(Math.log2(route.weight))).toBe(true);
+    expect(route.weight).toBeLessThan(1e-7);
+    const delays = route.synapticDelays!;
+    const expected = countByHand(
+      runs[0]!,
+      SPIKES,
+      (k) => weights[k]!,
+      (k) => delays[k]!,
+      steps,
+    );
+    const cpu = runs[1]!.traces.get('P.c')!;
+    for (let i = 0; i < 4; i++) {
+      for (let n = 0; n < steps; n++)
+        expect(Math.abs(cpu[i]![n]! - expected[i]![n]!)).toBeLessThan(
+          1e-6 * (1 + expected[i]![n]!),
+        );
+      // Integer sums: the float32 CPU and WebGPU agree bit for bit.
+      for (const r of runs.slice(2))
+        expect(Array.from(r.traces.get('P.c')![i]!)).toEqual(Array.from(cpu[i]!));
+    }
+  });
+
+  it('weights and delays that vary per synapse need stored connections', () => {
+    const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+${COUNT_SYNAPSE}
+network N {
+  population X = Poisson(10, rate = 10 Hz)
+  population Y = Lif(10)
+  projection P = X -> Y {
+    connect fixed_probability(0.5) procedural
+    weight uniform(0.5 nA, 1 nA)
+    synapse Count
+    output CUBA
+  }
+}`;
+    expect(() => buildPlan(compileText('procedural_weights', text), 1)).toThrow(
+      /a weight that varies per synapse needs stored connections: remove 'procedural'/,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Per-synapse state: STDP
+
+/**
+ * K pairs: pre neuron k (a SpikeTimes source) spikes once at step PRE_STEPS[k]; post neuron k
+ * is driven over threshold by a one-step pulse and spikes at step 100. One-to-one projections
+ * with tiny weights (the pairs' spikes do not depend on them) carry the stdlib STDP synapse and
+ * a multiplicative rule that writes w itself.
+ */
+const PRE_STEPS = [20, 60, 90, 100, 101, 110, 140, 180];
+
+function stdpNetwork(): Network {
+  const times = PRE_STEPS.map((s) => `${s / 10} ms`).join(', ');
+  return compileText(
+    'stdp_pairs',
+    `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse Multiplicative {
+  parameters { tau_pre = 20 ms   A = 0.5 }
+  state { g : weight = 0   apre = 0 }
+  equations { dg/dt = -g / 5 ms   dapre/dt = -apre / tau_pre }
+  on_pre { g += w   apre += A }
+  on_post { w = w * (1 + apre) }
+  delivers g
+}
+network Pairs {
+  dt = 0.1 ms
+  duration = 30 ms
+  seed = 3
+  population X = SpikeTimes(${PRE_STEPS.length}, indices = [${PRE_STEPS.map((_, k) => k).join(', ')}], times = [${times}])
+  population Q = LifRef(${PRE_STEPS.length}) { tau_ref = 20 ms }
+  stimulus Q.I = section([0 nA, 2000 nA, 0 nA], [10 ms, 0.1 ms, 20 ms])
+  projection P = X -> Q {
+    connect one_to_one
+    weight 0.000001 nA
+    synapse STDP(tau_pre = 15 ms)
+    output CUBA
+  }
+  projection M = X -> Q {
+    connect one_to_one
+    weight 0.000001 nA
+    synapse Multiplicative
+    output CUBA
+  }
+  record P.s
+  record M.w
+  record X.spikes
+  record Q.spikes
+}`,
+  );
+}
+
+describe('per-synapse state: pair-based STDP (on_post)', () => {
+  it('the placement is per synapse, with the reason', () => {
+    const plan = buildPlan(stdpNetwork(), 1);
+    expect(plan.routing.synapses.map((s) => s.owner)).toEqual(['@synapse0', '@synapse1']);
+    expect(plan.routing.routes[0]!.placement.reason).toMatch(/on_post/);
+  });
+
+  it('the change of s and w for each pre/post lag is the analytic pair rule (cpu64 to 1e-12, cpu f32 to 1e-6)', async () => {
+    for (const kind of ['cpu64', 'cpu'] as const) {
+      const r = await run(stdpNetwork(), kind);
+      expect(r.spikes.get('X')!.map((s) => s[0])).toEqual(PRE_STEPS);
+      const post = r.spikes.get('Q')!.map((s) => s[0]!);
+      expect(post).toEqual(PRE_STEPS.map(() => 100));
+      const s = r.traces.get('P.s')!;
+      const w = r.traces.get('M.w')!;
+      const tolerance = kind === 'cpu64' ? 1e-12 : 1e-6;
+      PRE_STEPS.forEach((pre, k) => {
+        // A delay of one step: the lag is the difference of the spike steps.
+        const lag = (post[k]! - pre) * 0.1;
+        const ds = lag >= 0 ? 0.01 * Math.exp(-lag / 15) : -0.0105 * Math.exp(lag / 20);
+        expect(Math.abs(s[k]![299]! - (0.5 + ds))).toBeLessThan(tolerance);
+        const factor = lag >= 0 ? 1 + 0.5 * Math.exp(-lag / 20) : 1;
+        expect(Math.abs(w[k]![299]! / 1e-6 - factor)).toBeLessThan(tolerance * 10);
+        // Nothing changes before the later of the two events.
+        expect(s[k]![Math.min(pre, 100)]).toBe(0.5);
+      });
+    }
+  });
+
+  it.skipIf(!HAVE_WEBGPU)(
+    'WebGPU gives the float32 CPU backend’s s and w bit for bit',
+    async () => {
+      const cpu = await run(stdpNetwork(), 'cpu');
+      const gpu = await run(stdpNetwork(), 'webgpu');
+      expect(gpu.spikes).toEqual(cpu.spikes);
+      for (const label of ['P.s', 'M.w'])
+        gpu.traces
+          .get(label)!
+          .forEach((column, k) =>
+            expect(Array.from(column)).toEqual(Array.from(cpu.traces.get(label)![k]!)),
+          );
+    },
+  );
+
+  it('recording w needs per-synapse state', () => {
+    const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network N {
+  population X = Poisson(10, rate = 10 Hz)
+  population Y = Lif(10)
+  projection P = X -> Y {
+    connect all_to_all
+    weight 1 nA
+    synapse Expon
+    output CUBA
+  }
+  record P.w
+}`;
+    expect(() => buildPlan(compileText('record_w', text), 1)).toThrow(
+      /projection P keeps no weight per synapse \(its synapse state is merged per post-synaptic neuron\)/,
+    );
+  });
+});

@@ -94,9 +94,11 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
             ? population.source.model
             : undefined;
       const d =
-        model === undefined
-          ? undefined
-          : result.program.dimensions.get(model.name)?.get(r.variable);
+        projection !== undefined && r.variable === 'w'
+          ? projection.weightDimension
+          : model === undefined
+            ? undefined
+            : result.program.dimensions.get(model.name)?.get(r.variable);
       // A synapse state declared in `weight` is in the unit of the projection's weights.
       if (d !== undefined)
         units.set(

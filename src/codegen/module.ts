@@ -179,6 +179,13 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
         : placement === 'pre'
           ? 'pre-synaptic neurons'
           : 'synapses';
+    if (r.variable === 'w' && placement !== 'synapse') {
+      diagnostics.error(
+        r.span,
+        `projection ${p.name} keeps no weight per synapse (its synapse state is ${placement === 'post' ? 'merged per post-synaptic neuron' : 'kept per pre-synaptic neuron'}); only per-synapse state records w`,
+      );
+      continue;
+    }
     const range = r.range ?? (group === undefined ? { start: 0, end: size } : p.postRange);
     if (range.start >= range.end || range.end > size) {
       diagnostics.error(

@@ -1128,7 +1128,8 @@ function lowerRecording(
   const variable = item.variable.name;
   const projection = projections.find((p) => p.name === item.population.name);
   if (projection !== undefined) {
-    const states = projection.synapse.model.states.map((s) => s.name);
+    // `w` is the synapse's weight: recordable where it is kept per synapse (routing checks that).
+    const states = [...projection.synapse.model.states.map((s) => s.name), 'w'];
     if (!states.includes(variable)) {
       const hint = suggestion(variable, states);
       diagnostics.error(
@@ -1137,9 +1138,7 @@ function lowerRecording(
         {
           ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
           notes: [
-            states.length === 0
-              ? 'its synapse model has no states'
-              : `it can record ${states.join(', ')}`,
+            `it can record ${states.join(', ')}`,
           ],
         },
       );
