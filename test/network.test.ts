@@ -1089,3 +1089,57 @@ network N {
     );
   });
 });
+
+/** Poisson inputs onto LIF neurons through one synapse model, its state placed as asked (or as the compiler decides). */
+function placedNetwork(
+  synapse: string,
+  output: string,
+  weight: string,
+  placement: string,
+): Network {
+  return compileText(
+    'placed',
+    `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Placed {
+  dt = 0.1 ms
+  duration = 100 ms
+  seed = 11
+  population X = Poisson(40, rate = 40 Hz)
+  population Y = Lif(6) { V_th = 1000 mV }
+  projection P = X -> Y {
+    connect fixed_probability(0.3)
+    weight ${weight}
+    delay 0.3 ms
+    synapse ${synapse}
+    output ${output}
+    ${placement}
+  }
+  record Y.V
+}`,
+  );
+}
+
+describe('per-synapse state computes what merged and per-pre state compute', () => {
+  it.each([
+    ['Expon(tau = 5 ms)', 'CUBA', '2 nA'],
+    ['NMDA', 'MgBlock', '0.5 uS'],
+  ])(
+    '%s with placement synapse equals the compiler’s placement (cpu64, 1e-9)',
+    async (synapse, output, weight) => {
+      const chosen = await run(placedNetwork(synapse, output, weight, ''), 'cpu64');
+      const perSynapse = await run(
+        placedNetwork(synapse, output, weight, 'placement synapse'),
+        'cpu64',
+      );
+      expect(chosen.plan.routing.synapses).toHaveLength(0);
+      expect(perSynapse.plan.routing.synapses).toHaveLength(1);
+      const a = chosen.traces.get('Y.V')!;
+      const b = perSynapse.traces.get('Y.V')!;
+      for (let i = 0; i < 6; i++) {
+        expect(firstChange(a[i]!, a[i]![0]!)).toBeLessThan(1000);
+        expect(maxRelative(b[i]!, a[i]!)).toBeLessThan(REL);
+      }
+    },
+  );
+});

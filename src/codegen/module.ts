@@ -100,6 +100,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
         group.synapse.model,
         parameterValues(group.synapse.model, group.synapse.arguments),
         p.size,
+        { seed: network.seed, key: `${network.name}.${p.name}.${group.owner}` },
         (x) => `${group.owner}.${x}`,
       ))
         values.set(name, v);
@@ -113,6 +114,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
       synapse.model,
       parameterValues(synapse.model, synapse.arguments),
       kernel.size,
+      { seed: network.seed, key: `${network.name}.${route.projection.name}` },
     );
     values.set(DELIVERED_STATE, new Float64Array(kernel.size));
     if (kernel.states.includes(WEIGHT_STATE))

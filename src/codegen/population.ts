@@ -388,14 +388,8 @@ export function buildPopulationKernel(
       state: DELIVERED_STATE,
       over,
     });
-    currents.push(
-      outputCurrent(
-        own.route.projection.output,
-        S.mul(S.num(own.route.weight), S.sym(sum)),
-        postState,
-        network.dt,
-      ),
-    );
+    const value = over === 'sources' ? S.mul(S.num(own.route.weight), S.sym(sum)) : S.sym(sum);
+    currents.push(outputCurrent(own.route.projection.output, value, postState, network.dt));
   }
   const input = model.input;
   let ltcInput: S.Expr | undefined;

@@ -459,8 +459,12 @@ class AstBuilder extends BaseVisitor {
         return { kind: 'synapse', model: this.visit(inst!) as A.Instantiation, span };
       case 'output':
         return { kind: 'output', model: this.visit(inst!) as A.Instantiation, span };
-      default:
-        return { kind: 'placement', choice: this.name(this.token(c, 'Identifier')), span };
+      default: {
+        // The choice is the token after `placement`: a name, or the keyword `synapse`.
+        const choice = this.ordered(c)[1];
+        if (!isToken(choice)) throw new InternalError('placement without a choice');
+        return { kind: 'placement', choice: this.name(choice), span };
+      }
     }
   }
 

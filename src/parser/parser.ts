@@ -392,7 +392,11 @@ export class SpkParser extends CstParser {
       {
         ALT: () => {
           this.CONSUME(T.Placement);
-          this.CONSUME(T.Identifier);
+          // `synapse` is a keyword, and one of the three placements.
+          this.OR2([
+            { ALT: () => this.CONSUME(T.Identifier) },
+            { ALT: () => this.CONSUME2(T.Synapse) },
+          ]);
         },
       },
     ]);

@@ -94,23 +94,43 @@ export function initialStates(
   return result;
 }
 
-/** Initial values of a synapse model's states with its parameter values (constants; the same for every element). */
+/**
+ * Initial values of a synapse model's states for `n` elements (post neurons of
+ * merged state, pre neurons, or synapses) with its parameter values. A state
+ * drawn from a distribution (`s ~ uniform(0, 1)`) takes element i's draw from
+ * the Philox stream of (network seed, "NETWORK.PROJECTION.STATE"), as
+ * population states do; the others are the same for every element.
+ */
 export function synapseInitialStates(
   model: SynapseModel,
   parameters: ReadonlyMap<string, number>,
   n: number,
+  random: { readonly seed: number; readonly key: string },
   rename: (state: string) => string = (x) => x,
 ): Map<string, Float64Array> {
   const env = new Map(parameters);
   const result = new Map<string, Float64Array>();
   for (const s of model.states) {
-    if (s.init.kind === 'distribution')
-      throw new InternalError(
-        `synapse state ${model.name}.${s.name} cannot start from a distribution yet`,
-      );
-    const value = s.init.kind === 'zero' ? 0 : evaluate(toSymbolic(s.init.value), env);
-    env.set(s.name, value);
-    result.set(rename(s.name), new Float64Array(n).fill(value));
+    const values = new Float64Array(n);
+    if (s.init.kind === 'distribution') {
+      const draw = s.init.value;
+      if (draw.kind !== 'random')
+        throw new InternalError(`initial distribution of ${s.name} is not a random draw`);
+      const [a, b] = draw.args.map((x) => evaluate(toSymbolic(x), env)) as [number, number];
+      const stream = streamId(`${random.key}.${s.name}`);
+      for (let i = 0; i < n; i++) {
+        const words = randomU32x4(random.seed, stream, i, 0, 0);
+        values[i] =
+          draw.distribution === 'normal'
+            ? a + b * boxMuller(words[0], words[1])[0]
+            : a + (b - a) * u32ToUniform01(words[0]);
+      }
+    } else {
+      const value = s.init.kind === 'zero' ? 0 : evaluate(toSymbolic(s.init.value), env);
+      env.set(s.name, value);
+      values.fill(value);
+    }
+    result.set(rename(s.name), values);
   }
   return result;
 }
