@@ -281,6 +281,7 @@ const NETWORKS = [
   ['test/models/conformance/rt_random.spk', 'RtRandom', undefined],
   ['test/models/conformance/rt_refractory.spk', 'RtRefractory', 100],
   ['examples/ei_net.spk', 'EINet', 30],
+  ['test/models/conformance/rt_synapses.spk', 'RtSynapses', undefined],
 ] as const;
 
 describe.skipIf(SKIP !== undefined)('CUDA backend on an emulated driver', () => {

@@ -117,6 +117,7 @@ const CONFORMANCE = [
   ['test/models/conformance/rt_basic.spk', 'RtBasic'],
   ['test/models/conformance/rt_refractory.spk', 'RtRefractory'],
   ['test/models/conformance/rt_random.spk', 'RtRandom'],
+  ['test/models/conformance/rt_synapses.spk', 'RtSynapses'],
   ['test/models/conformance/LifRef.spk', undefined],
   ['examples/ei_net.spk', 'EINet'],
 ] as const;

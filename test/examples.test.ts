@@ -70,6 +70,8 @@ const EXAMPLES: readonly Example[] = [
   { file: 'examples/cobahh.spk', bitIdentical: true },
   // Full duration: more than one chunk on llvmpipe (see above).
   { file: 'examples/brunel.spk', bitIdentical: true },
+  // Per-synapse state (STDP, on_post) and a synapse state drawn at the start.
+  { file: 'examples/stdp_song.spk', bitIdentical: true },
 ];
 
 interface Run {
