@@ -678,7 +678,7 @@ const DT = 0.1;
 const P = 23;
 const S0 = 22;
 
-function stpNetwork(duration: string): Network {
+function stpNetwork(duration: string, delay = ''): Network {
   return compileText(
     'stp',
     `import "stdlib/neurons.spk"
@@ -692,6 +692,7 @@ network Stp {
   projection p = pre -> post {
     connect all_to_all
     weight 10 nA
+    ${delay}
     synapse STP
     output CUBA
   }
@@ -751,6 +752,23 @@ describe('STP: the per-pre state follows the closed form of the step order for a
       ).toBeLessThan(REL);
     }
   });
+
+  it.each([
+    ['', 1],
+    ['delay 0.7 ms', 7],
+    ['delay 3 ms', 30],
+  ] as const)(
+    'per-pre state with %s: on_pre first runs at step s + %i (u jumps), on the CPU and WebGPU',
+    async (delay, d) => {
+      const network = stpNetwork('20 ms', delay);
+      for (const kind of ['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const) {
+        const r = await run(network, kind);
+        const u = r.traces.get('p.u')![0]!;
+        const jump = u.findIndex((v, n) => n > 0 && v > u[n - 1]!);
+        expect(jump, kind).toBe(r.spikes.get('pre')![0]![0]! + d);
+      }
+    },
+  );
 
   it('the first delivery: u = U + U (1 - U) then decays, x = 1 - u', async () => {
     const r = await run(stpNetwork('300 ms'), 'cpu64', { steps: S0 + 2, read: ['@pre0'] });
