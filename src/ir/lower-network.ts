@@ -1137,9 +1137,7 @@ function lowerRecording(
         `the synapse ${projection.synapse.model.name} of projection '${projection.name}' has no state '${variable}' to record`,
         {
           ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-          notes: [
-            `it can record ${states.join(', ')}`,
-          ],
+          notes: [`it can record ${states.join(', ')}`],
         },
       );
       return undefined;

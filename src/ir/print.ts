@@ -1,12 +1,13 @@
 import { assertNever } from '../diagnostics/diagnostic.js';
 import { type Dimension, formatDimension, isDimensionless } from '../units/dimension.js';
+import { constantValue } from './lower-expr.js';
 import { analysePlacement } from './placement.js';
 import type {
   Expr,
   Model,
   Network,
   Override,
-  Placement,
+  Projection,
   Statement,
   SymbolDimensions,
   SynapseModel,
@@ -159,7 +160,7 @@ export function formatModel(model: Model, dims: SymbolDimensions): string {
     if (model.onPost.length > 0)
       lines.push('  on_post {', ...formatStatements(model.onPost, '    '), '  }');
     lines.push(`  delivers ${formatExpr(model.delivers)}`);
-    lines.push(`  ${placementLine(model, undefined)}`);
+    lines.push(`  ${placementLine(model)}`);
   }
   return lines.join('\n');
 }
@@ -169,8 +170,17 @@ function formatOverrides(list: readonly Override[]): string {
 }
 
 /** Where the synapse state lives and why (the compiler's choice, or the one the projection asked for). */
-function placementLine(synapse: SynapseModel, requested: Placement | undefined): string {
-  const decision = analysePlacement(synapse);
+function placementLine(synapse: SynapseModel, p?: Projection): string {
+  const requested = p?.placement;
+  const decision = analysePlacement(
+    synapse,
+    p === undefined
+      ? {}
+      : {
+          weightsVary: constantValue(p.weight) === undefined,
+          delaysVary: p.delay !== undefined && constantValue(p.delay) === undefined,
+        },
+  );
   if (requested === undefined || requested === decision.placement)
     return `placement ${decision.placement}: ${decision.reason}`;
   return `placement ${requested} (requested; the compiler would choose ${decision.placement}: ${decision.reason})`;
@@ -210,7 +220,7 @@ export function formatNetwork(n: Network): string {
       `    connect ${connector}${p.procedural ? ' procedural' : ''}`,
       `    weight ${formatExpr(p.weight)}${p.delay === undefined ? '' : `   delay ${formatExpr(p.delay)}`}`,
       `    synapse ${p.synapse.model.name}(${formatOverrides(p.synapse.arguments)})   output ${p.output.model.name}(${formatOverrides(p.output.arguments)})`,
-      `    ${placementLine(p.synapse.model, p.placement)}`,
+      `    ${placementLine(p.synapse.model, p)}`,
     );
   }
   for (const s of n.stimuli)
