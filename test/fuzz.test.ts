@@ -5,12 +5,14 @@
  * few tokens (from a pool of keywords, operators, quantities, names, braces),
  * or renames a name or a number to another one so that the later passes see
  * the input too. The whitespace and comments between tokens stay, so line
- * structure survives. Each case is compiled in-process with compileFiles from
+ * structure survives (the corpus includes networks with every kind of synapse
+ * placement and per-synapse weights and delays). Each case is compiled in-process with compileFiles from
  * an in-memory file system (the stdlib is served from memory at the package
  * root, where imports fall back to).
  * Random byte strings, random token soup and deeply nested parentheses are fed
  * too. For every case:
- *   - no exception escapes compileFiles (an InternalError is a failure too),
+ *   - no exception escapes compileFiles (an InternalError is a failure too), nor
+ *     buildPlan (routing and kernel IR) on small networks other than a DiagnosticError,
  *   - it finishes within PER_CASE_LIMIT_MS,
  *   - it yields either a program or at least one error diagnostic whose
  *     location lies within its file, and every diagnostic renders.
@@ -20,7 +22,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { renderDiagnostic } from '../src/diagnostics/diagnostic.js';
+import { DiagnosticError, renderDiagnostic } from '../src/diagnostics/diagnostic.js';
+import { buildPlan } from '../src/codegen/module.js';
+import type { Network } from '../src/ir/types.js';
 import { lineColumn } from '../src/diagnostics/source.js';
 import { formatModel, formatNetwork } from '../src/ir/print.js';
 import { RESERVED_WORDS, spkLexer } from '../src/parser/lexer.js';
@@ -70,6 +74,8 @@ const CORPUS_FILES = [
   'stdlib/neurons.spk',
   'stdlib/synapses.spk',
   'examples/ei_net.spk',
+  'examples/stdp_song.spk',
+  'test/models/conformance/rt_synapses.spk',
   ...readdirSync(join(ROOT, 'test', 'models', 'language'))
     .filter((f) => f.endsWith('.spk'))
     .sort()
@@ -444,6 +450,23 @@ function compileCase(text: string, label: string): Outcome {
         `${label}: printing the IR threw ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`,
       );
     }
+    // The back end's first passes (routing, per-synapse values, kernel IR) too, on networks
+    // small enough to build in milliseconds: a DiagnosticError is an answer, anything else a crash.
+    for (const n of program.networks.values()) {
+      if (!own(n.span) || !smallNetwork(n)) continue;
+      try {
+        buildPlan(n, 2);
+      } catch (error) {
+        if (error instanceof DiagnosticError) {
+          for (const d of error.diagnostics) renderDiagnostic(d);
+          continue;
+        }
+        const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        throw new Error(
+          `${label}: buildPlan threw ${what}\n--- input ---\n${clip(text)}\n--- end ---`,
+        );
+      }
+    }
   }
   return {
     ms,
@@ -451,6 +474,24 @@ function compileCase(text: string, label: string): Outcome {
     errors: errors.length,
     messages: errors.map((d) => d.message),
   };
+}
+
+/** Few neurons, few stored connections, no file to read: the plan builds in milliseconds. */
+function smallNetwork(n: Network): boolean {
+  const neurons = n.populations.reduce((sum, p) => sum + p.size, 0);
+  const stored = n.projections.reduce(
+    (sum, p) =>
+      sum +
+      (p.procedural
+        ? 0
+        : (p.preRange.end - p.preRange.start) * (p.postRange.end - p.postRange.start)),
+    0,
+  );
+  return (
+    neurons <= 5000 &&
+    stored <= 2_000_000 &&
+    n.projections.every((p) => p.connector.kind !== 'from_file')
+  );
 }
 
 interface Tally {

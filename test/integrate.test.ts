@@ -185,6 +185,12 @@ const J_TABLE: Readonly<Record<string, Readonly<Record<string, (e: Env) => numbe
   GABAa: { g: (e) => -(e['alpha']! * TT(e) + e['beta']!) },
   STD: { x: (e) => -1 / e['tau']! },
   STP: { u: (e) => -1 / e['tau_f']!, x: (e) => -1 / e['tau_d']! },
+  // Not a BrainPy model (docs/stdlib.md): three decays.
+  STDP: {
+    g: (e) => -1 / e['tau']!,
+    apre: (e) => -1 / e['tau_pre']!,
+    apost: (e) => -1 / e['tau_post']!,
+  },
 };
 
 /** Plausible random values for every symbol a model's update reads. */
