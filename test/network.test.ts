@@ -1161,3 +1161,111 @@ describe('per-synapse state computes what merged and per-pre state compute', () 
     },
   );
 });
+
+// ---------------------------------------------------------------------------------------------
+// Delta synapses: post.V += w
+
+/** Two SpikeTimes sources onto two LifRef neurons through stdlib Delta synapses (delay 2 steps). */
+function deltaNetwork(): Network {
+  return compileText(
+    'delta',
+    `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network DeltaNet {
+  dt = 0.1 ms
+  duration = 10 ms
+  seed = 1
+  population X = SpikeTimes(2, indices = [0, 1, 0, 0], times = [1 ms, 1 ms, 3 ms, 5 ms])
+  population Y = LifRef(2) { V_rest = 0 mV   V_reset = 0 mV   V_th = 1.2 mV   tau = 20 ms   tau_ref = 2.5 ms }
+  projection P = X -> Y {
+    connect all_to_all
+    weight 0.5 mV
+    delay 0.2 ms
+    synapse Delta
+  }
+  record Y.V
+  record Y.spikes
+}`,
+  );
+}
+
+describe('delta synapses (post.V += w): the jump at delivery, lost while refractory', () => {
+  it('V by hand: jumps of 0.5 mV per spike at s + 2, exponential decay, the refractory hold (cpu64, 1e-12)', async () => {
+    const r = await run(deltaNetwork(), 'cpu64');
+    expect(r.plan.routing.groups).toHaveLength(1);
+    expect(r.plan.routing.groups[0]!.output).toBeUndefined();
+    const decay = Math.exp(-0.1 / 20);
+    // Spikes of X at steps 10 (both), 30, 50 arrive at 12, 32, 52 with 2, 1, 1 jumps of 0.5 mV.
+    const arrivals = new Map([
+      [12, 2],
+      [32, 1],
+      [52, 1],
+    ]);
+    const expected = new Float64Array(100);
+    const spikes: number[] = [];
+    let v = 0;
+    let refractory = 0;
+    for (let n = 0; n < 100; n++) {
+      const before = v;
+      v += 0.5 * (arrivals.get(n) ?? 0);
+      if (refractory > 0) {
+        v = before;
+        refractory -= 1;
+      } else {
+        v *= decay;
+        if (v >= 1.2) {
+          spikes.push(n);
+          v = 0;
+          refractory = 25;
+        }
+      }
+      expected[n] = v;
+    }
+    // 2 jumps at step 12 cross 1.2 mV? 1.0 mV does not; 0.995 + 0.5 at step 32 does: a spike at 32.
+    expect(spikes).toEqual([32]);
+    for (const i of [0, 1]) {
+      expect(r.spikes.get('Y')![i]).toEqual(spikes);
+      expect(maxRelative(r.traces.get('Y.V')![i]!, expected)).toBeLessThan(1e-12);
+    }
+    // The arrival at step 52 falls in the refractory period (steps 33..57): lost.
+    expect(r.traces.get('Y.V')![0]![52]).toBe(0);
+  });
+
+  it.skipIf(!HAVE_WEBGPU)('WebGPU equals the float32 CPU backend bit for bit', async () => {
+    const cpu = await run(deltaNetwork(), 'cpu');
+    const gpu = await run(deltaNetwork(), 'webgpu');
+    expect(gpu.spikes).toEqual(cpu.spikes);
+    for (const i of [0, 1])
+      expect(Array.from(gpu.traces.get('Y.V')![i]!)).toEqual(
+        Array.from(cpu.traces.get('Y.V')![i]!),
+      );
+  });
+
+  it('a synapse that delivers nothing takes no output, and one that delivers needs one', () => {
+    const text = (synapse: string, output: string): string => `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network N {
+  population X = Poisson(10, rate = 10 Hz)
+  population Y = Lif(10)
+  projection P = X -> Y {
+    connect all_to_all
+    weight 1 mV
+    synapse ${synapse}
+    ${output}
+  }
+}`;
+    const messages = (t: string): string[] => {
+      const entry = join(ROOT, 'test', 'outputs.spk');
+      const result = compileFiles(
+        [entry],
+        (p) => (p === entry ? t : readFileSync(p, 'utf8')),
+        (p) => p === entry || existsSync(p),
+      );
+      return result.diagnostics.items.map((d) => d.message);
+    };
+    expect(messages(text('Delta', 'output CUBA'))).toEqual([
+      "synapse Delta delivers nothing (it has no 'delivers' line), so projection 'P' takes no output",
+    ]);
+    expect(messages(text('Expon', ''))).toEqual(["projection 'P' has no 'output' line"]);
+  });
+});

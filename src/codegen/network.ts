@@ -47,7 +47,8 @@ export interface MergedGroup {
   readonly owner: string;
   readonly post: string;
   readonly synapse: ModelUse<SynapseModel>;
-  readonly output: ModelUse<OutputModel>;
+  /** Absent for synapses that deliver nothing (they only jump post-synaptic states). */
+  readonly output?: ModelUse<OutputModel>;
   readonly routes: readonly Route[];
   /** Per synapse state, the increment of one spike per unit weight. */
   readonly increments: ReadonlyMap<string, SymExpr>;
@@ -148,7 +149,8 @@ function mergeKey(route: Route): string {
   const p = route.projection;
   const values = (use: ModelUse<SynapseModel | OutputModel>): string =>
     [...parameterValues(use.model, use.arguments)].map(([k, v]) => `${k}=${v}`).join(',');
-  return `${p.post}|${p.synapse.model.name}(${values(p.synapse)})|${p.output.model.name}(${values(p.output)})`;
+  const output = p.output === undefined ? 'none' : `${p.output.model.name}(${values(p.output)})`;
+  return `${p.post}|${p.synapse.model.name}(${values(p.synapse)})|${output}`;
 }
 
 /**
@@ -187,11 +189,12 @@ export function routeNetwork(network: Network): NetworkRouting {
   }
   const groups: MergedGroup[] = [...byKey.values()].map((rs, k) => {
     const first = rs[0]!;
+    const output = first.projection.output;
     return {
       owner: `@syn${k}`,
       post: first.projection.post,
       synapse: first.projection.synapse,
-      output: first.projection.output,
+      ...(output === undefined ? {} : { output }),
       routes: rs,
       increments: first.placement.increments ?? new Map(),
     };
@@ -219,14 +222,18 @@ export function routeNetwork(network: Network): NetworkRouting {
   };
 }
 
-/** Whether a synapse model reads or changes a variable of its pre- or post-synaptic neuron. */
-function touchesNeurons(model: SynapseModel): Span | undefined {
+/**
+ * Where a synapse model reads a variable of its pre- or post-synaptic neuron,
+ * or changes one in a way the kernels do not do: only merged state adds to
+ * post.X (`post.V += w`, delta synapses, through the placement's increments).
+ */
+function touchesNeurons(model: SynapseModel, merged: boolean): Span | undefined {
   const exprs = [
     ...model.subexpressions.map((x) => x.value),
     ...model.equations.map((x) => x.rhs),
     ...statementExprs(model.onPre),
     ...statementExprs(model.onPost),
-    model.delivers,
+    ...(model.delivers === undefined ? [] : [model.delivers]),
   ];
   for (const e of exprs)
     for (const n of nodes(e))
@@ -235,7 +242,7 @@ function touchesNeurons(model: SynapseModel): Span | undefined {
     for (const s of body) {
       const found =
         s.kind === 'assign'
-          ? s.target.kind === 'post' || s.target.kind === 'pre'
+          ? s.target.kind === 'pre' || (s.target.kind === 'post' && !merged)
             ? s.span
             : undefined
           : (assigns(s.then) ?? assigns(s.otherwise));
@@ -258,14 +265,6 @@ function routeProjection(
   const weightsVary = constantWeight === undefined;
   const delaysVary = constantDelay === undefined;
   const synapse = p.synapse.model;
-  const neuronAccess = touchesNeurons(synapse);
-  if (neuronAccess !== undefined) {
-    diagnostics.error(
-      neuronAccess,
-      `synapse ${synapse.name} reads or changes a variable of its pre- or post-synaptic neuron; the kernels do not support that yet`,
-    );
-    return undefined;
-  }
   if (p.procedural && (weightsVary || delaysVary)) {
     diagnostics.error(
       (weightsVary ? p.weight : p.delay!).span,
@@ -278,6 +277,14 @@ function routeProjection(
     p.placement === undefined || p.placement === decision.placement
       ? decision
       : overridePlacement(p, decision, diagnostics);
+  const neuronAccess = touchesNeurons(synapse, placement.placement === 'post');
+  if (neuronAccess !== undefined) {
+    diagnostics.error(
+      neuronAccess,
+      `synapse ${synapse.name} reads or changes a variable of its pre- or post-synaptic neuron; the kernels do not support that yet`,
+    );
+    return undefined;
+  }
   if (placement.placement !== 'post' && p.procedural) {
     diagnostics.error(
       p.span,

@@ -304,6 +304,30 @@ export function buildPopulationKernel(
   const bindConstants = (e: S.Expr): S.Expr => simplify(substitute(e, constants));
   const states = new Set(model.states.map((s) => s.name));
   const kernelStates = [...model.states.map((s) => s.name)];
+  const groups = inputs.routing.groups.filter((g) => g.post === population.name);
+
+  // 1. delivery: the spike counts of every merged route; delta synapses (`post.X += c * w`)
+  // jump the neuron's states here, and the rest of the step reads the jumped values.
+  const jumps = new Map<string, S.Expr>();
+  for (const group of groups) {
+    const synConstants = constantsOf(
+      parameterValues(group.synapse.model, group.synapse.arguments),
+      network.dt,
+    );
+    for (const route of group.routes) {
+      const count = `@count${route.index}`;
+      body.push({ kind: 'count', name: count, counter: `count${route.index}` });
+      for (const [x, inc] of group.increments) {
+        if (!x.startsWith('post.')) continue;
+        const state = x.slice('post.'.length);
+        const added = S.mul(S.sym(count), S.num(route.weight), substitute(inc, synConstants));
+        jumps.set(state, S.add(jumps.get(state) ?? S.sym(state), added));
+      }
+    }
+  }
+  for (const [state, value] of jumps)
+    body.push({ kind: 'let', name: `${state}@jump`, value: simplify(value) });
+  const afterJumps = body.length;
 
   // Currents: stimuli, merged synapse groups, per-pre synapses. Outputs read the start-of-step state (post.V -> V).
   const currents: S.Expr[] = [];
@@ -318,7 +342,7 @@ export function buildPopulationKernel(
   }
   const postState = (e: Expr): S.Expr | undefined =>
     e.kind === 'ref' && e.ref.kind === 'post' ? S.sym(e.ref.name) : undefined;
-  for (const group of inputs.routing.groups.filter((g) => g.post === population.name)) {
+  for (const group of groups) {
     const synapse = group.synapse.model;
     const names = synapse.states.map((s) => s.name);
     const rename = (x: string): string => `${group.owner}.${x}`;
@@ -327,12 +351,12 @@ export function buildPopulationKernel(
       parameterValues(group.synapse.model, group.synapse.arguments),
       network.dt,
     );
-    // 1. delivery: every spike adds its increment (a multiple of the constant weight) to the merged state.
+    // Every spike adds its increment (a multiple of the weight) to the merged state.
     const added = new Map<string, S.Expr>(names.map((x) => [x, S.sym(rename(x))]));
     for (const route of group.routes) {
       const count = `@count${route.index}`;
-      body.push({ kind: 'count', name: count, counter: `count${route.index}` });
       for (const [x, inc] of group.increments) {
+        if (x.startsWith('post.')) continue;
         added.set(
           x,
           S.add(
@@ -361,6 +385,7 @@ export function buildPopulationKernel(
         value: S.sym(nextName(`${rename(x)}@in`)),
       });
     // 3. the output current, from what the synapse delivers after integration.
+    if (synapse.delivers === undefined || group.output === undefined) continue;
     const delivered = simplify(
       substitute(
         symbolic(synapse.delivers, endOfStepHook(new Set(names), rename), synapse),
@@ -378,7 +403,8 @@ export function buildPopulationKernel(
     ...inputs.routing.synapses.map((own) => ({ own, over: 'synapses' as const })),
   ].sort((a, b) => a.own.route.index - b.own.route.index);
   for (const { own, over } of gathers) {
-    if (own.route.projection.post !== population.name) continue;
+    const output = own.route.projection.output;
+    if (own.route.projection.post !== population.name || output === undefined) continue;
     const sum = `@gather${own.route.index}`;
     body.push({
       kind: 'gather',
@@ -389,7 +415,7 @@ export function buildPopulationKernel(
       over,
     });
     const value = over === 'sources' ? S.mul(S.num(own.route.weight), S.sym(sum)) : S.sym(sum);
-    currents.push(outputCurrent(own.route.projection.output, value, postState, network.dt));
+    currents.push(outputCurrent(output, value, postState, network.dt));
   }
   const input = model.input;
   let ltcInput: S.Expr | undefined;
@@ -415,11 +441,14 @@ export function buildPopulationKernel(
     throw new InternalError(`the refractory period of ${population.name} is not a constant`);
   // Counted in whole steps, never by comparing float times.
   const refractorySteps = stepsIn(refractory.value, network.dt);
+  // The hold keeps V's value from before this step's delivery: delta input that arrives
+  // while the neuron is refractory is lost (as in NEST and Brunel 2000).
+  let hold: KernelStatement | undefined;
   if (refractorySteps > 0) {
     kernelStates.push(REFRACTORY_STATE);
     const counter = S.sym(REFRACTORY_STATE);
     body.push({ kind: 'let', name: nextName(REFRACTORY_STATE), value: counter });
-    body.push({
+    hold = {
       kind: 'if',
       condition: S.cmp('>', counter, S.num(0.5)),
       then: [
@@ -431,9 +460,18 @@ export function buildPopulationKernel(
         { kind: 'set', name: nextName(REFRACTORY_STATE), value: S.sub(counter, S.num(1)) },
       ],
       otherwise: [],
-    });
+    };
+    body.push(hold);
   }
-  if (model.spike === undefined)
+  // After the delivery, the step reads the jumped states (except the hold).
+  const readJumped = (): void => {
+    const renames = new Map([...jumps.keys()].map((x) => [x, S.sym(`${x}@jump`)]));
+    if (renames.size === 0) return;
+    const after = body.splice(afterJumps);
+    body.push(...after.map((st) => (st === hold ? st : renameReads(st, renames))));
+  };
+  if (model.spike === undefined) {
+    readJumped();
     return {
       population: population.name,
       size: population.size,
@@ -441,6 +479,7 @@ export function buildPopulationKernel(
       body,
       spikes: false,
     };
+  }
   const toSym = (e: Expr): S.Expr => bindConstants(symbolic(e, endOfStepHook(states), model));
   body.push({ kind: 'letBool', name: SPIKED, value: toSym(model.spike) });
   const onSpike = eventStatements(model.reset, toSym, states, nextName);
@@ -448,7 +487,30 @@ export function buildPopulationKernel(
     onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
   if (onSpike.length > 0)
     body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
+  readJumped();
   return spikingKernel(population, kernelStates, body);
+}
+
+/** A statement with its expressions reading other symbols (`renames`), nested blocks included. */
+function renameReads(s: KernelStatement, renames: ReadonlyMap<string, S.Expr>): KernelStatement {
+  switch (s.kind) {
+    case 'let':
+    case 'letBool':
+    case 'set':
+      return { ...s, value: substitute(s.value, renames) };
+    case 'if':
+      return {
+        ...s,
+        condition: substitute(s.condition, renames),
+        then: s.then.map((t) => renameReads(t, renames)),
+        otherwise: s.otherwise.map((t) => renameReads(t, renames)),
+      };
+    case 'count':
+    case 'gather':
+    case 'spikeTime':
+    case 'random':
+      return s;
+  }
 }
 
 function spikingKernel(
@@ -539,12 +601,16 @@ export function buildOwnSynapseKernel(
       name: nextName(x),
       value: S.sym(x === WEIGHT_STATE ? afterEvents(x) : nextName(afterEvents(x))),
     });
-  const delivered = simplify(
-    substitute(
-      symbolic(synapse.delivers, endOfStepHook(new Set(names)), synapse),
-      new Map([...parameters, ['w', perSynapse ? S.sym(nextName(WEIGHT_STATE)) : S.num(1)]]),
-    ),
-  );
+  // A synapse without `delivers` (it only jumps post-synaptic states) leaves 0.
+  const delivered =
+    synapse.delivers === undefined
+      ? S.num(0)
+      : simplify(
+          substitute(
+            symbolic(synapse.delivers, endOfStepHook(new Set(names)), synapse),
+            new Map([...parameters, ['w', perSynapse ? S.sym(nextName(WEIGHT_STATE)) : S.num(1)]]),
+          ),
+        );
   body.push({ kind: 'let', name: nextName(DELIVERED_STATE), value: delivered });
   const size =
     route.connectivity.kind === 'rows' && perSynapse

@@ -36,11 +36,12 @@ export function ltcInputForPopulation(network: Network, population: string): Ltc
   const legend = [`${input.name}.ext = the external input`];
   const own = new Map(pop.source.model.states.map((s) => [`post.${s.name}`, sym(s.name)]));
   for (const proj of network.projections) {
-    if (proj.post !== population) continue;
-    const output = proj.output.model;
+    if (proj.post !== population || proj.output === undefined) continue;
+    const use = proj.output;
+    const output = use.model;
     const values = new Map<string, SymExpr>([['g', sym(`${proj.name}.g`)], ...own]);
     for (const p of output.parameters) {
-      const v = parameterValue(p, proj.output.arguments);
+      const v = parameterValue(p, use.arguments);
       values.set(p.name, v ?? sym(`${proj.name}.${p.name}`));
     }
     terms.push(substitute(toSymbolic(output.current), values));

@@ -16,6 +16,7 @@ import {
   dimensionOf,
   formatDimension,
   isDimensionless,
+  substituteWeight,
 } from '../units/dimension.js';
 import { constantValue } from './lower-expr.js';
 import type { Expr, Model, Ref, Statement, SymbolDimensions } from './types.js';
@@ -45,6 +46,8 @@ export interface InstanceEnvironment {
   readonly delivered?: Dimension;
   /** Dimension of wiener(): white noise in equations, a dimensionless increment in stimuli. */
   readonly wiener?: Dimension;
+  /** The projection's weight unit: what `weight` is when a synapse changes post.X or pre.X (`post.V += w`). */
+  readonly weight?: Dimension;
 }
 
 export interface CheckedModel {
@@ -425,6 +428,18 @@ class UnitChecker {
     }
   }
 
+  /** `d` with the projection's weight unit for `weight`; unchanged without one, or where it has no meaning (a fractional power). */
+  private withWeightUnit(d: Dimension | undefined): Dimension | undefined {
+    const weight = this.env.weight;
+    if (d === undefined || weight === undefined) return d;
+    try {
+      return substituteWeight(d, weight);
+    } catch (error) {
+      if (error instanceof RangeError) return d;
+      throw error;
+    }
+  }
+
   statements(body: readonly Statement[]): void {
     for (const s of body) {
       if (s.kind === 'if') {
@@ -439,7 +454,10 @@ class UnitChecker {
           : s.target.kind === 'state'
             ? this.symbolDimension(s.target.name)
             : this.env[s.target.kind]?.get(s.target.name);
-      const value = this.numberDimension(s.value);
+      const found = this.numberDimension(s.value);
+      // A neuron's variable has a real unit: the weight's stands in for `weight` there.
+      const value =
+        s.target.kind !== 'post' && s.target.kind !== 'pre' ? found : this.withWeightUnit(found);
       const scaling = s.op === '*=' || s.op === '/=';
       const expected = scaling ? DIMENSIONLESS : target;
       if (!this.same(value, expected)) {
@@ -533,7 +551,9 @@ class UnitChecker {
       } else {
         block(m.onPre);
         block(m.onPost);
-        add(m.delivers.span, () => (this.resultDimension = this.numberDimension(m.delivers)));
+        const delivers = m.delivers;
+        if (delivers !== undefined)
+          add(delivers.span, () => (this.resultDimension = this.numberDimension(delivers)));
       }
     }
     // A stable sort: what starts at the same place keeps the order above.

@@ -193,16 +193,12 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
       break;
     }
     case 'synapse': {
-      if (items.delivers === undefined) {
-        diagnostics.error(def.name.span, `synapse '${name}' has no 'delivers' line`, {
-          notes: ["add 'delivers EXPRESSION', e.g. 'delivers g'"],
-        });
-      }
+      // Without `delivers` the synapse hands nothing to an output: it can only jump post.X in its events.
       const delivers =
         items.delivers === undefined
           ? undefined
           : lower(items.delivers.value, { where: "in 'delivers'" });
-      if (delivers === undefined) break;
+      if (items.delivers !== undefined && delivers === undefined) break;
       model = {
         kind: 'synapse',
         name,
@@ -214,7 +210,7 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
         method,
         onPre: items.onPre === undefined ? [] : lowerBlock(items.onPre.body, true),
         onPost: items.onPost === undefined ? [] : lowerBlock(items.onPost.body, true),
-        delivers,
+        ...(delivers === undefined ? {} : { delivers }),
       };
       break;
     }

@@ -550,7 +550,7 @@ function lowerProjection(
     kind: K,
   ): Extract<A.ProjectionItem, { kind: K }> | undefined =>
     parts.get(kind) as Extract<A.ProjectionItem, { kind: K }> | undefined;
-  for (const required of ['connect', 'weight', 'synapse', 'output'] as const) {
+  for (const required of ['connect', 'weight', 'synapse'] as const) {
     if (get(required) === undefined)
       diagnostics.error(item.name.span, `projection '${item.name.name}' has no '${required}' line`);
   }
@@ -562,7 +562,6 @@ function lowerProjection(
     connect === undefined ||
     weightItem === undefined ||
     synapseItem === undefined ||
-    outputItem === undefined ||
     preRange === undefined ||
     postRange === undefined
   )
@@ -635,16 +634,39 @@ function lowerProjection(
     lower,
     diagnostics,
   );
-  const output = lowerModelUse<OutputModel>(outputItem.model, 'output', table, lower, diagnostics);
+  const output =
+    outputItem === undefined
+      ? undefined
+      : lowerModelUse<OutputModel>(outputItem.model, 'output', table, lower, diagnostics);
   if (
     synapse === undefined ||
-    output === undefined ||
+    (outputItem !== undefined && output === undefined) ||
     connector === undefined ||
     weight === undefined ||
     weightDimension === undefined
   )
     return undefined;
-  const uses = [...memberUses(synapse.model), ...memberUses(output.model)];
+  // A synapse that delivers a value needs an output to turn it into a current; one that only jumps post.X has none.
+  if (synapse.model.delivers !== undefined && outputItem === undefined) {
+    diagnostics.error(item.name.span, `projection '${item.name.name}' has no 'output' line`, {
+      notes: [
+        `synapse ${synapse.model.name} delivers a value: say which output turns it into a current, e.g. 'output CUBA'`,
+      ],
+    });
+    return undefined;
+  }
+  if (synapse.model.delivers === undefined && outputItem !== undefined) {
+    diagnostics.error(
+      outputItem.model.span,
+      `synapse ${synapse.model.name} delivers nothing (it has no 'delivers' line), so projection '${item.name.name}' takes no output`,
+      { notes: ["remove the 'output' line, or give the synapse a 'delivers' line"] },
+    );
+    return undefined;
+  }
+  const uses = [
+    ...memberUses(synapse.model),
+    ...(output === undefined ? [] : memberUses(output.model)),
+  ];
   const postOk = checkMembers(uses, 'post', post, item.post, reportedMembers, diagnostics);
   const preOk = checkMembers(uses, 'pre', pre, item.pre, reportedMembers, diagnostics);
   if (!postOk || !preOk) return undefined;
@@ -653,6 +675,7 @@ function lowerProjection(
     parameters: argumentDimensions(synapse, diagnostics),
     post: postDims,
     ...(preDims === undefined ? {} : { pre: preDims }),
+    weight: weightDimension,
   });
   let delivered: Dimension | undefined;
   try {
@@ -674,37 +697,18 @@ function lowerProjection(
     );
     return undefined;
   }
-  const outputCheck = checkModelUnits(output.model, diagnostics, {
-    parameters: argumentDimensions(output, diagnostics),
-    post: postDims,
-    ...(delivered === undefined ? {} : { delivered }),
-  });
-  const input = post.source.model.input;
-  if (input === undefined) {
-    diagnostics.error(
+  if (output !== undefined && outputItem !== undefined)
+    checkOutput(
+      output,
+      outputItem.model.span,
+      post.source.model,
       item.post.span,
-      `neuron ${post.source.model.name} has no input current, so nothing can be delivered to it`,
-      {
-        notes: ["declare one in the neuron: 'current I'"],
-      },
+      delivered,
+      postDims,
+      weight,
+      weightDimension,
+      diagnostics,
     );
-  } else if (outputCheck.result !== undefined) {
-    const expected = postDims.get(input.name);
-    if (expected !== undefined && !dimEquals(outputCheck.result, expected)) {
-      diagnostics.error(
-        outputItem.model.span,
-        `output ${output.model.name} gives ${formatDimension(outputCheck.result)}, but the current '${input.name}' of ${post.source.model.name} is in ${formatDimension(expected)}`,
-        {
-          secondary: [
-            { span: weight.span, message: `with weights in ${formatDimension(weightDimension)}` },
-          ],
-          notes: [
-            'the unit of the weight decides the unit of the synapse value: conductance-based outputs (COBA) need weights in uS, current-based ones (CUBA) in nA',
-          ],
-        },
-      );
-    }
-  }
   return {
     name: item.name.name,
     span: item.name.span,
@@ -718,9 +722,54 @@ function lowerProjection(
     weightDimension,
     ...(delay === undefined ? {} : { delay }),
     synapse,
-    output,
+    ...(output === undefined ? {} : { output }),
     ...(placement === undefined ? {} : { placement }),
   };
+}
+
+/** An output's units: its current must be in the unit of the post neuron's input current. */
+function checkOutput(
+  output: ModelUse<OutputModel>,
+  outputSpan: Span,
+  postModel: NeuronModel,
+  postSpan: Span,
+  delivered: Dimension | undefined,
+  postDims: ReadonlyMap<string, Dimension>,
+  weight: Expr,
+  weightDimension: Dimension,
+  diagnostics: Diagnostics,
+): void {
+  const outputCheck = checkModelUnits(output.model, diagnostics, {
+    parameters: argumentDimensions(output, diagnostics),
+    post: postDims,
+    ...(delivered === undefined ? {} : { delivered }),
+  });
+  const input = postModel.input;
+  if (input === undefined) {
+    diagnostics.error(
+      postSpan,
+      `neuron ${postModel.name} has no input current, so nothing can be delivered to it`,
+      {
+        notes: ["declare one in the neuron: 'current I'"],
+      },
+    );
+  } else if (outputCheck.result !== undefined) {
+    const expected = postDims.get(input.name);
+    if (expected !== undefined && !dimEquals(outputCheck.result, expected)) {
+      diagnostics.error(
+        outputSpan,
+        `output ${output.model.name} gives ${formatDimension(outputCheck.result)}, but the current '${input.name}' of ${postModel.name} is in ${formatDimension(expected)}`,
+        {
+          secondary: [
+            { span: weight.span, message: `with weights in ${formatDimension(weightDimension)}` },
+          ],
+          notes: [
+            'the unit of the weight decides the unit of the synapse value: conductance-based outputs (COBA) need weights in uS, current-based ones (CUBA) in nA',
+          ],
+        },
+      );
+    }
+  }
 }
 
 /** A `post.X` or `pre.X` in a synapse or output model. */
@@ -779,7 +828,7 @@ function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
     for (const eq of model.equations) expr(eq.rhs);
     statements(model.onPre);
     statements(model.onPost);
-    expr(model.delivers);
+    if (model.delivers !== undefined) expr(model.delivers);
   }
   return uses;
 }

@@ -10,7 +10,10 @@ import { nodes } from './walk.js';
 export interface PlacementDecision {
   readonly placement: Placement;
   readonly reason: string;
-  /** For `post`: per state, the increment of one spike divided by w (`g += w` gives 1). */
+  /**
+   * For `post`: per state, the increment of one spike divided by w (`g += w` gives 1);
+   * `post.X` for a jump of the post neuron's state X (`post.V += w`: a delta synapse).
+   */
   readonly increments?: ReadonlyMap<string, SymExpr>;
 }
 
@@ -43,18 +46,23 @@ function linearIncrements(
   const subexpressions = subexpressionValues(model);
   const increments = new Map<string, SymExpr>();
   for (const s of onPre) {
-    if (s.kind !== 'assign' || s.target.kind !== 'state' || (s.op !== '+=' && s.op !== '-=')) {
-      return "on_pre does more than add to its states (only 'x += c * w' can be merged)";
+    if (
+      s.kind !== 'assign' ||
+      (s.target.kind !== 'state' && s.target.kind !== 'post') ||
+      (s.op !== '+=' && s.op !== '-=')
+    ) {
+      return "on_pre does more than add to its states or its post neuron's (only 'x += c * w' and 'post.x += c * w' can be merged)";
     }
+    const target = s.target.kind === 'post' ? `post.${s.target.name}` : s.target.name;
     const value = toSymbolic(s.value, { subexpressions });
     const lin = linearIn(value, 'w');
     if (lin.kind !== 'linear' || !(lin.rest.kind === 'num' && lin.rest.value === 0))
       return `on_pre adds ${formatMath(value)}, which is not a multiple of the weight w`;
     const other = usesAny(lin.coeff, new Set([...states, 'w', 't']));
     if (other !== undefined) return `the increment ${formatMath(value)} depends on ${other}`;
-    if (increments.has(s.target.name)) return `on_pre changes ${s.target.name} twice`;
+    if (increments.has(target)) return `on_pre changes ${target} twice`;
     increments.set(
-      s.target.name,
+      target,
       s.op === '+='
         ? lin.coeff
         : toSymbolic(
@@ -99,8 +107,11 @@ function placementOfModel(model: SynapseModel): PlacementDecision {
   const states = new Set(model.states.map((s) => s.name));
   const subexpressions = subexpressionValues(model);
   const rhs = new Map(model.equations.map((e) => [e.state, toSymbolic(e.rhs, { subexpressions })]));
-  const delivers = toSymbolic(model.delivers, { subexpressions });
+  const delivers =
+    model.delivers === undefined ? undefined : toSymbolic(model.delivers, { subexpressions });
   const notMergeable = (why: string): PlacementDecision => {
+    if (delivers === undefined)
+      return { placement: 'synapse', reason: `${why}; the state is kept per synapse` };
     const lin = linearIn(delivers, 'w');
     const weightOnlyScales =
       lin.kind === 'linear' &&
@@ -127,7 +138,7 @@ function placementOfModel(model: SynapseModel): PlacementDecision {
     const other = usesAny(f, new Set(['w', 't']));
     if (other !== undefined) return notMergeable(`d${state}/dt depends on ${other}`);
   }
-  if (freeSymbols(delivers).has('w'))
+  if (delivers !== undefined && freeSymbols(delivers).has('w'))
     return notMergeable(`it delivers ${formatMath(delivers)}, which involves the weight`);
   const increments = linearIncrements(model.onPre, model, states);
   if (typeof increments === 'string') return notMergeable(increments);

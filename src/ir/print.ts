@@ -159,7 +159,7 @@ export function formatModel(model: Model, dims: SymbolDimensions): string {
       lines.push('  on_pre {', ...formatStatements(model.onPre, '    '), '  }');
     if (model.onPost.length > 0)
       lines.push('  on_post {', ...formatStatements(model.onPost, '    '), '  }');
-    lines.push(`  delivers ${formatExpr(model.delivers)}`);
+    if (model.delivers !== undefined) lines.push(`  delivers ${formatExpr(model.delivers)}`);
     lines.push(`  ${placementLine(model)}`);
   }
   return lines.join('\n');
@@ -219,7 +219,7 @@ export function formatNetwork(n: Network): string {
       `  projection ${p.name} = ${p.pre}[${p.preRange.start}:${p.preRange.end}] -> ${p.post}[${p.postRange.start}:${p.postRange.end}]`,
       `    connect ${connector}${p.procedural ? ' procedural' : ''}`,
       `    weight ${formatExpr(p.weight)}${p.delay === undefined ? '' : `   delay ${formatExpr(p.delay)}`}`,
-      `    synapse ${p.synapse.model.name}(${formatOverrides(p.synapse.arguments)})   output ${p.output.model.name}(${formatOverrides(p.output.arguments)})`,
+      `    synapse ${p.synapse.model.name}(${formatOverrides(p.synapse.arguments)})${p.output === undefined ? '' : `   output ${p.output.model.name}(${formatOverrides(p.output.arguments)})`}`,
       `    ${placementLine(p.synapse.model, p)}`,
     );
   }

@@ -206,7 +206,8 @@ export interface SynapseModel extends DynamicsModel {
   readonly kind: 'synapse';
   readonly onPre: readonly Statement[];
   readonly onPost: readonly Statement[];
-  readonly delivers: Expr;
+  /** What the synapse hands to its output; absent for a synapse that only jumps its post neuron's state (`post.V += w`). */
+  readonly delivers?: Expr;
 }
 
 export interface OutputModel {
@@ -284,7 +285,8 @@ export interface Projection {
   readonly weightDimension: Dimension;
   readonly delay?: Expr;
   readonly synapse: ModelUse<SynapseModel>;
-  readonly output: ModelUse<OutputModel>;
+  /** Absent exactly when the synapse delivers nothing (a delta synapse). */
+  readonly output?: ModelUse<OutputModel>;
   readonly placement?: Placement;
 }
 

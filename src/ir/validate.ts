@@ -41,7 +41,11 @@ export function validateModel(model: Model): void {
       if (model.refractory !== undefined) exprs.push(model.refractory);
       exprs.push(...statementExprs(model.reset));
     } else {
-      exprs.push(model.delivers, ...statementExprs(model.onPre), ...statementExprs(model.onPost));
+      exprs.push(
+        ...(model.delivers === undefined ? [] : [model.delivers]),
+        ...statementExprs(model.onPre),
+        ...statementExprs(model.onPost),
+      );
     }
   }
   for (const e of exprs) {
