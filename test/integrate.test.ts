@@ -185,7 +185,8 @@ const J_TABLE: Readonly<Record<string, Readonly<Record<string, (e: Env) => numbe
   GABAa: { g: (e) => -(e['alpha']! * TT(e) + e['beta']!) },
   STD: { x: (e) => -1 / e['tau']! },
   STP: { u: (e) => -1 / e['tau_f']!, x: (e) => -1 / e['tau_d']! },
-  // Not a BrainPy model (docs/stdlib.md): three decays.
+  // Not BrainPy models (docs/stdlib.md): Delta has no state; STDP three decays.
+  Delta: {},
   STDP: {
     g: (e) => -1 / e['tau']!,
     apre: (e) => -1 / e['tau_pre']!,

@@ -48,6 +48,8 @@ export interface InstanceEnvironment {
   readonly wiener?: Dimension;
   /** The projection's weight unit: what `weight` is when a synapse changes post.X or pre.X (`post.V += w`). */
   readonly weight?: Dimension;
+  /** Where the projection gives its weight: a mismatch that the weight's unit decides is reported there. */
+  readonly weightSpan?: Span;
 }
 
 export interface CheckedModel {
@@ -474,6 +476,28 @@ class UnitChecker {
         const message = scaling
           ? `'${s.op}' needs a dimensionless factor, found ${describe(value!)}`
           : `cannot ${s.op === '=' ? 'assign' : s.op === '+=' ? 'add' : 'subtract'} ${describe(value!)} ${s.op === '-=' ? 'from' : 'to'} ${name}, ${unit}`;
+        // At a projection whose weight's unit decided the mismatch, the weight is what to fix.
+        const { weight, weightSpan } = this.env;
+        if (
+          weight !== undefined &&
+          weightSpan !== undefined &&
+          value !== undefined &&
+          found !== undefined &&
+          !dimEquals(value, found)
+        ) {
+          if (this.silent === 0)
+            this.diagnostics?.error(
+              weightSpan,
+              `weights in ${formatDimension(weight)} cannot be ${s.op === '-=' ? 'subtracted from' : s.op === '=' ? 'assigned to' : 'added to'} ${name}, which is in ${formatDimension(expected!)}`,
+              {
+                secondary: [
+                  { span: s.value.span, message: `the synapse does ${name} ${s.op} this` },
+                ],
+                notes: [`give the weights in ${formatDimension(expected!)}`],
+              },
+            );
+          continue;
+        }
         this.mismatch(s.value.span, message, bare, expected);
       }
     }

@@ -676,6 +676,7 @@ function lowerProjection(
     post: postDims,
     ...(preDims === undefined ? {} : { pre: preDims }),
     weight: weightDimension,
+    weightSpan: weight.span,
   });
   let delivered: Dimension | undefined;
   try {
