@@ -972,6 +972,32 @@ describe('weights and delays that vary per synapse', () => {
     }
   });
 
+  it('weights and delays as expressions of i and j (the pre- and post-synaptic indices)', async () => {
+    const network = heterogeneousNetwork('1 nA * (i + 1) + 0.25 nA * j', '(i + 1) * 0.1 ms');
+    const steps = 50;
+    const runs = await Promise.all(
+      (['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const).map((k) =>
+        run(network, k),
+      ),
+    );
+    // All-to-all 3 x 4: synapse k joins pre i = floor(k / 4) to post j = k mod 4.
+    const route = runs[0]!.plan.routing.routes[0]!;
+    expect(Array.from(route.synapticDelays!)).toEqual(
+      Array.from({ length: 12 }, (_, k) => Math.floor(k / 4) + 1),
+    );
+    const expected = countByHand(
+      runs[0]!,
+      SPIKES,
+      (k) => Math.floor(k / 4) + 1 + 0.25 * (k % 4),
+      (k) => Math.floor(k / 4) + 1,
+      steps,
+    );
+    for (const r of runs)
+      for (let i = 0; i < 4; i++)
+        for (let n = 0; n < steps; n++)
+          expect(Math.abs(r.traces.get('P.c')![i]![n]! - expected[i]![n]!)).toBeLessThan(1e-6);
+  });
+
   it('weights and delays that vary per synapse need stored connections', () => {
     const text = `import "stdlib/neurons.spk"
 import "stdlib/synapses.spk"

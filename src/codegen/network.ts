@@ -303,15 +303,13 @@ function routeProjection(
     `${network.name}.${p.name}`,
   );
   const perSynapse = weightsVary || delaysVary || placement.placement === 'synapse';
-  const connectivity: Connectivity = perSynapse
-    ? { kind: 'rows', rows: storedRows(built, nPre, nPost) }
-    : built;
-  const synapseCount = connectivity.kind === 'rows' ? connectivity.rows.outTargets.length : 0;
+  const rows = perSynapse ? storedRows(built, nPre, nPost) : undefined;
+  const connectivity: Connectivity = rows === undefined ? built : { kind: 'rows', rows };
   const base = { projection: p, index, connectivity, placement };
   const delaySteps = delaysVary ? 0 : Math.max(1, stepsIn(constantDelay, network.dt));
   const synapticDelays = delaysVary
     ? Uint32Array.from(
-        synapticValues(p.delay!, synapseCount, network.seed, `${network.name}.${p.name}.delay`),
+        synapticValues(p.delay!, rows!, network.seed, `${network.name}.${p.name}.delay`),
         (d) => Math.max(1, stepsIn(d, network.dt)),
       )
     : undefined;
@@ -319,18 +317,14 @@ function routeProjection(
   if (!weightsVary) return { ...base, delaySteps, weight: constantWeight, ...delays };
   const synapticWeights = synapticValues(
     p.weight,
-    synapseCount,
+    rows!,
     network.seed,
     `${network.name}.${p.name}.weight`,
   );
-  if (placement.placement !== 'post' || connectivity.kind !== 'rows')
+  if (placement.placement !== 'post')
     return { ...base, delaySteps, weight: 1, synapticWeights, ...delays };
   const postSize = network.populations.find((x) => x.name === p.post)!.size;
-  const { quantum, values } = quantizeWeights(
-    synapticWeights,
-    connectivity.rows.outTargets,
-    postSize,
-  );
+  const { quantum, values } = quantizeWeights(synapticWeights, rows!.outTargets, postSize);
   return {
     ...base,
     delaySteps,

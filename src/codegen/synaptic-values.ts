@@ -1,18 +1,27 @@
 import { toSymbolic } from '../integrate/to-symbolic.js';
 import type { Expr } from '../ir/types.js';
 import { boxMuller, randomU32x4, streamId, u32ToUniform01 } from '../random/philox.js';
+import { freeSymbols } from '../symbolic/diff.js';
 import { evaluate } from '../symbolic/evaluate.js';
+import type { CompressedRows } from './connectivity.js';
 import * as S from '../symbolic/expr.js';
 import { simplify } from '../symbolic/simplify.js';
 
 /**
- * The value of a weight or delay expression for each of `count` synapses,
- * computed once on the host in float64 and handed to every backend. Each
- * random draw of the expression is a Philox draw with key (seed, streamId(key))
- * and counter (synapse, 0, draw number, 0); synapses are numbered in the
- * stored rows' order (by pre neuron, then post neuron).
+ * The value of a weight or delay expression for each synapse of stored rows,
+ * computed once on the host in float64 and handed to every backend. `i` and
+ * `j` are the synapse's pre- and post-synaptic indices (in the projection's
+ * slices); each random draw of the expression is a Philox draw with key (seed,
+ * streamId(key)) and counter (synapse, 0, draw number, 0); synapses are
+ * numbered in the stored rows' order (by pre neuron, then post neuron).
  */
-export function synapticValues(e: Expr, count: number, seed: number, key: string): Float64Array {
+export function synapticValues(
+  e: Expr,
+  rows: CompressedRows,
+  seed: number,
+  key: string,
+): Float64Array {
+  const count = rows.outTargets.length;
   const draws: { readonly name: string; readonly distribution: 'normal' | 'uniform' }[] = [];
   const hook = (x: Expr): S.Expr | undefined => {
     if (x.kind !== 'random') return undefined;
@@ -25,18 +34,22 @@ export function synapticValues(e: Expr, count: number, seed: number, key: string
   };
   const value = simplify(toSymbolic(e, { hook }));
   const values = new Float64Array(count);
-  if (draws.length === 0) return values.fill(evaluate(value, {}));
+  if (freeSymbols(value).size === 0) return values.fill(evaluate(value, {}));
   const stream = streamId(key);
   const env = new Map<string, number>();
-  for (let k = 0; k < count; k++) {
-    draws.forEach((d, purpose) => {
-      const w = randomU32x4(seed, stream, k, 0, purpose);
-      env.set(
-        d.name,
-        d.distribution === 'normal' ? boxMuller(w[0], w[1])[0] : u32ToUniform01(w[0]),
-      );
-    });
-    values[k] = evaluate(value, env);
+  for (let pre = 0; pre + 1 < rows.outStart.length; pre++) {
+    env.set('i', pre);
+    for (let k = rows.outStart[pre]!; k < rows.outStart[pre + 1]!; k++) {
+      env.set('j', rows.outTargets[k]!);
+      draws.forEach((d, purpose) => {
+        const w = randomU32x4(seed, stream, k, 0, purpose);
+        env.set(
+          d.name,
+          d.distribution === 'normal' ? boxMuller(w[0], w[1])[0] : u32ToUniform01(w[0]),
+        );
+      });
+      values[k] = evaluate(value, env);
+    }
   }
   return values;
 }

@@ -193,6 +193,8 @@ class UnitChecker {
       case 'post':
       case 'pre':
         return this.env[ref.kind]?.get(ref.name);
+      case 'index':
+        return DIMENSIONLESS;
       default:
         return assertNever(ref);
     }

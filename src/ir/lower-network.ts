@@ -34,6 +34,7 @@ import type {
   PopulationSource,
   Projection,
   Recording,
+  Ref,
   Statement,
   Stimulus,
   SymbolDimensions,
@@ -69,6 +70,17 @@ export interface ModelTable {
 /** Network expressions see units and nothing else, except where a scope adds names. */
 function networkContext(where: string, extra: Partial<ExprContext> = {}): ExprContext {
   return { resolve: () => undefined, candidates: () => [], where, ...extra };
+}
+
+/** A weight or delay: random draws, and `i` and `j`, the synapse's pre- and post-synaptic indices. */
+function synapseContext(where: string): ExprContext {
+  const resolve = (name: string): Ref | undefined =>
+    name === 'i'
+      ? { kind: 'index', side: 'pre' }
+      : name === 'j'
+        ? { kind: 'index', side: 'post' }
+        : undefined;
+  return networkContext(where, { allowRandom: true, resolve, candidates: () => ['i', 'j'] });
 }
 
 /**
@@ -575,7 +587,7 @@ function lowerProjection(
   }
   const connector = lowerConnector(connect, preRange, postRange, lower, diagnostics);
 
-  const weight = lower(weightItem.value, networkContext('in a weight', { allowRandom: true }));
+  const weight = lower(weightItem.value, synapseContext('in a weight'));
   const weightType =
     weight === undefined ? undefined : checkExprUnits(weight, undefined, diagnostics);
   const weightDimension = weightType?.kind === 'number' ? weightType.dimension : undefined;
@@ -587,9 +599,7 @@ function lowerProjection(
 
   const delayItem = get('delay');
   const delay =
-    delayItem === undefined
-      ? undefined
-      : lower(delayItem.value, networkContext('in a delay', { allowRandom: true }));
+    delayItem === undefined ? undefined : lower(delayItem.value, synapseContext('in a delay'));
   if (
     delay !== undefined &&
     requireDimension(

@@ -27,7 +27,12 @@ export type Ref =
   /** The value the synapse delivers (`g`, outputs only). */
   | { readonly kind: 'delivered' }
   /** A variable of the post- or pre-synaptic neuron (`post.V`). */
-  | { readonly kind: 'post' | 'pre'; readonly name: string };
+  | { readonly kind: 'post' | 'pre'; readonly name: string }
+  /**
+   * In a weight or delay: the index of the synapse's pre- (`i`) or post-synaptic (`j`)
+   * neuron, counted from the start of the projection's slice (Brian2's i and j).
+   */
+  | { readonly kind: 'index'; readonly side: 'pre' | 'post' };
 
 export type ArithmeticOperator = '+' | '-' | '*' | '/' | '^';
 export type ComparisonOperator = '<' | '<=' | '>' | '>=' | '==' | '!=';

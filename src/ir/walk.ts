@@ -69,6 +69,8 @@ export function refName(ref: Ref): string {
     case 'post':
     case 'pre':
       return `${ref.kind}.${ref.name}`;
+    case 'index':
+      return ref.side === 'pre' ? 'i' : 'j';
     default:
       return assertNever(ref);
   }
