@@ -2,7 +2,7 @@ import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { CURSOR_STATE, type KernelStatement, nextName } from './kernel-ir.js';
 import type { CLikePrinter } from './printer.js';
 import type { BufferLayout } from './layout.js';
-import type { Delivery } from './network.js';
+import type { Delivery, Route } from './network.js';
 
 /** What a target's kernel emitter needs from its expression printer. */
 export interface KernelPrinter {
@@ -144,7 +144,7 @@ export function rangeCondition(
  * The word a delivery adds to for synapse `k` (a local) at counter index
  * `index`: the row of the arrival step when delays vary per synapse.
  */
-export function counterWord(
+function counterWord(
   layout: BufferLayout,
   delivery: Delivery,
   dataIndex: number,
@@ -170,4 +170,84 @@ export function counterRead(
   return c.slots === 1
     ? `${c.offset}${suffix} + sf_i`
     : `${c.offset}${suffix} + (${step} % ${c.slots}${suffix}) * ${c.size}${suffix} + sf_i`;
+}
+
+/** How a target spells the parts of a delivery kernel's body that differ between targets. */
+export interface DeliverySyntax {
+  /** The step counter's expression. */
+  readonly step: string;
+  /** Lines running `body` for every `k` in [from, to). */
+  loop(from: string, to: string, body: string, indent: string): string[];
+  /** Lines running `visit(il)` for every post target `il` of pre neuron `jl` (the target's forEachTarget). */
+  forEachTarget(route: Route, visit: (il: string) => string, indent: string): string[];
+}
+
+/** Whether a delivery kernel reads the spiking neuron's index `j` (and its local index `jl`). */
+export function deliveryReadsIndex(delivery: Delivery, inRange: string | undefined): boolean {
+  return !(
+    inRange === undefined &&
+    delivery.route.connectivity.kind === 'all' &&
+    delivery.targets === 'post'
+  );
+}
+
+/** What a delivery kernel does, for the comment at its top. */
+export function deliveryDescription(delivery: Delivery, ringDelay: number): string {
+  const p = delivery.route.projection;
+  const to =
+    delivery.targets === 'post'
+      ? p.post
+      : delivery.targets === 'self'
+        ? 'their own pre-synaptic state'
+        : delivery.targets === 'outgoing'
+          ? 'their synapses'
+          : 'the synapses that end on them (on_post)';
+  return `projection ${p.name}: spikes of ${delivery.source} from ${ringDelay} step(s) ago to ${to}`;
+}
+
+/**
+ * The body of delivery kernel `index` once the spiking neuron's local index
+ * `jl` is known: the counter additions for its targets (see Delivery in
+ * network.ts), the same on every GPU target (u32 atomics on `sf_events`).
+ */
+export function deliveryAdds(
+  delivery: Delivery,
+  index: number,
+  layout: BufferLayout,
+  syntax: DeliverySyntax,
+): string[] {
+  const route = delivery.route;
+  const word = (il: string): string => counterWord(layout, delivery, index, il, syntax.step, 'u');
+  switch (delivery.targets) {
+    case 'post': {
+      const weights = layout.dataOf(index).weights;
+      const add = weights === undefined ? '1u' : `sf_conn[${weights}u + k]`;
+      const start = route.projection.postRange.start;
+      return syntax.forEachTarget(
+        route,
+        (il) => `atomicAdd(&sf_events[${word(`${start}u + ${il}`)}], ${add});`,
+        '  ',
+      );
+    }
+    case 'self':
+      return [`  atomicAdd(&sf_events[${word('jl')}], 1u);`];
+    case 'outgoing': {
+      const o = layout.rowOffsets(route.index);
+      return syntax.loop(
+        `sf_conn[${o.outStart}u + jl]`,
+        `sf_conn[${o.outStart}u + jl + 1u]`,
+        `atomicAdd(&sf_events[${word('k')}], 1u);`,
+        '  ',
+      );
+    }
+    case 'incoming': {
+      const o = layout.rowOffsets(route.index);
+      return syntax.loop(
+        `sf_conn[${o.inStart}u + jl]`,
+        `sf_conn[${o.inStart}u + jl + 1u]`,
+        `atomicAdd(&sf_events[${word(`sf_conn[${o.inSynapses}u + k]`)}], 1u);`,
+        '  ',
+      );
+    }
+  }
 }

@@ -5,7 +5,9 @@ import {
   type KernelPrinter,
   type StatementSyntax,
   counterRead,
-  counterWord,
+  deliveryAdds,
+  deliveryDescription,
+  deliveryReadsIndex,
   emitStatements,
   rangeCondition,
 } from '../emit.js';
@@ -251,61 +253,32 @@ function emitDelivery(
   layout: BufferLayout,
   stepSource: CudaStepSource,
 ): string {
-  const route = delivery.route;
-  const p = route.projection;
   const ring = layout.ring(delivery.source)!;
   const { start, end } = delivery.range;
   const inRange = rangeCondition('j', start, end, ring.stride - 1, 'u');
   const d = delivery.ringDelay;
-  const word = (il: string): string => counterWord(layout, delivery, index, il, 'sf_step', 'u');
-  const weights = layout.dataOf(index).weights;
-  const add = weights === undefined ? '1u' : `sf_conn[${weights}u + k]`;
   const lines = [
     `extern "C" __global__ void ${deliveryEntryPoint(index)}(${parameters(stepSource)}) {`,
-    `  // projection ${p.name}: spikes of ${delivery.source} from ${d} step(s) ago, to ${delivery.targets}`,
+    `  // ${deliveryDescription(delivery, d)}`,
     `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${ring.slots * d - d}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;',
     '  if (sf_k >= sf_events[sf_slot]) return;',
   ];
-  const needsIndex = !(
-    inRange === undefined &&
-    route.connectivity.kind === 'all' &&
-    delivery.targets === 'post'
-  );
-  if (needsIndex) lines.push('  const unsigned j = sf_events[sf_slot + 1u + sf_k];');
+  const readsIndex = deliveryReadsIndex(delivery, inRange);
+  if (readsIndex) lines.push('  const unsigned j = sf_events[sf_slot + 1u + sf_k];');
   if (inRange !== undefined) lines.push(`  if (!(${inRange})) return;`);
-  if (needsIndex) lines.push(`  const unsigned jl = j - ${start}u;`);
-  switch (delivery.targets) {
-    case 'post':
-      lines.push(
-        ...forEachTarget(
-          route.connectivity,
-          layout,
-          route,
-          (il) => `atomicAdd(&sf_events[${word(`${p.postRange.start}u + ${il}`)}], ${add});`,
-          '  ',
-        ),
-      );
-      break;
-    case 'self':
-      lines.push(`  atomicAdd(&sf_events[${word('jl')}], 1u);`);
-      break;
-    case 'outgoing': {
-      const o = layout.rowOffsets(route.index);
-      lines.push(
-        `  for (unsigned k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) atomicAdd(&sf_events[${word('k')}], 1u);`,
-      );
-      break;
-    }
-    case 'incoming': {
-      const o = layout.rowOffsets(route.index);
-      lines.push(
-        `  for (unsigned k = sf_conn[${o.inStart}u + jl]; k < sf_conn[${o.inStart}u + jl + 1u]; k++) atomicAdd(&sf_events[${word(`sf_conn[${o.inSynapses}u + k]`)}], 1u);`,
-      );
-      break;
-    }
-  }
-  lines.push('}');
+  if (readsIndex) lines.push(`  const unsigned jl = j - ${start}u;`);
+  lines.push(
+    ...deliveryAdds(delivery, index, layout, {
+      step: 'sf_step',
+      loop: (from, to, body, indent) => [
+        `${indent}for (unsigned k = ${from}; k < ${to}; k++) ${body}`,
+      ],
+      forEachTarget: (route, visit, indent) =>
+        forEachTarget(route.connectivity, layout, route, visit, indent),
+    }),
+    '}',
+  );
   return withStep(lines, stepSource).join('\n');
 }
 

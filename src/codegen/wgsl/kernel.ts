@@ -5,7 +5,9 @@ import {
   type KernelPrinter,
   type StatementSyntax,
   counterRead,
-  counterWord,
+  deliveryAdds,
+  deliveryDescription,
+  deliveryReadsIndex,
   emitStatements,
   rangeCondition,
 } from '../emit.js';
@@ -265,68 +267,36 @@ function emitPopulation(
 
 /** Step 1 of a step for one delivery (see Delivery in network.ts): each spike in its ring slot adds to its counter. */
 function emitDelivery(delivery: Delivery, index: number, layout: BufferLayout): string {
-  const route = delivery.route;
-  const p = route.projection;
   const ring = layout.ring(delivery.source)!;
   const { start, end } = delivery.range;
   const inRange = rangeCondition('j', start, end, ring.stride - 1, 'u');
   const d = delivery.ringDelay;
-  const word = (il: string): string =>
-    counterWord(layout, delivery, index, il, 'sf_info.step', 'u');
-  const weights = layout.dataOf(index).weights;
-  const add = weights === undefined ? '1u' : `sf_conn[${weights}u + k]`;
   const lines = [
     `@compute @workgroup_size(${WORKGROUP_SIZE})`,
     `fn ${deliveryEntryPoint(index)}(@builtin(global_invocation_id) sf_gid: vec3<u32>) {`,
-    `  // projection ${p.name}: spikes of ${delivery.source} from ${d} step(s) ago to ${delivery.targets === 'post' ? p.post : delivery.targets === 'self' ? 'their own pre-synaptic state' : delivery.targets === 'outgoing' ? 'their synapses' : 'the synapses that end on them (on_post)'}`,
+    `  // ${deliveryDescription(delivery, d)}`,
     `  let sf_slot = ${ring.offset}u + ((sf_info.step + ${ring.slots * d - d}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {',
     '    return;',
     '  }',
   ];
-  const needsIndex = !(
-    inRange === undefined &&
-    route.connectivity.kind === 'all' &&
-    delivery.targets === 'post'
-  );
-  if (needsIndex) lines.push('  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);');
+  const readsIndex = deliveryReadsIndex(delivery, inRange);
+  if (readsIndex) lines.push('  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);');
   if (inRange !== undefined) lines.push(`  if (!(${inRange})) {`, '    return;', '  }');
-  if (needsIndex) lines.push(`  let jl = j - ${start}u;`);
-  switch (delivery.targets) {
-    case 'post':
-      lines.push(
-        ...forEachTarget(
-          route.connectivity,
-          layout,
-          route,
-          (il) => `atomicAdd(&sf_events[${word(`${p.postRange.start}u + ${il}`)}], ${add});`,
-          '  ',
-        ),
-      );
-      break;
-    case 'self':
-      lines.push(`  atomicAdd(&sf_events[${word('jl')}], 1u);`);
-      break;
-    case 'outgoing': {
-      const o = layout.rowOffsets(route.index);
-      lines.push(
-        `  for (var k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) {`,
-        `    atomicAdd(&sf_events[${word('k')}], 1u);`,
-        '  }',
-      );
-      break;
-    }
-    case 'incoming': {
-      const o = layout.rowOffsets(route.index);
-      lines.push(
-        `  for (var k = sf_conn[${o.inStart}u + jl]; k < sf_conn[${o.inStart}u + jl + 1u]; k++) {`,
-        `    atomicAdd(&sf_events[${word(`sf_conn[${o.inSynapses}u + k]`)}], 1u);`,
-        '  }',
-      );
-      break;
-    }
-  }
-  lines.push('}');
+  if (readsIndex) lines.push(`  let jl = j - ${start}u;`);
+  lines.push(
+    ...deliveryAdds(delivery, index, layout, {
+      step: 'sf_info.step',
+      loop: (from, to, body, indent) => [
+        `${indent}for (var k = ${from}; k < ${to}; k++) {`,
+        `${indent}  ${body}`,
+        `${indent}}`,
+      ],
+      forEachTarget: (route, visit, indent) =>
+        forEachTarget(route.connectivity, layout, route, visit, indent),
+    }),
+    '}',
+  );
   return lines.join('\n');
 }
 
