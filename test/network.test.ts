@@ -50,14 +50,19 @@ afterAll(() => {
 // ---------------------------------------------------------------------------------------------
 // Running networks
 
-/** Compiles a network written here (imports resolve as for a file in test/). */
-function compileText(name: string, text: string): Network {
+/** Compiles text written here as if it were the file test/NAME.spk (imports resolve from there). */
+function compileAt(name: string, text: string): ReturnType<typeof compileFiles> {
   const entry = join(ROOT, 'test', `${name}.spk`);
-  const result = compileFiles(
+  return compileFiles(
     [entry],
     (p) => (p === entry ? text : readFileSync(p, 'utf8')),
     (p) => p === entry || existsSync(p),
   );
+}
+
+/** Compiles a network written here, which must have no diagnostics. */
+function compileText(name: string, text: string): Network {
+  const result = compileAt(name, text);
   expect(result.diagnostics.items.map((d) => d.message)).toEqual([]);
   const networks = [...(result.program?.networks.values() ?? [])];
   expect(networks).toHaveLength(1);
@@ -80,6 +85,14 @@ interface Run {
   readonly traces: ReadonlyMap<string, Float64Array[]>;
   /** The final state of the owners asked for (populations, `@pre<k>`). */
   readonly states: ReadonlyMap<string, ReadonlyMap<string, Float64Array>>;
+}
+
+/** cpu64, cpu and (where there is an adapter) WebGPU, in that order. */
+const EVERY_KIND: readonly Kind[] = ['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])];
+
+/** The same network on every kind of EVERY_KIND. */
+function runEverywhere(network: Network): Promise<Run[]> {
+  return Promise.all(EVERY_KIND.map((k) => run(network, k)));
 }
 
 function backendOf(kind: Kind): Backend {
@@ -761,7 +774,7 @@ describe('STP: the per-pre state follows the closed form of the step order for a
     'per-pre state with %s: on_pre first runs at step s + %i (u jumps), on the CPU and WebGPU',
     async (delay, d) => {
       const network = stpNetwork('20 ms', delay);
-      for (const kind of ['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const) {
+      for (const kind of EVERY_KIND) {
         const r = await run(network, kind);
         const u = r.traces.get('p.u')![0]!;
         const jump = u.findIndex((v, n) => n > 0 && v > u[n - 1]!);
@@ -913,11 +926,7 @@ describe('weights and delays that vary per synapse', () => {
   it('heterogeneous delays: each synapse delivers exactly d_k = round(delay_k / dt) steps after the spike (cpu64, cpu, WebGPU)', async () => {
     const network = heterogeneousNetwork('1 nA', 'uniform(0.1 ms, 1 ms)');
     const steps = 50;
-    const runs = await Promise.all(
-      (['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const).map((k) =>
-        run(network, k),
-      ),
-    );
+    const runs = await runEverywhere(network);
     const route = runs[0]!.plan.routing.routes[0]!;
     const delays = route.synapticDelays!;
     expect(delays).toHaveLength(12);
@@ -941,11 +950,7 @@ describe('weights and delays that vary per synapse', () => {
   it('weights drawn per synapse add up to the float64 sum within the quantum, identically on every backend', async () => {
     const network = heterogeneousNetwork('normal(1 nA, 0.3 nA)', 'uniform(0.1 ms, 1 ms)');
     const steps = 50;
-    const runs = await Promise.all(
-      (['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const).map((k) =>
-        run(network, k),
-      ),
-    );
+    const runs = await runEverywhere(network);
     const route = runs[0]!.plan.routing.routes[0]!;
     const weights = route.synapticWeights!;
     // 12 different weights around 1 nA; the quantum is a power of two far below them.
@@ -975,11 +980,7 @@ describe('weights and delays that vary per synapse', () => {
   it('weights and delays as expressions of i and j (the pre- and post-synaptic indices)', async () => {
     const network = heterogeneousNetwork('1 nA * (i + 1) + 0.25 nA * j', '(i + 1) * 0.1 ms');
     const steps = 50;
-    const runs = await Promise.all(
-      (['cpu64', 'cpu', ...(HAVE_WEBGPU ? ['webgpu' as const] : [])] as const).map((k) =>
-        run(network, k),
-      ),
-    );
+    const runs = await runEverywhere(network);
     // All-to-all 3 x 4: synapse k joins pre i = floor(k / 4) to post j = k mod 4.
     const route = runs[0]!.plan.routing.routes[0]!;
     expect(Array.from(route.synapticDelays!)).toEqual(
@@ -1280,15 +1281,8 @@ network N {
     ${output}
   }
 }`;
-    const messages = (t: string): string[] => {
-      const entry = join(ROOT, 'test', 'outputs.spk');
-      const result = compileFiles(
-        [entry],
-        (p) => (p === entry ? t : readFileSync(p, 'utf8')),
-        (p) => p === entry || existsSync(p),
-      );
-      return result.diagnostics.items.map((d) => d.message);
-    };
+    const messages = (t: string): string[] =>
+      compileAt('outputs', t).diagnostics.items.map((d) => d.message);
     expect(messages(text('Delta', 'output CUBA'))).toEqual([
       "synapse Delta delivers nothing (it has no 'delivers' line), so projection 'P' takes no output",
     ]);
