@@ -80,30 +80,20 @@ function linearIncrements(
  * with the same synapse and output parameters, when its equations are linear
  * with constant coefficients, a spike adds a multiple of the weight, and what
  * it delivers does not involve the weight. Otherwise the state lives per
- * pre-synaptic neuron (when the weight only scales what is delivered) or per
+ * pre-synaptic neuron (when the weight only scales what is delivered, and the
+ * projection's weights and delays are the same for every synapse) or per
  * synapse.
  */
 export function analysePlacement(
   model: SynapseModel,
   projection: { readonly weightsVary?: boolean; readonly delaysVary?: boolean } = {},
 ): PlacementDecision {
-  const decision = placementOfModel(model);
-  if (decision.placement !== 'pre') return decision;
   // A per-pre state is shared by every synapse of a pre neuron: it needs one weight factor and one arrival time.
   const varying = projection.weightsVary
     ? 'the weights vary per synapse'
     : projection.delaysVary
       ? 'the delays vary per synapse'
       : undefined;
-  return varying === undefined
-    ? decision
-    : {
-        placement: 'synapse',
-        reason: `${decision.reason.replace(/, so the state is kept per pre-synaptic neuron$/, '')}, but ${varying}: the state is kept per synapse`,
-      };
-}
-
-function placementOfModel(model: SynapseModel): PlacementDecision {
   const states = new Set(model.states.map((s) => s.name));
   const subexpressions = subexpressionValues(model);
   const rhs = new Map(model.equations.map((e) => [e.state, toSymbolic(e.rhs, { subexpressions })]));
@@ -123,12 +113,16 @@ function placementOfModel(model: SynapseModel): PlacementDecision {
       model.onPost.length === 0 &&
       !mentionsWeight(model.onPre) &&
       ![...rhs.values()].some((f) => usesAny(f, new Set(['w'])) !== undefined);
-    return preOk
+    if (!preOk) return { placement: 'synapse', reason: `${why}; the state is kept per synapse` };
+    return varying === undefined
       ? {
           placement: 'pre',
           reason: `${why}; the weight only scales what it delivers, so the state is kept per pre-synaptic neuron`,
         }
-      : { placement: 'synapse', reason: `${why}; the state is kept per synapse` };
+      : {
+          placement: 'synapse',
+          reason: `${why}; the weight only scales what it delivers, but ${varying}: the state is kept per synapse`,
+        };
   };
   if (model.onPost.length > 0) return notMergeable('it has on_post (plasticity)');
   const system = linearSystem(rhs, [...rhs.keys()]);
