@@ -122,7 +122,8 @@ export interface SpikeTimeTable {
 /**
  * The event table of a SpikeTimes source: each event fires in step
  * spikeStep(time, dt); events of a neuron in the same step give one spike;
- * events before step 0 (negative times) or past the last u32 step never fire.
+ * events past the last u32 step never fire (negative times are refused when
+ * the network is lowered).
  */
 export function spikeTimeTable(
   size: number,
@@ -133,7 +134,7 @@ export function spikeTimeTable(
   const perNeuron = Array.from({ length: size }, () => new Set<number>());
   indices.forEach((i, k) => {
     const step = spikeStep(times[k]!, dt);
-    if (step >= 0 && step <= 0xffffffff) perNeuron[i]!.add(step);
+    if (step <= 0xffffffff) perNeuron[i]!.add(step);
   });
   const start = new Uint32Array(size + 1);
   const steps: number[] = [];

@@ -98,7 +98,8 @@ export function lowerNetwork(
   const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined =>
     lowerExpr(e, ctx, diagnostics);
   const settings = lowerSettings(def, lower, diagnostics);
-  const populations = new Map<string, Population>();
+  // A population whose definition has errors maps to undefined: references to it are not errors too.
+  const populations = new Map<string, Population | undefined>();
   const projections: Projection[] = [];
   const stimuli: Stimulus[] = [];
   const recordings: Recording[] = [];
@@ -123,8 +124,7 @@ export function lowerNetwork(
 
   for (const item of def.items) {
     if (item.kind === 'population' && claim(item.name, 'population')) {
-      const p = lowerPopulation(item, table, lower, diagnostics);
-      if (p !== undefined) populations.set(p.name, p);
+      populations.set(item.name.name, lowerPopulation(item, table, lower, diagnostics));
     }
   }
   const recordItems: Extract<A.NetworkItem, { kind: 'record' }>[] = [];
@@ -158,7 +158,7 @@ export function lowerNetwork(
     name: def.name.name,
     span: def.name.span,
     ...settings,
-    populations: [...populations.values()],
+    populations: [...populations.values()].filter((p) => p !== undefined),
     projections,
     stimuli,
     recordings,
@@ -435,6 +435,12 @@ function lowerSource(
         });
         return undefined;
       }
+      if (name === 'times' && v < 0) {
+        diagnostics.error(e.span, 'a SpikeTimes time is negative', {
+          notes: ['the simulation starts at t = 0: an earlier spike would never be emitted'],
+        });
+        return undefined;
+      }
       values.push(v);
     }
     return values;
@@ -518,11 +524,11 @@ function lowerRange(
 
 function findPopulation(
   name: A.Name,
-  populations: ReadonlyMap<string, Population>,
+  populations: ReadonlyMap<string, Population | undefined>,
   diagnostics: Diagnostics,
 ): Population | undefined {
   const p = populations.get(name.name);
-  if (p === undefined) {
+  if (!populations.has(name.name)) {
     const hint = suggestion(name.name, [...populations.keys()]);
     diagnostics.error(
       name.span,
@@ -535,7 +541,7 @@ function findPopulation(
 
 function lowerProjection(
   item: Extract<A.NetworkItem, { kind: 'projection' }>,
-  populations: ReadonlyMap<string, Population>,
+  populations: ReadonlyMap<string, Population | undefined>,
   table: ModelTable,
   lower: Lower,
   reportedMembers: Set<string>,
@@ -1123,7 +1129,7 @@ function argumentDimensions(
 
 function lowerStimulus(
   item: Extract<A.NetworkItem, { kind: 'stimulus' }>,
-  populations: ReadonlyMap<string, Population>,
+  populations: ReadonlyMap<string, Population | undefined>,
   table: ModelTable,
   lower: Lower,
   diagnostics: Diagnostics,
@@ -1180,7 +1186,7 @@ function lowerStimulus(
 
 function lowerRecording(
   item: Extract<A.NetworkItem, { kind: 'record' }>,
-  populations: ReadonlyMap<string, Population>,
+  populations: ReadonlyMap<string, Population | undefined>,
   projections: readonly Projection[],
   table: ModelTable,
   diagnostics: Diagnostics,
