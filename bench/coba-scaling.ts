@@ -237,23 +237,6 @@ export function defaultDurationMs(neurons: number, quick = false): number {
   return 50;
 }
 
-/** Words of the connectivity buffer: per projection, out-rows and in-rows (starts and indices). */
-export function connectivityWords(neurons: number): number {
-  const nE = (neurons * 4) / 5;
-  const route = (nPre: number, k: number): number => nPre + 1 + neurons + 1 + 2 * k * neurons;
-  return route(nE, IN_DEGREE.E) + route(neurons - nE, IN_DEGREE.I);
-}
-
-/**
- * BufferLayout (src/codegen/layout.ts) flattens the stored rows of every projection through
- * a JavaScript array (words.push) before copying them into a Uint32Array. V8 cannot grow an
- * array much past 10^8 elements and aborts the whole process when asked to ("Fatal JavaScript
- * invalid size error", not an exception). 1M COBA neurons (163M words) were seen to die there
- * after their 100 s build; sizes above this limit are reported as failed without being built.
- * Remove the check once the layout writes its words into a typed array directly.
- */
-export const LAYOUT_WORD_LIMIT = 100_000_000;
-
 /** Replaces the one match of `pattern` in `text`, or says that examples/coba.spk no longer looks as expected. */
 function replaceOnce(text: string, pattern: RegExp, replacement: string, what: string): string {
   const matches = text.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`));
@@ -954,23 +937,6 @@ export async function cobaScaling(options: CobaScalingOptions = {}): Promise<Cob
             reason: `${neurons.toLocaleString('en-US')} neurons on ${b === 'cpu' ? 'the CPU' : 'the software adapter'} is not run by default (ask with --sizes)`,
           });
         backends.splice(0, backends.length, ...keep);
-      }
-      const words = connectivityWords(neurons);
-      if (words > LAYOUT_WORD_LIMIT) {
-        const reason = `not run: ${(words / 1e6).toFixed(0)}M connectivity words; BufferLayout flattens them through a JavaScript array, which V8 cannot grow past about ${LAYOUT_WORD_LIMIT / 1e6}M elements (the process aborts)`;
-        process.stderr.write(`  N = ${neurons.toLocaleString('en-US')}: ${reason}\n`);
-        results.push({
-          neurons,
-          excitatory: (neurons * 4) / 5,
-          inhibitory: neurons / 5,
-          synapses: neurons * 80,
-          durationMs: durations[k]!,
-          steps: Math.round(durations[k]! / 0.1),
-          status: 'failed',
-          reason,
-          runs: [],
-        });
-        continue;
       }
       const request: ChildRequest = {
         neurons,

@@ -232,20 +232,21 @@ export function deliveryAdds(
     case 'self':
       return [`  atomicAdd(&sf_events[${word('jl')}], 1u);`];
     case 'outgoing': {
-      const o = layout.rowOffsets(route.index);
+      const outStart = layout.rowArray(route.index, 'outStart');
       return syntax.loop(
-        `sf_conn[${o.outStart}u + jl]`,
-        `sf_conn[${o.outStart}u + jl + 1u]`,
+        `sf_conn[${outStart}u + jl]`,
+        `sf_conn[${outStart}u + jl + 1u]`,
         `atomicAdd(&sf_events[${word('k')}], 1u);`,
         '  ',
       );
     }
     case 'incoming': {
-      const o = layout.rowOffsets(route.index);
+      const inStart = layout.rowArray(route.index, 'inStart');
+      const inSynapses = layout.rowArray(route.index, 'inSynapses');
       return syntax.loop(
-        `sf_conn[${o.inStart}u + jl]`,
-        `sf_conn[${o.inStart}u + jl + 1u]`,
-        `atomicAdd(&sf_events[${word(`sf_conn[${o.inSynapses}u + k]`)}], 1u);`,
+        `sf_conn[${inStart}u + jl]`,
+        `sf_conn[${inStart}u + jl + 1u]`,
+        `atomicAdd(&sf_events[${word(`sf_conn[${inSynapses}u + k]`)}], 1u);`,
         '  ',
       );
     }

@@ -1,15 +1,19 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
-import type { PopulationKernel } from './kernel-ir.js';
+import type { CompressedRows } from './connectivity.js';
+import type { KernelStatement, PopulationKernel } from './kernel-ir.js';
 import type { Delivery, NetworkRouting, Route } from './network.js';
 
-/** Where a route's stored rows live in the connectivity buffer (u32 words). */
-export interface RowOffsets {
-  readonly outStart: number;
-  readonly outTargets: number;
-  readonly inStart: number;
-  readonly inSources: number;
-  readonly inSynapses: number;
-}
+/** One of the arrays of a route's stored rows (see CompressedRows). */
+export type RowArray = keyof CompressedRows;
+
+/** The row arrays in the order they are placed in the connectivity buffer. */
+const ROW_ARRAYS: readonly RowArray[] = [
+  'outStart',
+  'outTargets',
+  'inStart',
+  'inSources',
+  'inSynapses',
+];
 
 /** A delivery counter's place in the events buffer (absolute word offset) and shape (see Counter). */
 export interface CounterPlace {
@@ -73,7 +77,8 @@ export class BufferLayout {
   private readonly rings = new Map<string, { offset: number; slots: number; size: number }>();
   private readonly counters = new Map<string, CounterPlace>();
   private readonly deliveryData: DeliveryData[] = [];
-  private readonly rows = new Map<number, RowOffsets>();
+  /** Word offsets of the placed row arrays, by route index. */
+  private readonly rows = new Map<number, Map<RowArray, number>>();
   private readonly tables = new Map<number, number>();
   private readonly spikeTimes = new Map<string, SpikeTimeOffsets>();
 
@@ -133,16 +138,17 @@ export class BufferLayout {
       length += data.length;
       return offset;
     };
+    // Only the arrays some kernel reads: the connectivity is most of the memory of a large network.
+    const inUse = rowArraysInUse(kernels, this.deliveries);
     for (const r of this.routes) {
       const c = r.connectivity;
-      if (c.kind === 'rows')
-        this.rows.set(r.index, {
-          outStart: at(c.rows.outStart),
-          outTargets: at(c.rows.outTargets),
-          inStart: at(c.rows.inStart),
-          inSources: at(c.rows.inSources),
-          inSynapses: at(c.rows.inSynapses),
-        });
+      if (c.kind === 'rows') {
+        const used = inUse.get(r.index);
+        const placed = new Map<RowArray, number>();
+        for (const array of ROW_ARRAYS)
+          if (used?.has(array) === true) placed.set(array, at(c.rows[array]));
+        this.rows.set(r.index, placed);
+      }
       if (c.kind === 'geometric') this.tables.set(r.index, at(c.table));
     }
     for (const d of this.deliveries)
@@ -188,9 +194,10 @@ export class BufferLayout {
     return d;
   }
 
-  rowOffsets(route: number): RowOffsets {
-    const o = this.rows.get(route);
-    if (o === undefined) throw new InternalError(`route ${route} has no stored rows`);
+  /** First word of one array of a route's stored rows (placed only when a kernel or delivery reads it). */
+  rowArray(route: number, array: RowArray): number {
+    const o = this.rows.get(route)?.get(array);
+    if (o === undefined) throw new InternalError(`route ${route} has no ${array} in the layout`);
     return o;
   }
 
@@ -242,4 +249,44 @@ export class BufferLayout {
     if (size === undefined) throw new InternalError(`no kernel ${owner} in the layout`);
     return size;
   }
+}
+
+/** Which stored-row arrays of each route the deliveries and the kernels' gathers read. */
+function rowArraysInUse(
+  kernels: readonly PopulationKernel[],
+  deliveries: readonly Delivery[],
+): Map<number, Set<RowArray>> {
+  const inUse = new Map<number, Set<RowArray>>();
+  const use = (route: number, ...arrays: RowArray[]): void => {
+    const set = inUse.get(route) ?? new Set<RowArray>();
+    for (const a of arrays) set.add(a);
+    inUse.set(route, set);
+  };
+  for (const { route, targets } of deliveries) {
+    switch (targets) {
+      case 'post':
+        use(route.index, 'outStart', 'outTargets');
+        break;
+      case 'outgoing':
+        use(route.index, 'outStart');
+        break;
+      case 'incoming':
+        use(route.index, 'inStart', 'inSynapses');
+        break;
+      case 'self':
+        break;
+    }
+  }
+  const visit = (statements: readonly KernelStatement[]): void => {
+    for (const s of statements) {
+      if (s.kind === 'gather')
+        use(s.route, 'inStart', s.over === 'sources' ? 'inSources' : 'inSynapses');
+      if (s.kind === 'if') {
+        visit(s.then);
+        visit(s.otherwise);
+      }
+    }
+  };
+  for (const k of kernels) visit(k.body);
+  return inUse;
 }

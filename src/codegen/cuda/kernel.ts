@@ -106,10 +106,10 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
             'procedural rows cannot be gathered by post neuron (routing refuses them)',
           );
         case 'rows': {
-          const o = layout.rowOffsets(route);
-          const element = over === 'sources' ? o.inSources : o.inSynapses;
+          const inStart = layout.rowArray(route, 'inStart');
+          const element = layout.rowArray(route, over === 'sources' ? 'inSources' : 'inSynapses');
           lines.push(
-            `  for (unsigned k = sf_conn[${o.inStart}u + il]; k < sf_conn[${o.inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${element}u + k]];`,
+            `  for (unsigned k = sf_conn[${inStart}u + il]; k < sf_conn[${inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${element}u + k]];`,
           );
           break;
         }
@@ -163,10 +163,11 @@ function forEachTarget(
       ];
     }
     case 'rows': {
-      const o = layout.rowOffsets(route.index);
+      const outStart = layout.rowArray(route.index, 'outStart');
+      const outTargets = layout.rowArray(route.index, 'outTargets');
       return [
-        `${indent}for (unsigned k = sf_conn[${o.outStart}u + jl]; k < sf_conn[${o.outStart}u + jl + 1u]; k++) {`,
-        `${indent}  const unsigned il = sf_conn[${o.outTargets}u + k];`,
+        `${indent}for (unsigned k = sf_conn[${outStart}u + jl]; k < sf_conn[${outStart}u + jl + 1u]; k++) {`,
+        `${indent}  const unsigned il = sf_conn[${outTargets}u + k];`,
         `${indent}  ${visit('il')}`,
         `${indent}}`,
       ];

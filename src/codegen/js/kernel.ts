@@ -67,10 +67,10 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
             'procedural rows cannot be gathered by post neuron (routing refuses them)',
           );
         case 'rows': {
-          const o = layout.rowOffsets(route);
-          const element = over === 'sources' ? o.inSources : o.inSynapses;
+          const inStart = layout.rowArray(route, 'inStart');
+          const element = layout.rowArray(route, over === 'sources' ? 'inSources' : 'inSynapses');
           lines.push(
-            `  for (let k = sf_conn[${o.inStart} + ${local}]; k < sf_conn[${o.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${element} + k]]`)};`,
+            `  for (let k = sf_conn[${inStart} + ${local}]; k < sf_conn[${inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${element} + k]]`)};`,
           );
           break;
         }

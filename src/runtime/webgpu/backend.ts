@@ -86,6 +86,16 @@ export class WebGpuBackend implements Backend {
 
     this.layout = layout;
     this.chunkSteps = this.maxChunkSteps(plan);
+    // Each buffer is bound whole: one larger than a binding may be is the network's size, not a bug.
+    const bindingLimit = device.limits.maxStorageBufferBindingSize;
+    for (const [what, bytes] of [
+      ['state', 4 * layout.totalStateFloats],
+      ['connectivity', 4 * layout.connectivity.length],
+    ] as const)
+      if (bytes > bindingLimit)
+        throw new BackendUnavailableError(
+          `the network's ${what} needs ${bytes} bytes in one buffer and this WebGPU device binds at most ${bindingLimit}`,
+        );
     // Any validation error while setting up is a bug in the generated code or the sizes: fail, never run silently.
     device.pushErrorScope('validation');
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
