@@ -7,7 +7,10 @@
  *   (c) the derive benchmark (bench/derive.bench.ts);
  *   (d) COBA scaling (bench/coba-scaling.ts): the COBA network at fixed in-degree 80 for
  *       N = 4k, 40k, 400k (4M with a hardware accelerator), wall seconds per simulated
- *       second on each backend, spikes recorded; each size in a fresh process.
+ *       second on each backend, spikes recorded; each size in a fresh process;
+ *   (g) CUDA (bench/cuda.ts): device bandwidth, a 10M-neuron LifRef population, the E/I
+ *       network per launch mode, the cost of --fmad=false, .spk text to a loaded module;
+ *       skipped, with the reason, without an NVIDIA driver and GPU.
  *
  * Prints a table and writes bench/results/<YYYY-MM-DD>.json. docs/benchmarks.md explains
  * the numbers. Options:
@@ -35,6 +38,7 @@ import {
   parseSizes,
   printCobaScaling,
 } from './coba-scaling.js';
+import { type CudaBenchResult, cudaBenchmarks, printCuda } from './cuda.js';
 import { type DeriveResult, deriveBenchmark } from './derive-runner.js';
 import { ROOT, compileBenchNetwork, lifBenchSpk } from './lif-network.js';
 import { type PipelineReadyResult, STAGES, pipelineReady } from './pipeline-ready.js';
@@ -259,6 +263,10 @@ async function main(): Promise<void> {
     printCobaScaling(coba);
   } else skipped.push('coba: --no-coba');
 
+  console.log('\n(g) CUDA');
+  const cuda: CudaBenchResult = await cudaBenchmarks({ quick: options.quick });
+  printCuda(cuda);
+
   const seconds = (performance.now() - started) / 1000;
   const loadAfter = loadavg()[0]!;
   if (loadAfter > 2.5)
@@ -292,6 +300,7 @@ async function main(): Promise<void> {
     pipelineReady: pipeline,
     derive,
     cobaScaling: coba,
+    cuda,
     benchSeconds: seconds,
   };
   mkdirSync(dirname(out), { recursive: true });

@@ -82,6 +82,7 @@ extern "C" { sf_emu_index blockIdx, blockDim, threadIdx; }
 
 /** The fake driver: the calls src/runtime/cuda/driver.ts binds, on host memory. */
 const FAKE_DRIVER = String.raw`#include <dlfcn.h>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -158,6 +159,12 @@ int cuMemcpyHtoD_v2(std::uint64_t dst, const void* src, std::size_t n) { if (cap
 int cuMemcpyDtoH_v2(void* dst, std::uint64_t src, std::size_t n) { if (capturing) return 900; std::memcpy(dst, reinterpret_cast<void*>(src), n); return 0; }
 int cuMemsetD32_v2(std::uint64_t dst, unsigned v, std::size_t n) { unsigned* p = reinterpret_cast<unsigned*>(dst); for (std::size_t k = 0; k < n; ++k) p[k] = v; return 0; }
 int cuMemsetD32Async(std::uint64_t dst, unsigned v, std::size_t n, void*) { if (capturing) return 900; return cuMemsetD32_v2(dst, v, n); }
+int cuMemcpyDtoDAsync_v2(std::uint64_t dst, std::uint64_t src, std::size_t n, void*) { if (capturing) return 900; std::memcpy(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(src), n); return 0; }
+int cuEventCreate(void** e, unsigned) { *e = new double(0); return 0; }
+int cuEventRecord(void* e, void*) { if (capturing) return 900; *static_cast<double*>(e) = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); return 0; }
+int cuEventSynchronize(void*) { return 0; }
+int cuEventElapsedTime(float* ms, void* start, void* end) { *ms = static_cast<float>(*static_cast<double*>(end) - *static_cast<double*>(start)); return 0; }
+int cuEventDestroy_v2(void* e) { delete static_cast<double*>(e); return 0; }
 int cuMemGetInfo_v2(std::size_t* free_bytes, std::size_t* total) { *free_bytes = std::size_t(1) << 33; *total = std::size_t(1) << 34; return 0; }
 int cuStreamCreate(void** s, unsigned) { *s = new int(0); return 0; }
 int cuStreamDestroy_v2(void* s) { delete static_cast<int*>(s); return 0; }
@@ -335,6 +342,9 @@ describe.skipIf(SKIP !== undefined)('CUDA backend on an emulated driver', () => 
         if (launch === 'auto')
           expect(graphLaunches).toBe(Math.max(0, Math.floor(plan.steps / 37) - 1));
         expect(backend.stats.graphChunks + backend.stats.directChunks).toBe(chunks);
+        // Events around the launches: the kernels' time is part of the chunks' time.
+        expect(backend.stats.kernelSeconds).toBeGreaterThan(0);
+        expect(backend.stats.kernelSeconds).toBeLessThanOrEqual(backend.stats.chunkSeconds);
         expect(backend.stats.captures).toBe(
           launch === 'direct'
             ? 0

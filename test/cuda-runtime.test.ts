@@ -33,6 +33,7 @@ import {
   nvrtcCandidates,
   wheelCandidates,
 } from '../src/runtime/cuda/find.js';
+import { cudaCompileOptions } from '../src/runtime/cuda/nvrtc.js';
 import { cacheDir, cacheKey } from '../src/runtime/cuda/toolchain.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
@@ -113,22 +114,21 @@ function traceViolations(a: Float64Array, b: Float64Array): string[] {
   return out;
 }
 
-const CONFORMANCE = [
-  ['test/models/conformance/rt_basic.spk', 'RtBasic'],
-  ['test/models/conformance/rt_refractory.spk', 'RtRefractory'],
-  ['test/models/conformance/rt_random.spk', 'RtRandom'],
-  ['test/models/conformance/rt_synapses.spk', 'RtSynapses'],
-  ['test/models/conformance/LifRef.spk', undefined],
-  ['examples/ei_net.spk', 'EINet'],
-] as const;
+/**
+ * Every conformance model (test/models/conformance: each stdlib neuron, the seed scenarios,
+ * the runtime networks) and every example, each file's first network: taken from the
+ * folders, so that a new model or example is compared on the GPU without editing this list.
+ */
+const CONFORMANCE: readonly string[] = ['test/models/conformance', 'examples'].flatMap((dir) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.spk'))
+    .sort()
+    .map((f) => `${dir}/${f}`),
+);
 
 describe.skipIf(!HAVE_CUDA)('CUDA float32 against CPU float32', () => {
-  it.each(
-    CONFORMANCE.map(
-      ([file, name]) => [`${file}${name === undefined ? '' : `: ${name}`}`, file, name] as const,
-    ),
-  )('%s', async (_label, file, name) => {
-    const plan = planOf(file, name);
+  it.each(CONFORMANCE)('%s', async (file) => {
+    const plan = planOf(file);
     const cpu = await runOn(plan, cpuBackend('f32'));
     const cuda = await runOn(plan, new CudaBackend({ precision: 'f32' }));
     for (const p of plan.spikeRecords)
@@ -364,8 +364,12 @@ describe('where the CUDA pieces are looked for', () => {
   it('the module cache: $XDG_CACHE_HOME/spikeforge/cuda, else ~/.cache; keyed by source and architecture', () => {
     expect(cacheDir({ XDG_CACHE_HOME: '/x/cache' })).toBe(join('/x/cache', 'spikeforge', 'cuda'));
     expect(cacheDir({})).toMatch(/\.cache[/\\]spikeforge[/\\]cuda$/);
-    expect(cacheKey('a', 90)).not.toBe(cacheKey('a', 80));
-    expect(cacheKey('a', 90)).not.toBe(cacheKey('b', 90));
-    expect(cacheKey('a', 90)).toMatch(/^[0-9a-f]{64}$/);
+    const options = cudaCompileOptions({});
+    expect(cacheKey('a', 90, options)).not.toBe(cacheKey('a', 80, options));
+    expect(cacheKey('a', 90, options)).not.toBe(cacheKey('b', 90, options));
+    expect(cacheKey('a', 90, options)).not.toBe(
+      cacheKey('a', 90, cudaCompileOptions({ SPIKEFORGE_CUDA_FMAD: '1' })),
+    );
+    expect(cacheKey('a', 90, options)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

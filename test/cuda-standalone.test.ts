@@ -32,6 +32,7 @@ import type { Precision } from '../src/codegen/printer.js';
 import type { Network } from '../src/ir/types.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
 import { splitSpikes, splitTraces } from '../src/runtime/cpu.js';
+import { probeCuda } from '../src/runtime/cuda/backend.js';
 import { OutputWriter } from '../src/runtime/output.js';
 import { ROOT, compileNetworks } from './golden/cases.js';
 
@@ -56,6 +57,12 @@ const HAVE_CMAKE =
   CMAKE.status === 0 &&
   cmakeVersion !== null &&
   Number(cmakeVersion[1]) * 100 + Number(cmakeVersion[2]) >= 318;
+const cuda = await probeCuda();
+const HAVE_CUDA = cuda.ok;
+if (!cuda.ok)
+  console.warn(
+    `cuda-standalone: executable against \`run --backend cuda\` SKIPPED: ${cuda.reason}`,
+  );
 if (NVCC === undefined || !HAVE_CMAKE)
   console.warn(
     `cuda-standalone: CMake build SKIPPED: ${NVCC === undefined ? 'nvcc not found' : 'cmake 3.18 or later not found'}`,
@@ -411,11 +418,25 @@ describe('spikeforge compile --target cuda --standalone', () => {
     }
   });
 
-  it.skipIf(NVCC === undefined || !HAVE_CMAKE)(
-    'CMakeLists.txt configures and builds (sm_90, no GPU needed)',
-    () => {
-      const dir = join(TEMP, 'cli_standalone');
-      if (!existsSync(dir)) return;
+  /** examples/ei_net.spk compiled standalone and built with CMake (once); the executable. */
+  let built: Promise<string> | undefined;
+  const buildStandalone = (): Promise<string> =>
+    (built ??= (async () => {
+      const dir = join(TEMP, 'cmake_standalone');
+      const r = io();
+      const code = await main(
+        [
+          'compile',
+          join(ROOT, 'examples', 'ei_net.spk'),
+          '--target',
+          'cuda',
+          '--standalone',
+          '-o',
+          dir,
+        ],
+        r.io,
+      );
+      expect(code, r.err.join('\n')).toBe(EXIT.ok);
       const build = join(dir, 'build');
       const configure = spawnSync(
         'cmake',
@@ -428,7 +449,34 @@ describe('spikeforge compile --target cuda --standalone', () => {
         timeout: 300_000,
       });
       expect(made.status, made.stdout + made.stderr).toBe(0);
-      expect(existsSync(join(build, 'EINet'))).toBe(true);
+      return join(build, 'EINet');
+    })());
+
+  it.skipIf(NVCC === undefined || !HAVE_CMAKE)(
+    'CMakeLists.txt configures and builds (sm_90, no GPU needed)',
+    async () => {
+      expect(existsSync(await buildStandalone())).toBe(true);
+    },
+  );
+
+  it.skipIf(NVCC === undefined || !HAVE_CMAKE || !HAVE_CUDA)(
+    'on a GPU the executable writes the spikes.csv and N.V.csv of `spikeforge run --backend cuda`',
+    async () => {
+      const executable = await buildStandalone();
+      const standalone = join(TEMP, 'standalone_out');
+      const ran = spawnSync(executable, ['-o', standalone], { encoding: 'utf8', timeout: 300_000 });
+      expect(ran.status, ran.stdout + ran.stderr).toBe(0);
+      const viaNode = join(TEMP, 'run_out');
+      const r = io();
+      const code = await main(
+        ['run', join(ROOT, 'examples', 'ei_net.spk'), '--backend', 'cuda', '-o', viaNode],
+        r.io,
+      );
+      expect(code, r.err.join('\n')).toBe(EXIT.ok);
+      for (const file of ['spikes.csv', 'N.V.csv'])
+        expect(readFileSync(join(standalone, file), 'utf8'), file).toBe(
+          readFileSync(join(viaNode, file), 'utf8'),
+        );
     },
   );
 });

@@ -53,6 +53,8 @@ export interface CudaLaunchStats {
   captureSeconds: number;
   /** Seconds from the first launch of a chunk to its results on the host, summed. */
   chunkSeconds: number;
+  /** GPU seconds of the chunks' kernels (CUDA events around each chunk's launches), summed. */
+  kernelSeconds: number;
   /** Why graphs were given up (the chunks were then launched directly), if they were. */
   graphError?: string;
 }
@@ -137,6 +139,7 @@ export class CudaBackend implements Backend {
     captures: 0,
     captureSeconds: 0,
     chunkSeconds: 0,
+    kernelSeconds: 0,
   };
   private readonly env: NodeJS.ProcessEnv;
   private readonly ordinal: number;
@@ -147,6 +150,8 @@ export class CudaBackend implements Backend {
   private context: Handle | undefined;
   private module: Handle | undefined;
   private stream: Handle | undefined;
+  /** Recorded before and after each chunk's launches, for stats.kernelSeconds. */
+  private events: { start: Handle; end: Handle } | undefined;
   private functions: { fn: Handle; blocks: number; threads: number }[] = [];
   private buffers: Partial<Buffers> = {};
   /** Native memory for cuLaunchKernel's arguments: six values, then six pointers to them. */
@@ -234,6 +239,7 @@ export class CudaBackend implements Backend {
     driver.fill32(buffers.events, 0, base + 1);
     driver.fill32(buffers.firstStep, 0, 1);
     this.stream = driver.createStream();
+    this.events = { start: driver.createEvent(), end: driver.createEvent() };
 
     const pointer = koffi.alloc('uint8_t', 96) as bigint;
     const view = koffi.view(pointer, 96);
@@ -306,13 +312,14 @@ export class CudaBackend implements Backend {
   }
 
   async runChunk(firstStep: number, steps: number): Promise<Chunk> {
-    const { driver, plan, layout, stream } = this;
+    const { driver, plan, layout, stream, events } = this;
     const buffers = this.buffers as Buffers;
     if (
       driver === undefined ||
       plan === undefined ||
       layout === undefined ||
       stream === undefined ||
+      events === undefined ||
       this.params === undefined
     )
       throw new InternalError('CUDA backend used before prepare()');
@@ -324,6 +331,7 @@ export class CudaBackend implements Backend {
     driver.fill32Async(buffers.firstStep, firstStep, 1, stream);
     driver.fill32Async(counter, 0, 1, stream);
     const graph = this.useGraph(steps) ? this.graphFor(steps) : undefined;
+    driver.recordEvent(events.start, stream);
     if (graph !== undefined) {
       driver.launchGraph(graph.exec, stream);
       this.stats.graphChunks++;
@@ -331,7 +339,9 @@ export class CudaBackend implements Backend {
       this.launchSteps(steps);
       this.stats.directChunks++;
     }
+    driver.recordEvent(events.end, stream);
     driver.synchronize(stream);
+    this.stats.kernelSeconds += driver.elapsedSeconds(events.start, events.end);
     const count = new Uint32Array(1);
     driver.copyToHost(count, counter);
     const spikes = count[0]!;
@@ -387,6 +397,10 @@ export class CudaBackend implements Backend {
       }
       for (const g of this.graphs.values()) driver.destroyGraph(g.graph, g.exec);
       for (const p of Object.values(this.buffers)) if (p !== undefined) driver.free(p);
+      if (this.events !== undefined) {
+        driver.destroyEvent(this.events.start);
+        driver.destroyEvent(this.events.end);
+      }
       if (this.stream !== undefined) driver.destroyStream(this.stream);
       if (this.module !== undefined) driver.unloadModule(this.module);
       if (this.info !== undefined) driver.releasePrimaryContext(this.info.device);
@@ -396,6 +410,7 @@ export class CudaBackend implements Backend {
     this.buffers = {};
     this.params = undefined;
     this.stream = undefined;
+    this.events = undefined;
     this.module = undefined;
     this.context = undefined;
     this.driver = undefined;

@@ -278,6 +278,33 @@ export class CudaDriver {
     this.check('cuMemsetD32Async', dst, value >>> 0, count, stream);
   }
 
+  /** Queues a copy of `bytes` between two device buffers on `stream`. */
+  copyOnDeviceAsync(dst: bigint, src: bigint, bytes: number, stream: Handle): void {
+    this.check('cuMemcpyDtoDAsync_v2', dst, src, bytes, stream);
+  }
+
+  createEvent(): Handle {
+    const out: (Handle | null)[] = [null];
+    this.check('cuEventCreate', out, 0);
+    return out[0]!;
+  }
+
+  recordEvent(event: Handle, stream: Handle): void {
+    this.check('cuEventRecord', event, stream);
+  }
+
+  /** Seconds of GPU time between two recorded events (waits for `end`). */
+  elapsedSeconds(start: Handle, end: Handle): number {
+    this.check('cuEventSynchronize', end);
+    const ms: number[] = [0];
+    this.check('cuEventElapsedTime', ms, start, end);
+    return ms[0]! / 1000;
+  }
+
+  destroyEvent(event: Handle): void {
+    this.call('cuEventDestroy_v2', event);
+  }
+
   /** Free and total device memory in bytes. */
   memoryInfo(): { free: number; total: number } {
     const free: (number | bigint)[] = [0];
@@ -388,10 +415,16 @@ const REQUIRED: readonly string[] = [
   'int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)',
   'int cuMemsetD32_v2(uint64_t dst, unsigned int value, size_t count)',
   'int cuMemsetD32Async(uint64_t dst, unsigned int value, size_t count, void *stream)',
+  'int cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t bytes, void *stream)',
   'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
   'int cuStreamCreate(_Out_ void **stream, unsigned int flags)',
   'int cuStreamDestroy_v2(void *stream)',
   'int cuStreamSynchronize(void *stream)',
+  'int cuEventCreate(_Out_ void **event, unsigned int flags)',
+  'int cuEventRecord(void *event, void *stream)',
+  'int cuEventSynchronize(void *event)',
+  'int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)',
+  'int cuEventDestroy_v2(void *event)',
   'int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared, void *stream, void *params, void *extra)',
 ];
 

@@ -23,8 +23,12 @@ const NVRTC_SUCCESS = 0;
  * --use_fast_math (the generated math needs accurate expf/logf); --fmad=false, so that
  * `a * b + c` is rounded twice as on the CPU float32 backend (and as the standalone program's
  * CMakeLists.txt compiles it), which keeps CUDA runs comparable to the CPU's and to each other.
+ * SPIKEFORGE_CUDA_FMAD=1 lets the compiler contract into FMAs instead (faster, other last bits):
+ * for measuring what the agreement costs (bench/cuda.ts).
  */
-export const CUDA_COMPILE_OPTIONS: readonly string[] = ['--std=c++17', '--fmad=false'];
+export function cudaCompileOptions(env: NodeJS.ProcessEnv = process.env): readonly string[] {
+  return ['--std=c++17', env['SPIKEFORGE_CUDA_FMAD'] === '1' ? '--fmad=true' : '--fmad=false'];
+}
 
 /** An opened NVRTC library. */
 export class Nvrtc {
@@ -122,15 +126,18 @@ export class Nvrtc {
    * 'cubin' and this NVRTC can, else PTX (`-arch=compute_XX`). A compilation error is an
    * InternalError (the generated code is spikeforge's), with NVRTC's log.
    */
-  compile(source: string, name: string, arch: number, kind: 'cubin' | 'ptx'): CudaImage {
+  compile(
+    source: string,
+    name: string,
+    arch: number,
+    kind: 'cubin' | 'ptx',
+    compileOptions: readonly string[],
+  ): CudaImage {
     const program: (bigint | null)[] = [null];
     this.check('nvrtcCreateProgram', program, source, name, 0, null, null);
     try {
       const cubin = kind === 'cubin' && this.makesCubin;
-      const options = [
-        `--gpu-architecture=${cubin ? 'sm' : 'compute'}_${arch}`,
-        ...CUDA_COMPILE_OPTIONS,
-      ];
+      const options = [`--gpu-architecture=${cubin ? 'sm' : 'compute'}_${arch}`, ...compileOptions];
       const code = this.fn('nvrtcCompileProgram')(program[0], options.length, options) as number;
       if (code !== NVRTC_SUCCESS)
         throw new InternalError(

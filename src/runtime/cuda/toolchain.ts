@@ -16,7 +16,7 @@ import { InternalError } from '../../diagnostics/diagnostic.js';
 import { BackendUnavailableError } from '../webgpu/backend.js';
 import { CU, type CudaDriver, type Handle } from './driver.js';
 import { findNvcc } from './find.js';
-import { CUDA_COMPILE_OPTIONS, type CudaImage, Nvrtc } from './nvrtc.js';
+import { type CudaImage, Nvrtc, cudaCompileOptions } from './nvrtc.js';
 
 type Koffi = typeof import('koffi').default;
 
@@ -40,8 +40,8 @@ export const RUNTIME_PREAMBLE = `// spikeforge runtime preamble: math.h's consta
 #endif
 `;
 
-/** Bumped when what goes into an image changes other than through the source (options). */
-const CACHE_VERSION = `spikeforge-cuda-1 ${CUDA_COMPILE_OPTIONS.join(' ')}`;
+/** Bumped when what goes into an image changes other than through the source and the options. */
+const CACHE_VERSION = 'spikeforge-cuda-1';
 
 /** The folder of the compiled-module cache. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -52,9 +52,11 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'spikeforge', 'cuda');
 }
 
-/** The cache key of a source for an architecture. */
-export function cacheKey(source: string, arch: number): string {
-  return createHash('sha256').update(`${CACHE_VERSION}\0sm_${arch}\0${source}`).digest('hex');
+/** The cache key of a source for an architecture, compiled with `options`. */
+export function cacheKey(source: string, arch: number, options: readonly string[]): string {
+  return createHash('sha256')
+    .update(`${CACHE_VERSION} ${options.join(' ')}\0sm_${arch}\0${source}`)
+    .digest('hex');
 }
 
 /** A loaded module and where its code came from (for summary.json's device line). */
@@ -87,7 +89,7 @@ function targetArch(arch: number, supported: readonly number[]): number | undefi
   return lower.length === 0 ? undefined : Math.max(...lower);
 }
 
-function nvrtcCompiler(nvrtc: Nvrtc): Compiler {
+function nvrtcCompiler(nvrtc: Nvrtc, options: readonly string[]): Compiler {
   return {
     name: `NVRTC ${nvrtc.version}`,
     *images(source, arch) {
@@ -98,13 +100,13 @@ function nvrtcCompiler(nvrtc: Nvrtc): Compiler {
         );
       // A cubin for the device itself when NVRTC knows it; PTX (compiled by the driver) otherwise or when the cubin is refused.
       if (target === arch && nvrtc.makesCubin)
-        yield () => nvrtc.compile(source, 'spikeforge.cu', arch, 'cubin');
-      yield () => nvrtc.compile(source, 'spikeforge.cu', target, 'ptx');
+        yield () => nvrtc.compile(source, 'spikeforge.cu', arch, 'cubin', options);
+      yield () => nvrtc.compile(source, 'spikeforge.cu', target, 'ptx', options);
     },
   };
 }
 
-function nvccCompiler(nvcc: string): Compiler {
+function nvccCompiler(nvcc: string, options: readonly string[]): Compiler {
   let listed: number[] | undefined;
   const supported = (): number[] => {
     if (listed !== undefined) return listed;
@@ -122,7 +124,7 @@ function nvccCompiler(nvcc: string): Compiler {
       // nvcc -arch=sm_XX --ptx (or --cubin), with the options NVRTC gets.
       const r = spawnSync(
         nvcc,
-        [`-arch=sm_${arch}`, `--${kind}`, ...CUDA_COMPILE_OPTIONS, '-o', output, input],
+        [`-arch=sm_${arch}`, `--${kind}`, ...options, '-o', output, input],
         { encoding: 'utf8', timeout: 600_000 },
       );
       if (r.status !== 0)
@@ -150,10 +152,11 @@ function nvccCompiler(nvcc: string): Compiler {
 
 /** NVRTC if there is one, else nvcc; BackendUnavailableError when neither is there. */
 export function findCompiler(koffi: Koffi, env: NodeJS.ProcessEnv = process.env): Compiler {
+  const options = cudaCompileOptions(env);
   const nvrtc = Nvrtc.open(koffi, env);
-  if (nvrtc !== undefined) return nvrtcCompiler(nvrtc);
+  if (nvrtc !== undefined) return nvrtcCompiler(nvrtc, options);
   const nvcc = findNvcc(env);
-  if (nvcc !== undefined) return nvccCompiler(nvcc);
+  if (nvcc !== undefined) return nvccCompiler(nvcc, options);
   throw new BackendUnavailableError('CUDA backend unavailable: NVRTC and nvcc not found');
 }
 
@@ -203,7 +206,7 @@ export function loadCudaModule(
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedModule {
   const dir = cacheDir(env);
-  const key = cacheKey(source, arch);
+  const key = cacheKey(source, arch, cudaCompileOptions(env));
   for (const kind of ['cubin', 'ptx'] as const) {
     const path = join(dir, `${key}.${kind}`);
     let data: Buffer;
