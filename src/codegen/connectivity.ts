@@ -49,16 +49,20 @@ export function skipTable(p: number): Uint32Array {
   return Uint32Array.from(table);
 }
 
-/** K for a draw x: how many entries of the decreasing table exceed x. */
+/**
+ * K for a draw x: how many entries of the decreasing table exceed x. A binary search whose
+ * steps do not branch on the comparison (a conditional move), since draws are random and
+ * mispredicted branches dominated building stored fixed_probability rows.
+ */
 export function skipCount(table: Uint32Array, x: number): number {
-  let lo = 0;
-  let hi = table.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (x < table[mid]!) lo = mid + 1;
-    else hi = mid;
+  if (table.length === 0) return 0;
+  let base = 0;
+  for (let n = table.length; n > 1;) {
+    const half = n >>> 1;
+    base = x < table[base + half]! ? base + half : base;
+    n -= half;
   }
-  return lo;
+  return x < table[base]! ? base + 1 : base;
 }
 
 /**
@@ -83,71 +87,134 @@ export function geometricRow(
   }
 }
 
-/** Edges as two growable columns: pre and post local indices. */
-class Edges {
-  pre: Uint32Array = new Uint32Array(1024);
-  post: Uint32Array = new Uint32Array(1024);
-  count = 0;
+/** A growable column of u32s, for rows whose length is known only once they are drawn or read. */
+class U32Column {
+  private data: Uint32Array;
+  length = 0;
 
-  add(j: number, i: number): void {
-    if (this.count === this.pre.length) {
-      const grow = (a: Uint32Array): Uint32Array => {
-        const b = new Uint32Array(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.pre = grow(this.pre);
-      this.post = grow(this.post);
+  constructor(capacity: number) {
+    this.data = new Uint32Array(Math.max(capacity, 16));
+  }
+
+  push(x: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Uint32Array(Math.ceil(this.data.length * 1.5));
+      grown.set(this.data);
+      this.data = grown;
     }
-    this.pre[this.count] = j;
-    this.post[this.count] = i;
-    this.count += 1;
+    this.data[this.length++] = x;
+  }
+
+  /** The values pushed, in an array of exactly that length. */
+  values(): Uint32Array {
+    return this.length === this.data.length ? this.data : this.data.slice(0, this.length);
   }
 }
 
-/** A stable counting sort of `order` by `key`: O(n + buckets), no comparisons. */
-function sortBy(
-  order: Uint32Array,
-  key: Uint32Array,
-  buckets: number,
-): { order: Uint32Array; start: Uint32Array } {
-  const start = new Uint32Array(buckets + 1);
-  for (const e of order) start[key[e]! + 1]! += 1;
-  for (let b = 0; b < buckets; b++) start[b + 1]! += start[b]!;
-  const next = start.slice(0, buckets);
-  const sorted = new Uint32Array(order.length);
-  for (const e of order) sorted[next[key[e]!]!++] = e;
-  return { order: sorted, start };
+/**
+ * Row starts for entries listed in any order, entry e in row rowOf[e]: once grouped by row
+ * (a counting sort), row r holds start[r] .. start[r + 1].
+ */
+function rowStarts(rowOf: Uint32Array, nRows: number): Uint32Array {
+  const start = new Uint32Array(nRows + 1);
+  for (let e = 0; e < rowOf.length; e++) start[rowOf[e]! + 1]! += 1;
+  for (let r = 0; r < nRows; r++) start[r + 1]! += start[r]!;
+  return start;
 }
 
-/** Compressed rows in both directions, each row ascending (a fixed order for gathers on every backend). */
-function compress(nPre: number, nPost: number, edges: Edges): CompressedRows {
-  const pre = edges.pre.subarray(0, edges.count);
-  const post = edges.post.subarray(0, edges.count);
-  const identity = Uint32Array.from({ length: edges.count }, (_, k) => k);
-  const out = sortBy(sortBy(identity, post, nPost).order, pre, nPre);
-  const into = sortBy(sortBy(identity, pre, nPre).order, post, nPost);
-  const synapseOf = new Uint32Array(edges.count);
-  out.order.forEach((e, k) => {
-    synapseOf[e] = k;
-  });
-  return {
-    outStart: out.start,
-    outTargets: Uint32Array.from(out.order, (e) => post[e]!),
-    inStart: into.start,
-    inSources: Uint32Array.from(into.order, (e) => pre[e]!),
-    inSynapses: Uint32Array.from(into.order, (e) => synapseOf[e]!),
-  };
+/** Row starts of nRows rows of `length` entries each. */
+function regularStarts(nRows: number, length: number): Uint32Array {
+  const start = new Uint32Array(nRows + 1);
+  for (let r = 0; r <= nRows; r++) start[r] = r * length;
+  return start;
 }
 
-/** k distinct integers from [0, n), by Floyd's algorithm on Philox integers (no floats, same everywhere). */
-function sampleDistinct(n: number, k: number, seed: number, stream: number, row: number): number[] {
-  const chosen = new Set<number>();
-  for (let m = n - k; m < n; m++) {
-    const r = philox4x32_10([row, m, 1, 0], [seed, stream])[0]! % (m + 1);
-    chosen.add(chosen.has(r) ? m : r);
+/**
+ * Compressed rows from out-rows sorted by (pre, post): the in-rows are a stable counting sort
+ * of the out-row entries by post, so each in-row lists its sources ascending and, for repeated
+ * (pre, post) pairs (from_file keeps them), their synapses ascending.
+ */
+function withInRows(nPost: number, outStart: Uint32Array, outTargets: Uint32Array): CompressedRows {
+  const inStart = rowStarts(outTargets, nPost);
+  const next = inStart.slice(0, nPost);
+  const inSources = new Uint32Array(outTargets.length);
+  const inSynapses = new Uint32Array(outTargets.length);
+  const nPre = outStart.length - 1;
+  for (let j = 0; j < nPre; j++) {
+    const end = outStart[j + 1]!;
+    for (let synapse = outStart[j]!; synapse < end; synapse++) {
+      const slot = next[outTargets[synapse]!]!++;
+      inSources[slot] = j;
+      inSynapses[slot] = synapse;
+    }
   }
-  return [...chosen].sort((a, b) => a - b);
+  return { outStart, outTargets, inStart, inSources, inSynapses };
+}
+
+/**
+ * Compressed rows from in-rows sorted by (post, pre): the out-rows are a stable counting sort
+ * of the in-row entries by pre, so each out-row lists its targets ascending (the order
+ * `withInRows` expects, and gives back the same in-rows from).
+ */
+function withOutRows(nPre: number, inStart: Uint32Array, inSources: Uint32Array): CompressedRows {
+  const outStart = rowStarts(inSources, nPre);
+  const next = outStart.slice(0, nPre);
+  const outTargets = new Uint32Array(inSources.length);
+  const inSynapses = new Uint32Array(inSources.length);
+  const nPost = inStart.length - 1;
+  for (let i = 0; i < nPost; i++) {
+    const end = inStart[i + 1]!;
+    for (let slot = inStart[i]!; slot < end; slot++) {
+      const synapse = next[inSources[slot]!]!++;
+      outTargets[synapse] = i;
+      inSynapses[slot] = synapse;
+    }
+  }
+  return { outStart, outTargets, inStart, inSources, inSynapses };
+}
+
+/**
+ * nRows rows of k distinct integers from [0, n) each, ascending, in one flat array (row r at
+ * r * k), by Floyd's algorithm on Philox integers (no floats, same everywhere): for m = n - k
+ * .. n - 1, row r draws x = word 0 of Philox(key (seed, stream), counter (r, m, 1, 0)) and
+ * takes x % (m + 1), or m when that one is taken already. Needs k <= n (the language checks it).
+ */
+function distinctRows(
+  nRows: number,
+  n: number,
+  k: number,
+  seed: number,
+  stream: number,
+): Uint32Array {
+  const rows = new Uint32Array(nRows * k);
+  const taken = new Uint8Array(n);
+  for (let row = 0; row < nRows; row++) {
+    const first = row * k;
+    for (let m = n - k, at = first; m < n; m++, at++) {
+      const r = philox4x32_10([row, m, 1, 0], [seed, stream])[0]! % (m + 1);
+      const chosen = taken[r] === 1 ? m : r;
+      taken[chosen] = 1;
+      rows[at] = chosen;
+    }
+    rows.subarray(first, first + k).sort(); // typed arrays sort numerically
+    for (let at = first; at < first + k; at++) taken[rows[at]!] = 0;
+  }
+  return rows;
+}
+
+/** Compressed rows of an edge list in any order (from_file); repeated edges are kept. */
+function edgeListRows(
+  nPre: number,
+  nPost: number,
+  pre: Uint32Array,
+  post: Uint32Array,
+): CompressedRows {
+  const outStart = rowStarts(pre, nPre);
+  const next = outStart.slice(0, nPre);
+  const outTargets = new Uint32Array(pre.length);
+  for (let e = 0; e < pre.length; e++) outTargets[next[pre[e]!]!++] = post[e]!;
+  for (let j = 0; j < nPre; j++) outTargets.subarray(outStart[j]!, outStart[j + 1]!).sort();
+  return withInRows(nPost, outStart, outTargets);
 }
 
 /** Connectivity of a projection between ranges of nPre and nPost neurons. */
@@ -167,28 +234,35 @@ export function buildConnectivity(
       return { kind: 'one' };
     case 'fixed_probability': {
       if (connector.p >= 1) return { kind: 'all' };
-      if (connector.p <= 0) return { kind: 'rows', rows: compress(nPre, nPost, new Edges()) };
+      if (connector.p <= 0) {
+        const empty = withInRows(nPost, new Uint32Array(nPre + 1), new Uint32Array(0));
+        return { kind: 'rows', rows: empty };
+      }
       const table = skipTable(connector.p);
       if (procedural) return { kind: 'geometric', table, stream };
-      const edges = new Edges();
-      for (let j = 0; j < nPre; j++)
-        geometricRow(table, seed, stream, j, nPost, (i) => edges.add(j, i));
-      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
+      const expected = nPre * nPost * connector.p;
+      const targets = new U32Column(Math.ceil(expected + 6 * Math.sqrt(expected)));
+      const push = (i: number): void => targets.push(i);
+      const outStart = new Uint32Array(nPre + 1);
+      for (let j = 0; j < nPre; j++) {
+        geometricRow(table, seed, stream, j, nPost, push);
+        outStart[j + 1] = targets.length;
+      }
+      return { kind: 'rows', rows: withInRows(nPost, outStart, targets.values()) };
     }
     case 'fixed_out_degree': {
-      const edges = new Edges();
-      for (let j = 0; j < nPre; j++)
-        for (const i of sampleDistinct(nPost, connector.k, seed, stream, j)) edges.add(j, i);
-      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
+      const outTargets = distinctRows(nPre, nPost, connector.k, seed, stream);
+      const outStart = regularStarts(nPre, connector.k);
+      return { kind: 'rows', rows: withInRows(nPost, outStart, outTargets) };
     }
     case 'fixed_in_degree': {
-      const edges = new Edges();
-      for (let i = 0; i < nPost; i++)
-        for (const j of sampleDistinct(nPre, connector.k, seed, stream, i)) edges.add(j, i);
-      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
+      const inSources = distinctRows(nPost, nPre, connector.k, seed, stream);
+      const inStart = regularStarts(nPost, connector.k);
+      return { kind: 'rows', rows: withOutRows(nPre, inStart, inSources) };
     }
     case 'from_file': {
-      const edges = new Edges();
+      const pre = new U32Column(1024);
+      const post = new U32Column(1024);
       const lines = readFileSync(connector.path, 'utf8').split(/\r?\n/);
       for (const [n, line] of lines.entries()) {
         if (line.trim() === '' || /^[A-Za-z#]/.test(line.trim())) continue;
@@ -209,9 +283,10 @@ export function buildConnectivity(
             `expected 'pre,post' with indices below ${nPre} and ${nPost}, found '${line.trim()}'`,
           );
         }
-        edges.add(a, b);
+        pre.push(a);
+        post.push(b);
       }
-      return { kind: 'rows', rows: compress(nPre, nPost, edges) };
+      return { kind: 'rows', rows: edgeListRows(nPre, nPost, pre.values(), post.values()) };
     }
   }
 }
@@ -246,7 +321,16 @@ export function storedRows(c: Connectivity, nPre: number, nPost: number): Compre
   if (c.kind === 'rows') return c.rows;
   if (c.kind === 'geometric')
     throw new InternalError('procedural connections are never stored (routing refuses this)');
-  const edges = new Edges();
-  for (let j = 0; j < nPre; j++) forEachTarget(c, j, nPost, 0, (i) => edges.add(j, i));
-  return compress(nPre, nPost, edges);
+  if (c.kind === 'all') {
+    const outTargets = new Uint32Array(nPre * nPost);
+    for (let j = 0; j < nPre; j++) for (let i = 0; i < nPost; i++) outTargets[j * nPost + i] = i;
+    return withInRows(nPost, regularStarts(nPre, nPost), outTargets);
+  }
+  // one_to_one: pre j reaches post j, for j below both sizes.
+  const n = Math.min(nPre, nPost);
+  const outStart = new Uint32Array(nPre + 1);
+  for (let j = 0; j <= nPre; j++) outStart[j] = Math.min(j, n);
+  const outTargets = new Uint32Array(n);
+  for (let j = 0; j < n; j++) outTargets[j] = j;
+  return withInRows(nPost, outStart, outTargets);
 }
