@@ -621,7 +621,7 @@ interface CpuProfile {
 
 export const PROFILE_CATEGORIES = [
   'kernels (generated JavaScript step function)',
-  'delivery (CpuBackend.deliver over stored rows)',
+  'delivery (deliverOnHost over stored rows)',
   'spike lists (splitSpikes, sortSpikes)',
   'output (OutputWriter.add: sort, format, write spikes.csv)',
   'garbage collection',
@@ -686,8 +686,8 @@ function frameCategory(
     return 'output (OutputWriter.add: sort, format, write spikes.csv)';
   if (functionName === 'splitSpikes' || functionName === 'sortSpikes')
     return 'spike lists (splitSpikes, sortSpikes)';
-  if (isFrame(node, 'deliver', '/runtime/cpu.ts') || url.endsWith('/codegen/connectivity.ts'))
-    return 'delivery (CpuBackend.deliver over stored rows)';
+  if (isFrame(node, 'deliverOnHost', '/runtime/cpu.ts') || url.endsWith('/codegen/connectivity.ts'))
+    return 'delivery (deliverOnHost over stored rows)';
   // The step functions are new Function(...) bodies: no file, no name, called by runChunk.
   if (
     url === '' &&

@@ -158,29 +158,37 @@ export function deliverOnHost(
     const rows = route.connectivity.kind === 'rows' ? route.connectivity.rows : undefined;
     const { weights, delays } = delivery;
     // Uint32Array stores wrap modulo 2^32, like the GPU's u32 atomics.
-    const add = (k: number, index: number, amount: number): void => {
-      const row = delays === undefined ? 0 : ((step + delays[k]! - d) % c.slots) * c.size;
-      events[c.offset + row + index]! += amount;
-    };
+    const arrivalRow = (k: number): number =>
+      delays === undefined ? 0 : ((step + delays[k]! - d) % c.slots) * c.size;
     const nPost = p.postRange.end - p.postRange.start;
-    for (let s = 0; s < events[slot]!; s++) {
+    const postBase = c.offset + p.postRange.start;
+    const spikes = events[slot]!;
+    for (let s = 0; s < spikes; s++) {
       const jl = events[slot + 1 + s]! - range.start;
       if (jl < 0 || jl >= range.end - range.start) continue;
       switch (delivery.targets) {
         case 'post':
           if (rows === undefined)
             forEachTarget(route.connectivity, jl, nPost, seed, (i) => {
-              events[c.offset + p.postRange.start + i]! += 1;
+              events[postBase + i]! += 1;
             });
-          else
-            for (let k = rows.outStart[jl]!; k < rows.outStart[jl + 1]!; k++)
-              add(k, p.postRange.start + rows.outTargets[k]!, weights?.[k] ?? 1);
+          else {
+            // The hot loop of a CPU run: no closure call per synapse in the common case.
+            const { outStart, outTargets } = rows;
+            const end = outStart[jl + 1]!;
+            if (weights === undefined && delays === undefined)
+              for (let k = outStart[jl]!; k < end; k++) events[postBase + outTargets[k]!]! += 1;
+            else
+              for (let k = outStart[jl]!; k < end; k++)
+                events[postBase + arrivalRow(k) + outTargets[k]!]! += weights?.[k] ?? 1;
+          }
           break;
         case 'self':
           events[c.offset + jl]! += 1;
           break;
         case 'outgoing':
-          for (let k = rows!.outStart[jl]!; k < rows!.outStart[jl + 1]!; k++) add(k, k, 1);
+          for (let k = rows!.outStart[jl]!; k < rows!.outStart[jl + 1]!; k++)
+            events[c.offset + arrivalRow(k) + k]! += 1;
           break;
         case 'incoming':
           for (let k = rows!.inStart[jl]!; k < rows!.inStart[jl + 1]!; k++)
