@@ -4,14 +4,17 @@
  * built binary (bin/spikeforge.js, which loads dist/).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../src/cli/io.js';
 import { EXIT, main } from '../src/cli/main.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TEMP_OUT = mkdtempSync(join(tmpdir(), 'spikeforge-cli-'));
+afterAll(() => rmSync(TEMP_OUT, { recursive: true, force: true }));
 
 interface Run {
   readonly code: number;
@@ -135,6 +138,31 @@ describe('usage errors exit 2', () => {
     expect(r.stderr).toContain('no_such_file.spk');
     expect(r.stderr).toContain('no such file');
     expectNoStackTrace(r);
+  });
+
+  it('an output folder that is a file: one sentence, exit 2', async () => {
+    const blocker = join(TEMP_OUT, 'a_file');
+    writeFileSync(blocker, '');
+    for (const args of [
+      ['run', 'examples/ei_net.spk', '--backend', 'cpu', '--duration', '1 ms', '-o', blocker],
+      [
+        'run',
+        'examples/ei_net.spk',
+        '--backend',
+        'cpu',
+        '--duration',
+        '1 ms',
+        '-o',
+        join(blocker, 'sub'),
+      ],
+      ['compile', 'examples/ei_net.spk', '--target', 'wgsl', '-o', blocker],
+    ]) {
+      const r = await run(...args);
+      expect(r.code, args.join(' ')).toBe(EXIT.usage);
+      expect(r.stderr).toMatch(/^spikeforge (run|compile): cannot create the folder .*a_file.*: /);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expectNoStackTrace(r);
+    }
   });
 
   it('a directory instead of a file', async () => {

@@ -192,7 +192,7 @@ describe('examples/', () => {
     const r = await cli('check', file);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(EXIT.ok);
-    expect(r.stdout).toMatch(/: ok \(\d+ models, 1 networks\)/);
+    expect(r.stdout).toMatch(/: ok \(\d+ models, 1 network\)/);
   });
 });
 

@@ -180,10 +180,8 @@ describe('spikeforge run: output files', () => {
     expect(readdirNames(r.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('two recordings of the same state with different ranges: both written, or rejected as a model error', async () => {
-    // Known bug (reported): both traces map to <population>.<var>.csv and share one temporary
-    // file; the run fails with "cannot read .../N.V.csv.<pid>.tmp: no such file" (exit 2) and
-    // leaves an N.V.csv holding only the second range.
+  it('two recordings of the same state with different ranges: both written, each to its own file', async () => {
+    // Both once mapped to N.V.csv and shared one temporary file; now the range is in the name.
     const file = join(TEMP, 'two_ranges.spk');
     writeFileSync(
       file,
@@ -202,13 +200,11 @@ describe('spikeforge run: output files', () => {
     );
     const r = await run(file, '--backend', 'cpu');
     expect(r.stderr).not.toContain('.tmp');
-    expect([EXIT.ok, EXIT.modelError]).toContain(r.code);
-    if (r.code === EXIT.ok) {
-      const columns = readdirNames(r.dir)
-        .filter((f) => f.startsWith('N.V') && f.endsWith('.csv'))
-        .flatMap((f) => readCsv(join(r.dir, f)).header.split(',').slice(1));
-      expect(columns.sort()).toEqual(['0', '1', '3', '4']);
-    }
+    expect(r.code).toBe(EXIT.ok);
+    const files = readdirNames(r.dir).filter((f) => f.startsWith('N.V') && f.endsWith('.csv'));
+    expect(files.sort()).toEqual(['N.V.0-2.csv', 'N.V.3-5.csv']);
+    const columns = files.flatMap((f) => readCsv(join(r.dir, f)).header.split(',').slice(1));
+    expect(columns.sort()).toEqual(['0', '1', '3', '4']);
   });
 });
 

@@ -49,7 +49,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
           if (compiled === undefined) failed = true;
           else
             io.out(
-              `${file}: ok (${compiled.program.models.size} models, ${compiled.program.networks.size} networks)`,
+              `${file}: ok (${count(compiled.program.models.size, 'model')}, ${count(compiled.program.networks.size, 'network')})`,
             );
         }
         return failed ? EXIT.modelError : EXIT.ok;
@@ -241,17 +241,51 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       for (const d of error.diagnostics) io.err(renderDiagnostic(d));
       return EXIT.modelError;
     }
-    if (
-      error instanceof Error &&
-      'code' in error &&
-      (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'EACCES')
-    ) {
-      io.err(
-        `spikeforge ${name}: cannot read ${'path' in error ? String(error.path) : 'a file'}: ${error.code === 'ENOENT' ? 'no such file' : String(error.code)}`,
-      );
+    const problem = fileProblem(error);
+    if (problem !== undefined) {
+      io.err(`spikeforge ${name}: ${problem}`);
       return EXIT.usage;
     }
     io.err(renderInternalError(error));
     return EXIT.internal;
   }
+}
+
+/** `n` and a noun, plural unless n is 1: "1 network", "23 models". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** Why the file system refused, in words, by Node's error code. */
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or folder',
+  EEXIST: 'a file of that name is in the way',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'it is a folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'the file system is read-only',
+};
+
+/**
+ * A file-system error on a path the user gave (an input to read, an output folder to
+ * create, a file to write) as one sentence, or undefined for anything else.
+ */
+function fileProblem(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !('code' in error) || !('syscall' in error)) return undefined;
+  const reason = FILE_ERRORS[String(error.code)];
+  if (reason === undefined) return undefined;
+  const path = 'path' in error ? String(error.path) : 'a file';
+  const syscall = String(error.syscall);
+  // `open` serves reading and writing alike; the others say which.
+  const verb =
+    syscall === 'mkdir'
+      ? 'create the folder'
+      : syscall === 'open'
+        ? 'open'
+        : syscall === 'read' || syscall === 'scandir' || syscall === 'stat'
+          ? 'read'
+          : 'write';
+  return `cannot ${verb} ${path}: ${reason}`;
 }
