@@ -177,10 +177,13 @@ describe('usage errors exit 2', () => {
     expect(r.stderr).toContain('check needs at least one FILE');
   });
 
-  it('inspect without --model', async () => {
-    const r = await run('inspect', 'examples/ei_net.spk');
-    expect(r.code).toBe(EXIT.usage);
-    expect(r.stderr).toContain('--model');
+  it("inspect without --model: the file's one network, else a usage error naming the choices", async () => {
+    const one = await run('inspect', 'examples/ei_net.spk');
+    expect(one.code).toBe(EXIT.ok);
+    expect(one.stdout).toMatch(/^network EINet\n/);
+    const several = await run('inspect', 'stdlib/neurons.spk');
+    expect(several.code).toBe(EXIT.usage);
+    expect(several.stderr).toContain('inspect needs --model NAME, one of Lif, LifRef,');
   });
 
   it('inspect with an unknown stage', async () => {

@@ -60,15 +60,13 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
     'inspect',
     {
       summary: 'print one model or network at a stage of the pipeline',
-      usage: `spikeforge inspect FILE --model NAME --stage ${[...STAGES.keys()].join('|')}`,
+      usage: `spikeforge inspect FILE [--model NAME] --stage ${[...STAGES.keys()].join('|')}`,
       options: { model: { type: 'string' }, stage: { type: 'string', default: 'ir' } },
       run: (files, values, io) => {
         const [file, ...extra] = files;
         if (file === undefined || extra.length > 0)
           throw new UsageError('inspect takes exactly one FILE');
-        const name = values['model'];
         const stage = String(values['stage']);
-        if (typeof name !== 'string') throw new UsageError('inspect needs --model NAME');
         const printer = STAGES.get(stage);
         if (printer === undefined)
           throw new UsageError(
@@ -76,7 +74,8 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
           );
         const compiled = compileReporting([file], io);
         if (compiled === undefined) return EXIT.modelError;
-        io.out(printer(compiled, name));
+        const name = values['model'];
+        io.out(printer(compiled, typeof name === 'string' ? name : onlyDefinition(compiled)));
         return EXIT.ok;
       },
     },
@@ -249,6 +248,23 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.err(renderInternalError(error));
     return EXIT.internal;
   }
+}
+
+/**
+ * What `inspect` shows without --model: the file's one network, or its one model when it has
+ * no network (imports do not count); a usage error naming the choices otherwise.
+ */
+function onlyDefinition(compiled: Required<CompileResult>): string {
+  const ast = compiled.files[0]!.ast;
+  const networks = ast.networks.map((n) => n.name.name);
+  const models = ast.models.map((m) => m.name.name);
+  const choices = networks.length > 0 ? networks : models;
+  if (choices.length === 1) return choices[0]!;
+  throw new UsageError(
+    choices.length === 0
+      ? 'inspect needs --model NAME: the file defines no model or network of its own'
+      : `inspect needs --model NAME, one of ${[...networks, ...models].join(', ')}`,
+  );
 }
 
 /** `n` and a noun, plural unless n is 1: "1 network", "23 models". */
