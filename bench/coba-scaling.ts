@@ -620,7 +620,7 @@ interface CpuProfile {
 }
 
 export const PROFILE_CATEGORIES = [
-  'kernels (generated JavaScript step function)',
+  'kernels (generated step functions)',
   'delivery (deliverOnHost over stored rows)',
   'spike lists (splitSpikes, sortSpikes)',
   'output (OutputWriter.add: sort, format, write spikes.csv)',
@@ -675,11 +675,8 @@ function isFrame(node: ProfileNode | undefined, functionName: string, urlEnd: st
   );
 }
 
-/** The category of one frame (its parent tells the generated step function apart), or undefined when an outer frame decides. */
-function frameCategory(
-  node: ProfileNode,
-  parent: ProfileNode | undefined,
-): ProfileCategory | undefined {
+/** The category of one frame, or undefined when an outer frame decides. */
+function frameCategory(node: ProfileNode): ProfileCategory | undefined {
   const { functionName, url } = node.callFrame;
   if (functionName === '(garbage collector)') return 'garbage collection';
   if (url.endsWith('/runtime/output.ts'))
@@ -688,13 +685,11 @@ function frameCategory(
     return 'spike lists (splitSpikes, sortSpikes)';
   if (isFrame(node, 'deliverOnHost', '/runtime/cpu.ts') || url.endsWith('/codegen/connectivity.ts'))
     return 'delivery (deliverOnHost over stored rows)';
-  // The step functions are new Function(...) bodies: no file, no name, called by runChunk.
-  if (
-    url === '' &&
-    (functionName === '' || functionName === 'anonymous') &&
-    isFrame(parent, 'runChunk', '/runtime/cpu.ts')
-  )
-    return 'kernels (generated JavaScript step function)';
+  // WebAssembly kernels profile as wasm-function[n]; JavaScript ones are new Function(...)
+  // bodies with no file and no name, called from the backend's step.
+  if (url.startsWith('wasm://')) return 'kernels (generated step functions)';
+  if (url === '' && (functionName === '' || functionName === 'anonymous'))
+    return 'kernels (generated step functions)';
   return undefined;
 }
 
@@ -728,8 +723,7 @@ export function summariseProfile(
   };
   const categoryOf = (id: number): ProfileCategory => {
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const up = parent.get(at);
-      const c = frameCategory(byId.get(at)!, up === undefined ? undefined : byId.get(up));
+      const c = frameCategory(byId.get(at)!);
       if (c !== undefined) return c;
     }
     return 'other';

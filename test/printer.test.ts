@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import wabt from 'wabt';
 import { describe, expect, it } from 'vitest';
 import { CudaPrinter } from '../src/codegen/cuda/printer.js';
 import { cudaPrelude } from '../src/codegen/cuda/prelude.js';
@@ -11,6 +12,7 @@ import {
   UnsupportedFunctionError,
   shortestFloat32,
 } from '../src/codegen/printer.js';
+import { HOST_FUNCTIONS, WASM_HELPERS, WatPrinter } from '../src/codegen/wasm/printer.js';
 import { WgslPrinter } from '../src/codegen/wgsl/printer.js';
 import { wgslPrelude } from '../src/codegen/wgsl/prelude.js';
 import { applyFn, compare, evaluate, truthy } from '../src/symbolic/evaluate.js';
@@ -758,6 +760,25 @@ function compileJs(code: string): (env: Inputs) => number {
   return (env) => fn(...SYMBOLS.map((s) => env[s]));
 }
 
+const assembler = await wabt();
+
+/** Assembles a printed WAT expression over the symbols into a function (with the module's helpers). */
+function compileWat(code: string): (env: Inputs) => number {
+  const params = SYMBOLS.map((s) => `(param $${s} f32)`).join(' ');
+  const host = HOST_FUNCTIONS.map(
+    (f) =>
+      `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
+  ).join('\n');
+  const text = `(module ${host}\n${WASM_HELPERS}\n(func (export "f") ${params} (result f32) ${code}))`;
+  const parsed = assembler.parseWat('expression.wat', text);
+  const binary = new Uint8Array(parsed.toBinary({}).buffer);
+  parsed.destroy();
+  const math = Object.fromEntries(HOST_FUNCTIONS.map((f) => [f, Math[f]]));
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), { math });
+  const f = instance.exports['f'] as (...args: number[]) => number;
+  return (env) => f(...SYMBOLS.map((s) => env[s]));
+}
+
 /**
  * `e` with x^0.5 as sqrt(x) and x^-0.5 as 1/sqrt(x), the printers' spelling: they differ from
  * Math.pow at -0 and -infinity only (Math.pow(-Infinity, 0.5) is +Infinity, sqrt gives NaN).
@@ -826,6 +847,28 @@ describe('JavaScript printers compute what they promise', () => {
         },
       ),
       { seed: 20240612, numRuns: 1500 },
+    );
+  });
+
+  it('WebAssembly (float32 instructions): the JavaScript float32 printer bit for bit', () => {
+    fc.assert(
+      fc.property(
+        exprArbitrary(),
+        fc.array(inputsArbitrary(), { minLength: 8, maxLength: 8 }),
+        (e, envs) => {
+          const js = compileJs(new JsPrinter({ precision: 'f32' }).printExpr(e));
+          const code = new WatPrinter().printExpr(e);
+          const wasm = compileWat(code);
+          for (const env of envs) {
+            const got = wasm(env);
+            const want = js(env);
+            // Bit for bit: signed zeros differ here; any NaN equals any NaN.
+            if (!(Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want))))
+              throw new Error(`${code} at ${JSON.stringify(env)}: ${got}, JavaScript ${want}`);
+          }
+        },
+      ),
+      { seed: 20261123, numRuns: 400 },
     );
   });
 

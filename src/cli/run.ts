@@ -186,7 +186,7 @@ export function compileCommand(
       continue;
     }
     const plan = planFor(n);
-    const extension = target === 'cuda' ? 'cu' : target;
+    const extension = target === 'cuda' ? 'cu' : target === 'wasm' ? 'wat' : target;
     writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target, precision));
     writeFileAtomic(
       join(out, `${n.name}.manifest.json`),

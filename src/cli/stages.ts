@@ -74,4 +74,5 @@ export const STAGES: ReadonlyMap<string, StagePrinter> = new Map<string, StagePr
   ['wgsl', printTarget('wgsl')],
   ['js', printTarget('js')],
   ['cuda', printTarget('cuda')],
+  ['wasm', printTarget('wasm')],
 ]);

@@ -1,12 +1,9 @@
 import { cpus } from 'node:os';
-import type { KernelPrinter } from '../codegen/emit.js';
-import { JS_KERNEL_PARAMETERS, emitJsPopulation } from '../codegen/js/kernel.js';
 import { forEachTarget } from '../codegen/connectivity.js';
 import type { BufferLayout } from '../codegen/layout.js';
 import { layoutOf } from '../codegen/module.js';
 import type { Precision } from '../codegen/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
-import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
 import {
   type Backend,
   type Chunk,
@@ -14,81 +11,50 @@ import {
   kernelStates,
   sortSpikes,
 } from './backend.js';
-
-type StepFunction = (
-  state: Float32Array | Float64Array,
-  record: Float32Array | Float64Array,
-  spikes: number[],
-  rt: RandomRuntime,
-  step: number,
-  chunkStep: number,
-  events: Uint32Array,
-  conn: Uint32Array,
-) => void;
-
-/** Philox draws for generated JavaScript, keyed by the network seed. */
-interface RandomRuntime {
-  normal(stream: number, index: number, step: number, purpose: number): number;
-  uniform(stream: number, index: number, step: number, purpose: number): number;
-}
+import { type CpuKernelLanguage, type CpuKernels, jsKernels, wasmKernels } from './cpu-kernels.js';
 
 /**
- * Runs the generated JavaScript kernels on the CPU, in float32 (every operation
- * rounded with Math.fround, as a GPU computes) or float64 (the reference mode).
+ * Runs the generated kernels on the CPU, in float32 (as a GPU computes: WebAssembly's float32
+ * instructions by default, or JavaScript rounding every operation with Math.fround) or in
+ * float64 (the reference mode, JavaScript).
  */
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly device: string;
   private plan: SimulationPlan | undefined;
   private layout: BufferLayout | undefined;
-  private state: Float32Array | Float64Array = new Float32Array(0);
-  private steps: StepFunction[] = [];
-  private rt: RandomRuntime | undefined;
-  /** Spike rings and delivery counters, laid out as in the GPU's events buffer. */
-  private events = new Uint32Array(0);
-  /** The generated source, for `compile --target js` and debugging. */
+  private kernels: CpuKernels | undefined;
+  /** The generated source (JavaScript or WebAssembly text), for debugging. */
   source = '';
 
   constructor(
     readonly precision: Precision,
-    private readonly printerFor: (precision: Precision) => KernelPrinter,
+    readonly language: CpuKernelLanguage = precision === 'f32' ? 'wasm' : 'js',
   ) {
-    this.device = `${cpus()[0]?.model.trim() ?? 'CPU'} (JavaScript, ${precision === 'f32' ? 'float32' : 'float64'}, one thread)`;
+    if (precision === 'f64' && language === 'wasm')
+      throw new InternalError('the WebAssembly kernels are float32 only');
+    const how = language === 'wasm' ? 'WebAssembly' : 'JavaScript';
+    this.device = `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, one thread)`;
   }
 
   async prepare(plan: SimulationPlan): Promise<void> {
     const layout = layoutOf(plan);
-    const printer = this.printerFor(this.precision);
-    const bodies = plan.kernels.map((k) => emitJsPopulation(k, layout, printer, this.precision));
-    // Kernels first: the prelude holds only the helpers they call.
-    const prelude = printer.prelude();
-    this.source = [prelude, ...bodies].join('\n\n');
-    this.steps = bodies.map(
-      (b) =>
-        new Function(...JS_KERNEL_PARAMETERS, `'use strict';\n${prelude}\n${b}`) as StepFunction,
-    );
-    const State = this.precision === 'f32' ? Float32Array : Float64Array;
-    this.events = new Uint32Array(layout.ringWords + layout.countWords);
-    this.state = new State(layout.totalStateFloats);
+    const recordSteps = this.maxChunkSteps(plan);
+    const kernels =
+      this.language === 'wasm'
+        ? await wasmKernels(plan, layout, recordSteps)
+        : jsKernels(plan, layout, this.precision, recordSteps);
     for (const k of plan.kernels) {
       const initial = plan.initial.get(k.population);
       for (const s of k.states) {
         const values = initial?.get(s);
         if (values === undefined)
           throw new InternalError(`no initial values for ${k.population}.${s}`);
-        this.state.set(values, layout.stateOffset(k.population, s));
+        kernels.state.set(values, layout.stateOffset(k.population, s));
       }
     }
-    const seed = plan.network.seed;
-    const round = this.precision === 'f32' ? Math.fround : (x: number): number => x;
-    this.rt = {
-      normal: (stream, index, step, purpose) => {
-        const w = randomU32x4(seed, stream, index, step, purpose);
-        return round(boxMuller(w[0], w[1])[0]);
-      },
-      uniform: (stream, index, step, purpose) =>
-        u32ToUniform01(randomU32x4(seed, stream, index, step, purpose)[0]),
-    };
+    this.source = kernels.source;
+    this.kernels = kernels;
     this.plan = plan;
     this.layout = layout;
   }
@@ -100,21 +66,16 @@ export class CpuBackend implements Backend {
   }
 
   async runChunk(firstStep: number, steps: number): Promise<Chunk> {
-    const { plan, layout, rt } = this;
-    if (plan === undefined || layout === undefined || rt === undefined)
+    const { plan, layout, kernels } = this;
+    if (plan === undefined || layout === undefined || kernels === undefined)
       throw new InternalError('CPU backend used before prepare()');
-    const record = new Float64Array(steps * layout.recordRow);
-    const rowBuffer =
-      this.precision === 'f32' ? new Float32Array(steps * layout.recordRow) : record;
     const spikes: number[] = [];
-    const conn = layout.connectivity;
     for (let s = 0; s < steps; s++) {
       const step = firstStep + s;
-      deliverOnHost(layout, this.events, step, plan.network.seed);
-      for (const kernel of this.steps)
-        kernel(this.state, rowBuffer, spikes, rt, step, s, this.events, conn);
+      deliverOnHost(layout, kernels.events, step, plan.network.seed);
+      kernels.step(step, s, spikes);
     }
-    if (rowBuffer !== record) record.set(rowBuffer);
+    const record = Float64Array.from(kernels.record.subarray(0, steps * layout.recordRow));
     return {
       firstStep,
       steps,
@@ -125,13 +86,13 @@ export class CpuBackend implements Backend {
 
   async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {
     const kernel = this.plan?.kernels.find((k) => k.population === population);
-    if (kernel === undefined || this.layout === undefined)
+    if (kernel === undefined || this.layout === undefined || this.kernels === undefined)
       throw new InternalError(`no population ${population}`);
-    return kernelStates(this.state, this.layout, kernel);
+    return kernelStates(this.kernels.state, this.layout, kernel);
   }
 
   dispose(): void {
-    this.steps = [];
+    this.kernels = undefined;
   }
 }
 

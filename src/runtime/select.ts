@@ -1,9 +1,9 @@
 import { kernelPrinter } from '../codegen/emit.js';
-import { JsPrinter } from '../codegen/js/printer.js';
 import { WgslPrinter } from '../codegen/wgsl/printer.js';
 import { type Io, UsageError } from '../cli/io.js';
 import type { Backend, SimulationPlan } from './backend.js';
 import { CpuBackend } from './cpu.js';
+import type { CpuKernelLanguage } from './cpu-kernels.js';
 import type { Precision } from '../codegen/printer.js';
 import { BackendUnavailableError, WebGpuBackend } from './webgpu/backend.js';
 import { CudaBackend } from './cuda/backend.js';
@@ -12,9 +12,12 @@ export type BackendChoice = 'auto' | 'cpu' | 'cpu64' | 'webgpu' | 'cuda';
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'cpu', 'cpu64', 'webgpu', 'cuda'];
 
-/** A CPU backend printing JavaScript in the given precision (f32 like a GPU, or the f64 reference). */
-export function cpuBackend(precision: Precision): CpuBackend {
-  return new CpuBackend(precision, (p) => kernelPrinter(new JsPrinter({ precision: p })));
+/**
+ * A CPU backend: float32 like a GPU (WebAssembly kernels, or JavaScript ones on request), or
+ * the float64 reference (JavaScript).
+ */
+export function cpuBackend(precision: Precision, language?: CpuKernelLanguage): CpuBackend {
+  return new CpuBackend(precision, language);
 }
 
 /** A WebGPU backend with a fresh WGSL printer (its namer and used helpers belong to one module). */

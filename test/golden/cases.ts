@@ -37,6 +37,7 @@ export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
   { target: 'wgsl', dir: 'wgsl', extension: 'wgsl' },
   { target: 'js', dir: 'js', extension: 'js' },
   { target: 'cuda', dir: 'cuda', extension: 'cu' },
+  { target: 'wasm', dir: 'wasm', extension: 'wat' },
 ];
 
 /** One golden subject: a network whose generated source is kept for every target. */

@@ -1,0 +1,270 @@
+/**
+ * WebAssembly text (WAT) printer for the CPU backend's float32 kernels.
+ *
+ * WebAssembly has float32 arithmetic of its own, correctly rounded like the GPU's + - * / and
+ * sqrt: `(f32.add a b)` computes what the JavaScript float32 printer spells
+ * `Math.fround(a + b)`, without the two conversions per operation that cost the JavaScript
+ * kernels most of their time (docs/benchmarks.md, (d)). The printer base decides the order
+ * of operations (sums folded left, products, powers), so a WAT expression is the same tree as
+ * the JavaScript and WGSL ones, printed prefix: every fragment is an atom, and `parenthesize`
+ * never adds anything.
+ *
+ * `exp`, `log` and `exprel` call the module's `$sf_exp`, `$sf_log` and `$sf_exprel32` (the
+ * operations of src/codegen/math32.ts, as every target computes them); the other inexact
+ * functions call the host's `Math` (imported, in double) and round the result once, as
+ * `Math.fround(Math.sin(x))` does. Float32 only: the float64 reference mode stays JavaScript.
+ */
+
+import type { Expr, Fn } from '../../symbolic/expr.js';
+import {
+  CLikePrinter,
+  type Code,
+  type FunctionSpec,
+  PREC,
+  type PrintContext,
+  UnsupportedFunctionError,
+} from '../printer.js';
+import { EXP32 as E, LOG32 as L } from '../math32.js';
+import { JS_RESERVED } from '../js/printer.js';
+
+const atom = (text: string): Code => ({ text, prec: PREC.atom });
+
+/** Functions the module imports from the host's Math (double in, double out). */
+export const HOST_FUNCTIONS = [
+  'sin',
+  'cos',
+  'tan',
+  'tanh',
+  'sinh',
+  'cosh',
+  'atan',
+  'log10',
+  'pow',
+] as const;
+
+/** Functions that are one float32 instruction, exact or correctly rounded. */
+const NATIVE: Readonly<Partial<Record<Fn, string>>> = {
+  sqrt: 'f32.sqrt',
+  abs: 'f32.abs',
+  floor: 'f32.floor',
+  ceil: 'f32.ceil',
+  min: 'f32.min',
+  max: 'f32.max',
+};
+
+/** Functions defined in the module (WASM_HELPERS). */
+const HELPERS: Readonly<Partial<Record<Fn, string>>> = {
+  exp: 'sf_exp',
+  log: 'sf_log',
+  exprel: 'sf_exprel32',
+};
+
+const OPERATORS: Readonly<Record<string, string>> = {
+  '+': 'f32.add',
+  '-': 'f32.sub',
+  '*': 'f32.mul',
+  '/': 'f32.div',
+};
+
+const COMPARISONS = {
+  '<': 'f32.lt',
+  '<=': 'f32.le',
+  '>': 'f32.gt',
+  '>=': 'f32.ge',
+  '==': 'f32.eq',
+  '!=': 'f32.ne',
+} as const;
+
+/** A float32 constant, exactly (every float32 is a double whose shortest spelling reads back to it). */
+export function f32Const(value: number): string {
+  if (Number.isNaN(value)) return '(f32.const nan)';
+  if (value === Infinity) return '(f32.const inf)';
+  if (value === -Infinity) return '(f32.const -inf)';
+  return `(f32.const ${Object.is(value, -0) ? '-0' : String(Math.fround(value))})`;
+}
+
+/** Prints symbolic expressions as folded WAT float32 instructions over `$locals`. */
+export class WatPrinter extends CLikePrinter {
+  constructor() {
+    const unused: FunctionSpec = { name: 'unused' };
+    super({
+      target: 'wasm',
+      precision: 'f32',
+      types: { f32: 'f32', u32: 'i32', i32: 'i32', bool: 'i32' },
+      // Calls are printed by `call` below; the table only names what exists.
+      functions: Object.fromEntries(
+        [...Object.keys(NATIVE), ...Object.keys(HELPERS), ...HOST_FUNCTIONS].map((f) => [
+          f,
+          unused,
+        ]),
+      ),
+      operators: { and: 'i32.and', or: 'i32.or', not: 'i32.eqz', cmp: COMPARISONS },
+      where: 'select',
+      boolToFloat: (c) => `(f32.convert_i32_u ${c})`,
+      literals: {
+        floatSuffix: '',
+        floatNeedsPoint: false,
+        u32Suffix: '',
+        i32Suffix: '',
+        true: '(i32.const 1)',
+        false: '(i32.const 0)',
+        infinity: { text: '(f32.const inf)' },
+        nan: { text: '(f32.const nan)' },
+      },
+      // WAT names are `$`-prefixed and cannot clash with instructions; JavaScript's list keeps
+      // the locals' names the same as in the JavaScript kernels, which reads better side by side.
+      reserved: JS_RESERVED,
+    });
+  }
+
+  prelude(): string {
+    return '';
+  }
+
+  protected override floatDigits(v: number): Code {
+    return atom(f32Const(v));
+  }
+
+  protected override negate(code: Code): Code {
+    // A negative literal is a constant of its own; anything else is negated (exact either way).
+    const literal = /^\(f32\.const ([^-][^)]*)\)$/.exec(code.text);
+    return atom(literal === null ? `(f32.neg ${code.text})` : `(f32.const -${literal[1]})`);
+  }
+
+  protected override binary(left: Code, op: string, right: Code): Code {
+    const instruction = OPERATORS[op];
+    if (instruction === undefined) throw new Error(`WatPrinter: no float32 operator '${op}'`);
+    return atom(`(${instruction} ${left.text} ${right.text})`);
+  }
+
+  protected override symbol(name: string, _ctx: PrintContext): Code {
+    return atom(`(local.get $${this.namer.identifier(name)})`);
+  }
+
+  protected override value(e: Expr, ctx: PrintContext): Code {
+    if (e.kind !== 'where') return super.value(e, ctx);
+    // Both sides are pure float expressions, so evaluating both (select) equals a branch.
+    const cond = this.condition(e.cond, ctx).text;
+    return atom(`(select ${this.value(e.then, ctx).text} ${this.value(e.else, ctx).text} ${cond})`);
+  }
+
+  protected override condition(e: Expr, ctx: PrintContext): Code {
+    switch (e.kind) {
+      case 'cmp':
+        if (e.a.kind === 'num' && e.b.kind === 'num') return super.condition(e, ctx);
+        return atom(
+          `(${COMPARISONS[e.op]} ${this.value(e.a, ctx).text} ${this.value(e.b, ctx).text})`,
+        );
+      case 'and':
+      case 'or': {
+        // Conditions are pure, so evaluating every operand equals short-circuiting.
+        const op = e.kind === 'and' ? 'i32.and' : 'i32.or';
+        return e.args
+          .map((a) => this.condition(a, ctx))
+          .reduce((acc, c) => atom(`(${op} ${acc.text} ${c.text})`));
+      }
+      case 'not':
+        return atom(`(i32.eqz ${this.condition(e.arg, ctx).text})`);
+      case 'num':
+        return super.condition(e, ctx);
+      default:
+        return atom(`(f32.ne ${this.value(e, ctx).text} (f32.const 0))`);
+    }
+  }
+
+  protected override call(fn: Fn | 'pow', args: readonly Expr[], ctx: PrintContext): Code {
+    const printed = args.map((a) => this.value(a, ctx).text).join(' ');
+    const native = fn === 'pow' ? undefined : NATIVE[fn];
+    if (native !== undefined) return atom(`(${native} ${printed})`);
+    const helper = fn === 'pow' ? undefined : HELPERS[fn];
+    if (helper !== undefined) return atom(`(call $${helper} ${printed})`);
+    if ((HOST_FUNCTIONS as readonly string[]).includes(fn)) {
+      const promoted = args.map((a) => `(f64.promote_f32 ${this.value(a, ctx).text})`).join(' ');
+      return atom(`(f32.demote_f64 (call $host_${fn} ${promoted}))`);
+    }
+    throw new UnsupportedFunctionError(fn, this.target, this.precision);
+  }
+}
+
+const c = f32Const;
+
+/**
+ * The module's float32 helpers: src/codegen/math32.ts's `sf_exp`, `sf_log` and `exprel`, the
+ * operations of the WGSL, CUDA and JavaScript helpers in the same order. Where the JavaScript
+ * helper computes an exact step in double, the float32 instruction gives the same value;
+ * `i32.trunc_sat_f32_s` takes NaN to 0 where JavaScript's `>>` does the same.
+ */
+export const WASM_HELPERS = `(func $sf_exp (param $x f32) (result f32)
+  (local $k f32) (local $r f32) (local $z f32) (local $p f32) (local $t f32)
+  (local $ki i32) (local $h i32)
+  (if (f32.ge (local.get $x) ${c(E.OVERFLOW)}) (then (return (f32.const inf))))
+  (if (f32.le (local.get $x) ${c(E.UNDERFLOW)}) (then (return (f32.const 0))))
+  (local.set $k (f32.floor (f32.add (f32.mul (local.get $x) ${c(E.LOG2E)}) (f32.const 0.5))))
+  (local.set $r (f32.sub (local.get $x) (f32.mul (local.get $k) ${c(E.C1)})))
+  (local.set $r (f32.sub (local.get $r) (f32.mul (local.get $k) ${c(E.C2)})))
+  (local.set $z (f32.mul (local.get $r) (local.get $r)))
+  (local.set $p
+    (f32.add
+      (f32.mul
+        (f32.add
+          (f32.mul (f32.add (f32.mul ${c(E.P0)} (local.get $r)) ${c(E.P1)}) (local.get $z))
+          (f32.add (f32.mul ${c(E.P2)} (local.get $r)) ${c(E.P3)}))
+        (local.get $z))
+      (f32.add (f32.mul ${c(E.P4)} (local.get $r)) ${c(E.P5)})))
+  (local.set $t (f32.add (f32.mul (local.get $p) (local.get $z)) (local.get $r)))
+  (local.set $ki (i32.trunc_sat_f32_s (local.get $k)))
+  (local.set $h (i32.shr_s (local.get $ki) (i32.const 1)))
+  (f32.mul
+    (f32.add
+      (f32.reinterpret_i32 (i32.shl (i32.add (local.get $h) (i32.const 127)) (i32.const 23)))
+      (f32.mul (local.get $t)
+        (f32.reinterpret_i32 (i32.shl (i32.add (local.get $h) (i32.const 127)) (i32.const 23)))))
+    (f32.reinterpret_i32
+      (i32.shl (i32.add (i32.sub (local.get $ki) (local.get $h)) (i32.const 127)) (i32.const 23)))))
+
+(func $sf_log (param $x f32) (result f32)
+  (local $ix i32) (local $k i32) (local $f f32) (local $s f32) (local $z f32) (local $w f32)
+  (local $r f32) (local $hfsq f32)
+  (local.set $ix (i32.reinterpret_f32 (local.get $x)))
+  (if (i32.or (i32.lt_u (local.get $ix) (i32.const 0x00800000))
+              (i32.ge_u (local.get $ix) (i32.const 0x7f800000)))
+    (then
+      (if (i32.eqz (i32.and (local.get $ix) (i32.const 0x7fffffff))) (then (return (f32.const -inf))))
+      (if (i32.gt_u (local.get $ix) (i32.const 0x7f800000)) (then (return (f32.const nan))))
+      (if (i32.eq (local.get $ix) (i32.const 0x7f800000)) (then (return (f32.const inf))))
+      (local.set $ix (i32.reinterpret_f32 (f32.mul (local.get $x) (f32.const 33554432))))
+      (local.set $k (i32.const -25))))
+  (local.set $ix (i32.add (local.get $ix) (i32.const ${0x3f800000 - 0x3f3504f3})))
+  (local.set $k
+    (i32.sub (i32.add (local.get $k) (i32.shr_u (local.get $ix) (i32.const 23))) (i32.const 127)))
+  (local.set $f
+    (f32.sub
+      (f32.reinterpret_i32
+        (i32.add (i32.and (local.get $ix) (i32.const 0x007fffff)) (i32.const 0x3f3504f3)))
+      (f32.const 1)))
+  (local.set $s (f32.div (local.get $f) (f32.add (f32.const 2) (local.get $f))))
+  (local.set $z (f32.mul (local.get $s) (local.get $s)))
+  (local.set $w (f32.mul (local.get $z) (local.get $z)))
+  (local.set $r
+    (f32.add
+      (f32.mul (local.get $z) (f32.add ${c(L.Lg1)} (f32.mul (local.get $w) ${c(L.Lg3)})))
+      (f32.mul (local.get $w) (f32.add ${c(L.Lg2)} (f32.mul (local.get $w) ${c(L.Lg4)})))))
+  (local.set $hfsq (f32.mul (f32.mul (f32.const 0.5) (local.get $f)) (local.get $f)))
+  (f32.add
+    (f32.add
+      (f32.sub
+        (f32.add
+          (f32.mul (local.get $s) (f32.add (local.get $hfsq) (local.get $r)))
+          (f32.mul (f32.convert_i32_s (local.get $k)) ${c(L.LN2_LO)}))
+        (local.get $hfsq))
+      (local.get $f))
+    (f32.mul (f32.convert_i32_s (local.get $k)) ${c(L.LN2_HI)})))
+
+(func $sf_exprel32 (param $z f32) (result f32)
+  (local $u f32)
+  (local.set $u (call $sf_exp (local.get $z)))
+  (if (f32.eq (local.get $u) (f32.const 1)) (then (return (f32.const 1))))
+  (if (f32.le (local.get $u) ${c(2 ** -25)})
+    (then (return (f32.div (f32.const -1) (local.get $z)))))
+  (if (f32.eq (local.get $u) (f32.const inf)) (then (return (f32.const inf))))
+  (f32.div (f32.sub (local.get $u) (f32.const 1)) (call $sf_log (local.get $u))))`;

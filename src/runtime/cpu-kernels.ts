@@ -1,0 +1,141 @@
+import wabt from 'wabt';
+import { kernelPrinter } from '../codegen/emit.js';
+import { JS_KERNEL_PARAMETERS, emitJsPopulation } from '../codegen/js/kernel.js';
+import { JsPrinter } from '../codegen/js/printer.js';
+import type { BufferLayout } from '../codegen/layout.js';
+import type { Precision } from '../codegen/printer.js';
+import { entryPointName } from '../codegen/kernel-ir.js';
+import { emitWasmModule, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kernel.js';
+import { HOST_FUNCTIONS, WatPrinter } from '../codegen/wasm/printer.js';
+import { InternalError } from '../diagnostics/diagnostic.js';
+import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
+import type { SimulationPlan } from './backend.js';
+
+/**
+ * A network's kernels compiled for the CPU, with the buffers they work on: `state`, `events`
+ * (rings and counters, which the host's delivery fills between steps) and `record` (rows of
+ * one chunk).
+ */
+export interface CpuKernels {
+  readonly state: Float32Array | Float64Array;
+  readonly events: Uint32Array;
+  readonly record: Float32Array | Float64Array;
+  /** The generated source: JavaScript, or WebAssembly text. */
+  readonly source: string;
+  /** Runs every kernel of one step; the step's spikes are appended as (chunk step, global index). */
+  step(step: number, chunkStep: number, spikes: number[]): void;
+}
+
+/** How the CPU backend runs its kernels: WebAssembly (float32) or JavaScript (either precision). */
+export type CpuKernelLanguage = 'wasm' | 'js';
+
+/** Philox draws for the kernels, keyed by the network seed (rounded to float32 when `round` is). */
+function randomRuntime(seed: number, round: (x: number) => number) {
+  return {
+    normal: (stream: number, index: number, step: number, purpose: number): number => {
+      const w = randomU32x4(seed, stream >>> 0, index, step, purpose);
+      return round(boxMuller(w[0], w[1])[0]);
+    },
+    uniform: (stream: number, index: number, step: number, purpose: number): number =>
+      u32ToUniform01(randomU32x4(seed, stream >>> 0, index, step, purpose)[0]),
+  };
+}
+
+type StepFunction = (
+  state: Float32Array | Float64Array,
+  record: Float32Array | Float64Array,
+  spikes: number[],
+  rt: ReturnType<typeof randomRuntime>,
+  step: number,
+  chunkStep: number,
+  events: Uint32Array,
+  conn: Uint32Array,
+) => void;
+
+/** The kernels as JavaScript functions (`new Function`), float32 through Math.fround or float64. */
+export function jsKernels(
+  plan: SimulationPlan,
+  layout: BufferLayout,
+  precision: Precision,
+  recordSteps: number,
+): CpuKernels {
+  const printer = kernelPrinter(new JsPrinter({ precision }));
+  const bodies = plan.kernels.map((k) => emitJsPopulation(k, layout, printer, precision));
+  // Kernels first: the prelude holds only the helpers they call.
+  const prelude = printer.prelude();
+  const functions = bodies.map(
+    (b) => new Function(...JS_KERNEL_PARAMETERS, `'use strict';\n${prelude}\n${b}`) as StepFunction,
+  );
+  const State = precision === 'f32' ? Float32Array : Float64Array;
+  const state = new State(layout.totalStateFloats);
+  const record = new State(layout.recordRow * recordSteps);
+  const events = new Uint32Array(layout.ringWords + layout.countWords);
+  const rt = randomRuntime(plan.network.seed, precision === 'f32' ? Math.fround : (x) => x);
+  const conn = layout.connectivity;
+  return {
+    state,
+    events,
+    record,
+    source: [prelude, ...bodies].join('\n\n'),
+    step: (step, chunkStep, spikes) => {
+      for (const f of functions) f(state, record, spikes, rt, step, chunkStep, events, conn);
+    },
+  };
+}
+
+let assembler: ReturnType<typeof wabt> | undefined;
+
+/**
+ * The kernels as one WebAssembly module (float32 instructions, src/codegen/wasm), on one
+ * memory that holds every buffer; the host takes each step's spikes from it.
+ */
+export async function wasmKernels(
+  plan: SimulationPlan,
+  layout: BufferLayout,
+  recordSteps: number,
+): Promise<CpuKernels> {
+  const memoryPlan = wasmMemoryPlan(plan.kernels, layout, recordSteps);
+  const source = emitWasmModule(plan.kernels, layout, kernelPrinter(new WatPrinter()), memoryPlan);
+  assembler ??= wabt();
+  const parsed = (await assembler).parseWat('kernels.wat', source);
+  let binary: Uint8Array<ArrayBuffer>;
+  try {
+    parsed.validate();
+    // A copy on an ArrayBuffer of its own (the assembler's may be shared, which Module refuses).
+    binary = new Uint8Array(parsed.toBinary({}).buffer);
+  } catch (error) {
+    throw new InternalError(
+      `the generated WebAssembly does not assemble: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  } finally {
+    parsed.destroy();
+  }
+  const memory = new WebAssembly.Memory({ initial: wasmPages(memoryPlan) });
+  const math = Object.fromEntries(HOST_FUNCTIONS.map((f) => [f, Math[f]]));
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), {
+    env: { memory },
+    rt: randomRuntime(plan.network.seed, Math.fround),
+    math,
+  });
+  const functions = plan.kernels.map((k) => {
+    const f = instance.exports[entryPointName(k.population)];
+    if (typeof f !== 'function')
+      throw new InternalError(`the WebAssembly module lacks ${entryPointName(k.population)}`);
+    return f as (step: number, chunkStep: number) => void;
+  });
+  const buffer = memory.buffer;
+  if (memoryPlan.hasConn) new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
+  const found = new Uint32Array(buffer, memoryPlan.spikes, 1 + 2 * layout.totalNeurons);
+  return {
+    state: new Float32Array(buffer, memoryPlan.state, layout.totalStateFloats),
+    events: new Uint32Array(buffer, memoryPlan.events, layout.ringWords + layout.countWords),
+    record: new Float32Array(buffer, memoryPlan.record, layout.recordRow * recordSteps),
+    source,
+    step: (step, chunkStep, spikes) => {
+      for (const f of functions) f(step, chunkStep);
+      const count = found[0]!;
+      for (let k = 1; k <= 2 * count; k++) spikes.push(found[k]!);
+      found[0] = 0;
+    },
+  };
+}

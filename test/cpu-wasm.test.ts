@@ -1,0 +1,133 @@
+/**
+ * The CPU backend's WebAssembly kernels (src/codegen/wasm, src/runtime/cpu-kernels.ts) against
+ * its JavaScript float32 kernels, which they replace as the default: both round every
+ * operation to float32, so they must agree bit for bit.
+ *
+ * - The module's sf_exp, sf_log and sf_exprel32 against the JavaScript prelude's, on special
+ *   values, the edges of their ranges and a million random float32 bit patterns.
+ * - Every conformance model (each stdlib neuron, the seed scenarios, the runtime networks) and
+ *   every example, at most 100 ms of each: identical spikes, traces and final states.
+ * (test/printer.test.ts checks printed expressions the same way, on random expressions.)
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import wabt from 'wabt';
+import { describe, expect, it } from 'vitest';
+import { jsPrelude } from '../src/codegen/js/prelude.js';
+import { EXP32 } from '../src/codegen/math32.js';
+import { buildPlan } from '../src/codegen/module.js';
+import { WASM_HELPERS } from '../src/codegen/wasm/printer.js';
+import type { SimulationPlan } from '../src/runtime/backend.js';
+import { cpuBackend } from '../src/runtime/select.js';
+import { simulate } from '../src/runtime/simulate.js';
+import { ROOT, compileNetworks } from './golden/cases.js';
+
+type Unary = (x: number) => number;
+
+const HELPERS = ['sf_exp', 'sf_log', 'sf_exprel32'] as const;
+
+async function wasmHelpers(): Promise<Unary[]> {
+  const exports = HELPERS.map((h) => `(export "${h}" (func $${h}))`).join('\n');
+  const parsed = (await wabt()).parseWat('helpers.wat', `(module\n${WASM_HELPERS}\n${exports})`);
+  const binary = new Uint8Array(parsed.toBinary({}).buffer);
+  parsed.destroy();
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), {});
+  return HELPERS.map((h) => instance.exports[h] as Unary);
+}
+
+const jsHelpers = new Function(
+  `${jsPrelude(HELPERS)}\nreturn [${HELPERS.join(', ')}];`,
+)() as Unary[];
+
+function fromBits(bits: number): number {
+  const f = new Float32Array(1);
+  new Uint32Array(f.buffer)[0] = bits;
+  return f[0]!;
+}
+
+/** Bit for bit, except that every NaN equals every NaN. */
+const identical = (p: number, q: number): boolean =>
+  Object.is(p, q) || (Number.isNaN(p) && Number.isNaN(q));
+
+describe('the WebAssembly sf_exp, sf_log, sf_exprel32', () => {
+  it('equal the JavaScript helpers on special values, range edges and 1M random float32s', async () => {
+    const wasm = await wasmHelpers();
+    const edges = [EXP32.OVERFLOW, EXP32.UNDERFLOW, 1, 2 ** -25, 2 ** -126, 2 ** -149, 3.4e38];
+    const inputs = [0, -0, Infinity, -Infinity, NaN, ...edges.flatMap((v) => [v, -v])].flatMap(
+      (v) => [v, Math.fround(v * (1 + 2 ** -23)), Math.fround(v * (1 - 2 ** -24))],
+    );
+    // A fixed xorshift sequence of bit patterns: every exponent and sign, subnormals included.
+    let state = 0x9e3779b9;
+    for (let k = 0; k < 1_000_000; k++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      inputs.push(fromBits(state >>> 0));
+    }
+    // And the ranges the models use most, densely.
+    for (let k = 0; k < 200_000; k++) inputs.push(Math.fround(-110 + (200 * k) / 200_000));
+    HELPERS.forEach((name, h) => {
+      let checked = 0;
+      for (const x of inputs) {
+        const got = wasm[h]!(x);
+        const want = jsHelpers[h]!(x);
+        if (!identical(got, want)) expect(`${name}(${x}) = ${got}`).toBe(`${name}(${x}) = ${want}`);
+        checked++;
+      }
+      expect(checked).toBe(inputs.length);
+    });
+  });
+});
+
+/** Every conformance model and example, each file's first network, at most 100 ms of it. */
+const FILES: readonly string[] = ['test/models/conformance', 'examples'].flatMap((dir) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.spk'))
+    .sort()
+    .map((f) => `${dir}/${f}`),
+);
+
+function planOf(file: string): SimulationPlan {
+  const network = compileNetworks(join(ROOT, file))[0];
+  if (network === undefined) throw new Error(`no network in ${file}`);
+  return buildPlan(network, Math.round(Math.min(network.duration, 100) / network.dt));
+}
+
+async function runWith(plan: SimulationPlan, language: 'wasm' | 'js') {
+  const backend = cpuBackend('f32', language);
+  try {
+    await backend.prepare(plan);
+    const { chunks } = await simulate(plan, backend);
+    const final = await Promise.all(plan.kernels.map((k) => backend.readState(k.population)));
+    return { chunks, final };
+  } finally {
+    backend.dispose();
+  }
+}
+
+describe('the CPU backend: WebAssembly kernels equal the JavaScript float32 kernels', () => {
+  it.each(FILES)('%s', async (file) => {
+    const plan = planOf(file);
+    const wasm = await runWith(plan, 'wasm');
+    const js = await runWith(plan, 'js');
+    expect(wasm.chunks.length).toBe(js.chunks.length);
+    wasm.chunks.forEach((chunk, c) => {
+      const other = js.chunks[c]!;
+      for (const [population, spikes] of chunk.spikes)
+        expect(spikes, `${population} spikes`).toEqual(other.spikes.get(population));
+      chunk.traces.forEach((trace, r) =>
+        expect(
+          Buffer.from(trace.buffer).equals(Buffer.from(other.traces[r]!.buffer)),
+          `trace ${r}`,
+        ).toBe(true),
+      );
+    });
+    wasm.final.forEach((states, k) => {
+      for (const [name, values] of states)
+        expect(
+          Buffer.from(values.buffer).equals(Buffer.from(js.final[k]!.get(name)!.buffer)),
+          `${plan.kernels[k]!.population}.${name} at the end`,
+        ).toBe(true);
+    });
+  });
+});
