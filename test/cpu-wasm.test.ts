@@ -5,6 +5,8 @@
  *
  * - The module's sf_exp, sf_log and sf_exprel32 against the JavaScript prelude's, on special
  *   values, the edges of their ranges and a million random float32 bit patterns.
+ * - Its Philox-4x32-10, uniform and normal draws and procedural rows against
+ *   src/random/philox.ts and connectivity.ts geometricRow.
  * - Every conformance model (each stdlib neuron, the seed scenarios, the runtime networks) and
  *   every example, at most 100 ms of each: identical spikes, traces and final states.
  * (test/printer.test.ts checks printed expressions the same way, on random expressions.)
@@ -16,7 +18,10 @@ import { describe, expect, it } from 'vitest';
 import { jsPrelude } from '../src/codegen/js/prelude.js';
 import { EXP32 } from '../src/codegen/math32.js';
 import { buildPlan } from '../src/codegen/module.js';
-import { WASM_HELPERS } from '../src/codegen/wasm/printer.js';
+import { randomFunctions } from '../src/codegen/wasm/kernel.js';
+import { HOST_FUNCTIONS, WASM_HELPERS } from '../src/codegen/wasm/printer.js';
+import { geometricRow, skipTable } from '../src/codegen/connectivity.js';
+import { boxMuller, philox4x32_10, u32ToUniform01 } from '../src/random/philox.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
@@ -76,6 +81,64 @@ describe('the WebAssembly sf_exp, sf_log, sf_exprel32', () => {
       }
       expect(checked).toBe(inputs.length);
     });
+  });
+});
+
+describe('the WebAssembly Philox, draws and procedural rows', () => {
+  it('equal philox4x32_10, u32ToUniform01, boxMuller and geometricRow', async () => {
+    const seed = 0xdeadbeef;
+    const host = [...HOST_FUNCTIONS, 'log' as const];
+    const imports = host
+      .map(
+        (f) =>
+          `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
+      )
+      .join('\n');
+    const text = `(module (import "env" "memory" (memory 2))\n${imports}\n${randomFunctions({ philox: 0 }, seed)}
+      (export "philox" (func $sf_philox)) (export "uniform" (func $sf_uniform)) (export "normal" (func $sf_normal)))`;
+    const parsed = (await wabt()).parseWat('random.wat', text);
+    const binary = new Uint8Array(parsed.toBinary({}).buffer);
+    parsed.destroy();
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const math = Object.fromEntries(host.map((f) => [f, Math[f]]));
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(binary), {
+      env: { memory },
+      math,
+    }).exports as Record<string, (...args: number[]) => number>;
+    const words = new Uint32Array(memory.buffer, 0, 4);
+    let state = 12345;
+    const next = (): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return state >>> 0;
+    };
+    for (let k = 0; k < 20_000; k++) {
+      const [index, step, purpose, stream] = [next(), next(), next() & 0xff, next()];
+      exports['philox']!(index, step, purpose, stream);
+      const want = philox4x32_10([index, step, purpose, 0], [seed, stream]);
+      expect(Array.from(words)).toEqual(want);
+      expect(exports['uniform']!()).toBe(u32ToUniform01(want[0]));
+      expect(exports['normal']!()).toBe(boxMuller(want[0], want[1])[0]);
+    }
+    // Procedural rows: the table at byte 1024, the counters at byte 65536.
+    const counters = new Uint32Array(memory.buffer, 65536, 4096);
+    for (const p of [0.5, 0.1, 0.02, 0.001]) {
+      const table = skipTable(p);
+      new Uint32Array(memory.buffer, 1024, table.length).set(table);
+      for (const [j, nPost] of [
+        [0, 4000],
+        [17, 4000],
+        [3, 1],
+        [1234, 999],
+      ] as const) {
+        counters.fill(0);
+        exports['sf_add_geometric']!(1024, table.length, 777, j, nPost, 65536);
+        const want = new Uint32Array(4096);
+        geometricRow(table, seed, 777, j, nPost, (i) => (want[i]! += 1));
+        expect(Array.from(counters), `p ${p}, row ${j}`).toEqual(Array.from(want));
+      }
+    }
   });
 });
 

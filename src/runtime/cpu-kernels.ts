@@ -9,6 +9,8 @@ import { emitWasmModule, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kerne
 import { HOST_FUNCTIONS, WatPrinter } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
+import type { Route } from '../codegen/network.js';
+import { forEachTarget } from '../codegen/connectivity.js';
 import type { SimulationPlan } from './backend.js';
 
 /**
@@ -24,6 +26,19 @@ export interface CpuKernels {
   readonly source: string;
   /** Runs every kernel of one step; the step's spikes are appended as (chunk step, global index). */
   step(step: number, chunkStep: number, spikes: number[]): void;
+  /**
+   * Adds 1 to events[base + i] for every post target i of pre neuron jl of a route whose
+   * rows are not stored (all_to_all, one_to_one, procedural): the host's delivery.
+   */
+  addRow(route: Route, jl: number, nPost: number, base: number): void;
+}
+
+/** addRow in JavaScript (connectivity.ts forEachTarget). */
+function addRowOnHost(events: Uint32Array, seed: number): CpuKernels['addRow'] {
+  return (route, jl, nPost, base) =>
+    forEachTarget(route.connectivity, jl, nPost, seed, (i) => {
+      events[base + i]! += 1;
+    });
 }
 
 /** How the CPU backend runs its kernels: WebAssembly (float32) or JavaScript (either precision). */
@@ -76,6 +91,7 @@ export function jsKernels(
     state,
     events,
     record,
+    addRow: addRowOnHost(events, plan.network.seed),
     source: [prelude, ...bodies].join('\n\n'),
     step: (step, chunkStep, spikes) => {
       for (const f of functions) f(state, record, spikes, rt, step, chunkStep, events, conn);
@@ -95,7 +111,13 @@ export async function wasmKernels(
   recordSteps: number,
 ): Promise<CpuKernels> {
   const memoryPlan = wasmMemoryPlan(plan.kernels, layout, recordSteps);
-  const source = emitWasmModule(plan.kernels, layout, kernelPrinter(new WatPrinter()), memoryPlan);
+  const source = emitWasmModule(
+    plan.kernels,
+    layout,
+    kernelPrinter(new WatPrinter()),
+    memoryPlan,
+    plan.network.seed,
+  );
   assembler ??= wabt();
   const parsed = (await assembler).parseWat('kernels.wat', source);
   let binary: Uint8Array<ArrayBuffer>;
@@ -111,10 +133,9 @@ export async function wasmKernels(
     parsed.destroy();
   }
   const memory = new WebAssembly.Memory({ initial: wasmPages(memoryPlan) });
-  const math = Object.fromEntries(HOST_FUNCTIONS.map((f) => [f, Math[f]]));
+  const math = Object.fromEntries([...HOST_FUNCTIONS, 'log' as const].map((f) => [f, Math[f]]));
   const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), {
     env: { memory },
-    rt: randomRuntime(plan.network.seed, Math.fround),
     math,
   });
   const functions = plan.kernels.map((k) => {
@@ -123,12 +144,28 @@ export async function wasmKernels(
       throw new InternalError(`the WebAssembly module lacks ${entryPointName(k.population)}`);
     return f as (step: number, chunkStep: number) => void;
   });
+  const addGeometric = instance.exports['sf_add_geometric'] as (
+    table: number,
+    length: number,
+    stream: number,
+    jl: number,
+    nPost: number,
+    base: number,
+  ) => void;
   const buffer = memory.buffer;
   if (memoryPlan.hasConn) new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
   const found = new Uint32Array(buffer, memoryPlan.spikes, 1 + 2 * layout.totalNeurons);
+  const events = new Uint32Array(buffer, memoryPlan.events, layout.ringWords + layout.countWords);
+  const onHost = addRowOnHost(events, plan.network.seed);
   return {
     state: new Float32Array(buffer, memoryPlan.state, layout.totalStateFloats),
-    events: new Uint32Array(buffer, memoryPlan.events, layout.ringWords + layout.countWords),
+    events,
+    addRow: (route, jl, nPost, base) => {
+      const c = route.connectivity;
+      if (c.kind !== 'geometric') return onHost(route, jl, nPost, base);
+      const table = memoryPlan.conn + 4 * layout.tableOffset(route.index);
+      addGeometric(table, c.table.length, c.stream, jl, nPost, memoryPlan.events + 4 * base);
+    },
     record: new Float32Array(buffer, memoryPlan.record, layout.recordRow * recordSteps),
     source,
     step: (step, chunkStep, spikes) => {

@@ -1,5 +1,4 @@
 import { cpus } from 'node:os';
-import { forEachTarget } from '../codegen/connectivity.js';
 import type { BufferLayout } from '../codegen/layout.js';
 import { layoutOf } from '../codegen/module.js';
 import type { Precision } from '../codegen/printer.js';
@@ -72,7 +71,7 @@ export class CpuBackend implements Backend {
     const spikes: number[] = [];
     for (let s = 0; s < steps; s++) {
       const step = firstStep + s;
-      deliverOnHost(layout, kernels.events, step, plan.network.seed);
+      deliverOnHost(layout, kernels.events, step, kernels.addRow);
       kernels.step(step, s, spikes);
     }
     const record = Float64Array.from(kernels.record.subarray(0, steps * layout.recordRow));
@@ -101,13 +100,13 @@ export class CpuBackend implements Backend {
  * kernels do (wgsl/kernel.ts emitDelivery): each spike emitted ringDelay steps
  * ago adds to its delivery's counter (1, or the synapse's integer weight, in
  * the row of its arrival step). Then this step's ring slots are emptied for
- * the spikes about to be emitted.
+ * the spikes about to be emitted. Rows that are not stored go through `addRow`.
  */
 export function deliverOnHost(
   layout: BufferLayout,
   events: Uint32Array,
   step: number,
-  seed: number,
+  addRow: CpuKernels['addRow'],
 ): void {
   for (const delivery of layout.deliveries) {
     const { route, range } = delivery;
@@ -129,10 +128,7 @@ export function deliverOnHost(
       if (jl < 0 || jl >= range.end - range.start) continue;
       switch (delivery.targets) {
         case 'post':
-          if (rows === undefined)
-            forEachTarget(route.connectivity, jl, nPost, seed, (i) => {
-              events[postBase + i]! += 1;
-            });
+          if (rows === undefined) addRow(route, jl, nPost, postBase);
           else {
             // The hot loop of a CPU run: no closure call per synapse in the common case.
             const { outStart, outTargets } = rows;

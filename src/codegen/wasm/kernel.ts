@@ -15,24 +15,27 @@ import type { BufferLayout } from '../layout.js';
 import { HOST_FUNCTIONS, WASM_HELPERS } from './printer.js';
 
 /**
- * Where the buffers of layout.ts live in the module's one memory (byte offsets): state
- * (float32), events (rings and counters), connectivity (only when a kernel reads it: gathers,
- * spike-time tables), the record rows of a chunk, and the spikes of one step (a count, then
- * (chunk step, global index) pairs), which the host takes after every step.
+ * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
+ * for Philox's output, state (float32), events (rings and counters), connectivity (only when
+ * something in the module reads it: gathers, spike-time tables, procedural rows), the record
+ * rows of a chunk, and the spikes of one step (a count, then (chunk step, global index)
+ * pairs), which the host takes after every step.
  */
 export interface WasmMemoryPlan {
+  readonly philox: number;
   readonly state: number;
   readonly events: number;
   readonly conn: number;
   readonly record: number;
   readonly spikes: number;
   readonly bytes: number;
-  /** Whether the connectivity is in memory (some kernel reads it). */
+  /** Whether the connectivity is in memory (some kernel or procedural row reads it). */
   readonly hasConn: boolean;
 }
 
-/** Whether any kernel reads the connectivity buffer. */
-function readsConnectivity(kernels: readonly PopulationKernel[]): boolean {
+/** Whether any kernel, or a procedural delivery (its skip table), reads the connectivity buffer. */
+function readsConnectivity(kernels: readonly PopulationKernel[], layout: BufferLayout): boolean {
+  if (layout.deliveries.some((d) => d.route.connectivity.kind === 'geometric')) return true;
   const visit = (list: readonly KernelStatement[]): boolean =>
     list.some(
       (s) =>
@@ -48,14 +51,15 @@ export function wasmMemoryPlan(
   layout: BufferLayout,
   recordSteps: number,
 ): WasmMemoryPlan {
-  const hasConn = readsConnectivity(kernels);
-  const state = 0;
+  const hasConn = readsConnectivity(kernels, layout);
+  const philox = 0;
+  const state = 16;
   const events = state + 4 * layout.totalStateFloats;
   const conn = events + 4 * (layout.ringWords + layout.countWords);
   const record = conn + (hasConn ? 4 * layout.connectivity.length : 0);
   const spikes = record + 4 * layout.recordRow * recordSteps;
   const bytes = spikes + 4 * (1 + 2 * layout.totalNeurons);
-  return { state, events, conn, record, spikes, bytes, hasConn };
+  return { philox, state, events, conn, record, spikes, bytes, hasConn };
 }
 
 /** WebAssembly pages (64 KiB) for a plan. */
@@ -88,11 +92,10 @@ function watSyntax(
     elseOpen: ') (else',
     close: '))',
     random: (name, distribution, stream, purpose) =>
-      set(
-        name,
-        'f32',
-        `(f32.demote_f64 (call $rt_${distribution} ${i32(stream)} ${get('sf_i')} ${get('sf_step')} ${i32(purpose)}))`,
-      ),
+      [
+        `(call $sf_philox ${get('sf_i')} ${get('sf_step')} ${i32(purpose)} ${i32(stream)})`,
+        set(name, 'f32', `(call $sf_${distribution})`),
+      ].join(' '),
     count: (name, counter) => {
       const c = layout.counter(counter);
       declare('sf_w', 'i32');
@@ -281,19 +284,94 @@ export function emitWasmModule(
   layout: BufferLayout,
   printer: KernelPrinter,
   plan: WasmMemoryPlan,
+  seed: number,
 ): string {
-  const draw = '(param i32 i32 i32 i32) (result f64)';
   return [
     '(module',
     `(import "env" "memory" (memory ${wasmPages(plan)}))`,
-    `(import "rt" "normal" (func $rt_normal ${draw}))`,
-    `(import "rt" "uniform" (func $rt_uniform ${draw}))`,
-    ...HOST_FUNCTIONS.map(
+    ...[...HOST_FUNCTIONS, 'log'].map(
       (f) =>
         `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
     ),
     WASM_HELPERS,
+    randomFunctions(plan, seed),
     ...kernels.map((k) => emitWasmKernel(k, layout, printer, plan)),
     ')',
   ].join('\n');
+}
+
+/**
+ * Philox-4x32-10 (src/random/philox.ts; 32 x 32 -> 64-bit products are native here) with the
+ * network's seed in its key, writing its four words to the memory's first 16 bytes; the
+ * uniform and normal draws of philox.ts (u32ToUniform01, boxMuller's first value, whose log,
+ * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
+ * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter.
+ */
+export function randomFunctions(plan: Pick<WasmMemoryPlan, 'philox'>, seed: number): string {
+  const word = (k: number): string => `(i32.load ${i32(plan.philox + 4 * k)})`;
+  const uniform = (w: string): string =>
+    `(f32.mul (f32.convert_i32_u (i32.shr_u ${w} (i32.const 8))) (f32.const ${2 ** -24}))`;
+  const host = (f: string, x: string): string =>
+    `(f32.demote_f64 (call $host_${f} (f64.promote_f32 ${x})))`;
+  return `(func $sf_philox (param $c0 i32) (param $c1 i32) (param $c2 i32) (param $k1 i32)
+  (local $c3 i32) (local $k0 i32) (local $p0 i64) (local $p1 i64) (local $next i32) (local $round i32)
+  (local.set $k0 ${i32(seed >>> 0)})
+  (loop $rounds
+    (local.set $p0 (i64.mul (i64.extend_i32_u (local.get $c0)) (i64.const 0xd2511f53)))
+    (local.set $p1 (i64.mul (i64.extend_i32_u (local.get $c2)) (i64.const 0xcd9e8d57)))
+    (local.set $next
+      (i32.xor (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $p1) (i64.const 32))) (local.get $c1)) (local.get $k0)))
+    (local.set $c2
+      (i32.xor (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $p0) (i64.const 32))) (local.get $c3)) (local.get $k1)))
+    (local.set $c1 (i32.wrap_i64 (local.get $p1)))
+    (local.set $c3 (i32.wrap_i64 (local.get $p0)))
+    (local.set $c0 (local.get $next))
+    (local.set $k0 (i32.add (local.get $k0) (i32.const 0x9e3779b9)))
+    (local.set $k1 (i32.add (local.get $k1) (i32.const 0xbb67ae85)))
+    (local.set $round (i32.add (local.get $round) (i32.const 1)))
+    (br_if $rounds (i32.lt_u (local.get $round) (i32.const 10))))
+  (i32.store ${i32(plan.philox)} (local.get $c0))
+  (i32.store ${i32(plan.philox + 4)} (local.get $c1))
+  (i32.store ${i32(plan.philox + 8)} (local.get $c2))
+  (i32.store ${i32(plan.philox + 12)} (local.get $c3)))
+
+(func $sf_uniform (result f32)
+  ${uniform(word(0))})
+
+(func $sf_normal (result f32)
+  (local $r f32) (local $theta f32)
+  (local.set $r
+    (f32.sqrt (f32.mul (f32.const -2)
+      ${host('log', `(f32.mul (f32.convert_i32_u (i32.add (i32.shr_u ${word(0)} (i32.const 8)) (i32.const 1))) (f32.const ${2 ** -24}))`)})))
+  (local.set $theta (f32.mul (f32.const ${Math.fround(2 * Math.PI)}) (f32.sub ${uniform(word(1))} (f32.const 0.5))))
+  (f32.mul (local.get $r) ${host('cos', '(local.get $theta)')}))
+
+(func $sf_add_geometric (export "sf_add_geometric")
+  (param $table i32) (param $length i32) (param $stream i32) (param $j i32) (param $n i32) (param $base i32)
+  (local $i i32) (local $c i32) (local $x i32) (local $at i32) (local $half i32) (local $size i32)
+  (local.set $i (i32.const -1))
+  (loop $draw
+    (if (i32.eqz (i32.and (local.get $c) (i32.const 3)))
+      (then (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
+    (local.set $x (i32.load offset=${plan.philox} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2))))
+    ;; how many entries of the decreasing table exceed x (skipCount)
+    (local.set $at (local.get $table))
+    (local.set $size (local.get $length))
+    (block $found (loop $halve
+      (br_if $found (i32.le_u (local.get $size) (i32.const 1)))
+      (local.set $half (i32.shr_u (local.get $size) (i32.const 1)))
+      (if (i32.lt_u (local.get $x) (i32.load (i32.add (local.get $at) (i32.shl (local.get $half) (i32.const 2)))))
+        (then (local.set $at (i32.add (local.get $at) (i32.shl (local.get $half) (i32.const 2))))))
+      (local.set $size (i32.sub (local.get $size) (local.get $half)))
+      (br $halve)))
+    (local.set $i (i32.add (local.get $i) (i32.add
+      (i32.shr_u (i32.sub (local.get $at) (local.get $table)) (i32.const 2))
+      (i32.add (i32.const 1)
+        (i32.and (i32.ne (local.get $length) (i32.const 0)) (i32.lt_u (local.get $x) (i32.load (local.get $at))))))))
+    (if (i32.lt_s (local.get $i) (local.get $n))
+      (then
+        (local.set $at (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $draw)))))`;
 }
