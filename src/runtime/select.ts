@@ -20,9 +20,12 @@ export function cpuBackend(precision: Precision, language?: CpuKernelLanguage): 
   return new CpuBackend(precision, language);
 }
 
-/** A WebGPU backend with a fresh WGSL printer (its namer and used helpers belong to one module). */
-export function webGpuBackend(): WebGpuBackend {
-  return new WebGpuBackend(kernelPrinter(new WgslPrinter()));
+/**
+ * A WebGPU backend with a fresh WGSL printer (its namer and used helpers belong to one module);
+ * `software: false` refuses Mesa's software adapter.
+ */
+export function webGpuBackend(options: { readonly software?: boolean } = {}): WebGpuBackend {
+  return new WebGpuBackend(kernelPrinter(new WgslPrinter()), options);
 }
 
 /** A CUDA backend (driver API and NVRTC, loaded when prepared), float32 by default like the other GPU backend. */
@@ -40,8 +43,8 @@ function fallbackName(backend: Backend): string {
 }
 
 /**
- * Opens and prepares the chosen backend. `auto` tries CUDA (an NVIDIA GPU), then WebGPU (a
- * real GPU, or the software adapter with a notice), then the CPU, saying in one sentence why
+ * Opens and prepares the chosen backend. `auto` tries CUDA (an NVIDIA GPU), then WebGPU on a
+ * GPU (not the software adapter: the CPU backend is faster on the same cores), then the CPU, saying in one sentence why
  * each one it passes over is unavailable. A backend asked for by name that cannot be had here
  * is a UsageError (exit code 2: choose another --backend), with that sentence as the message.
  */
@@ -59,7 +62,8 @@ export async function openBackend(
           ? [webGpuBackend()]
           : choice === 'cuda'
             ? [cudaBackend('f32')]
-            : [cudaBackend('f32'), webGpuBackend(), cpuBackend('f32')];
+            : // A software adapter runs on the same cores as the CPU backend, several times slower.
+              [cudaBackend('f32'), webGpuBackend({ software: false }), cpuBackend('f32')];
   for (const [k, backend] of candidates.entries()) {
     try {
       await backend.prepare(plan);

@@ -49,7 +49,11 @@ export class WebGpuBackend implements Backend {
   private pipelines: GPUComputePipeline[] = [];
   private chunkSteps = 1;
 
-  constructor(private readonly printer: KernelPrinter) {}
+  /** `software`: whether Mesa's software adapter will do when there is no GPU (the default). */
+  constructor(
+    private readonly printer: KernelPrinter,
+    private readonly options: { readonly software?: boolean } = {},
+  ) {}
 
   maxChunkSteps(plan: SimulationPlan): number {
     const layout = this.layout ?? layoutOf(plan);
@@ -67,8 +71,13 @@ export class WebGpuBackend implements Backend {
   }
 
   async prepare(plan: SimulationPlan): Promise<void> {
-    const opened = await openWebGpu();
-    if (!opened.ok) throw new BackendUnavailableError(`no WebGPU device: ${opened.reason}`);
+    const opened = await openWebGpu(this.options);
+    if (!opened.ok)
+      throw new BackendUnavailableError(
+        this.options.software === false
+          ? `no WebGPU GPU (${opened.reason}; the software adapter runs slower than the CPU backend, --backend webgpu uses it)`
+          : `no WebGPU device: ${opened.reason}`,
+      );
     const gpu = opened.gpu;
     this.gpu = gpu;
     this.device = gpu.description;

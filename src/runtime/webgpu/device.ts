@@ -77,11 +77,13 @@ async function openDevice(adapter: GPUAdapter, software: boolean): Promise<WebGp
 }
 
 /**
- * Opens a WebGPU device: first a hardware adapter (Vulkan / Metal / D3D12), then Mesa's
- * software OpenGL ES adapter in compatibility mode. Never throws; on failure the result
+ * Opens a WebGPU device: first a hardware adapter (Vulkan / Metal / D3D12), then (unless
+ * `software` is false) Mesa's software OpenGL ES adapter in compatibility mode. Never throws; on failure the result
  * carries the reasons so that tests can skip loudly instead of passing silently.
  */
-export async function openWebGpu(): Promise<OpenWebGpuResult> {
+export async function openWebGpu(
+  options: { readonly software?: boolean } = {},
+): Promise<OpenWebGpuResult> {
   // The webgpu package exposes GPUBufferUsage, GPUMapMode, ... as globals only on request.
   Object.assign(globalThis, globals);
   const failures: string[] = [];
@@ -92,6 +94,7 @@ export async function openWebGpu(): Promise<OpenWebGpuResult> {
   } catch (error) {
     failures.push(`hardware adapter: ${String(error)}`);
   }
+  if (options.software === false) return { ok: false, reason: failures.join('; ') };
   // Mesa's EGL needs no display server with these, and stays quiet about XDG_RUNTIME_DIR.
   process.env['EGL_PLATFORM'] ??= 'surfaceless';
   process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
