@@ -1,19 +1,17 @@
 /**
- * (a) Neuron updates per second of a population on the CPU (generated JavaScript, float32)
+ * (a) Neuron updates per second of a population on the CPU (generated WebAssembly, float32)
  * and on WebGPU (generated WGSL), compile time excluded.
  *
  * Two numbers per backend:
  * - end to end: simulate(plan, backend) with the real backend, i.e. the kernels plus what
  *   the runtime does around them (spike readback, splitting and sorting spikes per chunk);
- * - kernel only: the same generated kernels driven by a minimal loop (CPU: the step
- *   functions from generateSource(plan, 'js'); WebGPU: the same pipelines, bindings and
+ * - kernel only: the same generated kernels driven by a minimal loop (CPU: the backend's
+ *   WebAssembly kernels, cpu-kernels.ts wasmKernels; WebGPU: the same pipelines, bindings and
  *   chunking as the backend, reading back only the spike count), so the difference is
  *   what the runtime adds. Networks without projections only (no spike delivery here).
  */
 import { performance } from 'node:perf_hooks';
 import { generateSource, layoutOf } from '../src/codegen/module.js';
-import { JS_KERNEL_PARAMETERS } from '../src/codegen/js/kernel.js';
-import { entryPointName } from '../src/codegen/kernel-ir.js';
 import {
   STEP_UNIFORM_STRIDE,
   WORKGROUP_SIZE,
@@ -21,6 +19,7 @@ import {
   stepDispatches,
 } from '../src/codegen/wgsl/kernel.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
+import { wasmKernels } from '../src/runtime/cpu-kernels.js';
 import { cpuBackend, webGpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { type WebGpu, formatCompilationMessages } from '../src/runtime/webgpu/device.js';
@@ -91,61 +90,18 @@ async function endToEnd(
   return measurement(plan, result.wallSeconds, spikes);
 }
 
-/** The step-function parameters this loop passes, in order; checked against the generator's. */
-const CPU_PARAMETERS = [
-  'sf_state',
-  'sf_record',
-  'sf_spikes',
-  'sf_rt',
-  'sf_step',
-  'sf_chunk_step',
-  'sf_events',
-  'sf_conn',
-];
-
-type StepFunction = (
-  state: Float32Array,
-  record: Float32Array,
-  spikes: number[],
-  rt: unknown,
-  step: number,
-  chunkStep: number,
-  events: Uint32Array,
-  conn: Uint32Array,
-) => void;
-
-/** The CPU kernels alone: generateSource(plan, 'js') compiled with new Function, chunked as CpuBackend does. */
-function cpuKernelOnly(plan: SimulationPlan, chunkSteps: number): Measurement {
+/** The CPU kernels alone: the backend's own (WebAssembly) kernels stepped in a loop, spikes counted. */
+async function cpuKernelOnly(plan: SimulationPlan, chunkSteps: number): Promise<Measurement> {
   requireNoProjections(plan);
-  if (JS_KERNEL_PARAMETERS.join() !== CPU_PARAMETERS.join())
-    throw new Error(
-      `the JS kernel signature changed (${JS_KERNEL_PARAMETERS.join(', ')}); update bench/throughput.ts`,
-    );
-  const source = generateSource(plan, 'js');
-  const names = plan.kernels.map((k) => entryPointName(k.population));
-  const steps = new Function(
-    `'use strict';\n${source}\nreturn [${names.join(', ')}];`,
-  )() as StepFunction[];
   const layout = layoutOf(plan);
-  const state = initialState(plan);
-  const record = new Float32Array(chunkSteps * layout.recordRow);
-  const events = new Uint32Array(layout.ringWords + layout.countWords);
-  const rt = new Proxy(
-    {},
-    {
-      get: () => () => {
-        throw new Error('the benchmark kernel is not expected to draw random numbers');
-      },
-    },
-  );
+  const kernels = await wasmKernels(plan, layout, chunkSteps);
+  kernels.state.set(initialState(plan));
   let total = 0;
   const start = performance.now();
   for (let first = 0; first < plan.steps; first += chunkSteps) {
     const n = Math.min(chunkSteps, plan.steps - first);
     const spikes: number[] = [];
-    for (let s = 0; s < n; s++)
-      for (const step of steps)
-        step(state, record, spikes, rt, first + s, s, events, layout.connectivity);
+    for (let s = 0; s < n; s++) kernels.step(first + s, s, spikes);
     total += spikes.length / 2;
   }
   return measurement(plan, (performance.now() - start) / 1000, total);
@@ -156,7 +112,7 @@ export async function cpuThroughput(plan: SimulationPlan): Promise<ThroughputRes
   const chunkSteps = backend.maxChunkSteps(plan);
   try {
     const e2e = await endToEnd(plan, backend);
-    const kernel = cpuKernelOnly(plan, chunkSteps);
+    const kernel = await cpuKernelOnly(plan, chunkSteps);
     return {
       backend: 'cpu',
       device: backend.device,
@@ -165,7 +121,7 @@ export async function cpuThroughput(plan: SimulationPlan): Promise<ThroughputRes
       endToEnd: e2e,
       kernelOnly: kernel,
       chunkSteps,
-      notes: ['one thread of generated JavaScript, every operation rounded with Math.fround'],
+      notes: ['one thread of generated WebAssembly, float32 instructions'],
     };
   } finally {
     backend.dispose();
