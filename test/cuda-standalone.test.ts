@@ -329,8 +329,8 @@ describe('spikeforge compile --target cuda --standalone', () => {
     return { io: { out: (t) => out.push(t), err: (t) => err.push(t) }, out, err };
   };
 
-  it('writes the kernels, manifest, host program, data files and CMakeLists.txt', async () => {
-    const dir = join(TEMP, 'cli_standalone');
+  /** `spikeforge compile examples/ei_net.spk --target cuda --standalone -o dir`, which must succeed. */
+  const compileStandalone = async (dir: string): Promise<void> => {
     const r = io();
     const code = await main(
       [
@@ -345,6 +345,11 @@ describe('spikeforge compile --target cuda --standalone', () => {
       r.io,
     );
     expect(code, r.err.join('\n')).toBe(EXIT.ok);
+  };
+
+  it('writes the kernels, manifest, host program, data files and CMakeLists.txt', async () => {
+    const dir = join(TEMP, 'cli_standalone');
+    await compileStandalone(dir);
     expect(readdirSync(dir).sort()).toEqual(
       [
         'CMakeLists.txt',
@@ -423,20 +428,7 @@ describe('spikeforge compile --target cuda --standalone', () => {
   const buildStandalone = (): Promise<string> =>
     (built ??= (async () => {
       const dir = join(TEMP, 'cmake_standalone');
-      const r = io();
-      const code = await main(
-        [
-          'compile',
-          join(ROOT, 'examples', 'ei_net.spk'),
-          '--target',
-          'cuda',
-          '--standalone',
-          '-o',
-          dir,
-        ],
-        r.io,
-      );
-      expect(code, r.err.join('\n')).toBe(EXIT.ok);
+      await compileStandalone(dir);
       const build = join(dir, 'build');
       const configure = spawnSync(
         'cmake',

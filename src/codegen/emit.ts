@@ -1,3 +1,4 @@
+import { InternalError } from '../diagnostics/diagnostic.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { CURSOR_STATE, type KernelStatement, nextName } from './kernel-ir.js';
 import type { CLikePrinter } from './printer.js';
@@ -170,6 +171,42 @@ export function counterRead(
   return c.slots === 1
     ? `${c.offset}${suffix} + sf_i`
     : `${c.offset}${suffix} + (${step} % ${c.slots}${suffix}) * ${c.size}${suffix} + sf_i`;
+}
+
+/**
+ * What a gather (kernel-ir.ts) of projection `route` adds up for post neuron il: the value of
+ * every pre-synaptic element (all_to_all), of element il (one_to_one), or of the elements
+ * listed in il's in-row of stored connectivity (words inStart[il] .. inStart[il + 1] of the
+ * connectivity buffer index `element`: sources for per-pre state, synapse ids for per-synapse
+ * state). Procedural rows cannot be gathered (routing keeps such state off them).
+ */
+export type GatherSource =
+  | { readonly kind: 'all'; readonly count: number }
+  | { readonly kind: 'one' }
+  | { readonly kind: 'rows'; readonly inStart: number; readonly element: number };
+
+export function gatherSource(
+  layout: BufferLayout,
+  route: number,
+  over: 'sources' | 'synapses',
+): GatherSource {
+  const r = layout.route(route);
+  switch (r.connectivity.kind) {
+    case 'all':
+      return { kind: 'all', count: r.projection.preRange.end - r.projection.preRange.start };
+    case 'one':
+      return { kind: 'one' };
+    case 'geometric':
+      throw new InternalError(
+        'procedural rows cannot be gathered by post neuron (routing refuses them)',
+      );
+    case 'rows':
+      return {
+        kind: 'rows',
+        inStart: layout.rowArray(route, 'inStart'),
+        element: layout.rowArray(route, over === 'sources' ? 'inSources' : 'inSynapses'),
+      };
+  }
 }
 
 /** How a target spells the parts of a delivery kernel's body that differ between targets. */

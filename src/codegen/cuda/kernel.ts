@@ -1,4 +1,3 @@
-import { InternalError } from '../../diagnostics/diagnostic.js';
 import { PHILOX_CUDA } from '../../random/philox-cuda.js';
 import type { Connectivity } from '../connectivity.js';
 import {
@@ -10,6 +9,7 @@ import {
   deliveryReadsIndex,
   emitStatements,
   rangeCondition,
+  gatherSource,
 } from '../emit.js';
 import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
@@ -80,39 +80,29 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
       ];
     },
     gather: (name, route, owner, state, over) => {
-      const r = layout.route(route);
-      const p = r.projection;
+      const p = layout.route(route).projection;
       const source = layout.stateOffset(owner, state);
-      const nPre = p.preRange.end - p.preRange.start;
+      const from = gatherSource(layout, route, over);
       const lines = [
         `sf_real ${name} = 0;`,
         `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, p.postRange.end + 1, 'u') ?? 'true'}) {`,
-        ...(r.connectivity.kind === 'all'
-          ? []
-          : [`  const unsigned il = sf_i - ${p.postRange.start}u;`]),
+        ...(from.kind === 'all' ? [] : [`  const unsigned il = sf_i - ${p.postRange.start}u;`]),
       ];
       // Sources in ascending order, as on every backend, so that the float sums agree.
-      switch (r.connectivity.kind) {
+      switch (from.kind) {
         case 'all':
           lines.push(
-            `  for (unsigned j = 0u; j < ${nPre}u; j++) ${name} = ${name} + sf_state[${source}u + j];`,
+            `  for (unsigned j = 0u; j < ${from.count}u; j++) ${name} = ${name} + sf_state[${source}u + j];`,
           );
           break;
         case 'one':
           lines.push(`  ${name} = sf_state[${source}u + il];`);
           break;
-        case 'geometric':
-          throw new InternalError(
-            'procedural rows cannot be gathered by post neuron (routing refuses them)',
-          );
-        case 'rows': {
-          const inStart = layout.rowArray(route, 'inStart');
-          const element = layout.rowArray(route, over === 'sources' ? 'inSources' : 'inSynapses');
+        case 'rows':
           lines.push(
-            `  for (unsigned k = sf_conn[${inStart}u + il]; k < sf_conn[${inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${element}u + k]];`,
+            `  for (unsigned k = sf_conn[${from.inStart}u + il]; k < sf_conn[${from.inStart}u + il + 1u]; k++) ${name} = ${name} + sf_state[${source}u + sf_conn[${from.element}u + k]];`,
           );
           break;
-        }
       }
       lines.push('}');
       return lines;

@@ -1,4 +1,3 @@
-import { InternalError } from '../../diagnostics/diagnostic.js';
 import type { Precision } from '../printer.js';
 import {
   type KernelPrinter,
@@ -6,6 +5,7 @@ import {
   counterRead,
   emitStatements,
   rangeCondition,
+  gatherSource,
 } from '../emit.js';
 import { readLocals } from '../legalize.js';
 import { INDEX, type PopulationKernel, SPIKED, STEP, nextName } from '../kernel-ir.js';
@@ -43,37 +43,28 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
       return [`let ${name} = ${value};`, `sf_events[${at}] = 0;`];
     },
     gather: (name, route, owner, state, over) => {
-      const r = layout.route(route);
-      const p = r.projection;
+      const p = layout.route(route).projection;
       const source = layout.stateOffset(owner, state);
-      const nPre = p.preRange.end - p.preRange.start;
       const local = `(sf_i - ${p.postRange.start})`;
+      const from = gatherSource(layout, route, over);
       const lines = [
         `let ${name} = 0;`,
         `if (sf_i >= ${p.postRange.start} && sf_i < ${p.postRange.end}) {`,
       ];
-      const c = r.connectivity;
-      switch (c.kind) {
+      switch (from.kind) {
         case 'all':
           lines.push(
-            `  for (let j = 0; j < ${nPre}; j++) ${name} = ${add(name, `sf_state[${source} + j]`)};`,
+            `  for (let j = 0; j < ${from.count}; j++) ${name} = ${add(name, `sf_state[${source} + j]`)};`,
           );
           break;
         case 'one':
           lines.push(`  ${name} = sf_state[${source} + ${local}];`);
           break;
-        case 'geometric':
-          throw new InternalError(
-            'procedural rows cannot be gathered by post neuron (routing refuses them)',
-          );
-        case 'rows': {
-          const inStart = layout.rowArray(route, 'inStart');
-          const element = layout.rowArray(route, over === 'sources' ? 'inSources' : 'inSynapses');
+        case 'rows':
           lines.push(
-            `  for (let k = sf_conn[${inStart} + ${local}]; k < sf_conn[${inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${element} + k]]`)};`,
+            `  for (let k = sf_conn[${from.inStart} + ${local}]; k < sf_conn[${from.inStart} + ${local} + 1]; k++) ${name} = ${add(name, `sf_state[${source} + sf_conn[${from.element} + k]]`)};`,
           );
           break;
-        }
       }
       lines.push('}');
       return lines;

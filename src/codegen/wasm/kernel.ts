@@ -1,5 +1,5 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import { type KernelPrinter, type StatementSyntax, emitStatements } from '../emit.js';
+import { type KernelPrinter, type StatementSyntax, emitStatements, gatherSource } from '../emit.js';
 import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
 import {
@@ -111,50 +111,33 @@ function watSyntax(
       ];
     },
     gather: (name, route, owner, state, over) => {
-      const r = layout.route(route);
-      const p = r.projection;
+      const p = layout.route(route).projection;
       const source = plan.state + 4 * layout.stateOffset(owner, state);
-      const nPre = p.preRange.end - p.preRange.start;
       const local = `(i32.sub ${get('sf_i')} ${i32(p.postRange.start)})`;
       const add = (element: string): string =>
         `(local.set $${name} (f32.add ${get(name)} (f32.load offset=${source} (i32.shl ${element} (i32.const 2)))))`;
       declare('sf_k', 'i32');
       declare('sf_end', 'i32');
-      const loop = (from: string, to: string, element: string): string[] => [
-        `(local.set $sf_k ${from})`,
-        `(local.set $sf_end ${to})`,
+      const loop = (first: string, end: string, element: string): string[] => [
+        `(local.set $sf_k ${first})`,
+        `(local.set $sf_end ${end})`,
         '(block $sf_gathered (loop $sf_gather',
         `  (br_if $sf_gathered (i32.ge_u ${get('sf_k')} ${get('sf_end')}))`,
         `  ${add(element)}`,
         `  (local.set $sf_k (i32.add ${get('sf_k')} (i32.const 1)))`,
         '  (br $sf_gather)))',
       ];
-      const body: string[] = [];
-      const c = r.connectivity;
-      switch (c.kind) {
-        case 'all':
-          body.push(...loop(i32(0), i32(nPre), get('sf_k')));
-          break;
-        case 'one':
-          body.push(add(local));
-          break;
-        case 'geometric':
-          throw new InternalError(
-            'procedural rows cannot be gathered by post neuron (routing refuses them)',
-          );
-        case 'rows': {
-          const inStart = layout.rowArray(route, 'inStart');
-          const element = layout.rowArray(route, over === 'sources' ? 'inSources' : 'inSynapses');
-          body.push(
-            ...loop(
-              connWord(`(i32.add ${i32(inStart)} ${local})`),
-              connWord(`(i32.add ${i32(inStart + 1)} ${local})`),
-              connWord(`(i32.add ${i32(element)} ${get('sf_k')})`),
-            ),
-          );
-          break;
-        }
-      }
+      const from = gatherSource(layout, route, over);
+      const body =
+        from.kind === 'all'
+          ? loop(i32(0), i32(from.count), get('sf_k'))
+          : from.kind === 'one'
+            ? [add(local)]
+            : loop(
+                connWord(`(i32.add ${i32(from.inStart)} ${local})`),
+                connWord(`(i32.add ${i32(from.inStart + 1)} ${local})`),
+                connWord(`(i32.add ${i32(from.element)} ${get('sf_k')})`),
+              );
       return [
         set(name, 'f32', '(f32.const 0)'),
         `(if (i32.and (i32.ge_u ${get('sf_i')} ${i32(p.postRange.start)}) (i32.lt_u ${get('sf_i')} ${i32(p.postRange.end)})) (then`,

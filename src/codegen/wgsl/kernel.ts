@@ -1,4 +1,3 @@
-import { InternalError } from '../../diagnostics/diagnostic.js';
 import { PHILOX_WGSL } from '../../random/philox-wgsl.js';
 import type { Connectivity } from '../connectivity.js';
 import {
@@ -10,6 +9,7 @@ import {
   deliveryReadsIndex,
   emitStatements,
   rangeCondition,
+  gatherSource,
 } from '../emit.js';
 import { readLocals } from '../legalize.js';
 import {
@@ -125,22 +125,19 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
       ];
     },
     gather: (name, route, owner, state, over) => {
-      const r = layout.route(route);
-      const p = r.projection;
+      const p = layout.route(route).projection;
       const source = layout.stateOffset(owner, state);
-      const nPre = p.preRange.end - p.preRange.start;
-      const postSize = layout.route(route).projection.postRange.end;
-      const c = r.connectivity;
+      const from = gatherSource(layout, route, over);
       const lines = [
         `var ${name}: f32 = 0.0f;`,
-        `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, postSize + 1, 'u') ?? 'true'}) {`,
-        ...(c.kind === 'all' ? [] : [`  let il = sf_i - ${p.postRange.start}u;`]),
+        `if (${rangeCondition('sf_i', p.postRange.start, p.postRange.end, p.postRange.end + 1, 'u') ?? 'true'}) {`,
+        ...(from.kind === 'all' ? [] : [`  let il = sf_i - ${p.postRange.start}u;`]),
       ];
       // Sources in ascending order, as on every backend, so that the float sums agree.
-      switch (c.kind) {
+      switch (from.kind) {
         case 'all':
           lines.push(
-            `  for (var j = 0u; j < ${nPre}u; j++) {`,
+            `  for (var j = 0u; j < ${from.count}u; j++) {`,
             `    ${name} = ${name} + sf_state[${source}u + j];`,
             '  }',
           );
@@ -148,20 +145,13 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
         case 'one':
           lines.push(`  ${name} = sf_state[${source}u + il];`);
           break;
-        case 'geometric':
-          throw new InternalError(
-            'procedural rows cannot be gathered by post neuron (routing refuses them)',
-          );
-        case 'rows': {
-          const inStart = layout.rowArray(route, 'inStart');
-          const element = layout.rowArray(route, over === 'sources' ? 'inSources' : 'inSynapses');
+        case 'rows':
           lines.push(
-            `  for (var k = sf_conn[${inStart}u + il]; k < sf_conn[${inStart}u + il + 1u]; k++) {`,
-            `    ${name} = ${name} + sf_state[${source}u + sf_conn[${element}u + k]];`,
+            `  for (var k = sf_conn[${from.inStart}u + il]; k < sf_conn[${from.inStart}u + il + 1u]; k++) {`,
+            `    ${name} = ${name} + sf_state[${source}u + sf_conn[${from.element}u + k]];`,
             '  }',
           );
           break;
-        }
       }
       lines.push('}');
       return lines;
