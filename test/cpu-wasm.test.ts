@@ -23,6 +23,7 @@ import { HOST_FUNCTIONS, WASM_HELPERS } from '../src/codegen/wasm/printer.js';
 import { geometricRow, skipTable } from '../src/codegen/connectivity.js';
 import { boxMuller, philox4x32_10, u32ToUniform01 } from '../src/random/philox.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
+import { CpuBackend } from '../src/runtime/cpu.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { ROOT, compileNetworks } from './golden/cases.js';
@@ -167,6 +168,20 @@ async function runWith(plan: SimulationPlan, language: 'wasm' | 'js') {
     backend.dispose();
   }
 }
+
+describe('a network too large for a WebAssembly memory', () => {
+  it('runs on the JavaScript kernels, says so, and computes the same', async () => {
+    const plan = planOf('examples/ei_net.spk');
+    const small = new CpuBackend('f32', 'wasm', 1024);
+    await small.prepare(plan);
+    expect(small.device).toContain('(JavaScript, float32');
+    const fallback = await simulate(plan, small);
+    const wasm = await runWith(plan, 'wasm');
+    expect(fallback.chunks.map((c) => [...c.spikes])).toEqual(
+      wasm.chunks.map((c) => [...c.spikes]),
+    );
+  });
+});
 
 describe('the CPU backend: WebAssembly kernels equal the JavaScript float32 kernels', () => {
   it.each(FILES)('%s', async (file) => {

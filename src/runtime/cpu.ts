@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import type { BufferLayout } from '../codegen/layout.js';
 import { layoutOf } from '../codegen/module.js';
+import { wasmMemoryPlan } from '../codegen/wasm/kernel.js';
 import type { Precision } from '../codegen/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import {
@@ -19,30 +20,38 @@ import { type CpuKernelLanguage, type CpuKernels, jsKernels, wasmKernels } from 
  */
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
-  readonly device: string;
+  device: string;
   private plan: SimulationPlan | undefined;
   private layout: BufferLayout | undefined;
   private kernels: CpuKernels | undefined;
   /** The generated source (JavaScript or WebAssembly text), for debugging. */
   source = '';
 
+  /**
+   * `maxWasmBytes`: the most memory a WebAssembly module may have (4 GiB, all that 32-bit
+   * addresses reach); a network that needs more runs on the JavaScript kernels, which compute
+   * the same bits, more slowly.
+   */
   constructor(
     readonly precision: Precision,
     readonly language: CpuKernelLanguage = precision === 'f32' ? 'wasm' : 'js',
+    private readonly maxWasmBytes = 2 ** 32,
   ) {
     if (precision === 'f64' && language === 'wasm')
       throw new InternalError('the WebAssembly kernels are float32 only');
-    const how = language === 'wasm' ? 'WebAssembly' : 'JavaScript';
-    this.device = `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, one thread)`;
+    this.device = describeCpu(language, precision);
   }
 
   async prepare(plan: SimulationPlan): Promise<void> {
     const layout = layoutOf(plan);
     const recordSteps = this.maxChunkSteps(plan);
-    const kernels =
-      this.language === 'wasm'
-        ? await wasmKernels(plan, layout, recordSteps)
-        : jsKernels(plan, layout, this.precision, recordSteps);
+    const wasm =
+      this.language === 'wasm' &&
+      wasmMemoryPlan(plan.kernels, layout, recordSteps).bytes <= this.maxWasmBytes;
+    const kernels = wasm
+      ? await wasmKernels(plan, layout, recordSteps)
+      : jsKernels(plan, layout, this.precision, recordSteps);
+    this.device = describeCpu(wasm ? 'wasm' : 'js', this.precision);
     for (const k of plan.kernels) {
       const initial = plan.initial.get(k.population);
       for (const s of k.states) {
@@ -93,6 +102,12 @@ export class CpuBackend implements Backend {
   dispose(): void {
     this.kernels = undefined;
   }
+}
+
+/** e.g. "AMD EPYC (WebAssembly, float32, one thread)". */
+function describeCpu(language: CpuKernelLanguage, precision: Precision): string {
+  const how = language === 'wasm' ? 'WebAssembly' : 'JavaScript';
+  return `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, one thread)`;
 }
 
 /**
