@@ -623,7 +623,7 @@ export const PROFILE_CATEGORIES = [
   'kernels (generated step functions)',
   'delivery (deliverOnHost over stored rows)',
   'spike lists (splitSpikes, sortSpikes)',
-  'output (OutputWriter.add: sort, format, write spikes.csv)',
+  'output (OutputWriter.add: merge, format, write spikes.csv)',
   'garbage collection',
   'other',
 ] as const;
@@ -680,7 +680,7 @@ function frameCategory(node: ProfileNode): ProfileCategory | undefined {
   const { functionName, url } = node.callFrame;
   if (functionName === '(garbage collector)') return 'garbage collection';
   if (url.endsWith('/runtime/output.ts'))
-    return 'output (OutputWriter.add: sort, format, write spikes.csv)';
+    return 'output (OutputWriter.add: merge, format, write spikes.csv)';
   if (functionName === 'splitSpikes' || functionName === 'sortSpikes')
     return 'spike lists (splitSpikes, sortSpikes)';
   if (isFrame(node, 'deliverOnHost', '/runtime/cpu.ts') || url.endsWith('/codegen/connectivity.ts'))

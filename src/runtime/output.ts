@@ -99,10 +99,8 @@ export class OutputWriter {
 
   add(chunk: Chunk): void {
     const dt = this.plan.network.dt;
-    // Chronological across populations: (step, population order, index), compared as numbers.
-    const entries: [number, number, number][] = [];
     const populations = [...chunk.spikes.keys()].filter((p) => this.raster.has(p));
-    populations.forEach((population, order) => {
+    const lists = populations.map((population) => {
       const spikes = chunk.spikes.get(population)!;
       this.spikeCounts.set(
         population,
@@ -110,17 +108,29 @@ export class OutputWriter {
       );
       const raster = this.raster.get(population)!;
       for (let k = 0; k < spikes.steps.length; k++) {
-        entries.push([spikes.steps[k]!, order, spikes.indices[k]!]);
-        if (raster.times.length < MAX_RASTER_SPIKES) {
-          raster.times.push(spikes.steps[k]! * dt);
-          raster.indices.push(spikes.indices[k]!);
-        }
+        if (raster.times.length >= MAX_RASTER_SPIKES) break;
+        raster.times.push(spikes.steps[k]! * dt);
+        raster.indices.push(spikes.indices[k]!);
       }
+      return spikes;
     });
-    entries.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-    const lines = entries.map(
-      ([step, order, index]) => `${formatTime(step * dt)},${populations[order]},${index}\n`,
-    );
+    // Chronological across populations: by step, then population order, then index. Each list
+    // is ordered by step then index already (Chunk), so a merge by step does it, and each
+    // step's time is formatted once.
+    const next = lists.map(() => 0);
+    const lines: string[] = [];
+    for (;;) {
+      let step = Infinity;
+      lists.forEach((l, o) => {
+        if (next[o]! < l.steps.length) step = Math.min(step, l.steps[next[o]!]!);
+      });
+      if (step === Infinity) break;
+      const time = formatTime(step * dt);
+      lists.forEach((l, o) => {
+        for (let k = next[o]!; k < l.steps.length && l.steps[k] === step; k = ++next[o]!)
+          lines.push(`${time},${populations[o]},${l.indices[k]}\n`);
+      });
+    }
     this.spikesFile.write(lines.join(''));
     this.plan.traces.forEach((request, r) => {
       const width = request.range.end - request.range.start;
