@@ -12,7 +12,8 @@
  * Random byte strings, random token soup and deeply nested parentheses are fed
  * too. For every case:
  *   - no exception escapes compileFiles (an InternalError is a failure too), nor
- *     buildPlan (routing and kernel IR) on small networks other than a DiagnosticError,
+ *     buildPlan (routing and kernel IR) and code generation for every target on small
+ *     networks (the WebAssembly text assembled and validated) other than a DiagnosticError,
  *   - it finishes within PER_CASE_LIMIT_MS,
  *   - it yields either a program or at least one error diagnostic whose
  *     location lies within its file, and every diagnostic renders.
@@ -23,7 +24,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DiagnosticError, renderDiagnostic } from '../src/diagnostics/diagnostic.js';
-import { buildPlan } from '../src/codegen/module.js';
+import { TARGETS, buildPlan, generateSource } from '../src/codegen/module.js';
+import wabt from 'wabt';
 import type { Network } from '../src/ir/types.js';
 import { lineColumn } from '../src/diagnostics/source.js';
 import { formatModel, formatNetwork } from '../src/ir/print.js';
@@ -34,6 +36,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED = Number(process.env['SPK_FUZZ_SEED'] ?? 20240611);
 const SCALE = Number(process.env['SPK_FUZZ_SCALE'] ?? 1);
 const PER_CASE_LIMIT_MS = 2000;
+const assembler = await wabt();
 /**
  * Time budgets: the mutation group stops early past MUTATION_BUDGET_MS, the token soup past
  * SOUP_BUDGET_MS, so the file stays well inside 90 s on a slow or busy machine. The case
@@ -455,7 +458,15 @@ function compileCase(text: string, label: string): Outcome {
     for (const n of program.networks.values()) {
       if (!own(n.span) || !smallNetwork(n)) continue;
       try {
-        buildPlan(n, 2);
+        const plan = buildPlan(n, 2);
+        // Every target's code, and the WebAssembly the CPU backend would assemble.
+        for (const target of TARGETS) generateSource(plan, target);
+        const wat = assembler.parseWat('fuzz.wat', generateSource(plan, 'wasm'));
+        try {
+          wat.validate();
+        } finally {
+          wat.destroy();
+        }
       } catch (error) {
         if (error instanceof DiagnosticError) {
           for (const d of error.diagnostics) renderDiagnostic(d);
@@ -463,7 +474,7 @@ function compileCase(text: string, label: string): Outcome {
         }
         const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         throw new Error(
-          `${label}: buildPlan threw ${what}\n--- input ---\n${clip(text)}\n--- end ---`,
+          `${label}: buildPlan or code generation threw ${what}\n--- input ---\n${clip(text)}\n--- end ---`,
         );
       }
     }

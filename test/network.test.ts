@@ -21,6 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPlan, manifest } from '../src/codegen/module.js';
+import { DiagnosticError } from '../src/diagnostics/diagnostic.js';
 import { analysePlacement } from '../src/ir/placement.js';
 import type { Network, SynapseModel } from '../src/ir/types.js';
 import { compileFiles } from '../src/pipeline.js';
@@ -997,6 +998,37 @@ describe('weights and delays that vary per synapse', () => {
       for (let i = 0; i < 4; i++)
         for (let n = 0; n < steps; n++)
           expect(Math.abs(r.traces.get('P.c')![i]![n]! - expected[i]![n]!)).toBeLessThan(1e-6);
+  });
+
+  it('a delay too long for its spike buffers is a diagnostic at the delay, constant or varying', () => {
+    for (const delay of ['4320000000 ms', 'uniform(1 ms, 4320000000 ms)']) {
+      const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network N {
+  population X = Poisson(100, rate = 10 Hz)
+  population Y = Lif(10)
+  projection P = X -> Y {
+    connect fixed_probability(0.5)
+    weight 1 nA
+    delay ${delay}
+    synapse Expon
+    output CUBA
+  }
+}`;
+      const network = compileText('long_delay', text);
+      let caught: unknown;
+      try {
+        buildPlan(network, 1);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(DiagnosticError);
+      const [d] = (caught as DiagnosticError).diagnostics;
+      expect(d!.message).toMatch(
+        /^a delay of \d+ steps is too long: its spike buffers, a row of 101 words per step of delay, hold at most 2657775 steps \(265778 ms at dt = 0\.1 ms\)$/,
+      );
+      expect(text.slice(d!.span.start, d!.span.end)).toBe(delay);
+    }
   });
 
   it('weights and delays that vary per synapse need stored connections', () => {

@@ -254,6 +254,9 @@ function touchesNeurons(model: SynapseModel, merged: boolean): Span | undefined 
   return assigns(model.onPre) ?? assigns(model.onPost);
 }
 
+/** The most words the delay buffers of one projection (its ring or its arrival counters) may take: 1 GiB. */
+const MAX_DELAY_BUFFER_WORDS = 2 ** 28;
+
 /** One projection's route, or undefined after a diagnostic. */
 function routeProjection(
   network: Network,
@@ -308,13 +311,33 @@ function routeProjection(
   const connectivity: Connectivity = rows === undefined ? built : { kind: 'rows', rows };
   const base = { projection: p, index, connectivity, placement };
   const delaySteps = delaysVary ? 0 : Math.max(1, stepsIn(constantDelay, network.dt));
-  const synapticDelays = delaysVary
-    ? Uint32Array.from(
-        synapticValues(p.delay!, rows!, network.seed, `${network.name}.${p.name}.delay`),
-        (d) => Math.max(1, stepsIn(d, network.dt)),
+  const varyingSteps = delaysVary
+    ? synapticValues(p.delay!, rows!, network.seed, `${network.name}.${p.name}.delay`).map((d) =>
+        Math.max(1, stepsIn(d, network.dt)),
       )
     : undefined;
-  const delays = synapticDelays === undefined ? {} : { synapticDelays };
+  // A spike waits in a ring of per-step lists (a row per step of delay, one word per pre
+  // neuron), or, with varying delays, in counters with a row per arrival step.
+  const longest = varyingSteps?.reduce((a, b) => Math.max(a, b), 1) ?? delaySteps;
+  const preSize = network.populations.find((x) => x.name === p.pre)!.size;
+  const rowWords = Math.max(
+    1 + preSize,
+    varyingSteps === undefined
+      ? 0
+      : placement.placement === 'post'
+        ? network.populations.find((x) => x.name === p.post)!.size
+        : rows!.outTargets.length,
+  );
+  if ((longest + 1) * rowWords > MAX_DELAY_BUFFER_WORDS) {
+    const fits = Math.floor(MAX_DELAY_BUFFER_WORDS / rowWords) - 1;
+    diagnostics.error(
+      p.delay?.span ?? p.span,
+      `a delay of ${longest} steps is too long: its spike buffers, a row of ${rowWords} words per step of delay, hold at most ${fits} steps (${Number((fits * network.dt).toPrecision(6))} ms at dt = ${network.dt} ms)`,
+    );
+    return undefined;
+  }
+  const delays =
+    varyingSteps === undefined ? {} : { synapticDelays: Uint32Array.from(varyingSteps) };
   if (!weightsVary) return { ...base, delaySteps, weight: constantWeight, ...delays };
   const synapticWeights = synapticValues(
     p.weight,
