@@ -304,7 +304,7 @@ describe.skipIf(HAVE_CUDA)('without a CUDA device', () => {
     expect(summary.backend).toBe(gpu.ok ? 'webgpu' : 'cpu');
     if (!gpu.ok)
       expect(r.stderr).toContain(
-        'the software adapter runs slower than the CPU backend, --backend webgpu uses it); using the CPU',
+        'its software adapter is slower than the CPU backend (--backend webgpu uses it); using the CPU',
       );
   });
 

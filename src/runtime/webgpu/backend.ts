@@ -75,7 +75,7 @@ export class WebGpuBackend implements Backend {
     if (!opened.ok)
       throw new BackendUnavailableError(
         this.options.software === false
-          ? `no WebGPU GPU (${opened.reason}; the software adapter runs slower than the CPU backend, --backend webgpu uses it)`
+          ? `no GPU for WebGPU (${opened.reason}); its software adapter is slower than the CPU backend (--backend webgpu uses it)`
           : `no WebGPU device: ${opened.reason}`,
       );
     const gpu = opened.gpu;

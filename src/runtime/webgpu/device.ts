@@ -77,6 +77,21 @@ async function openDevice(adapter: GPUAdapter, software: boolean): Promise<WebGp
 }
 
 /**
+ * Why Dawn cannot find a GPU here, when that can be told without asking it: on Linux its
+ * hardware adapters come through the Vulkan loader, and without one Dawn prints a warning
+ * with a C++ source location on every run and finds nothing.
+ */
+async function missingVulkanLoader(): Promise<string | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    (await import('koffi')).default.load('libvulkan.so.1');
+    return undefined;
+  } catch {
+    return 'no Vulkan loader: libvulkan.so.1 not found';
+  }
+}
+
+/**
  * Opens a WebGPU device: first a hardware adapter (Vulkan / Metal / D3D12), then (unless
  * `software` is false) Mesa's software OpenGL ES adapter in compatibility mode. Never throws; on failure the result
  * carries the reasons so that tests can skip loudly instead of passing silently.
@@ -87,13 +102,16 @@ export async function openWebGpu(
   // The webgpu package exposes GPUBufferUsage, GPUMapMode, ... as globals only on request.
   Object.assign(globalThis, globals);
   const failures: string[] = [];
-  try {
-    const adapter = await instance([]).requestAdapter();
-    if (adapter !== null) return { ok: true, gpu: await openDevice(adapter, false) };
-    failures.push('no hardware adapter');
-  } catch (error) {
-    failures.push(`hardware adapter: ${String(error)}`);
-  }
+  const noLoader = await missingVulkanLoader();
+  if (noLoader !== undefined) failures.push(noLoader);
+  else
+    try {
+      const adapter = await instance([]).requestAdapter();
+      if (adapter !== null) return { ok: true, gpu: await openDevice(adapter, false) };
+      failures.push('no hardware adapter');
+    } catch (error) {
+      failures.push(`hardware adapter: ${String(error)}`);
+    }
   if (options.software === false) return { ok: false, reason: failures.join('; ') };
   // Mesa's EGL needs no display server with these, and stays quiet about XDG_RUNTIME_DIR.
   process.env['EGL_PLATFORM'] ??= 'surfaceless';
