@@ -19,7 +19,7 @@ import { jsPrelude } from '../src/codegen/js/prelude.js';
 import { EXP32 } from '../src/codegen/math32.js';
 import { buildPlan } from '../src/codegen/module.js';
 import { randomFunctions } from '../src/codegen/wasm/kernel.js';
-import { HOST_FUNCTIONS, WASM_HELPERS } from '../src/codegen/wasm/printer.js';
+import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS, hostMath } from '../src/codegen/wasm/printer.js';
 import { geometricRow, skipTable } from '../src/codegen/connectivity.js';
 import { boxMuller, philox4x32_10, u32ToUniform01 } from '../src/random/philox.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
@@ -88,23 +88,15 @@ describe('the WebAssembly sf_exp, sf_log, sf_exprel32', () => {
 describe('the WebAssembly Philox, draws and procedural rows', () => {
   it('equal philox4x32_10, u32ToUniform01, boxMuller and geometricRow', async () => {
     const seed = 0xdeadbeef;
-    const host = [...HOST_FUNCTIONS, 'log' as const];
-    const imports = host
-      .map(
-        (f) =>
-          `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
-      )
-      .join('\n');
-    const text = `(module (import "env" "memory" (memory 2))\n${imports}\n${randomFunctions({ philox: 0 }, seed)}
+    const text = `(module (import "env" "memory" (memory 2))\n${HOST_IMPORT_DECLARATIONS}\n${randomFunctions({ philox: 0 }, seed)}
       (export "philox" (func $sf_philox)) (export "uniform" (func $sf_uniform)) (export "normal" (func $sf_normal)))`;
     const parsed = (await wabt()).parseWat('random.wat', text);
     const binary = new Uint8Array(parsed.toBinary({}).buffer);
     parsed.destroy();
     const memory = new WebAssembly.Memory({ initial: 2 });
-    const math = Object.fromEntries(host.map((f) => [f, Math[f]]));
     const exports = new WebAssembly.Instance(new WebAssembly.Module(binary), {
       env: { memory },
-      math,
+      math: hostMath(),
     }).exports as Record<string, (...args: number[]) => number>;
     const words = new Uint32Array(memory.buffer, 0, 4);
     let state = 12345;

@@ -12,7 +12,12 @@ import {
   UnsupportedFunctionError,
   shortestFloat32,
 } from '../src/codegen/printer.js';
-import { HOST_FUNCTIONS, WASM_HELPERS, WatPrinter } from '../src/codegen/wasm/printer.js';
+import {
+  HOST_IMPORT_DECLARATIONS,
+  WASM_HELPERS,
+  WatPrinter,
+  hostMath,
+} from '../src/codegen/wasm/printer.js';
 import { WgslPrinter } from '../src/codegen/wgsl/printer.js';
 import { wgslPrelude } from '../src/codegen/wgsl/prelude.js';
 import { applyFn, compare, evaluate, truthy } from '../src/symbolic/evaluate.js';
@@ -765,16 +770,11 @@ const assembler = await wabt();
 /** Assembles a printed WAT expression over the symbols into a function (with the module's helpers). */
 function compileWat(code: string): (env: Inputs) => number {
   const params = SYMBOLS.map((s) => `(param $${s} f32)`).join(' ');
-  const host = HOST_FUNCTIONS.map(
-    (f) =>
-      `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
-  ).join('\n');
-  const text = `(module ${host}\n${WASM_HELPERS}\n(func (export "f") ${params} (result f32) ${code}))`;
+  const text = `(module ${HOST_IMPORT_DECLARATIONS}\n${WASM_HELPERS}\n(func (export "f") ${params} (result f32) ${code}))`;
   const parsed = assembler.parseWat('expression.wat', text);
   const binary = new Uint8Array(parsed.toBinary({}).buffer);
   parsed.destroy();
-  const math = Object.fromEntries(HOST_FUNCTIONS.map((f) => [f, Math[f]]));
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), { math });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), { math: hostMath() });
   const f = instance.exports['f'] as (...args: number[]) => number;
   return (env) => f(...SYMBOLS.map((s) => env[s]));
 }

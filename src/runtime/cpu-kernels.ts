@@ -6,7 +6,7 @@ import type { BufferLayout } from '../codegen/layout.js';
 import type { Precision } from '../codegen/printer.js';
 import { entryPointName } from '../codegen/kernel-ir.js';
 import { emitWasmModule, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kernel.js';
-import { HOST_FUNCTIONS, WatPrinter } from '../codegen/wasm/printer.js';
+import { WatPrinter, hostMath } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
 import type { Route } from '../codegen/network.js';
@@ -133,10 +133,9 @@ export async function wasmKernels(
     parsed.destroy();
   }
   const memory = new WebAssembly.Memory({ initial: wasmPages(memoryPlan) });
-  const math = Object.fromEntries([...HOST_FUNCTIONS, 'log' as const].map((f) => [f, Math[f]]));
   const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), {
     env: { memory },
-    math,
+    math: hostMath(),
   });
   const functions = plan.kernels.map((k) => {
     const f = instance.exports[entryPointName(k.population)];

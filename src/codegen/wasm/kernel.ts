@@ -12,7 +12,7 @@ import {
   nextName,
 } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
-import { HOST_FUNCTIONS, WASM_HELPERS } from './printer.js';
+import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS } from './printer.js';
 
 /**
  * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
@@ -272,10 +272,7 @@ export function emitWasmModule(
   return [
     '(module',
     `(import "env" "memory" (memory ${wasmPages(plan)}))`,
-    ...[...HOST_FUNCTIONS, 'log'].map(
-      (f) =>
-        `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
-    ),
+    HOST_IMPORT_DECLARATIONS,
     WASM_HELPERS,
     randomFunctions(plan, seed),
     ...kernels.map((k) => emitWasmKernel(k, layout, printer, plan)),

@@ -42,6 +42,20 @@ export const HOST_FUNCTIONS = [
   'pow',
 ] as const;
 
+/** Every host function a module imports: the printer's, and `log` for the normal draws. */
+const HOST_IMPORTS = [...HOST_FUNCTIONS, 'log'] as const;
+
+/** The module's import declarations of the host's Math (`$host_sin`, ...). */
+export const HOST_IMPORT_DECLARATIONS = HOST_IMPORTS.map(
+  (f) =>
+    `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
+).join('\n');
+
+/** What a module's `math` imports are bound to. */
+export function hostMath(): Record<string, (...args: number[]) => number> {
+  return Object.fromEntries(HOST_IMPORTS.map((f) => [f, Math[f]]));
+}
+
 /** Functions that are one float32 instruction, exact or correctly rounded. */
 const NATIVE: Readonly<Partial<Record<Fn, string>>> = {
   sqrt: 'f32.sqrt',
