@@ -1,16 +1,16 @@
 import wabt from 'wabt';
+import { forEachTarget } from '../codegen/connectivity.js';
 import { kernelPrinter } from '../codegen/emit.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation } from '../codegen/js/kernel.js';
 import { JsPrinter } from '../codegen/js/printer.js';
-import type { BufferLayout } from '../codegen/layout.js';
-import type { Precision } from '../codegen/printer.js';
 import { entryPointName } from '../codegen/kernel-ir.js';
+import type { BufferLayout } from '../codegen/layout.js';
+import type { Route } from '../codegen/network.js';
+import type { Precision } from '../codegen/printer.js';
 import { emitWasmModule, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kernel.js';
 import { WatPrinter, hostMath } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
-import type { Route } from '../codegen/network.js';
-import { forEachTarget } from '../codegen/connectivity.js';
 import type { SimulationPlan } from './backend.js';
 
 /**
