@@ -2,7 +2,7 @@
  * spikeforge benchmarks (`npm run bench`):
  *
  *   (a) neuron updates per second, 1M-neuron LifRef population, constant stimulus, spikes
- *       recorded: CPU (generated JavaScript, float32) and WebGPU, compile time excluded;
+ *       recorded: CPU (generated WebAssembly, float32) and WebGPU, compile time excluded;
  *   (b) .spk text to a ready WebGPU pipeline, stage by stage;
  *   (c) the derive benchmark (bench/derive.bench.ts);
  *   (d) COBA scaling (bench/coba-scaling.ts): the COBA network at fixed in-degree 80 for
