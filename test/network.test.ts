@@ -639,6 +639,40 @@ describe('placement decisions for the stdlib synapses', () => {
     );
   });
 
+  it('a synapse with noise keeps its state per synapse (independent noise does not merge), and runs', async () => {
+    const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse NoisyExp {
+  parameters { tau = 5 ms }
+  state { g = 0 }
+  equations { dg/dt = -g / tau + 0.1 * sqrt(2 / tau) * wiener() }
+  on_pre { g += 1 }
+  delivers w * g
+}
+network Net {
+  dt = 0.1 ms
+  duration = 2 ms
+  population X = Poisson(20, rate = 0 Hz)
+  population N = Lif(5)
+  projection P = X -> N { connect fixed_probability(0.5)  weight 1 nA  synapse NoisyExp  output CUBA }
+  record N.V
+}`;
+    const network = compileText('noisy_synapse', text);
+    const decision = analysePlacement(network.projections[0]!.synapse.model);
+    expect(decision).toEqual({
+      placement: 'synapse',
+      reason:
+        'dg/dt has noise (wiener()), independent for every synapse: the state is kept per synapse',
+    });
+    const plan = buildPlan(network, 20);
+    const backend = cpuBackend('f64');
+    await backend.prepare(plan);
+    const { chunks } = await simulate(plan, backend);
+    // No input spikes: V moves away from where it started only through the synapses' noise.
+    const V = chunks[0]!.traces[0]!;
+    expect(V.some((v, k) => v !== V[k % 5])).toBe(true);
+  });
+
   it('a network using each of them reports the same decisions (routing and the compile manifest), with the reason', () => {
     const projections = expected
       .map(

@@ -1,6 +1,6 @@
-import { subexpressionValues, toSymbolic } from '../integrate/to-symbolic.js';
+import { WIENER_SYMBOL, subexpressionValues, toSymbolic } from '../integrate/to-symbolic.js';
 import { freeSymbols } from '../symbolic/diff.js';
-import type { Expr as SymExpr } from '../symbolic/expr.js';
+import { type Expr as SymExpr, sym } from '../symbolic/expr.js';
 import { linearIn, linearSystem } from '../symbolic/linear.js';
 import { formatMath } from '../symbolic/print.js';
 import type { Expr, Placement, Statement, SynapseModel } from './types.js';
@@ -96,7 +96,17 @@ export function analysePlacement(
       : undefined;
   const states = new Set(model.states.map((s) => s.name));
   const subexpressions = subexpressionValues(model);
-  const rhs = new Map(model.equations.map((e) => [e.state, toSymbolic(e.rhs, { subexpressions })]));
+  const wiener = sym(WIENER_SYMBOL);
+  const rhs = new Map(
+    model.equations.map((e) => [e.state, toSymbolic(e.rhs, { subexpressions, wiener })]),
+  );
+  // Noise is independent for every synapse: a sum of many is not one noisy state of the sum.
+  for (const [state, f] of rhs)
+    if (freeSymbols(f).has(WIENER_SYMBOL))
+      return {
+        placement: 'synapse',
+        reason: `d${state}/dt has noise (wiener()), independent for every synapse: the state is kept per synapse`,
+      };
   const delivers =
     model.delivers === undefined ? undefined : toSymbolic(model.delivers, { subexpressions });
   const notMergeable = (why: string): PlacementDecision => {
