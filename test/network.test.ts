@@ -673,6 +673,29 @@ network Net {
     expect(V.some((v, k) => v !== V[k % 5])).toBe(true);
   });
 
+  it('a synapse state may start from another, drawn one: per synapse, in dependency order', () => {
+    const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse Drawn {
+  state { g = 0   half = s / 2   s ~ uniform(0, 1) }
+  equations { dg/dt = -g / (5 ms) }
+  on_pre { g += w * s }
+  on_post { s = clip(s + half, 0, 1) }
+  delivers g
+}
+network Net {
+  population X = Poisson(10, rate = 10 Hz)
+  population N = Lif(3)
+  projection P = X -> N { connect all_to_all  weight 1 nA  synapse Drawn  output CUBA }
+}`;
+    const plan = buildPlan(compileText('drawn_initial', text), 1);
+    const initial = plan.initial.get('@synapse0')!;
+    const drawn = initial.get('s')!;
+    expect(drawn).toHaveLength(30);
+    expect(new Set(drawn).size).toBe(30);
+    expect(Array.from(initial.get('half')!)).toEqual(Array.from(drawn, (v) => v / 2));
+  });
+
   it('a network using each of them reports the same decisions (routing and the compile manifest), with the reason', () => {
     const projections = expected
       .map(

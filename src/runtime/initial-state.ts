@@ -37,11 +37,7 @@ export function initialStates(
   const toSym = (e: Expr): S.Expr =>
     simplify(substitute(substitute(toSymbolic(e), subexpressions), constants));
 
-  const result = new Map<string, Float64Array>();
-  const pending = new Map<
-    string,
-    { readonly kind: 'value' | 'distribution'; readonly value: Expr } | undefined
-  >();
+  const pending = new Map<string, InitialValue | undefined>();
   for (const s of model.states) {
     const override = population.states.find((o) => o.name === s.name);
     if (override !== undefined)
@@ -51,7 +47,57 @@ export function initialStates(
       });
     else pending.set(s.name, s.init.kind === 'zero' ? undefined : s.init);
   }
-  // States whose initial value uses other states are computed after those (lowering rejected cycles).
+  const result = initialValues(pending, toSym, n, {
+    seed: network.seed,
+    key: `${network.name}.${population.name}`,
+  });
+  // Kernel bookkeeping (refractory counters, spike flags) starts at 0; merged synapse states start at their model's values.
+  for (const s of states) if (!result.has(s)) result.set(s, new Float64Array(n));
+  return result;
+}
+
+/**
+ * Initial values of a synapse model's states for `n` elements (post neurons of
+ * merged state, pre neurons, or synapses) with its parameter values. A state
+ * drawn from a distribution (`s ~ uniform(0, 1)`) takes element i's draw from
+ * the Philox stream of (network seed, "NETWORK.PROJECTION.STATE"), as
+ * population states do; the others are the same for every element.
+ */
+export function synapseInitialStates(
+  model: SynapseModel,
+  parameters: ReadonlyMap<string, number>,
+  n: number,
+  random: { readonly seed: number; readonly key: string },
+  rename: (state: string) => string = (x) => x,
+): Map<string, Float64Array> {
+  const constants = new Map<string, S.Expr>([...parameters].map(([k, v]) => [k, S.num(v)]));
+  const toSym = (e: Expr): S.Expr => simplify(substitute(toSymbolic(e), constants));
+  const pending = new Map<string, InitialValue | undefined>(
+    model.states.map((s) => [s.name, s.init.kind === 'zero' ? undefined : s.init]),
+  );
+  const values = initialValues(pending, toSym, n, random);
+  return new Map(model.states.map((s) => [rename(s.name), values.get(s.name)!]));
+}
+
+/** A state's initial value: an expression, or a random draw per element. */
+interface InitialValue {
+  readonly kind: 'value' | 'distribution';
+  readonly value: Expr;
+}
+
+/**
+ * The initial values of states for `n` elements: element i's draw from the Philox stream of
+ * (seed, "KEY.STATE") for a distribution, else the expression, evaluated per element where it
+ * uses other states (after those: lowering rejected cycles). `toSym` gives an expression with
+ * every constant substituted; undefined starts at 0.
+ */
+function initialValues(
+  pending: Map<string, InitialValue | undefined>,
+  toSym: (e: Expr) => S.Expr,
+  n: number,
+  random: { readonly seed: number; readonly key: string },
+): Map<string, Float64Array> {
+  const result = new Map<string, Float64Array>();
   while (pending.size > 0) {
     const before = pending.size;
     for (const [name, init] of pending) {
@@ -60,9 +106,9 @@ export function initialStates(
         if (init.value.kind !== 'random')
           throw new InternalError(`initial distribution of ${name} is not a random draw`);
         const [a, b] = init.value.args.map((x) => evaluate(toSym(x), {})) as [number, number];
-        const stream = streamId(`${network.name}.${population.name}.${name}`);
+        const stream = streamId(`${random.key}.${name}`);
         for (let i = 0; i < n; i++) {
-          const words = randomU32x4(network.seed, stream, i, 0, 0);
+          const words = randomU32x4(random.seed, stream, i, 0, 0);
           values[i] =
             init.value.distribution === 'normal'
               ? a + b * boxMuller(words[0], words[1])[0]
@@ -88,49 +134,6 @@ export function initialStates(
       throw new InternalError(
         `initial values of ${[...pending.keys()].join(', ')} depend on each other`,
       );
-  }
-  // Kernel bookkeeping (refractory counters, spike flags) starts at 0; merged synapse states start at their model's values.
-  for (const s of states) if (!result.has(s)) result.set(s, new Float64Array(n));
-  return result;
-}
-
-/**
- * Initial values of a synapse model's states for `n` elements (post neurons of
- * merged state, pre neurons, or synapses) with its parameter values. A state
- * drawn from a distribution (`s ~ uniform(0, 1)`) takes element i's draw from
- * the Philox stream of (network seed, "NETWORK.PROJECTION.STATE"), as
- * population states do; the others are the same for every element.
- */
-export function synapseInitialStates(
-  model: SynapseModel,
-  parameters: ReadonlyMap<string, number>,
-  n: number,
-  random: { readonly seed: number; readonly key: string },
-  rename: (state: string) => string = (x) => x,
-): Map<string, Float64Array> {
-  const env = new Map(parameters);
-  const result = new Map<string, Float64Array>();
-  for (const s of model.states) {
-    const values = new Float64Array(n);
-    if (s.init.kind === 'distribution') {
-      const draw = s.init.value;
-      if (draw.kind !== 'random')
-        throw new InternalError(`initial distribution of ${s.name} is not a random draw`);
-      const [a, b] = draw.args.map((x) => evaluate(toSymbolic(x), env)) as [number, number];
-      const stream = streamId(`${random.key}.${s.name}`);
-      for (let i = 0; i < n; i++) {
-        const words = randomU32x4(random.seed, stream, i, 0, 0);
-        values[i] =
-          draw.distribution === 'normal'
-            ? a + b * boxMuller(words[0], words[1])[0]
-            : a + (b - a) * u32ToUniform01(words[0]);
-      }
-    } else {
-      const value = s.init.kind === 'zero' ? 0 : evaluate(toSymbolic(s.init.value), env);
-      env.set(s.name, value);
-      values.fill(value);
-    }
-    result.set(rename(s.name), values);
   }
   return result;
 }
