@@ -82,7 +82,10 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     backend = await openBackend(options.backend, plan, io);
     const compileSeconds = (performance.now() - compileStart) / 1000;
     const writer = new OutputWriter(options.out, plan, backend.precision);
-    const { wallSeconds } = await simulate(plan, backend, writer);
+    const { wallSeconds } = await simulate(plan, backend, writer).catch((e: unknown) => {
+      writer.abandon();
+      throw e;
+    });
     const units = new Map<string, string>();
     for (const r of network.recordings) {
       const population = network.populations.find((p) => p.name === r.population);

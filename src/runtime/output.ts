@@ -1,24 +1,10 @@
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
+import { formatTime, formatValue } from './format-number.js';
 import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';
-
-/** Prints a time in ms without float noise (0.30000000000000004 -> 0.3). */
-function formatTime(ms: number): string {
-  return String(Number(ms.toPrecision(12)));
-}
-
-/** Shortest text that reads back as the same value: of a float32, or (f64) of a double. */
-function formatValue(v: number, precision: Precision): string {
-  if (precision === 'f64') return String(v);
-  for (let digits = 6; digits < 10; digits++) {
-    const text = v.toPrecision(digits);
-    if (Math.fround(Number(text)) === Math.fround(v)) return String(Number(text));
-  }
-  return String(v);
-}
 
 /** A file written line by line under a temporary name and renamed when complete. */
 class StreamedFile {
@@ -42,6 +28,12 @@ class StreamedFile {
     closeSync(this.fd);
     renameSync(this.temporary, this.path);
   }
+
+  /** Closes and removes the temporary file: nothing of it is left. */
+  abandon(): void {
+    closeSync(this.fd);
+    rmSync(this.temporary, { force: true });
+  }
 }
 
 /** `N.V`, or `N.V.3-5` when the same value is recorded more than once (each range gets its own file). */
@@ -53,6 +45,7 @@ export function traceFileStem(plan: SimulationPlan, t: TraceRequest): string {
 /** Caps what is kept in memory for plots; the CSV files get everything. */
 const MAX_RASTER_SPIKES = 2_000_000;
 const MAX_TRACE_POINTS = 20_000;
+const MAX_PLOTTED_SERIES = 16;
 
 export interface RunInfo {
   readonly backend: string;
@@ -71,9 +64,11 @@ export class OutputWriter {
   private readonly traceFiles: StreamedFile[];
   private readonly spikeCounts = new Map<string, number>();
   private readonly raster = new Map<string, { times: number[]; indices: number[] }>();
-  private readonly traceTimes: number[] = [];
-  private readonly traceValues: number[][][];
-  private traceStride = 1;
+  /** Every traceStride-th step is kept for the plots, of the first MAX_PLOTTED_SERIES elements. */
+  private readonly traceStride: number;
+  private readonly traceTimes: Float64Array;
+  private readonly traceValues: Float64Array[][];
+  private plotted = 0;
 
   constructor(
     private readonly dir: string,
@@ -89,11 +84,15 @@ export class OutputWriter {
       ];
       return new StreamedFile(join(dir, `${traceFileStem(plan, t)}.csv`), header.join(','));
     });
-    this.traceValues = plan.traces.map((t) =>
-      Array.from({ length: t.range.end - t.range.start }, () => []),
-    );
-    // Keep at most MAX_TRACE_POINTS points per series for the plots.
     this.traceStride = Math.max(1, Math.ceil(plan.steps / MAX_TRACE_POINTS));
+    const points = Math.ceil(plan.steps / this.traceStride);
+    this.traceTimes = new Float64Array(points);
+    this.traceValues = plan.traces.map((t) =>
+      Array.from(
+        { length: Math.min(MAX_PLOTTED_SERIES, t.range.end - t.range.start) },
+        () => new Float64Array(points),
+      ),
+    );
     for (const p of plan.spikeRecords) this.raster.set(p, { times: [], indices: [] });
   }
 
@@ -144,12 +143,22 @@ export class OutputWriter {
           row.push(formatValue(values[s * width + k]!, this.precision));
         rows.push(`${row.join(',')}\n`);
         if (step % this.traceStride === 0) {
-          if (r === 0) this.traceTimes.push((step + 1) * dt);
-          for (let k = 0; k < width; k++) this.traceValues[r]![k]!.push(values[s * width + k]!);
+          const point = step / this.traceStride;
+          this.traceTimes[point] = (step + 1) * dt;
+          this.traceValues[r]!.forEach((series, k) => {
+            series[point] = values[s * width + k]!;
+          });
+          if (r === 0) this.plotted = point + 1;
         }
       }
       this.traceFiles[r]!.write(rows.join(''));
     });
+  }
+
+  /** After a failed run: removes the partly written files, so that no incomplete file is left. */
+  abandon(): void {
+    this.spikesFile.abandon();
+    for (const f of this.traceFiles) f.abandon();
   }
 
   /** Completes every file: the CSVs are renamed into place, then summary.json and the plots are written. */
@@ -196,12 +205,14 @@ export class OutputWriter {
       const [owner = '', variable = ''] = t.label.split('.');
       const series = this.traceValues[r]!.map((values, k) => ({
         label: `${owner}[${t.range.start + k}]`,
-        values,
+        values: values.subarray(0, this.plotted),
       }));
+      const width = t.range.end - t.range.start;
+      const shown = series.length < width ? ` (first ${series.length} of ${width})` : '';
       const svg = traceSvg(
-        `${this.plan.network.name}: ${t.label}`,
+        `${this.plan.network.name}: ${t.label}${shown}`,
         `${variable}${unit === '' ? '' : ` (${unit})`}`,
-        this.traceTimes,
+        this.traceTimes.subarray(0, this.plotted),
         series,
       );
       writeFileAtomic(join(this.dir, `${traceFileStem(this.plan, t)}.svg`), svg);

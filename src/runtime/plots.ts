@@ -133,20 +133,23 @@ export function rasterSvg(
 
 export interface TraceSeries {
   readonly label: string;
-  readonly values: readonly number[];
+  readonly values: ArrayLike<number>;
 }
 
 /** Line plot of traces sampled at the times given. */
 export function traceSvg(
   title: string,
   yLabel: string,
-  times: readonly number[],
+  times: ArrayLike<number>,
   series: readonly TraceSeries[],
 ): string {
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of series)
-    for (const v of s.values) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    for (let i = 0; i < s.values.length; i++) {
+      const v = s.values[i]!;
+      if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    }
   if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
   const pad = (hi - lo) * 0.05 || 1;
   const a = axes(

@@ -1,0 +1,126 @@
+/**
+ * The run's output files: recorded values print as the shortest float32 text (a fast path
+ * checked against its toPrecision definition), wide traces are written whole but plotted in
+ * part, and a failed run leaves no file behind.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildPlan } from '../src/codegen/module.js';
+import { compileFiles } from '../src/pipeline.js';
+import type { Chunk } from '../src/runtime/backend.js';
+import { formatFloat32, formatValue } from '../src/runtime/format-number.js';
+import { OutputWriter } from '../src/runtime/output.js';
+
+describe('formatValue (float32)', () => {
+  const bits = new DataView(new ArrayBuffer(4));
+  const float32 = (u: number): number => {
+    bits.setUint32(0, u >>> 0);
+    return bits.getFloat32(0);
+  };
+
+  it('equals the toPrecision definition on 1M float32 bit patterns and reads back exactly', () => {
+    let x = 0x2545f491;
+    let differing = 0;
+    let notReadBack = 0;
+    for (let n = 0; n < 1_000_000; n++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      const v = float32(x);
+      const text = formatValue(v, 'f32');
+      if (text !== formatFloat32(v)) differing++;
+      if (Number.isFinite(v) && Math.fround(Number(text)) !== v) notReadBack++;
+    }
+    expect({ differing, notReadBack }).toEqual({ differing: 0, notReadBack: 0 });
+  });
+
+  it('equals the definition on membrane-like values, ties and powers of ten', () => {
+    const values = [
+      1856.90625, -1221795.25, -59.0703125, 10.03125, 0.0009765625, 1e-5, 1e20, 99999.995, -60, 0,
+      -0, 1, 0.1, 123456789, 1e-6, 9.999999e19,
+    ];
+    for (let p = -12; p <= 24; p++) {
+      const v = Math.fround(10 ** p);
+      values.push(v, float32(new Uint32Array(new Float32Array([v]).buffer)[0]! + 1));
+      values.push(float32(new Uint32Array(new Float32Array([v]).buffer)[0]! - 1));
+    }
+    for (const v of values) expect(formatValue(v, 'f32'), String(v)).toBe(formatFloat32(v));
+    fc.assert(
+      fc.property(fc.float({ min: -200, max: 200, noNaN: true }), (v) => {
+        expect(formatValue(v, 'f32')).toBe(formatFloat32(v));
+      }),
+      { numRuns: 20_000 },
+    );
+    // Values that are not float32s (the f32 text of a double): toPrecision's digits are the double's.
+    fc.assert(
+      fc.property(fc.double({ min: -1e6, max: 1e6, noNaN: true }), (v) => {
+        expect(formatValue(v, 'f32')).toBe(formatFloat32(v));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
+
+describe('OutputWriter', () => {
+  const source = `
+import "stdlib/neurons.spk"
+network Wide {
+  dt = 0.1 ms
+  duration = 1 ms
+  population N = LifRef(1000) { V_rest = -60 mV  V_th = -50 mV  V_reset = -60 mV  tau = 20 ms  tau_ref = 5 ms }
+  record N.spikes
+  record N.V
+}`;
+  const stdlib = readFileSync(
+    join(dirname(fileURLToPath(import.meta.url)), '..', 'stdlib', 'neurons.spk'),
+    'utf8',
+  );
+  const compiled = compileFiles(
+    ['wide.spk'],
+    (p) => (p.endsWith('neurons.spk') ? stdlib : source),
+    (p) => p.endsWith('neurons.spk') || p === 'wide.spk',
+  );
+  const network = compiled.program?.networks.get('Wide');
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  const chunkOf = (steps: number, width: number): Chunk => ({
+    firstStep: 0,
+    steps,
+    spikes: new Map([['N', { steps: new Uint32Array([3]), indices: new Uint32Array([7]) }]]),
+    traces: [Float64Array.from({ length: steps * width }, (_, k) => Math.fround(-60 + k / 1000))],
+  });
+
+  it('writes every recorded neuron to the CSV but plots the first 16', () => {
+    expect(compiled.diagnostics.items.map((d) => d.message)).toEqual([]);
+    const plan = buildPlan(network!, 10);
+    const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
+    dirs.push(dir);
+    const writer = new OutputWriter(dir, plan);
+    writer.add(chunkOf(10, 1000));
+    writer.finish({ backend: 'cpu', device: 'test', wallSeconds: 0, compileSeconds: 0 }, new Map());
+    const csv = readFileSync(join(dir, 'N.V.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv).toHaveLength(11);
+    expect(csv[0]!.split(',')).toHaveLength(1001);
+    expect(csv[10]!.split(',')[1000]).toBe(formatValue(Math.fround(-60 + 9999 / 1000), 'f32'));
+    const svg = readFileSync(join(dir, 'N.V.svg'), 'utf8');
+    expect(svg.match(/<polyline/g)).toHaveLength(16);
+    expect(svg).toContain('(first 16 of 1000)');
+  });
+
+  it('leaves no file behind when the run is abandoned', () => {
+    const plan = buildPlan(network!, 10);
+    const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
+    dirs.push(dir);
+    const writer = new OutputWriter(dir, plan);
+    writer.add(chunkOf(10, 1000));
+    writer.abandon();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
