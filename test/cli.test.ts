@@ -241,8 +241,23 @@ describe('help', () => {
 
   it('inspect --help lists its options', async () => {
     const r = await run('inspect', '--help');
-    expect(r.stdout).toContain('--model VALUE');
-    expect(r.stdout).toContain('--stage VALUE');
+    expect(r.stdout).toMatch(/--model NAME +the model or network to print/);
+    expect(r.stdout).toMatch(/--stage STAGE +what to print: ast, ir, .*\(default: ir\)/);
+  });
+
+  it('run --help explains every option, with its default', async () => {
+    const lines = (await run('run', '--help')).stdout.split('\n');
+    const options = lines.slice(lines.indexOf('options:') + 1).filter((l) => l !== '');
+    expect(options.map((l) => /--(\w+)/.exec(l)?.[1])).toEqual([
+      'network',
+      'backend',
+      'duration',
+      'dt',
+      'seed',
+      'out',
+    ]);
+    for (const line of options) expect(line).toMatch(/^ {2}(-\w, | {4})--\w+ \S+ +\S.{10,}/);
+    expect(lines).toContain('  -o, --out DIR       output folder (default: out)');
   });
 
   it('--version prints the package version', async () => {

@@ -16,10 +16,20 @@ import { BACKEND_CHOICES, type BackendChoice } from '../runtime/select.js';
 /** Exit codes: 0 success, 1 errors in the model, 2 bad usage, 3 a bug in spikeforge. */
 export const EXIT = { ok: 0, modelError: 1, usage: 2, internal: 3 } as const;
 
+/** A command-line option: how parseArgs reads it, and its line in the command's --help. */
+interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly default?: string;
+  /** The placeholder for its value in the help (string options). */
+  readonly value?: string;
+  readonly help: string;
+}
+
 interface Command {
   readonly summary: string;
   readonly usage: string;
-  readonly options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  readonly options: Readonly<Record<string, OptionSpec>>;
   readonly run: (
     positionals: readonly string[],
     values: Record<string, string | boolean | undefined>,
@@ -61,7 +71,19 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
     {
       summary: 'print one model or network at a stage of the pipeline',
       usage: `spikeforge inspect FILE [--model NAME] --stage ${[...STAGES.keys()].join('|')}`,
-      options: { model: { type: 'string' }, stage: { type: 'string', default: 'ir' } },
+      options: {
+        model: {
+          type: 'string',
+          value: 'NAME',
+          help: "the model or network to print (default: the file's only network)",
+        },
+        stage: {
+          type: 'string',
+          value: 'STAGE',
+          default: 'ir',
+          help: `what to print: ${[...STAGES.keys()].join(', ')}`,
+        },
+      },
       run: (files, values, io) => {
         const [file, ...extra] = files;
         if (file === undefined || extra.length > 0)
@@ -86,11 +108,27 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
       summary: 'write the generated kernels of a network (or one neuron model) and a manifest.json',
       usage: `spikeforge compile FILE --target ${TARGETS.join('|')} [--network NAME] [--precision f32|f64] [--standalone] [-o DIR]`,
       options: {
-        target: { type: 'string' },
-        network: { type: 'string' },
-        out: { type: 'string', short: 'o', default: 'build' },
-        precision: { type: 'string', default: 'f32' },
-        standalone: { type: 'boolean' },
+        target: {
+          type: 'string',
+          value: 'TARGET',
+          help: `the kernel language: ${TARGETS.join(', ')}`,
+        },
+        network: {
+          type: 'string',
+          value: 'NAME',
+          help: "the network (or neuron model) to compile (default: the file's only network)",
+        },
+        out: { type: 'string', short: 'o', value: 'DIR', default: 'build', help: 'output folder' },
+        precision: {
+          type: 'string',
+          value: 'f32|f64',
+          default: 'f32',
+          help: 'floating-point precision of the state and the arithmetic',
+        },
+        standalone: {
+          type: 'boolean',
+          help: 'cuda: also write a host program and a CMakeLists.txt that run the network without node',
+        },
       },
       run: (files, values, io) => {
         const [file, ...extra] = files;
@@ -123,12 +161,33 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
       summary: 'simulate a network and write spikes, traces, summary.json and plots',
       usage: `spikeforge run FILE [--network NAME] [--backend ${BACKEND_CHOICES.join('|')}] [--duration T] [--dt DT] [--seed N] [-o DIR]`,
       options: {
-        network: { type: 'string' },
-        backend: { type: 'string', default: 'auto' },
-        duration: { type: 'string' },
-        dt: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string', short: 'o', default: 'out' },
+        network: {
+          type: 'string',
+          value: 'NAME',
+          help: "the network to run (default: the file's only network)",
+        },
+        backend: {
+          type: 'string',
+          value: 'KIND',
+          default: 'auto',
+          help: 'cpu (float32), cpu64 (float64), webgpu, cuda, or auto: CUDA, then a hardware WebGPU adapter, then the CPU',
+        },
+        duration: {
+          type: 'string',
+          value: 'T',
+          help: "simulated time, such as '500 ms' or '2 s' (default: the network's)",
+        },
+        dt: {
+          type: 'string',
+          value: 'DT',
+          help: "the time step, such as '0.05 ms' (default: the network's)",
+        },
+        seed: {
+          type: 'string',
+          value: 'N',
+          help: "the seed of every random draw, an integer (default: the network's)",
+        },
+        out: { type: 'string', short: 'o', value: 'DIR', default: 'out', help: 'output folder' },
       },
       run: (files, values, io) => {
         const [file, ...extra] = files;
@@ -179,15 +238,34 @@ function generalHelp(): string {
 }
 
 function commandHelp(c: Command): string {
-  const options = Object.entries(c.options ?? {}).map(
-    ([name, o]) => `  --${name}${o.type === 'string' ? ' VALUE' : ''}`,
-  );
+  const flags = Object.entries(c.options).map(([name, o]) => [
+    `${o.short === undefined ? '    ' : `-${o.short}, `}--${name}${o.value === undefined ? '' : ` ${o.value}`}`,
+    `${o.help}${o.default === undefined ? '' : ` (default: ${o.default})`}`,
+  ]);
+  const width = Math.max(0, ...flags.map(([flag]) => flag!.length));
+  const options = flags.map(([flag, help]) => `  ${flag!.padEnd(width)}  ${help}`);
   return [
     `usage: ${c.usage}`,
     '',
     c.summary,
     ...(options.length > 0 ? ['', 'options:', ...options] : []),
   ].join('\n');
+}
+
+/** The options as parseArgs takes them. */
+function parseArgsOptions(
+  options: Readonly<Record<string, OptionSpec>>,
+): NonNullable<Parameters<typeof parseArgs>[0]>['options'] {
+  return Object.fromEntries(
+    Object.entries(options).map(([name, o]) => [
+      name,
+      {
+        type: o.type,
+        ...(o.short === undefined ? {} : { short: o.short }),
+        ...(o.default === undefined ? {} : { default: o.default }),
+      },
+    ]),
+  );
 }
 
 /** Runs the CLI; never throws: every failure becomes a message and an exit code. */
@@ -209,7 +287,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   try {
     const { values, positionals } = parseArgs({
       args: [...rest],
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      options: { ...parseArgsOptions(command.options), help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     });
