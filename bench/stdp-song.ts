@@ -89,7 +89,8 @@ neurons = NeuronGroup(1, '''dv/dt = (ge * (Ee-v) + El - v) / taum : volt
                             dge/dt = -ge / taue : 1''',
                       threshold='v>vt', reset='v = vr', method='euler')
 neurons.v = vr
-S = Synapses(PoissonGroup(N, rates=F), neurons,
+poisson_input = PoissonGroup(N, rates=F)  # named: Brian2's run() only collects named objects
+S = Synapses(poisson_input, neurons,
              '''w : 1
                 dApre/dt = -Apre / taupre : 1 (event-driven)
                 dApost/dt = -Apost / taupost : 1 (event-driven)''',

@@ -4,7 +4,7 @@
  * built binary (bin/spikeforge.js, which loads dist/).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -358,4 +358,50 @@ describe('the installed binary', () => {
       expect(r.stderr).toContain('cannot compare mV with a dimensionless number');
     },
   );
+});
+
+describe('spikeforge run', () => {
+  it('records a neuron state whose initial value is a bare 0 (dimensionless), which a synapse kicks', async () => {
+    const file = join(TEMP_OUT, 'kicked.spk');
+    writeFileSync(
+      file,
+      `neuron Kicked {
+  parameters { tau = 20 ms   tau_e = 5 ms   E_e = 0 mV   E_l = -60 mV }
+  state { V = -60 mV   ge = 0 }
+  equations {
+    dV/dt = (E_l - V + ge * (E_e - V)) / tau
+    dge/dt = -ge / tau_e
+  }
+  spike when V > -50 mV
+  reset { V = -60 mV }
+}
+synapse Kick { on_pre { post.ge += w } }
+network Net {
+  dt = 0.1 ms
+  duration = 5 ms
+  population S = SpikeTimes(1, indices = [0], times = [1 ms])
+  population N = Kicked(2)
+  projection P = S -> N { connect all_to_all   weight 0.5   synapse Kick }
+  record N.ge
+}
+`,
+    );
+    const out = join(TEMP_OUT, 'kicked');
+    const r = await run('run', file, '--backend', 'cpu', '-o', out);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+    const rows = readFileSync(join(out, 'N.ge.csv'), 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('t_ms,0,1');
+    // The spike at 1 ms (step 10) arrives in step 11 (delivery, then integration: the row of
+    // t = 1.2 ms shows the post-step state, decayed for one step).
+    expect(rows[11]).toBe('1.1,0,0');
+    for (const [row, steps] of [
+      [12, 1],
+      [13, 2],
+    ] as const) {
+      const [, a, b] = rows[row]!.split(',').map(Number);
+      expect(a).toBeCloseTo(0.5 * Math.exp((-0.1 * steps) / 5), 6);
+      expect(b).toBe(a);
+    }
+  });
 });

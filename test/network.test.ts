@@ -677,7 +677,7 @@ network Net {
     const text = `import "stdlib/neurons.spk"
 import "stdlib/synapses.spk"
 synapse Drawn {
-  state { g = 0   half = s / 2   s ~ uniform(0, 1) }
+  state { g : weight = 0   half = s / 2   s ~ uniform(0, 1) }
   equations { dg/dt = -g / (5 ms) }
   on_pre { g += w * s }
   on_post { s = clip(s + half, 0, 1) }

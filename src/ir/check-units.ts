@@ -19,6 +19,7 @@ import {
   substituteWeight,
 } from '../units/dimension.js';
 import { constantValue } from './lower-expr.js';
+import { dependencies } from './walk.js';
 import type { Expr, Model, Ref, Statement, SymbolDimensions } from './types.js';
 
 /** The type of an expression: a condition, or a number whose dimension may be unknown (a generic model). */
@@ -170,7 +171,10 @@ class UnitChecker {
     const state = m.states.find((s) => s.name === name);
     if (state !== undefined) {
       if (state.unit !== undefined) return state.unit;
-      return state.init.kind === 'zero' ? DIMENSIONLESS : this.numberDimension(state.init.value);
+      // The unit comes from the initial value; a bare number, 0 included, is dimensionless
+      // (elsewhere a bare 0 fits any unit, but a state needs one).
+      if (state.init.kind === 'zero' || isBareNumber(state.init.value)) return DIMENSIONLESS;
+      return this.numberDimension(state.init.value);
     }
     const sub = m.subexpressions.find((s) => s.name === name);
     return sub === undefined ? undefined : this.numberDimension(sub.value);
@@ -234,12 +238,42 @@ class UnitChecker {
     message: string,
     bare: Expr | undefined,
     other: Dimension | undefined,
+    notes: readonly string[] = [],
   ): void {
     const label =
       bare !== undefined && other !== undefined
         ? `write ${spanText(bare.span)} ${userUnit(other)}`
         : undefined;
-    this.error(span, message, label);
+    this.error(span, message, label, notes);
+  }
+
+  /**
+   * A note for each state of `side` (one side of a sum that does not match the other, of
+   * dimension `other`) that is dimensionless only because its initial value has no unit. The
+   * unit suggested is the one that would make the sum match when the state is a factor of its
+   * side (`ge * (E - V)` next to a current: nS).
+   */
+  private unitlessStates(side: Expr, other: Dimension | undefined): string[] {
+    const here = this.numberDimension(side);
+    return dependencies(side, 'state').flatMap((name) =>
+      this.unitlessNote(
+        name,
+        other === undefined || here === undefined ? undefined : dimDiv(other, here),
+      ),
+    );
+  }
+
+  /** The note for state `name` if it is dimensionless only because its initial value has no unit. */
+  private unitlessNote(name: string, needed: Dimension | undefined): string[] {
+    const m = this.model;
+    if (m === undefined || m.kind === 'output') return [];
+    const state = m.states.find((s) => s.name === name);
+    if (state === undefined || state.unit !== undefined) return [];
+    if (state.init.kind !== 'zero' && !isBareNumber(state.init.value)) return [];
+    const init = state.init.kind === 'zero' ? '' : ` = ${spanText(state.init.value.span)}`;
+    return [
+      `state '${name}' is dimensionless: ${state.init.kind === 'zero' ? 'it has no initial value' : 'its initial value has no unit'}; to give it a unit, declare it as '${name} : ${needed === undefined ? 'UNIT' : userUnit(needed)}${init}'`,
+    ];
   }
 
   /** Reports `e` unless it is a time: "WHAT must be a time, found ...", with a "write 5 ms" hint for bare numbers. */
@@ -343,6 +377,7 @@ class UnitChecker {
             `cannot ${verb} ${describe(x)} ${joiner} ${describe(y)}`,
             bare,
             bare === e.right ? a : b,
+            this.unitlessStates(e.left, b).concat(this.unitlessStates(e.right, a)),
           );
         }
         if (e.op === '+' || e.op === '-') return { kind: 'number', dimension: a ?? b };
@@ -500,7 +535,9 @@ class UnitChecker {
             );
           continue;
         }
-        this.mismatch(s.value.span, message, bare, expected);
+        const notes =
+          s.target.kind === 'state' && !scaling ? this.unitlessNote(s.target.name, value) : [];
+        this.mismatch(s.value.span, message, bare, expected, notes);
       }
     }
   }

@@ -1,5 +1,5 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
-import { type Span, spanText } from '../diagnostics/source.js';
+import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
 import {
   DIMENSIONLESS,
@@ -149,9 +149,28 @@ export function lowerNetwork(
         break;
     }
   }
+  const recordedAt: Span[] = [];
   for (const item of recordItems) {
     const r = lowerRecording(item, populations, projections, table, diagnostics);
-    if (r !== undefined) recordings.push(r);
+    if (r === undefined) continue;
+    // Each recording has its own file, named by what it records: the same one twice would collide.
+    const at = joinSpans(item.population.span, item.slice?.span ?? item.variable.span);
+    const same = recordings.findIndex(
+      (x) =>
+        x.of === r.of &&
+        x.population === r.population &&
+        x.variable === r.variable &&
+        x.range?.start === r.range?.start &&
+        x.range?.end === r.range?.end,
+    );
+    if (same >= 0)
+      diagnostics.error(at, `${spanText(at)} is recorded twice`, {
+        secondary: [{ span: recordedAt[same]!, message: 'first recorded here' }],
+      });
+    else {
+      recordings.push(r);
+      recordedAt.push(at);
+    }
   }
   if (diagnostics.items.length > errorsBefore) return undefined;
   return {
