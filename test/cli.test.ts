@@ -165,6 +165,18 @@ describe('usage errors exit 2', () => {
     }
   });
 
+  it('--duration and --dt that give no step, or more than 2^32 - 1: one sentence, exit 2', async () => {
+    for (const [options, message] of [
+      [['--duration', '0.01 ms'], 'less than half a step of 0.1 ms: nothing to simulate'],
+      [['--dt', '1e-9 ms', '--duration', '10 s'], 'more than the 4294967295 steps a run can have'],
+    ] as const) {
+      const r = await run('run', 'examples/ei_net.spk', '--backend', 'cpu', ...options);
+      expect(r.code, options.join(' ')).toBe(EXIT.usage);
+      expect(r.stderr).toContain(message);
+      expectNoStackTrace(r);
+    }
+  });
+
   it('a directory instead of a file', async () => {
     const r = await run('check', 'examples');
     expect(r.code).toBe(EXIT.usage);

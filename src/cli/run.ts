@@ -1,4 +1,4 @@
-import { stepsIn } from '../codegen/steps.js';
+import { runLengthProblem, stepsIn } from '../codegen/steps.js';
 import { performance } from 'node:perf_hooks';
 import { renderDiagnostic } from '../diagnostics/diagnostic.js';
 import { type Target, buildPlan, generateSource, manifest } from '../codegen/module.js';
@@ -74,6 +74,8 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
       : { duration: parseTime(options.duration, '--duration') }),
     ...(options.seed === undefined ? {} : { seed: parseSeed(options.seed) }),
   };
+  const problem = runLengthProblem(network.duration, network.dt);
+  if (problem !== undefined) throw new UsageError(problem);
   // Rounded, not truncated: 0.3 ms / 0.1 ms is 3 steps (BrainPy's int() would give 2).
   const steps = stepsIn(network.duration, network.dt);
   const plan = buildPlan(network, steps);
@@ -116,7 +118,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
       units,
     );
     io.out(
-      `${network.name}: ${steps} steps of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
+      `${network.name}: ${steps} step${steps === 1 ? '' : 's'} of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
     );
     for (const [name, p] of Object.entries(
       summary['populations'] as Record<string, { spikes?: number; mean_rate_hz?: number }>,

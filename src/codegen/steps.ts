@@ -10,6 +10,19 @@ export function stepsIn(time: number, dt: number): number {
   return Math.floor(q + 0.5 + Math.abs(q) * 1e-12);
 }
 
+/** The most steps a run may have: the kernels count steps (and key the random draws) in 32 bits. */
+export const MAX_STEPS = 2 ** 32 - 1;
+
+/** Why a run of `duration` at time step `dt` cannot be simulated, or undefined when it can. */
+export function runLengthProblem(duration: number, dt: number): string | undefined {
+  const steps = stepsIn(duration, dt);
+  if (steps < 1)
+    return `a duration of ${duration} ms is less than half a step of ${dt} ms: nothing to simulate`;
+  if (steps > MAX_STEPS)
+    return `a duration of ${duration} ms is ${steps.toExponential(3)} steps of ${dt} ms, more than the ${MAX_STEPS} steps a run can have`;
+  return undefined;
+}
+
 /**
  * The step in which a spike-time event fires: the first step whose t_n = n dt
  * is at or after `time` (BrainPy's SpikeTimeGroup), i.e. ceil(time / dt), with

@@ -1,5 +1,6 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
+import { runLengthProblem } from '../codegen/steps.js';
 import type * as A from '../parser/ast.js';
 import {
   DIMENSIONLESS,
@@ -192,6 +193,7 @@ function lowerSettings(
   diagnostics: Diagnostics,
 ): { dt: number; duration: number; seed: number } {
   const values = { dt: 0.1, duration: 1000, seed: 0 };
+  const spans = new Map<string, Span>();
   for (const item of def.items) {
     if (item.kind !== 'setting') continue;
     const name = item.name.name;
@@ -232,7 +234,11 @@ function lowerSettings(
       continue;
     }
     values[name as keyof typeof values] = v;
+    spans.set(name, e.span);
   }
+  const problem = runLengthProblem(values.duration, values.dt);
+  if (problem !== undefined)
+    diagnostics.error(spans.get('duration') ?? spans.get('dt') ?? def.name.span, problem);
   return values;
 }
 
