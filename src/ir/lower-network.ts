@@ -343,6 +343,11 @@ function lowerPopulation(
         diagnostics.error(
           o.span,
           `parameter '${o.name.name}' cannot be random; write '${o.name.name} = value'`,
+          {
+            notes: [
+              `a parameter has one value for the whole population; for a value per neuron, declare '${o.name.name}' in the state block of ${model.name} instead (a state without an equation stays constant), and draw it here with '~'`,
+            ],
+          },
         );
         continue;
       }
