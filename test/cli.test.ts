@@ -3,7 +3,7 @@
  * that captures what would go to stdout and stderr, plus one spawned run of the
  * built binary (bin/spikeforge.js, which loads dist/).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -358,6 +358,44 @@ describe('the installed binary', () => {
   });
 
   it.skipIf(!built)(
+    'Ctrl-C during a run: exit 130, and no partly written file is left',
+    async () => {
+      const out = join(TEMP_OUT, 'interrupted');
+      const child = spawn(
+        process.execPath,
+        [
+          'bin/spikeforge.js',
+          'run',
+          'examples/ei_net.spk',
+          '--backend',
+          'cpu',
+          '--duration',
+          '1000 s',
+          '-o',
+          out,
+        ],
+        { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      // Interrupt once the run is writing (its temporary files exist).
+      const deadline = Date.now() + 30_000;
+      while (
+        Date.now() < deadline &&
+        !(existsSync(out) && readdirSync(out).some((f) => f.endsWith('.tmp')))
+      )
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(readdirSync(out).some((f) => f.endsWith('.tmp'))).toBe(true);
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toContain('spikeforge run: interrupted (SIGINT)');
+      expect(readdirSync(out)).toEqual([]);
+    },
+    60_000,
+  );
+
+  it.skipIf(!built)(
     'node bin/spikeforge.js check on a bad file exits 1 with the golden diagnostics',
     () => {
       const r = spawnSync(
@@ -373,6 +411,27 @@ describe('the installed binary', () => {
 });
 
 describe('spikeforge run', () => {
+  it("reads from_file's pairs beside the .spk file, not from the working folder", async () => {
+    const dir = mkdtempSync(join(TEMP_OUT, 'pairs-'));
+    writeFileSync(join(dir, 'pairs.csv'), 'pre,post\n0,1\n1,0\n');
+    writeFileSync(
+      join(dir, 'pairs.spk'),
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Net {
+  dt = 0.1 ms
+  duration = 1 ms
+  population N = LifRef(2)
+  projection P = N -> N { connect from_file("pairs.csv")  weight 1 nA  synapse Expon  output CUBA }
+}
+`,
+    );
+    expect(process.cwd()).not.toBe(dir);
+    const r = await run('run', join(dir, 'pairs.spk'), '--backend', 'cpu', '-o', join(dir, 'out'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+  });
+
   it('records a neuron state whose initial value is a bare 0 (dimensionless), which a synapse kicks', async () => {
     const file = join(TEMP_OUT, 'kicked.spk');
     writeFileSync(

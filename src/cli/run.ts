@@ -84,10 +84,21 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     backend = await openBackend(options.backend, plan, io);
     const compileSeconds = (performance.now() - compileStart) / 1000;
     const writer = new OutputWriter(options.out, plan, backend.precision);
-    const { wallSeconds } = await simulate(plan, backend, writer).catch((e: unknown) => {
+    // Interrupted (Ctrl-C, kill), the run leaves no partly written file behind.
+    const interrupted = (signal: NodeJS.Signals): void => {
       writer.abandon();
-      throw e;
-    });
+      io.err(`spikeforge run: interrupted (${signal}); nothing was written to ${options.out}`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+    const { wallSeconds } = await simulate(plan, backend, writer)
+      .catch((e: unknown) => {
+        writer.abandon();
+        throw e;
+      })
+      .finally(() => {
+        process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+      });
     const units = new Map<string, string>();
     for (const r of network.recordings) {
       const population = network.populations.find((p) => p.name === r.population);

@@ -1,6 +1,7 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
 import { runLengthProblem } from '../codegen/steps.js';
+import { dirname, resolve } from 'node:path';
 import type * as A from '../parser/ast.js';
 import {
   DIMENSIONLESS,
@@ -1057,7 +1058,8 @@ function lowerConnector(
         );
         return undefined;
       }
-      return { kind: 'from_file', path: arg.value };
+      // Beside the .spk file that names it, as imports are (an absolute path stays as it is).
+      return { kind: 'from_file', path: resolve(dirname(arg.span.file.path), arg.value) };
     }
   }
 }

@@ -265,6 +265,7 @@ export type Connector =
   | { readonly kind: 'fixed_probability'; readonly p: number }
   | { readonly kind: 'fixed_in_degree'; readonly k: number }
   | { readonly kind: 'fixed_out_degree'; readonly k: number }
+  /** Pairs read from a CSV file; `path` is resolved beside the .spk file that names it. */
   | { readonly kind: 'from_file'; readonly path: string };
 
 export type Placement = 'pre' | 'post' | 'synapse';

@@ -68,9 +68,19 @@ export class CpuBackend implements Backend {
   }
 
   maxChunkSteps(plan: SimulationPlan): number {
-    // Bounded memory: at most about 8M recorded floats per chunk.
+    // Bounded memory: at most about 8M recorded floats per chunk. Bounded time: about 2e7
+    // neuron updates (a fraction of a second), since the run can be interrupted (Ctrl-C) only
+    // between chunks, when the kernels hand control back.
     const row = plan.traces.reduce((n, t) => n + t.range.end - t.range.start, 0);
-    return Math.max(1, Math.min(plan.steps, Math.floor(8_000_000 / Math.max(1, row))));
+    const neurons = plan.network.populations.reduce((n, p) => n + p.size, 0);
+    return Math.max(
+      1,
+      Math.min(
+        plan.steps,
+        Math.floor(8_000_000 / Math.max(1, row)),
+        Math.floor(20_000_000 / Math.max(1, neurons)),
+      ),
+    );
   }
 
   async runChunk(firstStep: number, steps: number): Promise<Chunk> {

@@ -24,6 +24,8 @@ export async function simulate(
     const chunk = await backend.runChunk(first, Math.min(chunkSteps, plan.steps - first));
     if (writer === undefined) chunks.push(chunk);
     else writer.add(chunk);
+    // Let pending events run (a Ctrl-C's handler) before the next chunk.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return { chunks, wallSeconds: (performance.now() - start) / 1000 };
 }
