@@ -410,6 +410,49 @@ describe('the installed binary', () => {
   );
 });
 
+describe('spikeforge compile', () => {
+  it('--precision f64 writes float64 kernels for js (what cpu64 runs) and cuda, with f64 buffers in the manifest', async () => {
+    for (const [target, extension] of [
+      ['js', 'js'],
+      ['cuda', 'cu'],
+    ] as const) {
+      const out = join(TEMP_OUT, `f64-${target}`);
+      const r = await run(
+        'compile',
+        'examples/ei_net.spk',
+        '--target',
+        target,
+        '--precision',
+        'f64',
+        '-o',
+        out,
+      );
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      const source = readFileSync(join(out, `EINet.${extension}`), 'utf8');
+      expect(source).not.toContain('Math.fround');
+      if (target === 'cuda') expect(source).toContain('double');
+      const manifest = JSON.parse(readFileSync(join(out, 'EINet.manifest.json'), 'utf8')) as {
+        buffers: { state: { type: string }; record: { type: string } };
+      };
+      expect([manifest.buffers.state.type, manifest.buffers.record.type]).toEqual(['f64', 'f64']);
+    }
+    const wgsl = await run(
+      'compile',
+      'examples/ei_net.spk',
+      '--target',
+      'wgsl',
+      '--precision',
+      'f64',
+      '-o',
+      join(TEMP_OUT, 'f64-wgsl'),
+    );
+    expect(wgsl.code).toBe(EXIT.usage);
+    expect(wgsl.stderr).toContain(
+      '--precision f64 is for --target cuda or js (the wgsl kernels are float32)',
+    );
+  });
+});
+
 describe('spikeforge run', () => {
   it("reads from_file's pairs beside the .spk file, not from the working folder", async () => {
     const dir = mkdtempSync(join(TEMP_OUT, 'pairs-'));

@@ -408,7 +408,7 @@ describe('spikeforge compile --target cuda --standalone', () => {
   it('refuses --standalone and --precision f64 for other targets (exit 2)', async () => {
     for (const args of [
       ['--target', 'wgsl', '--standalone'],
-      ['--target', 'js', '--precision', 'f64'],
+      ['--target', 'wasm', '--precision', 'f64'],
       ['--target', 'cuda', '--precision', 'f16'],
     ]) {
       const r = io();

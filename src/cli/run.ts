@@ -167,9 +167,9 @@ export function compileCommand(
   options: CompileOptions = {},
 ): number {
   const precision = options.precision ?? 'f32';
-  if (precision !== 'f32' && target !== 'cuda')
+  if (precision !== 'f32' && target !== 'cuda' && target !== 'js')
     throw new UsageError(
-      `--precision ${precision} is for --target cuda (the ${target} kernels are float32)`,
+      `--precision ${precision} is for --target cuda or js (the ${target} kernels are float32)`,
     );
   if (options.standalone === true && target !== 'cuda')
     throw new UsageError('--standalone is for --target cuda');
@@ -206,7 +206,7 @@ export function compileCommand(
     writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target, precision));
     writeFileAtomic(
       join(out, `${n.name}.manifest.json`),
-      `${JSON.stringify(manifest(plan, target), null, 2)}\n`,
+      `${JSON.stringify(manifest(plan, target, precision), null, 2)}\n`,
     );
     io.out(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
   }

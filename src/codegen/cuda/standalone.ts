@@ -716,17 +716,8 @@ export function standaloneFiles(
   options: StandaloneOptions = {},
 ): StandaloneFile[] {
   const precision = options.precision ?? 'f32';
-  const base = manifest(plan, 'cuda') as {
-    buffers: { state: Record<string, unknown>; record: Record<string, unknown> };
-  } & Record<string, unknown>;
-  const type = precision === 'f32' ? 'f32' : 'f64';
   const described = {
-    ...base,
-    buffers: {
-      ...base.buffers,
-      state: { ...base.buffers.state, type },
-      record: { ...base.buffers.record, type },
-    },
+    ...manifest(plan, 'cuda', precision),
     standalone: {
       steps: plan.steps,
       chunk_steps: cudaChunkSteps(plan, precision),
@@ -734,7 +725,7 @@ export function standaloneFiles(
       kernels: `${plan.network.name}.cu`,
       initial_state: {
         file: 'init.bin',
-        type,
+        type: precision,
         count: layoutOf(plan).totalStateFloats,
         byte_order: 'little-endian',
       },
