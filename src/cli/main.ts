@@ -10,7 +10,7 @@ import { PACKAGE_ROOT, compileFiles, type CompileResult } from '../pipeline.js';
 import { type Io, UsageError, processIo } from './io.js';
 import { STAGES } from './stages.js';
 import { compileCommand, runCommand } from './run.js';
-import { TARGETS, type Target } from '../codegen/module.js';
+import { TARGETS, type Target, planProblems } from '../codegen/module.js';
 import { BACKEND_CHOICES, type BackendChoice } from '../runtime/select.js';
 
 /** Exit codes: 0 success, 1 errors in the model, 2 bad usage, 3 a bug in spikeforge. */
@@ -56,7 +56,9 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         let failed = false;
         for (const file of files) {
           const compiled = compileReporting([file], io);
-          if (compiled === undefined) failed = true;
+          const problems = compiled === undefined ? [] : planProblems(compiled.program);
+          for (const d of problems) io.err(renderDiagnostic(d));
+          if (compiled === undefined || problems.length > 0) failed = true;
           else
             io.out(
               `${file}: ok (${count(compiled.program.models.size, 'model')}, ${count(compiled.program.networks.size, 'network')})`,

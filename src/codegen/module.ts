@@ -1,13 +1,13 @@
 import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
-import type { Network, NeuronModel, SynapseModel } from '../ir/types.js';
+import type { Network, NeuronModel, Program, SynapseModel } from '../ir/types.js';
 import { initialStates, synapseInitialStates } from '../runtime/initial-state.js';
 import type { SimulationPlan, TraceRequest } from '../runtime/backend.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { kernelPrinter } from './emit.js';
 import { SPIKED, nextName } from './kernel-ir.js';
 import { removeDeadLocals } from './legalize.js';
-import { type NetworkRouting, routeNetwork } from './network.js';
+import { type NetworkRouting, routeNetwork, routingProblems } from './network.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
 import { BufferLayout } from './layout.js';
@@ -56,6 +56,27 @@ class UpdateCache {
     byInput.set(ltcInput, update);
     return update;
   }
+}
+
+/**
+ * What buildPlan would refuse in a program, found without building any connectivity: the
+ * neuron and synapse models whose update cannot be derived (`method exact` on a non-linear
+ * system) and the projections the kernels cannot route. For `spikeforge check`.
+ */
+export function planProblems(program: Program): readonly Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  for (const model of program.models.values()) {
+    if (model.kind === 'output') continue;
+    const derived = deriveUpdate(model);
+    if (derived.kind === 'error') problems.push(...derived.diagnostics);
+  }
+  for (const network of program.networks.values()) problems.push(...routingProblems(network));
+  // A synapse model used by several projections would be reported once per projection.
+  const seen = new Set<string>();
+  return problems.filter((d) => {
+    const key = `${d.span.file.path}:${d.span.start}:${d.message}`;
+    return !seen.has(key) && (seen.add(key), true);
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spikeStep, stepsIn } from './steps.js';
-import { DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
+import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
 import { nodes, statementExprs } from '../ir/walk.js';
@@ -163,18 +163,7 @@ function mergeKey(route: Route): string {
  */
 export function routeNetwork(network: Network): NetworkRouting {
   const diagnostics = new Diagnostics();
-  for (const p of network.populations) {
-    if (p.source.kind === 'neuron' && p.source.model.refractory !== undefined) {
-      const uses = [...nodes(p.source.model.refractory)].find(
-        (n) => n.kind === 'ref' && n.ref.kind !== 'parameter' && n.ref.kind !== 'dt',
-      );
-      if (uses !== undefined)
-        diagnostics.error(
-          uses.span,
-          'the refractory period must be a constant (parameters and literals), since it is counted in whole steps',
-        );
-    }
-  }
+  checkRefractoryPeriods(network, diagnostics);
   const routes: Route[] = [];
   network.projections.forEach((p, index) => {
     const route = routeProjection(network, p, index, diagnostics);
@@ -224,6 +213,33 @@ export function routeNetwork(network: Network): NetworkRouting {
 }
 
 /**
+ * What routeNetwork would refuse in a network, found without building its connectivity (which
+ * can take a while for large networks): for `spikeforge check`.
+ */
+export function routingProblems(network: Network): readonly Diagnostic[] {
+  const diagnostics = new Diagnostics();
+  checkRefractoryPeriods(network, diagnostics);
+  for (const p of network.projections) decideRoute(p, diagnostics);
+  return diagnostics.items;
+}
+
+/** A refractory period is counted in whole steps: it must be a constant. */
+function checkRefractoryPeriods(network: Network, diagnostics: Diagnostics): void {
+  for (const p of network.populations) {
+    if (p.source.kind === 'neuron' && p.source.model.refractory !== undefined) {
+      const uses = [...nodes(p.source.model.refractory)].find(
+        (n) => n.kind === 'ref' && n.ref.kind !== 'parameter' && n.ref.kind !== 'dt',
+      );
+      if (uses !== undefined)
+        diagnostics.error(
+          uses.span,
+          'the refractory period must be a constant (parameters and literals), since it is counted in whole steps',
+        );
+    }
+  }
+}
+
+/**
  * Where a synapse model reads a variable of its pre- or post-synaptic neuron,
  * or changes one in a way the kernels do not do: only merged state adds to
  * post.X (`post.V += w`, delta synapses, through the placement's increments).
@@ -257,13 +273,16 @@ function touchesNeurons(model: SynapseModel, merged: boolean): Span | undefined 
 /** The most words the delay buffers of one projection (its ring or its arrival counters) may take: 1 GiB. */
 const MAX_DELAY_BUFFER_WORDS = 2 ** 28;
 
-/** One projection's route, or undefined after a diagnostic. */
-function routeProjection(
-  network: Network,
-  p: Projection,
-  index: number,
-  diagnostics: Diagnostics,
-): Route | undefined {
+/** What a projection's route is decided from, before its connectivity is built. */
+interface RouteDecision {
+  readonly placement: PlacementDecision;
+  /** The weight and delay (ms), or undefined where they vary per synapse. */
+  readonly constantWeight: number | undefined;
+  readonly constantDelay: number | undefined;
+}
+
+/** Where a projection's synapse state lives, or undefined after a diagnostic (what the kernels cannot do). */
+function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | undefined {
   const constantWeight = constantValue(p.weight);
   const constantDelay = p.delay === undefined ? 0 : constantValue(p.delay);
   const weightsVary = constantWeight === undefined;
@@ -296,6 +315,21 @@ function routeProjection(
     );
     return undefined;
   }
+  return { placement, constantWeight, constantDelay };
+}
+
+/** One projection's route, or undefined after a diagnostic. */
+function routeProjection(
+  network: Network,
+  p: Projection,
+  index: number,
+  diagnostics: Diagnostics,
+): Route | undefined {
+  const decision = decideRoute(p, diagnostics);
+  if (decision === undefined) return undefined;
+  const { placement, constantWeight, constantDelay } = decision;
+  const weightsVary = constantWeight === undefined;
+  const delaysVary = constantDelay === undefined;
   const nPre = p.preRange.end - p.preRange.start;
   const nPost = p.postRange.end - p.postRange.start;
   const built = buildConnectivity(
