@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import {
   DiagnosticError,
   InputFileError,
+  count,
   renderDiagnostic,
   renderInternalError,
 } from '../diagnostics/diagnostic.js';
@@ -345,11 +346,6 @@ function onlyDefinition(compiled: Required<CompileResult>): string {
       ? 'inspect needs --model NAME: the file defines no model or network of its own'
       : `inspect needs --model NAME, one of ${[...networks, ...models].join(', ')}`,
   );
-}
-
-/** `n` and a noun, plural unless n is 1: "1 network", "23 models". */
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** Why the file system refused, in words, by Node's error code. */

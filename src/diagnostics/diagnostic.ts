@@ -125,3 +125,8 @@ export function renderInternalError(error: unknown): string {
     `   = note: please report it with the input files and this message at https://github.com/spikeforge/spikeforge/issues`
   );
 }
+
+/** `n` and a noun, plural unless n is 1 ("1 network", "23 models"), for messages. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -1,4 +1,4 @@
-import type { Diagnostics } from '../diagnostics/diagnostic.js';
+import { type Diagnostics, count } from '../diagnostics/diagnostic.js';
 import type { Span } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
 import { formatDimension } from '../units/dimension.js';
@@ -283,7 +283,7 @@ function lowerCall(
       if (valuesList.items.length !== durationsList.items.length) {
         diagnostics.error(
           e.span,
-          `section(...) needs as many durations as values (found ${valuesList.items.length} values and ${durationsList.items.length} durations)`,
+          `section(...) needs as many durations as values (found ${count(valuesList.items.length, 'value')} and ${count(durationsList.items.length, 'duration')})`,
         );
         return undefined;
       }
