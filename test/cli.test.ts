@@ -324,6 +324,14 @@ describe('spikeforge inspect', () => {
     for (const x of ['V', 'm', 'h', 'n']) expect(r.stdout).toContain(`d${x}/dt`);
   });
 
+  it('--stage update of a model whose update cannot be derived: the diagnostic, exit 1', async () => {
+    const r = await run('inspect', 'test/bad/structure/exact_nonlinear.spk', '--stage', 'update');
+    expect(r.code).toBe(EXIT.modelError);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('error: method exact needs linear equations');
+    expectNoStackTrace(r);
+  });
+
   it('of a bad file reports the errors and exits 1', async () => {
     const r = await run(
       'inspect',

@@ -4,35 +4,20 @@
  */
 
 import { UsageError } from '../cli/io.js';
-import { renderDiagnostic } from '../diagnostics/diagnostic.js';
+import { DiagnosticError } from '../diagnostics/diagnostic.js';
 import type { Model, Network, NeuronModel, Program, SynapseModel } from '../ir/types.js';
 import { formatMath } from '../symbolic/print.js';
-import {
-  type DeriveOptions,
-  type DerivedUpdate,
-  type DeriveError,
-  deriveUpdate,
-} from './derive.js';
+import { type DeriveOptions, type DerivedUpdate, deriveUpdate } from './derive.js';
 import { ltcInputForPopulation } from './ltc.js';
 
-/** Prints an update (or the diagnostics that prevented it) for `model`. */
-export function formatUpdate(
+/** Prints the update derived for `model`. */
+function formatUpdate(
   model: NeuronModel | SynapseModel,
-  result: DerivedUpdate | DeriveError,
+  result: DerivedUpdate,
   note?: string,
 ): string {
   const lines = [`${model.kind} ${model.name}: one step, method ${model.method}`];
   if (note !== undefined) lines.push(`  (${note})`);
-  if (result.kind === 'error') {
-    lines.push('  no update:');
-    for (const d of result.diagnostics)
-      lines.push(
-        ...renderDiagnostic(d)
-          .split('\n')
-          .map((l) => `    ${l}`),
-      );
-    return lines.join('\n');
-  }
   const updated = new Set(result.states.map((s) => s.state));
   for (const s of result.states) lines.push(`  ${s.state}: ${s.method} (${s.reason})`);
   for (const s of model.states)
@@ -65,10 +50,13 @@ export function formatUpdateStage(program: Program, name: string): string | unde
   return undefined;
 }
 
+/** The update of a model; a model whose update cannot be derived is an error (exit 1), as in `run`. */
 function formatModelUpdate(model: Model, options: DeriveOptions = {}, note?: string): string {
   if (model.kind === 'output')
     return `output ${model.name}: no state to integrate (current = an expression of g and post.V)`;
-  return formatUpdate(model, deriveUpdate(model, options), note);
+  const derived = deriveUpdate(model, options);
+  if (derived.kind === 'error') throw new DiagnosticError(derived.diagnostics);
+  return formatUpdate(model, derived, note);
 }
 
 function formatNetworkUpdates(network: Network): string {
