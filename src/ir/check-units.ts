@@ -248,13 +248,17 @@ class UnitChecker {
   }
 
   /**
-   * A note for each state of `side` (one side of a sum that does not match the other, of
-   * dimension `other`) that is dimensionless only because its initial value has no unit. The
-   * unit suggested is the one that would make the sum match when the state is a factor of its
-   * side (`ge * (E - V)` next to a current: nS).
+   * A note for each state of `side` (one side of a sum that does not match the other; `here`
+   * and `other` are the two sides' dimensions, computed once by the caller) that is
+   * dimensionless only because its initial value has no unit. The unit suggested is the one
+   * that would make the sum match when the state is a factor of its side (`ge * (E - V)` next
+   * to a current: nS).
    */
-  private unitlessStates(side: Expr, other: Dimension | undefined): string[] {
-    const here = this.numberDimension(side);
+  private unitlessStates(
+    side: Expr,
+    here: Dimension | undefined,
+    other: Dimension | undefined,
+  ): string[] {
     return dependencies(side, 'state').flatMap((name) =>
       this.unitlessNote(
         name,
@@ -377,7 +381,7 @@ class UnitChecker {
             `cannot ${verb} ${describe(x)} ${joiner} ${describe(y)}`,
             bare,
             bare === e.right ? a : b,
-            this.unitlessStates(e.left, b).concat(this.unitlessStates(e.right, a)),
+            this.unitlessStates(e.left, a, b).concat(this.unitlessStates(e.right, b, a)),
           );
         }
         if (e.op === '+' || e.op === '-') return { kind: 'number', dimension: a ?? b };
