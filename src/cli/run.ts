@@ -1,6 +1,6 @@
 import { runLengthProblem, stepsIn } from '../codegen/steps.js';
 import { performance } from 'node:perf_hooks';
-import { renderDiagnostic } from '../diagnostics/diagnostic.js';
+import { count, renderDiagnostic } from '../diagnostics/diagnostic.js';
 import { type Target, buildPlan, generateSource, manifest } from '../codegen/module.js';
 import type { Network } from '../ir/types.js';
 import { compileFiles } from '../pipeline.js';
@@ -129,7 +129,7 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
       units,
     );
     io.out(
-      `${network.name}: ${steps} step${steps === 1 ? '' : 's'} of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
+      `${network.name}: ${count(steps, 'step')} of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
     );
     for (const [name, p] of Object.entries(
       summary['populations'] as Record<string, { spikes?: number; mean_rate_hz?: number }>,
