@@ -19,11 +19,18 @@ import { jsPrelude } from '../src/codegen/js/prelude.js';
 import { EXP32 } from '../src/codegen/math32.js';
 import { buildPlan } from '../src/codegen/module.js';
 import { randomFunctions } from '../src/codegen/wasm/kernel.js';
-import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS, hostMath } from '../src/codegen/wasm/printer.js';
+import {
+  HOST_FUNCTIONS,
+  HOST_IMPORT_DECLARATIONS,
+  WASM_HELPERS,
+  hostMath,
+} from '../src/codegen/wasm/printer.js';
+import { VECTOR_HELPERS } from '../src/codegen/wasm/vector.js';
 import { geometricRow, skipTable } from '../src/codegen/connectivity.js';
 import { boxMuller, philox4x32_10, u32ToUniform01 } from '../src/random/philox.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
 import { CpuBackend } from '../src/runtime/cpu.js';
+import type { CpuKernelLanguage } from '../src/runtime/cpu-kernels.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { ROOT, compileNetworks } from './golden/cases.js';
@@ -82,6 +89,69 @@ describe('the WebAssembly sf_exp, sf_log, sf_exprel32', () => {
       }
       expect(checked).toBe(inputs.length);
     });
+  });
+});
+
+/** Four-lane helpers (VECTOR_HELPERS), each exported as `x4_<name>(address)`: in place on memory. */
+async function fourLaneHelpers(): Promise<{
+  memory: Float32Array;
+  run: Record<string, (address: number) => void>;
+}> {
+  const names = [...HELPERS, ...HOST_FUNCTIONS.map((f) => `host_${f}`)];
+  const exports = names
+    .map((h) => {
+      const second = h === 'host_pow' ? ' (v128.load offset=16 (local.get $p))' : '';
+      return `(func (export "x4_${h}") (param $p i32) (v128.store (local.get $p) (call $${h}_x4 (v128.load (local.get $p))${second})))`;
+    })
+    .join('\n');
+  const text = `(module ${HOST_IMPORT_DECLARATIONS}\n(memory (export "memory") 1)\n${WASM_HELPERS}\n${VECTOR_HELPERS}\n${exports})`;
+  const parsed = (await wabt()).parseWat('vector-helpers.wat', text);
+  const binary = new Uint8Array(parsed.toBinary({}).buffer);
+  parsed.destroy();
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), { math: hostMath() });
+  const memory = new Float32Array((instance.exports['memory'] as WebAssembly.Memory).buffer, 0, 8);
+  const run = Object.fromEntries(
+    names.map((h) => [h, instance.exports[`x4_${h}`] as (address: number) => void]),
+  );
+  return { memory, run };
+}
+
+describe('the four-lane helpers', () => {
+  it('give on each lane what the one-lane sf_exp, sf_log, sf_exprel32 and host functions give', async () => {
+    const { memory, run } = await fourLaneHelpers();
+    const oneLane = await wasmHelpers();
+    let state = 0x2545f491;
+    const inputs = [0, -0, Infinity, -Infinity, NaN, EXP32.OVERFLOW, EXP32.UNDERFLOW, 1, -1];
+    for (let k = 0; k < 400_000; k++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      inputs.push(k % 2 === 0 ? fromBits(state >>> 0) : Math.fround(-110 + (200 * k) / 400_000));
+    }
+    const reference: Record<string, (x: number, y: number) => number> = {
+      ...Object.fromEntries(HELPERS.map((h, n) => [h, (x: number) => oneLane[n]!(x)])),
+      ...Object.fromEntries(
+        HOST_FUNCTIONS.map((f) => [
+          `host_${f}`,
+          (x: number, y: number) =>
+            Math.fround((Math[f] as (a: number, b: number) => number)(x, y)),
+        ]),
+      ),
+    };
+    for (const [name, want] of Object.entries(reference)) {
+      // Host functions on a tenth of the inputs: they are the host's Math, lane by lane.
+      const count = name.startsWith('host_') ? inputs.length / 10 : inputs.length;
+      for (let k = 0; k + 8 <= count; k += 8) {
+        memory.set(inputs.slice(k, k + 8));
+        run[name]!(0);
+        for (let lane = 0; lane < 4; lane++) {
+          const x = inputs[k + lane]!;
+          const expected = want(x, inputs[k + 4 + lane]!);
+          if (!identical(memory[lane]!, expected))
+            expect(`${name}_x4 lane ${lane} at ${x}: ${memory[lane]}`).toBe(`${expected}`);
+        }
+      }
+    }
   });
 });
 
@@ -149,16 +219,41 @@ function planOf(file: string): SimulationPlan {
   return buildPlan(network, Math.round(Math.min(network.duration, 100) / network.dt));
 }
 
-async function runWith(plan: SimulationPlan, language: 'wasm' | 'js') {
+async function runWith(plan: SimulationPlan, language: CpuKernelLanguage) {
   const backend = cpuBackend('f32', language);
   try {
     await backend.prepare(plan);
     const { chunks } = await simulate(plan, backend);
     const final = await Promise.all(plan.kernels.map((k) => backend.readState(k.population)));
-    return { chunks, final };
+    return { chunks, final, source: backend.source };
   } finally {
     backend.dispose();
   }
+}
+
+type Run = Awaited<ReturnType<typeof runWith>>;
+
+/** Identical spikes, traces (bit for bit) and final states. */
+function expectSameRun(plan: SimulationPlan, got: Run, want: Run): void {
+  expect(got.chunks.length).toBe(want.chunks.length);
+  got.chunks.forEach((chunk, c) => {
+    const other = want.chunks[c]!;
+    for (const [population, spikes] of chunk.spikes)
+      expect(spikes, `${population} spikes`).toEqual(other.spikes.get(population));
+    chunk.traces.forEach((trace, r) =>
+      expect(
+        Buffer.from(trace.buffer).equals(Buffer.from(other.traces[r]!.buffer)),
+        `trace ${r}`,
+      ).toBe(true),
+    );
+  });
+  got.final.forEach((states, k) => {
+    for (const [name, values] of states)
+      expect(
+        Buffer.from(values.buffer).equals(Buffer.from(want.final[k]!.get(name)!.buffer)),
+        `${plan.kernels[k]!.population}.${name} at the end`,
+      ).toBe(true);
+  });
 }
 
 describe('a network too large for a WebAssembly memory', () => {
@@ -178,26 +273,38 @@ describe('a network too large for a WebAssembly memory', () => {
 describe('the CPU backend: WebAssembly kernels equal the JavaScript float32 kernels', () => {
   it.each(FILES)('%s', async (file) => {
     const plan = planOf(file);
-    const wasm = await runWith(plan, 'wasm');
-    const js = await runWith(plan, 'js');
-    expect(wasm.chunks.length).toBe(js.chunks.length);
-    wasm.chunks.forEach((chunk, c) => {
-      const other = js.chunks[c]!;
-      for (const [population, spikes] of chunk.spikes)
-        expect(spikes, `${population} spikes`).toEqual(other.spikes.get(population));
-      chunk.traces.forEach((trace, r) =>
-        expect(
-          Buffer.from(trace.buffer).equals(Buffer.from(other.traces[r]!.buffer)),
-          `trace ${r}`,
-        ).toBe(true),
-      );
-    });
-    wasm.final.forEach((states, k) => {
-      for (const [name, values] of states)
-        expect(
-          Buffer.from(values.buffer).equals(Buffer.from(js.final[k]!.get(name)!.buffer)),
-          `${plan.kernels[k]!.population}.${name} at the end`,
-        ).toBe(true);
-    });
+    expectSameRun(plan, await runWith(plan, 'wasm'), await runWith(plan, 'js'));
+  });
+});
+
+describe('the four-lane kernels', () => {
+  it('equal the one-lane ones with a tail of three, traces over part and all, noise, exp and a delay', async () => {
+    const plan = planOf('test/models/cpu/vector_lanes.spk');
+    const vector = await runWith(plan, 'wasm');
+    const oneLane = await runWith(plan, 'wasm-one-lane');
+    // Both populations run four at a time; A's last three neurons one by one.
+    expect(vector.source).toContain('(func $step_A_x4');
+    expect(vector.source).toContain('(func $step_B_x4');
+    expect(oneLane.source).not.toContain('_x4');
+    const spikesOf = (population: string): number[] =>
+      vector.chunks.flatMap((c) => [...(c.spikes.get(population)?.indices ?? [])]);
+    // The tail and the lanes fire, and B receives A's spikes.
+    expect(spikesOf('A').filter((i) => i >= 100).length).toBeGreaterThan(0);
+    expect(new Set(spikesOf('A').map((i) => i % 4)).size).toBe(4);
+    expect(spikesOf('B').length).toBeGreaterThan(0);
+    expectSameRun(plan, vector, oneLane);
+    expectSameRun(plan, vector, await runWith(plan, 'js'));
+  });
+
+  it('run every stdlib neuron model four at a time', async () => {
+    const models = ['AdExIF', 'AdExIFRef', 'AdExIFRefLTC', 'ExpIF', 'ExpIFRef', 'HH'];
+    for (const model of [...models, 'Izhikevich', 'Lif', 'LifRef', 'QuaIF']) {
+      const plan = planOf(`test/models/conformance/${model}.spk`);
+      const backend = new CpuBackend('f32');
+      await backend.prepare(plan);
+      expect(backend.source, model).toContain('(func $step_C_x4');
+      expect(backend.device).toContain('WebAssembly SIMD');
+      backend.dispose();
+    }
   });
 });

@@ -13,11 +13,13 @@ import {
   shortestFloat32,
 } from '../src/codegen/printer.js';
 import {
+  FOUR_LANES,
   HOST_IMPORT_DECLARATIONS,
   WASM_HELPERS,
   WatPrinter,
   hostMath,
 } from '../src/codegen/wasm/printer.js';
+import { VECTOR_HELPERS } from '../src/codegen/wasm/vector.js';
 import { WgslPrinter } from '../src/codegen/wgsl/printer.js';
 import { wgslPrelude } from '../src/codegen/wgsl/prelude.js';
 import { applyFn, compare, evaluate, truthy } from '../src/symbolic/evaluate.js';
@@ -780,6 +782,28 @@ function compileWat(code: string): (env: Inputs) => number {
 }
 
 /**
+ * A four-lane printed expression (WatPrinter(FOUR_LANES)) as a function of four inputs, one
+ * per lane: the symbols' lanes are read from memory, the result's lanes written back.
+ */
+function compileWatFourLanes(code: string): (envs: readonly Inputs[]) => number[] {
+  const locals = SYMBOLS.map((s) => `(local $${s} v128)`).join(' ');
+  const loads = SYMBOLS.map((s, j) => `(local.set $${s} (v128.load (i32.const ${16 * j})))`);
+  const text = `(module ${HOST_IMPORT_DECLARATIONS}\n(memory (export "memory") 1)\n${WASM_HELPERS}\n${VECTOR_HELPERS}
+    (func (export "f") ${locals} ${loads.join(' ')} (v128.store (i32.const 256) ${code})))`;
+  const parsed = assembler.parseWat('expression-x4.wat', text);
+  const binary = new Uint8Array(parsed.toBinary({}).buffer);
+  parsed.destroy();
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), { math: hostMath() });
+  const memory = new Float32Array((instance.exports['memory'] as WebAssembly.Memory).buffer);
+  const f = instance.exports['f'] as () => void;
+  return (envs) => {
+    SYMBOLS.forEach((s, j) => envs.forEach((env, lane) => (memory[4 * j + lane] = env[s])));
+    f();
+    return Array.from(memory.subarray(64, 68));
+  };
+}
+
+/**
  * `e` with x^0.5 as sqrt(x) and x^-0.5 as 1/sqrt(x), the printers' spelling: they differ from
  * Math.pow at -0 and -infinity only (Math.pow(-Infinity, 0.5) is +Infinity, sqrt gives NaN).
  */
@@ -869,6 +893,29 @@ describe('JavaScript printers compute what they promise', () => {
         },
       ),
       { seed: 20261123, numRuns: 400 },
+    );
+  });
+
+  it('WebAssembly on four lanes (f32x4): each lane is the one-lane code bit for bit', () => {
+    fc.assert(
+      fc.property(
+        exprArbitrary(),
+        fc.array(inputsArbitrary(), { minLength: 4, maxLength: 4 }),
+        (e, envs) => {
+          const one = compileWat(new WatPrinter().printExpr(e));
+          const code = new WatPrinter(FOUR_LANES).printExpr(e);
+          const lanes = compileWatFourLanes(code)(envs);
+          envs.forEach((env, lane) => {
+            const got = lanes[lane]!;
+            const want = one(env);
+            if (!(Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want))))
+              throw new Error(
+                `${code} lane ${lane} at ${JSON.stringify(env)}: ${got}, one lane ${want}`,
+              );
+          });
+        },
+      ),
+      { seed: 20261124, numRuns: 300 },
     );
   });
 

@@ -8,7 +8,7 @@ import type { BufferLayout } from '../codegen/layout.js';
 import type { Route } from '../codegen/network.js';
 import type { Precision } from '../codegen/printer.js';
 import { emitWasmModule, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kernel.js';
-import { WatPrinter, hostMath } from '../codegen/wasm/printer.js';
+import { hostMath } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
 import type { SimulationPlan } from './backend.js';
@@ -41,8 +41,12 @@ function addRowOnHost(events: Uint32Array, seed: number): CpuKernels['addRow'] {
     });
 }
 
-/** How the CPU backend runs its kernels: WebAssembly (float32) or JavaScript (either precision). */
-export type CpuKernelLanguage = 'wasm' | 'js';
+/**
+ * How the CPU backend runs its kernels: WebAssembly (float32), four elements at a time where
+ * a kernel allows it (`wasm`) or one at a time (`wasm-one-lane`, the reference the four-lane
+ * code is tested against), or JavaScript (either precision).
+ */
+export type CpuKernelLanguage = 'wasm' | 'wasm-one-lane' | 'js';
 
 /** Philox draws for the kernels, keyed by the network seed (rounded to float32 when `round` is). */
 function randomRuntime(seed: number, round: (x: number) => number) {
@@ -109,15 +113,10 @@ export async function wasmKernels(
   plan: SimulationPlan,
   layout: BufferLayout,
   recordSteps: number,
+  simd = true,
 ): Promise<CpuKernels> {
   const memoryPlan = wasmMemoryPlan(plan.kernels, layout, recordSteps);
-  const source = emitWasmModule(
-    plan.kernels,
-    layout,
-    kernelPrinter(new WatPrinter()),
-    memoryPlan,
-    plan.network.seed,
-  );
+  const source = emitWasmModule(plan.kernels, layout, memoryPlan, plan.network.seed, simd);
   assembler ??= wabt();
   const parsed = (await assembler).parseWat('kernels.wat', source);
   let binary: Uint8Array<ArrayBuffer>;

@@ -37,7 +37,7 @@ export class CpuBackend implements Backend {
     readonly language: CpuKernelLanguage = precision === 'f32' ? 'wasm' : 'js',
     private readonly maxWasmBytes = 2 ** 32,
   ) {
-    if (precision === 'f64' && language === 'wasm')
+    if (precision === 'f64' && language !== 'js')
       throw new InternalError('the WebAssembly kernels are float32 only');
     this.device = describeCpu(language, precision);
   }
@@ -46,12 +46,12 @@ export class CpuBackend implements Backend {
     const layout = layoutOf(plan);
     const recordSteps = this.maxChunkSteps(plan);
     const wasm =
-      this.language === 'wasm' &&
+      this.language !== 'js' &&
       wasmMemoryPlan(plan.kernels, layout, recordSteps).bytes <= this.maxWasmBytes;
     const kernels = wasm
-      ? await wasmKernels(plan, layout, recordSteps)
+      ? await wasmKernels(plan, layout, recordSteps, this.language === 'wasm')
       : jsKernels(plan, layout, this.precision, recordSteps);
-    this.device = describeCpu(wasm ? 'wasm' : 'js', this.precision);
+    this.device = describeCpu(wasm ? this.language : 'js', this.precision);
     for (const k of plan.kernels) {
       const initial = plan.initial.get(k.population);
       for (const s of k.states) {
@@ -114,9 +114,11 @@ export class CpuBackend implements Backend {
   }
 }
 
-/** e.g. "AMD EPYC (WebAssembly, float32, one thread)". */
+/** e.g. "AMD EPYC (WebAssembly SIMD, float32, one thread)". */
 function describeCpu(language: CpuKernelLanguage, precision: Precision): string {
-  const how = language === 'wasm' ? 'WebAssembly' : 'JavaScript';
+  const how = { wasm: 'WebAssembly SIMD', 'wasm-one-lane': 'WebAssembly', js: 'JavaScript' }[
+    language
+  ];
   return `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, one thread)`;
 }
 

@@ -1,5 +1,11 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import { type KernelPrinter, type StatementSyntax, emitStatements, gatherSource } from '../emit.js';
+import {
+  type KernelPrinter,
+  type StatementSyntax,
+  emitStatements,
+  gatherSource,
+  kernelPrinter,
+} from '../emit.js';
 import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
 import {
@@ -12,7 +18,15 @@ import {
   nextName,
 } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
-import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS } from './printer.js';
+import { get, i32, spikeAppend, stateAddress, traceStore, tracesOf } from './element.js';
+import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS, WatPrinter } from './printer.js';
+import {
+  VECTOR_HELPERS,
+  VECTOR_SUFFIX,
+  emitVectorKernel,
+  vectorizable,
+  vectorizedCount,
+} from './vector.js';
 
 /**
  * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
@@ -67,8 +81,6 @@ export function wasmPages(plan: WasmMemoryPlan): number {
   return Math.max(1, Math.ceil(plan.bytes / 65536));
 }
 
-const i32 = (v: number): string => `(i32.const ${v})`;
-const get = (name: string): string => `(local.get $${name})`;
 /** A condition as emitStatements passes it: printed WAT, or the name of a condition local. */
 const conditionValue = (c: string): string => (c.startsWith('(') ? c : get(c));
 
@@ -170,13 +182,16 @@ function watSyntax(
 
 /**
  * One exported function per kernel, `step_<owner>(step, chunkStep)`: what the JavaScript
- * kernel of js/kernel.ts does, in the same order, on the memory of `plan`.
+ * kernel of js/kernel.ts does, in the same order, on the memory of `plan`. A kernel that
+ * vector.ts can run four elements at a time calls its four-lane function for the elements
+ * up to the last multiple of four, then does the rest here, one by one.
  */
 function emitWasmKernel(
   kernel: PopulationKernel,
   layout: BufferLayout,
   printer: KernelPrinter,
   plan: WasmMemoryPlan,
+  vectorized: boolean,
 ): string {
   const locals = new Map<string, 'f32' | 'i32'>([
     ['sf_i', 'i32'],
@@ -198,7 +213,7 @@ function emitWasmKernel(
     body.push(setF32(printer.local(INDEX), `(f32.convert_i32_u ${get('sf_i')})`));
   if (used.has(STEP))
     body.push(setF32(printer.local(STEP), `(f32.convert_i32_u ${get('sf_step')})`));
-  const stateAt = (s: string): number => plan.state + 4 * layout.stateOffset(kernel.population, s);
+  const stateAt = (s: string): number => stateAddress(kernel, layout, plan, s);
   for (const s of kernel.states)
     if (used.has(s))
       body.push(setF32(printer.local(s), `(f32.load offset=${stateAt(s)} ${get('sf_a')})`));
@@ -207,75 +222,72 @@ function emitWasmKernel(
     body.push(`(f32.store offset=${stateAt(s)} ${get('sf_a')} ${get(printer.local(nextName(s)))})`);
   if (kernel.spikes) {
     declare('sf_k', 'i32');
-    const spiked = [
-      `(local.set $sf_k (i32.load ${i32(plan.spikes)}))`,
-      `(i32.store ${i32(plan.spikes)} (i32.add ${get('sf_k')} (i32.const 1)))`,
-      `(i32.store offset=${plan.spikes + 4} (i32.shl ${get('sf_k')} (i32.const 3)) ${get('sf_chunk_step')})`,
-      `(i32.store offset=${plan.spikes + 8} (i32.shl ${get('sf_k')} (i32.const 3)) (i32.add ${i32(layout.neuronOffset(kernel.population))} ${get('sf_i')}))`,
-    ];
-    const ring = layout.ring(kernel.population);
-    if (ring !== undefined) {
-      declare('sf_w', 'i32');
-      // The slot's count word, then its list: slot[1 + count] = i, count += 1.
-      spiked.push(
-        `(local.set $sf_w (i32.add ${i32(plan.events + 4 * ring.offset)} (i32.mul (i32.rem_u ${get('sf_step')} ${i32(ring.slots)}) ${i32(4 * ring.stride)})))`,
-        `(local.set $sf_k (i32.load ${get('sf_w')}))`,
-        `(i32.store offset=4 (i32.add ${get('sf_w')} (i32.shl ${get('sf_k')} (i32.const 2))) ${get('sf_i')})`,
-        `(i32.store ${get('sf_w')} (i32.add ${get('sf_k')} (i32.const 1)))`,
-      );
-    }
+    if (layout.ring(kernel.population) !== undefined) declare('sf_w', 'i32');
+    const spiked = spikeAppend(kernel, layout, plan, get('sf_i'));
     body.push(`(if ${get(printer.local(SPIKED))} (then`, ...spiked.map((l) => `  ${l}`), '))');
   }
-  layout.traces.forEach((t, r) => {
-    if (t.population !== kernel.population) return;
-    const row = `(i32.mul ${get('sf_chunk_step')} ${i32(layout.recordRow)})`;
-    const column = `(i32.add ${i32(layout.traceOffset(r) - t.start)} ${get('sf_i')})`;
-    const store = `(f32.store offset=${plan.record} (i32.shl (i32.add ${row} ${column}) (i32.const 2)) ${get(printer.local(recordedLocal(kernel, t.variable)))})`;
-    const bounds = [
-      ...(t.start > 0 ? [`(i32.ge_u ${get('sf_i')} ${i32(t.start)})`] : []),
-      ...(t.end < kernel.size ? [`(i32.lt_u ${get('sf_i')} ${i32(t.end)})`] : []),
-    ];
+  for (const t of tracesOf(kernel, layout))
     body.push(
-      bounds.length === 0
-        ? store
-        : `(if ${bounds.length === 1 ? bounds[0] : `(i32.and ${bounds.join(' ')})`} (then ${store}))`,
+      traceStore(
+        kernel,
+        layout,
+        plan,
+        t,
+        get('sf_i'),
+        get(printer.local(recordedLocal(kernel, t.variable))),
+      ),
     );
-  });
   const name = entryPointName(kernel.population);
   const header = [
     `;; ${kernel.population}: ${kernel.size} elements`,
     `(func $${name} (export "${name}") (param $sf_step i32) (param $sf_chunk_step i32)`,
   ];
   if (kernel.size === 0) return [...header, ')'].join('\n');
+  const loop = [
+    '(loop $sf_next',
+    ...body.map((l) => `  ${l}`),
+    `  (local.set $sf_i (i32.add ${get('sf_i')} (i32.const 1)))`,
+    `  (br_if $sf_next (i32.lt_u ${get('sf_i')} ${i32(kernel.size)})))`,
+  ];
+  const rest = vectorizedCount(kernel.size);
+  const run = !vectorized
+    ? loop
+    : [
+        `(call $${name}${VECTOR_SUFFIX} ${get('sf_step')} ${get('sf_chunk_step')})`,
+        ...(rest === kernel.size ? [] : [`(local.set $sf_i ${i32(rest)})`, ...loop]),
+      ];
   return [
+    ...(vectorized ? [emitVectorKernel(kernel, layout, plan), ''] : []),
     ...header,
     ...[...locals].map(([n, type]) => `  (local $${n} ${type})`),
-    '  (loop $sf_next',
-    ...body.map((l) => `    ${l}`),
-    `    (local.set $sf_i (i32.add ${get('sf_i')} (i32.const 1)))`,
-    `    (br_if $sf_next (i32.lt_u ${get('sf_i')} ${i32(kernel.size)})))`,
+    ...run.map((l) => `  ${l}`),
     ')',
   ].join('\n');
 }
 
 /**
  * The WebAssembly text module of a network's kernels for the CPU backend (float32): the
- * memory and the host's random draws and Math functions are imported.
+ * memory and the host's random draws and Math functions are imported. With `simd` (the
+ * default), kernels that vector.ts can vectorize run four elements at a time; without it,
+ * every kernel runs one element at a time (the reference the four-lane code is tested against).
  */
 export function emitWasmModule(
   kernels: readonly PopulationKernel[],
   layout: BufferLayout,
-  printer: KernelPrinter,
   plan: WasmMemoryPlan,
   seed: number,
+  simd = true,
 ): string {
+  const printer = kernelPrinter(new WatPrinter());
+  const vectorized = kernels.map((k) => simd && vectorizable(k));
   return [
     '(module',
     `(import "env" "memory" (memory ${wasmPages(plan)}))`,
     HOST_IMPORT_DECLARATIONS,
     WASM_HELPERS,
     randomFunctions(plan, seed),
-    ...kernels.map((k) => emitWasmKernel(k, layout, printer, plan)),
+    ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, ''] : []),
+    ...kernels.map((k, n) => emitWasmKernel(k, layout, printer, plan, vectorized[n]!)),
     ')',
   ].join('\n');
 }

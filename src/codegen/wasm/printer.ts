@@ -56,17 +56,10 @@ export function hostMath(): Record<string, (...args: number[]) => number> {
   return Object.fromEntries(HOST_IMPORTS.map((f) => [f, Math[f]]));
 }
 
-/** Functions that are one float32 instruction, exact or correctly rounded. */
-const NATIVE: Readonly<Partial<Record<Fn, string>>> = {
-  sqrt: 'f32.sqrt',
-  abs: 'f32.abs',
-  floor: 'f32.floor',
-  ceil: 'f32.ceil',
-  min: 'f32.min',
-  max: 'f32.max',
-};
+/** Functions that are one float32 instruction (`f32.sqrt`, `f32x4.sqrt`), exact or correctly rounded. */
+const NATIVE: ReadonlySet<Fn> = new Set(['sqrt', 'abs', 'floor', 'ceil', 'min', 'max']);
 
-/** Functions defined in the module (WASM_HELPERS). */
+/** Functions defined in the module (WASM_HELPERS; VECTOR_HELPERS for four lanes). */
 const HELPERS: Readonly<Partial<Record<Fn, string>>> = {
   exp: 'sf_exp',
   log: 'sf_log',
@@ -74,32 +67,100 @@ const HELPERS: Readonly<Partial<Record<Fn, string>>> = {
 };
 
 const OPERATORS: Readonly<Record<string, string>> = {
-  '+': 'f32.add',
-  '-': 'f32.sub',
-  '*': 'f32.mul',
-  '/': 'f32.div',
+  '+': 'add',
+  '-': 'sub',
+  '*': 'mul',
+  '/': 'div',
 };
 
 const COMPARISONS = {
-  '<': 'f32.lt',
-  '<=': 'f32.le',
-  '>': 'f32.gt',
-  '>=': 'f32.ge',
-  '==': 'f32.eq',
-  '!=': 'f32.ne',
+  '<': 'lt',
+  '<=': 'le',
+  '>': 'gt',
+  '>=': 'ge',
+  '==': 'eq',
+  '!=': 'ne',
 } as const;
 
 /** A float32 constant, exactly (every float32 is a double whose shortest spelling reads back to it). */
 export function f32Const(value: number): string {
-  if (Number.isNaN(value)) return '(f32.const nan)';
-  if (value === Infinity) return '(f32.const inf)';
-  if (value === -Infinity) return '(f32.const -inf)';
-  return `(f32.const ${Object.is(value, -0) ? '-0' : String(Math.fround(value))})`;
+  return `(f32.const ${f32Digits(value)})`;
 }
 
-/** Prints symbolic expressions as folded WAT float32 instructions over `$locals`. */
+function f32Digits(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (value === Infinity) return 'inf';
+  if (value === -Infinity) return '-inf';
+  return Object.is(value, -0) ? '-0' : String(Math.fround(value));
+}
+
+/**
+ * How a WAT printer spells its values: one float32 (`f32`, conditions as `i32` 0 or 1), or four
+ * float32 lanes (WebAssembly SIMD: `v128` as `f32x4`, conditions as lane masks of all ones or
+ * all zeros). Every f32x4 instruction used rounds each lane as its f32 namesake does, so a
+ * lane computes what the one-lane code computes.
+ */
+export interface WatLanes {
+  readonly count: 1 | 4;
+  /** The local type of a float and of a condition. */
+  readonly type: 'f32' | 'v128';
+  /** Prefix of the float instructions: `f32.add`, `f32x4.add`. */
+  readonly float: 'f32' | 'f32x4';
+  /** A constant from its digits (`f32Digits`). */
+  constant(digits: string): string;
+  readonly true: string;
+  readonly false: string;
+  readonly and: string;
+  readonly or: string;
+  not(condition: string): string;
+  select(then: string, otherwise: string, condition: string): string;
+  boolToFloat(condition: string): string;
+  /** The module's function for a helper or a host Math function (`$sf_exp`, `$host_sin_x4`). */
+  callee(name: string): string;
+  /** A call of the host's Math function `fn` (double in and out), rounded once per lane. */
+  host(fn: string, args: readonly string[]): string;
+}
+
+export const ONE_LANE: WatLanes = {
+  count: 1,
+  type: 'f32',
+  float: 'f32',
+  constant: (d) => `(f32.const ${d})`,
+  true: '(i32.const 1)',
+  false: '(i32.const 0)',
+  and: 'i32.and',
+  or: 'i32.or',
+  not: (c) => `(i32.eqz ${c})`,
+  select: (t, o, c) => `(select ${t} ${o} ${c})`,
+  boolToFloat: (c) => `(f32.convert_i32_u ${c})`,
+  callee: (name) => `$${name}`,
+  host: (fn, args) =>
+    `(f32.demote_f64 (call $host_${fn} ${args.map((a) => `(f64.promote_f32 ${a})`).join(' ')}))`,
+};
+
+export const FOUR_LANES: WatLanes = {
+  count: 4,
+  type: 'v128',
+  float: 'f32x4',
+  constant: (d) => `(v128.const f32x4 ${d} ${d} ${d} ${d})`,
+  true: '(v128.const i32x4 -1 -1 -1 -1)',
+  false: '(v128.const i32x4 0 0 0 0)',
+  and: 'v128.and',
+  or: 'v128.or',
+  not: (c) => `(v128.not ${c})`,
+  select: (t, o, c) => `(v128.bitselect ${t} ${o} ${c})`,
+  // The mask's all-ones lanes keep 1.0's bits, the others become +0.
+  boolToFloat: (c) => `(v128.and ${c} (v128.const f32x4 1 1 1 1))`,
+  callee: (name) => `$${name}_x4`,
+  host: (fn, args) => `(call $host_${fn}_x4 ${args.join(' ')})`,
+};
+
+/** Prints symbolic expressions as folded WAT float32 instructions over `$locals`, on one lane or four. */
 export class WatPrinter extends CLikePrinter {
-  constructor() {
+  /** Constants printed so far, text -> digits, so that negating one gives a constant. */
+  private readonly constants = new Map<string, string>();
+
+  constructor(readonly lanes: WatLanes = ONE_LANE) {
     const unused: FunctionSpec = { name: 'unused' };
     super({
       target: 'wasm',
@@ -107,28 +168,26 @@ export class WatPrinter extends CLikePrinter {
       types: { f32: 'f32', u32: 'i32', i32: 'i32', bool: 'i32' },
       // Calls are printed by `call` below; the table only names what exists.
       functions: Object.fromEntries(
-        [...Object.keys(NATIVE), ...Object.keys(HELPERS), ...HOST_FUNCTIONS].map((f) => [
-          f,
-          unused,
-        ]),
+        [...NATIVE, ...Object.keys(HELPERS), ...HOST_FUNCTIONS].map((f) => [f, unused]),
       ),
-      operators: { and: 'i32.and', or: 'i32.or', not: 'i32.eqz', cmp: COMPARISONS },
+      operators: { and: lanes.and, or: lanes.or, not: 'unused', cmp: COMPARISONS },
       where: 'select',
-      boolToFloat: (c) => `(f32.convert_i32_u ${c})`,
+      boolToFloat: lanes.boolToFloat,
       literals: {
         floatSuffix: '',
         floatNeedsPoint: false,
         u32Suffix: '',
         i32Suffix: '',
-        true: '(i32.const 1)',
-        false: '(i32.const 0)',
-        infinity: { text: '(f32.const inf)' },
-        nan: { text: '(f32.const nan)' },
+        true: lanes.true,
+        false: lanes.false,
+        infinity: { text: lanes.constant('inf') },
+        nan: { text: lanes.constant('nan') },
       },
       // WAT names are `$`-prefixed and cannot clash with instructions; JavaScript's list keeps
       // the locals' names the same as in the JavaScript kernels, which reads better side by side.
       reserved: JS_RESERVED,
     });
+    this.constants.set(lanes.constant('inf'), 'inf');
   }
 
   prelude(): string {
@@ -136,19 +195,24 @@ export class WatPrinter extends CLikePrinter {
   }
 
   protected override floatDigits(v: number): Code {
-    return atom(f32Const(v));
+    const digits = f32Digits(v);
+    const text = this.lanes.constant(digits);
+    this.constants.set(text, digits);
+    return atom(text);
   }
 
   protected override negate(code: Code): Code {
     // A negative literal is a constant of its own; anything else is negated (exact either way).
-    const literal = /^\(f32\.const ([^-][^)]*)\)$/.exec(code.text);
-    return atom(literal === null ? `(f32.neg ${code.text})` : `(f32.const -${literal[1]})`);
+    const digits = this.constants.get(code.text);
+    if (digits === undefined || digits.startsWith('-'))
+      return atom(`(${this.lanes.float}.neg ${code.text})`);
+    return atom(this.lanes.constant(`-${digits}`));
   }
 
   protected override binary(left: Code, op: string, right: Code): Code {
     const instruction = OPERATORS[op];
     if (instruction === undefined) throw new Error(`WatPrinter: no float32 operator '${op}'`);
-    return atom(`(${instruction} ${left.text} ${right.text})`);
+    return atom(`(${this.lanes.float}.${instruction} ${left.text} ${right.text})`);
   }
 
   protected override symbol(name: string, _ctx: PrintContext): Code {
@@ -159,7 +223,9 @@ export class WatPrinter extends CLikePrinter {
     if (e.kind !== 'where') return super.value(e, ctx);
     // Both sides are pure float expressions, so evaluating both (select) equals a branch.
     const cond = this.condition(e.cond, ctx).text;
-    return atom(`(select ${this.value(e.then, ctx).text} ${this.value(e.else, ctx).text} ${cond})`);
+    return atom(
+      this.lanes.select(this.value(e.then, ctx).text, this.value(e.else, ctx).text, cond),
+    );
   }
 
   protected override condition(e: Expr, ctx: PrintContext): Code {
@@ -167,35 +233,36 @@ export class WatPrinter extends CLikePrinter {
       case 'cmp':
         if (e.a.kind === 'num' && e.b.kind === 'num') return super.condition(e, ctx);
         return atom(
-          `(${COMPARISONS[e.op]} ${this.value(e.a, ctx).text} ${this.value(e.b, ctx).text})`,
+          `(${this.lanes.float}.${COMPARISONS[e.op]} ${this.value(e.a, ctx).text} ${this.value(e.b, ctx).text})`,
         );
       case 'and':
       case 'or': {
         // Conditions are pure, so evaluating every operand equals short-circuiting.
-        const op = e.kind === 'and' ? 'i32.and' : 'i32.or';
+        const op = e.kind === 'and' ? this.lanes.and : this.lanes.or;
         return e.args
           .map((a) => this.condition(a, ctx))
           .reduce((acc, c) => atom(`(${op} ${acc.text} ${c.text})`));
       }
       case 'not':
-        return atom(`(i32.eqz ${this.condition(e.arg, ctx).text})`);
+        return atom(this.lanes.not(this.condition(e.arg, ctx).text));
       case 'num':
         return super.condition(e, ctx);
       default:
-        return atom(`(f32.ne ${this.value(e, ctx).text} (f32.const 0))`);
+        return atom(
+          `(${this.lanes.float}.ne ${this.value(e, ctx).text} ${this.floatDigits(0).text})`,
+        );
     }
   }
 
   protected override call(fn: Fn | 'pow', args: readonly Expr[], ctx: PrintContext): Code {
-    const printed = args.map((a) => this.value(a, ctx).text).join(' ');
-    const native = fn === 'pow' ? undefined : NATIVE[fn];
-    if (native !== undefined) return atom(`(${native} ${printed})`);
+    const printed = args.map((a) => this.value(a, ctx).text);
+    if (fn !== 'pow' && NATIVE.has(fn))
+      return atom(`(${this.lanes.float}.${fn} ${printed.join(' ')})`);
     const helper = fn === 'pow' ? undefined : HELPERS[fn];
-    if (helper !== undefined) return atom(`(call $${helper} ${printed})`);
-    if ((HOST_FUNCTIONS as readonly string[]).includes(fn)) {
-      const promoted = args.map((a) => `(f64.promote_f32 ${this.value(a, ctx).text})`).join(' ');
-      return atom(`(f32.demote_f64 (call $host_${fn} ${promoted}))`);
-    }
+    if (helper !== undefined)
+      return atom(`(call ${this.lanes.callee(helper)} ${printed.join(' ')})`);
+    if ((HOST_FUNCTIONS as readonly string[]).includes(fn))
+      return atom(this.lanes.host(fn, printed));
     throw new UnsupportedFunctionError(fn, this.target, this.precision);
   }
 }

@@ -146,6 +146,128 @@
         (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $draw)))))
+(func $sf_exp_x4 (param $x v128) (result v128)
+  (local $k v128) (local $r v128) (local $z v128) (local $p v128) (local $t v128)
+  (local $ki v128) (local $h v128) (local $scale v128) (local $y v128)
+  (local.set $k (f32x4.floor (f32x4.add (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.4426950216293335))) (f32x4.splat (f32.const 0.5)))))
+  (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693359375)))))
+  (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $k) (f32x4.splat (f32.const -0.00021219444170128554)))))
+  (local.set $z (f32x4.mul (local.get $r) (local.get $r)))
+  (local.set $p
+    (f32x4.add
+      (f32x4.mul
+        (f32x4.add
+          (f32x4.mul (f32x4.add (f32x4.mul (f32x4.splat (f32.const 0.00019875691214110702)) (local.get $r)) (f32x4.splat (f32.const 0.001398199936375022))) (local.get $z))
+          (f32x4.add (f32x4.mul (f32x4.splat (f32.const 0.008333452045917511)) (local.get $r)) (f32x4.splat (f32.const 0.04166579619050026))))
+        (local.get $z))
+      (f32x4.add (f32x4.mul (f32x4.splat (f32.const 0.1666666567325592)) (local.get $r)) (f32x4.splat (f32.const 0.5)))))
+  (local.set $t (f32x4.add (f32x4.mul (local.get $p) (local.get $z)) (local.get $r)))
+  (local.set $ki (i32x4.trunc_sat_f32x4_s (local.get $k)))
+  (local.set $h (i32x4.shr_s (local.get $ki) (i32.const 1)))
+  ;; 2^h, and 2^(ki - h), as float32 bit patterns
+  (local.set $scale (i32x4.shl (i32x4.add (local.get $h) (i32x4.splat (i32.const 127))) (i32.const 23)))
+  (local.set $y
+    (f32x4.mul
+      (f32x4.add (local.get $scale) (f32x4.mul (local.get $t) (local.get $scale)))
+      (i32x4.shl
+        (i32x4.add (i32x4.sub (local.get $ki) (local.get $h)) (i32x4.splat (i32.const 127)))
+        (i32.const 23))))
+  (local.set $y (v128.bitselect (f32x4.splat (f32.const inf)) (local.get $y) (f32x4.ge (local.get $x) (f32x4.splat (f32.const 88.72283935546875)))))
+  (v128.bitselect (f32x4.splat (f32.const 0)) (local.get $y) (f32x4.le (local.get $x) (f32x4.splat (f32.const -103.97208404541016)))))
+
+(func $sf_log_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (call $sf_log (f32x4.extract_lane 0 (local.get $a)))) (call $sf_log (f32x4.extract_lane 1 (local.get $a)))) (call $sf_log (f32x4.extract_lane 2 (local.get $a)))) (call $sf_log (f32x4.extract_lane 3 (local.get $a)))))
+
+(func $sf_exprel32_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (call $sf_exprel32 (f32x4.extract_lane 0 (local.get $a)))) (call $sf_exprel32 (f32x4.extract_lane 1 (local.get $a)))) (call $sf_exprel32 (f32x4.extract_lane 2 (local.get $a)))) (call $sf_exprel32 (f32x4.extract_lane 3 (local.get $a)))))
+
+(func $host_sin_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_sin (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_sin (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_sin (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_sin (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_cos_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_tan_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_tan (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_tan (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_tan (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_tan (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_tanh_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_tanh (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_tanh (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_tanh (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_tanh (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_sinh_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_sinh (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_sinh (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_sinh (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_sinh (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_cosh_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_cosh (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_cosh (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_cosh (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_cosh (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_atan_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_atan (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_atan (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_atan (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_atan (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_log10_x4 (param $a v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_log10 (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a)))))) (f32.demote_f64 (call $host_log10 (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a)))))) (f32.demote_f64 (call $host_log10 (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a)))))) (f32.demote_f64 (call $host_log10 (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a)))))))
+
+(func $host_pow_x4 (param $a v128) (param $b v128) (result v128)
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $b)))))) (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $b)))))) (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 2 (local.get $b)))))) (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $b)))))))
+
+(func $step_N_x4 (param $sf_step i32) (param $sf_chunk_step i32)
+  (local $sf_i i32)
+  (local $sf_a i32)
+  (local $sf_k i32)
+  (local $sf_w i32)
+  (local $V v128)
+  (local $refractory v128)
+  (local $stimulus v128)
+  (local $I v128)
+  (local $V_next v128)
+  (local $refractory_next v128)
+  (local $sf_if0 v128)
+  (local $spiked v128)
+  (loop $sf_next
+    (local.set $sf_a (i32.shl (local.get $sf_i) (i32.const 2)))
+    (local.set $V (v128.load offset=16 (local.get $sf_a)))
+    (local.set $refractory (v128.load offset=272 (local.get $sf_a)))
+    (local.set $stimulus (v128.const f32x4 0 0 0 0))
+    (local.set $I (local.get $stimulus))
+    (local.set $V_next (f32x4.add (local.get $V) (f32x4.mul (v128.const f32x4 0.004987520631402731 0.004987520631402731 0.004987520631402731 0.004987520631402731) (f32x4.sub (local.get $I) (f32x4.add (local.get $V) (v128.const f32x4 60 60 60 60))))))
+    (local.set $refractory_next (local.get $refractory))
+    (local.set $sf_if0 (f32x4.gt (local.get $refractory) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+    (local.set $V_next (v128.bitselect (local.get $V) (local.get $V_next) (local.get $sf_if0)))
+    (local.set $refractory_next (v128.bitselect (f32x4.sub (local.get $refractory) (v128.const f32x4 1 1 1 1)) (local.get $refractory_next) (local.get $sf_if0)))
+    (local.set $spiked (f32x4.ge (local.get $V_next) (v128.const f32x4 -50 -50 -50 -50)))
+    (local.set $V_next (v128.bitselect (v128.const f32x4 -60 -60 -60 -60) (local.get $V_next) (local.get $spiked)))
+    (local.set $refractory_next (v128.bitselect (v128.const f32x4 50 50 50 50) (local.get $refractory_next) (local.get $spiked)))
+    (v128.store offset=16 (local.get $sf_a) (local.get $V_next))
+    (v128.store offset=272 (local.get $sf_a) (local.get $refractory_next))
+    (if (v128.any_true (local.get $spiked)) (then
+      (if (i32x4.extract_lane 0 (local.get $spiked)) (then
+        (local.set $sf_k (i32.load (i32.const 784)))
+        (i32.store (i32.const 784) (i32.add (local.get $sf_k) (i32.const 1)))
+        (i32.store offset=788 (i32.shl (local.get $sf_k) (i32.const 3)) (local.get $sf_chunk_step))
+        (i32.store offset=792 (i32.shl (local.get $sf_k) (i32.const 3)) (i32.add (i32.const 0) (local.get $sf_i)))
+      ))
+      (if (i32x4.extract_lane 1 (local.get $spiked)) (then
+        (local.set $sf_k (i32.load (i32.const 784)))
+        (i32.store (i32.const 784) (i32.add (local.get $sf_k) (i32.const 1)))
+        (i32.store offset=788 (i32.shl (local.get $sf_k) (i32.const 3)) (local.get $sf_chunk_step))
+        (i32.store offset=792 (i32.shl (local.get $sf_k) (i32.const 3)) (i32.add (i32.const 0) (i32.add (local.get $sf_i) (i32.const 1))))
+      ))
+      (if (i32x4.extract_lane 2 (local.get $spiked)) (then
+        (local.set $sf_k (i32.load (i32.const 784)))
+        (i32.store (i32.const 784) (i32.add (local.get $sf_k) (i32.const 1)))
+        (i32.store offset=788 (i32.shl (local.get $sf_k) (i32.const 3)) (local.get $sf_chunk_step))
+        (i32.store offset=792 (i32.shl (local.get $sf_k) (i32.const 3)) (i32.add (i32.const 0) (i32.add (local.get $sf_i) (i32.const 2))))
+      ))
+      (if (i32x4.extract_lane 3 (local.get $spiked)) (then
+        (local.set $sf_k (i32.load (i32.const 784)))
+        (i32.store (i32.const 784) (i32.add (local.get $sf_k) (i32.const 1)))
+        (i32.store offset=788 (i32.shl (local.get $sf_k) (i32.const 3)) (local.get $sf_chunk_step))
+        (i32.store offset=792 (i32.shl (local.get $sf_k) (i32.const 3)) (i32.add (i32.const 0) (i32.add (local.get $sf_i) (i32.const 3))))
+      ))
+    ))
+    (v128.store offset=528 (i32.shl (i32.add (i32.mul (local.get $sf_chunk_step) (i32.const 64)) (i32.add (i32.const 0) (local.get $sf_i))) (i32.const 2)) (local.get $V_next))
+    (local.set $sf_i (i32.add (local.get $sf_i) (i32.const 4)))
+    (br_if $sf_next (i32.lt_u (local.get $sf_i) (i32.const 64))))
+)
+
 ;; N: 64 elements
 (func $step_N (export "step_N") (param $sf_step i32) (param $sf_chunk_step i32)
   (local $sf_i i32)
@@ -158,33 +280,6 @@
   (local $refractory_next f32)
   (local $spiked i32)
   (local $sf_k i32)
-  (loop $sf_next
-    (local.set $sf_a (i32.shl (local.get $sf_i) (i32.const 2)))
-    (local.set $V (f32.load offset=16 (local.get $sf_a)))
-    (local.set $refractory (f32.load offset=272 (local.get $sf_a)))
-    (local.set $stimulus (f32.const 0))
-    (local.set $I (local.get $stimulus))
-    (local.set $V_next (f32.add (local.get $V) (f32.mul (f32.const 0.004987520631402731) (f32.sub (local.get $I) (f32.add (local.get $V) (f32.const 60))))))
-    (local.set $refractory_next (local.get $refractory))
-    (if (f32.gt (local.get $refractory) (f32.const 0.5)) (then
-      (local.set $V_next (local.get $V))
-      (local.set $refractory_next (f32.sub (local.get $refractory) (f32.const 1)))
-    ))
-    (local.set $spiked (f32.ge (local.get $V_next) (f32.const -50)))
-    (if (local.get $spiked) (then
-      (local.set $V_next (f32.const -60))
-      (local.set $refractory_next (f32.const 50))
-    ))
-    (f32.store offset=16 (local.get $sf_a) (local.get $V_next))
-    (f32.store offset=272 (local.get $sf_a) (local.get $refractory_next))
-    (if (local.get $spiked) (then
-      (local.set $sf_k (i32.load (i32.const 784)))
-      (i32.store (i32.const 784) (i32.add (local.get $sf_k) (i32.const 1)))
-      (i32.store offset=788 (i32.shl (local.get $sf_k) (i32.const 3)) (local.get $sf_chunk_step))
-      (i32.store offset=792 (i32.shl (local.get $sf_k) (i32.const 3)) (i32.add (i32.const 0) (local.get $sf_i)))
-    ))
-    (f32.store offset=528 (i32.shl (i32.add (i32.mul (local.get $sf_chunk_step) (i32.const 64)) (i32.add (i32.const 0) (local.get $sf_i))) (i32.const 2)) (local.get $V_next))
-    (local.set $sf_i (i32.add (local.get $sf_i) (i32.const 1)))
-    (br_if $sf_next (i32.lt_u (local.get $sf_i) (i32.const 64))))
+  (call $step_N_x4 (local.get $sf_step) (local.get $sf_chunk_step))
 )
 )

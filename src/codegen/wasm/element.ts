@@ -1,0 +1,86 @@
+import type { PopulationKernel } from '../kernel-ir.js';
+import type { BufferLayout } from '../layout.js';
+import type { WasmMemoryPlan } from './kernel.js';
+
+/**
+ * What a WebAssembly kernel does for one element beside its statements, shared by the
+ * one-lane loop (kernel.ts) and the four-lane one (vector.ts), which runs it per lane.
+ */
+
+export const i32 = (v: number): string => `(i32.const ${v})`;
+export const get = (name: string): string => `(local.get $${name})`;
+
+/** Byte offset of state `s` of the kernel's owner in the module's memory (element 0). */
+export function stateAddress(
+  kernel: PopulationKernel,
+  layout: BufferLayout,
+  plan: WasmMemoryPlan,
+  s: string,
+): number {
+  return plan.state + 4 * layout.stateOffset(kernel.population, s);
+}
+
+/**
+ * Appends element `index` (an i32 expression) to the step's spikes, (chunk step, global
+ * index), and to its population's spike ring when it has one: slot[1 + count] = index,
+ * count += 1. Uses the i32 locals `sf_k` and `sf_w`.
+ */
+export function spikeAppend(
+  kernel: PopulationKernel,
+  layout: BufferLayout,
+  plan: WasmMemoryPlan,
+  index: string,
+): string[] {
+  const lines = [
+    `(local.set $sf_k (i32.load ${i32(plan.spikes)}))`,
+    `(i32.store ${i32(plan.spikes)} (i32.add ${get('sf_k')} (i32.const 1)))`,
+    `(i32.store offset=${plan.spikes + 4} (i32.shl ${get('sf_k')} (i32.const 3)) ${get('sf_chunk_step')})`,
+    `(i32.store offset=${plan.spikes + 8} (i32.shl ${get('sf_k')} (i32.const 3)) (i32.add ${i32(layout.neuronOffset(kernel.population))} ${index}))`,
+  ];
+  const ring = layout.ring(kernel.population);
+  if (ring !== undefined)
+    lines.push(
+      `(local.set $sf_w (i32.add ${i32(plan.events + 4 * ring.offset)} (i32.mul (i32.rem_u ${get('sf_step')} ${i32(ring.slots)}) ${i32(4 * ring.stride)})))`,
+      `(local.set $sf_k (i32.load ${get('sf_w')}))`,
+      `(i32.store offset=4 (i32.add ${get('sf_w')} (i32.shl ${get('sf_k')} (i32.const 2))) ${index})`,
+      `(i32.store ${get('sf_w')} (i32.add ${get('sf_k')} (i32.const 1)))`,
+    );
+  return lines;
+}
+
+/** The traces (layout.traces) of the kernel's owner, with their recorded range. */
+export function tracesOf(
+  kernel: PopulationKernel,
+  layout: BufferLayout,
+): { readonly row: number; readonly variable: string; start: number; end: number }[] {
+  return layout.traces.flatMap((t, row) =>
+    t.population === kernel.population
+      ? [{ row, variable: t.variable, start: t.start, end: t.end }]
+      : [],
+  );
+}
+
+/**
+ * Stores `value` (an f32 expression) as element `index` (an i32 expression) of trace `row`
+ * in this chunk step's record row, if the element is in the trace's range [start, end); or,
+ * with `type` v128, four values as elements index .. index + 3 of a trace of every element.
+ */
+export function traceStore(
+  kernel: PopulationKernel,
+  layout: BufferLayout,
+  plan: WasmMemoryPlan,
+  trace: { readonly row: number; readonly start: number; readonly end: number },
+  index: string,
+  value: string,
+  type: 'f32' | 'v128' = 'f32',
+): string {
+  const rowStart = `(i32.mul ${get('sf_chunk_step')} ${i32(layout.recordRow)})`;
+  const column = `(i32.add ${i32(layout.traceOffset(trace.row) - trace.start)} ${index})`;
+  const store = `(${type}.store offset=${plan.record} (i32.shl (i32.add ${rowStart} ${column}) (i32.const 2)) ${value})`;
+  const bounds = [
+    ...(trace.start > 0 ? [`(i32.ge_u ${index} ${i32(trace.start)})`] : []),
+    ...(trace.end < kernel.size ? [`(i32.lt_u ${index} ${i32(trace.end)})`] : []),
+  ];
+  if (bounds.length === 0) return store;
+  return `(if ${bounds.length === 1 ? bounds[0] : `(i32.and ${bounds.join(' ')})`} (then ${store}))`;
+}
