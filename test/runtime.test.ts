@@ -280,6 +280,33 @@ describe('spikeforge run: step semantics in the outputs', () => {
   });
 });
 
+describe('spikeforge run: subnormal states are flushed to 0', () => {
+  const backends = ['cpu', 'cpu64', ...(probe.ok ? ['webgpu'] : [])];
+  it.each(backends)(
+    '%s: g decays by e^-0.1 a step, is never subnormal, and is exactly 0 from step 874 on',
+    async (backend) => {
+      const r = await run('rt_decay', '--backend', backend);
+      expectOk(r);
+      const trace = readCsv(join(r.dir, 'N.g.csv'));
+      expect(trace.rows.length).toBe(1200);
+      const values = trace.rows.map((row) => row.slice(1).map(Number));
+      expect(values[0]![0]).toBeCloseTo(Math.exp(-0.1), 6);
+      // Without the flush, float32 sinks to a few subnormal ulps and stays there.
+      const subnormal = values.flat().filter((g) => g !== 0 && Math.abs(g) < 2 ** -126);
+      expect(subnormal).toEqual([]);
+      // e^(-0.1 n) < 2^-126 from n = 874 (float32 rounding may reach it a step either side).
+      const firstZero = values.findIndex((row) => row.every((g) => g === 0)) + 1;
+      expect(Math.abs(firstZero - 874)).toBeLessThanOrEqual(1);
+      expect(
+        values
+          .slice(firstZero - 1)
+          .flat()
+          .every((g) => g === 0),
+      ).toBe(true);
+    },
+  );
+});
+
 describe('spikeforge run: random initial states and overrides', () => {
   /** The first trace row (state after step 0) of N.V.csv. */
   function firstRow(dir: string): number[] {

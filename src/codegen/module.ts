@@ -6,7 +6,7 @@ import type { SimulationPlan, TraceRequest } from '../runtime/backend.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { kernelPrinter } from './emit.js';
 import { SPIKED, nextName } from './kernel-ir.js';
-import { removeDeadLocals } from './legalize.js';
+import { flushSubnormalStates, removeDeadLocals } from './legalize.js';
 import { type NetworkRouting, routeNetwork, routingProblems } from './network.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
@@ -103,7 +103,8 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
   );
   if (updates.problems.length > 0) throw new DiagnosticError(updates.problems);
   const traces = traceRequests(network, routing);
-  // legalize: drop locals nothing reads (every target then compiles without unused-variable warnings).
+  // legalize: flush subnormal states to 0, then drop locals nothing reads (every target then
+  // compiles without unused-variable warnings).
   const kernels = [...synapseKernels, ...populationKernels].map((k) => {
     const live = new Set([
       ...k.states.map(nextName),
@@ -112,7 +113,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
         .filter((t) => t.population === k.population)
         .map((t) => recordedLocal(k, t.variable)),
     ]);
-    return { ...k, body: removeDeadLocals(k.body, live) };
+    return { ...k, body: removeDeadLocals(flushSubnormalStates(k.body, k.states), live) };
   });
   const initial = new Map<string, ReadonlyMap<string, Float64Array>>();
   network.populations.forEach((p, k) => {

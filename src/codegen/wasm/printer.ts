@@ -138,6 +138,8 @@ export const ONE_LANE: WatLanes = {
     `(f32.demote_f64 (call $host_${fn} ${args.map((a) => `(f64.promote_f32 ${a})`).join(' ')}))`,
 };
 
+const ZERO_X4 = '(v128.const f32x4 0 0 0 0)';
+
 export const FOUR_LANES: WatLanes = {
   count: 4,
   type: 'v128',
@@ -148,7 +150,13 @@ export const FOUR_LANES: WatLanes = {
   and: 'v128.and',
   or: 'v128.or',
   not: (c) => `(v128.not ${c})`,
-  select: (t, o, c) => `(v128.bitselect ${t} ${o} ${c})`,
+  // Picking +0 is clearing bits: one instruction instead of bitselect's three, the same bits.
+  select: (t, o, c) =>
+    t === ZERO_X4
+      ? `(v128.andnot ${o} ${c})`
+      : o === ZERO_X4
+        ? `(v128.and ${t} ${c})`
+        : `(v128.bitselect ${t} ${o} ${c})`,
   // The mask's all-ones lanes keep 1.0's bits, the others become +0.
   boolToFloat: (c) => `(v128.and ${c} (v128.const f32x4 1 1 1 1))`,
   callee: (name) => `$${name}_x4`,

@@ -129,6 +129,8 @@ extern "C" __global__ void step_AdExIFRef(sf_real* __restrict__ sf_state, unsign
     V_next = -68.0f;
     w_next = w_next + 1.0f;
   }
+  V_next = (fabsf(V_next) < 1.1754944e-38f ? 0.0f : V_next);
+  w_next = (fabsf(w_next) < 1.1754944e-38f ? 0.0f : w_next);
   sf_state[0u + sf_i] = V_next;
   sf_state[1u + sf_i] = w_next;
   if (spiked) {

@@ -125,6 +125,7 @@ extern "C" __global__ void step_ExpIFRef(sf_real* __restrict__ sf_state, unsigne
   if (spiked) {
     V_next = -68.0f;
   }
+  V_next = (fabsf(V_next) < 1.1754944e-38f ? 0.0f : V_next);
   sf_state[0u + sf_i] = V_next;
   if (spiked) {
     const unsigned sf_k = atomicAdd(&sf_events[SF_SPIKE_LIST], 1u);

@@ -127,6 +127,8 @@ extern "C" __global__ void step_Izhikevich(sf_real* __restrict__ sf_state, unsig
     V_next = -65.0f;
     u_next = u_next + 8.0f;
   }
+  V_next = (fabsf(V_next) < 1.1754944e-38f ? 0.0f : V_next);
+  u_next = (fabsf(u_next) < 1.1754944e-38f ? 0.0f : u_next);
   sf_state[0u + sf_i] = V_next;
   sf_state[1u + sf_i] = u_next;
   if (spiked) {

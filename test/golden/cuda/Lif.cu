@@ -67,6 +67,7 @@ extern "C" __global__ void step_Lif(sf_real* __restrict__ sf_state, unsigned* __
   if (spiked) {
     V_next = -5.0f;
   }
+  V_next = (fabsf(V_next) < 1.1754944e-38f ? 0.0f : V_next);
   sf_state[0u + sf_i] = V_next;
   if (spiked) {
     const unsigned sf_k = atomicAdd(&sf_events[SF_SPIKE_LIST], 1u);

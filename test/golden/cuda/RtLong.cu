@@ -74,6 +74,7 @@ extern "C" __global__ void step_N(sf_real* __restrict__ sf_state, unsigned* __re
     V_next = -68.0f;
     refractory_next = 20.0f;
   }
+  V_next = (fabsf(V_next) < 1.1754944e-38f ? 0.0f : V_next);
   sf_state[0u + sf_i] = V_next;
   sf_state[1u + sf_i] = refractory_next;
   if (spiked) {

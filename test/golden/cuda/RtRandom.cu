@@ -74,6 +74,7 @@ extern "C" __global__ void step_N(sf_real* __restrict__ sf_state, unsigned* __re
     V_next = -60.0f;
     refractory_next = 50.0f;
   }
+  V_next = (fabsf(V_next) < 1.1754944e-38f ? 0.0f : V_next);
   sf_state[0u + sf_i] = V_next;
   sf_state[64u + sf_i] = refractory_next;
   if (spiked) {

@@ -138,6 +138,10 @@ extern "C" __global__ void step_N(sf_real* __restrict__ sf_state, unsigned* __re
   sf_real n_next = n + 0.1f * (0.1f * t7 * (1.0f - n) - 0.125f * t4 * n) * sf_exprel(0.1f * (-0.125f * t4 - 0.1f * t7));
   sf_real V_next = V + 10000.0f * (I - 0.0012f * t11 * h * (V - 50.0f) - 0.00036f * t10 * (V + 77.0f) - 3e-7f * (V + 54.387f)) * sf_exprel(10000.0f * (-0.0012f * t11 * h - 3e-7f - 0.00036f * t10));
   const bool spiked = V < 20.0f && V_next >= 20.0f;
+  V_next = (fabsf(V_next) < 1.1754944e-38f ? 0.0f : V_next);
+  m_next = (fabsf(m_next) < 1.1754944e-38f ? 0.0f : m_next);
+  h_next = (fabsf(h_next) < 1.1754944e-38f ? 0.0f : h_next);
+  n_next = (fabsf(n_next) < 1.1754944e-38f ? 0.0f : n_next);
   sf_state[0u + sf_i] = V_next;
   sf_state[3u + sf_i] = m_next;
   sf_state[6u + sf_i] = h_next;

@@ -74,6 +74,8 @@ for (let sf_i = 0; sf_i < 1; sf_i++) {
     V_next = -68;
     w_next = Math.fround(w_next + 1);
   }
+  V_next = (Math.abs(V_next) < Math.fround(1.1754944e-38) ? 0 : V_next);
+  w_next = (Math.abs(w_next) < Math.fround(1.1754944e-38) ? 0 : w_next);
   sf_state[0 + sf_i] = V_next;
   sf_state[1 + sf_i] = w_next;
   if (spiked) {

@@ -84,6 +84,10 @@ for (let sf_i = 0; sf_i < 1; sf_i++) {
   let n_next = Math.fround(n + Math.fround(Math.fround(Math.fround(0.1) * Math.fround(Math.fround(Math.fround(Math.fround(0.1) * t7) * Math.fround(1 - n)) - Math.fround(Math.fround(0.125 * t4) * n))) * sf_exprel32(Math.fround(Math.fround(0.1) * Math.fround(-Math.fround(0.125 * t4) - Math.fround(Math.fround(0.1) * t7))))));
   let V_next = Math.fround(V + Math.fround(Math.fround(10000 * Math.fround(Math.fround(Math.fround(I - Math.fround(Math.fround(Math.fround(Math.fround(0.0012) * t11) * h) * Math.fround(V - 50))) - Math.fround(Math.fround(Math.fround(0.00036) * t10) * Math.fround(V + 77))) - Math.fround(Math.fround(3e-7) * Math.fround(V + Math.fround(54.387))))) * sf_exprel32(Math.fround(10000 * Math.fround(Math.fround(-Math.fround(Math.fround(Math.fround(0.0012) * t11) * h) - Math.fround(3e-7)) - Math.fround(Math.fround(0.00036) * t10))))));
   const spiked = V < 20 && V_next >= 20;
+  V_next = (Math.abs(V_next) < Math.fround(1.1754944e-38) ? 0 : V_next);
+  m_next = (Math.abs(m_next) < Math.fround(1.1754944e-38) ? 0 : m_next);
+  h_next = (Math.abs(h_next) < Math.fround(1.1754944e-38) ? 0 : h_next);
+  n_next = (Math.abs(n_next) < Math.fround(1.1754944e-38) ? 0 : n_next);
   sf_state[0 + sf_i] = V_next;
   sf_state[1 + sf_i] = m_next;
   sf_state[2 + sf_i] = h_next;

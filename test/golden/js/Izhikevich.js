@@ -73,6 +73,8 @@ for (let sf_i = 0; sf_i < 1; sf_i++) {
     V_next = -65;
     u_next = Math.fround(u_next + 8);
   }
+  V_next = (Math.abs(V_next) < Math.fround(1.1754944e-38) ? 0 : V_next);
+  u_next = (Math.abs(u_next) < Math.fround(1.1754944e-38) ? 0 : u_next);
   sf_state[0 + sf_i] = V_next;
   sf_state[1 + sf_i] = u_next;
   if (spiked) {

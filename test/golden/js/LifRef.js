@@ -12,6 +12,7 @@ for (let sf_i = 0; sf_i < 1; sf_i++) {
   if (spiked) {
     V_next = -68;
   }
+  V_next = (Math.abs(V_next) < Math.fround(1.1754944e-38) ? 0 : V_next);
   sf_state[0 + sf_i] = V_next;
   if (spiked) {
     sf_spikes.push(sf_chunk_step, 0 + sf_i);

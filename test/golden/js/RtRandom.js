@@ -19,6 +19,7 @@ for (let sf_i = 0; sf_i < 64; sf_i++) {
     V_next = -60;
     refractory_next = 50;
   }
+  V_next = (Math.abs(V_next) < Math.fround(1.1754944e-38) ? 0 : V_next);
   sf_state[0 + sf_i] = V_next;
   sf_state[64 + sf_i] = refractory_next;
   if (spiked) {

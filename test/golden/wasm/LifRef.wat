@@ -166,6 +166,7 @@
     (if (local.get $spiked) (then
       (local.set $V_next (f32.const -68))
     ))
+    (local.set $V_next (select (f32.const 0) (local.get $V_next) (f32.lt (f32.abs (local.get $V_next)) (f32.const 1.1754943508222875e-38))))
     (f32.store offset=16 (local.get $sf_a) (local.get $V_next))
     (if (local.get $spiked) (then
       (local.set $sf_k (i32.load (i32.const 20)))

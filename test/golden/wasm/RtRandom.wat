@@ -235,6 +235,7 @@
     (local.set $spiked (f32x4.ge (local.get $V_next) (v128.const f32x4 -50 -50 -50 -50)))
     (local.set $V_next (v128.bitselect (v128.const f32x4 -60 -60 -60 -60) (local.get $V_next) (local.get $spiked)))
     (local.set $refractory_next (v128.bitselect (v128.const f32x4 50 50 50 50) (local.get $refractory_next) (local.get $spiked)))
+    (local.set $V_next (v128.andnot (local.get $V_next) (f32x4.lt (f32x4.abs (local.get $V_next)) (v128.const f32x4 1.1754943508222875e-38 1.1754943508222875e-38 1.1754943508222875e-38 1.1754943508222875e-38))))
     (v128.store offset=16 (local.get $sf_a) (local.get $V_next))
     (v128.store offset=272 (local.get $sf_a) (local.get $refractory_next))
     (if (v128.any_true (local.get $spiked)) (then

@@ -175,6 +175,8 @@
       (local.set $V_next (f32.const -68))
       (local.set $w_next (f32.add (local.get $w_next) (f32.const 1)))
     ))
+    (local.set $V_next (select (f32.const 0) (local.get $V_next) (f32.lt (f32.abs (local.get $V_next)) (f32.const 1.1754943508222875e-38))))
+    (local.set $w_next (select (f32.const 0) (local.get $w_next) (f32.lt (f32.abs (local.get $w_next)) (f32.const 1.1754943508222875e-38))))
     (f32.store offset=16 (local.get $sf_a) (local.get $V_next))
     (f32.store offset=20 (local.get $sf_a) (local.get $w_next))
     (if (local.get $spiked) (then

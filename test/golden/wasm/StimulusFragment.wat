@@ -232,11 +232,12 @@
     (local.set $rand0 (f32x4.replace_lane 2 (local.get $rand0) (call $sf_normal)))
     (call $sf_philox (i32.add (local.get $sf_i) (i32.const 3)) (local.get $sf_step) (i32.const 0) (i32.const 4203299985))
     (local.set $rand0 (f32x4.replace_lane 3 (local.get $rand0) (call $sf_normal)))
-    (local.set $stimulus (f32x4.add (f32x4.mul (v128.const f32x4 0.15811388194561005 0.15811388194561005 0.15811388194561005 0.15811388194561005) (local.get $rand0)) (v128.bitselect (v128.const f32x4 0 0 0 0) (v128.bitselect (v128.const f32x4 22 22 22 22) (v128.const f32x4 0 0 0 0) (f32x4.lt (local.get $step) (v128.const f32x4 4000 4000 4000 4000))) (f32x4.lt (local.get $step) (v128.const f32x4 1000 1000 1000 1000)))))
+    (local.set $stimulus (f32x4.add (f32x4.mul (v128.const f32x4 0.15811388194561005 0.15811388194561005 0.15811388194561005 0.15811388194561005) (local.get $rand0)) (v128.andnot (v128.and (v128.const f32x4 22 22 22 22) (f32x4.lt (local.get $step) (v128.const f32x4 4000 4000 4000 4000))) (f32x4.lt (local.get $step) (v128.const f32x4 1000 1000 1000 1000)))))
     (local.set $I (local.get $stimulus))
     (local.set $V_next (f32x4.add (local.get $V) (f32x4.mul (v128.const f32x4 0.009950166568160057 0.009950166568160057 0.009950166568160057 0.009950166568160057) (f32x4.sub (local.get $I) (f32x4.add (local.get $V) (v128.const f32x4 65 65 65 65))))))
     (local.set $spiked (f32x4.ge (local.get $V_next) (v128.const f32x4 -55 -55 -55 -55)))
     (local.set $V_next (v128.bitselect (v128.const f32x4 -68 -68 -68 -68) (local.get $V_next) (local.get $spiked)))
+    (local.set $V_next (v128.andnot (local.get $V_next) (f32x4.lt (f32x4.abs (local.get $V_next)) (v128.const f32x4 1.1754943508222875e-38 1.1754943508222875e-38 1.1754943508222875e-38 1.1754943508222875e-38))))
     (v128.store offset=16 (local.get $sf_a) (local.get $V_next))
     (if (v128.any_true (local.get $spiked)) (then
       (if (i32x4.extract_lane 0 (local.get $spiked)) (then
@@ -295,6 +296,7 @@
     (if (local.get $spiked) (then
       (local.set $V_next (f32.const -68))
     ))
+    (local.set $V_next (select (f32.const 0) (local.get $V_next) (f32.lt (f32.abs (local.get $V_next)) (f32.const 1.1754943508222875e-38))))
     (f32.store offset=16 (local.get $sf_a) (local.get $V_next))
     (if (local.get $spiked) (then
       (local.set $sf_k (i32.load (i32.const 96)))

@@ -168,6 +168,8 @@ fn step_AdExIF(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
     V_next = -68.0f;
     w_next = w_next + 1.0f;
   }
+  V_next = select(V_next, 0.0f, abs(V_next) < 1.1754944e-38f);
+  w_next = select(w_next, 0.0f, abs(w_next) < 1.1754944e-38f);
   sf_state[0u + sf_i] = V_next;
   sf_state[1u + sf_i] = w_next;
   if (spiked) {

@@ -164,6 +164,7 @@ fn step_ExpIFRef(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   if (spiked) {
     V_next = -68.0f;
   }
+  V_next = select(V_next, 0.0f, abs(V_next) < 1.1754944e-38f);
   sf_state[0u + sf_i] = V_next;
   if (spiked) {
     let sf_k = atomicAdd(&sf_events[SF_SPIKE_LIST], 1u);

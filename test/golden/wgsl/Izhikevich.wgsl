@@ -166,6 +166,8 @@ fn step_Izhikevich(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
     V_next = -65.0f;
     u_next = u_next + 8.0f;
   }
+  V_next = select(V_next, 0.0f, abs(V_next) < 1.1754944e-38f);
+  u_next = select(u_next, 0.0f, abs(u_next) < 1.1754944e-38f);
   sf_state[0u + sf_i] = V_next;
   sf_state[1u + sf_i] = u_next;
   if (spiked) {

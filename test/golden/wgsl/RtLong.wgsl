@@ -100,6 +100,7 @@ fn step_N(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
     V_next = -68.0f;
     refractory_next = 20.0f;
   }
+  V_next = select(V_next, 0.0f, abs(V_next) < 1.1754944e-38f);
   sf_state[0u + sf_i] = V_next;
   sf_state[1u + sf_i] = refractory_next;
   if (spiked) {

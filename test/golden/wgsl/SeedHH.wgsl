@@ -177,6 +177,10 @@ fn step_N(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   var n_next: f32 = n + 0.1f * (0.1f * t7 * (1.0f - n) - 0.125f * t4 * n) * sf_exprel(0.1f * (-0.125f * t4 - 0.1f * t7));
   var V_next: f32 = V + 10000.0f * (I - 0.0012f * t11 * h * (V - 50.0f) - 0.00036f * t10 * (V + 77.0f) - 3e-7f * (V + 54.387f)) * sf_exprel(10000.0f * (-0.0012f * t11 * h - 3e-7f - 0.00036f * t10));
   let spiked: bool = V < 20.0f && V_next >= 20.0f;
+  V_next = select(V_next, 0.0f, abs(V_next) < 1.1754944e-38f);
+  m_next = select(m_next, 0.0f, abs(m_next) < 1.1754944e-38f);
+  h_next = select(h_next, 0.0f, abs(h_next) < 1.1754944e-38f);
+  n_next = select(n_next, 0.0f, abs(n_next) < 1.1754944e-38f);
   sf_state[0u + sf_i] = V_next;
   sf_state[3u + sf_i] = m_next;
   sf_state[6u + sf_i] = h_next;
