@@ -11,7 +11,13 @@ import {
   kernelStates,
   sortSpikes,
 } from './backend.js';
-import { type CpuKernelLanguage, type CpuKernels, jsKernels, wasmKernels } from './cpu-kernels.js';
+import {
+  type CpuKernelLanguage,
+  type CpuKernels,
+  SpikePairs,
+  jsKernels,
+  wasmKernels,
+} from './cpu-kernels.js';
 
 /**
  * Runs the generated kernels on the CPU, in float32 (as a GPU computes: WebAssembly's float32
@@ -26,6 +32,8 @@ export class CpuBackend implements Backend {
   private kernels: CpuKernels | undefined;
   /** The generated source (JavaScript or WebAssembly text), for debugging. */
   source = '';
+  /** A chunk's spikes, kept from chunk to chunk so that it grows once. */
+  private readonly spikes = new SpikePairs();
 
   /**
    * `maxWasmBytes`: the most memory a WebAssembly module may have (4 GiB, all that 32-bit
@@ -87,7 +95,8 @@ export class CpuBackend implements Backend {
     const { plan, layout, kernels } = this;
     if (plan === undefined || layout === undefined || kernels === undefined)
       throw new InternalError('CPU backend used before prepare()');
-    const spikes: number[] = [];
+    const { spikes } = this;
+    spikes.clear();
     for (let s = 0; s < steps; s++) {
       const step = firstStep + s;
       deliverOnHost(layout, kernels.events, step, kernels.addRow);
@@ -97,7 +106,7 @@ export class CpuBackend implements Backend {
     return {
       firstStep,
       steps,
-      spikes: splitSpikes(spikes, firstStep, layout, plan.spikeRecords),
+      spikes: splitSpikes(spikes.view(), firstStep, layout, plan.spikeRecords),
       traces: splitTraces(record, steps, layout),
     };
   }
@@ -189,33 +198,30 @@ export function deliverOnHost(
 
 /** (chunk step, global index) pairs to per-population spike lists ordered by step then index, with absolute steps. */
 export function splitSpikes(
-  pairs: ArrayLike<number>,
+  pairs: Uint32Array,
   firstStep: number,
   layout: BufferLayout,
   recorded: readonly string[],
 ): Chunk['spikes'] {
-  const lists = recorded.map((population) => ({
-    population,
-    offset: layout.neuronOffset(population),
-    steps: [] as number[],
-    indices: [] as number[],
-  }));
-  // Ranges of global indices, largest offset first, so that the first match is the owner.
-  const byOffset = [...lists].sort((a, b) => b.offset - a.offset);
-  for (let k = 0; k + 1 < pairs.length; k += 2) {
-    const global = pairs[k + 1]!;
-    const list = byOffset.find((l) => global >= l.offset);
-    // Spikes of populations that are not recorded fall outside every recorded range.
-    if (list === undefined || global - list.offset >= layout.sizeOf(list.population)) continue;
-    const index = global - list.offset;
-    list.steps.push(firstStep + pairs[k]!);
-    list.indices.push(index);
-  }
+  // One pass per recorded population (there are few): count its spikes, then copy them out.
   return new Map(
-    lists.map((l) => [
-      l.population,
-      sortSpikes(Uint32Array.from(l.steps), Uint32Array.from(l.indices)),
-    ]),
+    recorded.map((population) => {
+      const start = layout.neuronOffset(population);
+      const end = start + layout.sizeOf(population);
+      let count = 0;
+      for (let k = 1; k < pairs.length; k += 2) if (pairs[k]! >= start && pairs[k]! < end) count++;
+      const steps = new Uint32Array(count);
+      const indices = new Uint32Array(count);
+      let n = 0;
+      for (let k = 1; k < pairs.length; k += 2) {
+        const global = pairs[k]!;
+        if (global < start || global >= end) continue;
+        steps[n] = firstStep + pairs[k - 1]!;
+        indices[n] = global - start;
+        n++;
+      }
+      return [population, sortSpikes(steps, indices)];
+    }),
   );
 }
 
