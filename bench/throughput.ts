@@ -19,7 +19,7 @@ import {
   stepDispatches,
 } from '../src/codegen/wgsl/kernel.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
-import { wasmKernels } from '../src/runtime/cpu-kernels.js';
+import { SpikePairs, wasmKernels } from '../src/runtime/cpu-kernels.js';
 import { cpuBackend, webGpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { type WebGpu, formatCompilationMessages } from '../src/runtime/webgpu/device.js';
@@ -97,10 +97,11 @@ async function cpuKernelOnly(plan: SimulationPlan, chunkSteps: number): Promise<
   const kernels = await wasmKernels(plan, layout, chunkSteps);
   kernels.state.set(initialState(plan));
   let total = 0;
+  const spikes = new SpikePairs();
   const start = performance.now();
   for (let first = 0; first < plan.steps; first += chunkSteps) {
     const n = Math.min(chunkSteps, plan.steps - first);
-    const spikes: number[] = [];
+    spikes.clear();
     for (let s = 0; s < n; s++) kernels.step(first + s, s, spikes);
     total += spikes.length / 2;
   }
