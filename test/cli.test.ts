@@ -266,6 +266,7 @@ describe('help', () => {
       'duration',
       'dt',
       'seed',
+      'threads',
       'out',
     ]);
     for (const line of options) expect(line).toMatch(/^ {2}(-\w, | {4})--\w+ \S+ +\S.{10,}/);

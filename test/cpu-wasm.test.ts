@@ -158,7 +158,7 @@ describe('the four-lane helpers', () => {
 describe('the WebAssembly Philox, draws and procedural rows', () => {
   it('equal philox4x32_10, u32ToUniform01, boxMuller and geometricRow', async () => {
     const seed = 0xdeadbeef;
-    const text = `(module (import "env" "memory" (memory 2))\n${HOST_IMPORT_DECLARATIONS}\n${randomFunctions({ philox: 0 }, seed)}
+    const text = `(module (import "env" "memory" (memory 2))\n${HOST_IMPORT_DECLARATIONS}\n(global $sf_scratch i32 (i32.const 0))\n${randomFunctions(seed)}
       (export "philox" (func $sf_philox)) (export "uniform" (func $sf_uniform)) (export "normal" (func $sf_normal)))`;
     const parsed = (await wabt()).parseWat('random.wat', text);
     const binary = new Uint8Array(parsed.toBinary({}).buffer);
@@ -219,13 +219,14 @@ function planOf(file: string): SimulationPlan {
   return buildPlan(network, Math.round(Math.min(network.duration, 100) / network.dt));
 }
 
-async function runWith(plan: SimulationPlan, language: CpuKernelLanguage) {
-  const backend = cpuBackend('f32', language);
+async function runWith(plan: SimulationPlan, language: CpuKernelLanguage | CpuBackend) {
+  const backend =
+    language instanceof CpuBackend ? language : new CpuBackend('f32', language, 2 ** 32, 1);
   try {
     await backend.prepare(plan);
     const { chunks } = await simulate(plan, backend);
     const final = await Promise.all(plan.kernels.map((k) => backend.readState(k.population)));
-    return { chunks, final, source: backend.source };
+    return { chunks, final, source: backend.source, device: backend.device };
   } finally {
     backend.dispose();
   }
@@ -274,6 +275,17 @@ describe('the CPU backend: WebAssembly kernels equal the JavaScript float32 kern
   it.each(FILES)('%s', async (file) => {
     const plan = planOf(file);
     expectSameRun(plan, await runWith(plan, 'wasm'), await runWith(plan, 'js'));
+  });
+});
+
+describe('the CPU backend on several threads', () => {
+  // Every kernel of at least 4 elements split over three threads (the default splits only
+  // kernels of 32768 elements or more): the last thread's range ends off the four-lane grid.
+  it.each([...FILES, 'test/models/cpu/vector_lanes.spk'])('%s', async (file) => {
+    const plan = planOf(file);
+    const threaded = await runWith(plan, new CpuBackend('f32', 'wasm', 2 ** 32, 3, 4));
+    if (plan.kernels.some((k) => k.size >= 12)) expect(threaded.device).toContain('3 threads');
+    expectSameRun(plan, threaded, await runWith(plan, 'wasm'));
   });
 });
 

@@ -461,7 +461,7 @@ function compileCase(text: string, label: string): Outcome {
         const plan = buildPlan(n, 2);
         // Every target's code, and the WebAssembly the CPU backend would assemble.
         for (const target of TARGETS) generateSource(plan, target);
-        const wat = assembler.parseWat('fuzz.wat', generateSource(plan, 'wasm'));
+        const wat = assembler.parseWat('fuzz.wat', generateSource(plan, 'wasm'), { threads: true });
         try {
           wat.validate();
         } finally {

@@ -280,6 +280,31 @@ describe('spikeforge run: step semantics in the outputs', () => {
   });
 });
 
+describe('spikeforge run: the CPU backend on several threads', () => {
+  it('--threads 2 splits a 40000-neuron population and writes the same files as --threads 1', async () => {
+    const file = join(ROOT, 'test', 'models', 'cpu', 'threads.spk');
+    const two = await run(file, '--backend', 'cpu', '--threads', '2');
+    const one = await run(file, '--backend', 'cpu', '--threads', '1');
+    expectOk(two);
+    expectOk(one);
+    expect(readSummary(two.dir).device).toContain('2 threads');
+    expect(readSummary(one.dir).device).toContain('one thread');
+    // Every neuron spikes many times: both threads append to the spike ring in every step.
+    expect(readSummary(one.dir).populations['N']!.spikes).toBeGreaterThan(100_000);
+    for (const name of ['spikes.csv', 'N.V.csv'])
+      expect(
+        readFileSync(join(two.dir, name)).equals(readFileSync(join(one.dir, name))),
+        name,
+      ).toBe(true);
+  });
+
+  it('--threads 0 is a usage error', async () => {
+    const r = await run('rt_basic', '--backend', 'cpu', '--threads', '0');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('--threads takes a whole number from 1 to 256');
+  });
+});
+
 describe('spikeforge run: subnormal states are flushed to 0', () => {
   const backends = ['cpu', 'cpu64', ...(probe.ok ? ['webgpu'] : [])];
   it.each(backends)(

@@ -162,7 +162,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
     'run',
     {
       summary: 'simulate a network and write spikes, traces, summary.json and plots',
-      usage: `spikeforge run FILE [--network NAME] [--backend ${BACKEND_CHOICES.join('|')}] [--duration T] [--dt DT] [--seed N] [-o DIR]`,
+      usage: `spikeforge run FILE [--network NAME] [--backend ${BACKEND_CHOICES.join('|')}] [--duration T] [--dt DT] [--seed N] [--threads N] [-o DIR]`,
       options: {
         network: {
           type: 'string',
@@ -190,6 +190,11 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
           value: 'N',
           help: "the seed of every random draw, an integer (default: the network's)",
         },
+        threads: {
+          type: 'string',
+          value: 'N',
+          help: 'threads of the cpu backend; only populations of 32768 neurons or more are split (default: one per core, at most 16)',
+        },
         out: { type: 'string', short: 'o', value: 'DIR', default: 'out', help: 'output folder' },
       },
       run: (files, values, io) => {
@@ -212,6 +217,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
             ...optional('duration'),
             ...optional('dt'),
             ...optional('seed'),
+            ...optional('threads'),
           },
           io,
         );

@@ -25,6 +25,7 @@ export interface RunOptions {
   readonly duration?: string;
   readonly dt?: string;
   readonly seed?: string;
+  readonly threads?: string;
   readonly out: string;
 }
 
@@ -81,7 +82,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
   const plan = buildPlan(network, steps);
   let backend: Backend | undefined;
   try {
-    backend = await openBackend(options.backend, plan, io);
+    backend = await openBackend(options.backend, plan, io, {
+      ...(options.threads === undefined ? {} : { threads: parseThreads(options.threads) }),
+    });
     const compileSeconds = (performance.now() - compileStart) / 1000;
     const writer = new OutputWriter(options.out, plan, backend.precision);
     // Interrupted (Ctrl-C, kill), the run leaves no partly written file behind.
@@ -141,6 +144,13 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
   } finally {
     backend?.dispose();
   }
+}
+
+function parseThreads(text: string): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 1 || v > 256)
+    throw new UsageError(`--threads takes a whole number from 1 to 256, not '${text}'`);
+  return v;
 }
 
 function parseSeed(text: string): number {

@@ -7,7 +7,8 @@ import { entryPointName } from '../codegen/kernel-ir.js';
 import type { BufferLayout } from '../codegen/layout.js';
 import type { Route } from '../codegen/network.js';
 import type { Precision } from '../codegen/printer.js';
-import { emitWasmModule, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kernel.js';
+import { emitWasmModule, threadRanges, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kernel.js';
+import { KernelTeam } from './cpu-threads.js';
 import { hostMath } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
@@ -68,6 +69,10 @@ export interface CpuKernels {
   readonly source: string;
   /** Runs every kernel of one step; the step's spikes are appended as (chunk step, global index). */
   step(step: number, chunkStep: number, spikes: SpikePairs): void;
+  /** Threads that run the kernels. */
+  readonly threads: number;
+  /** Stops any worker threads. */
+  dispose(): void;
   /**
    * Adds 1 to events[base + i] for every post target i of pre neuron jl of a route whose
    * rows are not stored (all_to_all, one_to_one, procedural): the host's delivery.
@@ -139,33 +144,59 @@ export function jsKernels(
     record,
     addRow: addRowOnHost(events, plan.network.seed),
     source: [prelude, ...bodies].join('\n\n'),
+    threads: 1,
     step: (step, chunkStep, spikes) => {
       for (const f of functions) f(state, record, spikes, rt, step, chunkStep, events, conn);
     },
+    dispose: () => {},
   };
 }
 
 let assembler: ReturnType<typeof wabt> | undefined;
 
+/** How the WebAssembly kernels run: four lanes or one, and on how many threads. */
+export interface WasmOptions {
+  /** Four elements at a time where a kernel allows it (default true). */
+  readonly simd?: boolean;
+  /** Threads, this one included (default 1). */
+  readonly threads?: number;
+  /** Kernels with fewer elements run on this thread alone (default PARALLEL_MIN_ELEMENTS). */
+  readonly parallelMin?: number;
+}
+
 /**
  * The kernels as one WebAssembly module (float32 instructions, src/codegen/wasm), on one
- * memory that holds every buffer; the host takes each step's spikes from it.
+ * memory that holds every buffer; the host takes each step's spikes from it. With more than
+ * one thread the memory is shared and worker threads run their parts of the large kernels
+ * (cpu-threads.ts); a network with no large kernel runs on this thread only.
  */
 export async function wasmKernels(
   plan: SimulationPlan,
   layout: BufferLayout,
   recordSteps: number,
-  simd = true,
+  options: WasmOptions = {},
 ): Promise<CpuKernels> {
-  const memoryPlan = wasmMemoryPlan(plan.kernels, layout, recordSteps);
-  const source = emitWasmModule(plan.kernels, layout, memoryPlan, plan.network.seed, simd);
+  const requested = threadRanges(plan.kernels, options.threads ?? 1, options.parallelMin);
+  const parallel = plan.kernels.map((_, k) =>
+    requested.some((own, t) => t > 0 && own[k]!.to > own[k]!.from),
+  );
+  const ranges = parallel.some((p) => p) ? requested : threadRanges(plan.kernels, 1);
+  const threads = ranges.length;
+  const memoryPlan = wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges);
+  const source = emitWasmModule(
+    plan.kernels,
+    layout,
+    memoryPlan,
+    plan.network.seed,
+    options.simd ?? true,
+  );
   assembler ??= wabt();
-  const parsed = (await assembler).parseWat('kernels.wat', source);
-  let binary: Uint8Array<ArrayBuffer>;
+  const parsed = (await assembler).parseWat('kernels.wat', source, { threads: true });
+  let module: WebAssembly.Module;
   try {
-    parsed.validate();
+    // V8 validates the module: wabt's validate() rejects shared memories whatever its features.
     // A copy on an ArrayBuffer of its own (the assembler's may be shared, which Module refuses).
-    binary = new Uint8Array(parsed.toBinary({}).buffer);
+    module = new WebAssembly.Module(new Uint8Array(parsed.toBinary({}).buffer));
   } catch (error) {
     throw new InternalError(
       `the generated WebAssembly does not assemble: ${error instanceof Error ? error.message : String(error)}`,
@@ -173,17 +204,35 @@ export async function wasmKernels(
   } finally {
     parsed.destroy();
   }
-  const memory = new WebAssembly.Memory({ initial: wasmPages(memoryPlan) });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), {
-    env: { memory },
+  const pages = wasmPages(memoryPlan);
+  const memory =
+    threads > 1
+      ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+      : new WebAssembly.Memory({ initial: pages });
+  const instance = new WebAssembly.Instance(module, {
+    env: { memory, scratch: memoryPlan.scratch, spikes: memoryPlan.spikes[0]! },
     math: hostMath(),
   });
-  const functions = plan.kernels.map((k) => {
-    const f = instance.exports[entryPointName(k.population)];
-    if (typeof f !== 'function')
-      throw new InternalError(`the WebAssembly module lacks ${entryPointName(k.population)}`);
-    return f as (step: number, chunkStep: number) => void;
+  const names = plan.kernels.map((k) => entryPointName(k.population));
+  const functions = names.map((name) => {
+    const f = instance.exports[name];
+    if (typeof f !== 'function') throw new InternalError(`the WebAssembly module lacks ${name}`);
+    return f as (step: number, chunkStep: number, from: number, to: number) => void;
   });
+  const team =
+    threads > 1
+      ? await KernelTeam.start({
+          module,
+          memory,
+          names,
+          hostFunctions: Object.keys(hostMath()),
+          workers: ranges.slice(1).map((own, w) => ({
+            scratch: memoryPlan.scratch + 16 * (w + 1),
+            spikes: memoryPlan.spikes[w + 1]!,
+            ranges: own,
+          })),
+        })
+      : undefined;
   const addGeometric = instance.exports['sf_add_geometric'] as (
     table: number,
     length: number,
@@ -194,9 +243,10 @@ export async function wasmKernels(
   ) => void;
   const buffer = memory.buffer;
   if (memoryPlan.hasConn) new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
-  const found = new Uint32Array(buffer, memoryPlan.spikes, 1 + 2 * layout.totalNeurons);
+  const words = new Uint32Array(buffer);
   const events = new Uint32Array(buffer, memoryPlan.events, layout.ringWords + layout.countWords);
   const onHost = addRowOnHost(events, plan.network.seed);
+  const own = ranges[0]!;
   return {
     state: new Float32Array(buffer, memoryPlan.state, layout.totalStateFloats),
     events,
@@ -208,11 +258,22 @@ export async function wasmKernels(
     },
     record: new Float32Array(buffer, memoryPlan.record, layout.recordRow * recordSteps),
     source,
+    threads,
     step: (step, chunkStep, spikes) => {
-      for (const f of functions) f(step, chunkStep);
-      const count = found[0]!;
-      if (count > 0) spikes.append(found.subarray(1, 1 + 2 * count));
-      found[0] = 0;
+      functions.forEach((f, k) => {
+        const { from, to } = own[k]!;
+        if (team !== undefined && parallel[k])
+          team.run(k, step, chunkStep, () => f(step, chunkStep, from, to));
+        else f(step, chunkStep, from, to);
+      });
+      // Thread by thread: each holds ascending elements of every kernel, so each population's
+      // spikes stay in index order.
+      for (const list of memoryPlan.spikes) {
+        const count = words[list / 4]!;
+        if (count > 0) spikes.append(words.subarray(list / 4 + 1, list / 4 + 1 + 2 * count));
+        words[list / 4] = 0;
+      }
     },
+    dispose: () => team?.dispose(),
   };
 }

@@ -1,7 +1,7 @@
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import type { BufferLayout } from '../codegen/layout.js';
 import { layoutOf } from '../codegen/module.js';
-import { wasmMemoryPlan } from '../codegen/wasm/kernel.js';
+import { PARALLEL_MIN_ELEMENTS, threadRanges, wasmMemoryPlan } from '../codegen/wasm/kernel.js';
 import type { Precision } from '../codegen/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import {
@@ -38,28 +38,39 @@ export class CpuBackend implements Backend {
   /**
    * `maxWasmBytes`: the most memory a WebAssembly module may have (4 GiB, all that 32-bit
    * addresses reach); a network that needs more runs on the JavaScript kernels, which compute
-   * the same bits, more slowly.
+   * the same bits, more slowly. `threads`: how many threads may run the WebAssembly kernels
+   * (default: one per core, at most 16); only kernels of at least `parallelMin` elements are
+   * split, and a network without one runs on one thread.
    */
   constructor(
     readonly precision: Precision,
     readonly language: CpuKernelLanguage = precision === 'f32' ? 'wasm' : 'js',
     private readonly maxWasmBytes = 2 ** 32,
+    private readonly threads = Math.min(16, availableParallelism()),
+    private readonly parallelMin = PARALLEL_MIN_ELEMENTS,
   ) {
     if (precision === 'f64' && language !== 'js')
       throw new InternalError('the WebAssembly kernels are float32 only');
-    this.device = describeCpu(language, precision);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new InternalError(`${threads} threads for the CPU backend`);
+    this.device = describeCpu(language, precision, 1);
   }
 
   async prepare(plan: SimulationPlan): Promise<void> {
     const layout = layoutOf(plan);
     const recordSteps = this.maxChunkSteps(plan);
+    const ranges = threadRanges(plan.kernels, this.threads, this.parallelMin);
     const wasm =
       this.language !== 'js' &&
-      wasmMemoryPlan(plan.kernels, layout, recordSteps).bytes <= this.maxWasmBytes;
+      wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges).bytes <= this.maxWasmBytes;
     const kernels = wasm
-      ? await wasmKernels(plan, layout, recordSteps, this.language === 'wasm')
+      ? await wasmKernels(plan, layout, recordSteps, {
+          simd: this.language === 'wasm',
+          threads: this.threads,
+          parallelMin: this.parallelMin,
+        })
       : jsKernels(plan, layout, this.precision, recordSteps);
-    this.device = describeCpu(wasm ? this.language : 'js', this.precision);
+    this.device = describeCpu(wasm ? this.language : 'js', this.precision, kernels.threads);
     for (const k of plan.kernels) {
       const initial = plan.initial.get(k.population);
       for (const s of k.states) {
@@ -119,16 +130,18 @@ export class CpuBackend implements Backend {
   }
 
   dispose(): void {
+    this.kernels?.dispose();
     this.kernels = undefined;
   }
 }
 
 /** e.g. "AMD EPYC (WebAssembly SIMD, float32, one thread)". */
-function describeCpu(language: CpuKernelLanguage, precision: Precision): string {
+function describeCpu(language: CpuKernelLanguage, precision: Precision, threads: number): string {
   const how = { wasm: 'WebAssembly SIMD', 'wasm-one-lane': 'WebAssembly', js: 'JavaScript' }[
     language
   ];
-  return `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, one thread)`;
+  const on = threads === 1 ? 'one thread' : `${threads} threads`;
+  return `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, ${on})`;
 }
 
 /**

@@ -16,8 +16,14 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'cpu', 'cpu64'
  * A CPU backend: float32 like a GPU (WebAssembly kernels, or JavaScript ones on request), or
  * the float64 reference (JavaScript).
  */
-export function cpuBackend(precision: Precision, language?: CpuKernelLanguage): CpuBackend {
-  return new CpuBackend(precision, language);
+export function cpuBackend(
+  precision: Precision,
+  language?: CpuKernelLanguage,
+  threads?: number,
+): CpuBackend {
+  return threads === undefined
+    ? new CpuBackend(precision, language)
+    : new CpuBackend(precision, language, undefined, threads);
 }
 
 /**
@@ -47,15 +53,17 @@ function fallbackName(backend: Backend): string {
  * GPU (not the software adapter: the CPU backend is faster on the same cores), then the CPU, saying in one sentence why
  * each one it passes over is unavailable. A backend asked for by name that cannot be had here
  * is a UsageError (exit code 2: choose another --backend), with that sentence as the message.
+ * `cpu.threads`: how many threads the CPU backend may use (its default: one per core).
  */
 export async function openBackend(
   choice: BackendChoice,
   plan: SimulationPlan,
   io: Io,
+  cpu: { readonly threads?: number } = {},
 ): Promise<Backend> {
   const candidates: Backend[] =
     choice === 'cpu'
-      ? [cpuBackend('f32')]
+      ? [cpuBackend('f32', undefined, cpu.threads)]
       : choice === 'cpu64'
         ? [cpuBackend('f64')]
         : choice === 'webgpu'
@@ -63,7 +71,11 @@ export async function openBackend(
           : choice === 'cuda'
             ? [cudaBackend('f32')]
             : // A software adapter runs on the same cores as the CPU backend, several times slower.
-              [cudaBackend('f32'), webGpuBackend({ software: false }), cpuBackend('f32')];
+              [
+                cudaBackend('f32'),
+                webGpuBackend({ software: false }),
+                cpuBackend('f32', undefined, cpu.threads),
+              ];
   for (const [k, backend] of candidates.entries()) {
     try {
       await backend.prepare(plan);

@@ -8,6 +8,10 @@ import type { WasmMemoryPlan } from './kernel.js';
  */
 
 export const i32 = (v: number): string => `(i32.const ${v})`;
+
+/** Every kernel function's parameters: the step, its row in the chunk, and the elements [from, to) to run. */
+export const RANGE_PARAMS =
+  '(param $sf_step i32) (param $sf_chunk_step i32) (param $sf_from i32) (param $sf_to i32)';
 export const get = (name: string): string => `(local.get $${name})`;
 
 /** Byte offset of state `s` of the kernel's owner in the module's memory (element 0). */
@@ -21,9 +25,11 @@ export function stateAddress(
 }
 
 /**
- * Appends element `index` (an i32 expression) to the step's spikes, (chunk step, global
- * index), and to its population's spike ring when it has one: slot[1 + count] = index,
- * count += 1. Uses the i32 locals `sf_k` and `sf_w`.
+ * Appends element `index` (an i32 expression) to this thread's spikes of the step (at the
+ * address the instance imports as `$sf_spikes`: a count, then (chunk step, global index)
+ * pairs), and to its population's spike ring when it has one: slot[1 + count] = index, count
+ * += 1, the count taken atomically since every thread appends to the same ring (the order
+ * within a slot does not matter: deliveries add integers). Uses the i32 locals `sf_k`, `sf_w`.
  */
 export function spikeAppend(
   kernel: PopulationKernel,
@@ -31,19 +37,20 @@ export function spikeAppend(
   plan: WasmMemoryPlan,
   index: string,
 ): string[] {
+  const list = '(global.get $sf_spikes)';
+  const pair = `(i32.add ${list} (i32.shl ${get('sf_k')} (i32.const 3)))`;
   const lines = [
-    `(local.set $sf_k (i32.load ${i32(plan.spikes)}))`,
-    `(i32.store ${i32(plan.spikes)} (i32.add ${get('sf_k')} (i32.const 1)))`,
-    `(i32.store offset=${plan.spikes + 4} (i32.shl ${get('sf_k')} (i32.const 3)) ${get('sf_chunk_step')})`,
-    `(i32.store offset=${plan.spikes + 8} (i32.shl ${get('sf_k')} (i32.const 3)) (i32.add ${i32(layout.neuronOffset(kernel.population))} ${index}))`,
+    `(local.set $sf_k (i32.load ${list}))`,
+    `(i32.store ${list} (i32.add ${get('sf_k')} (i32.const 1)))`,
+    `(i32.store offset=4 ${pair} ${get('sf_chunk_step')})`,
+    `(i32.store offset=8 ${pair} (i32.add ${i32(layout.neuronOffset(kernel.population))} ${index}))`,
   ];
   const ring = layout.ring(kernel.population);
   if (ring !== undefined)
     lines.push(
       `(local.set $sf_w (i32.add ${i32(plan.events + 4 * ring.offset)} (i32.mul (i32.rem_u ${get('sf_step')} ${i32(ring.slots)}) ${i32(4 * ring.stride)})))`,
-      `(local.set $sf_k (i32.load ${get('sf_w')}))`,
+      `(local.set $sf_k (i32.atomic.rmw.add ${get('sf_w')} (i32.const 1)))`,
       `(i32.store offset=4 (i32.add ${get('sf_w')} (i32.shl ${get('sf_k')} (i32.const 2))) ${index})`,
-      `(i32.store ${get('sf_w')} (i32.add ${get('sf_k')} (i32.const 1)))`,
     );
   return lines;
 }

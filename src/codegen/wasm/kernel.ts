@@ -18,30 +18,37 @@ import {
   nextName,
 } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
-import { get, i32, spikeAppend, stateAddress, traceStore, tracesOf } from './element.js';
-import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS, WatPrinter } from './printer.js';
 import {
-  VECTOR_HELPERS,
-  VECTOR_SUFFIX,
-  emitVectorKernel,
-  vectorizable,
-  vectorizedCount,
-} from './vector.js';
+  RANGE_PARAMS,
+  get,
+  i32,
+  spikeAppend,
+  stateAddress,
+  traceStore,
+  tracesOf,
+} from './element.js';
+import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS, WatPrinter } from './printer.js';
+import { VECTOR_HELPERS, VECTOR_SUFFIX, emitVectorKernel, vectorizable } from './vector.js';
 
 /**
  * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
- * for Philox's output, state (float32), events (rings and counters), connectivity (only when
- * something in the module reads it: gathers, spike-time tables, procedural rows), the record
- * rows of a chunk, and the spikes of one step (a count, then (chunk step, global index)
- * pairs), which the host takes after every step.
+ * per thread for Philox's output, state (float32), events (rings and counters), connectivity
+ * (only when something in the module reads it: gathers, spike-time tables, procedural rows),
+ * the record rows of a chunk, and per thread the spikes of one step (a count, then (chunk
+ * step, global index) pairs), which the host takes after every step. Each instance of the
+ * module (one per thread) imports its own `scratch` and `spikes` addresses as globals.
  */
 export interface WasmMemoryPlan {
-  readonly philox: number;
+  /** Threads that run the kernels, each on its part of every kernel (threadRanges). */
+  readonly threads: number;
+  /** Thread t's 16 bytes for Philox's output are at scratch + 16 t. */
+  readonly scratch: number;
   readonly state: number;
   readonly events: number;
   readonly conn: number;
   readonly record: number;
-  readonly spikes: number;
+  /** Thread t's spikes of a step. */
+  readonly spikes: readonly number[];
   readonly bytes: number;
   /** Whether the connectivity is in memory (some kernel or procedural row reads it). */
   readonly hasConn: boolean;
@@ -60,20 +67,56 @@ function readsConnectivity(kernels: readonly PopulationKernel[], layout: BufferL
   return kernels.some((k) => visit(k.body));
 }
 
+/** Kernels smaller than this run on the first thread alone: splitting them costs more than it saves. */
+export const PARALLEL_MIN_ELEMENTS = 32_768;
+
+/** A thread's elements [from, to) of one kernel. */
+export interface ElementRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Each thread's part of each kernel (ranges[t][k]): consecutive ranges in thread order whose
+ * boundaries are multiples of four (the four-lane loop's step), or all of a small kernel on
+ * thread 0.
+ */
+export function threadRanges(
+  kernels: readonly PopulationKernel[],
+  threads: number,
+  minElements = PARALLEL_MIN_ELEMENTS,
+): ElementRange[][] {
+  return Array.from({ length: threads }, (_, t) =>
+    kernels.map((k) => {
+      if (k.size < minElements || threads === 1)
+        return t === 0 ? { from: 0, to: k.size } : { from: 0, to: 0 };
+      const share = 4 * Math.ceil(k.size / threads / 4);
+      return { from: Math.min(k.size, t * share), to: Math.min(k.size, (t + 1) * share) };
+    }),
+  );
+}
+
 export function wasmMemoryPlan(
   kernels: readonly PopulationKernel[],
   layout: BufferLayout,
   recordSteps: number,
+  ranges: readonly (readonly ElementRange[])[] = threadRanges(kernels, 1),
 ): WasmMemoryPlan {
+  const threads = ranges.length;
   const hasConn = readsConnectivity(kernels, layout);
-  const philox = 0;
-  const state = 16;
+  const scratch = 0;
+  const state = 16 * threads;
   const events = state + 4 * layout.totalStateFloats;
   const conn = events + 4 * (layout.ringWords + layout.countWords);
   const record = conn + (hasConn ? 4 * layout.connectivity.length : 0);
-  const spikes = record + 4 * layout.recordRow * recordSteps;
-  const bytes = spikes + 4 * (1 + 2 * layout.totalNeurons);
-  return { philox, state, events, conn, record, spikes, bytes, hasConn };
+  let next = record + 4 * layout.recordRow * recordSteps;
+  const spikes = ranges.map((own) => {
+    const at = next;
+    const elements = own.reduce((n, r, k) => n + (kernels[k]!.spikes ? r.to - r.from : 0), 0);
+    next += 4 * (1 + 2 * elements);
+    return at;
+  });
+  return { threads, scratch, state, events, conn, record, spikes, bytes: next, hasConn };
 }
 
 /** WebAssembly pages (64 KiB) for a plan. */
@@ -240,21 +283,23 @@ function emitWasmKernel(
   const name = entryPointName(kernel.population);
   const header = [
     `;; ${kernel.population}: ${kernel.size} elements`,
-    `(func $${name} (export "${name}") (param $sf_step i32) (param $sf_chunk_step i32)`,
+    `(func $${name} (export "${name}") ${RANGE_PARAMS}`,
   ];
   if (kernel.size === 0) return [...header, ')'].join('\n');
   const loop = [
-    '(loop $sf_next',
+    `(if (i32.lt_u ${get('sf_i')} ${get('sf_to')}) (then (loop $sf_next`,
     ...body.map((l) => `  ${l}`),
     `  (local.set $sf_i (i32.add ${get('sf_i')} (i32.const 1)))`,
-    `  (br_if $sf_next (i32.lt_u ${get('sf_i')} ${i32(kernel.size)})))`,
+    `  (br_if $sf_next (i32.lt_u ${get('sf_i')} ${get('sf_to')})))))`,
   ];
-  const rest = vectorizedCount(kernel.size);
+  // The four-lane function does the largest multiple of four from `from`, this loop the rest.
   const run = !vectorized
-    ? loop
+    ? [`(local.set $sf_i ${get('sf_from')})`, ...loop]
     : [
-        `(call $${name}${VECTOR_SUFFIX} ${get('sf_step')} ${get('sf_chunk_step')})`,
-        ...(rest === kernel.size ? [] : [`(local.set $sf_i ${i32(rest)})`, ...loop]),
+        `(local.set $sf_i (i32.add ${get('sf_from')} (i32.and (i32.sub ${get('sf_to')} ${get('sf_from')}) (i32.const -4))))`,
+        `(if (i32.gt_u ${get('sf_i')} ${get('sf_from')}) (then`,
+        `  (call $${name}${VECTOR_SUFFIX} ${get('sf_step')} ${get('sf_chunk_step')} ${get('sf_from')} ${get('sf_i')})))`,
+        ...loop,
       ];
   return [
     ...(vectorized ? [emitVectorKernel(kernel, layout, plan), ''] : []),
@@ -280,12 +325,15 @@ export function emitWasmModule(
 ): string {
   const printer = kernelPrinter(new WatPrinter());
   const vectorized = kernels.map((k) => simd && vectorizable(k));
+  const pages = wasmPages(plan);
   return [
     '(module',
-    `(import "env" "memory" (memory ${wasmPages(plan)}))`,
+    // Several threads share one memory, which must then be declared shared, with its size fixed.
+    `(import "env" "memory" (memory ${pages}${plan.threads > 1 ? ` ${pages} shared` : ''}))`,
     HOST_IMPORT_DECLARATIONS,
+    THREAD_IMPORT_DECLARATIONS,
     WASM_HELPERS,
-    randomFunctions(plan, seed),
+    randomFunctions(seed),
     ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, ''] : []),
     ...kernels.map((k, n) => emitWasmKernel(k, layout, printer, plan, vectorized[n]!)),
     ')',
@@ -294,13 +342,21 @@ export function emitWasmModule(
 
 /**
  * Philox-4x32-10 (src/random/philox.ts; 32 x 32 -> 64-bit products are native here) with the
- * network's seed in its key, writing its four words to the memory's first 16 bytes; the
+ * network's seed in its key, writing its four words to this thread's 16 bytes at `$sf_scratch`; the
  * uniform and normal draws of philox.ts (u32ToUniform01, boxMuller's first value, whose log,
  * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
  * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter.
  */
-export function randomFunctions(plan: Pick<WasmMemoryPlan, 'philox'>, seed: number): string {
-  const word = (k: number): string => `(i32.load ${i32(plan.philox + 4 * k)})`;
+const SCRATCH = '(global.get $sf_scratch)';
+
+/** What each instance (thread) of a module imports as its own: its Philox scratch and spike list addresses. */
+export const THREAD_IMPORT_DECLARATIONS = [
+  '(import "env" "scratch" (global $sf_scratch i32))',
+  '(import "env" "spikes" (global $sf_spikes i32))',
+].join('\n');
+
+export function randomFunctions(seed: number): string {
+  const word = (k: number): string => `(i32.load offset=${4 * k} ${SCRATCH})`;
   const uniform = (w: string): string =>
     `(f32.mul (f32.convert_i32_u (i32.shr_u ${w} (i32.const 8))) (f32.const ${2 ** -24}))`;
   const host = (f: string, x: string): string =>
@@ -322,10 +378,10 @@ export function randomFunctions(plan: Pick<WasmMemoryPlan, 'philox'>, seed: numb
     (local.set $k1 (i32.add (local.get $k1) (i32.const 0xbb67ae85)))
     (local.set $round (i32.add (local.get $round) (i32.const 1)))
     (br_if $rounds (i32.lt_u (local.get $round) (i32.const 10))))
-  (i32.store ${i32(plan.philox)} (local.get $c0))
-  (i32.store ${i32(plan.philox + 4)} (local.get $c1))
-  (i32.store ${i32(plan.philox + 8)} (local.get $c2))
-  (i32.store ${i32(plan.philox + 12)} (local.get $c3)))
+  (i32.store ${SCRATCH} (local.get $c0))
+  (i32.store offset=4 ${SCRATCH} (local.get $c1))
+  (i32.store offset=8 ${SCRATCH} (local.get $c2))
+  (i32.store offset=12 ${SCRATCH} (local.get $c3)))
 
 (func $sf_uniform (result f32)
   ${uniform(word(0))})
@@ -345,7 +401,7 @@ export function randomFunctions(plan: Pick<WasmMemoryPlan, 'philox'>, seed: numb
   (loop $draw
     (if (i32.eqz (i32.and (local.get $c) (i32.const 3)))
       (then (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
-    (local.set $x (i32.load offset=${plan.philox} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2))))
+    (local.set $x (i32.load (i32.add ${SCRATCH} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
     ;; how many entries of the decreasing table exceed x (skipCount)
     (local.set $at (local.get $table))
     (local.set $size (local.get $length))

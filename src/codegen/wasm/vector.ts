@@ -27,7 +27,15 @@ import {
 } from '../kernel-ir.js';
 import type { BufferLayout } from '../layout.js';
 import { readLocals } from '../legalize.js';
-import { get, i32, spikeAppend, stateAddress, traceStore, tracesOf } from './element.js';
+import {
+  RANGE_PARAMS,
+  get,
+  i32,
+  spikeAppend,
+  stateAddress,
+  traceStore,
+  tracesOf,
+} from './element.js';
 import type { WasmMemoryPlan } from './kernel.js';
 import { EXP32 as E } from '../math32.js';
 import { FOUR_LANES, HOST_FUNCTIONS, ONE_LANE, WatPrinter, f32Const } from './printer.js';
@@ -37,11 +45,6 @@ const LANE_INDICES = [0, 1, 2, 3] as const;
 
 /** The four-lane function of kernel `step_X` is `$step_X_x4`, as helpers get `$sf_exp_x4`. */
 export const VECTOR_SUFFIX = '_x4';
-
-/** How many of `size` elements the four-lane loop does: the largest multiple of four. */
-export function vectorizedCount(size: number): number {
-  return size - (size % LANES);
-}
 
 /**
  * Whether a kernel runs four elements at a time: at least four elements; only float and
@@ -267,8 +270,9 @@ class VectorStatements {
 }
 
 /**
- * `$step_X_x4(step, chunkStep)`: the kernel's elements 0 .. vectorizedCount(size) - 1, four
- * at a time (the caller does the rest one by one). Only for kernels that are `vectorizable`.
+ * `$step_X_x4(step, chunkStep, from, to)`: the kernel's elements [from, to), four at a time
+ * (to - from a positive multiple of four; the caller does the rest one by one). Only for
+ * kernels that are `vectorizable`.
  */
 export function emitVectorKernel(
   kernel: PopulationKernel,
@@ -318,13 +322,14 @@ export function emitVectorKernel(
   }
   const name = `${entryPointName(kernel.population)}${VECTOR_SUFFIX}`;
   return [
-    `(func $${name} (param $sf_step i32) (param $sf_chunk_step i32)`,
+    `(func $${name} ${RANGE_PARAMS}`,
     ...['sf_i', 'sf_a', 'sf_k', 'sf_w'].map((n) => `  (local $${n} i32)`),
     ...[...statements.locals].map((n) => `  (local $${n} v128)`),
+    `  (local.set $sf_i ${get('sf_from')})`,
     '  (loop $sf_next',
     ...body.map((l) => `    ${l}`),
     `    (local.set $sf_i (i32.add ${get('sf_i')} ${i32(LANES)}))`,
-    `    (br_if $sf_next (i32.lt_u ${get('sf_i')} ${i32(vectorizedCount(kernel.size))})))`,
+    `    (br_if $sf_next (i32.lt_u ${get('sf_i')} ${get('sf_to')})))`,
     ')',
   ].join('\n');
 }
