@@ -123,7 +123,7 @@ export async function cpuThroughput(plan: SimulationPlan): Promise<ThroughputRes
       kernelOnly: kernel,
       chunkSteps,
       notes: [
-        'one thread of generated WebAssembly, float32 instructions, four neurons at a time (SIMD)',
+        "generated WebAssembly, float32 instructions, four neurons at a time (SIMD); kernel only on one thread, end to end on the backend's threads",
       ],
     };
   } finally {
