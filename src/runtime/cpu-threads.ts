@@ -23,7 +23,7 @@ const CHUNK_STEP = 3;
 const DONE = 4;
 /** Set by a worker whose kernel threw (a trap): the main thread reports it. */
 const FAILED = 5;
-/** A worker's range list index that tells it to stop. */
+/** The kernel index that tells the workers to stop. */
 const STOP = -1;
 /** Spins before sleeping: about 0.1-0.3 ms. */
 const SPINS = 100_000;
