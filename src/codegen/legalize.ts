@@ -89,8 +89,9 @@ export const SMALLEST_NORMAL_F32 = 2 ** -126;
  * conductance, a trace) sinks into float32's subnormal range and stays there, since x * 0.98
  * rounds back to x for the smallest subnormals; on x86 every operation on it is then several
  * times slower (measured: the CPU backend's COBA kernel 2.3 -> 5.7 ns per neuron after 400 ms).
- * Brian2 with -ffast-math and JAX on the CPU (BrainPy) flush every subnormal in hardware. Counters kept as
- * floats (refractory steps, spike-time cursors) are whole numbers and are left alone.
+ * Brian2 with -ffast-math and JAX on the CPU (BrainPy) flush every subnormal in hardware.
+ * Counters kept as floats (refractory steps, spike-time cursors) are whole numbers and are
+ * left alone.
  */
 export function flushSubnormalStates(
   body: readonly KernelStatement[],

@@ -7,7 +7,13 @@ import { entryPointName } from '../codegen/kernel-ir.js';
 import type { BufferLayout } from '../codegen/layout.js';
 import type { Route } from '../codegen/network.js';
 import type { Precision } from '../codegen/printer.js';
-import { emitWasmModule, threadRanges, wasmMemoryPlan, wasmPages } from '../codegen/wasm/kernel.js';
+import {
+  type ElementRange,
+  emitWasmModule,
+  threadRanges,
+  wasmMemoryPlan,
+  wasmPages,
+} from '../codegen/wasm/kernel.js';
 import { KernelTeam } from './cpu-threads.js';
 import { hostMath } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
@@ -154,21 +160,19 @@ export function jsKernels(
 
 let assembler: ReturnType<typeof wabt> | undefined;
 
-/** How the WebAssembly kernels run: four lanes or one, and on how many threads. */
+/** How the WebAssembly kernels run: four lanes or one, and on which threads. */
 export interface WasmOptions {
   /** Four elements at a time where a kernel allows it (default true). */
   readonly simd?: boolean;
-  /** Threads, this one included (default 1). */
-  readonly threads?: number;
-  /** Kernels with fewer elements run on this thread alone (default PARALLEL_MIN_ELEMENTS). */
-  readonly parallelMin?: number;
+  /** Each thread's elements of each kernel, this thread first (threadRanges; default: one thread). */
+  readonly ranges?: readonly (readonly ElementRange[])[];
 }
 
 /**
  * The kernels as one WebAssembly module (float32 instructions, src/codegen/wasm), on one
  * memory that holds every buffer; the host takes each step's spikes from it. With more than
  * one thread the memory is shared and worker threads run their parts of the large kernels
- * (cpu-threads.ts); a network with no large kernel runs on this thread only.
+ * (cpu-threads.ts).
  */
 export async function wasmKernels(
   plan: SimulationPlan,
@@ -176,12 +180,12 @@ export async function wasmKernels(
   recordSteps: number,
   options: WasmOptions = {},
 ): Promise<CpuKernels> {
-  const requested = threadRanges(plan.kernels, options.threads ?? 1, options.parallelMin);
-  const parallel = plan.kernels.map((_, k) =>
-    requested.some((own, t) => t > 0 && own[k]!.to > own[k]!.from),
-  );
-  const ranges = parallel.some((p) => p) ? requested : threadRanges(plan.kernels, 1);
+  const ranges = options.ranges ?? threadRanges(plan.kernels, 1);
   const threads = ranges.length;
+  // Kernels some worker has a part of; the others run on this thread without a barrier.
+  const parallel = plan.kernels.map((_, k) =>
+    ranges.some((own, t) => t > 0 && own[k]!.to > own[k]!.from),
+  );
   const memoryPlan = wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges);
   const source = emitWasmModule(
     plan.kernels,

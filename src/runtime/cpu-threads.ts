@@ -121,10 +121,6 @@ export class KernelTeam {
     return team;
   }
 
-  get size(): number {
-    return this.workers.length;
-  }
-
   /**
    * Runs kernel k of a step: the workers their ranges, this thread `ownPart`; returns when
    * all are done.

@@ -64,11 +64,7 @@ export class CpuBackend implements Backend {
       this.language !== 'js' &&
       wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges).bytes <= this.maxWasmBytes;
     const kernels = wasm
-      ? await wasmKernels(plan, layout, recordSteps, {
-          simd: this.language === 'wasm',
-          threads: this.threads,
-          parallelMin: this.parallelMin,
-        })
+      ? await wasmKernels(plan, layout, recordSteps, { simd: this.language === 'wasm', ranges })
       : jsKernels(plan, layout, this.precision, recordSteps);
     this.device = describeCpu(wasm ? this.language : 'js', this.precision, kernels.threads);
     for (const k of plan.kernels) {

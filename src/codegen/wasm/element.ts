@@ -25,6 +25,21 @@ export function stateAddress(
 }
 
 /**
+ * The address of element `sf_i`'s word of a delivery counter, in the row of step % slots
+ * (the word a kernel reads and clears).
+ */
+export function counterAddress(
+  layout: BufferLayout,
+  plan: WasmMemoryPlan,
+  counter: string,
+): string {
+  const c = layout.counter(counter);
+  const base = `(i32.add ${i32(plan.events + 4 * c.offset)} (i32.shl ${get('sf_i')} (i32.const 2)))`;
+  if (c.slots === 1) return base;
+  return `(i32.add ${base} (i32.mul (i32.rem_u ${get('sf_step')} ${i32(c.slots)}) ${i32(4 * c.size)}))`;
+}
+
+/**
  * Appends element `index` (an i32 expression) to this thread's spikes of the step (at the
  * address the instance imports as `$sf_spikes`: a count, then (chunk step, global index)
  * pairs), and to its population's spike ring when it has one: slot[1 + count] = index, count

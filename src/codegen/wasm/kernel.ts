@@ -20,6 +20,7 @@ import {
 import type { BufferLayout } from '../layout.js';
 import {
   RANGE_PARAMS,
+  counterAddress,
   get,
   i32,
   spikeAppend,
@@ -79,14 +80,14 @@ export interface ElementRange {
 /**
  * Each thread's part of each kernel (ranges[t][k]): consecutive ranges in thread order whose
  * boundaries are multiples of four (the four-lane loop's step), or all of a small kernel on
- * thread 0.
+ * thread 0. When no kernel is split, one thread: the others would have nothing to do.
  */
 export function threadRanges(
   kernels: readonly PopulationKernel[],
   threads: number,
   minElements = PARALLEL_MIN_ELEMENTS,
 ): ElementRange[][] {
-  return Array.from({ length: threads }, (_, t) =>
+  const ranges = Array.from({ length: threads }, (_, t) =>
     kernels.map((k) => {
       if (k.size < minElements || threads === 1)
         return t === 0 ? { from: 0, to: k.size } : { from: 0, to: 0 };
@@ -94,6 +95,8 @@ export function threadRanges(
       return { from: Math.min(k.size, t * share), to: Math.min(k.size, (t + 1) * share) };
     }),
   );
+  const workersIdle = ranges.slice(1).every((own) => own.every((r) => r.to === r.from));
+  return threads > 1 && workersIdle ? threadRanges(kernels, 1) : ranges;
 }
 
 export function wasmMemoryPlan(
@@ -152,16 +155,11 @@ function watSyntax(
         set(name, 'f32', `(call $sf_${distribution})`),
       ].join(' '),
     count: (name, counter) => {
-      const c = layout.counter(counter);
+      const signed = layout.counter(counter).signed;
       declare('sf_w', 'i32');
-      const row =
-        c.slots === 1
-          ? ''
-          : ` (i32.mul (i32.rem_u ${get('sf_step')} ${i32(c.slots)}) ${i32(4 * c.size)})`;
-      const base = `(i32.add ${i32(plan.events + 4 * c.offset)} (i32.shl ${get('sf_i')} (i32.const 2)))`;
       return [
-        `(local.set $sf_w ${row === '' ? base : `(i32.add ${base}${row})`})`,
-        set(name, 'f32', `(f32.convert_i32_${c.signed ? 's' : 'u'} (i32.load ${get('sf_w')}))`),
+        `(local.set $sf_w ${counterAddress(layout, plan, counter)})`,
+        set(name, 'f32', `(f32.convert_i32_${signed ? 's' : 'u'} (i32.load ${get('sf_w')}))`),
         `(i32.store ${get('sf_w')} (i32.const 0))`,
       ];
     },
@@ -224,7 +222,8 @@ function watSyntax(
 }
 
 /**
- * One exported function per kernel, `step_<owner>(step, chunkStep)`: what the JavaScript
+ * One exported function per kernel, `step_<owner>(step, chunkStep, from, to)` for its elements
+ * [from, to): what the JavaScript
  * kernel of js/kernel.ts does, in the same order, on the memory of `plan`. A kernel that
  * vector.ts can run four elements at a time calls its four-lane function for the elements
  * up to the last multiple of four, then does the rest here, one by one.

@@ -101,9 +101,6 @@ function f32Digits(value: number): string {
  * lane computes what the one-lane code computes.
  */
 export interface WatLanes {
-  readonly count: 1 | 4;
-  /** The local type of a float and of a condition. */
-  readonly type: 'f32' | 'v128';
   /** Prefix of the float instructions: `f32.add`, `f32x4.add`. */
   readonly float: 'f32' | 'f32x4';
   /** A constant from its digits (`f32Digits`). */
@@ -122,8 +119,6 @@ export interface WatLanes {
 }
 
 export const ONE_LANE: WatLanes = {
-  count: 1,
-  type: 'f32',
   float: 'f32',
   constant: (d) => `(f32.const ${d})`,
   true: '(i32.const 1)',
@@ -141,8 +136,6 @@ export const ONE_LANE: WatLanes = {
 const ZERO_X4 = '(v128.const f32x4 0 0 0 0)';
 
 export const FOUR_LANES: WatLanes = {
-  count: 4,
-  type: 'v128',
   float: 'f32x4',
   constant: (d) => `(v128.const f32x4 ${d} ${d} ${d} ${d})`,
   true: '(v128.const i32x4 -1 -1 -1 -1)',

@@ -29,6 +29,7 @@ import type { BufferLayout } from '../layout.js';
 import { readLocals } from '../legalize.js';
 import {
   RANGE_PARAMS,
+  counterAddress,
   get,
   i32,
   spikeAppend,
@@ -152,7 +153,8 @@ export const VECTOR_HELPERS = [
 /** Emits kernel statements on four lanes, if-converted under the lane mask `mask`. */
 class VectorStatements {
   readonly locals = new Set<string>();
-  private readonly masks: string[] = [];
+  /** Mask locals made so far (their names are numbered). */
+  private masks = 0;
   private readonly conditionLocals = new Set<string>();
 
   constructor(
@@ -174,9 +176,7 @@ class VectorStatements {
   }
 
   private fresh(hint: string): string {
-    const name = `sf_${hint}${this.masks.length}`;
-    this.masks.push(name);
-    return this.local(name);
+    return this.local(`sf_${hint}${this.masks++}`);
   }
 
   emit(list: readonly KernelStatement[], mask: string | undefined): string[] {
@@ -216,16 +216,11 @@ class VectorStatements {
         case 'count': {
           if (mask !== undefined)
             throw new InternalError('a counter read inside a four-lane branch');
-          const c = this.layout.counter(s.counter);
-          const row =
-            c.slots === 1
-              ? ''
-              : ` (i32.mul (i32.rem_u ${get('sf_step')} ${i32(c.slots)}) ${i32(4 * c.size)})`;
-          const base = `(i32.add ${i32(this.plan.events + 4 * c.offset)} (i32.shl ${get('sf_i')} (i32.const 2)))`;
+          const signed = this.layout.counter(s.counter).signed;
           const name = this.local(this.printer.local(s.name));
           lines.push(
-            `(local.set $sf_w ${row === '' ? base : `(i32.add ${base}${row})`})`,
-            `(local.set $${name} (f32x4.convert_i32x4_${c.signed ? 's' : 'u'} (v128.load ${get('sf_w')})))`,
+            `(local.set $sf_w ${counterAddress(this.layout, this.plan, s.counter)})`,
+            `(local.set $${name} (f32x4.convert_i32x4_${signed ? 's' : 'u'} (v128.load ${get('sf_w')})))`,
             `(v128.store ${get('sf_w')} ${FOUR_LANES.false})`,
           );
           break;
