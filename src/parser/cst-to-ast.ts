@@ -1,4 +1,4 @@
-import type { CstElement, CstNode, IToken } from 'chevrotain';
+import type { CstElement, CstNode, IToken } from './chevrotain.js';
 import type { SourceFile, Span } from '../diagnostics/source.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import type * as A from './ast.js';

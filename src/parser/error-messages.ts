@@ -1,4 +1,9 @@
-import { EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import {
+  EOF,
+  type IParserErrorMessageProvider,
+  type IToken,
+  type TokenType,
+} from './chevrotain.js';
 import { Identifier, RESERVED_WORDS } from './lexer.js';
 
 /** What a rule stands for, in the words of an error message. */

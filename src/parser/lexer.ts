@@ -1,4 +1,4 @@
-import { Lexer, createToken, type TokenType } from 'chevrotain';
+import { Lexer, createToken, type TokenType } from './chevrotain.js';
 
 export const Identifier = createToken({
   name: 'Identifier',

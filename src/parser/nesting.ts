@@ -1,4 +1,4 @@
-import { type IToken, type TokenType, tokenMatcher } from 'chevrotain';
+import { type IToken, type TokenType, tokenMatcher } from './chevrotain.js';
 import * as T from './lexer.js';
 
 /**

@@ -4,7 +4,7 @@ import {
   type IRecognitionException,
   type IToken,
   tokenMatcher,
-} from 'chevrotain';
+} from './chevrotain.js';
 import type { DiagnosticOptions, Diagnostics } from '../diagnostics/diagnostic.js';
 import type { SourceFile, Span } from '../diagnostics/source.js';
 import { suggestUnit } from '../ir/suggest.js';

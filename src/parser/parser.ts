@@ -1,4 +1,4 @@
-import { CstParser, type IToken, type TokenType, tokenMatcher } from 'chevrotain';
+import { CstParser, type IToken, type TokenType, tokenMatcher } from './chevrotain.js';
 import * as T from './lexer.js';
 import { isUnitSpelling } from '../units/units.js';
 import { parserErrorMessages } from './error-messages.js';
