@@ -29,8 +29,8 @@
  * 40000), --brian2 PYTHON (also run the same network in Brian2 standalone, one thread, where
  * that Python has Brian2), --repetitions R (runs of each backend and of Brian2's binary per
  * size, on a fresh backend each: the fastest is the figure, the median and every time are kept;
- * default 1), --quick (4k and 40k, short), --keep-output (keep the spikes
- * folders), --out FILE (default bench/results/<date>-coba.json). bench/run.ts runs the same
+ * default 1), --cpu-threads N (the CPU backend's threads; default one per core), --quick (4k
+ * and 40k, short), --keep-output (keep the spikes folders), --out FILE (default bench/results/<date>-coba.json). bench/run.ts runs the same
  * as its step (d), without the profile and Brian2.
  */
 import { spawnSync } from 'node:child_process';
@@ -368,6 +368,8 @@ interface ChildRequest {
   readonly skipped: readonly { readonly backend: BackendName; readonly reason: string }[];
   readonly keepOutput: boolean;
   readonly resultFile: string;
+  /** Threads of the CPU backend (default: its own, one per core). */
+  readonly cpuThreads?: number;
 }
 
 function message(error: unknown): string {
@@ -419,9 +421,9 @@ function readSpikes(
   };
 }
 
-function makeBackend(name: BackendName): Backend {
+function makeBackend(name: BackendName, cpuThreads: number | undefined): Backend {
   return name === 'cpu'
-    ? cpuBackend('f32')
+    ? cpuBackend('f32', undefined, cpuThreads)
     : name === 'webgpu'
       ? webGpuBackend()
       : cudaBackend('f32');
@@ -432,11 +434,12 @@ async function runOnce(
   name: BackendName,
   plan: SimulationPlan,
   dir: string,
+  cpuThreads: number | undefined,
 ): Promise<
   | { backend: Backend; prepareSeconds: number; wallSeconds: number; finishSeconds: number }
   | BackendRun
 > {
-  const backend = makeBackend(name);
+  const backend = makeBackend(name, cpuThreads);
   try {
     let start = performance.now();
     try {
@@ -481,6 +484,7 @@ async function runBackend(
   durationMs: number,
   repetitions: number,
   keepOutput: boolean,
+  cpuThreads: number | undefined,
 ): Promise<BackendRun> {
   const n = plan.network.populations[0]!.size;
   const nE = (n * 4) / 5;
@@ -499,7 +503,7 @@ async function runBackend(
   for (let r = 0; r < repetitions; r++) {
     const dir = mkdtempSync(join(tmpdir(), `spikeforge-coba-${n}-${name}-`));
     try {
-      const run = await runOnce(name, plan, dir);
+      const run = await runOnce(name, plan, dir, cpuThreads);
       if ('status' in run) return run;
       const spikes = readSpikes(join(dir, 'spikes.csv'), nE, durationMs);
       hashes.add(spikes.sha256);
@@ -589,7 +593,16 @@ async function runSize(request: ChildRequest): Promise<SizeResult> {
   }
   const runs: BackendRun[] = [];
   for (const name of request.backends)
-    runs.push(await runBackend(name, plan, durationMs, request.repetitions, request.keepOutput));
+    runs.push(
+      await runBackend(
+        name,
+        plan,
+        durationMs,
+        request.repetitions,
+        request.keepOutput,
+        request.cpuThreads,
+      ),
+    );
   return {
     ...base,
     status: 'ok',
@@ -621,7 +634,7 @@ interface CpuProfile {
 
 export const PROFILE_CATEGORIES = [
   'kernels (generated step functions)',
-  'delivery (deliverOnHost over stored rows)',
+  'delivery (sf_deliver, or deliverInJs for JavaScript kernels)',
   'spike lists (splitSpikes, sortSpikes)',
   'output (OutputWriter.add: merge, format, write spikes.csv)',
   'garbage collection',
@@ -683,9 +696,13 @@ function frameCategory(node: ProfileNode): ProfileCategory | undefined {
     return 'output (OutputWriter.add: merge, format, write spikes.csv)';
   if (functionName === 'splitSpikes' || functionName === 'sortSpikes')
     return 'spike lists (splitSpikes, sortSpikes)';
-  if (isFrame(node, 'deliverOnHost', '/runtime/cpu.ts') || url.endsWith('/codegen/connectivity.ts'))
-    return 'delivery (deliverOnHost over stored rows)';
-  // WebAssembly kernels profile as wasm-function[n]; JavaScript ones are new Function(...)
+  if (
+    isFrame(node, 'deliverInJs', '/runtime/cpu-delivery.ts') ||
+    (url.startsWith('wasm://') && /^\$?sf_(deliver|add_geometric)$/.test(functionName)) ||
+    url.endsWith('/codegen/connectivity.ts')
+  )
+    return 'delivery (sf_deliver, or deliverInJs for JavaScript kernels)';
+  // WebAssembly kernels profile by their names (the module has a name section); JavaScript ones are new Function(...)
   // bodies with no file and no name, called from the backend's step.
   if (url.startsWith('wasm://')) return 'kernels (generated step functions)';
   if (url === '' && (functionName === '' || functionName === 'anonymous'))
@@ -805,6 +822,8 @@ export interface CobaScalingOptions {
   readonly brian2Python?: string;
   /** Per-size limit of the child process. */
   readonly timeoutSeconds?: number;
+  /** Threads of the CPU backend (default: its own, one per core). */
+  readonly cpuThreads?: number;
 }
 
 export interface CobaScalingResult {
@@ -940,6 +959,7 @@ export async function cobaScaling(options: CobaScalingOptions = {}): Promise<Cob
         skipped,
         keepOutput: options.keepOutput === true,
         resultFile: join(work, `${neurons}.json`),
+        ...(options.cpuThreads === undefined ? {} : { cpuThreads: options.cpuThreads }),
       };
       const big =
         neurons >= 400_000
@@ -1002,6 +1022,7 @@ export async function cobaScaling(options: CobaScalingOptions = {}): Promise<Cob
         skipped: [],
         keepOutput: false,
         resultFile: join(dir, 'result.json'),
+        ...(options.cpuThreads === undefined ? {} : { cpuThreads: options.cpuThreads }),
       };
       const result = runChild(request, options.timeoutSeconds ?? 900, [
         '--cpu-prof',
@@ -1275,6 +1296,8 @@ async function main(argv: readonly string[]): Promise<void> {
       };
     else if (flag === '--repetitions')
       options = { ...options, repetitions: parseList(flag, argv[++k])[0]! };
+    else if (flag === '--cpu-threads')
+      options = { ...options, cpuThreads: parseList(flag, argv[++k])[0]! };
     else if (flag === '--brian2') options = { ...options, brian2Python: argv[++k] ?? 'python3' };
     else if (flag === '--out') out = argv[++k];
     else throw new Error(`unknown option '${flag}' (see the top of bench/coba-scaling.ts)`);

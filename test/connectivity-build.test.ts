@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   type CompressedRows,
   buildConnectivity,
+  SKIP_GUIDE_BITS,
   skipCount,
   skipTable,
   storedRows,
@@ -51,11 +52,11 @@ function referenceDistinct(n: number, k: number, stream: number, row: number): n
 
 /** Geometric skipping as specified, K counted by a linear scan of the table. */
 function referenceGeometricRow(p: number, stream: number, j: number, nPost: number): number[] {
-  const table = skipTable(p);
+  const { entries } = skipTable(p);
   const row: number[] = [];
   for (let c = 0, i = -1; ; c++) {
     const x = philox4x32_10([j, c >>> 2, 1, 0], [SEED, stream])[c & 3]!;
-    i += table.filter((t) => x < t).length + 1;
+    i += entries.filter((t) => x < t).length + 1;
     if (i >= nPost) return row;
     row.push(i);
   }
@@ -224,15 +225,36 @@ describe('compressed rows are consistent', () => {
 });
 
 describe('skipCount', () => {
-  it('counts the table entries above x (a linear count), at and around every boundary', () => {
-    for (const p of [1e-3, 0.05, 0.5, 0.99, 1 - 1e-12]) {
+  it('counts the table entries above x (a linear count), at and around every entry and guide bucket boundary', () => {
+    for (const p of [1e-3, 0.02, 0.05, 0.5, 0.99, 1 - 1e-12]) {
       const table = skipTable(p);
       const xs = [0, 1, 0xfffffffe, 0xffffffff];
-      for (const t of table.subarray(0, 200)) xs.push(t - 1, t, t + 1);
+      for (const t of table.entries.subarray(0, 200)) xs.push(t - 1, t, t + 1);
+      for (let b = 0; b < 2 ** SKIP_GUIDE_BITS; b += 7) {
+        const edge = b * 2 ** (32 - SKIP_GUIDE_BITS);
+        xs.push(edge - 1, edge, edge + 1);
+      }
       const draw = lcg(3);
       for (let n = 0; n < 200; n++) xs.push(draw(0xffffffff));
       for (const x of xs.filter((x) => x >= 0 && x <= 0xffffffff))
-        expect(skipCount(table, x), `p = ${p}, x = ${x}`).toBe(table.filter((t) => x < t).length);
+        expect(skipCount(table, x), `p = ${p}, x = ${x}`).toBe(
+          table.entries.filter((t) => x < t).length,
+        );
     }
+  });
+
+  it('the guide is the count at each bucket start, and bounds most searches to one entry', () => {
+    const table = skipTable(0.02);
+    const buckets = 2 ** SKIP_GUIDE_BITS;
+    expect(table.guide.length).toBe(buckets + 1);
+    expect(table.guide[buckets]).toBe(0);
+    let narrow = 0;
+    for (let b = 0; b < buckets; b++) {
+      const x = b * 2 ** (32 - SKIP_GUIDE_BITS);
+      expect(table.guide[b]).toBe(table.entries.filter((t) => x < t).length);
+      if (table.guide[b]! - table.guide[b + 1]! <= 1) narrow++;
+    }
+    // Draws are uniform over the buckets: the share of draws whose search has at most one entry.
+    expect(narrow / buckets).toBeGreaterThan(0.9);
   });
 });

@@ -184,11 +184,14 @@ describe('the WebAssembly Philox, draws and procedural rows', () => {
       expect(exports['uniform']!()).toBe(u32ToUniform01(want[0]));
       expect(exports['normal']!()).toBe(boxMuller(want[0], want[1])[0]);
     }
-    // Procedural rows: the table at byte 1024, the counters at byte 65536.
+    // Procedural rows: the table at byte 1024 (entries, then guide), the counters at byte 65536.
     const counters = new Uint32Array(memory.buffer, 65536, 4096);
     for (const p of [0.5, 0.1, 0.02, 0.001]) {
       const table = skipTable(p);
-      new Uint32Array(memory.buffer, 1024, table.length).set(table);
+      const words = new Uint32Array(memory.buffer, 1024, table.entries.length + table.guide.length);
+      words.set(table.entries);
+      words.set(table.guide, table.entries.length);
+      const guide = 1024 + 4 * table.entries.length;
       for (const [j, nPost] of [
         [0, 4000],
         [17, 4000],
@@ -196,7 +199,7 @@ describe('the WebAssembly Philox, draws and procedural rows', () => {
         [1234, 999],
       ] as const) {
         counters.fill(0);
-        exports['sf_add_geometric']!(1024, table.length, 777, j, nPost, 65536);
+        exports['sf_add_geometric']!(1024, guide, 777, j, nPost, 65536);
         const want = new Uint32Array(4096);
         geometricRow(table, seed, 777, j, nPost, (i) => (want[i]! += 1));
         expect(Array.from(counters), `p ${p}, row ${j}`).toEqual(Array.from(want));

@@ -52,7 +52,7 @@ export interface TraceSlot {
  * - ring: per spiking population that feeds merged synapses, `slots` spike
  *   lists (count, then local indices), slot = step mod slots;
  * - counters: the deliveries' counters (see Counter in network.ts; u32 atomics);
- * - connectivity: stored rows and procedural skip tables of the routes, the
+ * - connectivity: stored rows and procedural skip tables (entries, then guide) of the routes, the
  *   deliveries' per-synapse weights and delays, then the event tables of
  *   SpikeTimes sources (row starts, then steps) (u32).
  * Few buffers keep WebGPU compatibility mode happy (limits on bindings).
@@ -79,7 +79,7 @@ export class BufferLayout {
   private readonly deliveryData: DeliveryData[] = [];
   /** Word offsets of the placed row arrays, by route index. */
   private readonly rows = new Map<number, Map<RowArray, number>>();
-  private readonly tables = new Map<number, number>();
+  private readonly tables = new Map<number, { entries: number; guide: number }>();
   private readonly spikeTimes = new Map<string, SpikeTimeOffsets>();
 
   constructor(
@@ -149,7 +149,8 @@ export class BufferLayout {
           if (used?.has(array) === true) placed.set(array, at(c.rows[array]));
         this.rows.set(r.index, placed);
       }
-      if (c.kind === 'geometric') this.tables.set(r.index, at(c.table));
+      if (c.kind === 'geometric')
+        this.tables.set(r.index, { entries: at(c.table.entries), guide: at(c.table.guide) });
     }
     for (const d of this.deliveries)
       this.deliveryData.push({
@@ -209,8 +210,8 @@ export class BufferLayout {
     return o;
   }
 
-  /** First word of a procedural route's skip table. */
-  tableOffset(route: number): number {
+  /** First words of a procedural route's skip table: its entries and its guide. */
+  tableOffsets(route: number): { readonly entries: number; readonly guide: number } {
     const o = this.tables.get(route);
     if (o === undefined) throw new InternalError(`route ${route} has no skip table`);
     return o;

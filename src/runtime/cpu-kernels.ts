@@ -1,11 +1,9 @@
 import wabt from 'wabt';
-import { forEachTarget } from '../codegen/connectivity.js';
 import { kernelPrinter } from '../codegen/emit.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation } from '../codegen/js/kernel.js';
 import { JsPrinter } from '../codegen/js/printer.js';
 import { entryPointName } from '../codegen/kernel-ir.js';
 import type { BufferLayout } from '../codegen/layout.js';
-import type { Route } from '../codegen/network.js';
 import type { Precision } from '../codegen/printer.js';
 import {
   type ElementRange,
@@ -19,6 +17,7 @@ import { hostMath } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
 import type { SimulationPlan } from './backend.js';
+import { deliverInJs } from './cpu-delivery.js';
 
 /**
  * The (chunk step, global index) pairs of a chunk's spikes, appended step by step: a
@@ -79,19 +78,8 @@ export interface CpuKernels {
   readonly threads: number;
   /** Stops any worker threads. */
   dispose(): void;
-  /**
-   * Adds 1 to events[base + i] for every post target i of pre neuron jl of a route whose
-   * rows are not stored (all_to_all, one_to_one, procedural): the host's delivery.
-   */
-  addRow(route: Route, jl: number, nPost: number, base: number): void;
-}
-
-/** addRow in JavaScript (connectivity.ts forEachTarget). */
-function addRowOnHost(events: Uint32Array, seed: number): CpuKernels['addRow'] {
-  return (route, jl, nPost, base) =>
-    forEachTarget(route.connectivity, jl, nPost, seed, (i) => {
-      events[base + i]! += 1;
-    });
+  /** Step 1 of a step: delivers the spikes that arrive in it, then empties its ring slots. */
+  deliver(step: number): void;
 }
 
 /**
@@ -148,7 +136,7 @@ export function jsKernels(
     state,
     events,
     record,
-    addRow: addRowOnHost(events, plan.network.seed),
+    deliver: (step) => deliverInJs(layout, events, step, plan.network.seed),
     source: [prelude, ...bodies].join('\n\n'),
     threads: 1,
     step: (step, chunkStep, spikes) => {
@@ -200,7 +188,9 @@ export async function wasmKernels(
   try {
     // V8 validates the module: wabt's validate() rejects shared memories whatever its features.
     // A copy on an ArrayBuffer of its own (the assembler's may be shared, which Module refuses).
-    module = new WebAssembly.Module(new Uint8Array(parsed.toBinary({}).buffer));
+    // With the functions' names, which profilers show.
+    const binary = parsed.toBinary({ write_debug_names: true }).buffer;
+    module = new WebAssembly.Module(new Uint8Array(binary));
   } catch (error) {
     throw new InternalError(
       `the generated WebAssembly does not assemble: ${error instanceof Error ? error.message : String(error)}`,
@@ -218,11 +208,9 @@ export async function wasmKernels(
     math: hostMath(),
   });
   const names = plan.kernels.map((k) => entryPointName(k.population));
-  const functions = names.map((name) => {
-    const f = instance.exports[name];
-    if (typeof f !== 'function') throw new InternalError(`the WebAssembly module lacks ${name}`);
-    return f as (step: number, chunkStep: number, from: number, to: number) => void;
-  });
+  const functions = names.map((name) =>
+    exported<(step: number, chunkStep: number, from: number, to: number) => void>(instance, name),
+  );
   const team =
     threads > 1
       ? await KernelTeam.start({
@@ -237,29 +225,15 @@ export async function wasmKernels(
           })),
         })
       : undefined;
-  const addGeometric = instance.exports['sf_add_geometric'] as (
-    table: number,
-    length: number,
-    stream: number,
-    jl: number,
-    nPost: number,
-    base: number,
-  ) => void;
   const buffer = memory.buffer;
-  if (memoryPlan.hasConn) new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
+  new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
   const words = new Uint32Array(buffer);
   const events = new Uint32Array(buffer, memoryPlan.events, layout.ringWords + layout.countWords);
-  const onHost = addRowOnHost(events, plan.network.seed);
   const own = ranges[0]!;
   return {
     state: new Float32Array(buffer, memoryPlan.state, layout.totalStateFloats),
     events,
-    addRow: (route, jl, nPost, base) => {
-      const c = route.connectivity;
-      if (c.kind !== 'geometric') return onHost(route, jl, nPost, base);
-      const table = memoryPlan.conn + 4 * layout.tableOffset(route.index);
-      addGeometric(table, c.table.length, c.stream, jl, nPost, memoryPlan.events + 4 * base);
-    },
+    deliver: exported<(step: number) => void>(instance, 'sf_deliver'),
     record: new Float32Array(buffer, memoryPlan.record, layout.recordRow * recordSteps),
     source,
     threads,
@@ -280,4 +254,11 @@ export async function wasmKernels(
     },
     dispose: () => team?.dispose(),
   };
+}
+
+/** An exported function of an instance of the generated module. */
+function exported<F>(instance: WebAssembly.Instance, name: string): F {
+  const f = instance.exports[name];
+  if (typeof f !== 'function') throw new InternalError(`the WebAssembly module lacks ${name}`);
+  return f as F;
 }

@@ -5,9 +5,10 @@
  *   test/golden/<target dir>/<Name>.<extension>
  *
  * Cases: every neuron model of stdlib/neurons.spk as one population of one neuron
- * (modelNetwork, as `spikeforge inspect --stage wgsl Model` shows it), and every network in
- * test/models/ that has a single population and no projections (see unsupportedReason; the
- * networks left out are printed).
+ * (modelNetwork, as `spikeforge inspect --stage wgsl Model` shows it), every network of
+ * PROJECTION_FILES (the examples, and a network with every kind of delivery: the projection,
+ * delivery and synapse kernels), and every other network in test/models/ that has a single
+ * population and no projections (see unsupportedReason; the networks left out are printed).
  *
  * Targets are a table (GOLDEN_TARGETS): a new target is one entry, then `npm run golden`
  * writes its files. Every target is generated in its default precision (float32).
@@ -76,14 +77,15 @@ export function compileNetworks(path: string): Network[] {
   return [...compiled.program.networks.values()];
 }
 
+/** Files whose every network is a case, whatever its populations and projections. */
+const PROJECTION_FILES = (): string[] => [...listSpk(join(ROOT, 'examples')), join(ROOT, 'test', 'models', 'conformance', 'rt_synapses.spk')];
+
 /**
- * Why a network is left out of the generated-code checks, or undefined. Networks with
- * projections are left out for now (the brief of these checks predates the projection
- * kernels of commit c2c9a8b; they compile cleanly today, so this can go when their
- * kernels are meant to be pinned).
+ * Why a network of test/models/ is left out of the generated-code checks, or undefined: the
+ * networks of PROJECTION_FILES pin the projection kernels.
  */
 export function unsupportedReason(network: Network): string | undefined {
-  if (network.projections.length > 0) return `${network.projections.length} projection(s): projection networks are not covered by these checks yet`;
+  if (network.projections.length > 0) return `${network.projections.length} projection(s): the networks of PROJECTION_FILES pin the projection kernels`;
   return undefined;
 }
 
@@ -109,8 +111,11 @@ const MULTI_POPULATION = 'several populations (goldens keep single-population ne
 /** Every golden case, plus the test/models/ networks left out and why. */
 export function goldenCases(): { cases: GoldenCase[]; skipped: SkippedNetwork[] } {
   const cases: GoldenCase[] = stdlibModelNetworks().map(({ network, origin }) => ({ name: network.name, origin, plan: planOf(network) }));
+  const projectionFiles = PROJECTION_FILES();
+  for (const path of projectionFiles)
+    for (const network of compileNetworks(path)) cases.push({ name: network.name, origin: `${repoPath(path)}: ${network.name}`, plan: planOf(network) });
   const skipped: SkippedNetwork[] = [];
-  for (const path of listSpk(join(ROOT, 'test', 'models'))) {
+  for (const path of listSpk(join(ROOT, 'test', 'models')).filter((p) => !projectionFiles.includes(p))) {
     for (const network of compileNetworks(path)) {
       const origin = `${repoPath(path)}: ${network.name}`;
       const reason = network.populations.length !== 1 ? MULTI_POPULATION : unsupportedReason(network);

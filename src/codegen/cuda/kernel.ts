@@ -1,5 +1,5 @@
 import { PHILOX_CUDA } from '../../random/philox-cuda.js';
-import type { Connectivity } from '../connectivity.js';
+import { type Connectivity, SKIP_GUIDE_BITS } from '../connectivity.js';
 import {
   type KernelPrinter,
   type StatementSyntax,
@@ -133,17 +133,19 @@ function forEachTarget(
     case 'one':
       return [`${indent}if (jl < ${nPost}u) ${visit('jl')}`];
     case 'geometric': {
-      const table = layout.tableOffset(route.index);
+      const table = layout.tableOffsets(route.index);
       return [
         `${indent}int next = -1;`,
         `${indent}uint4 words = make_uint4(0u, 0u, 0u, 0u);`,
         `${indent}for (unsigned c = 0u;; c++) {`,
         `${indent}  if ((c & 3u) == 0u) words = sf_philox4x32_10(make_uint4(jl, c >> 2u, 1u, 0u), make_uint2(SF_SEED, ${c.stream}u));`,
         `${indent}  const unsigned x = (c & 3u) == 0u ? words.x : (c & 3u) == 1u ? words.y : (c & 3u) == 2u ? words.z : words.w;`,
-        `${indent}  unsigned lo = 0u, hi = ${c.table.length}u;`,
+        // The guide bounds the search (connectivity.ts SkipTable).
+        `${indent}  const unsigned bucket = ${table.guide}u + (x >> ${32 - SKIP_GUIDE_BITS}u);`,
+        `${indent}  unsigned lo = sf_conn[bucket + 1u], hi = sf_conn[bucket];`,
         `${indent}  while (lo < hi) {`,
         `${indent}    const unsigned mid = (lo + hi) >> 1;`,
-        `${indent}    if (x < sf_conn[${table}u + mid]) lo = mid + 1u; else hi = mid;`,
+        `${indent}    if (x < sf_conn[${table.entries}u + mid]) lo = mid + 1u; else hi = mid;`,
         `${indent}  }`,
         `${indent}  next += (int)lo + 1;`,
         `${indent}  if (next >= ${nPost}) break;`,

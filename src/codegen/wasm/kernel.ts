@@ -1,4 +1,5 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
+import { SKIP_GUIDE_BITS } from '../connectivity.js';
 import {
   type KernelPrinter,
   type StatementSyntax,
@@ -10,7 +11,6 @@ import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
 import {
   INDEX,
-  type KernelStatement,
   type PopulationKernel,
   SPIKED,
   STEP,
@@ -28,15 +28,16 @@ import {
   traceStore,
   tracesOf,
 } from './element.js';
+import { emitWasmDelivery } from './delivery.js';
 import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS, WatPrinter } from './printer.js';
 import { VECTOR_HELPERS, VECTOR_SUFFIX, emitVectorKernel, vectorizable } from './vector.js';
 
 /**
  * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
  * per thread for Philox's output, state (float32), events (rings and counters), connectivity
- * (only when something in the module reads it: gathers, spike-time tables, procedural rows),
- * the record rows of a chunk, and per thread the spikes of one step (a count, then (chunk
- * step, global index) pairs), which the host takes after every step. Each instance of the
+ * (the delivery or the kernels read all of it), the record rows of a chunk, and per thread
+ * the spikes of one step (a count, then (chunk step, global index) pairs), which the host
+ * takes after every step. Each instance of the
  * module (one per thread) imports its own `scratch` and `spikes` addresses as globals.
  */
 export interface WasmMemoryPlan {
@@ -51,21 +52,6 @@ export interface WasmMemoryPlan {
   /** Thread t's spikes of a step. */
   readonly spikes: readonly number[];
   readonly bytes: number;
-  /** Whether the connectivity is in memory (some kernel or procedural row reads it). */
-  readonly hasConn: boolean;
-}
-
-/** Whether any kernel, or a procedural delivery (its skip table), reads the connectivity buffer. */
-function readsConnectivity(kernels: readonly PopulationKernel[], layout: BufferLayout): boolean {
-  if (layout.deliveries.some((d) => d.route.connectivity.kind === 'geometric')) return true;
-  const visit = (list: readonly KernelStatement[]): boolean =>
-    list.some(
-      (s) =>
-        s.kind === 'gather' ||
-        s.kind === 'spikeTime' ||
-        (s.kind === 'if' && (visit(s.then) || visit(s.otherwise))),
-    );
-  return kernels.some((k) => visit(k.body));
 }
 
 /** Kernels smaller than this run on the first thread alone: splitting them costs more than it saves. */
@@ -106,12 +92,11 @@ export function wasmMemoryPlan(
   ranges: readonly (readonly ElementRange[])[] = threadRanges(kernels, 1),
 ): WasmMemoryPlan {
   const threads = ranges.length;
-  const hasConn = readsConnectivity(kernels, layout);
   const scratch = 0;
   const state = 16 * threads;
   const events = state + 4 * layout.totalStateFloats;
   const conn = events + 4 * (layout.ringWords + layout.countWords);
-  const record = conn + (hasConn ? 4 * layout.connectivity.length : 0);
+  const record = conn + 4 * layout.connectivity.length;
   let next = record + 4 * layout.recordRow * recordSteps;
   const spikes = ranges.map((own) => {
     const at = next;
@@ -119,7 +104,7 @@ export function wasmMemoryPlan(
     next += 4 * (1 + 2 * elements);
     return at;
   });
-  return { threads, scratch, state, events, conn, record, spikes, bytes: next, hasConn };
+  return { threads, scratch, state, events, conn, record, spikes, bytes: next };
 }
 
 /** WebAssembly pages (64 KiB) for a plan. */
@@ -311,7 +296,8 @@ function emitWasmKernel(
 
 /**
  * The WebAssembly text module of a network's kernels for the CPU backend (float32): the
- * memory and the host's random draws and Math functions are imported. With `simd` (the
+ * delivery of a step (delivery.ts) and a function per kernel; the memory and the host's Math
+ * functions are imported. With `simd` (the
  * default), kernels that vector.ts can vectorize run four elements at a time; without it,
  * every kernel runs one element at a time (the reference the four-lane code is tested against).
  */
@@ -334,6 +320,7 @@ export function emitWasmModule(
     WASM_HELPERS,
     randomFunctions(seed),
     ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, ''] : []),
+    emitWasmDelivery(layout, plan),
     ...kernels.map((k, n) => emitWasmKernel(k, layout, printer, plan, vectorized[n]!)),
     ')',
   ].join('\n');
@@ -394,16 +381,19 @@ export function randomFunctions(seed: number): string {
   (f32.mul (local.get $r) ${host('cos', '(local.get $theta)')}))
 
 (func $sf_add_geometric (export "sf_add_geometric")
-  (param $table i32) (param $length i32) (param $stream i32) (param $j i32) (param $n i32) (param $base i32)
-  (local $i i32) (local $c i32) (local $x i32) (local $at i32) (local $half i32) (local $size i32)
+  (param $table i32) (param $guide i32) (param $stream i32) (param $j i32) (param $n i32) (param $base i32)
+  (local $i i32) (local $c i32) (local $x i32) (local $from i32) (local $at i32) (local $half i32) (local $size i32)
   (local.set $i (i32.const -1))
   (loop $draw
     (if (i32.eqz (i32.and (local.get $c) (i32.const 3)))
       (then (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
     (local.set $x (i32.load (i32.add ${SCRATCH} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
-    ;; how many entries of the decreasing table exceed x (skipCount)
-    (local.set $at (local.get $table))
-    (local.set $size (local.get $length))
+    ;; how many entries of the decreasing table exceed x (skipCount): those before guide[b + 1]
+    ;; do, those from guide[b] on do not (b: the top bits of x), the ones between are searched
+    (local.set $at (i32.add (local.get $guide) (i32.shl (i32.shr_u (local.get $x) (i32.const ${32 - SKIP_GUIDE_BITS})) (i32.const 2))))
+    (local.set $from (i32.load offset=4 (local.get $at)))
+    (local.set $size (i32.sub (i32.load (local.get $at)) (local.get $from)))
+    (local.set $at (i32.add (local.get $table) (i32.shl (local.get $from) (i32.const 2))))
     (block $found (loop $halve
       (br_if $found (i32.le_u (local.get $size) (i32.const 1)))
       (local.set $half (i32.shr_u (local.get $size) (i32.const 1)))
@@ -411,10 +401,13 @@ export function randomFunctions(seed: number): string {
         (then (local.set $at (i32.add (local.get $at) (i32.shl (local.get $half) (i32.const 2))))))
       (local.set $size (i32.sub (local.get $size) (local.get $half)))
       (br $halve)))
+    ;; the entry at $at is read only when the range is not empty (it may be the first past the table)
     (local.set $i (i32.add (local.get $i) (i32.add
       (i32.shr_u (i32.sub (local.get $at) (local.get $table)) (i32.const 2))
       (i32.add (i32.const 1)
-        (i32.and (i32.ne (local.get $length) (i32.const 0)) (i32.lt_u (local.get $x) (i32.load (local.get $at))))))))
+        (if (result i32) (local.get $size)
+          (then (i32.lt_u (local.get $x) (i32.load (local.get $at))))
+          (else (i32.const 0)))))))
     (if (i32.lt_s (local.get $i) (local.get $n))
       (then
         (local.set $at (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))

@@ -1,5 +1,5 @@
 import { PHILOX_WGSL } from '../../random/philox-wgsl.js';
-import type { Connectivity } from '../connectivity.js';
+import { type Connectivity, SKIP_GUIDE_BITS } from '../connectivity.js';
 import {
   type KernelPrinter,
   type StatementSyntax,
@@ -67,7 +67,7 @@ function forEachTarget(
       return [`${indent}if (jl < ${nPost}u) {`, `${indent}  ${visit('jl')}`, `${indent}}`];
     case 'geometric': {
       // Same draws and binary search as connectivity.ts geometricRow.
-      const table = layout.tableOffset(route.index);
+      const table = layout.tableOffsets(route.index);
       return [
         `${indent}var sf_next: i32 = -1;`,
         `${indent}var sf_words = vec4<u32>(0u, 0u, 0u, 0u);`,
@@ -76,11 +76,13 @@ function forEachTarget(
         `${indent}    sf_words = sf_philox4x32_10(vec4<u32>(jl, c >> 2u, 1u, 0u), vec2<u32>(SF_SEED, ${c.stream}u));`,
         `${indent}  }`,
         `${indent}  let x = sf_words[c & 3u];`,
-        `${indent}  var lo = 0u;`,
-        `${indent}  var hi = ${c.table.length}u;`,
+        // The guide bounds the search (connectivity.ts SkipTable).
+        `${indent}  let bucket = ${table.guide}u + (x >> ${32 - SKIP_GUIDE_BITS}u);`,
+        `${indent}  var lo = sf_conn[bucket + 1u];`,
+        `${indent}  var hi = sf_conn[bucket];`,
         `${indent}  while (lo < hi) {`,
         `${indent}    let mid = (lo + hi) >> 1u;`,
-        `${indent}    if (x < sf_conn[${table}u + mid]) {`,
+        `${indent}    if (x < sf_conn[${table.entries}u + mid]) {`,
         `${indent}      lo = mid + 1u;`,
         `${indent}    } else {`,
         `${indent}      hi = mid;`,
