@@ -114,6 +114,37 @@ network Wide {
     expect(svg).toContain('(first 16 of 1000)');
   });
 
+  it('writes spikes.csv lines as String() would, for indices of every length, over chunks that outgrow the line buffer', () => {
+    const plan = buildPlan(network!, 10);
+    const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
+    dirs.push(dir);
+    const writer = new OutputWriter(dir, plan);
+    const want: string[] = ['t_ms,population,index'];
+    // Each step: these ten indices (ascending, up to 2^32 - 1); 2000 steps are 20000 lines,
+    // more than the 64 KiB the line buffer starts with.
+    const each = [0, 1, 9, 10, 99, 100, 65535, 999999999, 1000000000, 4294967295];
+    let firstStep = 0;
+    for (const chunkSteps of [2000, 1, 2000]) {
+      const steps = new Uint32Array(chunkSteps * each.length);
+      const indices = new Uint32Array(chunkSteps * each.length);
+      for (let s = 0; s < chunkSteps; s++)
+        each.forEach((index, k) => {
+          steps[s * each.length + k] = firstStep + s;
+          indices[s * each.length + k] = index;
+          want.push(`${Number(((firstStep + s) * 0.1).toPrecision(12))},N,${index}`);
+        });
+      writer.add({
+        firstStep,
+        steps: chunkSteps,
+        spikes: new Map([['N', { steps, indices }]]),
+        traces: [new Float64Array(chunkSteps * 1000)],
+      });
+      firstStep += chunkSteps;
+    }
+    writer.finish({ backend: 'cpu', device: 'test', wallSeconds: 0, compileSeconds: 0 }, new Map());
+    expect(readFileSync(join(dir, 'spikes.csv'), 'utf8')).toBe(`${want.join('\n')}\n`);
+  });
+
   it('leaves no file behind when the run is abandoned', () => {
     const plan = buildPlan(network!, 10);
     const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
