@@ -65,18 +65,29 @@ function rowOf(
   return [connWord(plan, first, get('sf_jl')), connWord(plan, first + 1, get('sf_jl'))];
 }
 
-/** `body` for every sf_k in [from, to). */
-function loop(label: string, from: string, to: string, body: readonly string[]): string[] {
+/** `body` for every `index` (a local) in [from, to), `to` evaluated once into the local `end`. */
+function loop(
+  label: string,
+  index: string,
+  end: string,
+  from: string,
+  to: string,
+  body: readonly string[],
+): string[] {
   return [
-    `(local.set $sf_k ${from})`,
-    `(local.set $sf_end ${to})`,
+    `(local.set $${index} ${from})`,
+    `(local.set $${end} ${to})`,
     `(block $${label}_done (loop $${label}`,
-    `  (br_if $${label}_done (i32.ge_u ${get('sf_k')} ${get('sf_end')}))`,
+    `  (br_if $${label}_done (i32.ge_u ${get(index)} ${get(end)}))`,
     ...body.map((l) => `  ${l}`),
-    `  (local.set $sf_k (i32.add ${get('sf_k')} (i32.const 1)))`,
+    `  (local.set $${index} (i32.add ${get(index)} (i32.const 1)))`,
     `  (br $${label})))`,
   ];
 }
+
+/** `body` for every sf_k in [from, to). */
+const synapseLoop = (label: string, from: string, to: string, body: readonly string[]): string[] =>
+  loop(label, 'sf_k', 'sf_end', from, to, body);
 
 /** One delivery: every spike of its source's ring slot from ringDelay steps ago, within its range. */
 function deliverySpikes(
@@ -88,20 +99,21 @@ function deliverySpikes(
   const ring = layout.ring(delivery.source)!;
   const { start, end } = delivery.range;
   const label = `sf_d${index}`;
+  const slot = slotAddress(plan, ring.offset, ring.slots, ring.stride, delivery.ringDelay);
+  // Unsigned: an index below the range wraps above it.
+  const local = plus(
+    -start,
+    `(i32.load offset=4 (i32.add ${get('sf_slot')} (i32.shl ${get('sf_s')} (i32.const 2))))`,
+  );
   return [
     `;; ${deliveryDescription(delivery, delivery.ringDelay)}`,
-    `(local.set $sf_slot ${slotAddress(plan, ring.offset, ring.slots, ring.stride, delivery.ringDelay)})`,
-    `(local.set $sf_count (i32.load ${get('sf_slot')}))`,
-    '(local.set $sf_s (i32.const 0))',
-    `(block $${label}_done (loop $${label}`,
-    `  (br_if $${label}_done (i32.ge_u ${get('sf_s')} ${get('sf_count')}))`,
-    // Unsigned: an index below the range wraps above it.
-    `  (local.set $sf_jl ${plus(-start, `(i32.load offset=4 (i32.add ${get('sf_slot')} (i32.shl ${get('sf_s')} (i32.const 2))))`)})`,
-    `  (if (i32.lt_u ${get('sf_jl')} ${i32(end - start)}) (then`,
-    ...deliveryAdds(delivery, index, layout, plan, `${label}_k`).map((l) => `    ${l}`),
-    '  ))',
-    `  (local.set $sf_s (i32.add ${get('sf_s')} (i32.const 1)))`,
-    `  (br $${label})))`,
+    `(local.set $sf_slot ${slot})`,
+    ...loop(label, 'sf_s', 'sf_count', i32(0), `(i32.load ${get('sf_slot')})`, [
+      `(local.set $sf_jl ${local})`,
+      `(if (i32.lt_u ${get('sf_jl')} ${i32(end - start)}) (then`,
+      ...deliveryAdds(delivery, index, layout, plan, `${label}_k`).map((l) => `  ${l}`),
+      '))',
+    ]),
   ];
 }
 
@@ -133,7 +145,7 @@ function deliveryAdds(
     case 'self':
       return addTo(`(i32.add ${i32(counterBase)} (i32.shl ${get('sf_jl')} (i32.const 2)))`, i32(1));
     case 'outgoing':
-      return loop(
+      return synapseLoop(
         label,
         ...rowOf(layout, plan, delivery, 'outStart'),
         addTo(counterAt(get('sf_k')), i32(1)),
@@ -141,7 +153,7 @@ function deliveryAdds(
     case 'incoming': {
       const synapse = connWord(plan, layout.rowArray(route.index, 'inSynapses'), get('sf_k'));
       const at = `(i32.add ${i32(counterBase)} (i32.shl ${synapse} (i32.const 2)))`;
-      return loop(label, ...rowOf(layout, plan, delivery, 'inStart'), addTo(at, i32(1)));
+      return synapseLoop(label, ...rowOf(layout, plan, delivery, 'inStart'), addTo(at, i32(1)));
     }
     default:
       return assertNever(delivery.targets);
@@ -167,7 +179,7 @@ function postAdds(
     throw new InternalError(`projection ${p.name}: per-synapse data without stored rows`);
   switch (c.kind) {
     case 'all':
-      return loop(label, i32(0), i32(nPost), addTo(counterAt(get('sf_k'), first), i32(1)));
+      return synapseLoop(label, i32(0), i32(nPost), addTo(counterAt(get('sf_k'), first), i32(1)));
     case 'one':
       return [
         `(if (i32.lt_u ${get('sf_jl')} ${i32(nPost)}) (then`,
@@ -185,7 +197,7 @@ function postAdds(
       const target = connWord(plan, layout.rowArray(route.index, 'outTargets'), get('sf_k'));
       const amount =
         data.weights === undefined ? i32(1) : connWord(plan, data.weights, get('sf_k'));
-      return loop(
+      return synapseLoop(
         label,
         ...rowOf(layout, plan, delivery, 'outStart'),
         addTo(counterAt(target, first), amount),

@@ -226,8 +226,8 @@
   (local $sf_at i32)
   ;; projection E: spikes of N from 1 step(s) ago to N
   (local.set $sf_slot (i32.add (i32.const 64016) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 2)) (i32.const 16004))))
-  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (local.set $sf_s (i32.const 0))
+  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d0_done (loop $sf_d0
     (br_if $sf_d0_done (i32.ge_u (local.get $sf_s) (local.get $sf_count)))
     (local.set $sf_jl (i32.load offset=4 (i32.add (local.get $sf_slot) (i32.shl (local.get $sf_s) (i32.const 2)))))
@@ -238,8 +238,8 @@
     (br $sf_d0)))
   ;; projection I: spikes of N from 1 step(s) ago to N
   (local.set $sf_slot (i32.add (i32.const 64016) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 2)) (i32.const 16004))))
-  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (local.set $sf_s (i32.const 0))
+  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d1_done (loop $sf_d1
     (br_if $sf_d1_done (i32.ge_u (local.get $sf_s) (local.get $sf_count)))
     (local.set $sf_jl (i32.sub (i32.load offset=4 (i32.add (local.get $sf_slot) (i32.shl (local.get $sf_s) (i32.const 2)))) (i32.const 3200)))

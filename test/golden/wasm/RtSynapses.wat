@@ -226,8 +226,8 @@
   (local $sf_at i32)
   ;; projection E: spikes of X from 1 step(s) ago to N
   (local.set $sf_slot (i32.add (i32.const 14872) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 5)) (i32.const 6)) (i32.const 804))))
-  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (local.set $sf_s (i32.const 0))
+  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d0_done (loop $sf_d0
     (br_if $sf_d0_done (i32.ge_u (local.get $sf_s) (local.get $sf_count)))
     (local.set $sf_jl (i32.load offset=4 (i32.add (local.get $sf_slot) (i32.shl (local.get $sf_s) (i32.const 2)))))
@@ -245,8 +245,8 @@
     (br $sf_d0)))
   ;; projection S: spikes of X from 5 step(s) ago to their own pre-synaptic state
   (local.set $sf_slot (i32.add (i32.const 14872) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 25)) (i32.const 6)) (i32.const 804))))
-  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (local.set $sf_s (i32.const 0))
+  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d1_done (loop $sf_d1
     (br_if $sf_d1_done (i32.ge_u (local.get $sf_s) (local.get $sf_count)))
     (local.set $sf_jl (i32.load offset=4 (i32.add (local.get $sf_slot) (i32.shl (local.get $sf_s) (i32.const 2)))))
@@ -258,8 +258,8 @@
     (br $sf_d1)))
   ;; projection P: spikes of N from 1 step(s) ago to their synapses
   (local.set $sf_slot (i32.add (i32.const 19696) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 2)) (i32.const 404))))
-  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (local.set $sf_s (i32.const 0))
+  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d2_done (loop $sf_d2
     (br_if $sf_d2_done (i32.ge_u (local.get $sf_s) (local.get $sf_count)))
     (local.set $sf_jl (i32.load offset=4 (i32.add (local.get $sf_slot) (i32.shl (local.get $sf_s) (i32.const 2)))))
@@ -277,8 +277,8 @@
     (br $sf_d2)))
   ;; projection P: spikes of N from 1 step(s) ago to the synapses that end on them (on_post)
   (local.set $sf_slot (i32.add (i32.const 19696) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 2)) (i32.const 404))))
-  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (local.set $sf_s (i32.const 0))
+  (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d3_done (loop $sf_d3
     (br_if $sf_d3_done (i32.ge_u (local.get $sf_s) (local.get $sf_count)))
     (local.set $sf_jl (i32.load offset=4 (i32.add (local.get $sf_slot) (i32.shl (local.get $sf_s) (i32.const 2)))))
