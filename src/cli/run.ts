@@ -14,6 +14,7 @@ import { type Io, UsageError } from './io.js';
 import { writeFileAtomic } from '../runtime/write-file.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ProgressReport } from './progress.js';
 import { networkFor, planFor } from './stages.js';
 import type { Precision } from '../codegen/printer.js';
 import { standaloneFiles } from '../codegen/cuda/standalone.js';
@@ -87,19 +88,22 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     });
     const compileSeconds = (performance.now() - compileStart) / 1000;
     const writer = new OutputWriter(options.out, plan, backend.precision);
+    const progress = new ProgressReport(network.name, steps, network.dt, io);
     // Interrupted (Ctrl-C, kill), the run leaves no partly written file behind.
     const interrupted = (signal: NodeJS.Signals): void => {
+      progress.finish();
       writer.abandon();
       io.err(`spikeforge run: interrupted (${signal}); nothing was written to ${options.out}`);
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
     process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
-    const { wallSeconds } = await simulate(plan, backend, writer)
+    const { wallSeconds } = await simulate(plan, backend, writer, (done) => progress.update(done))
       .catch((e: unknown) => {
         writer.abandon();
         throw e;
       })
       .finally(() => {
+        progress.finish();
         process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
       });
     const units = new Map<string, string>();

@@ -10,12 +10,13 @@ export interface SimulationResult {
 /**
  * Runs a plan on a backend in chunks. With a writer, each chunk is written out
  * as it arrives and not kept (memory stays bounded); without one, the chunks
- * are returned (tests).
+ * are returned (tests). `progress` hears how many steps are done after each chunk.
  */
 export async function simulate(
   plan: SimulationPlan,
   backend: Backend,
   writer?: OutputWriter,
+  progress?: (stepsDone: number) => void,
 ): Promise<SimulationResult> {
   const chunks: Chunk[] = [];
   const chunkSteps = Math.max(1, backend.maxChunkSteps(plan));
@@ -24,6 +25,7 @@ export async function simulate(
     const chunk = await backend.runChunk(first, Math.min(chunkSteps, plan.steps - first));
     if (writer === undefined) chunks.push(chunk);
     else writer.add(chunk);
+    progress?.(chunk.firstStep + chunk.steps);
     // Let pending events run (a Ctrl-C's handler) before the next chunk.
     await new Promise((resolve) => setImmediate(resolve));
   }
