@@ -17,8 +17,8 @@ import wabt from 'wabt';
 import { describe, expect, it } from 'vitest';
 import { jsPrelude } from '../src/codegen/js/prelude.js';
 import { EXP32 } from '../src/codegen/math32.js';
-import { buildPlan } from '../src/codegen/module.js';
-import { randomFunctions } from '../src/codegen/wasm/kernel.js';
+import { buildPlan, layoutOf } from '../src/codegen/module.js';
+import { randomFunctions, wasmMemoryPlan } from '../src/codegen/wasm/kernel.js';
 import {
   HOST_FUNCTIONS,
   HOST_IMPORT_DECLARATIONS,
@@ -271,6 +271,27 @@ describe('a network too large for a WebAssembly memory', () => {
     expect(fallback.chunks.map((c) => [...c.spikes])).toEqual(
       wasm.chunks.map((c) => [...c.spikes]),
     );
+  });
+});
+
+describe('a network whose connectivity does not fit in a WebAssembly memory', () => {
+  it('runs on the WebAssembly kernels with the delivery on the host, says so, and computes the same', async () => {
+    const plan = planOf('test/models/cpu/stored_rows.spk');
+    const layout = layoutOf(plan);
+    const steps = new CpuBackend('f32').maxChunkSteps(plan);
+    const withRows = wasmMemoryPlan(plan.kernels, layout, steps).bytes;
+    const withoutRows = wasmMemoryPlan(plan.kernels, layout, steps, undefined, false).bytes;
+    expect(withRows - withoutRows).toBe(4 * layout.connectivity.length);
+    const hostDelivery = await runWith(plan, new CpuBackend('f32', 'wasm', withRows - 1, 1));
+    expect(hostDelivery.device).toContain(
+      'WebAssembly SIMD, float32, one thread, delivery in JavaScript',
+    );
+    expect(hostDelivery.source).not.toContain('sf_deliver');
+    const moduleDelivery = await runWith(plan, 'wasm');
+    expect(moduleDelivery.source).toContain('sf_deliver');
+    const spikes = moduleDelivery.chunks.reduce((n, c) => n + c.spikes.get('N')!.steps.length, 0);
+    expect(spikes).toBeGreaterThan(100);
+    expectSameRun(plan, hostDelivery, moduleDelivery);
   });
 });
 

@@ -154,6 +154,8 @@ export interface WasmOptions {
   readonly simd?: boolean;
   /** Each thread's elements of each kernel, this thread first (threadRanges; default: one thread). */
   readonly ranges?: readonly (readonly ElementRange[])[];
+  /** The connectivity in the module's memory and the delivery in the module (default true), or on the host. */
+  readonly deliveryInModule?: boolean;
 }
 
 /**
@@ -174,7 +176,13 @@ export async function wasmKernels(
   const parallel = plan.kernels.map((_, k) =>
     ranges.some((own, t) => t > 0 && own[k]!.to > own[k]!.from),
   );
-  const memoryPlan = wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges);
+  const memoryPlan = wasmMemoryPlan(
+    plan.kernels,
+    layout,
+    recordSteps,
+    ranges,
+    options.deliveryInModule ?? true,
+  );
   const source = emitWasmModule(
     plan.kernels,
     layout,
@@ -226,14 +234,17 @@ export async function wasmKernels(
         })
       : undefined;
   const buffer = memory.buffer;
-  new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
+  if (memoryPlan.deliveryInModule)
+    new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
   const words = new Uint32Array(buffer);
   const events = new Uint32Array(buffer, memoryPlan.events, layout.ringWords + layout.countWords);
   const own = ranges[0]!;
   return {
     state: new Float32Array(buffer, memoryPlan.state, layout.totalStateFloats),
     events,
-    deliver: exported<(step: number) => void>(instance, 'sf_deliver'),
+    deliver: memoryPlan.deliveryInModule
+      ? exported<(step: number) => void>(instance, 'sf_deliver')
+      : (step) => deliverInJs(layout, events, step, plan.network.seed),
     record: new Float32Array(buffer, memoryPlan.record, layout.recordRow * recordSteps),
     source,
     threads,

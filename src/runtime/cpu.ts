@@ -1,7 +1,12 @@
 import { availableParallelism, cpus } from 'node:os';
 import type { BufferLayout } from '../codegen/layout.js';
 import { layoutOf } from '../codegen/module.js';
-import { PARALLEL_MIN_ELEMENTS, threadRanges, wasmMemoryPlan } from '../codegen/wasm/kernel.js';
+import {
+  PARALLEL_MIN_ELEMENTS,
+  kernelsReadConnectivity,
+  threadRanges,
+  wasmMemoryPlan,
+} from '../codegen/wasm/kernel.js';
 import type { Precision } from '../codegen/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import {
@@ -37,8 +42,9 @@ export class CpuBackend implements Backend {
 
   /**
    * `maxWasmBytes`: the most memory a WebAssembly module may have (4 GiB, all that 32-bit
-   * addresses reach); a network that needs more runs on the JavaScript kernels, which compute
-   * the same bits, more slowly. `threads`: how many threads may run the WebAssembly kernels
+   * addresses reach); a network whose connectivity does not fit delivers on the host, and one
+   * that does not fit even so (or whose kernels read the connectivity) runs on the JavaScript
+   * kernels, which compute the same bits, more slowly. `threads`: how many threads may run the WebAssembly kernels
    * (default: one per core, at most 16); only kernels of at least `parallelMin` elements are
    * split, and a network without one runs on one thread.
    */
@@ -60,13 +66,27 @@ export class CpuBackend implements Backend {
     const layout = layoutOf(plan);
     const recordSteps = this.maxChunkSteps(plan);
     const ranges = threadRanges(plan.kernels, this.threads, this.parallelMin);
+    const fits = (deliveryInModule: boolean): boolean =>
+      wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges, deliveryInModule).bytes <=
+      this.maxWasmBytes;
+    // The connectivity is most of a large network: without it in the memory, the host delivers.
+    const deliveryInModule = fits(true);
     const wasm =
       this.language !== 'js' &&
-      wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges).bytes <= this.maxWasmBytes;
+      (deliveryInModule || (!kernelsReadConnectivity(plan.kernels) && fits(false)));
     const kernels = wasm
-      ? await wasmKernels(plan, layout, recordSteps, { simd: this.language === 'wasm', ranges })
+      ? await wasmKernels(plan, layout, recordSteps, {
+          simd: this.language === 'wasm',
+          ranges,
+          deliveryInModule,
+        })
       : jsKernels(plan, layout, this.precision, recordSteps);
-    this.device = describeCpu(wasm ? this.language : 'js', this.precision, kernels.threads);
+    this.device = describeCpu(
+      wasm ? this.language : 'js',
+      this.precision,
+      kernels.threads,
+      wasm && !deliveryInModule,
+    );
     for (const k of plan.kernels) {
       const initial = plan.initial.get(k.population);
       for (const s of k.states) {
@@ -132,12 +152,20 @@ export class CpuBackend implements Backend {
 }
 
 /** e.g. "AMD EPYC (WebAssembly SIMD, float32, one thread)". */
-function describeCpu(language: CpuKernelLanguage, precision: Precision, threads: number): string {
+function describeCpu(
+  language: CpuKernelLanguage,
+  precision: Precision,
+  threads: number,
+  hostDelivery = false,
+): string {
   const how = { wasm: 'WebAssembly SIMD', 'wasm-one-lane': 'WebAssembly', js: 'JavaScript' }[
     language
   ];
   const on = threads === 1 ? 'one thread' : `${threads} threads`;
-  return `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, ${on})`;
+  const delivery = hostDelivery
+    ? ', delivery in JavaScript: the connectivity does not fit in a WebAssembly memory'
+    : '';
+  return `${cpus()[0]?.model.trim() ?? 'CPU'} (${how}, ${precision === 'f32' ? 'float32' : 'float64'}, ${on}${delivery})`;
 }
 
 /** (chunk step, global index) pairs to per-population spike lists ordered by step then index, with absolute steps. */

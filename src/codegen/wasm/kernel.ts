@@ -11,6 +11,7 @@ import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
 import {
   INDEX,
+  type KernelStatement,
   type PopulationKernel,
   SPIKED,
   STEP,
@@ -35,7 +36,7 @@ import { VECTOR_HELPERS, VECTOR_SUFFIX, emitVectorKernel, vectorizable } from '.
 /**
  * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
  * per thread for Philox's output, state (float32), events (rings and counters), connectivity
- * (the delivery or the kernels read all of it), the record rows of a chunk, and per thread
+ * (the delivery or the kernels read all of it; left out where the host delivers), the record rows of a chunk, and per thread
  * the spikes of one step (a count, then (chunk step, global index) pairs), which the host
  * takes after every step. Each instance of the
  * module (one per thread) imports its own `scratch` and `spikes` addresses as globals.
@@ -52,6 +53,8 @@ export interface WasmMemoryPlan {
   /** Thread t's spikes of a step. */
   readonly spikes: readonly number[];
   readonly bytes: number;
+  /** Whether the connectivity is in the memory and the module delivers (`sf_deliver`). */
+  readonly deliveryInModule: boolean;
 }
 
 /** Kernels smaller than this run on the first thread alone: splitting them costs more than it saves. */
@@ -85,18 +88,26 @@ export function threadRanges(
   return threads > 1 && workersIdle ? threadRanges(kernels, 1) : ranges;
 }
 
+/**
+ * The memory of a module. `deliveryInModule` false leaves the connectivity out, for a network
+ * whose connectivity does not fit in 4 GiB: the host then delivers (runtime/cpu-delivery.ts),
+ * which only works where no kernel reads the connectivity (kernelsReadConnectivity).
+ */
 export function wasmMemoryPlan(
   kernels: readonly PopulationKernel[],
   layout: BufferLayout,
   recordSteps: number,
   ranges: readonly (readonly ElementRange[])[] = threadRanges(kernels, 1),
+  deliveryInModule = true,
 ): WasmMemoryPlan {
+  if (!deliveryInModule && kernelsReadConnectivity(kernels))
+    throw new InternalError('these kernels read the connectivity: it must be in the memory');
   const threads = ranges.length;
   const scratch = 0;
   const state = 16 * threads;
   const events = state + 4 * layout.totalStateFloats;
   const conn = events + 4 * (layout.ringWords + layout.countWords);
-  const record = conn + 4 * layout.connectivity.length;
+  const record = conn + (deliveryInModule ? 4 * layout.connectivity.length : 0);
   let next = record + 4 * layout.recordRow * recordSteps;
   const spikes = ranges.map((own) => {
     const at = next;
@@ -104,7 +115,19 @@ export function wasmMemoryPlan(
     next += 4 * (1 + 2 * elements);
     return at;
   });
-  return { threads, scratch, state, events, conn, record, spikes, bytes: next };
+  return { threads, scratch, state, events, conn, record, spikes, bytes: next, deliveryInModule };
+}
+
+/** Whether a kernel reads the connectivity buffer: gathers, spike-time tables. */
+export function kernelsReadConnectivity(kernels: readonly PopulationKernel[]): boolean {
+  const visit = (list: readonly KernelStatement[]): boolean =>
+    list.some(
+      (s) =>
+        s.kind === 'gather' ||
+        s.kind === 'spikeTime' ||
+        (s.kind === 'if' && (visit(s.then) || visit(s.otherwise))),
+    );
+  return kernels.some((k) => visit(k.body));
 }
 
 /** WebAssembly pages (64 KiB) for a plan. */
@@ -320,7 +343,7 @@ export function emitWasmModule(
     WASM_HELPERS,
     randomFunctions(seed),
     ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, ''] : []),
-    emitWasmDelivery(layout, plan),
+    ...(plan.deliveryInModule ? [emitWasmDelivery(layout, plan)] : []),
     ...kernels.map((k, n) => emitWasmKernel(k, layout, printer, plan, vectorized[n]!)),
     ')',
   ].join('\n');
