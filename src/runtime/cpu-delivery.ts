@@ -19,7 +19,8 @@ export function deliverInJs(
     const p = route.projection;
     const ring = layout.ring(delivery.source)!;
     const d = delivery.ringDelay;
-    const slot = ring.offset + ((step + ring.slots * d - d) % ring.slots) * ring.stride;
+    // (step - d) mod slots, kept non-negative by adding slots (d < slots).
+    const slot = ring.offset + ((step + ring.slots - d) % ring.slots) * ring.stride;
     const c = layout.counter(delivery.counter.name);
     const rows = route.connectivity.kind === 'rows' ? route.connectivity.rows : undefined;
     const { weights, delays } = delivery;

@@ -253,7 +253,7 @@ function emitDelivery(
   const lines = [
     `extern "C" __global__ void ${deliveryEntryPoint(index)}(${parameters(stepSource)}) {`,
     `  // ${deliveryDescription(delivery, d)}`,
-    `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${ring.slots * d - d}u) % ${ring.slots}u) * ${ring.stride}u;`,
+    `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${(ring.slots - d) % ring.slots}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;',
     '  if (sf_k >= sf_events[sf_slot]) return;',
   ];

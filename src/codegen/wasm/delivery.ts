@@ -28,7 +28,7 @@ export function emitWasmDelivery(layout: BufferLayout, plan: WasmMemoryPlan): st
   ].join('\n');
 }
 
-/** Byte address of word `offset + ((step + slots d - d) % slots) * stride` of the events buffer. */
+/** Byte address of word `offset + ((step - d) mod slots) * stride` of the events buffer. */
 function slotAddress(
   plan: WasmMemoryPlan,
   offset: number,
@@ -36,7 +36,9 @@ function slotAddress(
   stride: number,
   d: number,
 ): string {
-  const row = `(i32.rem_u ${plus(slots * d - d, get('sf_step'))} ${i32(slots)})`;
+  // (step - d) mod slots, kept non-negative by adding slots (d < slots); no product that could
+  // pass 2^32.
+  const row = `(i32.rem_u ${plus((slots - d) % slots, get('sf_step'))} ${i32(slots)})`;
   return `(i32.add ${i32(plan.events + 4 * offset)} (i32.mul ${row} ${i32(4 * stride)}))`;
 }
 

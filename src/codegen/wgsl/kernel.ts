@@ -268,7 +268,7 @@ function emitDelivery(delivery: Delivery, index: number, layout: BufferLayout): 
     `@compute @workgroup_size(${WORKGROUP_SIZE})`,
     `fn ${deliveryEntryPoint(index)}(@builtin(global_invocation_id) sf_gid: vec3<u32>) {`,
     `  // ${deliveryDescription(delivery, d)}`,
-    `  let sf_slot = ${ring.offset}u + ((sf_info.step + ${ring.slots * d - d}u) % ${ring.slots}u) * ${ring.stride}u;`,
+    `  let sf_slot = ${ring.offset}u + ((sf_info.step + ${(ring.slots - d) % ring.slots}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {',
     '    return;',
     '  }',

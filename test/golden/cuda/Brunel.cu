@@ -58,7 +58,7 @@ __device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, u
 
 extern "C" __global__ void deliver_0(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection E: spikes of N from 15 step(s) ago to N
-  const unsigned sf_slot = 0u + ((sf_step + 225u) % 16u) * 5001u;
+  const unsigned sf_slot = 0u + ((sf_step + 1u) % 16u) * 5001u;
   const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_k >= sf_events[sf_slot]) return;
   const unsigned j = sf_events[sf_slot + 1u + sf_k];
@@ -84,7 +84,7 @@ extern "C" __global__ void deliver_0(sf_real* __restrict__ sf_state, unsigned* _
 
 extern "C" __global__ void deliver_1(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection I: spikes of N from 15 step(s) ago to N
-  const unsigned sf_slot = 0u + ((sf_step + 225u) % 16u) * 5001u;
+  const unsigned sf_slot = 0u + ((sf_step + 1u) % 16u) * 5001u;
   const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_k >= sf_events[sf_slot]) return;
   const unsigned j = sf_events[sf_slot + 1u + sf_k];
@@ -110,7 +110,7 @@ extern "C" __global__ void deliver_1(sf_real* __restrict__ sf_state, unsigned* _
 
 extern "C" __global__ void deliver_2(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection Ext: spikes of X from 15 step(s) ago to N
-  const unsigned sf_slot = 80016u + ((sf_step + 225u) % 16u) * 4001u;
+  const unsigned sf_slot = 80016u + ((sf_step + 1u) % 16u) * 4001u;
   const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_k >= sf_events[sf_slot]) return;
   const unsigned j = sf_events[sf_slot + 1u + sf_k];

@@ -71,7 +71,7 @@ extern "C" __global__ void deliver_0(sf_real* __restrict__ sf_state, unsigned* _
 
 extern "C" __global__ void deliver_1(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection S: spikes of X from 5 step(s) ago to their own pre-synaptic state
-  const unsigned sf_slot = 0u + ((sf_step + 25u) % 6u) * 201u;
+  const unsigned sf_slot = 0u + ((sf_step + 1u) % 6u) * 201u;
   const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_k >= sf_events[sf_slot]) return;
   const unsigned j = sf_events[sf_slot + 1u + sf_k];

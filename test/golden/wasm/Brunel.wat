@@ -225,7 +225,7 @@
   (local $sf_end i32)
   (local $sf_at i32)
   ;; projection E: spikes of N from 15 step(s) ago to N
-  (local.set $sf_slot (i32.add (i32.const 40016) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 225)) (i32.const 16)) (i32.const 20004))))
+  (local.set $sf_slot (i32.add (i32.const 40016) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 16)) (i32.const 20004))))
   (local.set $sf_s (i32.const 0))
   (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d0_done (loop $sf_d0
@@ -237,7 +237,7 @@
     (local.set $sf_s (i32.add (local.get $sf_s) (i32.const 1)))
     (br $sf_d0)))
   ;; projection I: spikes of N from 15 step(s) ago to N
-  (local.set $sf_slot (i32.add (i32.const 40016) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 225)) (i32.const 16)) (i32.const 20004))))
+  (local.set $sf_slot (i32.add (i32.const 40016) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 16)) (i32.const 20004))))
   (local.set $sf_s (i32.const 0))
   (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d1_done (loop $sf_d1
@@ -249,7 +249,7 @@
     (local.set $sf_s (i32.add (local.get $sf_s) (i32.const 1)))
     (br $sf_d1)))
   ;; projection Ext: spikes of X from 15 step(s) ago to N
-  (local.set $sf_slot (i32.add (i32.const 360080) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 225)) (i32.const 16)) (i32.const 16004))))
+  (local.set $sf_slot (i32.add (i32.const 360080) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 16)) (i32.const 16004))))
   (local.set $sf_s (i32.const 0))
   (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d2_done (loop $sf_d2

@@ -244,7 +244,7 @@
     (local.set $sf_s (i32.add (local.get $sf_s) (i32.const 1)))
     (br $sf_d0)))
   ;; projection S: spikes of X from 5 step(s) ago to their own pre-synaptic state
-  (local.set $sf_slot (i32.add (i32.const 14872) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 25)) (i32.const 6)) (i32.const 804))))
+  (local.set $sf_slot (i32.add (i32.const 14872) (i32.mul (i32.rem_u (i32.add (local.get $sf_step) (i32.const 1)) (i32.const 6)) (i32.const 804))))
   (local.set $sf_s (i32.const 0))
   (local.set $sf_count (i32.load (local.get $sf_slot)))
   (block $sf_d1_done (loop $sf_d1

@@ -82,7 +82,7 @@ fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
 @compute @workgroup_size(64)
 fn deliver_0(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   // projection E: spikes of N from 15 step(s) ago to N
-  let sf_slot = 0u + ((sf_info.step + 225u) % 16u) * 5001u;
+  let sf_slot = 0u + ((sf_info.step + 1u) % 16u) * 5001u;
   if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
     return;
   }
@@ -121,7 +121,7 @@ fn deliver_0(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
 @compute @workgroup_size(64)
 fn deliver_1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   // projection I: spikes of N from 15 step(s) ago to N
-  let sf_slot = 0u + ((sf_info.step + 225u) % 16u) * 5001u;
+  let sf_slot = 0u + ((sf_info.step + 1u) % 16u) * 5001u;
   if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
     return;
   }
@@ -160,7 +160,7 @@ fn deliver_1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
 @compute @workgroup_size(64)
 fn deliver_2(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   // projection Ext: spikes of X from 15 step(s) ago to N
-  let sf_slot = 80016u + ((sf_info.step + 225u) % 16u) * 4001u;
+  let sf_slot = 80016u + ((sf_info.step + 1u) % 16u) * 4001u;
   if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
     return;
   }

@@ -97,7 +97,7 @@ fn deliver_0(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
 @compute @workgroup_size(64)
 fn deliver_1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   // projection S: spikes of X from 5 step(s) ago to their own pre-synaptic state
-  let sf_slot = 0u + ((sf_info.step + 25u) % 6u) * 201u;
+  let sf_slot = 0u + ((sf_info.step + 1u) % 6u) * 201u;
   if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
     return;
   }
