@@ -315,8 +315,10 @@ describe.skipIf(CXX === undefined)(
         }
       }
       const spikeLines = readFileSync(join(dir, 'js', 'spikes.csv'), 'utf8').split('\n').length - 2;
+      const cvs = readFileSync(join(dir, 'js', 'summary.json'), 'utf8').match(/isi_cv_mean/g);
+      expect(cvs, 'the ISI CV of some population is compared').not.toBeNull();
       console.log(
-        `cuda-standalone: ${c.label}: ${files.length} files identical (${spikeLines} spikes, ${chunks.length} chunks)`,
+        `cuda-standalone: ${c.label}: ${files.length} files identical (${spikeLines} spikes, ${chunks.length} chunks, ${cvs?.length ?? 0} ISI CVs)`,
       );
     });
   },

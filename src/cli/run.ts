@@ -139,10 +139,14 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
       `${network.name}: ${count(steps, 'step')} of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
     );
     for (const [name, p] of Object.entries(
-      summary['populations'] as Record<string, { spikes?: number; mean_rate_hz?: number }>,
+      summary['populations'] as Record<
+        string,
+        { spikes?: number; mean_rate_hz?: number; isi_cv_mean?: number }
+      >,
     )) {
+      const cv = p.isi_cv_mean === undefined ? '' : `, ISI CV ${p.isi_cv_mean.toFixed(2)}`;
       if (p.spikes !== undefined)
-        io.out(`  ${name}: ${p.spikes} spikes, mean rate ${p.mean_rate_hz?.toFixed(2)} Hz`);
+        io.out(`  ${name}: ${p.spikes} spikes, mean rate ${p.mean_rate_hz?.toFixed(2)} Hz${cv}`);
     }
     return 0;
   } finally {

@@ -4,6 +4,7 @@ import { writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
 import { formatTime, formatValue } from './format-number.js';
 import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
+import { IsiStatistics } from './isi-statistics.js';
 import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';
 
 /** A file written line by line under a temporary name and renamed when complete. */
@@ -110,6 +111,7 @@ export class OutputWriter {
   private readonly spikesFile: StreamedFile;
   private readonly traceFiles: StreamedFile[];
   private readonly spikeCounts = new Map<string, number>();
+  private readonly isi = new Map<string, IsiStatistics>();
   private readonly raster = new Map<string, { times: number[]; indices: number[] }>();
   /** Every traceStride-th step is kept for the plots, of the first MAX_PLOTTED_SERIES elements. */
   private readonly traceStride: number;
@@ -141,7 +143,11 @@ export class OutputWriter {
         () => new Float64Array(points),
       ),
     );
-    for (const p of plan.spikeRecords) this.raster.set(p, { times: [], indices: [] });
+    for (const p of plan.spikeRecords) {
+      this.raster.set(p, { times: [], indices: [] });
+      const size = plan.network.populations.find((x) => x.name === p)?.size ?? 0;
+      this.isi.set(p, new IsiStatistics(size));
+    }
   }
 
   add(chunk: Chunk): void {
@@ -153,6 +159,7 @@ export class OutputWriter {
         population,
         (this.spikeCounts.get(population) ?? 0) + spikes.steps.length,
       );
+      this.isi.get(population)?.add(spikes.steps, spikes.indices);
       const raster = this.raster.get(population)!;
       for (let k = 0; k < spikes.steps.length; k++) {
         if (raster.times.length >= MAX_RASTER_SPIKES) break;
@@ -222,11 +229,13 @@ export class OutputWriter {
     const populations: Record<string, unknown> = {};
     for (const p of this.plan.network.populations) {
       const spikes = this.spikeCounts.get(p.name);
+      const isi = this.isi.get(p.name)?.result();
       populations[p.name] = {
         size: p.size,
         ...(spikes === undefined
           ? {}
           : { spikes, mean_rate_hz: spikes / p.size / (durationMs / 1000) }),
+        ...(isi === undefined ? {} : { isi_cv_mean: isi.meanCv, isi_cv_neurons: isi.neurons }),
       };
     }
     const summary = {

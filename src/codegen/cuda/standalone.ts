@@ -518,6 +518,42 @@ class StreamedFile {
   std::FILE* file_;
 };
 
+/** The mean CV of the interspike intervals, as runtime/isi-statistics.ts computes it (the same operations in the same order). */
+class IsiStatistics {
+ public:
+  explicit IsiStatistics(std::size_t size) : last_(size, -1.0), intervals_(size, 0), mean_(size, 0.0), squares_(size, 0.0) {}
+
+  void add(unsigned step, unsigned i) {
+    const double last = last_[i];
+    last_[i] = step;
+    if (last < 0) return;
+    const double isi = step - last;
+    const unsigned n = ++intervals_[i];
+    const double delta = isi - mean_[i];
+    mean_[i] += delta / n;
+    squares_[i] += delta * (isi - mean_[i]);
+  }
+
+  /** How many neurons have two intervals or more; their mean CV in mean_cv. */
+  unsigned result(double& mean_cv) const {
+    double sum = 0;
+    unsigned neurons = 0;
+    for (std::size_t i = 0; i < intervals_.size(); ++i) {
+      if (intervals_[i] < 2) continue;
+      sum += std::sqrt(squares_[i] / intervals_[i]) / mean_[i];
+      neurons += 1;
+    }
+    if (neurons > 0) mean_cv = sum / neurons;
+    return neurons;
+  }
+
+ private:
+  std::vector<double> last_;
+  std::vector<unsigned> intervals_;
+  std::vector<double> mean_;
+  std::vector<double> squares_;
+};
+
 /** Writes a run's results as output.ts's OutputWriter does (CSV files and summary.json; no plots). */
 class OutputWriter {
  public:
@@ -530,6 +566,11 @@ class OutputWriter {
       traces_.push_back(std::make_unique<StreamedFile>(dir_ + "/" + t.population + "." + t.variable + ".csv", header));
     }
     counts_.assign(sf_net::kSpikeRecords.size(), 0);
+    for (const char* name : sf_net::kSpikeRecords) {
+      for (const auto& p : sf_net::kPopulations) {
+        if (std::strcmp(p.name, name) == 0) isi_.emplace_back(p.size);
+      }
+    }
   }
 
   /**
@@ -569,6 +610,7 @@ class OutputWriter {
     std::string text;
     for (const auto& spike : spikes) {
       counts_[static_cast<std::size_t>(spike.order)] += 1;
+      isi_[static_cast<std::size_t>(spike.order)].add(first_step + spike.step, spike.index);
       text += times[spike.step] + "," + sf_net::kSpikeRecords[static_cast<std::size_t>(spike.order)] + "," + std::to_string(spike.index) + "\n";
     }
     spikes_->write(text);
@@ -609,6 +651,9 @@ class OutputWriter {
       if (order >= 0 && chunks_ > 0) {
         const double spikes = static_cast<double>(counts_[static_cast<std::size_t>(order)]);
         json += ",\n      \"spikes\": " + json_number(spikes) + ",\n      \"mean_rate_hz\": " + json_number(spikes / p.size / (duration / 1000));
+        double mean_cv = 0;
+        const unsigned neurons = isi_[static_cast<std::size_t>(order)].result(mean_cv);
+        if (neurons > 0) json += ",\n      \"isi_cv_mean\": " + json_number(mean_cv) + ",\n      \"isi_cv_neurons\": " + json_number(neurons);
       }
       json += "\n    }";
     }
@@ -624,7 +669,11 @@ class OutputWriter {
       const long order = recorded_order(p.name);
       if (order < 0 || chunks_ == 0) continue;
       const double spikes = static_cast<double>(counts_[static_cast<std::size_t>(order)]);
-      std::fprintf(out, "  %s: %.0f spikes, mean rate %.2f Hz\n", p.name, spikes, spikes / p.size / (duration / 1000));
+      double mean_cv = 0;
+      const bool cv = isi_[static_cast<std::size_t>(order)].result(mean_cv) > 0;
+      std::fprintf(out, "  %s: %.0f spikes, mean rate %.2f Hz", p.name, spikes, spikes / p.size / (duration / 1000));
+      if (cv) std::fprintf(out, ", ISI CV %.2f", mean_cv);
+      std::fprintf(out, "\n");
     }
   }
 
@@ -640,6 +689,7 @@ class OutputWriter {
   std::unique_ptr<StreamedFile> spikes_;
   std::vector<std::unique_ptr<StreamedFile>> traces_;
   std::vector<std::uint64_t> counts_;
+  std::vector<IsiStatistics> isi_;
   unsigned chunks_ = 0;
 };
 
