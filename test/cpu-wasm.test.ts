@@ -25,7 +25,7 @@ import {
   WASM_HELPERS,
   hostMath,
 } from '../src/codegen/wasm/printer.js';
-import { VECTOR_HELPERS } from '../src/codegen/wasm/vector.js';
+import { VECTOR_HELPERS, vectorRandomFunctions } from '../src/codegen/wasm/vector.js';
 import { geometricRow, skipTable } from '../src/codegen/connectivity.js';
 import { boxMuller, philox4x32_10, u32ToUniform01 } from '../src/random/philox.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
@@ -259,6 +259,48 @@ function expectSameRun(plan: SimulationPlan, got: Run, want: Run): void {
       ).toBe(true);
   });
 }
+
+describe('the four-lane Philox and draws', () => {
+  it('give on each lane the words of philox4x32_10 and the one-lane uniform and normal draws', async () => {
+    const seed = 0x1234abcd;
+    const text = `(module (import "env" "memory" (memory 1))\n${HOST_IMPORT_DECLARATIONS}\n(global $sf_scratch i32 (i32.const 0))\n${vectorRandomFunctions(seed)}
+      (func (export "philox_x4") (param $i i32) (param $s i32) (param $p i32) (param $k i32)
+        (call $sf_philox_x4 (i32x4.add (i32x4.splat (local.get $i)) (v128.const i32x4 0 1 2 3)) (local.get $s) (local.get $p) (local.get $k)))
+      (func (export "draws_x4")
+        (v128.store offset=64 (i32.const 0) (call $sf_uniform_x4))
+        (v128.store offset=80 (i32.const 0) (call $sf_normal_x4))))`;
+    const parsed = (await wabt()).parseWat('random-x4.wat', text);
+    const binary = new Uint8Array(parsed.toBinary({}).buffer);
+    parsed.destroy();
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(binary), {
+      env: { memory },
+      math: hostMath(),
+    }).exports as Record<string, (...args: number[]) => void>;
+    const words = new Uint32Array(memory.buffer, 0, 16);
+    const draws = new Float32Array(memory.buffer, 64, 8);
+    let state = 987654;
+    const next = (): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return state >>> 0;
+    };
+    for (let k = 0; k < 20_000; k++) {
+      // Indices near 2^32 too: the lanes' counters wrap as the one-lane ones do.
+      const index = k % 100 === 0 ? 0xfffffffe : next();
+      const [step, purpose, stream] = [next(), next() & 0xff, next()];
+      exports['philox_x4']!(index, step, purpose, stream);
+      exports['draws_x4']!();
+      for (let lane = 0; lane < 4; lane++) {
+        const want = philox4x32_10([(index + lane) >>> 0, step, purpose, 0], [seed, stream]);
+        for (let w = 0; w < 4; w++) expect(words[4 * w + lane]).toBe(want[w]);
+        expect(draws[lane]).toBe(u32ToUniform01(want[0]));
+        expect(draws[4 + lane]).toBe(boxMuller(want[0], want[1])[0]);
+      }
+    }
+  });
+});
 
 describe('a network too large for a WebAssembly memory', () => {
   it('runs on the JavaScript kernels, says so, and computes the same', async () => {

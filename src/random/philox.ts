@@ -34,17 +34,17 @@
  */
 
 /** Philox-4x32 round multipliers (Random123 PHILOX_M4x32_0/1). */
-const M0 = 0xd2511f53;
-const M1 = 0xcd9e8d57;
+export const PHILOX_M0 = 0xd2511f53;
+export const PHILOX_M1 = 0xcd9e8d57;
 /** Key schedule increments (Random123 PHILOX_W32_0/1: golden ratio, sqrt(3) - 1). */
-const W0 = 0x9e3779b9;
-const W1 = 0xbb67ae85;
+export const PHILOX_W0 = 0x9e3779b9;
+export const PHILOX_W1 = 0xbb67ae85;
 
 /** The 16-bit halves of the multipliers, for `mulhi` below. */
-const M0_HI = M0 >>> 16;
-const M0_LO = M0 & 0xffff;
-const M1_HI = M1 >>> 16;
-const M1_LO = M1 & 0xffff;
+const M0_HI = PHILOX_M0 >>> 16;
+const M0_LO = PHILOX_M0 & 0xffff;
+const M1_HI = PHILOX_M1 >>> 16;
+const M1_LO = PHILOX_M1 & 0xffff;
 
 /** 2^-24: the spacing of the 24-bit uniforms, a power of two so the products are exact. */
 const TWO_POW_M24 = 1 / 16777216;
@@ -85,15 +85,15 @@ export function philox4x32_10(
   let k1 = key[1] >>> 0;
   for (let round = 0; round < 10; round++) {
     const hi0 = mulhi(M0_HI, M0_LO, c0);
-    const lo0 = Math.imul(M0, c0) >>> 0;
+    const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
     const hi1 = mulhi(M1_HI, M1_LO, c2);
-    const lo1 = Math.imul(M1, c2) >>> 0;
+    const lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
     c3 = lo0;
-    k0 = (k0 + W0) >>> 0;
-    k1 = (k1 + W1) >>> 0;
+    k0 = (k0 + PHILOX_W0) >>> 0;
+    k1 = (k1 + PHILOX_W1) >>> 0;
   }
   return [c0, c1, c2, c3];
 }

@@ -227,7 +227,7 @@ export async function wasmKernels(
           names,
           hostFunctions: Object.keys(hostMath()),
           workers: ranges.slice(1).map((own, w) => ({
-            scratch: memoryPlan.scratch + 16 * (w + 1),
+            scratch: memoryPlan.scratch + 64 * (w + 1),
             spikes: memoryPlan.spikes[w + 1]!,
             ranges: own,
           })),

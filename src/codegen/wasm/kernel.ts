@@ -21,6 +21,7 @@ import {
 import type { BufferLayout } from '../layout.js';
 import {
   RANGE_PARAMS,
+  SCRATCH,
   counterAddress,
   get,
   i32,
@@ -31,7 +32,13 @@ import {
 } from './element.js';
 import { emitWasmDelivery } from './delivery.js';
 import { HOST_IMPORT_DECLARATIONS, WASM_HELPERS, WatPrinter } from './printer.js';
-import { VECTOR_HELPERS, VECTOR_SUFFIX, emitVectorKernel, vectorizable } from './vector.js';
+import {
+  VECTOR_HELPERS,
+  VECTOR_SUFFIX,
+  emitVectorKernel,
+  vectorRandomFunctions,
+  vectorizable,
+} from './vector.js';
 
 /**
  * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
@@ -44,7 +51,7 @@ import { VECTOR_HELPERS, VECTOR_SUFFIX, emitVectorKernel, vectorizable } from '.
 export interface WasmMemoryPlan {
   /** Threads that run the kernels, each on its part of every kernel (threadRanges). */
   readonly threads: number;
-  /** Thread t's 16 bytes for Philox's output are at scratch + 16 t. */
+  /** Thread t's 64 bytes for Philox's output (four words, or four words of four lanes) are at scratch + 64 t. */
   readonly scratch: number;
   readonly state: number;
   readonly events: number;
@@ -104,7 +111,7 @@ export function wasmMemoryPlan(
     throw new InternalError('these kernels read the connectivity: it must be in the memory');
   const threads = ranges.length;
   const scratch = 0;
-  const state = 16 * threads;
+  const state = 64 * threads;
   const events = state + 4 * layout.totalStateFloats;
   const conn = events + 4 * (layout.ringWords + layout.countWords);
   const record = conn + (deliveryInModule ? 4 * layout.connectivity.length : 0);
@@ -342,7 +349,7 @@ export function emitWasmModule(
     THREAD_IMPORT_DECLARATIONS,
     WASM_HELPERS,
     randomFunctions(seed),
-    ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, ''] : []),
+    ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, vectorRandomFunctions(seed), ''] : []),
     ...(plan.deliveryInModule ? [emitWasmDelivery(layout, plan)] : []),
     ...kernels.map((k, n) => emitWasmKernel(k, layout, printer, plan, vectorized[n]!)),
     ')',
@@ -351,12 +358,11 @@ export function emitWasmModule(
 
 /**
  * Philox-4x32-10 (src/random/philox.ts; 32 x 32 -> 64-bit products are native here) with the
- * network's seed in its key, writing its four words to this thread's 16 bytes at `$sf_scratch`; the
+ * network's seed in its key, writing its four words to this thread's bytes at `$sf_scratch`; the
  * uniform and normal draws of philox.ts (u32ToUniform01, boxMuller's first value, whose log,
  * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
  * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter.
  */
-const SCRATCH = '(global.get $sf_scratch)';
 
 /** What each instance (thread) of a module imports as its own: its Philox scratch and spike list addresses. */
 export const THREAD_IMPORT_DECLARATIONS = [

@@ -29,6 +29,7 @@ import type { BufferLayout } from '../layout.js';
 import { readLocals } from '../legalize.js';
 import {
   RANGE_PARAMS,
+  SCRATCH,
   counterAddress,
   get,
   i32,
@@ -38,6 +39,7 @@ import {
   tracesOf,
 } from './element.js';
 import type { WasmMemoryPlan } from './kernel.js';
+import { PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1 } from '../../random/philox.js';
 import { EXP32 as E } from '../math32.js';
 import { FOUR_LANES, HOST_FUNCTIONS, ONE_LANE, WatPrinter, f32Const } from './printer.js';
 
@@ -107,6 +109,59 @@ function perLane(name: string, parameters: number, call: (args: string[]) => str
 }
 
 const splat = (value: number): string => `(f32x4.splat ${f32Const(value)})`;
+
+/**
+ * Philox-4x32-10 for four consecutive elements at once (kernel.ts randomFunctions, lane by
+ * lane the same words): the 32 x 32 -> 64-bit products of a round come from i64x2.extmul, their
+ * high halves gathered by one shuffle. Word w of lane l goes to $sf_scratch + 16 w + 4 l. Then
+ * the uniform and normal draws of those words, with the one-lane functions' operations (the
+ * normal's log and cos are the host's, lane by lane).
+ */
+export function vectorRandomFunctions(seed: number): string {
+  const u32x4 = (v: number): string => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
+  const high = (c: string, m: number): string =>
+    `(i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (i64x2.extmul_low_i32x4_u ${c} ${u32x4(m)}) (i64x2.extmul_high_i32x4_u ${c} ${u32x4(m)}))`;
+  const word = (w: number): string => `(v128.load offset=${16 * w} ${SCRATCH})`;
+  const uniform = (w: string): string =>
+    `(f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u ${w} (i32.const 8))) ${splat(2 ** -24)})`;
+  const host = (f: string, x: string): string =>
+    fromLanes(LANE_INDICES.map((k) => ONE_LANE.host(f, [lane(x, k)])));
+  return `(func $sf_philox_x4 (param $c0 v128) (param $step i32) (param $purpose i32) (param $stream i32)
+  (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
+  (local $hi0 v128) (local $lo0 v128) (local $hi1 v128) (local $lo1 v128) (local $round i32)
+  (local.set $c1 (i32x4.splat (local.get $step)))
+  (local.set $c2 (i32x4.splat (local.get $purpose)))
+  (local.set $k0 ${u32x4(seed >>> 0)})
+  (local.set $k1 (i32x4.splat (local.get $stream)))
+  (loop $rounds
+    (local.set $hi0 ${high('(local.get $c0)', PHILOX_M0)})
+    (local.set $lo0 (i32x4.mul (local.get $c0) ${u32x4(PHILOX_M0)}))
+    (local.set $hi1 ${high('(local.get $c2)', PHILOX_M1)})
+    (local.set $lo1 (i32x4.mul (local.get $c2) ${u32x4(PHILOX_M1)}))
+    (local.set $c0 (v128.xor (v128.xor (local.get $hi1) (local.get $c1)) (local.get $k0)))
+    (local.set $c1 (local.get $lo1))
+    (local.set $c2 (v128.xor (v128.xor (local.get $hi0) (local.get $c3)) (local.get $k1)))
+    (local.set $c3 (local.get $lo0))
+    (local.set $k0 (i32x4.add (local.get $k0) ${u32x4(PHILOX_W0)}))
+    (local.set $k1 (i32x4.add (local.get $k1) ${u32x4(PHILOX_W1)}))
+    (local.set $round (i32.add (local.get $round) (i32.const 1)))
+    (br_if $rounds (i32.lt_u (local.get $round) (i32.const 10))))
+  (v128.store ${SCRATCH} (local.get $c0))
+  (v128.store offset=16 ${SCRATCH} (local.get $c1))
+  (v128.store offset=32 ${SCRATCH} (local.get $c2))
+  (v128.store offset=48 ${SCRATCH} (local.get $c3)))
+
+(func $sf_uniform_x4 (result v128)
+  ${uniform(word(0))})
+
+(func $sf_normal_x4 (result v128)
+  (local $r v128) (local $theta v128)
+  (local.set $r
+    (f32x4.sqrt (f32x4.mul ${splat(-2)}
+      ${host('log', `(f32x4.mul (f32x4.convert_i32x4_u (i32x4.add (i32x4.shr_u ${word(0)} (i32.const 8)) (i32x4.splat (i32.const 1)))) ${splat(2 ** -24)})`)})))
+  (local.set $theta (f32x4.mul ${splat(Math.fround(2 * Math.PI))} (f32x4.sub ${uniform(word(1))} ${splat(0.5)})))
+  (f32x4.mul (local.get $r) ${host('cos', '(local.get $theta)')}))`;
+}
 
 /**
  * The module's four-lane helpers: `$sf_exp_x4`, the operations of `$sf_exp` on four lanes
@@ -204,13 +259,11 @@ class VectorStatements {
         }
         case 'random': {
           const name = this.local(this.printer.local(s.name));
-          for (const k of LANE_INDICES) {
-            const draw = `(call $sf_${s.distribution})`;
-            lines.push(
-              `(call $sf_philox ${laneIndex(k)} ${get('sf_step')} ${i32(s.purpose)} ${i32(s.stream)})`,
-              `(local.set $${name} ${k === 0 ? `(f32x4.splat ${draw})` : `(f32x4.replace_lane ${k} ${get(name)} ${draw})`})`,
-            );
-          }
+          const lanes = `(i32x4.add (i32x4.splat ${get('sf_i')}) (v128.const i32x4 0 1 2 3))`;
+          lines.push(
+            `(call $sf_philox_x4 ${lanes} ${get('sf_step')} ${i32(s.purpose)} ${i32(s.stream)})`,
+            `(local.set $${name} (call $sf_${s.distribution}_x4))`,
+          );
           break;
         }
         case 'count': {
