@@ -2,7 +2,8 @@ import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { join } from 'node:path';
 import { writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
-import { formatTime, formatValue } from './format-number.js';
+import { AsciiBuffer } from './ascii-buffer.js';
+import { formatTime, writeValue } from './format-number.js';
 import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { IsiStatistics } from './isi-statistics.js';
 import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';
@@ -21,10 +22,6 @@ class StreamedFile {
     writeSync(this.fd, `${header}\n`);
   }
 
-  write(text: string): void {
-    if (text.length > 0) writeSync(this.fd, text);
-  }
-
   writeBytes(bytes: Uint8Array): void {
     if (bytes.length > 0) writeSync(this.fd, bytes);
   }
@@ -38,47 +35,6 @@ class StreamedFile {
   abandon(): void {
     closeSync(this.fd);
     rmSync(this.temporary, { force: true });
-  }
-}
-
-/**
- * ASCII text built as bytes, the buffer kept from chunk to chunk: spikes.csv's lines are
- * most of a run's output, and a string per spike cost about 250 ns.
- */
-class AsciiBuffer {
-  private bytes = new Uint8Array(1 << 16);
-  length = 0;
-
-  private reserve(extra: number): void {
-    if (this.length + extra <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(2 * this.bytes.length, this.length + extra));
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-  }
-
-  /** Text already encoded (short: copied byte by byte). */
-  text(encoded: Uint8Array): void {
-    this.reserve(encoded.length);
-    for (let k = 0; k < encoded.length; k++) this.bytes[this.length++] = encoded[k]!;
-  }
-
-  /** A non-negative integer below 2^32 in decimal, then a newline. */
-  integerLine(n: number): void {
-    this.reserve(11);
-    let digits = 1;
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-    for (let k = digits - 1, rest = n; k >= 0; k--, rest = Math.floor(rest / 10))
-      this.bytes[this.length + k] = 48 + (rest % 10);
-    this.length += digits;
-    this.bytes[this.length++] = 10;
-  }
-
-  clear(): void {
-    this.length = 0;
-  }
-
-  view(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
   }
 }
 
@@ -118,7 +74,8 @@ export class OutputWriter {
   private readonly traceTimes: Float64Array;
   private readonly traceValues: Float64Array[][];
   private plotted = 0;
-  private readonly spikeLines = new AsciiBuffer();
+  /** The text of a chunk's lines, one file at a time. */
+  private readonly lines = new AsciiBuffer();
 
   constructor(
     private readonly dir: string,
@@ -173,7 +130,11 @@ export class OutputWriter {
     // step's time is formatted once.
     const next = lists.map(() => 0);
     const names = populations.map((p) => ASCII.encode(`${p},`));
-    const lines = this.spikeLines;
+    // The time of step firstStep + k, as spikes (k < steps) and trace rows (k >= 1) print it.
+    const labels: (Uint8Array | undefined)[] = [];
+    const timeOf = (k: number): Uint8Array =>
+      (labels[k] ??= ASCII.encode(formatTime((chunk.firstStep + k) * dt)));
+    const lines = this.lines;
     lines.clear();
     for (;;) {
       let step = Infinity;
@@ -181,12 +142,14 @@ export class OutputWriter {
         if (next[o]! < l.steps.length) step = Math.min(step, l.steps[next[o]!]!);
       });
       if (step === Infinity) break;
-      const time = ASCII.encode(`${formatTime(step * dt)},`);
+      const time = timeOf(step - chunk.firstStep);
       lists.forEach((l, o) => {
         for (let k = next[o]!; k < l.steps.length && l.steps[k] === step; k = ++next[o]!) {
           lines.text(time);
+          lines.byte(44);
           lines.text(names[o]!);
-          lines.integerLine(l.indices[k]!);
+          lines.digits(l.indices[k]!);
+          lines.byte(10);
         }
       });
     }
@@ -194,14 +157,16 @@ export class OutputWriter {
     this.plan.traces.forEach((request, r) => {
       const width = request.range.end - request.range.start;
       const values = chunk.traces[r]!;
-      const rows: string[] = [];
+      lines.clear();
       for (let s = 0; s < chunk.steps; s++) {
         const step = chunk.firstStep + s;
         // A trace row shows the state after step n, labelled t_n + dt.
-        const row = [formatTime((step + 1) * dt)];
-        for (let k = 0; k < width; k++)
-          row.push(formatValue(values[s * width + k]!, this.precision));
-        rows.push(`${row.join(',')}\n`);
+        lines.text(timeOf(s + 1));
+        for (let k = 0; k < width; k++) {
+          lines.byte(44);
+          writeValue(lines, values[s * width + k]!, this.precision);
+        }
+        lines.byte(10);
         if (step % this.traceStride === 0) {
           const point = step / this.traceStride;
           this.traceTimes[point] = (step + 1) * dt;
@@ -211,7 +176,7 @@ export class OutputWriter {
           if (r === 0) this.plotted = point + 1;
         }
       }
-      this.traceFiles[r]!.write(rows.join(''));
+      this.traceFiles[r]!.writeBytes(lines.view());
     });
   }
 
