@@ -22,7 +22,7 @@ import {
   buildConnectivity,
   forEachTarget,
 } from '../src/codegen/connectivity.js';
-import { buildPlan } from '../src/codegen/module.js';
+import { buildPlan, layoutOf } from '../src/codegen/module.js';
 import type { Connector, Network } from '../src/ir/types.js';
 import { compileFiles } from '../src/pipeline.js';
 import type { Backend } from '../src/runtime/backend.js';
@@ -508,4 +508,30 @@ describe('delivery through every kind of connectivity', () => {
         expect(Array.from(gpu.counts.get(population)!), population).toEqual(Array.from(counts));
     },
   );
+});
+
+describe('memory of procedural connectivity', () => {
+  /** examples/ei_net.spk at n neurons (0.8 n E, 0.2 n I), procedural or stored. */
+  function eiPlan(n: number, procedural: boolean) {
+    const file = join(ROOT, 'examples', 'ei_net.spk');
+    const text = readFileSync(file, 'utf8')
+      .replace('LifRef(4000)', `LifRef(${n})`)
+      .replace('N[0:3200]', `N[0:${(n * 4) / 5}]`)
+      .replace('N[3200:4000]', `N[${(n * 4) / 5}:${n}]`)
+      .replaceAll(' procedural', procedural ? ' procedural' : '');
+    const compiled = compileFiles([file], (p) => (p === file ? text : readFileSync(p, 'utf8')));
+    const network = compiled.program?.networks.get('EINet');
+    expect(compiled.diagnostics.items.map((d) => d.message)).toEqual([]);
+    return buildPlan(network!, 1);
+  }
+
+  it('does not grow with the number of synapses: the E/I network at 4x the neurons (16x the synapses)', () => {
+    const words = (n: number, procedural: boolean): number =>
+      layoutOf(eiPlan(n, procedural)).connectivity.length;
+    // Two skip tables (p = 0.02) with their guides, whatever the size.
+    expect(words(1000, true)).toBe(words(4000, true));
+    expect(words(4000, true)).toBeLessThan(5000);
+    // Stored, the same connections take about 16x the words (80 per neuron at 4000 each way).
+    expect(words(4000, false) / words(1000, false)).toBeGreaterThan(12);
+  });
 });
