@@ -4,6 +4,7 @@ import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
 import { nodes, statementExprs } from '../ir/walk.js';
 import type {
+  Connector,
   IndexRange,
   ModelUse,
   Network,
@@ -273,6 +274,37 @@ function touchesNeurons(model: SynapseModel, merged: boolean): Span | undefined 
 /** The most words the delay buffers of one projection (its ring or its arrival counters) may take: 1 GiB. */
 const MAX_DELAY_BUFFER_WORDS = 2 ** 28;
 
+/**
+ * The most synapses one projection may store: its row arrays, placed side by side in the
+ * connectivity buffer (out-rows, in-rows, per-synapse weights and delays), must stay within
+ * what 32-bit word indices reach.
+ */
+const MAX_STORED_SYNAPSES = 2 ** 30;
+
+/** How many synapses a projection stores (about, for fixed_probability; from_file: counted as read). */
+function storedSynapses(
+  c: Connector,
+  procedural: boolean,
+  perSynapse: boolean,
+  nPre: number,
+  nPost: number,
+): number {
+  switch (c.kind) {
+    case 'all_to_all':
+      return perSynapse ? nPre * nPost : 0;
+    case 'one_to_one':
+      return Math.min(nPre, nPost);
+    case 'fixed_probability':
+      return procedural || (c.p >= 1 && !perSynapse) ? 0 : nPre * nPost * Math.min(1, c.p);
+    case 'fixed_in_degree':
+      return nPost * c.k;
+    case 'fixed_out_degree':
+      return nPre * c.k;
+    case 'from_file':
+      return 0;
+  }
+}
+
 /** What a projection's route is decided from, before its connectivity is built. */
 interface RouteDecision {
   readonly placement: PlacementDecision;
@@ -315,6 +347,17 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     );
     return undefined;
   }
+  const perSynapse = weightsVary || delaysVary || placement.placement === 'synapse';
+  const nPre = p.preRange.end - p.preRange.start;
+  const nPost = p.postRange.end - p.postRange.start;
+  const stored = storedSynapses(p.connector, p.procedural, perSynapse, nPre, nPost);
+  if (stored > MAX_STORED_SYNAPSES) {
+    diagnostics.error(
+      p.span,
+      `projection ${p.name} would store about ${stored.toLocaleString('en-US')} synapses; the kernels index the connectivity with 32-bit integers, which hold at most ${MAX_STORED_SYNAPSES.toLocaleString('en-US')} per projection${p.connector.kind === 'fixed_probability' ? ": make it 'procedural' (connections drawn again at each spike, never stored)" : ''}`,
+    );
+    return undefined;
+  }
   return { placement, constantWeight, constantDelay };
 }
 
@@ -332,6 +375,7 @@ function routeProjection(
   const delaysVary = constantDelay === undefined;
   const nPre = p.preRange.end - p.preRange.start;
   const nPost = p.postRange.end - p.postRange.start;
+  const perSynapse = weightsVary || delaysVary || placement.placement === 'synapse';
   const built = buildConnectivity(
     p.connector,
     p.procedural,
@@ -340,7 +384,6 @@ function routeProjection(
     network.seed,
     `${network.name}.${p.name}`,
   );
-  const perSynapse = weightsVary || delaysVary || placement.placement === 'synapse';
   const rows = perSynapse ? storedRows(built, nPre, nPost) : undefined;
   const connectivity: Connectivity = rows === undefined ? built : { kind: 'rows', rows };
   const base = { projection: p, index, connectivity, placement };
