@@ -105,27 +105,23 @@ function initialValues(
       if (init?.kind === 'distribution') {
         if (init.value.kind !== 'random')
           throw new InternalError(`initial distribution of ${name} is not a random draw`);
-        const [a, b] = init.value.args.map((x) => evaluate(toSym(x), {})) as [number, number];
+        const distribution = init.value.distribution;
+        // The distribution's arguments may use other states (`w ~ normal(V, 1 mV)`), element by element.
+        const args = perElement(init.value.args.map(toSym), pending, result, n);
+        if (args === undefined) continue;
+        const [a, b] = args as [(i: number) => number, (i: number) => number];
         const stream = streamId(`${random.key}.${name}`);
         for (let i = 0; i < n; i++) {
           const words = randomU32x4(random.seed, stream, i, 0, 0);
           values[i] =
-            init.value.distribution === 'normal'
-              ? a + b * boxMuller(words[0], words[1])[0]
-              : a + (b - a) * u32ToUniform01(words[0]);
+            distribution === 'normal'
+              ? a(i) + b(i) * boxMuller(words[0], words[1])[0]
+              : a(i) + (b(i) - a(i)) * u32ToUniform01(words[0]);
         }
       } else if (init !== undefined) {
-        const expr = toSym(init.value);
-        const uses = [...freeSymbols(expr)];
-        if (uses.some((u) => pending.has(u))) continue;
-        if (uses.length === 0) values.fill(evaluate(expr, {}));
-        else {
-          const env = new Map<string, number>();
-          for (let i = 0; i < n; i++) {
-            for (const u of uses) env.set(u, result.get(u)?.[i] ?? Number.NaN);
-            values[i] = evaluate(expr, env);
-          }
-        }
+        const value = perElement([toSym(init.value)], pending, result, n);
+        if (value === undefined) continue;
+        for (let i = 0; i < n; i++) values[i] = value[0]!(i);
       }
       result.set(name, values);
       pending.delete(name);
@@ -136,4 +132,32 @@ function initialValues(
       );
   }
   return result;
+}
+
+/**
+ * Each expression as a function of the element index: a constant, or evaluated with element
+ * i's values of the states it uses. Undefined while one of those states is still pending.
+ */
+function perElement(
+  exprs: readonly S.Expr[],
+  pending: ReadonlyMap<string, unknown>,
+  result: ReadonlyMap<string, Float64Array>,
+  n: number,
+): ((i: number) => number)[] | undefined {
+  const uses = [...new Set(exprs.flatMap((e) => [...freeSymbols(e)]))];
+  if (uses.some((u) => pending.has(u))) return undefined;
+  return exprs.map((expr) => {
+    const own = [...freeSymbols(expr)];
+    if (own.length === 0) {
+      const value = evaluate(expr, {});
+      return () => value;
+    }
+    const values = new Float64Array(n);
+    const env = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      for (const u of own) env.set(u, result.get(u)?.[i] ?? Number.NaN);
+      values[i] = evaluate(expr, env);
+    }
+    return (i: number) => values[i]!;
+  });
 }
