@@ -145,6 +145,7 @@ export function compileFiles(
   const models = new Map<string, Model>();
   const dimensions = new Map<string, SymbolDimensions>();
   const definedAt = new Map<string, Span>();
+  const failed = new Set<string>();
   for (const { ast } of files) {
     for (const def of ast.models) {
       const first = definedAt.get(def.name.name);
@@ -162,7 +163,10 @@ export function compileFiles(
           ? undefined
           : { model, checked: checkModelUnits(model, diagnostics) };
       });
-      if (lowered === undefined || diagnostics.items.length > before) continue;
+      if (lowered === undefined || diagnostics.items.length > before) {
+        failed.add(def.name.name);
+        continue;
+      }
       const { model, checked } = lowered;
       models.set(model.name, model);
       dimensions.set(model.name, checked.dimensions);
@@ -181,7 +185,7 @@ export function compileFiles(
       }
       definedAt.set(def.name.name, def.name.span);
       const network = guarded(def.name.span, `network '${def.name.name}'`, diagnostics, () =>
-        lowerNetwork(def, { models, dimensions }, diagnostics),
+        lowerNetwork(def, { models, dimensions, failed }, diagnostics),
       );
       if (network !== undefined) networks.set(network.name, network);
     }

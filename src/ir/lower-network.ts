@@ -67,6 +67,8 @@ function article(word: string): string {
 export interface ModelTable {
   readonly models: ReadonlyMap<string, Model>;
   readonly dimensions: ReadonlyMap<string, SymbolDimensions>;
+  /** Models defined with errors (already reported): a use of one is not reported again. */
+  readonly failed?: ReadonlySet<string>;
 }
 
 /** Network expressions see units and nothing else, except where a scope adds names. */
@@ -512,6 +514,7 @@ function reportUnknownModel(
     );
     return;
   }
+  if (table.failed?.has(name.name) === true) return;
   const candidates = [
     ...[...table.models.values()].filter((m) => m.kind === expected).map((m) => m.name),
     ...extra,
