@@ -70,13 +70,8 @@ describe('the WebAssembly sf_exp, sf_log, sf_exprel32', () => {
       (v) => [v, Math.fround(v * (1 + 2 ** -23)), Math.fround(v * (1 - 2 ** -24))],
     );
     // A fixed xorshift sequence of bit patterns: every exponent and sign, subnormals included.
-    let state = 0x9e3779b9;
-    for (let k = 0; k < 1_000_000; k++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      inputs.push(fromBits(state >>> 0));
-    }
+    const bits = xorshift(0x9e3779b9);
+    for (let k = 0; k < 1_000_000; k++) inputs.push(fromBits(bits()));
     // And the ranges the models use most, densely.
     for (let k = 0; k < 200_000; k++) inputs.push(Math.fround(-110 + (200 * k) / 200_000));
     HELPERS.forEach((name, h) => {
@@ -120,13 +115,11 @@ describe('the four-lane helpers', () => {
   it('give on each lane what the one-lane sf_exp, sf_log, sf_exprel32 and host functions give', async () => {
     const { memory, run } = await fourLaneHelpers();
     const oneLane = await wasmHelpers();
-    let state = 0x2545f491;
+    const bits = xorshift(0x2545f491);
     const inputs = [0, -0, Infinity, -Infinity, NaN, EXP32.OVERFLOW, EXP32.UNDERFLOW, 1, -1];
     for (let k = 0; k < 400_000; k++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      inputs.push(k % 2 === 0 ? fromBits(state >>> 0) : Math.fround(-110 + (200 * k) / 400_000));
+      const pattern = bits();
+      inputs.push(k % 2 === 0 ? fromBits(pattern) : Math.fround(-110 + (200 * k) / 400_000));
     }
     const reference: Record<string, (x: number, y: number) => number> = {
       ...Object.fromEntries(HELPERS.map((h, n) => [h, (x: number) => oneLane[n]!(x)])),
@@ -155,27 +148,40 @@ describe('the four-lane helpers', () => {
   });
 });
 
+/** A module of random functions on an imported two-page memory, the thread scratch at byte 0. */
+async function randomModule(functions: string) {
+  const text = `(module (import "env" "memory" (memory 2))\n${HOST_IMPORT_DECLARATIONS}\n(global $sf_scratch i32 (i32.const 0))\n${functions})`;
+  const parsed = (await wabt()).parseWat('random.wat', text);
+  const binary = new Uint8Array(parsed.toBinary({}).buffer);
+  parsed.destroy();
+  const memory = new WebAssembly.Memory({ initial: 2 });
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(binary), {
+    env: { memory },
+    math: hostMath(),
+  }).exports as Record<string, (...args: number[]) => number>;
+  return { memory, exports };
+}
+
+/** A xorshift32 stream of u32 test inputs. */
+function xorshift(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+}
+
 describe('the WebAssembly Philox, draws and procedural rows', () => {
   it('equal philox4x32_10, u32ToUniform01, boxMuller and geometricRow', async () => {
     const seed = 0xdeadbeef;
-    const text = `(module (import "env" "memory" (memory 2))\n${HOST_IMPORT_DECLARATIONS}\n(global $sf_scratch i32 (i32.const 0))\n${randomFunctions(seed)}
-      (export "philox" (func $sf_philox)) (export "uniform" (func $sf_uniform)) (export "normal" (func $sf_normal)))`;
-    const parsed = (await wabt()).parseWat('random.wat', text);
-    const binary = new Uint8Array(parsed.toBinary({}).buffer);
-    parsed.destroy();
-    const memory = new WebAssembly.Memory({ initial: 2 });
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(binary), {
-      env: { memory },
-      math: hostMath(),
-    }).exports as Record<string, (...args: number[]) => number>;
+    const { memory, exports } = await randomModule(
+      `${randomFunctions(seed)}
+      (export "philox" (func $sf_philox)) (export "uniform" (func $sf_uniform)) (export "normal" (func $sf_normal))`,
+    );
     const words = new Uint32Array(memory.buffer, 0, 4);
-    let state = 12345;
-    const next = (): number => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return state >>> 0;
-    };
+    const next = xorshift(12345);
     for (let k = 0; k < 20_000; k++) {
       const [index, step, purpose, stream] = [next(), next(), next() & 0xff, next()];
       exports['philox']!(index, step, purpose, stream);
@@ -263,29 +269,17 @@ function expectSameRun(plan: SimulationPlan, got: Run, want: Run): void {
 describe('the four-lane Philox and draws', () => {
   it('give on each lane the words of philox4x32_10 and the one-lane uniform and normal draws', async () => {
     const seed = 0x1234abcd;
-    const text = `(module (import "env" "memory" (memory 1))\n${HOST_IMPORT_DECLARATIONS}\n(global $sf_scratch i32 (i32.const 0))\n${vectorRandomFunctions(seed)}
+    const { memory, exports } = await randomModule(
+      `${vectorRandomFunctions(seed)}
       (func (export "philox_x4") (param $i i32) (param $s i32) (param $p i32) (param $k i32)
         (call $sf_philox_x4 (i32x4.add (i32x4.splat (local.get $i)) (v128.const i32x4 0 1 2 3)) (local.get $s) (local.get $p) (local.get $k)))
       (func (export "draws_x4")
         (v128.store offset=64 (i32.const 0) (call $sf_uniform_x4))
-        (v128.store offset=80 (i32.const 0) (call $sf_normal_x4))))`;
-    const parsed = (await wabt()).parseWat('random-x4.wat', text);
-    const binary = new Uint8Array(parsed.toBinary({}).buffer);
-    parsed.destroy();
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(binary), {
-      env: { memory },
-      math: hostMath(),
-    }).exports as Record<string, (...args: number[]) => void>;
+        (v128.store offset=80 (i32.const 0) (call $sf_normal_x4)))`,
+    );
     const words = new Uint32Array(memory.buffer, 0, 16);
     const draws = new Float32Array(memory.buffer, 64, 8);
-    let state = 987654;
-    const next = (): number => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return state >>> 0;
-    };
+    const next = xorshift(987654);
     for (let k = 0; k < 20_000; k++) {
       // Indices near 2^32 too: the lanes' counters wrap as the one-lane ones do.
       const index = k % 100 === 0 ? 0xfffffffe : next();
