@@ -578,42 +578,55 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
     totals.cases += tally.cases;
   });
 
-  it('token mutations of the valid models', () => {
-    const rng = makeRng(SEED);
-    const tally = newTally();
-    const target = Math.round(4000 * SCALE);
-    const started = performance.now();
-    for (let n = 0; n < target; n++) {
-      if (performance.now() - started > MUTATION_BUDGET_MS) break;
-      const source = pick(rng, TOKENIZED);
-      const { pieces, log } = mutate(source.pieces, rng);
-      runCase(tally, render(pieces, source.tail), `case ${n} (${source.name}: ${log.join('; ')})`);
-    }
-    report('mutations', tally);
-    totals.cases += tally.cases;
-    expectNoFailures(tally);
-    // A busy machine runs fewer cases within the time budget; 750 is far below what an idle one runs.
-    expect(tally.cases).toBeGreaterThanOrEqual(Math.min(target, 750));
-    // Both outcomes occur: the mutations are neither all harmless nor all fatal.
-    expect(tally.programs).toBeGreaterThan(0);
-    expect(tally.rejected).toBeGreaterThan(tally.cases / 2);
-  });
+  it(
+    'token mutations of the valid models',
+    () => {
+      const rng = makeRng(SEED);
+      const tally = newTally();
+      const target = Math.round(4000 * SCALE);
+      const started = performance.now();
+      for (let n = 0; n < target; n++) {
+        if (performance.now() - started > MUTATION_BUDGET_MS) break;
+        const source = pick(rng, TOKENIZED);
+        const { pieces, log } = mutate(source.pieces, rng);
+        runCase(
+          tally,
+          render(pieces, source.tail),
+          `case ${n} (${source.name}: ${log.join('; ')})`,
+        );
+      }
+      report('mutations', tally);
+      totals.cases += tally.cases;
+      expectNoFailures(tally);
+      // A busy machine runs fewer cases within the time budget; 750 is far below what an idle one runs.
+      expect(tally.cases).toBeGreaterThanOrEqual(Math.min(target, 750));
+      // Both outcomes occur: the mutations are neither all harmless nor all fatal.
+      expect(tally.programs).toBeGreaterThan(0);
+      expect(tally.rejected).toBeGreaterThan(tally.cases / 2);
+      // A scaled run (SPK_FUZZ_SCALE) may use its whole budget: vitest's default limit would stop it first.
+    },
+    MUTATION_BUDGET_MS + 60_000,
+  );
 
-  it('random token soup from the pool', () => {
-    const rng = makeRng(SEED ^ 0x5bd1e995);
-    const tally = newTally();
-    const started = performance.now();
-    for (let n = 0; n < Math.round(800 * SCALE); n++) {
-      if (performance.now() - started > SOUP_BUDGET_MS) break;
-      const length = int(rng, 1, 60);
-      const parts: string[] = [];
-      for (let k = 0; k < length; k++) parts.push(pick(rng, POOL), rng() < 0.15 ? '\n' : ' ');
-      runCase(tally, parts.join(''), `soup ${n}`);
-    }
-    report('token soup', tally);
-    totals.cases += tally.cases;
-    expectNoFailures(tally);
-  });
+  it(
+    'random token soup from the pool',
+    () => {
+      const rng = makeRng(SEED ^ 0x5bd1e995);
+      const tally = newTally();
+      const started = performance.now();
+      for (let n = 0; n < Math.round(800 * SCALE); n++) {
+        if (performance.now() - started > SOUP_BUDGET_MS) break;
+        const length = int(rng, 1, 60);
+        const parts: string[] = [];
+        for (let k = 0; k < length; k++) parts.push(pick(rng, POOL), rng() < 0.15 ? '\n' : ' ');
+        runCase(tally, parts.join(''), `soup ${n}`);
+      }
+      report('token soup', tally);
+      totals.cases += tally.cases;
+      expectNoFailures(tally);
+    },
+    SOUP_BUDGET_MS + 60_000,
+  );
 
   it('random byte strings', () => {
     const rng = makeRng(SEED ^ 0x27d4eb2f);
