@@ -578,6 +578,7 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
     totals.cases += tally.cases;
   });
 
+  // The time limits follow the budgets: a scaled run (SPK_FUZZ_SCALE) may use all of its budget.
   it(
     'token mutations of the valid models',
     () => {
@@ -603,7 +604,6 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
       // Both outcomes occur: the mutations are neither all harmless nor all fatal.
       expect(tally.programs).toBeGreaterThan(0);
       expect(tally.rejected).toBeGreaterThan(tally.cases / 2);
-      // A scaled run (SPK_FUZZ_SCALE) may use its whole budget: vitest's default limit would stop it first.
     },
     MUTATION_BUDGET_MS + 60_000,
   );
