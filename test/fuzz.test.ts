@@ -17,6 +17,9 @@
  *   - it finishes within PER_CASE_LIMIT_MS,
  *   - it yields either a program or at least one error diagnostic whose
  *     location lies within its file, and every diagnostic renders.
+ * And differentially: mutated models that compile to small networks run 20 steps on the
+ * CPU's three kernel languages (four-lane and one-lane WebAssembly, JavaScript float32), which
+ * must agree bit for bit.
  * Set SPK_FUZZ_SEED to replay another seed, SPK_FUZZ_SCALE to run more (or fewer) cases.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -31,6 +34,10 @@ import { lineColumn } from '../src/diagnostics/source.js';
 import { formatModel, formatNetwork } from '../src/ir/print.js';
 import { RESERVED_WORDS, spkLexer } from '../src/parser/lexer.js';
 import { PACKAGE_ROOT, compileFiles } from '../src/pipeline.js';
+import type { SimulationPlan } from '../src/runtime/backend.js';
+import { CpuBackend } from '../src/runtime/cpu.js';
+import type { CpuKernelLanguage } from '../src/runtime/cpu-kernels.js';
+import { simulate } from '../src/runtime/simulate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED = Number(process.env['SPK_FUZZ_SEED'] ?? 20240611);
@@ -44,6 +51,7 @@ const assembler = await wabt();
  */
 const MUTATION_BUDGET_MS = 40_000 * SCALE;
 const SOUP_BUDGET_MS = 8_000 * SCALE;
+const DIFFERENTIAL_BUDGET_MS = 10_000 * SCALE;
 
 // ---------------------------------------------------------------------------
 // Deterministic randomness.
@@ -832,3 +840,88 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
     expect(totals.cases).toBeGreaterThanOrEqual(Math.min(2000, 2000 * SCALE));
   });
 });
+
+/**
+ * Differential fuzzing of the CPU kernels: every mutated model that compiles to a small network
+ * runs 20 steps on the four-lane and the one-lane WebAssembly kernels and on the JavaScript
+ * float32 kernels, which must give the same spikes and the same final states, bit for bit (a
+ * miscompilation in one of them shows as a difference; a DiagnosticError is an answer).
+ */
+describe('differential fuzz: mutated networks run alike on every CPU kernel language', () => {
+  const LANGUAGES = ['wasm', 'wasm-one-lane', 'js'] as const;
+
+  /** The run of a network on one kernel language: spikes and final states as text. */
+  async function runOn(plan: SimulationPlan, language: CpuKernelLanguage): Promise<string> {
+    const backend = new CpuBackend('f32', language, 2 ** 32, 1);
+    try {
+      await backend.prepare(plan);
+      const { chunks } = await simulate(plan, backend);
+      const spikes = chunks.map((c) =>
+        [...c.spikes].map(([p, s]) => `${p}:${s.steps.join(',')}/${s.indices.join(',')}`),
+      );
+      const states = await Promise.all(
+        plan.kernels.map(async (k) =>
+          [...(await backend.readState(k.population))].map(
+            ([name, values]) =>
+              `${k.population}.${name}=${Array.from(values).map(bitsOf).join(',')}`,
+          ),
+        ),
+      );
+      return JSON.stringify({ spikes, states });
+    } finally {
+      backend.dispose();
+    }
+  }
+
+  it(
+    'the four-lane, one-lane and JavaScript kernels agree',
+    async () => {
+      const rng = makeRng(SEED + 1);
+      const started = performance.now();
+      let compared = 0;
+      let cases = 0;
+      for (let n = 0; performance.now() - started < DIFFERENTIAL_BUDGET_MS; n++) {
+        const source = pick(rng, TOKENIZED);
+        const { pieces, log } = mutate(source.pieces, rng);
+        const text = render(pieces, source.tail);
+        cases++;
+        const files = new Map(STDLIB);
+        files.set(CASE_PATH, text);
+        const result = compileFiles(
+          [CASE_PATH],
+          (p) => files.get(p) ?? '',
+          (p) => files.has(p),
+        );
+        for (const network of result.program?.networks.values() ?? []) {
+          if (network.span.file.text !== text || !smallNetwork(network)) continue;
+          if (network.populations.reduce((sum, p) => sum + p.size, 0) > 2000) continue;
+          let plan: SimulationPlan;
+          try {
+            plan = buildPlan(network, 20);
+          } catch (error) {
+            if (error instanceof DiagnosticError) continue;
+            throw error;
+          }
+          const [reference, ...others] = await Promise.all(LANGUAGES.map((l) => runOn(plan, l)));
+          others.forEach((other, k) =>
+            expect(
+              other === reference,
+              `case ${n} (${source.name}: ${log.join('; ')}): ${LANGUAGES[k + 1]} differs from ${LANGUAGES[0]}\n--- input ---\n${clip(text)}\n--- end ---`,
+            ).toBe(true),
+          );
+          compared++;
+        }
+      }
+      console.log(
+        `fuzz differential: ${cases} mutations, ${compared} networks run on ${LANGUAGES.join(', ')}, all alike`,
+      );
+      expect(compared).toBeGreaterThan(0);
+    },
+    DIFFERENTIAL_BUDGET_MS + 60_000,
+  );
+});
+
+/** The bits of a float (NaN payloads and -0 included), for exact comparison. */
+function bitsOf(x: number): string {
+  return Object.is(x, -0) ? '-0' : Number.isNaN(x) ? 'NaN' : String(x);
+}
