@@ -18,8 +18,8 @@
  *   - it yields either a program or at least one error diagnostic whose
  *     location lies within its file, and every diagnostic renders.
  * And differentially: mutated models that compile to small networks run 20 steps on the
- * CPU's three kernel languages (four-lane and one-lane WebAssembly, JavaScript float32), which
- * must agree bit for bit.
+ * CPU's three kernel languages (four-lane and one-lane WebAssembly, JavaScript float32) and on
+ * three threads, which must agree bit for bit.
  * Set SPK_FUZZ_SEED to replay another seed, SPK_FUZZ_SCALE to run more (or fewer) cases.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -36,7 +36,6 @@ import { RESERVED_WORDS, spkLexer } from '../src/parser/lexer.js';
 import { PACKAGE_ROOT, compileFiles } from '../src/pipeline.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
 import { CpuBackend } from '../src/runtime/cpu.js';
-import type { CpuKernelLanguage } from '../src/runtime/cpu-kernels.js';
 import { simulate } from '../src/runtime/simulate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -843,16 +842,24 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
 
 /**
  * Differential fuzzing of the CPU kernels: every mutated model that compiles to a small network
- * runs 20 steps on the four-lane and the one-lane WebAssembly kernels and on the JavaScript
- * float32 kernels, which must give the same spikes and the same final states, bit for bit (a
+ * runs 20 steps on the four-lane and the one-lane WebAssembly kernels, on the JavaScript
+ * float32 kernels and split over three threads, which must give the same spikes and the same
+ * final states, bit for bit (a
  * miscompilation in one of them shows as a difference; a DiagnosticError is an answer).
  */
 describe('differential fuzz: mutated networks run alike on every CPU kernel language', () => {
-  const LANGUAGES = ['wasm', 'wasm-one-lane', 'js'] as const;
+  /** The CPU backends compared: every kernel language, and the four-lane kernels split over three threads. */
+  const BACKENDS: readonly { readonly name: string; readonly make: () => CpuBackend }[] = [
+    ...(['wasm', 'wasm-one-lane', 'js'] as const).map((language) => ({
+      name: language,
+      make: () => new CpuBackend('f32', language, 2 ** 32, 1),
+    })),
+    // Every kernel of 4 elements or more split (the default splits only large ones).
+    { name: 'wasm on 3 threads', make: () => new CpuBackend('f32', 'wasm', 2 ** 32, 3, 4) },
+  ];
 
-  /** The run of a network on one kernel language: spikes and final states as text. */
-  async function runOn(plan: SimulationPlan, language: CpuKernelLanguage): Promise<string> {
-    const backend = new CpuBackend('f32', language, 2 ** 32, 1);
+  /** The run of a network on one backend: spikes and final states as text. */
+  async function runOn(plan: SimulationPlan, backend: CpuBackend): Promise<string> {
     try {
       await backend.prepare(plan);
       const { chunks } = await simulate(plan, backend);
@@ -902,18 +909,20 @@ describe('differential fuzz: mutated networks run alike on every CPU kernel lang
             if (error instanceof DiagnosticError) continue;
             throw error;
           }
-          const [reference, ...others] = await Promise.all(LANGUAGES.map((l) => runOn(plan, l)));
+          const [reference, ...others] = await Promise.all(
+            BACKENDS.map((b) => runOn(plan, b.make())),
+          );
           others.forEach((other, k) =>
             expect(
               other === reference,
-              `case ${n} (${source.name}: ${log.join('; ')}): ${LANGUAGES[k + 1]} differs from ${LANGUAGES[0]}\n--- input ---\n${clip(text)}\n--- end ---`,
+              `case ${n} (${source.name}: ${log.join('; ')}): ${BACKENDS[k + 1]!.name} differs from ${BACKENDS[0]!.name}\n--- input ---\n${clip(text)}\n--- end ---`,
             ).toBe(true),
           );
           compared++;
         }
       }
       console.log(
-        `fuzz differential: ${cases} mutations, ${compared} networks run on ${LANGUAGES.join(', ')}, all alike`,
+        `fuzz differential: ${cases} mutations, ${compared} networks run on ${BACKENDS.map((b) => b.name).join(', ')}, all alike`,
       );
       expect(compared).toBeGreaterThan(0);
     },
