@@ -22,7 +22,9 @@ import {
   buildConnectivity,
   forEachTarget,
 } from '../src/codegen/connectivity.js';
+import { BufferLayout, BufferTooLargeError } from '../src/codegen/layout.js';
 import { buildPlan, layoutOf } from '../src/codegen/module.js';
+import type { NetworkRouting } from '../src/codegen/network.js';
 import type { Connector, Network } from '../src/ir/types.js';
 import { compileFiles } from '../src/pipeline.js';
 import type { Backend } from '../src/runtime/backend.js';
@@ -533,5 +535,25 @@ describe('memory of procedural connectivity', () => {
     expect(words(4000, true)).toBeLessThan(5000);
     // Stored, the same connections take about 16x the words (80 per neuron at 4000 each way).
     expect(words(4000, false) / words(1000, false)).toBeGreaterThan(12);
+  });
+});
+
+describe('buffers past 32-bit indices', () => {
+  it('a connectivity buffer of more than 2^32 - 1 words is refused before it is allocated', () => {
+    // A skip table that only claims its length: the layout adds the lengths up first.
+    const huge = { length: 2 ** 32 } as Uint32Array;
+    const routing = {
+      routes: [
+        {
+          index: 0,
+          connectivity: { kind: 'geometric', table: { entries: huge, guide: huge }, stream: 1 },
+        },
+      ],
+      deliveries: [],
+      ringSlots: new Map(),
+      spikeTimes: new Map(),
+    } as unknown as NetworkRouting;
+    expect(() => new BufferLayout([], [], routing)).toThrow(BufferTooLargeError);
+    expect(() => new BufferLayout([], [], routing)).toThrow(/connectivity needs 8589934592 words/);
   });
 });

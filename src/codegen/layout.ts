@@ -165,6 +165,9 @@ export class BufferLayout {
       });
     for (const [population, t] of routing?.spikeTimes ?? [])
       this.spikeTimes.set(population, { start: at(t.start), steps: at(t.steps) });
+    bufferWords('state', floats);
+    bufferWords('spike rings and delivery counters', ring + counts);
+    bufferWords('connectivity', length);
     this.connectivity = new Uint32Array(length);
     let offset = 0;
     for (const piece of pieces) {
@@ -290,4 +293,22 @@ function rowArraysInUse(
   };
   for (const k of kernels) visit(k.body);
   return inUse;
+}
+
+/** The most words one buffer may hold: the kernels index every buffer with 32-bit integers. */
+export const MAX_BUFFER_WORDS = 2 ** 32 - 1;
+
+/** A network whose buffer would hold more than MAX_BUFFER_WORDS words (`what`: which buffer). */
+export class BufferTooLargeError extends Error {
+  override readonly name = 'BufferTooLargeError';
+  constructor(
+    readonly what: string,
+    readonly words: number,
+  ) {
+    super(`the network's ${what} needs ${words} words in one buffer`);
+  }
+}
+
+function bufferWords(what: string, words: number): void {
+  if (words > MAX_BUFFER_WORDS) throw new BufferTooLargeError(what, words);
 }

@@ -10,7 +10,7 @@ import { flushSubnormalStates, removeDeadLocals } from './legalize.js';
 import { type NetworkRouting, routeNetwork, routingProblems } from './network.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
-import { BufferLayout } from './layout.js';
+import { BufferLayout, BufferTooLargeError, MAX_BUFFER_WORDS } from './layout.js';
 import {
   DELIVERED_STATE,
   type SynapticInputs,
@@ -259,16 +259,26 @@ export function modelNetwork(model: NeuronModel, size = 1): Network {
 }
 
 export function layoutOf(plan: SimulationPlan): BufferLayout {
-  return new BufferLayout(
-    plan.kernels,
-    plan.traces.map((t) => ({
-      population: t.population,
-      variable: t.variable,
-      start: t.range.start,
-      end: t.range.end,
-    })),
-    plan.routing,
-  );
+  try {
+    return new BufferLayout(
+      plan.kernels,
+      plan.traces.map((t) => ({
+        population: t.population,
+        variable: t.variable,
+        start: t.range.start,
+        end: t.range.end,
+      })),
+      plan.routing,
+    );
+  } catch (error) {
+    if (!(error instanceof BufferTooLargeError)) throw error;
+    const diagnostics = new Diagnostics();
+    diagnostics.error(
+      plan.network.span,
+      `network ${plan.network.name} is too large: its ${error.what} would need ${error.words.toLocaleString('en-US')} words in one buffer, and the kernels index buffers with 32-bit integers (at most ${MAX_BUFFER_WORDS.toLocaleString('en-US')} words)`,
+    );
+    throw new DiagnosticError(diagnostics.items);
+  }
 }
 
 /** The generated source of a plan for one target. */
