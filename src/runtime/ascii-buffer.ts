@@ -1,3 +1,10 @@
+/** Character codes the output writes byte by byte. */
+export const COMMA = 44;
+export const NEWLINE = 10;
+export const MINUS = 45;
+const POINT = 46;
+const ZERO = 48;
+
 /**
  * ASCII text built as bytes in a buffer that is kept and reused: the output files are mostly
  * numbers, and a string per number, joined, cost more than formatting it.
@@ -36,7 +43,7 @@ export class AsciiBuffer {
     for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
     this.reserve(count);
     for (let k = count - 1, rest = n; k >= 0; k--, rest = Math.floor(rest / 10))
-      this.bytes[this.length + k] = 48 + (rest % 10);
+      this.bytes[this.length + k] = ZERO + (rest % 10);
     this.length += count;
   }
 
@@ -59,14 +66,14 @@ export class AsciiBuffer {
     let rest = m;
     for (let j = 0; j < k; j++) {
       const q = (rest / 10) | 0;
-      this.bytes[at--] = 48 + rest - 10 * q;
+      this.bytes[at--] = ZERO + rest - 10 * q;
       rest = q;
     }
     if (k > 0) {
-      this.bytes[at--] = 46;
-      if (rest === 0) this.bytes[at] = 48;
+      this.bytes[at--] = POINT;
+      if (rest === 0) this.bytes[at] = ZERO;
     }
-    for (; rest > 0; rest = (rest / 10) | 0) this.bytes[at--] = 48 + (rest % 10);
+    for (; rest > 0; rest = (rest / 10) | 0) this.bytes[at--] = ZERO + (rest % 10);
     this.length += total;
   }
 

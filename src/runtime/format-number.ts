@@ -1,5 +1,5 @@
 import type { Precision } from '../codegen/printer.js';
-import { AsciiBuffer } from './ascii-buffer.js';
+import { AsciiBuffer, MINUS } from './ascii-buffer.js';
 
 /** Prints a time in ms without float noise (0.30000000000000004 -> 0.3). */
 export function formatTime(ms: number): string {
@@ -75,7 +75,7 @@ function writeFloat32Fast(out: AsciiBuffer, x: number): boolean {
     while (m === NO && digits < 9) m = candidate(a, target, exponent, ++digits);
   }
   if (m < 0) return false;
-  if (x < 0) out.byte(45);
+  if (x < 0) out.byte(MINUS);
   out.decimal(m, digits - 1 - exponent);
   return true;
 }

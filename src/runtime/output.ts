@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { join } from 'node:path';
 import { writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
-import { AsciiBuffer } from './ascii-buffer.js';
+import { AsciiBuffer, COMMA, NEWLINE } from './ascii-buffer.js';
 import { formatTime, writeValue } from './format-number.js';
 import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { IsiStatistics } from './isi-statistics.js';
@@ -109,6 +109,18 @@ export class OutputWriter {
 
   add(chunk: Chunk): void {
     const dt = this.plan.network.dt;
+    // The time of step firstStep + k, as spikes (k < steps) and trace rows (k >= 1) print it:
+    // formatted once for every file.
+    const labels: (Uint8Array | undefined)[] = [];
+    const timeOf = (k: number): Uint8Array =>
+      (labels[k] ??= ASCII.encode(formatTime((chunk.firstStep + k) * dt)));
+    this.addSpikes(chunk, timeOf);
+    this.addTraces(chunk, timeOf);
+  }
+
+  /** The chunk's spikes: counted, kept for the raster and ISIs, and written to spikes.csv. */
+  private addSpikes(chunk: Chunk, timeOf: (k: number) => Uint8Array): void {
+    const dt = this.plan.network.dt;
     const populations = [...chunk.spikes.keys()].filter((p) => this.raster.has(p));
     const lists = populations.map((population) => {
       const spikes = chunk.spikes.get(population)!;
@@ -126,14 +138,9 @@ export class OutputWriter {
       return spikes;
     });
     // Chronological across populations: by step, then population order, then index. Each list
-    // is ordered by step then index already (Chunk), so a merge by step does it, and each
-    // step's time is formatted once.
+    // is ordered by step then index already (Chunk), so a merge by step does it.
     const next = lists.map(() => 0);
     const names = populations.map((p) => ASCII.encode(`${p},`));
-    // The time of step firstStep + k, as spikes (k < steps) and trace rows (k >= 1) print it.
-    const labels: (Uint8Array | undefined)[] = [];
-    const timeOf = (k: number): Uint8Array =>
-      (labels[k] ??= ASCII.encode(formatTime((chunk.firstStep + k) * dt)));
     const lines = this.lines;
     lines.clear();
     for (;;) {
@@ -146,14 +153,20 @@ export class OutputWriter {
       lists.forEach((l, o) => {
         for (let k = next[o]!; k < l.steps.length && l.steps[k] === step; k = ++next[o]!) {
           lines.text(time);
-          lines.byte(44);
+          lines.byte(COMMA);
           lines.text(names[o]!);
           lines.digits(l.indices[k]!);
-          lines.byte(10);
+          lines.byte(NEWLINE);
         }
       });
     }
     this.spikesFile.writeBytes(lines.view());
+  }
+
+  /** The chunk's trace rows: written to their CSV files, every traceStride-th kept for the plots. */
+  private addTraces(chunk: Chunk, timeOf: (k: number) => Uint8Array): void {
+    const dt = this.plan.network.dt;
+    const lines = this.lines;
     this.plan.traces.forEach((request, r) => {
       const width = request.range.end - request.range.start;
       const values = chunk.traces[r]!;
@@ -163,10 +176,10 @@ export class OutputWriter {
         // A trace row shows the state after step n, labelled t_n + dt.
         lines.text(timeOf(s + 1));
         for (let k = 0; k < width; k++) {
-          lines.byte(44);
+          lines.byte(COMMA);
           writeValue(lines, values[s * width + k]!, this.precision);
         }
-        lines.byte(10);
+        lines.byte(NEWLINE);
         if (step % this.traceStride === 0) {
           const point = step / this.traceStride;
           this.traceTimes[point] = (step + 1) * dt;
