@@ -145,6 +145,29 @@ network Wide {
     expect(readFileSync(join(dir, 'spikes.csv'), 'utf8')).toBe(`${want.join('\n')}\n`);
   });
 
+  it('draws the rate of each population under the raster: a constant 100 Hz is a flat line', () => {
+    const plan = buildPlan(network!, 2000);
+    const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
+    dirs.push(dir);
+    const writer = new OutputWriter(dir, plan);
+    // Ten of the 1000 neurons spike in every step of 0.1 ms: 100 Hz.
+    const steps = Uint32Array.from({ length: 20_000 }, (_, k) => Math.floor(k / 10));
+    const indices = Uint32Array.from({ length: 20_000 }, (_, k) => k % 10);
+    writer.add({
+      firstStep: 0,
+      steps: 2000,
+      spikes: new Map([['N', { steps, indices }]]),
+      traces: [new Float64Array(2000 * 1000)],
+    });
+    writer.finish({ backend: 'cpu', device: 'test', wallSeconds: 0, compileSeconds: 0 }, new Map());
+    const svg = readFileSync(join(dir, 'raster.svg'), 'utf8');
+    expect(svg).toContain('rate (Hz)');
+    const line = /<polyline points="([^"]*)"[^>]*><title>N rate<\/title>/.exec(svg);
+    const ys = new Set(line![1]!.split(' ').map((point) => point.split(',')[1]));
+    expect(ys.size).toBe(1);
+    expect(line![1]!.split(' ')).toHaveLength(2 * 500);
+  });
+
   it('leaves no file behind when the run is abandoned', () => {
     const plan = buildPlan(network!, 10);
     const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));

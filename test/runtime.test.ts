@@ -169,6 +169,7 @@ describe('spikeforge run: output files', () => {
     expect(raster.trimEnd().endsWith('</svg>')).toBe(true);
     expect(raster).toContain('time (ms)');
     expect(raster).toContain('neuron index');
+    expect(raster).toContain('rate (Hz)');
     for (const file of ['N.V.svg', 'M.V.svg']) {
       const svg = readFileSync(join(r.dir, file), 'utf8');
       expect(svg.startsWith('<svg')).toBe(true);

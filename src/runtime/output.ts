@@ -50,6 +50,8 @@ export function traceFileStem(plan: SimulationPlan, t: TraceRequest): string {
 const MAX_RASTER_SPIKES = 2_000_000;
 const MAX_TRACE_POINTS = 20_000;
 const MAX_PLOTTED_SERIES = 16;
+/** The rate under the raster is counted in at most this many bins. */
+const RATE_BINS = 500;
 
 export interface RunInfo {
   readonly backend: string;
@@ -68,6 +70,9 @@ export class OutputWriter {
   private readonly traceFiles: StreamedFile[];
   private readonly spikeCounts = new Map<string, number>();
   private readonly isi = new Map<string, IsiStatistics>();
+  /** Spikes per bin of rateBinSteps steps, per recorded population: the rate under the raster. */
+  private readonly rateCounts = new Map<string, Float64Array>();
+  private readonly rateBinSteps: number;
   private readonly raster = new Map<string, { times: number[]; indices: number[] }>();
   /** Every traceStride-th step is kept for the plots, of the first MAX_PLOTTED_SERIES elements. */
   private readonly traceStride: number;
@@ -100,8 +105,10 @@ export class OutputWriter {
         () => new Float64Array(points),
       ),
     );
+    this.rateBinSteps = Math.max(1, Math.ceil(plan.steps / RATE_BINS));
     for (const p of plan.spikeRecords) {
       this.raster.set(p, { times: [], indices: [] });
+      this.rateCounts.set(p, new Float64Array(Math.ceil(plan.steps / this.rateBinSteps)));
       const size = plan.network.populations.find((x) => x.name === p)?.size ?? 0;
       this.isi.set(p, new IsiStatistics(size));
     }
@@ -129,6 +136,8 @@ export class OutputWriter {
         (this.spikeCounts.get(population) ?? 0) + spikes.steps.length,
       );
       this.isi.get(population)?.add(spikes.steps, spikes.indices);
+      const rate = this.rateCounts.get(population)!;
+      for (const step of spikes.steps) rate[Math.floor(step / this.rateBinSteps)]! += 1;
       const raster = this.raster.get(population)!;
       for (let k = 0; k < spikes.steps.length; k++) {
         if (raster.times.length >= MAX_RASTER_SPIKES) break;
@@ -229,12 +238,16 @@ export class OutputWriter {
       populations,
     };
     writeFileAtomic(join(this.dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    const groups: RasterGroup[] = [...this.raster].map(([name, r]) => ({
-      name,
-      size: this.plan.network.populations.find((p) => p.name === name)?.size ?? 0,
-      times: r.times,
-      indices: r.indices,
-    }));
+    const binMs = this.rateBinSteps * this.plan.network.dt;
+    const groups: RasterGroup[] = [...this.raster].map(([name, r]) => {
+      const size = this.plan.network.populations.find((p) => p.name === name)?.size ?? 0;
+      // The last bin may be shorter than the others.
+      const hz = Array.from(this.rateCounts.get(name)!, (count, b) => {
+        const steps = Math.min(this.rateBinSteps, this.plan.steps - b * this.rateBinSteps);
+        return count / Math.max(1, size) / ((steps * this.plan.network.dt) / 1000);
+      });
+      return { name, size, times: r.times, indices: r.indices, rate: { binMs, hz } };
+    });
     if (groups.length > 0)
       writeFileAtomic(
         join(this.dir, 'raster.svg'),
