@@ -27,7 +27,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DiagnosticError, renderDiagnostic } from '../src/diagnostics/diagnostic.js';
-import { TARGETS, buildPlan, generateSource } from '../src/codegen/module.js';
+import { TARGETS, buildPlan, generateSource, layoutOf } from '../src/codegen/module.js';
+import { wasmMemoryPlan } from '../src/codegen/wasm/kernel.js';
 import wabt from 'wabt';
 import type { Network } from '../src/ir/types.js';
 import { lineColumn } from '../src/diagnostics/source.js';
@@ -843,19 +844,36 @@ describe('fuzz: the front end never crashes, hangs or fails silently', () => {
 /**
  * Differential fuzzing of the CPU kernels: every mutated model that compiles to a small network
  * runs 20 steps on the four-lane and the one-lane WebAssembly kernels, on the JavaScript
- * float32 kernels and split over three threads, which must give the same spikes and the same
- * final states, bit for bit (a
+ * float32 kernels, split over three threads, and with the delivery on the host, which must give
+ * the same spikes and the same final states, bit for bit (a
  * miscompilation in one of them shows as a difference; a DiagnosticError is an answer).
  */
 describe('differential fuzz: mutated networks run alike on every CPU kernel language', () => {
   /** The CPU backends compared: every kernel language, and the four-lane kernels split over three threads. */
-  const BACKENDS: readonly { readonly name: string; readonly make: () => CpuBackend }[] = [
+  const BACKENDS: readonly {
+    readonly name: string;
+    readonly make: (plan: SimulationPlan) => CpuBackend;
+  }[] = [
     ...(['wasm', 'wasm-one-lane', 'js'] as const).map((language) => ({
       name: language,
       make: () => new CpuBackend('f32', language, 2 ** 32, 1),
     })),
     // Every kernel of 4 elements or more split (the default splits only large ones).
     { name: 'wasm on 3 threads', make: () => new CpuBackend('f32', 'wasm', 2 ** 32, 3, 4) },
+    // A memory one byte too small for the connectivity: the host delivers (cpu-delivery.ts).
+    {
+      name: 'wasm, delivery on the host',
+      make: (plan) => {
+        const layout = layoutOf(plan);
+        const steps = new CpuBackend('f32').maxChunkSteps(plan);
+        return new CpuBackend(
+          'f32',
+          'wasm',
+          wasmMemoryPlan(plan.kernels, layout, steps).bytes - 1,
+          1,
+        );
+      },
+    },
   ];
 
   /** The run of a network on one backend: spikes and final states as text. */
@@ -910,7 +928,7 @@ describe('differential fuzz: mutated networks run alike on every CPU kernel lang
             throw error;
           }
           const [reference, ...others] = await Promise.all(
-            BACKENDS.map((b) => runOn(plan, b.make())),
+            BACKENDS.map((b) => runOn(plan, b.make(plan))),
           );
           others.forEach((other, k) =>
             expect(
