@@ -52,9 +52,9 @@ export interface TraceSlot {
  * - ring: per spiking population that feeds merged synapses, `slots` spike
  *   lists (count, then local indices), slot = step mod slots;
  * - counters: the deliveries' counters (see Counter in network.ts; u32 atomics);
- * - connectivity: stored rows and procedural skip tables (entries, then guide) of the routes, the
- *   deliveries' per-synapse weights and delays, then the event tables of
- *   SpikeTimes sources (row starts, then steps) (u32).
+ * - connectivity: stored rows and procedural skip tables (entries, then
+ *   guide) of the routes, the deliveries' per-synapse weights and delays,
+ *   then the event tables of SpikeTimes sources (row starts, then steps) (u32).
  * Few buffers keep WebGPU compatibility mode happy (limits on bindings).
  */
 export class BufferLayout {

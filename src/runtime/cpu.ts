@@ -44,9 +44,9 @@ export class CpuBackend implements Backend {
    * `maxWasmBytes`: the most memory a WebAssembly module may have (4 GiB, all that 32-bit
    * addresses reach); a network whose connectivity does not fit delivers on the host, and one
    * that does not fit even so (or whose kernels read the connectivity) runs on the JavaScript
-   * kernels, which compute the same bits, more slowly. `threads`: how many threads may run the WebAssembly kernels
-   * (default: one per core, at most 16); only kernels of at least `parallelMin` elements are
-   * split, and a network without one runs on one thread.
+   * kernels, which compute the same bits, more slowly. `threads`: how many threads may run
+   * the WebAssembly kernels (default: one per core, at most 16); only kernels of at least
+   * `parallelMin` elements are split, and a network without one runs on one thread.
    */
   constructor(
     readonly precision: Precision,

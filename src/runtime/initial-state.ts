@@ -144,10 +144,10 @@ function perElement(
   result: ReadonlyMap<string, Float64Array>,
   n: number,
 ): ((i: number) => number)[] | undefined {
-  const uses = [...new Set(exprs.flatMap((e) => [...freeSymbols(e)]))];
-  if (uses.some((u) => pending.has(u))) return undefined;
-  return exprs.map((expr) => {
-    const own = [...freeSymbols(expr)];
+  const uses = exprs.map((e) => [...freeSymbols(e)]);
+  if (uses.some((own) => own.some((u) => pending.has(u)))) return undefined;
+  return exprs.map((expr, k) => {
+    const own = uses[k]!;
     if (own.length === 0) {
       const value = evaluate(expr, {});
       return () => value;
