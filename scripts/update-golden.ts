@@ -6,7 +6,8 @@
  *   npm run golden -- --check      # write nothing; exit 1 if any golden would change
  *
  * Each file is exactly what generateSource(plan, target) returns, byte for byte (no
- * header is added), so test/golden.test.ts can compare them directly.
+ * header is added), so test/golden.test.ts can compare them directly. Also
+ * src/random/philox-wasm-binary.ts, the assembled bytes of the host's Philox module.
  *
  * Review every changed golden (`git diff test/golden`) before committing: a change in
  * generated code should be one you meant.
@@ -23,10 +24,12 @@ import { join } from 'node:path';
 import {
   GOLDEN_DIR,
   GOLDEN_TARGETS,
+  PHILOX_BINARY_PATH,
   describeSkipped,
   generate,
   goldenCases,
   goldenPath,
+  philoxBinaryText,
   repoPath,
 } from '../test/golden/cases.js';
 
@@ -68,6 +71,19 @@ for (const target of GOLDEN_TARGETS) {
   }
 }
 
+const philoxBinary = await philoxBinaryText();
+const previousBinary = existsSync(PHILOX_BINARY_PATH)
+  ? readFileSync(PHILOX_BINARY_PATH, 'utf8')
+  : undefined;
+if (previousBinary === philoxBinary) unchanged++;
+else {
+  drift.push(`changed: ${repoPath(PHILOX_BINARY_PATH)}`);
+  if (!check) {
+    writeFileSync(PHILOX_BINARY_PATH, philoxBinary);
+    written++;
+  }
+}
+
 for (const line of describeSkipped(skipped)) console.log(line);
 for (const line of drift) console.log(line);
 if (check) {
@@ -81,5 +97,5 @@ if (check) {
   console.log(
     `golden files: ${written} written, ${unchanged} unchanged, ${removed} removed (${cases.length} cases x ${GOLDEN_TARGETS.length} targets)`,
   );
-  if (written + removed > 0) console.log('review the changes: git diff test/golden');
+  if (written + removed > 0) console.log('review the changes: git diff test/golden src/random');
 }

@@ -9,10 +9,12 @@ import { describe, expect, it } from 'vitest';
 import {
   GOLDEN_DIR,
   GOLDEN_TARGETS,
+  PHILOX_BINARY_PATH,
   describeSkipped,
   generate,
   goldenCases,
   goldenPath,
+  philoxBinaryText,
   repoPath,
 } from './golden/cases.js';
 
@@ -58,5 +60,14 @@ describe.each(GOLDEN_TARGETS.map((t) => [t.dir, t] as const))('golden %s', (_dir
       stale,
       `golden files with no case in test/golden/${target.dir}: ${stale.join(', ')}; ${HOW_TO_UPDATE}`,
     ).toEqual([]);
+  });
+});
+
+describe('host Philox module', () => {
+  it('src/random/philox-wasm-binary.ts holds philoxRunWat() assembled', async () => {
+    const committed = readFileSync(PHILOX_BINARY_PATH, 'utf8');
+    expect(committed, `${repoPath(PHILOX_BINARY_PATH)} drifted; ${HOW_TO_UPDATE}`).toBe(
+      await philoxBinaryText(),
+    );
   });
 });

@@ -8,6 +8,7 @@ import {
   u32ToUniform01,
   u32ToUniformOpen,
 } from '../src/random/philox.js';
+import { PHILOX_RUN_MAX, philoxRun, standardDraws } from '../src/random/philox-wasm.js';
 
 type Words4 = [number, number, number, number];
 
@@ -208,5 +209,57 @@ describe('boxMuller', () => {
     expect(Math.abs(variance - 1)).toBeLessThan(0.016);
     expect(Math.abs(withinOneSigma / n - 0.682689)).toBeLessThan(0.005);
     expect(Math.abs(sumProduct / pairs)).toBeLessThan(0.016);
+  });
+});
+
+describe('philoxRun (the host module, src/random/philox-wasm.ts)', () => {
+  // Counters near 2^32 often, so that runs wrap.
+  const nearWrap = fc.oneof(u32, fc.integer({ min: 0xffffff80, max: 0xffffffff }));
+  const counterOf = (first: Words4, along: 0 | 1, b: number): Words4 =>
+    along === 0
+      ? [first[0] + b, first[1], first[2], first[3]]
+      : [first[0], first[1] + b, first[2], first[3]];
+
+  it('gives philox4x32_10 of each counter, counting along word 0 or word 1, wrapping at 2^32', () => {
+    fc.assert(
+      fc.property(
+        fc.tuple(nearWrap, nearWrap, nearWrap, nearWrap),
+        fc.tuple(u32, u32),
+        fc.constantFrom<0 | 1>(0, 1),
+        fc.integer({ min: 1, max: 70 }),
+        (first, key, along, count) => {
+          const words = philoxRun(key[0], key[1], first, along, count).slice(0, 4 * count);
+          const want = new Uint32Array(4 * count);
+          for (let b = 0; b < count; b++)
+            want.set(philox4x32_10(counterOf(first, along, b), key), 4 * b);
+          expect(words).toEqual(want);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('covers a whole run of PHILOX_RUN_MAX blocks across the 2^32 wrap, and refuses longer runs', () => {
+    const first: Words4 = [0xffffffff - 1000, 0xffffffff, 3, 0xfffffffe];
+    for (const along of [0, 1] as const) {
+      const words = philoxRun(7, 0xfeedface, first, along, PHILOX_RUN_MAX);
+      for (const b of [0, 1, 1000, 1001, 1002, 2047, PHILOX_RUN_MAX - 1])
+        expect([...words.subarray(4 * b, 4 * b + 4)], `block ${b} along ${along}`).toEqual(
+          philox4x32_10(counterOf(first, along, b), [7, 0xfeedface]),
+        );
+    }
+    expect(() => philoxRun(1, 2, [0, 0, 0, 0], 0, PHILOX_RUN_MAX + 1)).toThrow(/at most/);
+  });
+
+  it('standardDraws are the uniform and normal draws of randomU32x4 (element, step 0, purpose)', () => {
+    const stream = streamId('philox.test/standardDraws');
+    const out = new Float64Array(50);
+    for (const distribution of ['uniform', 'normal'] as const) {
+      standardDraws(distribution, 99, stream, 3, 0xffffffe0, 50, out);
+      for (let b = 0; b < 50; b++) {
+        const [w0, w1] = randomU32x4(99, stream, 0xffffffe0 + b, 0, 3);
+        expect(out[b]).toBe(distribution === 'normal' ? boxMuller(w0, w1)[0] : u32ToUniform01(w0));
+      }
+    }
   });
 });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { InputFileError, InternalError } from '../diagnostics/diagnostic.js';
 import type { Connector } from '../ir/types.js';
-import { philox4x32_10, streamId } from '../random/philox.js';
+import { streamId } from '../random/philox.js';
+import { PHILOX_RUN_MAX, philoxRun } from '../random/philox-wasm.js';
 
 /**
  * Connectivity as the delivery kernels see it. `geometric` rows are
@@ -92,7 +93,9 @@ function countAbove(entries: Uint32Array, from: number, n: number, x: number): n
 
 /**
  * The targets of pre neuron j (local), in ascending order: draw c of row j is
- * word c % 4 of Philox(key (seed, stream), counter (j, c / 4, 1, 0)).
+ * word c % 4 of Philox(key (seed, stream), counter (j, c / 4, 1, 0)). The words come in runs
+ * of blocks, short at first (many rows end after a few draws) and doubling; `visit` must not
+ * draw through philoxRun, whose memory holds the run.
  */
 export function geometricRow(
   table: SkipTable,
@@ -103,12 +106,17 @@ export function geometricRow(
   visit: (i: number) => void,
 ): void {
   let i = -1;
-  let words: [number, number, number, number] = [0, 0, 0, 0];
-  for (let c = 0; ; c++) {
-    if ((c & 3) === 0) words = philox4x32_10([j, c >>> 2, 1, 0], [seed, stream]);
-    i += skipCount(table, words[c & 3]!) + 1;
-    if (i >= nPost) return;
-    visit(i);
+  for (
+    let first = 0, blocks = 4;
+    ;
+    first += blocks, blocks = Math.min(2 * blocks, PHILOX_RUN_MAX)
+  ) {
+    const words = philoxRun(seed, stream, [j, first, 1, 0], 1, blocks);
+    for (let w = 0; w < 4 * blocks; w++) {
+      i += skipCount(table, words[w]!) + 1;
+      if (i >= nPost) return;
+      visit(i);
+    }
   }
 }
 
@@ -215,11 +223,15 @@ function distinctRows(
   const taken = new Uint8Array(n);
   for (let row = 0; row < nRows; row++) {
     const first = row * k;
-    for (let m = n - k, at = first; m < n; m++, at++) {
-      const r = philox4x32_10([row, m, 1, 0], [seed, stream])[0]! % (m + 1);
-      const chosen = taken[r] === 1 ? m : r;
-      taken[chosen] = 1;
-      rows[at] = chosen;
+    for (let from = n - k; from < n; from += PHILOX_RUN_MAX) {
+      const count = Math.min(PHILOX_RUN_MAX, n - from);
+      const words = philoxRun(seed, stream, [row, from, 1, 0], 1, count);
+      for (let b = 0, m = from, at = first + from - (n - k); b < count; b++, m++, at++) {
+        const r = words[4 * b]! % (m + 1);
+        const chosen = taken[r] === 1 ? m : r;
+        taken[chosen] = 1;
+        rows[at] = chosen;
+      }
     }
     rows.subarray(first, first + k).sort(); // typed arrays sort numerically
     for (let at = first; at < first + k; at++) taken[rows[at]!] = 0;

@@ -1,6 +1,7 @@
 import { toSymbolic } from '../integrate/to-symbolic.js';
 import type { Expr } from '../ir/types.js';
-import { boxMuller, randomU32x4, streamId, u32ToUniform01 } from '../random/philox.js';
+import { streamId } from '../random/philox.js';
+import { PHILOX_RUN_MAX, standardDraws } from '../random/philox-wasm.js';
 import { freeSymbols } from '../symbolic/diff.js';
 import { evaluate } from '../symbolic/evaluate.js';
 import type { CompressedRows } from './connectivity.js';
@@ -37,17 +38,18 @@ export function synapticValues(
   if (freeSymbols(value).size === 0) return values.fill(evaluate(value, {}));
   const stream = streamId(key);
   const env = new Map<string, number>();
-  for (let pre = 0; pre + 1 < rows.outStart.length; pre++) {
-    env.set('i', pre);
-    for (let k = rows.outStart[pre]!; k < rows.outStart[pre + 1]!; k++) {
+  const drawn = draws.map(() => new Float64Array(Math.min(count, PHILOX_RUN_MAX)));
+  let pre = 0;
+  for (let from = 0; from < count; from += PHILOX_RUN_MAX) {
+    const chunk = Math.min(PHILOX_RUN_MAX, count - from);
+    draws.forEach((d, purpose) =>
+      standardDraws(d.distribution, seed, stream, purpose, from, chunk, drawn[purpose]!),
+    );
+    for (let k = from; k < from + chunk; k++) {
+      while (rows.outStart[pre + 1]! <= k) pre++;
+      env.set('i', pre);
       env.set('j', rows.outTargets[k]!);
-      draws.forEach((d, purpose) => {
-        const w = randomU32x4(seed, stream, k, 0, purpose);
-        env.set(
-          d.name,
-          d.distribution === 'normal' ? boxMuller(w[0], w[1])[0] : u32ToUniform01(w[0]),
-        );
-      });
+      draws.forEach((d, purpose) => env.set(d.name, drawn[purpose]![k - from]!));
       values[k] = evaluate(value, env);
     }
   }

@@ -2,7 +2,8 @@ import { InternalError } from '../diagnostics/diagnostic.js';
 import { parameterValues } from '../codegen/population.js';
 import { toSymbolic } from '../integrate/to-symbolic.js';
 import type { Expr, Network, Population, SynapseModel } from '../ir/types.js';
-import { boxMuller, randomU32x4, streamId, u32ToUniform01 } from '../random/philox.js';
+import { streamId } from '../random/philox.js';
+import { PHILOX_RUN_MAX, standardDraws } from '../random/philox-wasm.js';
 import { freeSymbols, substitute } from '../symbolic/diff.js';
 import { evaluate } from '../symbolic/evaluate.js';
 import * as S from '../symbolic/expr.js';
@@ -111,12 +112,15 @@ function initialValues(
         if (args === undefined) continue;
         const [a, b] = args as [(i: number) => number, (i: number) => number];
         const stream = streamId(`${random.key}.${name}`);
-        for (let i = 0; i < n; i++) {
-          const words = randomU32x4(random.seed, stream, i, 0, 0);
-          values[i] =
-            distribution === 'normal'
-              ? a(i) + b(i) * boxMuller(words[0], words[1])[0]
-              : a(i) + (b(i) - a(i)) * u32ToUniform01(words[0]);
+        const drawn = new Float64Array(Math.min(n, PHILOX_RUN_MAX));
+        for (let from = 0; from < n; from += drawn.length) {
+          const count = Math.min(drawn.length, n - from);
+          standardDraws(distribution, random.seed, stream, 0, from, count, drawn);
+          for (let i = from; i < from + count; i++)
+            values[i] =
+              distribution === 'normal'
+                ? a(i) + b(i) * drawn[i - from]!
+                : a(i) + (b(i) - a(i)) * drawn[i - from]!;
         }
       } else if (init !== undefined) {
         const value = perElement([toSym(init.value)], pending, result, n);

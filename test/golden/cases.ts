@@ -12,13 +12,18 @@
  *
  * Targets are a table (GOLDEN_TARGETS): a new target is one entry, then `npm run golden`
  * writes its files. Every target is generated in its default precision (float32).
+ *
+ * Also the host's Philox module, whose assembled bytes are committed in
+ * src/random/philox-wasm-binary.ts (philoxBinaryText).
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import wabt from 'wabt';
 import { type Target, buildPlan, generateSource, modelNetwork } from '../../src/codegen/module.js';
 import type { Network } from '../../src/ir/types.js';
 import { compileFiles } from '../../src/pipeline.js';
+import { philoxRunWat } from '../../src/random/philox-wasm.js';
 import type { SimulationPlan } from '../../src/runtime/backend.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -149,4 +154,24 @@ export function goldenPath(target: GoldenTarget, name: string): string {
 /** The generated source that the golden file must equal, byte for byte. */
 export function generate(target: GoldenTarget, plan: SimulationPlan): string {
   return generateSource(plan, target.target);
+}
+
+/** The committed bytes of the host's Philox module (src/random/philox-wasm.ts says why). */
+export const PHILOX_BINARY_PATH = join(ROOT, 'src', 'random', 'philox-wasm-binary.ts');
+
+/** The text philox-wasm-binary.ts must hold: philoxRunWat() assembled, in base64. */
+export async function philoxBinaryText(): Promise<string> {
+  const assembler = await wabt();
+  const parsed = assembler.parseWat('philox-run.wat', philoxRunWat());
+  try {
+    const base64 = Buffer.from(parsed.toBinary({}).buffer).toString('base64');
+    return [
+      '// Written by `npm run golden` from philoxRunWat() (philox-wasm.ts): do not edit.',
+      'export const PHILOX_RUN_WASM =',
+      `  '${base64}';`,
+      '',
+    ].join('\n');
+  } finally {
+    parsed.destroy();
+  }
 }

@@ -39,7 +39,7 @@ import {
   tracesOf,
 } from './element.js';
 import type { WasmMemoryPlan } from './kernel.js';
-import { PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1 } from '../../random/philox.js';
+import { PHILOX_ROUND_LOCALS, philoxRoundsX4 } from '../../random/philox-wasm.js';
 import { EXP32 as E } from '../math32.js';
 import { FOUR_LANES, HOST_FUNCTIONS, ONE_LANE, WatPrinter, f32Const } from './printer.js';
 
@@ -119,8 +119,6 @@ const splat = (value: number): string => `(f32x4.splat ${f32Const(value)})`;
  */
 export function vectorRandomFunctions(seed: number): string {
   const u32x4 = (v: number): string => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
-  const high = (c: string, m: number): string =>
-    `(i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (i64x2.extmul_low_i32x4_u ${c} ${u32x4(m)}) (i64x2.extmul_high_i32x4_u ${c} ${u32x4(m)}))`;
   const word = (w: number): string => `(v128.load offset=${16 * w} ${SCRATCH})`;
   const uniform = (w: string): string =>
     `(f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u ${w} (i32.const 8))) ${splat(2 ** -24)})`;
@@ -128,24 +126,12 @@ export function vectorRandomFunctions(seed: number): string {
     fromLanes(LANE_INDICES.map((k) => ONE_LANE.host(f, [lane(x, k)])));
   return `(func $sf_philox_x4 (param $c0 v128) (param $step i32) (param $purpose i32) (param $stream i32)
   (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
-  (local $hi0 v128) (local $lo0 v128) (local $hi1 v128) (local $lo1 v128) (local $round i32)
+  ${PHILOX_ROUND_LOCALS}
   (local.set $c1 (i32x4.splat (local.get $step)))
   (local.set $c2 (i32x4.splat (local.get $purpose)))
   (local.set $k0 ${u32x4(seed >>> 0)})
   (local.set $k1 (i32x4.splat (local.get $stream)))
-  (loop $rounds
-    (local.set $hi0 ${high('(local.get $c0)', PHILOX_M0)})
-    (local.set $lo0 (i32x4.mul (local.get $c0) ${u32x4(PHILOX_M0)}))
-    (local.set $hi1 ${high('(local.get $c2)', PHILOX_M1)})
-    (local.set $lo1 (i32x4.mul (local.get $c2) ${u32x4(PHILOX_M1)}))
-    (local.set $c0 (v128.xor (v128.xor (local.get $hi1) (local.get $c1)) (local.get $k0)))
-    (local.set $c1 (local.get $lo1))
-    (local.set $c2 (v128.xor (v128.xor (local.get $hi0) (local.get $c3)) (local.get $k1)))
-    (local.set $c3 (local.get $lo0))
-    (local.set $k0 (i32x4.add (local.get $k0) ${u32x4(PHILOX_W0)}))
-    (local.set $k1 (i32x4.add (local.get $k1) ${u32x4(PHILOX_W1)}))
-    (local.set $round (i32.add (local.get $round) (i32.const 1)))
-    (br_if $rounds (i32.lt_u (local.get $round) (i32.const 10))))
+  ${philoxRoundsX4()}
   (v128.store ${SCRATCH} (local.get $c0))
   (v128.store offset=16 ${SCRATCH} (local.get $c1))
   (v128.store offset=32 ${SCRATCH} (local.get $c2))

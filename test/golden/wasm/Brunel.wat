@@ -222,6 +222,7 @@
   (local.set $c2 (i32x4.splat (local.get $purpose)))
   (local.set $k0 (v128.const i32x4 2000 2000 2000 2000))
   (local.set $k1 (i32x4.splat (local.get $stream)))
+  (local.set $round (i32.const 0))
   (loop $rounds
     (local.set $hi0 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (i64x2.extmul_low_i32x4_u (local.get $c0) (v128.const i32x4 3528531795 3528531795 3528531795 3528531795)) (i64x2.extmul_high_i32x4_u (local.get $c0) (v128.const i32x4 3528531795 3528531795 3528531795 3528531795))))
     (local.set $lo0 (i32x4.mul (local.get $c0) (v128.const i32x4 3528531795 3528531795 3528531795 3528531795)))
