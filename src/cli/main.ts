@@ -332,6 +332,11 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       io.err(`spikeforge ${name}: ${problem}`);
       return EXIT.usage;
     }
+    const shortage = memoryShortage(error);
+    if (shortage !== undefined) {
+      io.err(`spikeforge ${name}: error: ${shortage}`);
+      return EXIT.modelError;
+    }
     io.err(renderInternalError(error));
     return EXIT.internal;
   }
@@ -370,6 +375,19 @@ const FILE_ERRORS: Readonly<Record<string, string>> = {
  * A file-system error on a path the user gave (an input to read, an output folder to
  * create, a file to write) as one sentence, or undefined for anything else.
  */
+/**
+ * An allocation this machine cannot give (checkNetworkSize counts only what a network needs at
+ * least), or an array longer than JavaScript allows (2^32 elements): the network is too large
+ * here, which is no bug. Shorter invalid lengths are bugs and stay internal errors.
+ */
+export function memoryShortage(error: unknown): string | undefined {
+  if (!(error instanceof RangeError)) return undefined;
+  const length = /^Invalid typed array length: (\d+)$/.exec(error.message)?.[1];
+  if (error.message === 'Array buffer allocation failed' || Number(length) >= 2 ** 32)
+    return `the network is too large for the memory of this machine (${error.message})`;
+  return undefined;
+}
+
 function fileProblem(error: unknown): string | undefined {
   if (!(error instanceof Error) || !('code' in error) || !('syscall' in error)) return undefined;
   const reason = FILE_ERRORS[String(error.code)];

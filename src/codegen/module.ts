@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
 import type { Network, NeuronModel, Program, SynapseModel } from '../ir/types.js';
@@ -8,6 +9,7 @@ import { kernelPrinter } from './emit.js';
 import { SPIKED, nextName } from './kernel-ir.js';
 import { flushSubnormalStates, removeDeadLocals } from './legalize.js';
 import { type NetworkRouting, routeNetwork, routingProblems } from './network.js';
+import { networkSizeProblems } from './network-size.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
 import { BufferLayout, BufferTooLargeError, MAX_BUFFER_WORDS } from './layout.js';
@@ -60,7 +62,8 @@ class UpdateCache {
 /**
  * What buildPlan would refuse in a program, found without building any connectivity: the
  * neuron and synapse models whose update cannot be derived (`method exact` on a non-linear
- * system) and the projections the kernels cannot route. For `spikeforge check`.
+ * system), the networks too large for 32-bit buffer indices and the projections the kernels
+ * cannot route. For `spikeforge check`.
  */
 export function planProblems(program: Program): readonly Diagnostic[] {
   const problems: Diagnostic[] = [];
@@ -69,7 +72,8 @@ export function planProblems(program: Program): readonly Diagnostic[] {
     const derived = deriveUpdate(model);
     if (derived.kind === 'error') problems.push(...derived.diagnostics);
   }
-  for (const network of program.networks.values()) problems.push(...routingProblems(network));
+  for (const network of program.networks.values())
+    problems.push(...networkSizeProblems(network), ...routingProblems(network));
   // A synapse model used by several projections would be reported once per projection.
   const seen = new Set<string>();
   return problems.filter((d) => {
@@ -85,6 +89,8 @@ export function planProblems(program: Program): readonly Diagnostic[] {
  * kernels cannot do yet) are thrown as a DiagnosticError.
  */
 export function buildPlan(network: Network, steps: number): SimulationPlan {
+  const tooLarge = networkSizeProblems(network, totalmem());
+  if (tooLarge.length > 0) throw new DiagnosticError(tooLarge);
   const routing = routeNetwork(network);
   const updates = new UpdateCache();
   const inputs: SynapticInputs = {

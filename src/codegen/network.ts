@@ -282,7 +282,7 @@ const MAX_DELAY_BUFFER_WORDS = 2 ** 28;
 const MAX_STORED_SYNAPSES = 2 ** 30;
 
 /** How many synapses a projection stores (about, for fixed_probability; from_file: not counted, the file bounds it). */
-function storedSynapses(
+export function storedSynapses(
   c: Connector,
   procedural: boolean,
   perSynapse: boolean,
