@@ -170,6 +170,20 @@ describe('stored connectivity equals the sorted-edge-list reference', () => {
       }
     });
 
+  it('rows longer than one run of Philox blocks (PHILOX_RUN_MAX, 4096 blocks of 4 words)', () => {
+    const long: [Connector, number, number][] = [
+      [{ kind: 'fixed_out_degree', k: 5000 }, 2, 9000],
+      [{ kind: 'fixed_in_degree', k: 4097 }, 4500, 2],
+      [{ kind: 'fixed_probability', p: 0.9 }, 2, 40000],
+    ];
+    for (const [connector, nPre, nPost] of long) {
+      const what = `${JSON.stringify(connector)} ${nPre} x ${nPost}`;
+      const key = `Build.long.${connector.kind}`;
+      const expected = referenceRows(referenceEdges(connector, nPre, nPost, key), nPre, nPost);
+      expectSameRows(built(connector, nPre, nPost, key), expected, what);
+    }
+  });
+
   it('from_file: unsorted lines, repeated edges, comments, blank and CRLF lines', () => {
     for (const [nPre, nPost] of SIZES.filter(([a, b]) => a > 0 && b > 0)) {
       const draw = lcg(nPre * 101 + nPost);
