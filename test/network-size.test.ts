@@ -41,7 +41,7 @@ describe('networkSize', () => {
     expect(size.stateWords).toBe(4_000_000);
     // 10^6 x 4 states x 12 bytes, then 10^8 synapses x 12 bytes; Poisson sources have no state.
     expect(size.hostBytes).toBe(48e6 + 1.2e9);
-    expect(size.parts).toEqual([
+    expect(size.parts()).toEqual([
       'S: 100,000,000 stored synapses',
       'E: 1,000,000 neurons x 4 state variables',
     ]);

@@ -18,20 +18,21 @@ export interface NetworkSize {
   readonly stateWords: number;
   /** Bytes of host memory: states and stored connectivity (spike lists, weights, delays, rings and the kernels' copies come on top). */
   readonly hostBytes: number;
-  /** What the bytes are, largest first: "N: 1,000 neurons x 4 state variables". */
-  readonly parts: readonly string[];
+  /** What the bytes are, largest first: "N: 1,000 neurons x 4 state variables" (formatted when asked: the first number formatted costs 10 ms). */
+  readonly parts: () => readonly string[];
 }
 
 export function networkSize(network: Network): NetworkSize {
   let stateWords = 0;
-  const parts: { readonly bytes: number; readonly text: string }[] = [];
+  const parts: { readonly bytes: number; readonly text: () => string }[] = [];
   for (const p of network.populations) {
     const states = p.source.kind === 'neuron' ? p.source.model.states.length : 0;
     stateWords += p.size * states;
     if (states > 0)
       parts.push({
         bytes: p.size * states * BYTES_PER_STATE,
-        text: `${p.name}: ${p.size.toLocaleString('en-US')} neurons x ${states} state variable${states === 1 ? '' : 's'}`,
+        text: () =>
+          `${p.name}: ${p.size.toLocaleString('en-US')} neurons x ${states} state variable${states === 1 ? '' : 's'}`,
       });
   }
   for (const p of network.projections) {
@@ -41,14 +42,14 @@ export function networkSize(network: Network): NetworkSize {
     if (synapses > 0)
       parts.push({
         bytes: synapses * BYTES_PER_STORED_SYNAPSE,
-        text: `${p.name}: ${Math.round(synapses).toLocaleString('en-US')} stored synapses`,
+        text: () => `${p.name}: ${Math.round(synapses).toLocaleString('en-US')} stored synapses`,
       });
   }
   parts.sort((a, b) => b.bytes - a.bytes);
   return {
     stateWords,
     hostBytes: parts.reduce((sum, part) => sum + part.bytes, 0),
-    parts: parts.map((part) => part.text),
+    parts: () => parts.map((part) => part.text()),
   };
 }
 
@@ -72,7 +73,7 @@ export function networkSizeProblems(network: Network, availableBytes?: number): 
     diagnostics.error(
       network.span,
       `network ${network.name} needs at least ${(size.hostBytes / GIB).toFixed(1)} GiB of memory, more than this machine's ${(availableBytes / GIB).toFixed(1)} GiB`,
-      { notes: [`the largest parts: ${size.parts.slice(0, 3).join('; ')}`] },
+      { notes: [`the largest parts: ${size.parts().slice(0, 3).join('; ')}`] },
     );
   return diagnostics.items;
 }
