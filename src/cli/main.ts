@@ -372,12 +372,8 @@ const FILE_ERRORS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A file-system error on a path the user gave (an input to read, an output folder to
- * create, a file to write) as one sentence, or undefined for anything else.
- */
-/**
- * An allocation this machine cannot give (checkNetworkSize counts only what a network needs at
- * least), or an array longer than JavaScript allows (2^32 elements): the network is too large
+ * An allocation this machine cannot give (networkSizeProblems counts only what a network needs
+ * at least), or an array longer than JavaScript allows (2^32 elements): the network is too large
  * here, which is no bug. Shorter invalid lengths are bugs and stay internal errors.
  */
 export function memoryShortage(error: unknown): string | undefined {
@@ -388,6 +384,10 @@ export function memoryShortage(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A file-system error on a path the user gave (an input to read, an output folder to
+ * create, a file to write) as one sentence, or undefined for anything else.
+ */
 function fileProblem(error: unknown): string | undefined {
   if (!(error instanceof Error) || !('code' in error) || !('syscall' in error)) return undefined;
   const reason = FILE_ERRORS[String(error.code)];

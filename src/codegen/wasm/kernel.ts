@@ -41,12 +41,12 @@ import {
 } from './vector.js';
 
 /**
- * Where the buffers of layout.ts live in the module's one memory (byte offsets): four words
- * per thread for Philox's output, state (float32), events (rings and counters), connectivity
- * (the delivery or the kernels read all of it; left out where the host delivers), the record rows of a chunk, and per thread
- * the spikes of one step (a count, then (chunk step, global index) pairs), which the host
- * takes after every step. Each instance of the
- * module (one per thread) imports its own `scratch` and `spikes` addresses as globals.
+ * Where the buffers of layout.ts live in the module's one memory (byte offsets): 64 bytes per
+ * thread for Philox's output, state (float32), events (rings and counters), connectivity (the
+ * delivery or the kernels read all of it; left out where the host delivers), the record rows
+ * of a chunk, and per thread the spikes of one step (a count, then (chunk step, global index)
+ * pairs), which the host takes after every step. Each instance of the module (one per thread)
+ * imports its own `scratch` and `spikes` addresses as globals.
  */
 export interface WasmMemoryPlan {
   /** Threads that run the kernels, each on its part of every kernel (threadRanges). */
@@ -238,10 +238,10 @@ function watSyntax(
 
 /**
  * One exported function per kernel, `step_<owner>(step, chunkStep, from, to)` for its elements
- * [from, to): what the JavaScript
- * kernel of js/kernel.ts does, in the same order, on the memory of `plan`. A kernel that
- * vector.ts can run four elements at a time calls its four-lane function for the elements
- * up to the last multiple of four, then does the rest here, one by one.
+ * [from, to): what the JavaScript kernel of js/kernel.ts does, in the same order, on the
+ * memory of `plan`. A kernel that vector.ts can run four elements at a time calls its
+ * four-lane function for the largest multiple of four elements from `from`, then does the
+ * rest here, one by one.
  */
 function emitWasmKernel(
   kernel: PopulationKernel,
@@ -327,9 +327,9 @@ function emitWasmKernel(
 /**
  * The WebAssembly text module of a network's kernels for the CPU backend (float32): the
  * delivery of a step (delivery.ts) and a function per kernel; the memory and the host's Math
- * functions are imported. With `simd` (the
- * default), kernels that vector.ts can vectorize run four elements at a time; without it,
- * every kernel runs one element at a time (the reference the four-lane code is tested against).
+ * functions are imported. With `simd` (the default), kernels that vector.ts can vectorize run
+ * four elements at a time; without it, every kernel runs one element at a time (the reference
+ * the four-lane code is tested against).
  */
 export function emitWasmModule(
   kernels: readonly PopulationKernel[],
@@ -356,6 +356,12 @@ export function emitWasmModule(
   ].join('\n');
 }
 
+/** What each instance (thread) of a module imports as its own: its Philox scratch and spike list addresses. */
+export const THREAD_IMPORT_DECLARATIONS = [
+  '(import "env" "scratch" (global $sf_scratch i32))',
+  '(import "env" "spikes" (global $sf_spikes i32))',
+].join('\n');
+
 /**
  * Philox-4x32-10 (src/random/philox.ts; 32 x 32 -> 64-bit products are native here) with the
  * network's seed in its key, writing its four words to this thread's bytes at `$sf_scratch`; the
@@ -363,13 +369,6 @@ export function emitWasmModule(
  * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
  * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter.
  */
-
-/** What each instance (thread) of a module imports as its own: its Philox scratch and spike list addresses. */
-export const THREAD_IMPORT_DECLARATIONS = [
-  '(import "env" "scratch" (global $sf_scratch i32))',
-  '(import "env" "spikes" (global $sf_spikes i32))',
-].join('\n');
-
 export function randomFunctions(seed: number): string {
   const word = (k: number): string => `(i32.load offset=${4 * k} ${SCRATCH})`;
   const uniform = (w: string): string =>
