@@ -40,6 +40,20 @@ let unchanged = 0;
 let removed = 0;
 const drift: string[] = [];
 
+/** Brings the file at `path` to `text` (with --check only notes that it would change). */
+function update(path: string, text: string): void {
+  const previous = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  if (previous === text) {
+    unchanged++;
+    return;
+  }
+  drift.push(`${previous === undefined ? 'new' : 'changed'}: ${repoPath(path)}`);
+  if (!check) {
+    writeFileSync(path, text);
+    written++;
+  }
+}
+
 for (const target of GOLDEN_TARGETS) {
   const dir = join(GOLDEN_DIR, target.dir);
   if (!check) mkdirSync(dir, { recursive: true });
@@ -47,17 +61,7 @@ for (const target of GOLDEN_TARGETS) {
   for (const c of cases) {
     const path = goldenPath(target, c.name);
     expected.add(path);
-    const text = generate(target, c.plan);
-    const previous = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-    if (previous === text) {
-      unchanged++;
-      continue;
-    }
-    drift.push(`${previous === undefined ? 'new' : 'changed'}: ${repoPath(path)}`);
-    if (!check) {
-      writeFileSync(path, text);
-      written++;
-    }
+    update(path, generate(target, c.plan));
   }
   if (!existsSync(dir)) continue;
   for (const name of readdirSync(dir).sort()) {
@@ -71,18 +75,7 @@ for (const target of GOLDEN_TARGETS) {
   }
 }
 
-const philoxBinary = await philoxBinaryText();
-const previousBinary = existsSync(PHILOX_BINARY_PATH)
-  ? readFileSync(PHILOX_BINARY_PATH, 'utf8')
-  : undefined;
-if (previousBinary === philoxBinary) unchanged++;
-else {
-  drift.push(`changed: ${repoPath(PHILOX_BINARY_PATH)}`);
-  if (!check) {
-    writeFileSync(PHILOX_BINARY_PATH, philoxBinary);
-    written++;
-  }
-}
+update(PHILOX_BINARY_PATH, await philoxBinaryText());
 
 for (const line of describeSkipped(skipped)) console.log(line);
 for (const line of drift) console.log(line);
