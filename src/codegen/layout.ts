@@ -309,6 +309,14 @@ export class BufferTooLargeError extends Error {
   }
 }
 
+/**
+ * The diagnostic's message for a buffer past MAX_BUFFER_WORDS: `words` is the count as the
+ * message shows it ("4,294,967,296", or "at least ..." where only a lower bound is known).
+ */
+export function bufferTooLargeMessage(network: string, what: string, words: string): string {
+  return `network ${network} is too large: its ${what} would need ${words} words in one buffer, and the kernels index buffers with 32-bit integers (at most ${MAX_BUFFER_WORDS.toLocaleString('en-US')} words)`;
+}
+
 function bufferWords(what: string, words: number): void {
   if (words > MAX_BUFFER_WORDS) throw new BufferTooLargeError(what, words);
 }

@@ -12,7 +12,7 @@ import { type NetworkRouting, routeNetwork, routingProblems } from './network.js
 import { networkSizeProblems } from './network-size.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
-import { BufferLayout, BufferTooLargeError, MAX_BUFFER_WORDS } from './layout.js';
+import { BufferLayout, BufferTooLargeError, bufferTooLargeMessage } from './layout.js';
 import {
   DELIVERED_STATE,
   type SynapticInputs,
@@ -281,7 +281,7 @@ export function layoutOf(plan: SimulationPlan): BufferLayout {
     const diagnostics = new Diagnostics();
     diagnostics.error(
       plan.network.span,
-      `network ${plan.network.name} is too large: its ${error.what} would need ${error.words.toLocaleString('en-US')} words in one buffer, and the kernels index buffers with 32-bit integers (at most ${MAX_BUFFER_WORDS.toLocaleString('en-US')} words)`,
+      bufferTooLargeMessage(plan.network.name, error.what, error.words.toLocaleString('en-US')),
     );
     throw new DiagnosticError(diagnostics.items);
   }

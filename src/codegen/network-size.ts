@@ -1,6 +1,6 @@
 import { type Diagnostic, Diagnostics } from '../diagnostics/diagnostic.js';
 import type { Network } from '../ir/types.js';
-import { MAX_BUFFER_WORDS } from './layout.js';
+import { MAX_BUFFER_WORDS, bufferTooLargeMessage } from './layout.js';
 import { storedSynapses } from './network.js';
 
 /**
@@ -67,7 +67,11 @@ export function networkSizeProblems(network: Network, availableBytes?: number): 
   if (size.stateWords > MAX_BUFFER_WORDS)
     diagnostics.error(
       network.span,
-      `network ${network.name} is too large: its state would need at least ${size.stateWords.toLocaleString('en-US')} words in one buffer, and the kernels index buffers with 32-bit integers (at most ${MAX_BUFFER_WORDS.toLocaleString('en-US')} words)`,
+      bufferTooLargeMessage(
+        network.name,
+        'state',
+        `at least ${size.stateWords.toLocaleString('en-US')}`,
+      ),
     );
   else if (availableBytes !== undefined && size.hostBytes > availableBytes)
     diagnostics.error(

@@ -311,6 +311,8 @@ interface RouteDecision {
   /** The weight and delay (ms), or undefined where they vary per synapse. */
   readonly constantWeight: number | undefined;
   readonly constantDelay: number | undefined;
+  /** Whether the projection needs its synapses stored one by one (weights, delays or state of their own). */
+  readonly perSynapse: boolean;
 }
 
 /** Where a projection's synapse state lives, or undefined after a diagnostic (what the kernels cannot do). */
@@ -358,7 +360,7 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     );
     return undefined;
   }
-  return { placement, constantWeight, constantDelay };
+  return { placement, constantWeight, constantDelay, perSynapse };
 }
 
 /** One projection's route, or undefined after a diagnostic. */
@@ -370,12 +372,11 @@ function routeProjection(
 ): Route | undefined {
   const decision = decideRoute(p, diagnostics);
   if (decision === undefined) return undefined;
-  const { placement, constantWeight, constantDelay } = decision;
+  const { placement, constantWeight, constantDelay, perSynapse } = decision;
   const weightsVary = constantWeight === undefined;
   const delaysVary = constantDelay === undefined;
   const nPre = p.preRange.end - p.preRange.start;
   const nPost = p.postRange.end - p.postRange.start;
-  const perSynapse = weightsVary || delaysVary || placement.placement === 'synapse';
   const built = buildConnectivity(
     p.connector,
     p.procedural,

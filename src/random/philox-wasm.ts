@@ -16,7 +16,8 @@ import { PHILOX_RUN_WASM } from './philox-wasm-binary.js';
 export const PHILOX_ROUND_LOCALS =
   '(local $hi0 v128) (local $lo0 v128) (local $hi1 v128) (local $lo1 v128) (local $round i32)';
 
-const u32x4 = (v: number): string => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
+/** A v128 constant with `v` in each of its four i32 lanes. */
+export const u32x4 = (v: number): string => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
 
 /**
  * The ten rounds on four lanes, in place on the v128 locals $c0..$c3 (counters) and $k0, $k1

@@ -21,9 +21,7 @@ export function cpuBackend(
   language?: CpuKernelLanguage,
   threads?: number,
 ): CpuBackend {
-  return threads === undefined
-    ? new CpuBackend(precision, language)
-    : new CpuBackend(precision, language, undefined, threads);
+  return new CpuBackend(precision, language, undefined, threads);
 }
 
 /**

@@ -39,7 +39,7 @@ import {
   tracesOf,
 } from './element.js';
 import type { WasmMemoryPlan } from './kernel.js';
-import { PHILOX_ROUND_LOCALS, philoxRoundsX4 } from '../../random/philox-wasm.js';
+import { PHILOX_ROUND_LOCALS, philoxRoundsX4, u32x4 } from '../../random/philox-wasm.js';
 import { EXP32 as E } from '../math32.js';
 import { FOUR_LANES, HOST_FUNCTIONS, ONE_LANE, WatPrinter, f32Const } from './printer.js';
 
@@ -118,7 +118,6 @@ const splat = (value: number): string => `(f32x4.splat ${f32Const(value)})`;
  * normal's log and cos are the host's, lane by lane).
  */
 export function vectorRandomFunctions(seed: number): string {
-  const u32x4 = (v: number): string => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
   const word = (w: number): string => `(v128.load offset=${16 * w} ${SCRATCH})`;
   const uniform = (w: string): string =>
     `(f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u ${w} (i32.const 8))) ${splat(2 ** -24)})`;
