@@ -9,9 +9,10 @@
  *   - fixed_in_degree(k) and fixed_out_degree(k): exactly k distinct sources per post neuron /
  *     targets per pre neuron, and the other side's degrees fit their binomial law.
  *   - Delivery: a network whose synapse only counts (c += w, no decay) reads back, per post
- *     neuron, the number of spikes delivered; it equals the count computed on the host from the
- *     recorded pre spikes and forEachTarget, on the float32 and float64 CPU backends and on
- *     WebGPU, which also give identical spikes.
+ *     neuron, the number of spikes delivered (or, for procedural projections with drawn
+ *     weights, the sum of the drawn weights); it equals the count computed on the host from
+ *     the recorded pre spikes and forEachTarget, on the float32 and float64 CPU backends and on
+ *     WebGPU, which also give identical spikes (and the float32 CPU's sums of drawn weights).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -364,6 +365,7 @@ network Counting {
   population stored = Lif(400) { V_th = 1000000 mV }
   population indeg = Lif(300) { V_th = 1000000 mV }
   population outdeg = Lif(300) { V_th = 1000000 mV }
+  population drawn = Lif(300) { V_th = 1000000 mV }
   projection P = X[100:500] -> proc[50:400] {
     connect fixed_probability(0.05) procedural
     weight 1 nA
@@ -387,6 +389,19 @@ network Counting {
     connect fixed_out_degree(15)
     weight 1 nA
     delay 1.5 ms
+    synapse Count
+    output CUBA
+  }
+  projection N = X[0:300] -> drawn {
+    connect fixed_probability(0.1) procedural
+    weight normal(1 nA, 0.25 nA)
+    synapse Count
+    output CUBA
+  }
+  projection U = X[200:500] -> drawn[100:300] {
+    connect fixed_probability(0.05) procedural
+    weight uniform(-0.5 nA, 2 nA)
+    delay 0.5 ms
     synapse Count
     output CUBA
   }
@@ -453,41 +468,65 @@ function expectedCounts(spikes: {
       const j = spikes.indices[k]! - p.preRange.start;
       // Delivered in step s + d; the run has steps 0 .. steps - 1.
       if (j < 0 || j >= p.preRange.end - p.preRange.start || s + route.delaySteps >= steps) return;
+      // Drawn weights come in quanta of route.weight; other counts are spikes (weight 1 nA).
+      const quantum = drawsWeights(route.connectivity) ? route.weight : 1;
       forEachTarget(
         route.connectivity,
         j,
         nPost,
         network.seed,
-        (i) => (counts[p.postRange.start + i]! += 1),
+        (i, w) => (counts[p.postRange.start + i]! += w * quantum),
       );
     });
   }
   return result;
 }
 
+function drawsWeights(c: Connectivity): boolean {
+  return c.kind === 'geometric' && c.weights !== undefined;
+}
+
 describe('delivery through every kind of connectivity', () => {
-  it('the plan routes the four projections as written', () => {
+  it('the plan routes the six projections as written', () => {
     const plan = buildPlan(countNetwork(), 1);
     expect(
-      plan.routing.routes.map((r) => [r.projection.name, r.connectivity.kind, r.delaySteps]),
+      plan.routing.routes.map((r) => [
+        r.projection.name,
+        r.connectivity.kind,
+        r.delaySteps,
+        drawsWeights(r.connectivity),
+      ]),
     ).toEqual([
-      ['P', 'geometric', 3],
-      ['S', 'rows', 1],
-      ['I', 'rows', 1],
-      ['O', 'rows', 15],
+      ['P', 'geometric', 3, false],
+      ['S', 'rows', 1, false],
+      ['I', 'rows', 1, false],
+      ['O', 'rows', 15, false],
+      ['N', 'geometric', 1, true],
+      ['U', 'geometric', 5, true],
     ]);
-    expect(plan.routing.groups.map((g) => g.post)).toEqual(['proc', 'stored', 'indeg', 'outdeg']);
+    // N and U merge: one state per drawn neuron, each route's counter scaled by its own quantum.
+    expect(plan.routing.groups.map((g) => g.post)).toEqual([
+      'proc',
+      'stored',
+      'indeg',
+      'outdeg',
+      'drawn',
+    ]);
   });
 
   it.each(['cpu64', 'cpu'] as const)(
-    '%s: the spikes delivered to every post neuron equal the host-side count',
+    '%s: the spikes (and drawn weights) delivered to every post neuron equal the host-side count',
     async (kind) => {
       const run = await runCounting(kind);
       expect(run.spikes.steps.length).toBeGreaterThan(300);
       const expected = expectedCounts(run.spikes);
       let total = 0;
       for (const [population, counts] of expected) {
-        expect(Array.from(run.counts.get(population)!), population).toEqual(Array.from(counts));
+        const got = Array.from(run.counts.get(population)!);
+        // Float32 rounds the sums of drawn weights (c += count * quantum, step by step).
+        if (population === 'drawn' && kind === 'cpu')
+          got.forEach((c, i) => expect(c).toBeCloseTo(counts[i]!, 3));
+        else expect(got, population).toEqual(Array.from(counts));
         total += counts.reduce((s, c) => s + c, 0);
       }
       expect(total).toBeGreaterThan(5000);
@@ -506,8 +545,13 @@ describe('delivery through every kind of connectivity', () => {
       const gpu = await runCounting('webgpu');
       expect(gpu.spikes).toEqual(cpu.spikes);
       const expected = expectedCounts(gpu.spikes);
-      for (const [population, counts] of expected)
-        expect(Array.from(gpu.counts.get(population)!), population).toEqual(Array.from(counts));
+      for (const [population, counts] of expected) {
+        const got = Array.from(gpu.counts.get(population)!);
+        // The float32 sums of drawn weights as the CPU rounds them; the rest exact counts.
+        if (population === 'drawn')
+          expect(got, population).toEqual(Array.from(cpu.counts.get(population)!));
+        else expect(got, population).toEqual(Array.from(counts));
+      }
     },
   );
 });

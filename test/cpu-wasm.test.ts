@@ -5,8 +5,8 @@
  *
  * - The module's sf_exp, sf_log and sf_exprel32 against the JavaScript prelude's, on special
  *   values, the edges of their ranges and a million random float32 bit patterns.
- * - Its Philox-4x32-10, uniform and normal draws and procedural rows against
- *   src/random/philox.ts and connectivity.ts geometricRow.
+ * - Its Philox-4x32-10, uniform and normal draws and procedural rows (with and without drawn
+ *   weights) against src/random/philox.ts and connectivity.ts geometricRow.
  * - Every conformance model (each stdlib neuron, the seed scenarios, the runtime networks) and
  *   every example, at most 100 ms of each: identical spikes, traces and final states.
  * (test/printer.test.ts checks printed expressions the same way, on random expressions.)
@@ -34,6 +34,7 @@ import type { CpuKernelLanguage } from '../src/runtime/cpu-kernels.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { ROOT, compileNetworks } from './golden/cases.js';
+import { drawnWeightsOf } from './support/drawn.js';
 
 type Unary = (x: number) => number;
 
@@ -190,25 +191,43 @@ describe('the WebAssembly Philox, draws and procedural rows', () => {
       expect(exports['uniform']!()).toBe(u32ToUniform01(want[0]));
       expect(exports['normal']!()).toBe(boxMuller(want[0], want[1])[0]);
     }
-    // Procedural rows: the table at byte 1024 (entries, then guide), the counters at byte 65536.
+    // Procedural rows: the table at byte 1024 (entries, then guide, then the knots of drawn
+    // weights), the counters at byte 65536.
     const counters = new Uint32Array(memory.buffer, 65536, 4096);
+    const drawn = [
+      undefined,
+      drawnWeightsOf('normal', 0.6, 0.1, 4000),
+      drawnWeightsOf('uniform', -2, 1, 4000),
+    ];
     for (const p of [0.5, 0.1, 0.02, 0.001]) {
       const table = skipTable(p);
-      const words = new Uint32Array(memory.buffer, 1024, table.entries.length + table.guide.length);
-      words.set(table.entries);
-      words.set(table.guide, table.entries.length);
       const guide = 1024 + 4 * table.entries.length;
-      for (const [j, nPost] of [
-        [0, 4000],
-        [17, 4000],
-        [3, 1],
-        [1234, 999],
-      ] as const) {
-        counters.fill(0);
-        exports['sf_add_geometric']!(1024, guide, 777, j, nPost, 65536);
-        const want = new Uint32Array(4096);
-        geometricRow(table, seed, 777, j, nPost, (i) => (want[i]! += 1));
-        expect(Array.from(counters), `p ${p}, row ${j}`).toEqual(Array.from(want));
+      const knots = guide + 4 * table.guide.length;
+      new Uint32Array(memory.buffer, 1024).set(table.entries);
+      new Uint32Array(memory.buffer, guide).set(table.guide);
+      for (const weights of drawn) {
+        if (weights !== undefined) new Int32Array(memory.buffer, knots).set(weights.knots);
+        for (const [j, nPost] of [
+          [0, 4000],
+          [17, 4000],
+          [3, 1],
+          [1234, 999],
+        ] as const) {
+          counters.fill(0);
+          exports['sf_add_geometric']!(
+            1024,
+            guide,
+            777,
+            j,
+            nPost,
+            65536,
+            weights === undefined ? 0 : knots,
+            weights?.bits ?? 0,
+          );
+          const want = new Uint32Array(4096);
+          geometricRow(table, seed, 777, j, nPost, (i, w) => (want[i]! += w), weights);
+          expect(Array.from(counters), `p ${p}, row ${j}`).toEqual(Array.from(want));
+        }
       }
     }
   });

@@ -1141,8 +1141,8 @@ network N {
     }
   });
 
-  it('weights and delays that vary per synapse need stored connections', () => {
-    const text = `import "stdlib/neurons.spk"
+  describe('procedural projections draw a weight of one draw at each connection, nothing else', () => {
+    const network = (weight: string, delay = '0.1 ms'): string => `import "stdlib/neurons.spk"
 import "stdlib/synapses.spk"
 ${COUNT_SYNAPSE}
 network N {
@@ -1150,14 +1150,38 @@ network N {
   population Y = Lif(10)
   projection P = X -> Y {
     connect fixed_probability(0.5) procedural
-    weight uniform(0.5 nA, 1 nA)
+    weight ${weight}
+    delay ${delay}
     synapse Count
     output CUBA
   }
 }`;
-    expect(() => buildPlan(compileText('procedural_weights', text), 1)).toThrow(
-      /a weight that varies per synapse needs stored connections: remove 'procedural'/,
-    );
+    it.each([
+      ['uniform(0.5 nA, 1 nA)', 1],
+      ['2 nA - 0.5 nA * normal(0, 1)', 12],
+    ])('%s is drawn (knots at 2^%i + 1 quantiles)', (weight, bits) => {
+      const [route] = buildPlan(compileText('procedural_weights', network(weight)), 1).routing
+        .routes;
+      const c = route!.connectivity;
+      expect(c.kind === 'geometric' && c.weights?.bits).toBe(bits);
+    });
+    it.each([
+      ['uniform(0.5 nA, 1 nA) * i', 'this one depends on the indices i or j'],
+      ['uniform(0.5 nA, 1 nA) + normal(0 nA, 1 nA)', 'this one combines several draws'],
+      ['normal(1 nA, 0.1 nA) * normal(1, 0.1)', 'this one combines several draws'],
+      ['1 nA * exp(normal(0, 1))', 'must be a constant plus a constant times one normal'],
+    ])('%s is refused: %s', (weight, reason) => {
+      expect(() => buildPlan(compileText('procedural_weights', network(weight)), 1)).toThrow(
+        new RegExp(
+          `${reason}.*: remove 'procedural' from projection P to store its connections and weights`,
+        ),
+      );
+    });
+    it('delays that vary need stored connections', () => {
+      expect(() =>
+        buildPlan(compileText('procedural_delays', network('1 nA', 'uniform(1 ms, 2 ms)')), 1),
+      ).toThrow(/a delay that varies per synapse needs stored connections: remove 'procedural'/);
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import { InputFileError, InternalError } from '../diagnostics/diagnostic.js';
 import type { Connector } from '../ir/types.js';
 import { streamId } from '../random/philox.js';
 import { PHILOX_RUN_MAX, philoxRun } from '../random/philox-wasm.js';
+import { type DrawnWeights, drawnWeight } from './drawn-weights.js';
 
 /**
  * Connectivity as the delivery kernels see it. `geometric` rows are
@@ -14,8 +15,16 @@ import { PHILOX_RUN_MAX, philoxRun } from '../random/philox-wasm.js';
 export type Connectivity =
   | { readonly kind: 'all' }
   | { readonly kind: 'one' }
-  /** Rows regenerated at every spike by geometric skipping (see `skipTable`). */
-  | { readonly kind: 'geometric'; readonly table: SkipTable; readonly stream: number }
+  /**
+   * Rows regenerated at every spike by geometric skipping (see `skipTable`), with the weight of
+   * each connection drawn again too when it varies (see DrawnWeights).
+   */
+  | {
+      readonly kind: 'geometric';
+      readonly table: SkipTable;
+      readonly stream: number;
+      readonly weights?: DrawnWeights;
+    }
   | { readonly kind: 'rows'; readonly rows: CompressedRows };
 
 /** Targets of each source in one flat array: targets[start[j] .. start[j+1]). Both directions are kept. */
@@ -93,9 +102,10 @@ function countAbove(entries: Uint32Array, from: number, n: number, x: number): n
 
 /**
  * The targets of pre neuron j (local), in ascending order: draw c of row j is
- * word c % 4 of Philox(key (seed, stream), counter (j, c / 4, 1, 0)). The words come in runs
- * of blocks, short at first (many rows end after a few draws) and doubling; `visit` must not
- * draw through philoxRun, whose memory holds the run.
+ * word c % 4 of Philox(key (seed, stream), counter (j, c / 4, 1, 0)). With drawn weights,
+ * `visit` also gets the weight (in quanta) of word c % 4 of counter (j, c / 4, 2, 0), else 1.
+ * The words come in runs of blocks, short at first (many rows end after a few draws) and
+ * doubling; `visit` must not draw through philoxRun, whose memory holds the run.
  */
 export function geometricRow(
   table: SkipTable,
@@ -103,7 +113,8 @@ export function geometricRow(
   stream: number,
   j: number,
   nPost: number,
-  visit: (i: number) => void,
+  visit: (i: number, weight: number) => void,
+  drawn?: DrawnWeights,
 ): void {
   let i = -1;
   for (
@@ -111,11 +122,16 @@ export function geometricRow(
     ;
     first += blocks, blocks = Math.min(2 * blocks, PHILOX_RUN_MAX)
   ) {
+    // The weights' run is copied out before the targets' run reuses the generator's memory.
+    const weightWords =
+      drawn === undefined
+        ? undefined
+        : philoxRun(seed, stream, [j, first, 2, 0], 1, blocks).slice();
     const words = philoxRun(seed, stream, [j, first, 1, 0], 1, blocks);
     for (let w = 0; w < 4 * blocks; w++) {
       i += skipCount(table, words[w]!) + 1;
       if (i >= nPost) return;
-      visit(i);
+      visit(i, weightWords === undefined ? 1 : drawnWeight(drawn!, weightWords[w]!));
     }
   }
 }
@@ -270,7 +286,8 @@ export function buildConnectivity(
     case 'one_to_one':
       return { kind: 'one' };
     case 'fixed_probability': {
-      if (connector.p >= 1) return { kind: 'all' };
+      // Procedural rows stay procedural at p = 1, where drawn weights need the row's draws.
+      if (connector.p >= 1 && !procedural) return { kind: 'all' };
       if (connector.p <= 0) {
         const empty = withInRows(nPost, new Uint32Array(nPre + 1), new Uint32Array(0));
         return { kind: 'rows', rows: empty };
@@ -328,27 +345,30 @@ export function buildConnectivity(
   }
 }
 
-/** Calls `visit` with each post target (local index) of pre neuron j, ascending. */
+/**
+ * Calls `visit` with each post target (local index) of pre neuron j, ascending, and the
+ * connection's drawn weight in quanta (procedural rows with drawn weights) or 1.
+ */
 export function forEachTarget(
   c: Connectivity,
   j: number,
   nPost: number,
   seed: number,
-  visit: (i: number) => void,
+  visit: (i: number, weight: number) => void,
 ): void {
   switch (c.kind) {
     case 'all':
-      for (let i = 0; i < nPost; i++) visit(i);
+      for (let i = 0; i < nPost; i++) visit(i, 1);
       return;
     case 'one':
-      if (j < nPost) visit(j);
+      if (j < nPost) visit(j, 1);
       return;
     case 'geometric':
-      geometricRow(c.table, seed, c.stream, j, nPost, visit);
+      geometricRow(c.table, seed, c.stream, j, nPost, visit, c.weights);
       return;
     case 'rows':
       for (let k = c.rows.outStart[j]!; k < c.rows.outStart[j + 1]!; k++)
-        visit(c.rows.outTargets[k]!);
+        visit(c.rows.outTargets[k]!, 1);
       return;
   }
 }

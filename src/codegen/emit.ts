@@ -215,8 +215,16 @@ export interface DeliverySyntax {
   readonly step: string;
   /** Lines running `body` for every `k` in [from, to). */
   loop(from: string, to: string, body: string, indent: string): string[];
-  /** Lines running `visit(il)` for every post target `il` of pre neuron `jl` (the target's forEachTarget). */
-  forEachTarget(route: Route, visit: (il: string) => string, indent: string): string[];
+  /**
+   * Lines running `visit(il, drawn)` for every post target `il` of pre neuron `jl` (the
+   * target's forEachTarget); `drawn` is the u32 local with the connection's drawn weight in
+   * quanta (procedural rows with drawn weights; see DrawnWeights), else undefined.
+   */
+  forEachTarget(
+    route: Route,
+    visit: (il: string, drawn: string | undefined) => string,
+    indent: string,
+  ): string[];
 }
 
 /** Whether a delivery kernel reads the spiking neuron's index `j` (and its local index `jl`). */
@@ -258,11 +266,11 @@ export function deliveryAdds(
   switch (delivery.targets) {
     case 'post': {
       const weights = layout.dataOf(index).weights;
-      const add = weights === undefined ? '1u' : `sf_conn[${weights}u + k]`;
+      const stored = weights === undefined ? '1u' : `sf_conn[${weights}u + k]`;
       const start = route.projection.postRange.start;
       return syntax.forEachTarget(
         route,
-        (il) => `atomicAdd(&sf_events[${word(`${start}u + ${il}`)}], ${add});`,
+        (il, drawn) => `atomicAdd(&sf_events[${word(`${start}u + ${il}`)}], ${drawn ?? stored});`,
         '  ',
       );
     }

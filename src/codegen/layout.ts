@@ -43,6 +43,20 @@ export interface TraceSlot {
   readonly end: number;
 }
 
+/** Where a procedural route's tables start in the connectivity buffer (words). */
+export interface TableOffsets {
+  /** The skip table's entries and guide (see SkipTable). */
+  readonly entries: number;
+  readonly guide: number;
+  /** The knots of drawn weights (see DrawnWeights), when the weights vary. */
+  readonly knots?: number;
+}
+
+/** The words of signed integers, two's complement, as the u32 connectivity buffer holds them. */
+function asWords(values: Int32Array): Uint32Array {
+  return new Uint32Array(values.buffer, values.byteOffset, values.length);
+}
+
 /**
  * Where everything lives in the flat buffers every backend uses:
  * - state: every kernel's states, structure of arrays (state-major, so a
@@ -53,8 +67,9 @@ export interface TraceSlot {
  *   lists (count, then local indices), slot = step mod slots;
  * - counters: the deliveries' counters (see Counter in network.ts; u32 atomics);
  * - connectivity: stored rows and procedural skip tables (entries, then
- *   guide) of the routes, the deliveries' per-synapse weights and delays,
- *   then the event tables of SpikeTimes sources (row starts, then steps) (u32).
+ *   guide, then drawn weights' knots) of the routes, the deliveries'
+ *   per-synapse weights and delays, then the event tables of SpikeTimes
+ *   sources (row starts, then steps) (u32).
  * Few buffers keep WebGPU compatibility mode happy (limits on bindings).
  */
 export class BufferLayout {
@@ -79,7 +94,7 @@ export class BufferLayout {
   private readonly deliveryData: DeliveryData[] = [];
   /** Word offsets of the placed row arrays, by route index. */
   private readonly rows = new Map<number, Map<RowArray, number>>();
-  private readonly tables = new Map<number, { entries: number; guide: number }>();
+  private readonly tables = new Map<number, TableOffsets>();
   private readonly spikeTimes = new Map<string, SpikeTimeOffsets>();
 
   constructor(
@@ -150,16 +165,18 @@ export class BufferLayout {
         this.rows.set(r.index, placed);
       }
       if (c.kind === 'geometric')
-        this.tables.set(r.index, { entries: at(c.table.entries), guide: at(c.table.guide) });
+        this.tables.set(r.index, {
+          entries: at(c.table.entries),
+          guide: at(c.table.guide),
+          ...(c.weights === undefined ? {} : { knots: at(asWords(c.weights.knots)) }),
+        });
     }
     for (const d of this.deliveries)
       this.deliveryData.push({
         ...(d.weights === undefined
           ? {}
           : {
-              weights: at(
-                new Uint32Array(d.weights.buffer, d.weights.byteOffset, d.weights.length),
-              ),
+              weights: at(asWords(d.weights)),
             }),
         ...(d.delays === undefined ? {} : { delays: at(d.delays) }),
       });
@@ -213,8 +230,8 @@ export class BufferLayout {
     return o;
   }
 
-  /** First words of a procedural route's skip table: its entries and its guide. */
-  tableOffsets(route: number): { readonly entries: number; readonly guide: number } {
+  /** Where a procedural route's tables start (see TableOffsets). */
+  tableOffsets(route: number): TableOffsets {
     const o = this.tables.get(route);
     if (o === undefined) throw new InternalError(`route ${route} has no skip table`);
     return o;

@@ -17,6 +17,7 @@ import type { Span } from '../diagnostics/source.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { type Connectivity, buildConnectivity, storedRows } from './connectivity.js';
 import { quantizeWeights, synapticValues } from './synaptic-values.js';
+import { type DrawnWeights, drawnWeights } from './drawn-weights.js';
 import { parameterValues } from './population.js';
 
 /** A projection as the kernels route it: delays in steps, weights, connectivity, placement. */
@@ -29,7 +30,8 @@ export interface Route {
   /**
    * The weight in internal units when it is the same for every synapse; for
    * merged state with weights that vary, the quantum of `quantizedWeights`
-   * (see quantizeWeights); 1 otherwise (per-synapse state holds its weight).
+   * (see quantizeWeights) or of the procedural rows' drawn weights (see
+   * DrawnWeights); 1 otherwise (per-synapse state holds its weight).
    */
   readonly weight: number;
   readonly connectivity: Connectivity;
@@ -313,6 +315,8 @@ interface RouteDecision {
   readonly constantDelay: number | undefined;
   /** Whether the projection needs its synapses stored one by one (weights, delays or state of their own). */
   readonly perSynapse: boolean;
+  /** The weights a procedural projection draws at each connection, when they vary. */
+  readonly drawn?: DrawnWeights;
 }
 
 /** Where a projection's synapse state lives, or undefined after a diagnostic (what the kernels cannot do). */
@@ -322,10 +326,20 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
   const weightsVary = constantWeight === undefined;
   const delaysVary = constantDelay === undefined;
   const synapse = p.synapse.model;
-  if (p.procedural && (weightsVary || delaysVary)) {
+  const nPre = p.preRange.end - p.preRange.start;
+  const nPost = p.postRange.end - p.postRange.start;
+  if (p.procedural && delaysVary) {
     diagnostics.error(
-      (weightsVary ? p.weight : p.delay!).span,
-      `a ${weightsVary ? 'weight' : 'delay'} that varies per synapse needs stored connections: remove 'procedural' from projection ${p.name}`,
+      p.delay!.span,
+      `a delay that varies per synapse needs stored connections: remove 'procedural' from projection ${p.name}`,
+    );
+    return undefined;
+  }
+  const drawing = p.procedural && weightsVary ? drawnWeights(p.weight, nPre) : undefined;
+  if (drawing !== undefined && 'problem' in drawing) {
+    diagnostics.error(
+      p.weight.span,
+      `${drawing.problem}: remove 'procedural' from projection ${p.name} to store its connections and weights`,
     );
     return undefined;
   }
@@ -349,9 +363,8 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     );
     return undefined;
   }
-  const perSynapse = weightsVary || delaysVary || placement.placement === 'synapse';
-  const nPre = p.preRange.end - p.preRange.start;
-  const nPost = p.postRange.end - p.postRange.start;
+  const perSynapse =
+    (weightsVary && !p.procedural) || delaysVary || placement.placement === 'synapse';
   const stored = storedSynapses(p.connector, p.procedural, perSynapse, nPre, nPost);
   if (stored > MAX_STORED_SYNAPSES) {
     diagnostics.error(
@@ -360,7 +373,13 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     );
     return undefined;
   }
-  return { placement, constantWeight, constantDelay, perSynapse };
+  return {
+    placement,
+    constantWeight,
+    constantDelay,
+    perSynapse,
+    ...(drawing === undefined ? {} : { drawn: drawing.weights }),
+  };
 }
 
 /** One projection's route, or undefined after a diagnostic. */
@@ -372,7 +391,7 @@ function routeProjection(
 ): Route | undefined {
   const decision = decideRoute(p, diagnostics);
   if (decision === undefined) return undefined;
-  const { placement, constantWeight, constantDelay, perSynapse } = decision;
+  const { placement, constantWeight, constantDelay, perSynapse, drawn } = decision;
   const weightsVary = constantWeight === undefined;
   const delaysVary = constantDelay === undefined;
   const nPre = p.preRange.end - p.preRange.start;
@@ -386,7 +405,12 @@ function routeProjection(
     `${network.name}.${p.name}`,
   );
   const rows = perSynapse ? storedRows(built, nPre, nPost) : undefined;
-  const connectivity: Connectivity = rows === undefined ? built : { kind: 'rows', rows };
+  const connectivity: Connectivity =
+    rows !== undefined
+      ? { kind: 'rows', rows }
+      : drawn !== undefined && built.kind === 'geometric'
+        ? { ...built, weights: drawn }
+        : built;
   const base = { projection: p, index, connectivity, placement };
   const delaySteps = delaysVary ? 0 : Math.max(1, stepsIn(constantDelay, network.dt));
   const varyingSteps = delaysVary
@@ -417,6 +441,8 @@ function routeProjection(
   const delays =
     varyingSteps === undefined ? {} : { synapticDelays: Uint32Array.from(varyingSteps) };
   if (!weightsVary) return { ...base, delaySteps, weight: constantWeight, ...delays };
+  // The kernels draw procedural weights at each spike: nothing is computed per synapse here.
+  if (drawn !== undefined) return { ...base, delaySteps, weight: drawn.quantum };
   const synapticWeights = synapticValues(
     p.weight,
     rows!,
@@ -456,6 +482,7 @@ function deliveriesOf(network: Network, r: Route): Delivery[] {
   switch (r.placement.placement) {
     case 'post': {
       const weights = r.quantizedWeights;
+      const drawn = r.connectivity.kind === 'geometric' && r.connectivity.weights !== undefined;
       return [
         {
           ...fromPre,
@@ -464,7 +491,7 @@ function deliveriesOf(network: Network, r: Route): Delivery[] {
             name: `count${r.index}`,
             size: postSize,
             slots,
-            signed: weights !== undefined,
+            signed: weights !== undefined || drawn,
           },
           ...(weights === undefined ? {} : { weights }),
         },

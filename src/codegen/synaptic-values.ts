@@ -8,6 +8,34 @@ import type { CompressedRows } from './connectivity.js';
 import * as S from '../symbolic/expr.js';
 import { simplify } from '../symbolic/simplify.js';
 
+/** A standard draw of a weight or delay expression: symbol `name` in its symbolic form. */
+export interface StandardDraw {
+  readonly name: string;
+  readonly distribution: 'normal' | 'uniform';
+}
+
+/**
+ * A weight or delay expression in symbolic form, simplified, with each random call replaced by
+ * its affine map of a standard draw (`@draw<k>`, numbered in order): normal(a, b) is
+ * a + b * N(0, 1) and uniform(a, b) is a + (b - a) * U[0, 1).
+ */
+export function withStandardDraws(e: Expr): {
+  readonly value: S.Expr;
+  readonly draws: readonly StandardDraw[];
+} {
+  const draws: StandardDraw[] = [];
+  const hook = (x: Expr): S.Expr | undefined => {
+    if (x.kind !== 'random') return undefined;
+    const draw = S.sym(`@draw${draws.length}`);
+    draws.push({ name: `@draw${draws.length}`, distribution: x.distribution });
+    const [a, b] = x.args.map((y) => toSymbolic(y, { hook })) as [S.Expr, S.Expr];
+    return x.distribution === 'normal'
+      ? S.add(a, S.mul(b, draw))
+      : S.add(a, S.mul(S.sub(b, a), draw));
+  };
+  return { value: simplify(toSymbolic(e, { hook })), draws };
+}
+
 /**
  * The value of a weight or delay expression for each synapse of stored rows,
  * computed once on the host in float64 and handed to every backend. `i` and
@@ -23,17 +51,7 @@ export function synapticValues(
   key: string,
 ): Float64Array {
   const count = rows.outTargets.length;
-  const draws: { readonly name: string; readonly distribution: 'normal' | 'uniform' }[] = [];
-  const hook = (x: Expr): S.Expr | undefined => {
-    if (x.kind !== 'random') return undefined;
-    const draw = S.sym(`@draw${draws.length}`);
-    draws.push({ name: `@draw${draws.length}`, distribution: x.distribution });
-    const [a, b] = x.args.map((y) => toSymbolic(y, { hook })) as [S.Expr, S.Expr];
-    return x.distribution === 'normal'
-      ? S.add(a, S.mul(b, draw))
-      : S.add(a, S.mul(S.sub(b, a), draw));
-  };
-  const value = simplify(toSymbolic(e, { hook }));
+  const { value, draws } = withStandardDraws(e);
   const values = new Float64Array(count);
   if (freeSymbols(value).size === 0) return values.fill(evaluate(value, {}));
   const stream = streamId(key);

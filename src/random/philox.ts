@@ -65,6 +65,11 @@ function mulhi(mHi: number, mLo: number, b: number): number {
   return Math.floor((mHi * b + Math.floor((mLo * b) / 65536)) / 65536);
 }
 
+/** High 32 bits of the 64-bit product of two u32s (CUDA's `__umulhi`). */
+export function mulhi32(a: U32, b: U32): U32 {
+  return mulhi(a >>> 16, a & 0xffff, b);
+}
+
 /**
  * Philox-4x32 with 10 rounds: the Random123 `philox4x32(ctr, key)` with its default round
  * count, matching Random123's known-answer vectors bit for bit.

@@ -5,7 +5,7 @@ import type { BufferLayout } from '../codegen/layout.js';
  * Step 1 of language.md's step in JavaScript, for the JavaScript kernels: word for word what
  * the delivery kernels do (emit.ts deliveryAdds; WebAssembly: wasm/delivery.ts). Each spike
  * emitted ringDelay steps ago adds to its delivery's counter (1, or the synapse's integer
- * weight, in the row of its arrival step). Then this step's ring slots are emptied for the
+ * weight, stored or drawn, in the row of its arrival step). Then this step's ring slots are emptied for the
  * spikes about to be emitted.
  */
 export function deliverInJs(
@@ -36,8 +36,8 @@ export function deliverInJs(
       switch (delivery.targets) {
         case 'post':
           if (rows === undefined)
-            forEachTarget(route.connectivity, jl, nPost, seed, (i) => {
-              events[postBase + i]! += 1;
+            forEachTarget(route.connectivity, jl, nPost, seed, (i, weight) => {
+              events[postBase + i]! += weight;
             });
           else {
             // The hot loop of a CPU run: no closure call per synapse in the common case.

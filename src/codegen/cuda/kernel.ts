@@ -118,28 +118,45 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
   };
 }
 
-/** Statements that call `visit(il)` for each post target of pre neuron `jl`; the same draws as connectivity.ts. */
+/**
+ * Statements that call `visit(il, drawn)` for each post target of pre neuron `jl` (see
+ * DeliverySyntax.forEachTarget); the same draws as connectivity.ts.
+ */
 function forEachTarget(
   c: Connectivity,
   layout: BufferLayout,
   route: Route,
-  visit: (il: string) => string,
+  visit: (il: string, drawn: string | undefined) => string,
   indent: string,
 ): string[] {
   const nPost = route.projection.postRange.end - route.projection.postRange.start;
   switch (c.kind) {
     case 'all':
-      return [`${indent}for (unsigned il = 0u; il < ${nPost}u; il++) ${visit('il')}`];
+      return [`${indent}for (unsigned il = 0u; il < ${nPost}u; il++) ${visit('il', undefined)}`];
     case 'one':
-      return [`${indent}if (jl < ${nPost}u) ${visit('jl')}`];
+      return [`${indent}if (jl < ${nPost}u) ${visit('jl', undefined)}`];
     case 'geometric': {
       const table = layout.tableOffsets(route.index);
+      const bits = c.weights?.bits;
+      const plain = table.knots === undefined || bits === undefined;
+      const philox = (purpose: number): string =>
+        `sf_philox4x32_10(make_uint4(jl, c >> 2u, ${purpose}u, 0u), make_uint2(SF_SEED, ${c.stream}u))`;
+      const word = (v: string): string =>
+        `(c & 3u) == 0u ? ${v}.x : (c & 3u) == 1u ? ${v}.y : (c & 3u) == 2u ? ${v}.z : ${v}.w`;
       return [
         `${indent}int next = -1;`,
         `${indent}uint4 words = make_uint4(0u, 0u, 0u, 0u);`,
+        ...(plain ? [] : [`${indent}uint4 weight_words = make_uint4(0u, 0u, 0u, 0u);`]),
         `${indent}for (unsigned c = 0u;; c++) {`,
-        `${indent}  if ((c & 3u) == 0u) words = sf_philox4x32_10(make_uint4(jl, c >> 2u, 1u, 0u), make_uint2(SF_SEED, ${c.stream}u));`,
-        `${indent}  const unsigned x = (c & 3u) == 0u ? words.x : (c & 3u) == 1u ? words.y : (c & 3u) == 2u ? words.z : words.w;`,
+        ...(plain
+          ? [`${indent}  if ((c & 3u) == 0u) words = ${philox(1)};`]
+          : [
+              `${indent}  if ((c & 3u) == 0u) {`,
+              `${indent}    words = ${philox(1)};`,
+              `${indent}    weight_words = ${philox(2)};`,
+              `${indent}  }`,
+            ]),
+        `${indent}  const unsigned x = ${word('words')};`,
         // The guide bounds the search (connectivity.ts SkipTable).
         `${indent}  const unsigned bucket = ${table.guide}u + (x >> ${32 - SKIP_GUIDE_BITS}u);`,
         `${indent}  unsigned lo = sf_conn[bucket + 1u], hi = sf_conn[bucket];`,
@@ -150,7 +167,15 @@ function forEachTarget(
         `${indent}  next += (int)lo + 1;`,
         `${indent}  if (next >= ${nPost}) break;`,
         `${indent}  const unsigned il = (unsigned)next;`,
-        `${indent}  ${visit('il')}`,
+        ...(plain
+          ? [`${indent}  ${visit('il', undefined)}`]
+          : [
+              // drawn-weights.ts drawnWeight: interpolation between two knots, in integers.
+              `${indent}  const unsigned wx = ${word('weight_words')};`,
+              `${indent}  const unsigned knot = ${table.knots}u + (wx >> ${32 - bits}u);`,
+              `${indent}  const unsigned w = sf_conn[knot] + __umulhi(wx << ${bits}u, sf_conn[knot + 1u] - sf_conn[knot]);`,
+              `${indent}  ${visit('il', 'w')}`,
+            ]),
         `${indent}}`,
       ];
     }
@@ -160,7 +185,7 @@ function forEachTarget(
       return [
         `${indent}for (unsigned k = sf_conn[${outStart}u + jl]; k < sf_conn[${outStart}u + jl + 1u]; k++) {`,
         `${indent}  const unsigned il = sf_conn[${outTargets}u + k];`,
-        `${indent}  ${visit('il')}`,
+        `${indent}  ${visit('il', undefined)}`,
         `${indent}}`,
       ];
     }

@@ -192,7 +192,7 @@ function postAdds(
       const table = layout.tableOffsets(route.index);
       const base = plan.events + 4 * (layout.counter(delivery.counter.name).offset + first);
       return [
-        `(call $sf_add_geometric ${i32(plan.conn + 4 * table.entries)} ${i32(plan.conn + 4 * table.guide)} ${i32(c.stream)} ${get('sf_jl')} ${i32(nPost)} ${i32(base)})`,
+        `(call $sf_add_geometric ${i32(plan.conn + 4 * table.entries)} ${i32(plan.conn + 4 * table.guide)} ${i32(c.stream)} ${get('sf_jl')} ${i32(nPost)} ${i32(base)} ${i32(table.knots === undefined ? 0 : plan.conn + 4 * table.knots)} ${i32(c.weights?.bits ?? 0)})`,
       ];
     }
     case 'rows': {

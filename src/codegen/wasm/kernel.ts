@@ -367,7 +367,8 @@ export const THREAD_IMPORT_DECLARATIONS = [
  * network's seed in its key, writing its four words to this thread's bytes at `$sf_scratch`; the
  * uniform and normal draws of philox.ts (u32ToUniform01, boxMuller's first value, whose log,
  * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
- * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter.
+ * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter, or
+ * with drawn weights (`$knots` not 0) the connection's weight (drawnWeight of drawn-weights.ts).
  */
 export function randomFunctions(seed: number): string {
   const word = (k: number): string => `(i32.load offset=${4 * k} ${SCRATCH})`;
@@ -410,11 +411,19 @@ export function randomFunctions(seed: number): string {
 
 (func $sf_add_geometric (export "sf_add_geometric")
   (param $table i32) (param $guide i32) (param $stream i32) (param $j i32) (param $n i32) (param $base i32)
+  (param $knots i32) (param $bits i32)
   (local $i i32) (local $c i32) (local $x i32) (local $from i32) (local $at i32) (local $half i32) (local $size i32)
+  (local $weight i32)
   (local.set $i (i32.const -1))
+  (local.set $weight (i32.const 1))
   (loop $draw
     (if (i32.eqz (i32.and (local.get $c) (i32.const 3)))
-      (then (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
+      (then
+        ;; drawn weights: their block (counter word 2) kept 16 bytes on, before the targets' block
+        (if (local.get $knots) (then
+          (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 2) (local.get $stream))
+          (v128.store offset=16 ${SCRATCH} (v128.load ${SCRATCH}))))
+        (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
     (local.set $x (i32.load (i32.add ${SCRATCH} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
     ;; how many entries of the decreasing table exceed x (skipCount): those before guide[b + 1]
     ;; do, those from guide[b] on do not (b: the top bits of x), the ones between are searched
@@ -438,8 +447,18 @@ export function randomFunctions(seed: number): string {
           (else (i32.const 0)))))))
     (if (i32.lt_s (local.get $i) (local.get $n))
       (then
+        (if (local.get $knots) (then
+          ;; drawnWeight of drawn-weights.ts: knots[b] + mulhi(x << bits, knots[b + 1] - knots[b])
+          (local.set $x (i32.load offset=16 (i32.add ${SCRATCH} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
+          (local.set $at (i32.add (local.get $knots) (i32.shl (i32.shr_u (local.get $x) (i32.sub (i32.const 32) (local.get $bits))) (i32.const 2))))
+          (local.set $weight (i32.add (i32.load (local.get $at))
+            (i32.wrap_i64 (i64.shr_u
+              (i64.mul
+                (i64.extend_i32_u (i32.shl (local.get $x) (local.get $bits)))
+                (i64.extend_i32_u (i32.sub (i32.load offset=4 (local.get $at)) (i32.load (local.get $at)))))
+              (i64.const 32)))))))
         (local.set $at (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
-        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (local.get $weight)))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $draw)))))`;
 }

@@ -46,12 +46,15 @@ export function spikeListBase(layout: BufferLayout): number {
   return layout.ringWords + layout.countWords;
 }
 
-/** Statements that loop over the post targets of pre neuron `jl` (local), calling `visit(il)`. */
+/**
+ * Statements that loop over the post targets of pre neuron `jl` (local), calling `visit(il,
+ * drawn)` (see DeliverySyntax.forEachTarget).
+ */
 function forEachTarget(
   c: Connectivity,
   layout: BufferLayout,
   route: Route,
-  visit: (il: string) => string,
+  visit: (il: string, drawn: string | undefined) => string,
   indent: string,
 ): string[] {
   const p = route.projection;
@@ -60,20 +63,30 @@ function forEachTarget(
     case 'all':
       return [
         `${indent}for (var il = 0u; il < ${nPost}u; il++) {`,
-        `${indent}  ${visit('il')}`,
+        `${indent}  ${visit('il', undefined)}`,
         `${indent}}`,
       ];
     case 'one':
-      return [`${indent}if (jl < ${nPost}u) {`, `${indent}  ${visit('jl')}`, `${indent}}`];
+      return [
+        `${indent}if (jl < ${nPost}u) {`,
+        `${indent}  ${visit('jl', undefined)}`,
+        `${indent}}`,
+      ];
     case 'geometric': {
-      // Same draws and binary search as connectivity.ts geometricRow.
+      // Same draws, binary search and weights as connectivity.ts geometricRow.
       const table = layout.tableOffsets(route.index);
+      const bits = c.weights?.bits;
+      const philox = (purpose: number): string =>
+        `sf_philox4x32_10(vec4<u32>(jl, c >> 2u, ${purpose}u, 0u), vec2<u32>(SF_SEED, ${c.stream}u))`;
+      const plain = table.knots === undefined || bits === undefined;
       return [
         `${indent}var sf_next: i32 = -1;`,
         `${indent}var sf_words = vec4<u32>(0u, 0u, 0u, 0u);`,
+        ...(plain ? [] : [`${indent}var sf_weight_words = vec4<u32>(0u, 0u, 0u, 0u);`]),
         `${indent}for (var c = 0u; ; c++) {`,
         `${indent}  if ((c & 3u) == 0u) {`,
-        `${indent}    sf_words = sf_philox4x32_10(vec4<u32>(jl, c >> 2u, 1u, 0u), vec2<u32>(SF_SEED, ${c.stream}u));`,
+        `${indent}    sf_words = ${philox(1)};`,
+        ...(plain ? [] : [`${indent}    sf_weight_words = ${philox(2)};`]),
         `${indent}  }`,
         `${indent}  let x = sf_words[c & 3u];`,
         // The guide bounds the search (connectivity.ts SkipTable).
@@ -93,7 +106,15 @@ function forEachTarget(
         `${indent}    break;`,
         `${indent}  }`,
         `${indent}  let il = u32(sf_next);`,
-        `${indent}  ${visit('il')}`,
+        ...(plain
+          ? [`${indent}  ${visit('il', undefined)}`]
+          : [
+              // drawn-weights.ts drawnWeight: interpolation between two knots, in integers.
+              `${indent}  let sf_x = sf_weight_words[c & 3u];`,
+              `${indent}  let sf_knot = ${table.knots}u + (sf_x >> ${32 - bits}u);`,
+              `${indent}  let sf_w = sf_conn[sf_knot] + sf_mulhi32(sf_x << ${bits}u, sf_conn[sf_knot + 1u] - sf_conn[sf_knot]);`,
+              `${indent}  ${visit('il', 'sf_w')}`,
+            ]),
         `${indent}}`,
       ];
     }
@@ -103,7 +124,7 @@ function forEachTarget(
       return [
         `${indent}for (var k = sf_conn[${outStart}u + jl]; k < sf_conn[${outStart}u + jl + 1u]; k++) {`,
         `${indent}  let il = sf_conn[${outTargets}u + k];`,
-        `${indent}  ${visit('il')}`,
+        `${indent}  ${visit('il', undefined)}`,
         `${indent}}`,
       ];
     }

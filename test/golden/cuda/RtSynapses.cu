@@ -4,7 +4,7 @@
 // Compile without --use_fast_math: the exprel formula needs an accurate logf.
 typedef float sf_real;
 #define SF_SEED 5u
-#define SF_SPIKE_LIST 4546u
+#define SF_SPIKE_LIST 4646u
 
 constexpr unsigned int sf_PHILOX_M0 = 0xd2511f53u;
 constexpr unsigned int sf_PHILOX_M1 = 0xcd9e8d57u;
@@ -65,11 +65,44 @@ extern "C" __global__ void deliver_0(sf_real* __restrict__ sf_state, unsigned* _
   const unsigned jl = j - 0u;
   for (unsigned k = sf_conn[0u + jl]; k < sf_conn[0u + jl + 1u]; k++) {
     const unsigned il = sf_conn[201u + k];
-    atomicAdd(&sf_events[1408u + ((sf_step + sf_conn[5739u + k] - 1u) % 20u) * 100u + 0u + il], sf_conn[3631u + k]);
+    atomicAdd(&sf_events[1408u + ((sf_step + sf_conn[11071u + k] - 1u) % 20u) * 100u + 0u + il], sf_conn[8963u + k]);
   }
 }
 
 extern "C" __global__ void deliver_1(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
+  // projection D: spikes of X from 1 step(s) ago to N
+  const unsigned sf_slot = 0u + ((sf_step + 5u) % 6u) * 201u;
+  const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (sf_k >= sf_events[sf_slot]) return;
+  const unsigned j = sf_events[sf_slot + 1u + sf_k];
+  if (!(j >= 100u)) return;
+  const unsigned jl = j - 100u;
+  int next = -1;
+  uint4 words = make_uint4(0u, 0u, 0u, 0u);
+  uint4 weight_words = make_uint4(0u, 0u, 0u, 0u);
+  for (unsigned c = 0u;; c++) {
+    if ((c & 3u) == 0u) {
+      words = sf_philox4x32_10(make_uint4(jl, c >> 2u, 1u, 0u), make_uint2(SF_SEED, 292900693u));
+      weight_words = sf_philox4x32_10(make_uint4(jl, c >> 2u, 2u, 0u), make_uint2(SF_SEED, 292900693u));
+    }
+    const unsigned x = (c & 3u) == 0u ? words.x : (c & 3u) == 1u ? words.y : (c & 3u) == 2u ? words.z : words.w;
+    const unsigned bucket = 2519u + (x >> 22u);
+    unsigned lo = sf_conn[bucket + 1u], hi = sf_conn[bucket];
+    while (lo < hi) {
+      const unsigned mid = (lo + hi) >> 1;
+      if (x < sf_conn[2309u + mid]) lo = mid + 1u; else hi = mid;
+    }
+    next += (int)lo + 1;
+    if (next >= 100) break;
+    const unsigned il = (unsigned)next;
+    const unsigned wx = (c & 3u) == 0u ? weight_words.x : (c & 3u) == 1u ? weight_words.y : (c & 3u) == 2u ? weight_words.z : weight_words.w;
+    const unsigned knot = 3544u + (wx >> 20u);
+    const unsigned w = sf_conn[knot] + __umulhi(wx << 12u, sf_conn[knot + 1u] - sf_conn[knot]);
+    atomicAdd(&sf_events[3408u + 0u + il], w);
+  }
+}
+
+extern "C" __global__ void deliver_2(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection S: spikes of X from 5 step(s) ago to their own pre-synaptic state
   const unsigned sf_slot = 0u + ((sf_step + 1u) % 6u) * 201u;
   const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
@@ -77,27 +110,27 @@ extern "C" __global__ void deliver_1(sf_real* __restrict__ sf_state, unsigned* _
   const unsigned j = sf_events[sf_slot + 1u + sf_k];
   if (!(j < 100u)) return;
   const unsigned jl = j - 0u;
-  atomicAdd(&sf_events[3408u + jl], 1u);
+  atomicAdd(&sf_events[3508u + jl], 1u);
 }
 
-extern "C" __global__ void deliver_2(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
+extern "C" __global__ void deliver_3(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection P: spikes of N from 1 step(s) ago to their synapses
   const unsigned sf_slot = 1206u + ((sf_step + 1u) % 2u) * 101u;
   const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_k >= sf_events[sf_slot]) return;
   const unsigned j = sf_events[sf_slot + 1u + sf_k];
   const unsigned jl = j - 0u;
-  for (unsigned k = sf_conn[2910u + jl]; k < sf_conn[2910u + jl + 1u]; k++) atomicAdd(&sf_events[3508u + k], 1u);
+  for (unsigned k = sf_conn[8242u + jl]; k < sf_conn[8242u + jl + 1u]; k++) atomicAdd(&sf_events[3608u + k], 1u);
 }
 
-extern "C" __global__ void deliver_3(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
+extern "C" __global__ void deliver_4(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection P: spikes of N from 1 step(s) ago to the synapses that end on them (on_post)
   const unsigned sf_slot = 1206u + ((sf_step + 1u) % 2u) * 101u;
   const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_k >= sf_events[sf_slot]) return;
   const unsigned j = sf_events[sf_slot + 1u + sf_k];
   const unsigned jl = j - 0u;
-  for (unsigned k = sf_conn[3011u + jl]; k < sf_conn[3011u + jl + 1u]; k++) atomicAdd(&sf_events[4027u + sf_conn[3112u + k]], 1u);
+  for (unsigned k = sf_conn[8343u + jl]; k < sf_conn[8343u + jl + 1u]; k++) atomicAdd(&sf_events[4127u + sf_conn[8444u + k]], 1u);
 }
 
 extern "C" __global__ void clear_rings(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
@@ -105,14 +138,14 @@ extern "C" __global__ void clear_rings(sf_real* __restrict__ sf_state, unsigned*
   sf_events[1206u + (sf_step % 2u) * 101u] = 0u;
 }
 
-extern "C" __global__ void step__pre1(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
+extern "C" __global__ void step__pre2(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   const unsigned sf_i = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_i >= 100u) return;
   const sf_real u = sf_state[0u + sf_i];
   const sf_real x = sf_state[100u + sf_i];
   sf_real u_in = u;
   sf_real x_in = x;
-  const sf_real pre_arrived = (sf_real)atomicExch(&sf_events[3408u + sf_i], 0u);
+  const sf_real pre_arrived = (sf_real)atomicExch(&sf_events[3508u + sf_i], 0u);
   if (pre_arrived > 0.5f) {
     u_in = u_in + 0.15f * (1.0f - u_in);
     x_in = x_in - u_in * x_in;
@@ -131,7 +164,7 @@ extern "C" __global__ void step__pre1(sf_real* __restrict__ sf_state, unsigned* 
   if (sf_i < 5u) sf_record[sf_chunk_step * 20u + 15u + sf_i - 0u] = u_next;
 }
 
-extern "C" __global__ void step__synapse2(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
+extern "C" __global__ void step__synapse3(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   const unsigned sf_i = blockIdx.x * blockDim.x + threadIdx.x;
   if (sf_i >= 519u) return;
   const sf_real g = sf_state[300u + sf_i];
@@ -144,13 +177,13 @@ extern "C" __global__ void step__synapse2(sf_real* __restrict__ sf_state, unsign
   sf_real apre_in = apre;
   sf_real apost_in = apost;
   sf_real w_in = w;
-  const sf_real pre_arrived = (sf_real)atomicExch(&sf_events[3508u + sf_i], 0u);
+  const sf_real pre_arrived = (sf_real)atomicExch(&sf_events[3608u + sf_i], 0u);
   if (pre_arrived > 0.5f) {
     g_in = g_in + w_in * s_in;
     apre_in = apre_in + 0.01f;
     s_in = fminf(fmaxf(apost_in + s_in, 0.0f), 1.0f);
   }
-  const sf_real post_spiked = (sf_real)atomicExch(&sf_events[4027u + sf_i], 0u);
+  const sf_real post_spiked = (sf_real)atomicExch(&sf_events[4127u + sf_i], 0u);
   if (post_spiked > 0.5f) {
     apost_in = apost_in - 0.0105f;
     s_in = fminf(fmaxf(apre_in + s_in, 0.0f), 1.0f);
@@ -201,22 +234,23 @@ extern "C" __global__ void step_N(sf_real* __restrict__ sf_state, unsigned* __re
   const sf_real syn0_g = sf_state[3514u + sf_i];
   const sf_real refractory = sf_state[3614u + sf_i];
   const sf_real count0 = (sf_real)(int)atomicExch(&sf_events[1408u + (sf_step % 20u) * 100u + sf_i], 0u);
+  const sf_real count1 = (sf_real)(int)atomicExch(&sf_events[3408u + sf_i], 0u);
   sf_real stimulus = 5.0f;
-  sf_real syn0_g_in = syn0_g + 2.3841858e-7f * count0;
+  sf_real syn0_g_in = syn0_g + 2.3841858e-7f * count0 + 9.536743e-7f * count1;
   sf_real syn0_g_in_next = 0.9801987f * syn0_g_in;
   sf_real syn0_g_next = syn0_g_in_next;
   sf_real syn0_delivered = syn0_g_next;
-  sf_real gather1 = 0;
-  if (sf_i < 100u) {
-    const unsigned il = sf_i - 0u;
-    for (unsigned k = sf_conn[2309u + il]; k < sf_conn[2309u + il + 1u]; k++) gather1 = gather1 + sf_state[200u + sf_conn[2410u + k]];
-  }
   sf_real gather2 = 0;
   if (sf_i < 100u) {
     const unsigned il = sf_i - 0u;
-    for (unsigned k = sf_conn[3011u + il]; k < sf_conn[3011u + il + 1u]; k++) gather2 = gather2 + sf_state[2895u + sf_conn[3112u + k]];
+    for (unsigned k = sf_conn[7641u + il]; k < sf_conn[7641u + il + 1u]; k++) gather2 = gather2 + sf_state[200u + sf_conn[7742u + k]];
   }
-  sf_real I = gather2 + stimulus + syn0_delivered + 20.0f * gather1;
+  sf_real gather3 = 0;
+  if (sf_i < 100u) {
+    const unsigned il = sf_i - 0u;
+    for (unsigned k = sf_conn[8343u + il]; k < sf_conn[8343u + il + 1u]; k++) gather3 = gather3 + sf_state[2895u + sf_conn[8444u + k]];
+  }
+  sf_real I = gather3 + stimulus + syn0_delivered + 20.0f * gather2;
   sf_real V_next = V + 0.009950167f * (I - (V + 65.0f));
   sf_real refractory_next = refractory;
   if (refractory > 0.5f) {

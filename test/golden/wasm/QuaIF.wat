@@ -122,11 +122,19 @@
 
 (func $sf_add_geometric (export "sf_add_geometric")
   (param $table i32) (param $guide i32) (param $stream i32) (param $j i32) (param $n i32) (param $base i32)
+  (param $knots i32) (param $bits i32)
   (local $i i32) (local $c i32) (local $x i32) (local $from i32) (local $at i32) (local $half i32) (local $size i32)
+  (local $weight i32)
   (local.set $i (i32.const -1))
+  (local.set $weight (i32.const 1))
   (loop $draw
     (if (i32.eqz (i32.and (local.get $c) (i32.const 3)))
-      (then (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
+      (then
+        ;; drawn weights: their block (counter word 2) kept 16 bytes on, before the targets' block
+        (if (local.get $knots) (then
+          (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 2) (local.get $stream))
+          (v128.store offset=16 (global.get $sf_scratch) (v128.load (global.get $sf_scratch)))))
+        (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
     (local.set $x (i32.load (i32.add (global.get $sf_scratch) (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
     ;; how many entries of the decreasing table exceed x (skipCount): those before guide[b + 1]
     ;; do, those from guide[b] on do not (b: the top bits of x), the ones between are searched
@@ -150,8 +158,18 @@
           (else (i32.const 0)))))))
     (if (i32.lt_s (local.get $i) (local.get $n))
       (then
+        (if (local.get $knots) (then
+          ;; drawnWeight of drawn-weights.ts: knots[b] + mulhi(x << bits, knots[b + 1] - knots[b])
+          (local.set $x (i32.load offset=16 (i32.add (global.get $sf_scratch) (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
+          (local.set $at (i32.add (local.get $knots) (i32.shl (i32.shr_u (local.get $x) (i32.sub (i32.const 32) (local.get $bits))) (i32.const 2))))
+          (local.set $weight (i32.add (i32.load (local.get $at))
+            (i32.wrap_i64 (i64.shr_u
+              (i64.mul
+                (i64.extend_i32_u (i32.shl (local.get $x) (local.get $bits)))
+                (i64.extend_i32_u (i32.sub (i32.load offset=4 (local.get $at)) (i32.load (local.get $at)))))
+              (i64.const 32)))))))
         (local.set $at (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
-        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (local.get $weight)))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $draw)))))
 (func $sf_deliver (export "sf_deliver") (param $sf_step i32)

@@ -16,7 +16,7 @@ struct SfStepInfo {
 @group(0) @binding(4) var<storage, read> sf_conn: array<u32>;
 
 const SF_SEED: u32 = 5u;
-const SF_SPIKE_LIST: u32 = 4546u;
+const SF_SPIKE_LIST: u32 = 4646u;
 
 const sf_PHILOX_M0: u32 = 0xd2511f53u;
 const sf_PHILOX_M1: u32 = 0xcd9e8d57u;
@@ -90,12 +90,56 @@ fn deliver_0(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   let jl = j - 0u;
   for (var k = sf_conn[0u + jl]; k < sf_conn[0u + jl + 1u]; k++) {
     let il = sf_conn[201u + k];
-    atomicAdd(&sf_events[1408u + ((sf_info.step + sf_conn[5739u + k] - 1u) % 20u) * 100u + 0u + il], sf_conn[3631u + k]);
+    atomicAdd(&sf_events[1408u + ((sf_info.step + sf_conn[11071u + k] - 1u) % 20u) * 100u + 0u + il], sf_conn[8963u + k]);
   }
 }
 
 @compute @workgroup_size(64)
 fn deliver_1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
+  // projection D: spikes of X from 1 step(s) ago to N
+  let sf_slot = 0u + ((sf_info.step + 5u) % 6u) * 201u;
+  if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
+    return;
+  }
+  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);
+  if (!(j >= 100u)) {
+    return;
+  }
+  let jl = j - 100u;
+  var sf_next: i32 = -1;
+  var sf_words = vec4<u32>(0u, 0u, 0u, 0u);
+  var sf_weight_words = vec4<u32>(0u, 0u, 0u, 0u);
+  for (var c = 0u; ; c++) {
+    if ((c & 3u) == 0u) {
+      sf_words = sf_philox4x32_10(vec4<u32>(jl, c >> 2u, 1u, 0u), vec2<u32>(SF_SEED, 292900693u));
+      sf_weight_words = sf_philox4x32_10(vec4<u32>(jl, c >> 2u, 2u, 0u), vec2<u32>(SF_SEED, 292900693u));
+    }
+    let x = sf_words[c & 3u];
+    let bucket = 2519u + (x >> 22u);
+    var lo = sf_conn[bucket + 1u];
+    var hi = sf_conn[bucket];
+    while (lo < hi) {
+      let mid = (lo + hi) >> 1u;
+      if (x < sf_conn[2309u + mid]) {
+        lo = mid + 1u;
+      } else {
+        hi = mid;
+      }
+    }
+    sf_next = sf_next + i32(lo) + 1;
+    if (sf_next >= 100) {
+      break;
+    }
+    let il = u32(sf_next);
+    let sf_x = sf_weight_words[c & 3u];
+    let sf_knot = 3544u + (sf_x >> 20u);
+    let sf_w = sf_conn[sf_knot] + sf_mulhi32(sf_x << 12u, sf_conn[sf_knot + 1u] - sf_conn[sf_knot]);
+    atomicAdd(&sf_events[3408u + 0u + il], sf_w);
+  }
+}
+
+@compute @workgroup_size(64)
+fn deliver_2(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   // projection S: spikes of X from 5 step(s) ago to their own pre-synaptic state
   let sf_slot = 0u + ((sf_info.step + 1u) % 6u) * 201u;
   if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
@@ -106,11 +150,11 @@ fn deliver_1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
     return;
   }
   let jl = j - 0u;
-  atomicAdd(&sf_events[3408u + jl], 1u);
+  atomicAdd(&sf_events[3508u + jl], 1u);
 }
 
 @compute @workgroup_size(64)
-fn deliver_2(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
+fn deliver_3(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   // projection P: spikes of N from 1 step(s) ago to their synapses
   let sf_slot = 1206u + ((sf_info.step + 1u) % 2u) * 101u;
   if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
@@ -118,13 +162,13 @@ fn deliver_2(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   }
   let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);
   let jl = j - 0u;
-  for (var k = sf_conn[2910u + jl]; k < sf_conn[2910u + jl + 1u]; k++) {
-    atomicAdd(&sf_events[3508u + k], 1u);
+  for (var k = sf_conn[8242u + jl]; k < sf_conn[8242u + jl + 1u]; k++) {
+    atomicAdd(&sf_events[3608u + k], 1u);
   }
 }
 
 @compute @workgroup_size(64)
-fn deliver_3(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
+fn deliver_4(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   // projection P: spikes of N from 1 step(s) ago to the synapses that end on them (on_post)
   let sf_slot = 1206u + ((sf_info.step + 1u) % 2u) * 101u;
   if (sf_gid.x >= atomicLoad(&sf_events[sf_slot])) {
@@ -132,8 +176,8 @@ fn deliver_3(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   }
   let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);
   let jl = j - 0u;
-  for (var k = sf_conn[3011u + jl]; k < sf_conn[3011u + jl + 1u]; k++) {
-    atomicAdd(&sf_events[4027u + sf_conn[3112u + k]], 1u);
+  for (var k = sf_conn[8343u + jl]; k < sf_conn[8343u + jl + 1u]; k++) {
+    atomicAdd(&sf_events[4127u + sf_conn[8444u + k]], 1u);
   }
 }
 
@@ -144,7 +188,7 @@ fn clear_rings() {
 }
 
 @compute @workgroup_size(64)
-fn step__pre1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
+fn step__pre2(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   let sf_i = sf_gid.x;
   if (sf_i >= 100u) {
     return;
@@ -153,7 +197,7 @@ fn step__pre1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   let x = sf_state[100u + sf_i];
   var u_in: f32 = u;
   var x_in: f32 = x;
-  let pre_arrived = f32(atomicExchange(&sf_events[3408u + sf_i], 0u));
+  let pre_arrived = f32(atomicExchange(&sf_events[3508u + sf_i], 0u));
   if (pre_arrived > 0.5f) {
     u_in = u_in + 0.15f * (1.0f - u_in);
     x_in = x_in - u_in * x_in;
@@ -175,7 +219,7 @@ fn step__pre1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn step__synapse2(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
+fn step__synapse3(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   let sf_i = sf_gid.x;
   if (sf_i >= 519u) {
     return;
@@ -190,13 +234,13 @@ fn step__synapse2(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   var apre_in: f32 = apre;
   var apost_in: f32 = apost;
   var w_in: f32 = w;
-  let pre_arrived = f32(atomicExchange(&sf_events[3508u + sf_i], 0u));
+  let pre_arrived = f32(atomicExchange(&sf_events[3608u + sf_i], 0u));
   if (pre_arrived > 0.5f) {
     g_in = g_in + w_in * s_in;
     apre_in = apre_in + 0.01f;
     s_in = min(max(apost_in + s_in, 0.0f), 1.0f);
   }
-  let post_spiked = f32(atomicExchange(&sf_events[4027u + sf_i], 0u));
+  let post_spiked = f32(atomicExchange(&sf_events[4127u + sf_i], 0u));
   if (post_spiked > 0.5f) {
     apost_in = apost_in - 0.0105f;
     s_in = min(max(apre_in + s_in, 0.0f), 1.0f);
@@ -256,26 +300,27 @@ fn step_N(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
   let syn0_g = sf_state[3514u + sf_i];
   let refractory = sf_state[3614u + sf_i];
   let count0 = f32(bitcast<i32>(atomicExchange(&sf_events[1408u + (sf_info.step % 20u) * 100u + sf_i], 0u)));
+  let count1 = f32(bitcast<i32>(atomicExchange(&sf_events[3408u + sf_i], 0u)));
   var stimulus: f32 = 5.0f;
-  var syn0_g_in: f32 = syn0_g + 2.3841858e-7f * count0;
+  var syn0_g_in: f32 = syn0_g + 2.3841858e-7f * count0 + 9.536743e-7f * count1;
   var syn0_g_in_next: f32 = 0.9801987f * syn0_g_in;
   var syn0_g_next: f32 = syn0_g_in_next;
   var syn0_delivered: f32 = syn0_g_next;
-  var gather1: f32 = 0.0f;
-  if (sf_i < 100u) {
-    let il = sf_i - 0u;
-    for (var k = sf_conn[2309u + il]; k < sf_conn[2309u + il + 1u]; k++) {
-      gather1 = gather1 + sf_state[200u + sf_conn[2410u + k]];
-    }
-  }
   var gather2: f32 = 0.0f;
   if (sf_i < 100u) {
     let il = sf_i - 0u;
-    for (var k = sf_conn[3011u + il]; k < sf_conn[3011u + il + 1u]; k++) {
-      gather2 = gather2 + sf_state[2895u + sf_conn[3112u + k]];
+    for (var k = sf_conn[7641u + il]; k < sf_conn[7641u + il + 1u]; k++) {
+      gather2 = gather2 + sf_state[200u + sf_conn[7742u + k]];
     }
   }
-  var I: f32 = gather2 + stimulus + syn0_delivered + 20.0f * gather1;
+  var gather3: f32 = 0.0f;
+  if (sf_i < 100u) {
+    let il = sf_i - 0u;
+    for (var k = sf_conn[8343u + il]; k < sf_conn[8343u + il + 1u]; k++) {
+      gather3 = gather3 + sf_state[2895u + sf_conn[8444u + k]];
+    }
+  }
+  var I: f32 = gather3 + stimulus + syn0_delivered + 20.0f * gather2;
   var V_next: f32 = V + 0.009950167f * (I - (V + 65.0f));
   var refractory_next: f32 = refractory;
   if (refractory > 0.5f) {
