@@ -1177,6 +1177,33 @@ network N {
         ),
       );
     });
+    it.each([
+      [
+        '1 nA * sqrt(uniform(-1, 1))',
+        '0.1 ms',
+        /^the weight of projection P is NaN for the synapse i = \d+, j = \d+: it must be a finite number$/,
+      ],
+      [
+        '1 nA',
+        '1 ms * log(normal(1, 1))',
+        /^the delay of projection P is NaN for the synapse i = \d+, j = \d+: it must be a finite number$/,
+      ],
+    ])(
+      'stored: weight %s, delay %s that is not finite at some synapse is refused',
+      (weight, delay, message) => {
+        const text = network(weight, delay).replace(' procedural', '');
+        let caught: unknown;
+        try {
+          buildPlan(compileText('not_finite', text), 1);
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).toBeInstanceOf(DiagnosticError);
+        expect((caught as DiagnosticError).diagnostics.map((d) => d.message)).toEqual([
+          expect.stringMatching(message),
+        ]);
+      },
+    );
     it('delays that vary need stored connections', () => {
       expect(() =>
         buildPlan(compileText('procedural_delays', network('1 nA', 'uniform(1 ms, 2 ms)')), 1),

@@ -37,11 +37,15 @@ export interface DrawnWeights {
 
 export const NORMAL_KNOT_BITS = 12;
 
-/** The drawn weights of a procedural projection, or why its weight expression cannot be drawn in the kernels. */
+/**
+ * The drawn weights of a procedural projection, or why its weight expression cannot be drawn
+ * in the kernels (`storable`: stored connections would take that expression).
+ */
 export function drawnWeights(
   weight: Expr,
   nPre: number,
-): { readonly weights: DrawnWeights } | { readonly problem: string } {
+  projection: string,
+): { readonly weights: DrawnWeights } | { readonly problem: string; readonly storable: boolean } {
   const { value, draws } = withStandardDraws(weight);
   const free = freeSymbols(value);
   // Simplification may have removed draws (normal(0 nA, 0 nA)): the one left, if any.
@@ -49,11 +53,13 @@ export function drawnWeights(
   if ([...free].some((name) => name !== draw?.name))
     return {
       problem: `a procedural projection draws a weight from one normal(...) or uniform(...) at each connection; ${free.has('i') || free.has('j') ? 'this one depends on the indices i or j' : 'this one combines several draws'}`,
+      storable: true,
     };
   const linear = draw === undefined ? undefined : linearIn(value, draw.name);
   if (linear?.kind === 'nonlinear')
     return {
       problem: `a procedural projection's weight must be a constant plus a constant times one normal(...) or uniform(...) draw`,
+      storable: true,
     };
   const c0 = evaluate(linear?.rest ?? value, {});
   const c1 = linear === undefined ? 0 : evaluate(linear.coeff, {});
@@ -63,9 +69,13 @@ export function drawnWeights(
   const values = standard.map((q, k) =>
     c1 >= 0 ? c0 + c1 * q : c0 + c1 * standard[standard.length - 1 - k]!,
   );
+  const unbounded = values.find((v) => !Number.isFinite(v));
+  if (unbounded !== undefined)
+    return {
+      problem: `the weight of projection ${projection} can be ${unbounded}: it must be a finite number`,
+      storable: false,
+    };
   const largest = Math.max(Math.abs(values[0]!), Math.abs(values[values.length - 1]!));
-  if (!Number.isFinite(largest))
-    return { problem: `the drawn weights of this procedural projection are not finite` };
   const quantum = largest === 0 ? 1 : 2 ** Math.ceil(Math.log2((nPre * largest) / 2 ** 30));
   return {
     weights: { bits, knots: Int32Array.from(values, (v) => Math.round(v / quantum)), quantum },

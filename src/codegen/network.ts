@@ -15,7 +15,12 @@ import type {
 } from '../ir/types.js';
 import type { Span } from '../diagnostics/source.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
-import { type Connectivity, buildConnectivity, storedRows } from './connectivity.js';
+import {
+  type CompressedRows,
+  type Connectivity,
+  buildConnectivity,
+  storedRows,
+} from './connectivity.js';
 import { quantizeWeights, synapticValues } from './synaptic-values.js';
 import { type DrawnWeights, drawnWeights } from './drawn-weights.js';
 import { parameterValues } from './population.js';
@@ -335,11 +340,13 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     );
     return undefined;
   }
-  const drawing = p.procedural && weightsVary ? drawnWeights(p.weight, nPre) : undefined;
+  const drawing = p.procedural && weightsVary ? drawnWeights(p.weight, nPre, p.name) : undefined;
   if (drawing !== undefined && 'problem' in drawing) {
     diagnostics.error(
       p.weight.span,
-      `${drawing.problem}: remove 'procedural' from projection ${p.name} to store its connections and weights`,
+      drawing.storable
+        ? `${drawing.problem}: remove 'procedural' from projection ${p.name} to store its connections and weights`
+        : drawing.problem,
     );
     return undefined;
   }
@@ -413,11 +420,12 @@ function routeProjection(
         : built;
   const base = { projection: p, index, connectivity, placement };
   const delaySteps = delaysVary ? 0 : Math.max(1, stepsIn(constantDelay, network.dt));
-  const varyingSteps = delaysVary
-    ? synapticValues(p.delay!, rows!, network.seed, `${network.name}.${p.name}.delay`).map((d) =>
-        Math.max(1, stepsIn(d, network.dt)),
-      )
+  const synapticDelays = delaysVary
+    ? synapticValues(p.delay!, rows!, network.seed, `${network.name}.${p.name}.delay`)
     : undefined;
+  if (synapticDelays !== undefined && notFinite(synapticDelays, rows!, p, 'delay', diagnostics))
+    return undefined;
+  const varyingSteps = synapticDelays?.map((d) => Math.max(1, stepsIn(d, network.dt)));
   // A spike waits in a ring of per-step lists (a row per step of delay, one word per pre
   // neuron), or, with varying delays, in counters with a row per arrival step.
   const longest = varyingSteps?.reduce((a, b) => Math.max(a, b), 1) ?? delaySteps;
@@ -449,6 +457,7 @@ function routeProjection(
     network.seed,
     `${network.name}.${p.name}.weight`,
   );
+  if (notFinite(synapticWeights, rows!, p, 'weight', diagnostics)) return undefined;
   if (placement.placement !== 'post')
     return { ...base, delaySteps, weight: 1, synapticWeights, ...delays };
   const postSize = network.populations.find((x) => x.name === p.post)!.size;
@@ -461,6 +470,26 @@ function routeProjection(
     quantizedWeights: values,
     ...delays,
   };
+}
+
+/** Reports the first synapse whose weight or delay is not a finite number; true when there is one. */
+function notFinite(
+  values: Float64Array,
+  rows: CompressedRows,
+  p: Projection,
+  what: 'weight' | 'delay',
+  diagnostics: Diagnostics,
+): boolean {
+  const k = values.findIndex((v) => !Number.isFinite(v));
+  if (k < 0) return false;
+  // The synapse's pre neuron: the last row that starts at or before k.
+  let i = 0;
+  while (rows.outStart[i + 1]! <= k) i++;
+  diagnostics.error(
+    (what === 'weight' ? p.weight : p.delay!).span,
+    `the ${what} of projection ${p.name} is ${values[k]} for the synapse i = ${i}, j = ${rows.outTargets[k]}: it must be a finite number`,
+  );
+  return true;
 }
 
 /** The deliveries of a route (see Delivery): spikes to merged counters, per-pre flags, or per-synapse flags. */

@@ -19,7 +19,7 @@ export function drawnWeightsOf(
   nPre: number,
 ): DrawnWeights {
   const weight: Expr = { kind: 'random', distribution, args: [literal(a), literal(b)], span };
-  const result = drawnWeights(weight, nPre);
+  const result = drawnWeights(weight, nPre, 'P');
   if (!('weights' in result)) throw new Error(result.problem);
   return result.weights;
 }
