@@ -13,6 +13,7 @@ import {
   wasmPages,
 } from '../codegen/wasm/kernel.js';
 import { KernelTeam } from './cpu-threads.js';
+import { SCRATCH_BYTES } from '../codegen/wasm/element.js';
 import { hostMath } from '../codegen/wasm/printer.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { boxMuller, randomU32x4, u32ToUniform01 } from '../random/philox.js';
@@ -227,7 +228,7 @@ export async function wasmKernels(
           names,
           hostFunctions: Object.keys(hostMath()),
           workers: ranges.slice(1).map((own, w) => ({
-            scratch: memoryPlan.scratch + 64 * (w + 1),
+            scratch: memoryPlan.scratch + SCRATCH_BYTES * (w + 1),
             spikes: memoryPlan.spikes[w + 1]!,
             ranges: own,
           })),

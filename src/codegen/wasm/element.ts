@@ -14,8 +14,12 @@ export const RANGE_PARAMS =
   '(param $sf_step i32) (param $sf_chunk_step i32) (param $sf_from i32) (param $sf_to i32)';
 export const get = (name: string): string => `(local.get $${name})`;
 
-/** This thread's 64 bytes for Philox's output (the instance imports the address). */
+/**
+ * This thread's SCRATCH_BYTES for Philox's output (the instance imports the address): four
+ * words, four words of four lanes, or a procedural row's 16 draws and 16 weight words.
+ */
 export const SCRATCH = '(global.get $sf_scratch)';
+export const SCRATCH_BYTES = 128;
 
 /** Byte offset of state `s` of the kernel's owner in the module's memory (element 0). */
 export function stateAddress(

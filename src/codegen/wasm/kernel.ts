@@ -1,4 +1,5 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
+import { PHILOX_ROUND_LOCALS, philoxRoundsX4, u32x4 } from '../../random/philox-wasm.js';
 import { SKIP_GUIDE_BITS } from '../connectivity.js';
 import {
   type KernelPrinter,
@@ -22,6 +23,7 @@ import type { BufferLayout } from '../layout.js';
 import {
   RANGE_PARAMS,
   SCRATCH,
+  SCRATCH_BYTES,
   counterAddress,
   get,
   i32,
@@ -41,8 +43,8 @@ import {
 } from './vector.js';
 
 /**
- * Where the buffers of layout.ts live in the module's one memory (byte offsets): 64 bytes per
- * thread for Philox's output, state (float32), events (rings and counters), connectivity (the
+ * Where the buffers of layout.ts live in the module's one memory (byte offsets): SCRATCH_BYTES
+ * per thread for Philox's output, state (float32), events (rings and counters), connectivity (the
  * delivery or the kernels read all of it; left out where the host delivers), the record rows
  * of a chunk, and per thread the spikes of one step (a count, then (chunk step, global index)
  * pairs), which the host takes after every step. Each instance of the module (one per thread)
@@ -51,7 +53,7 @@ import {
 export interface WasmMemoryPlan {
   /** Threads that run the kernels, each on its part of every kernel (threadRanges). */
   readonly threads: number;
-  /** Thread t's 64 bytes for Philox's output (four words, or four words of four lanes) are at scratch + 64 t. */
+  /** Thread t's bytes for Philox's output are at scratch + SCRATCH_BYTES t. */
   readonly scratch: number;
   readonly state: number;
   readonly events: number;
@@ -111,7 +113,7 @@ export function wasmMemoryPlan(
     throw new InternalError('these kernels read the connectivity: it must be in the memory');
   const threads = ranges.length;
   const scratch = 0;
-  const state = 64 * threads;
+  const state = SCRATCH_BYTES * threads;
   const events = state + 4 * layout.totalStateFloats;
   const conn = events + 4 * (layout.ringWords + layout.countWords);
   const record = conn + (deliveryInModule ? 4 * layout.connectivity.length : 0);
@@ -368,7 +370,8 @@ export const THREAD_IMPORT_DECLARATIONS = [
  * uniform and normal draws of philox.ts (u32ToUniform01, boxMuller's first value, whose log,
  * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
  * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter, or
- * with drawn weights (`$knots` not 0) the connection's weight (drawnWeight of drawn-weights.ts).
+ * with drawn weights (`$knots` not 0) the connection's weight (drawnWeight of drawn-weights.ts),
+ * their Philox blocks drawn four at a time on SIMD lanes (`$sf_philox_blocks`).
  */
 export function randomFunctions(seed: number): string {
   const word = (k: number): string => `(i32.load offset=${4 * k} ${SCRATCH})`;
@@ -409,22 +412,39 @@ export function randomFunctions(seed: number): string {
   (local.set $theta (f32.mul (f32.const ${Math.fround(2 * Math.PI)}) (f32.sub ${uniform(word(1))} (f32.const 0.5))))
   (f32.mul (local.get $r) ${host('cos', '(local.get $theta)')}))
 
+(func $sf_philox_blocks (param $j i32) (param $block i32) (param $purpose i32) (param $stream i32) (param $to i32)
+  (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
+  ${PHILOX_ROUND_LOCALS}
+  (local.set $c0 (i32x4.splat (local.get $j)))
+  (local.set $c1 (i32x4.add (i32x4.splat (local.get $block)) (v128.const i32x4 0 1 2 3)))
+  (local.set $c2 (i32x4.splat (local.get $purpose)))
+  (local.set $k0 ${u32x4(seed >>> 0)})
+  (local.set $k1 (i32x4.splat (local.get $stream)))
+  ${philoxRoundsX4()}
+  (v128.store (local.get $to) (local.get $c0))
+  (v128.store offset=16 (local.get $to) (local.get $c1))
+  (v128.store offset=32 (local.get $to) (local.get $c2))
+  (v128.store offset=48 (local.get $to) (local.get $c3)))
+
 (func $sf_add_geometric (export "sf_add_geometric")
   (param $table i32) (param $guide i32) (param $stream i32) (param $j i32) (param $n i32) (param $base i32)
   (param $knots i32) (param $bits i32)
   (local $i i32) (local $c i32) (local $x i32) (local $from i32) (local $at i32) (local $half i32) (local $size i32)
-  (local $weight i32)
+  (local $weight i32) (local $word i32)
   (local.set $i (i32.const -1))
   (local.set $weight (i32.const 1))
   (loop $draw
-    (if (i32.eqz (i32.and (local.get $c) (i32.const 3)))
+    ;; 16 draws at a time: blocks c / 4 .. c / 4 + 3 on four lanes, word w of block c / 4 + l at
+    ;; byte 16 w + 4 l; the drawn weights' blocks (counter word 2) 64 bytes on
+    (if (i32.eqz (i32.and (local.get $c) (i32.const 15)))
       (then
-        ;; drawn weights: their block (counter word 2) kept 16 bytes on, before the targets' block
         (if (local.get $knots) (then
-          (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 2) (local.get $stream))
-          (v128.store offset=16 ${SCRATCH} (v128.load ${SCRATCH}))))
-        (call $sf_philox (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream))))
-    (local.set $x (i32.load (i32.add ${SCRATCH} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
+          (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 2) (local.get $stream)
+            (i32.add ${SCRATCH} (i32.const 64)))))
+        (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream) ${SCRATCH})))
+    (local.set $word (i32.add ${SCRATCH}
+      (i32.or (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 4)) (i32.and (local.get $c) (i32.const 12)))))
+    (local.set $x (i32.load (local.get $word)))
     ;; how many entries of the decreasing table exceed x (skipCount): those before guide[b + 1]
     ;; do, those from guide[b] on do not (b: the top bits of x), the ones between are searched
     (local.set $at (i32.add (local.get $guide) (i32.shl (i32.shr_u (local.get $x) (i32.const ${32 - SKIP_GUIDE_BITS})) (i32.const 2))))
@@ -449,7 +469,7 @@ export function randomFunctions(seed: number): string {
       (then
         (if (local.get $knots) (then
           ;; drawnWeight of drawn-weights.ts: knots[b] + mulhi(x << bits, knots[b + 1] - knots[b])
-          (local.set $x (i32.load offset=16 (i32.add ${SCRATCH} (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 2)))))
+          (local.set $x (i32.load offset=64 (local.get $word)))
           (local.set $at (i32.add (local.get $knots) (i32.shl (i32.shr_u (local.get $x) (i32.sub (i32.const 32) (local.get $bits))) (i32.const 2))))
           (local.set $weight (i32.add (i32.load (local.get $at))
             (i32.wrap_i64 (i64.shr_u
