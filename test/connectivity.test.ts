@@ -205,6 +205,15 @@ function expectStrictlyAscendingWithin(list: ArrayLike<number>, n: number, what:
   }
 }
 
+it('procedural fixed_probability(1) stays procedural and connects every pair, as stored all_to_all does', () => {
+  const connector: Connector = { kind: 'fixed_probability', p: 1 };
+  const procedural = buildConnectivity(connector, true, 30, 50, SEED, 'Test.P');
+  expect(procedural.kind).toBe('geometric');
+  expect(buildConnectivity(connector, false, 30, 50, SEED, 'Test.P').kind).toBe('all');
+  const every = Array.from({ length: 50 }, (_, i) => i);
+  expect(rowsOf(procedural, 30, 50)).toEqual(Array.from({ length: 30 }, () => every));
+});
+
 describe('fixed_probability(0.05), 1000 x 1000', () => {
   const connector: Connector = { kind: 'fixed_probability', p: 0.05 };
   const procedural = buildConnectivity(connector, true, N, N, SEED, 'Test.P');
