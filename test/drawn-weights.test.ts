@@ -102,7 +102,15 @@ describe('drawn weights', () => {
       }),
     );
     expect(drawnWeight(uniform, 0)).toBe(uniform.knots[0]);
-    expect(drawnWeight(uniform, 0xffffffff)).toBe(uniform.knots[2]! - 1);
+    expect(drawnWeight(uniform, 0xffffffff)).toBe(uniform.knots[2]);
+  });
+
+  it('rounds to the nearest quantum: over evenly spread words the mean is the middle (a floor is half a quantum low)', () => {
+    let sum = 0;
+    // x = k (2^16 + 1): the fractions of d f / 2^32 spread over [0, 1) (k 2^16 alone would give none).
+    for (let k = 0; k < 2 ** 16; k++) sum += drawnWeight(uniform, k * 65537);
+    const middle = (uniform.knots[0]! + uniform.knots[2]!) / 2;
+    expect(Math.abs(sum / 2 ** 16 - middle)).toBeLessThan(0.05);
   });
 
   it('normal(0.6, 0.1) from Philox words: the mean, the deviation and the law', () => {

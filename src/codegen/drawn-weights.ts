@@ -13,11 +13,12 @@ import { withStandardDraws } from './synaptic-values.js';
  * operations only, so every backend adds the same integer (see quantizeWeights in
  * synaptic-values.ts: the counters sum weights in quanta with 32-bit integer atomics):
  *
- *   b = x >> (32 - bits),   f = x << bits (mod 2^32),
- *   weight = knots[b] + mulhi(f, knots[b + 1] - knots[b])      (in quanta)
+ *   b = x >> (32 - bits),   f = x << bits (mod 2^32),   d = knots[b + 1] - knots[b],
+ *   weight = knots[b] + mulhi(f, d) + (f d mod 2^32) >> 31      (in quanta)
  *
  * that is, linear interpolation of the weight's quantile function between 2^bits + 1 knots
- * placed at the probabilities k / 2^bits, rounded to quanta. For a uniform draw the
+ * placed at the probabilities k / 2^bits, rounded to the nearest quantum (the last term rounds
+ * the 64-bit product f d / 2^32 half up; a floor would bias the mean by half a quantum). For a uniform draw the
  * interpolation is exact (bits = 1). For a normal draw the inner knots are exact quantiles
  * (bits = NORMAL_KNOT_BITS) and the two outer ones are placed so that each tail segment keeps
  * the normal tail's mean: the mean is exact, the variance 5e-5 above sigma^2, and draws stay
@@ -104,5 +105,7 @@ function normalKnots(bits: number): number[] {
 export function drawnWeight(w: DrawnWeights, x: U32): number {
   const b = x >>> (32 - w.bits);
   const low = w.knots[b]!;
-  return low + mulhi32((x << w.bits) >>> 0, (w.knots[b + 1]! - low) >>> 0);
+  const f = (x << w.bits) >>> 0;
+  const d = (w.knots[b + 1]! - low) >>> 0;
+  return low + mulhi32(f, d) + (Math.imul(f, d) >>> 31);
 }

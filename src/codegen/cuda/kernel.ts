@@ -173,7 +173,8 @@ function forEachTarget(
               // drawn-weights.ts drawnWeight: interpolation between two knots, in integers.
               `${indent}  const unsigned wx = ${word('weight_words')};`,
               `${indent}  const unsigned knot = ${table.knots}u + (wx >> ${32 - bits}u);`,
-              `${indent}  const unsigned w = sf_conn[knot] + __umulhi(wx << ${bits}u, sf_conn[knot + 1u] - sf_conn[knot]);`,
+              `${indent}  const unsigned f = wx << ${bits}u, d = sf_conn[knot + 1u] - sf_conn[knot];`,
+              `${indent}  const unsigned w = sf_conn[knot] + __umulhi(f, d) + ((f * d) >> 31);`,
               `${indent}  ${visit('il', 'w')}`,
             ]),
         `${indent}}`,

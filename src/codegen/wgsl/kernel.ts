@@ -112,7 +112,9 @@ function forEachTarget(
               // drawn-weights.ts drawnWeight: interpolation between two knots, in integers.
               `${indent}  let sf_x = sf_weight_words[c & 3u];`,
               `${indent}  let sf_knot = ${table.knots}u + (sf_x >> ${32 - bits}u);`,
-              `${indent}  let sf_w = sf_conn[sf_knot] + sf_mulhi32(sf_x << ${bits}u, sf_conn[sf_knot + 1u] - sf_conn[sf_knot]);`,
+              `${indent}  let sf_f = sf_x << ${bits}u;`,
+              `${indent}  let sf_d = sf_conn[sf_knot + 1u] - sf_conn[sf_knot];`,
+              `${indent}  let sf_w = sf_conn[sf_knot] + sf_mulhi32(sf_f, sf_d) + ((sf_f * sf_d) >> 31u);`,
               `${indent}  ${visit('il', 'sf_w')}`,
             ]),
         `${indent}}`,

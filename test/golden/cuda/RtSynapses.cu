@@ -97,7 +97,8 @@ extern "C" __global__ void deliver_1(sf_real* __restrict__ sf_state, unsigned* _
     const unsigned il = (unsigned)next;
     const unsigned wx = (c & 3u) == 0u ? weight_words.x : (c & 3u) == 1u ? weight_words.y : (c & 3u) == 2u ? weight_words.z : weight_words.w;
     const unsigned knot = 3544u + (wx >> 20u);
-    const unsigned w = sf_conn[knot] + __umulhi(wx << 12u, sf_conn[knot + 1u] - sf_conn[knot]);
+    const unsigned f = wx << 12u, d = sf_conn[knot + 1u] - sf_conn[knot];
+    const unsigned w = sf_conn[knot] + __umulhi(f, d) + ((f * d) >> 31);
     atomicAdd(&sf_events[3408u + 0u + il], w);
   }
 }

@@ -189,14 +189,17 @@
     (if (i32.lt_s (local.get $i) (local.get $n))
       (then
         (if (local.get $knots) (then
-          ;; drawnWeight of drawn-weights.ts: knots[b] + mulhi(x << bits, knots[b + 1] - knots[b])
+          ;; drawnWeight of drawn-weights.ts: knots[b] + (f d + 2^31) >> 32 with f = x << bits and
+          ;; d = knots[b + 1] - knots[b] (below 2^64 - 2^33: the sum cannot overflow)
           (local.set $x (i32.load offset=64 (local.get $word)))
           (local.set $at (i32.add (local.get $knots) (i32.shl (i32.shr_u (local.get $x) (i32.sub (i32.const 32) (local.get $bits))) (i32.const 2))))
           (local.set $weight (i32.add (i32.load (local.get $at))
             (i32.wrap_i64 (i64.shr_u
-              (i64.mul
-                (i64.extend_i32_u (i32.shl (local.get $x) (local.get $bits)))
-                (i64.extend_i32_u (i32.sub (i32.load offset=4 (local.get $at)) (i32.load (local.get $at)))))
+              (i64.add
+                (i64.mul
+                  (i64.extend_i32_u (i32.shl (local.get $x) (local.get $bits)))
+                  (i64.extend_i32_u (i32.sub (i32.load offset=4 (local.get $at)) (i32.load (local.get $at)))))
+                (i64.const 0x80000000))
               (i64.const 32)))))))
         (local.set $at (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))
         (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (local.get $weight)))

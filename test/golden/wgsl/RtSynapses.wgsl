@@ -133,7 +133,9 @@ fn deliver_1(@builtin(global_invocation_id) sf_gid: vec3<u32>) {
     let il = u32(sf_next);
     let sf_x = sf_weight_words[c & 3u];
     let sf_knot = 3544u + (sf_x >> 20u);
-    let sf_w = sf_conn[sf_knot] + sf_mulhi32(sf_x << 12u, sf_conn[sf_knot + 1u] - sf_conn[sf_knot]);
+    let sf_f = sf_x << 12u;
+    let sf_d = sf_conn[sf_knot + 1u] - sf_conn[sf_knot];
+    let sf_w = sf_conn[sf_knot] + sf_mulhi32(sf_f, sf_d) + ((sf_f * sf_d) >> 31u);
     atomicAdd(&sf_events[3408u + 0u + il], sf_w);
   }
 }
