@@ -65,7 +65,8 @@ export function drawnWeights(
   const c0 = evaluate(linear?.rest ?? value, {});
   const c1 = linear === undefined ? 0 : evaluate(linear.coeff, {});
   const bits = draw?.distribution === 'normal' ? NORMAL_KNOT_BITS : 1;
-  // A negative c1 walks the quantiles backwards: x -> 1 - x keeps the distribution and makes the knots nondecreasing.
+  // A negative c1 walks the quantiles backwards: x -> 1 - x keeps the distribution and makes
+  // the knots nondecreasing.
   const standard = draw?.distribution === 'normal' ? normalKnots(bits) : [0, 0.5, 1];
   const values = standard.map((q, k) =>
     c1 >= 0 ? c0 + c1 * q : c0 + c1 * standard[standard.length - 1 - k]!,
