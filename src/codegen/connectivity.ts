@@ -27,7 +27,11 @@ export type Connectivity =
     }
   | { readonly kind: 'rows'; readonly rows: CompressedRows };
 
-/** Targets of each source in one flat array: targets[start[j] .. start[j+1]). Both directions are kept. */
+/**
+ * Targets of each source in one flat array: targets[start[j] .. start[j+1]), both directions.
+ * The in-rows are derived from the out-rows when first read, and kept: only gathers and
+ * `on_post` read them, and on a large network they would be most of the memory.
+ */
 export interface CompressedRows {
   /** Out-rows: post targets (local indices) of each pre neuron, ascending. */
   readonly outStart: Uint32Array;
@@ -178,12 +182,32 @@ function regularStarts(nRows: number, length: number): Uint32Array {
   return start;
 }
 
+type InRows = Pick<CompressedRows, 'inStart' | 'inSources' | 'inSynapses'>;
+
 /**
- * Compressed rows from out-rows sorted by (pre, post): the in-rows are a stable counting sort
- * of the out-row entries by post, so each in-row lists its sources ascending and, for repeated
- * (pre, post) pairs (from_file keeps them), their synapses ascending.
+ * Compressed rows from out-rows sorted by (pre, post). The in-rows, when read, are a stable
+ * counting sort of the out-row entries by post, so each in-row lists its sources ascending
+ * and, for repeated (pre, post) pairs (from_file keeps them), their synapses ascending.
  */
 function withInRows(nPost: number, outStart: Uint32Array, outTargets: Uint32Array): CompressedRows {
+  let inRows: InRows | undefined;
+  const transposed = (): InRows => (inRows ??= inRowsOf(nPost, outStart, outTargets));
+  return {
+    outStart,
+    outTargets,
+    get inStart() {
+      return transposed().inStart;
+    },
+    get inSources() {
+      return transposed().inSources;
+    },
+    get inSynapses() {
+      return transposed().inSynapses;
+    },
+  };
+}
+
+function inRowsOf(nPost: number, outStart: Uint32Array, outTargets: Uint32Array): InRows {
   const inStart = rowStarts(outTargets, nPost);
   const next = inStart.slice(0, nPost);
   const inSources = new Uint32Array(outTargets.length);
@@ -197,29 +221,24 @@ function withInRows(nPost: number, outStart: Uint32Array, outTargets: Uint32Arra
       inSynapses[slot] = synapse;
     }
   }
-  return { outStart, outTargets, inStart, inSources, inSynapses };
+  return { inStart, inSources, inSynapses };
 }
 
 /**
  * Compressed rows from in-rows sorted by (post, pre): the out-rows are a stable counting sort
- * of the in-row entries by pre, so each out-row lists its targets ascending (the order
- * `withInRows` expects, and gives back the same in-rows from).
+ * of the in-row entries by pre, so each out-row lists its targets ascending. The in-rows are
+ * let go and derived again if read (`withInRows` gives back the same ones).
  */
 function withOutRows(nPre: number, inStart: Uint32Array, inSources: Uint32Array): CompressedRows {
   const outStart = rowStarts(inSources, nPre);
   const next = outStart.slice(0, nPre);
   const outTargets = new Uint32Array(inSources.length);
-  const inSynapses = new Uint32Array(inSources.length);
   const nPost = inStart.length - 1;
   for (let i = 0; i < nPost; i++) {
     const end = inStart[i + 1]!;
-    for (let slot = inStart[i]!; slot < end; slot++) {
-      const synapse = next[inSources[slot]!]!++;
-      outTargets[synapse] = i;
-      inSynapses[slot] = synapse;
-    }
+    for (let slot = inStart[i]!; slot < end; slot++) outTargets[next[inSources[slot]!]!++] = i;
   }
-  return { outStart, outTargets, inStart, inSources, inSynapses };
+  return withInRows(nPost, outStart, outTargets);
 }
 
 /**
