@@ -66,10 +66,12 @@ export function backendBuffers(
     usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
   });
   const conn = device.createBuffer({
-    size: Math.max(16, 4 * layout.connectivity.length),
+    size: Math.max(16, 4 * layout.connectivityWords),
     usage: storage,
   });
-  if (layout.connectivity.length > 0) device.queue.writeBuffer(conn, 0, layout.connectivity);
+  layout.forEachConnectivityPiece((piece, offset) =>
+    device.queue.writeBuffer(conn, 4 * offset, piece),
+  );
   device.queue.writeBuffer(state, 0, initialState);
   const bindGroup = device.createBindGroup({
     layout: bindGroupLayout,

@@ -582,7 +582,7 @@ describe('memory of procedural connectivity', () => {
 
   it('does not grow with the number of synapses: the E/I network at 4x the neurons (16x the synapses)', () => {
     const words = (n: number, procedural: boolean): number =>
-      layoutOf(eiPlan(n, procedural)).connectivity.length;
+      layoutOf(eiPlan(n, procedural)).connectivityWords;
     // Two skip tables (p = 0.02) with their guides, whatever the size.
     expect(words(1000, true)).toBe(words(4000, true));
     expect(words(4000, true)).toBeLessThan(5000);

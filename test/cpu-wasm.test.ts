@@ -336,7 +336,7 @@ describe('a network whose connectivity does not fit in a WebAssembly memory', ()
     const steps = new CpuBackend('f32').maxChunkSteps(plan);
     const withRows = wasmMemoryPlan(plan.kernels, layout, steps).bytes;
     const withoutRows = wasmMemoryPlan(plan.kernels, layout, steps, undefined, false).bytes;
-    expect(withRows - withoutRows).toBe(4 * layout.connectivity.length);
+    expect(withRows - withoutRows).toBe(4 * layout.connectivityWords);
     const hostDelivery = await runWith(plan, new CpuBackend('f32', 'wasm', withRows - 1, 1));
     expect(hostDelivery.device).toContain(
       'WebAssembly SIMD, float32, one thread, delivery in JavaScript',

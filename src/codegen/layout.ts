@@ -88,7 +88,11 @@ export class BufferLayout {
   readonly ringPopulations: readonly string[];
   readonly ringWords: number;
   readonly countWords: number;
-  readonly connectivity: Uint32Array;
+  /** Words of the connectivity buffer. */
+  readonly connectivityWords: number;
+  /** The connectivity buffer's arrays, in order (the routes' own arrays, not copies). */
+  private readonly connectivityPieces: readonly Uint32Array[];
+  private joinedConnectivity: Uint32Array | undefined;
   private readonly rings = new Map<string, { offset: number; slots: number; size: number }>();
   private readonly counters = new Map<string, CounterPlace>();
   private readonly deliveryData: DeliveryData[] = [];
@@ -144,7 +148,7 @@ export class BufferLayout {
       counts += counter.size * counter.slots;
     }
     this.countWords = counts;
-    // Placed first, copied once into one typed array: a JavaScript array of this many words would not scale.
+    // Placed first and copied only where a backend wants them (see writeConnectivity).
     const pieces: Uint32Array[] = [];
     let length = 0;
     const at = (data: Uint32Array): number => {
@@ -185,12 +189,34 @@ export class BufferLayout {
     bufferWords('state', floats);
     bufferWords('spike rings and delivery counters', ring + counts);
     bufferWords('connectivity', length);
-    this.connectivity = new Uint32Array(length);
+    this.connectivityWords = length;
+    this.connectivityPieces = pieces;
+  }
+
+  /**
+   * Calls `write` with each array of the connectivity buffer and the word it starts at, for a
+   * backend to copy them into its own memory without a joined copy on the host.
+   */
+  forEachConnectivityPiece(write: (piece: Uint32Array, offset: number) => void): void {
     let offset = 0;
-    for (const piece of pieces) {
-      this.connectivity.set(piece, offset);
+    for (const piece of this.connectivityPieces) {
+      if (piece.length > 0) write(piece, offset);
       offset += piece.length;
     }
+  }
+
+  /** Writes the connectivity buffer's words at the start of `target`. */
+  writeConnectivity(target: Uint32Array): void {
+    this.forEachConnectivityPiece((piece, offset) => target.set(piece, offset));
+  }
+
+  /** The connectivity buffer as one array, made when first asked for (a copy of the rows). */
+  get connectivity(): Uint32Array {
+    if (this.joinedConnectivity === undefined) {
+      this.joinedConnectivity = new Uint32Array(this.connectivityWords);
+      this.writeConnectivity(this.joinedConnectivity);
+    }
+    return this.joinedConnectivity;
   }
 
   /** The spike-list ring of a population: first word, slots, and words per slot (1 + size). */

@@ -377,7 +377,7 @@ export function manifest(
         type: 'uniform {step: u32, chunk_step: u32, pad: u32, pad: u32}',
         dynamic_offset_stride: STEP_UNIFORM_STRIDE,
       },
-      connectivity: { binding: 4, type: 'u32', words: layout.connectivity.length },
+      connectivity: { binding: 4, type: 'u32', words: layout.connectivityWords },
     },
     // WebAssembly: every buffer in one memory, at these byte offsets (chunks of one step).
     ...(target === 'wasm' ? { memory: wasmMemoryPlan(plan.kernels, layout, 1) } : {}),

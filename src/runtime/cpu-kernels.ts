@@ -236,7 +236,7 @@ export async function wasmKernels(
       : undefined;
   const buffer = memory.buffer;
   if (memoryPlan.deliveryInModule)
-    new Uint32Array(buffer, memoryPlan.conn).set(layout.connectivity);
+    layout.writeConnectivity(new Uint32Array(buffer, memoryPlan.conn, layout.connectivityWords));
   const words = new Uint32Array(buffer);
   const events = new Uint32Array(buffer, memoryPlan.events, layout.ringWords + layout.countWords);
   const own = ranges[0]!;

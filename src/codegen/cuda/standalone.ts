@@ -82,7 +82,7 @@ inline constexpr unsigned kSeed = ${plan.network.seed >>> 0}u;
 /** Steps per chunk: the spike list has room for every neuron to spike in every step of one. */
 inline constexpr unsigned kChunkSteps = ${cudaChunkSteps(plan, precision)}u;
 inline constexpr std::size_t kStateFloats = ${layout.totalStateFloats};
-inline constexpr std::size_t kConnWords = ${layout.connectivity.length};
+inline constexpr std::size_t kConnWords = ${layout.connectivityWords};
 inline constexpr std::size_t kTotalNeurons = ${layout.totalNeurons};
 /** First word of the spike list in the events buffer: its count, then (chunk step, global index) pairs. */
 inline constexpr std::size_t kSpikeListBase = ${spikeListBase(layout)};
@@ -782,7 +782,7 @@ export function standaloneFiles(
       connectivity: {
         file: 'conn.bin',
         type: 'u32',
-        count: layoutOf(plan).connectivity.length,
+        count: layoutOf(plan).connectivityWords,
         byte_order: 'little-endian',
       },
       launch:

@@ -116,7 +116,7 @@ export function wasmMemoryPlan(
   const state = SCRATCH_BYTES * threads;
   const events = state + 4 * layout.totalStateFloats;
   const conn = events + 4 * (layout.ringWords + layout.countWords);
-  const record = conn + (deliveryInModule ? 4 * layout.connectivity.length : 0);
+  const record = conn + (deliveryInModule ? 4 * layout.connectivityWords : 0);
   let next = record + 4 * layout.recordRow * recordSteps;
   const spikes = ranges.map((own) => {
     const at = next;

@@ -218,7 +218,7 @@ export class CudaBackend implements Backend {
         4 * (base + 1 + 2 * layout.totalNeurons * this.chunkSteps),
       )),
       record: (this.buffers.record = driver.alloc(real * layout.recordRow * this.chunkSteps)),
-      conn: (this.buffers.conn = driver.alloc(4 * layout.connectivity.length)),
+      conn: (this.buffers.conn = driver.alloc(4 * layout.connectivityWords)),
       firstStep: (this.buffers.firstStep = driver.alloc(4)),
     };
     const initial =
@@ -234,7 +234,9 @@ export class CudaBackend implements Backend {
       }
     }
     driver.copyToDevice(buffers.state, initial);
-    driver.copyToDevice(buffers.conn, layout.connectivity);
+    layout.forEachConnectivityPiece((piece, offset) =>
+      driver.copyToDevice(buffers.conn + BigInt(4 * offset), piece),
+    );
     // Rings and counters start empty; the spike list is reset per chunk.
     driver.fill32(buffers.events, 0, base + 1);
     driver.fill32(buffers.firstStep, 0, 1);

@@ -99,7 +99,7 @@ export class WebGpuBackend implements Backend {
     const bindingLimit = device.limits.maxStorageBufferBindingSize;
     for (const [what, bytes] of [
       ['state', 4 * layout.totalStateFloats],
-      ['connectivity', 4 * layout.connectivity.length],
+      ['connectivity', 4 * layout.connectivityWords],
     ] as const)
       if (bytes > bindingLimit)
         throw new BackendUnavailableError(
@@ -117,10 +117,12 @@ export class WebGpuBackend implements Backend {
       usage: storage,
     });
     const conn = device.createBuffer({
-      size: Math.max(16, 4 * layout.connectivity.length),
+      size: Math.max(16, 4 * layout.connectivityWords),
       usage: storage,
     });
-    if (layout.connectivity.length > 0) device.queue.writeBuffer(conn, 0, layout.connectivity);
+    layout.forEachConnectivityPiece((piece, offset) =>
+      device.queue.writeBuffer(conn, 4 * offset, piece),
+    );
     const record = device.createBuffer({
       size: Math.max(16, 4 * layout.recordRow * this.chunkSteps),
       usage: storage,
