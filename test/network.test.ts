@@ -359,6 +359,117 @@ network PoissonDelivery {
 // ---------------------------------------------------------------------------------------------
 // The two-neuron seed examples
 
+describe('merged synapse state may read its post-synaptic neuron', () => {
+  /**
+   * One spike at 2 ms into a Lif neuron under 10 nA (V rises from 0 towards 10 mV plus what the
+   * synapse adds); the synapse decays at a rate that grows with post.V.
+   */
+  const network = (): Network =>
+    compileText(
+      'post_reads',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse VDecay {
+  parameters { tau = 5 ms   span = 20 mV }
+  state { g : weight = 0 }
+  equations { dg/dt = -g / tau * (1 + post.V / span) }
+  on_pre { g += w }
+  delivers g
+}
+network PostReads {
+  dt = 0.1 ms
+  duration = 30 ms
+  population pre = SpikeTimes(1, indices = [0], times = [2 ms])
+  population post = Lif(1) { V_th = 1000 mV }
+  projection P = pre -> post {
+    connect all_to_all
+    weight 2 nA
+    synapse VDecay
+    output CUBA
+  }
+  stimulus post.I = 10 nA
+  record post.V
+  record P.g
+}`,
+    );
+
+  it('merged, with the reason; g decays at the rate of the start-of-step V (cpu64, 1e-9)', async () => {
+    const plan = buildPlan(network(), 1);
+    expect(plan.routing.routes[0]!.placement.placement).toBe('post');
+    expect(plan.routing.routes[0]!.placement.reason).toMatch(
+      /^linear in its state with coefficients that depend on the post-synaptic neuron alone/,
+    );
+    const r = await run(network(), 'cpu64');
+    const V = r.traces.get('post.V')![0]!;
+    const g = r.traces.get('P.g')![0]!;
+    // Delivered at step 21 (2 ms is step 20, one step of delay), then decaying by
+    // exp(-dt (1 + V / 20 mV) / 5 ms) with V at the start of each step (the previous post-step V).
+    const replay = (vOf: (n: number) => number): Float64Array => {
+      const out = new Float64Array(g.length);
+      let gv = 0;
+      for (let n = 0; n < g.length; n++) {
+        if (n === 21) gv += 2;
+        gv *= Math.exp((-0.1 * (1 + vOf(n) / 20)) / 5);
+        out[n] = gv;
+      }
+      return out;
+    };
+    expect(firstChange(g, 0)).toBe(21);
+    expect(
+      maxRelative(
+        g,
+        replay((n) => (n === 0 ? 0 : V[n - 1]!)),
+      ),
+    ).toBeLessThan(REL);
+    // V matters: the same decay at V = 0 is far off.
+    expect(
+      maxRelative(
+        g,
+        replay(() => 0),
+      ),
+    ).toBeGreaterThan(0.1);
+  });
+
+  it.each(EVERY_KIND.filter((k) => k !== 'cpu64'))(
+    '%s: the same traces as cpu64 within float32 rounding',
+    async (kind) => {
+      const [want, got] = [await run(network(), 'cpu64'), await run(network(), kind)];
+      for (const label of ['post.V', 'P.g'])
+        expect(
+          maxRelative(got.traces.get(label)![0]!, want.traces.get(label)![0]!, 1e-6),
+        ).toBeLessThan(1e-5);
+    },
+  );
+
+  it('state kept per synapse still may not read it', () => {
+    const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse VTrace {
+  state { g : weight = 0   x = 0 }
+  equations {
+    dg/dt = -g / (5 ms)
+    dx/dt = -x * (1 + post.V / (20 mV)) / (5 ms)
+  }
+  on_pre { g += w   x += 1 }
+  on_post { x = 0 }
+  delivers g
+}
+network N {
+  population X = Poisson(10, rate = 10 Hz)
+  population Y = Lif(10)
+  projection P = X -> Y {
+    connect all_to_all
+    weight 1 nA
+    synapse VTrace
+    output CUBA
+  }
+}`;
+    expect(() => buildPlan(compileText('post_reads_per_synapse', text), 1)).toThrow(
+      /synapse VTrace reads or changes a variable of its pre- or post-synaptic neuron/,
+    );
+  });
+});
+
 describe('seed example (a): exponential_cuba.spk', () => {
   it('pre spikes and post V equal the closed form (cpu64, 1e-9); the first effect is at s + 1', async () => {
     const network = compileExample('exponential_cuba.spk');

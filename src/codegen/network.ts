@@ -248,9 +248,10 @@ function checkRefractoryPeriods(network: Network, diagnostics: Diagnostics): voi
 }
 
 /**
- * Where a synapse model reads a variable of its pre- or post-synaptic neuron,
- * or changes one in a way the kernels do not do: only merged state adds to
- * post.X (`post.V += w`, delta synapses, through the placement's increments).
+ * Where a synapse model reads or changes a variable of its pre- or post-synaptic
+ * neuron in a way the kernels do not do: only merged state reads post.X (in its
+ * equations and what it delivers) and adds to it (`post.V += w`, delta synapses,
+ * through the placement's increments).
  */
 function touchesNeurons(model: SynapseModel, merged: boolean): Span | undefined {
   const exprs = [
@@ -260,9 +261,11 @@ function touchesNeurons(model: SynapseModel, merged: boolean): Span | undefined 
     ...statementExprs(model.onPost),
     ...(model.delivers === undefined ? [] : [model.delivers]),
   ];
+  // Merged state lives in its post neuron's kernel, which has the neuron's variables at hand.
   for (const e of exprs)
     for (const n of nodes(e))
-      if (n.kind === 'ref' && (n.ref.kind === 'post' || n.ref.kind === 'pre')) return n.span;
+      if (n.kind === 'ref' && (n.ref.kind === 'pre' || (n.ref.kind === 'post' && !merged)))
+        return n.span;
   const assigns = (body: readonly Statement[]): Span | undefined => {
     for (const s of body) {
       const found =

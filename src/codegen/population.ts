@@ -342,6 +342,7 @@ export function buildPopulationKernel(
   }
   const postState = (e: Expr): S.Expr | undefined =>
     e.kind === 'ref' && e.ref.kind === 'post' ? S.sym(e.ref.name) : undefined;
+  const postReads = new Map(model.states.map((s) => [`post.${s.name}`, S.sym(s.name)] as const));
   for (const group of groups) {
     const synapse = group.synapse.model;
     const names = synapse.states.map((s) => s.name);
@@ -368,13 +369,14 @@ export function buildPopulationKernel(
     }
     for (const x of names)
       body.push({ kind: 'let', name: `${rename(x)}@in`, value: simplify(added.get(x)!) });
-    // 2. integration from the delivered values.
+    // 2. integration from the delivered values; post.X reads the neuron's start-of-step X, as outputs do.
+    const synBindings = new Map([...synConstants, ...postReads]);
     emitUpdate(
       body,
       builder,
       inputs.synapseUpdate(synapse),
       names,
-      synConstants,
+      synBindings,
       (x) => (names.includes(x) ? `${rename(x)}@in` : rename(x)),
       network.dt,
     );
@@ -389,7 +391,7 @@ export function buildPopulationKernel(
     const delivered = simplify(
       substitute(
         symbolic(synapse.delivers, endOfStepHook(new Set(names), rename), synapse),
-        synConstants,
+        synBindings,
       ),
     );
     body.push({ kind: 'let', name: `${group.owner}.delivered`, value: delivered });

@@ -17,9 +17,10 @@ export interface PlacementDecision {
   readonly increments?: ReadonlyMap<string, SymExpr>;
 }
 
-function usesAny(e: SymExpr, names: ReadonlySet<string>): string | undefined {
+/** The first of `names`, or of the neurons' variables (`post.` ones unless `postAllowed`), that e reads. */
+function usesAny(e: SymExpr, names: ReadonlySet<string>, postAllowed = false): string | undefined {
   for (const s of freeSymbols(e))
-    if (names.has(s) || s.startsWith('post.') || s.startsWith('pre.')) return s;
+    if (names.has(s) || (s.startsWith('post.') && !postAllowed) || s.startsWith('pre.')) return s;
   return undefined;
 }
 
@@ -138,18 +139,21 @@ export function analysePlacement(
   const system = linearSystem(rhs, [...rhs.keys()]);
   if (system.kind === 'nonlinear')
     return notMergeable(`d${system.state}/dt has the non-linear term ${formatMath(system.term)}`);
+  // The post neuron's variables are shared by every synapse merged into it: they may enter.
   for (const [state, f] of rhs) {
-    const other = usesAny(f, new Set(['w', 't']));
+    const other = usesAny(f, new Set(['w', 't']), true);
     if (other !== undefined) return notMergeable(`d${state}/dt depends on ${other}`);
   }
   if (delivers !== undefined && freeSymbols(delivers).has('w'))
     return notMergeable(`it delivers ${formatMath(delivers)}, which involves the weight`);
   const increments = linearIncrements(model.onPre, model, states);
   if (typeof increments === 'string') return notMergeable(increments);
+  const postReads = [...rhs.values(), ...(delivers === undefined ? [] : [delivers])].some((f) =>
+    [...freeSymbols(f)].some((x) => x.startsWith('post.')),
+  );
   return {
     placement: 'post',
-    reason:
-      'linear in its state with constant coefficients and the weight enters linearly: merged per post-synaptic neuron with every projection of the same synapse and output parameters',
+    reason: `linear in its state with ${postReads ? 'coefficients that depend on the post-synaptic neuron alone' : 'constant coefficients'} and the weight enters linearly: merged per post-synaptic neuron with every projection of the same synapse and output parameters`,
     increments,
   };
 }
