@@ -289,9 +289,10 @@ describe('the four-lane Philox and draws', () => {
   it('give on each lane the words of philox4x32_10 and the one-lane uniform and normal draws', async () => {
     const seed = 0x1234abcd;
     const { memory, exports } = await randomModule(
-      `${vectorRandomFunctions(seed)}
+      `${randomFunctions(seed)}
+      ${vectorRandomFunctions()}
       (func (export "philox_x4") (param $i i32) (param $s i32) (param $p i32) (param $k i32)
-        (call $sf_philox_x4 (i32x4.add (i32x4.splat (local.get $i)) (v128.const i32x4 0 1 2 3)) (local.get $s) (local.get $p) (local.get $k)))
+        (call $sf_philox_lanes (i32x4.add (i32x4.splat (local.get $i)) (v128.const i32x4 0 1 2 3)) (i32x4.splat (local.get $s)) (local.get $p) (local.get $k) (i32.const 0)))
       (func (export "draws_x4")
         (v128.store offset=64 (i32.const 0) (call $sf_uniform_x4))
         (v128.store offset=80 (i32.const 0) (call $sf_normal_x4)))`,

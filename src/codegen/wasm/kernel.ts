@@ -351,7 +351,7 @@ export function emitWasmModule(
     THREAD_IMPORT_DECLARATIONS,
     WASM_HELPERS,
     randomFunctions(seed),
-    ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, vectorRandomFunctions(seed), ''] : []),
+    ...(vectorized.some((v) => v) ? [VECTOR_HELPERS, vectorRandomFunctions(), ''] : []),
     ...(plan.deliveryInModule ? [emitWasmDelivery(layout, plan)] : []),
     ...kernels.map((k, n) => emitWasmKernel(k, layout, printer, plan, vectorized[n]!)),
     ')',
@@ -370,11 +370,17 @@ export const THREAD_IMPORT_DECLARATIONS = [
  * uniform and normal draws of philox.ts (u32ToUniform01, boxMuller's first value, whose log,
  * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
  * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter, or
- * with drawn weights (`$knots` not 0) the connection's weight (drawnWeight of drawn-weights.ts),
- * their Philox blocks drawn four at a time on SIMD lanes (`$sf_philox_blocks`).
+ * with drawn weights (`$knots` not 0) the connection's weight (drawnWeight of drawn-weights.ts).
+ *
+ * `$sf_philox_lanes` is Philox on four SIMD lanes, counter (c0, c1, purpose, 0) with one
+ * lane of c0 and c1 each, its word w of lane l written at `$to` + 16 w + 4 l: the four-lane
+ * kernels' draws of four consecutive elements (vector.ts) and a procedural row's four
+ * consecutive blocks.
  */
 export function randomFunctions(seed: number): string {
   const word = (k: number): string => `(i32.load offset=${4 * k} ${SCRATCH})`;
+  // Blocks c / 4 .. c / 4 + 3 of row $j.
+  const rowLanes = `(i32x4.splat (local.get $j)) (i32x4.add (i32x4.splat (i32.shr_u (local.get $c) (i32.const 2))) (v128.const i32x4 0 1 2 3))`;
   const uniform = (w: string): string =>
     `(f32.mul (f32.convert_i32_u (i32.shr_u ${w} (i32.const 8))) (f32.const ${2 ** -24}))`;
   const host = (f: string, x: string): string =>
@@ -412,11 +418,9 @@ export function randomFunctions(seed: number): string {
   (local.set $theta (f32.mul (f32.const ${Math.fround(2 * Math.PI)}) (f32.sub ${uniform(word(1))} (f32.const 0.5))))
   (f32.mul (local.get $r) ${host('cos', '(local.get $theta)')}))
 
-(func $sf_philox_blocks (param $j i32) (param $block i32) (param $purpose i32) (param $stream i32) (param $to i32)
-  (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
+(func $sf_philox_lanes (param $c0 v128) (param $c1 v128) (param $purpose i32) (param $stream i32) (param $to i32)
+  (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
   ${PHILOX_ROUND_LOCALS}
-  (local.set $c0 (i32x4.splat (local.get $j)))
-  (local.set $c1 (i32x4.add (i32x4.splat (local.get $block)) (v128.const i32x4 0 1 2 3)))
   (local.set $c2 (i32x4.splat (local.get $purpose)))
   (local.set $k0 ${u32x4(seed >>> 0)})
   (local.set $k1 (i32x4.splat (local.get $stream)))
@@ -439,9 +443,8 @@ export function randomFunctions(seed: number): string {
     (if (i32.eqz (i32.and (local.get $c) (i32.const 15)))
       (then
         (if (local.get $knots) (then
-          (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 2) (local.get $stream)
-            (i32.add ${SCRATCH} (i32.const 64)))))
-        (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream) ${SCRATCH})))
+          (call $sf_philox_lanes ${rowLanes} (i32.const 2) (local.get $stream) (i32.add ${SCRATCH} (i32.const 64)))))
+        (call $sf_philox_lanes ${rowLanes} (i32.const 1) (local.get $stream) ${SCRATCH})))
     (local.set $word (i32.add ${SCRATCH}
       (i32.or (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 4)) (i32.and (local.get $c) (i32.const 12)))))
     (local.set $x (i32.load (local.get $word)))

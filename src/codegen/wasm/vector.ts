@@ -39,7 +39,6 @@ import {
   tracesOf,
 } from './element.js';
 import type { WasmMemoryPlan } from './kernel.js';
-import { PHILOX_ROUND_LOCALS, philoxRoundsX4, u32x4 } from '../../random/philox-wasm.js';
 import { EXP32 as E } from '../math32.js';
 import { FOUR_LANES, HOST_FUNCTIONS, ONE_LANE, WatPrinter, f32Const } from './printer.js';
 
@@ -111,32 +110,18 @@ function perLane(name: string, parameters: number, call: (args: string[]) => str
 const splat = (value: number): string => `(f32x4.splat ${f32Const(value)})`;
 
 /**
- * Philox-4x32-10 for four consecutive elements at once (kernel.ts randomFunctions, lane by
- * lane the same words): the 32 x 32 -> 64-bit products of a round come from i64x2.extmul, their
- * high halves gathered by one shuffle. Word w of lane l goes to $sf_scratch + 16 w + 4 l. Then
- * the uniform and normal draws of those words, with the one-lane functions' operations (the
- * normal's log and cos are the host's, lane by lane).
+ * The uniform and normal draws of four consecutive elements from the words that
+ * `$sf_philox_lanes` (kernel.ts randomFunctions) left at $sf_scratch, word w of lane l at
+ * 16 w + 4 l, with the one-lane functions' operations (the normal's log and cos are the
+ * host's, lane by lane).
  */
-export function vectorRandomFunctions(seed: number): string {
+export function vectorRandomFunctions(): string {
   const word = (w: number): string => `(v128.load offset=${16 * w} ${SCRATCH})`;
   const uniform = (w: string): string =>
     `(f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u ${w} (i32.const 8))) ${splat(2 ** -24)})`;
   const host = (f: string, x: string): string =>
     fromLanes(LANE_INDICES.map((k) => ONE_LANE.host(f, [lane(x, k)])));
-  return `(func $sf_philox_x4 (param $c0 v128) (param $step i32) (param $purpose i32) (param $stream i32)
-  (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
-  ${PHILOX_ROUND_LOCALS}
-  (local.set $c1 (i32x4.splat (local.get $step)))
-  (local.set $c2 (i32x4.splat (local.get $purpose)))
-  (local.set $k0 ${u32x4(seed >>> 0)})
-  (local.set $k1 (i32x4.splat (local.get $stream)))
-  ${philoxRoundsX4()}
-  (v128.store ${SCRATCH} (local.get $c0))
-  (v128.store offset=16 ${SCRATCH} (local.get $c1))
-  (v128.store offset=32 ${SCRATCH} (local.get $c2))
-  (v128.store offset=48 ${SCRATCH} (local.get $c3)))
-
-(func $sf_uniform_x4 (result v128)
+  return `(func $sf_uniform_x4 (result v128)
   ${uniform(word(0))})
 
 (func $sf_normal_x4 (result v128)
@@ -246,7 +231,7 @@ class VectorStatements {
           const name = this.local(this.printer.local(s.name));
           const lanes = `(i32x4.add (i32x4.splat ${get('sf_i')}) (v128.const i32x4 0 1 2 3))`;
           lines.push(
-            `(call $sf_philox_x4 ${lanes} ${get('sf_step')} ${i32(s.purpose)} ${i32(s.stream)})`,
+            `(call $sf_philox_lanes ${lanes} (i32x4.splat ${get('sf_step')}) ${i32(s.purpose)} ${i32(s.stream)} ${SCRATCH})`,
             `(local.set $${name} (call $sf_${s.distribution}_x4))`,
           );
           break;

@@ -120,11 +120,9 @@
   (local.set $theta (f32.mul (f32.const 6.2831854820251465) (f32.sub (f32.mul (f32.convert_i32_u (i32.shr_u (i32.load offset=4 (global.get $sf_scratch)) (i32.const 8))) (f32.const 5.960464477539063e-8)) (f32.const 0.5))))
   (f32.mul (local.get $r) (f32.demote_f64 (call $host_cos (f64.promote_f32 (local.get $theta))))))
 
-(func $sf_philox_blocks (param $j i32) (param $block i32) (param $purpose i32) (param $stream i32) (param $to i32)
-  (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
+(func $sf_philox_lanes (param $c0 v128) (param $c1 v128) (param $purpose i32) (param $stream i32) (param $to i32)
+  (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
   (local $hi0 v128) (local $lo0 v128) (local $hi1 v128) (local $lo1 v128) (local $round i32)
-  (local.set $c0 (i32x4.splat (local.get $j)))
-  (local.set $c1 (i32x4.add (i32x4.splat (local.get $block)) (v128.const i32x4 0 1 2 3)))
   (local.set $c2 (i32x4.splat (local.get $purpose)))
   (local.set $k0 (v128.const i32x4 1 1 1 1))
   (local.set $k1 (i32x4.splat (local.get $stream)))
@@ -160,9 +158,8 @@
     (if (i32.eqz (i32.and (local.get $c) (i32.const 15)))
       (then
         (if (local.get $knots) (then
-          (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 2) (local.get $stream)
-            (i32.add (global.get $sf_scratch) (i32.const 64)))))
-        (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream) (global.get $sf_scratch))))
+          (call $sf_philox_lanes (i32x4.splat (local.get $j)) (i32x4.add (i32x4.splat (i32.shr_u (local.get $c) (i32.const 2))) (v128.const i32x4 0 1 2 3)) (i32.const 2) (local.get $stream) (i32.add (global.get $sf_scratch) (i32.const 64)))))
+        (call $sf_philox_lanes (i32x4.splat (local.get $j)) (i32x4.add (i32x4.splat (i32.shr_u (local.get $c) (i32.const 2))) (v128.const i32x4 0 1 2 3)) (i32.const 1) (local.get $stream) (global.get $sf_scratch))))
     (local.set $word (i32.add (global.get $sf_scratch)
       (i32.or (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 4)) (i32.and (local.get $c) (i32.const 12)))))
     (local.set $x (i32.load (local.get $word)))

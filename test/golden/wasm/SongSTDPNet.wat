@@ -120,11 +120,9 @@
   (local.set $theta (f32.mul (f32.const 6.2831854820251465) (f32.sub (f32.mul (f32.convert_i32_u (i32.shr_u (i32.load offset=4 (global.get $sf_scratch)) (i32.const 8))) (f32.const 5.960464477539063e-8)) (f32.const 0.5))))
   (f32.mul (local.get $r) (f32.demote_f64 (call $host_cos (f64.promote_f32 (local.get $theta))))))
 
-(func $sf_philox_blocks (param $j i32) (param $block i32) (param $purpose i32) (param $stream i32) (param $to i32)
-  (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
+(func $sf_philox_lanes (param $c0 v128) (param $c1 v128) (param $purpose i32) (param $stream i32) (param $to i32)
+  (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
   (local $hi0 v128) (local $lo0 v128) (local $hi1 v128) (local $lo1 v128) (local $round i32)
-  (local.set $c0 (i32x4.splat (local.get $j)))
-  (local.set $c1 (i32x4.add (i32x4.splat (local.get $block)) (v128.const i32x4 0 1 2 3)))
   (local.set $c2 (i32x4.splat (local.get $purpose)))
   (local.set $k0 (v128.const i32x4 2000 2000 2000 2000))
   (local.set $k1 (i32x4.splat (local.get $stream)))
@@ -160,9 +158,8 @@
     (if (i32.eqz (i32.and (local.get $c) (i32.const 15)))
       (then
         (if (local.get $knots) (then
-          (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 2) (local.get $stream)
-            (i32.add (global.get $sf_scratch) (i32.const 64)))))
-        (call $sf_philox_blocks (local.get $j) (i32.shr_u (local.get $c) (i32.const 2)) (i32.const 1) (local.get $stream) (global.get $sf_scratch))))
+          (call $sf_philox_lanes (i32x4.splat (local.get $j)) (i32x4.add (i32x4.splat (i32.shr_u (local.get $c) (i32.const 2))) (v128.const i32x4 0 1 2 3)) (i32.const 2) (local.get $stream) (i32.add (global.get $sf_scratch) (i32.const 64)))))
+        (call $sf_philox_lanes (i32x4.splat (local.get $j)) (i32x4.add (i32x4.splat (i32.shr_u (local.get $c) (i32.const 2))) (v128.const i32x4 0 1 2 3)) (i32.const 1) (local.get $stream) (global.get $sf_scratch))))
     (local.set $word (i32.add (global.get $sf_scratch)
       (i32.or (i32.shl (i32.and (local.get $c) (i32.const 3)) (i32.const 4)) (i32.and (local.get $c) (i32.const 12)))))
     (local.set $x (i32.load (local.get $word)))
@@ -266,32 +263,6 @@
 
 (func $host_pow_x4 (param $a v128) (param $b v128) (result v128)
   (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 0 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $b)))))) (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 1 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $b)))))) (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 2 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 2 (local.get $b)))))) (f32.demote_f64 (call $host_pow (f64.promote_f32 (f32x4.extract_lane 3 (local.get $a))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $b)))))))
-(func $sf_philox_x4 (param $c0 v128) (param $step i32) (param $purpose i32) (param $stream i32)
-  (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
-  (local $hi0 v128) (local $lo0 v128) (local $hi1 v128) (local $lo1 v128) (local $round i32)
-  (local.set $c1 (i32x4.splat (local.get $step)))
-  (local.set $c2 (i32x4.splat (local.get $purpose)))
-  (local.set $k0 (v128.const i32x4 2000 2000 2000 2000))
-  (local.set $k1 (i32x4.splat (local.get $stream)))
-  (local.set $round (i32.const 0))
-  (loop $rounds
-    (local.set $hi0 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (i64x2.extmul_low_i32x4_u (local.get $c0) (v128.const i32x4 3528531795 3528531795 3528531795 3528531795)) (i64x2.extmul_high_i32x4_u (local.get $c0) (v128.const i32x4 3528531795 3528531795 3528531795 3528531795))))
-    (local.set $lo0 (i32x4.mul (local.get $c0) (v128.const i32x4 3528531795 3528531795 3528531795 3528531795)))
-    (local.set $hi1 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (i64x2.extmul_low_i32x4_u (local.get $c2) (v128.const i32x4 3449720151 3449720151 3449720151 3449720151)) (i64x2.extmul_high_i32x4_u (local.get $c2) (v128.const i32x4 3449720151 3449720151 3449720151 3449720151))))
-    (local.set $lo1 (i32x4.mul (local.get $c2) (v128.const i32x4 3449720151 3449720151 3449720151 3449720151)))
-    (local.set $c0 (v128.xor (v128.xor (local.get $hi1) (local.get $c1)) (local.get $k0)))
-    (local.set $c1 (local.get $lo1))
-    (local.set $c2 (v128.xor (v128.xor (local.get $hi0) (local.get $c3)) (local.get $k1)))
-    (local.set $c3 (local.get $lo0))
-    (local.set $k0 (i32x4.add (local.get $k0) (v128.const i32x4 2654435769 2654435769 2654435769 2654435769)))
-    (local.set $k1 (i32x4.add (local.get $k1) (v128.const i32x4 3144134277 3144134277 3144134277 3144134277)))
-    (local.set $round (i32.add (local.get $round) (i32.const 1)))
-    (br_if $rounds (i32.lt_u (local.get $round) (i32.const 10))))
-  (v128.store (global.get $sf_scratch) (local.get $c0))
-  (v128.store offset=16 (global.get $sf_scratch) (local.get $c1))
-  (v128.store offset=32 (global.get $sf_scratch) (local.get $c2))
-  (v128.store offset=48 (global.get $sf_scratch) (local.get $c3)))
-
 (func $sf_uniform_x4 (result v128)
   (f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u (v128.load offset=0 (global.get $sf_scratch)) (i32.const 8))) (f32x4.splat (f32.const 5.960464477539063e-8))))
 
@@ -530,7 +501,7 @@
   (local.set $sf_i (local.get $sf_from))
   (loop $sf_next
     (local.set $sf_a (i32.shl (local.get $sf_i) (i32.const 2)))
-    (call $sf_philox_x4 (i32x4.add (i32x4.splat (local.get $sf_i)) (v128.const i32x4 0 1 2 3)) (local.get $sf_step) (i32.const 0) (i32.const 2865177665))
+    (call $sf_philox_lanes (i32x4.add (i32x4.splat (local.get $sf_i)) (v128.const i32x4 0 1 2 3)) (i32x4.splat (local.get $sf_step)) (i32.const 0) (i32.const 2865177665) (global.get $sf_scratch))
     (local.set $rand0 (call $sf_uniform_x4))
     (local.set $spiked (f32x4.le (local.get $rand0) (v128.const f32x4 0.001500000013038516 0.001500000013038516 0.001500000013038516 0.001500000013038516)))
     (if (v128.any_true (local.get $spiked)) (then
