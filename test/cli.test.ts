@@ -388,13 +388,14 @@ describe('the installed binary', () => {
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      // Interrupt once the run is writing (its temporary files exist).
+      // Interrupt as soon as the run's first temporary file exists: a signal between that file
+      // and the run's listener used to end the process at once, leaving .tmp files behind.
       const deadline = Date.now() + 30_000;
       while (
         Date.now() < deadline &&
         !(existsSync(out) && readdirSync(out).some((f) => f.endsWith('.tmp')))
       )
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setImmediate(resolve));
       expect(readdirSync(out).some((f) => f.endsWith('.tmp'))).toBe(true);
       child.kill('SIGINT');
       expect(await exited).toBe(130);

@@ -87,25 +87,6 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
       ...(options.threads === undefined ? {} : { threads: parseThreads(options.threads) }),
     });
     const compileSeconds = (performance.now() - compileStart) / 1000;
-    const writer = new OutputWriter(options.out, plan, backend.precision);
-    const progress = new ProgressReport(network.name, steps, network.dt, io);
-    // Interrupted (Ctrl-C, kill), the run leaves no partly written file behind.
-    const interrupted = (signal: NodeJS.Signals): void => {
-      progress.finish();
-      writer.abandon();
-      io.err(`spikeforge run: interrupted (${signal}); nothing was written to ${options.out}`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
-    const { wallSeconds } = await simulate(plan, backend, writer, (done) => progress.update(done))
-      .catch((e: unknown) => {
-        writer.abandon();
-        throw e;
-      })
-      .finally(() => {
-        progress.finish();
-        process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
-      });
     const units = new Map<string, string>();
     for (const r of network.recordings) {
       const population = network.populations.find((p) => p.name === r.population);
@@ -131,10 +112,35 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
           ),
         );
     }
-    const summary = writer.finish(
-      { backend: backend.name, device: backend.device, wallSeconds, compileSeconds },
-      units,
-    );
+    const progress = new ProgressReport(network.name, steps, network.dt, io);
+    // Interrupted (Ctrl-C, kill), the run leaves no partly written file behind. Listening starts
+    // before the writer makes its first temporary file (with no listener a signal ends the
+    // process at once) and stops once the files are complete.
+    let writer: OutputWriter | undefined;
+    const interrupted = (signal: NodeJS.Signals): void => {
+      progress.finish();
+      writer?.abandon();
+      io.err(`spikeforge run: interrupted (${signal}); nothing was written to ${options.out}`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+    let summary: Record<string, unknown>;
+    let wallSeconds: number;
+    try {
+      const output = (writer = new OutputWriter(options.out, plan, backend.precision));
+      ({ wallSeconds } = await simulate(plan, backend, output, (done) => progress.update(done))
+        .catch((e: unknown) => {
+          output.abandon();
+          throw e;
+        })
+        .finally(() => progress.finish()));
+      summary = output.finish(
+        { backend: backend.name, device: backend.device, wallSeconds, compileSeconds },
+        units,
+      );
+    } finally {
+      process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    }
     io.out(
       `${network.name}: ${count(steps, 'step')} of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
     );
