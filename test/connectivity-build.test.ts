@@ -114,6 +114,7 @@ function referenceRows(edges: readonly Edge[], nPre: number, nPost: number): Com
   return {
     outStart: starts(nPre, (e) => edges[e]![0]),
     outTargets: Uint32Array.from(out, (e) => edges[e]![1]),
+    outSources: Uint32Array.from(out, (e) => edges[e]![0]),
     inStart: starts(nPost, (e) => edges[e]![1]),
     inSources: Uint32Array.from(into, (e) => edges[e]![0]),
     inSynapses: Uint32Array.from(into, (e) => synapseOf.get(e)!),
@@ -128,6 +129,7 @@ function built(connector: Connector, nPre: number, nPost: number, key: string): 
 function expectSameRows(actual: CompressedRows, expected: CompressedRows, what: string): void {
   expect(actual.outStart, `${what}: outStart`).toEqual(expected.outStart);
   expect(actual.outTargets, `${what}: outTargets`).toEqual(expected.outTargets);
+  expect(actual.outSources, `${what}: outSources`).toEqual(expected.outSources);
   expect(actual.inStart, `${what}: inStart`).toEqual(expected.inStart);
   expect(actual.inSources, `${what}: inSources`).toEqual(expected.inSources);
   expect(actual.inSynapses, `${what}: inSynapses`).toEqual(expected.inSynapses);

@@ -87,6 +87,7 @@ const CORPUS_FILES = [
   'examples/ei_net.spk',
   'examples/stdp_song.spk',
   'test/models/conformance/rt_synapses.spk',
+  'test/models/conformance/rt_neuron_reads.spk',
   ...readdirSync(join(ROOT, 'test', 'models', 'language'))
     .filter((f) => f.endsWith('.spk'))
     .sort()
@@ -925,7 +926,10 @@ describe('differential fuzz: mutated networks run alike on every CPU kernel lang
             plan = buildPlan(network, 20);
           } catch (error) {
             if (error instanceof DiagnosticError) continue;
-            throw error;
+            throw new Error(
+              `case ${n} (${source.name}: ${log.join('; ')}): buildPlan threw ${String(error)}\n--- input ---\n${clip(text)}\n--- end ---`,
+              { cause: error },
+            );
           }
           const [reference, ...others] = await Promise.all(
             BACKENDS.map((b) => runOn(plan, b.make(plan))),

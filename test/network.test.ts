@@ -441,31 +441,217 @@ network PostReads {
     },
   );
 
-  it('state kept per synapse still may not read it', () => {
-    const text = `import "stdlib/neurons.spk"
+  it('post.X may name a subexpression: the same bits as the expression written out, in a synapse and in an output (cpu)', async () => {
+    const text = (read: string): string => `import "stdlib/neurons.spk"
 import "stdlib/synapses.spk"
-synapse VTrace {
-  state { g : weight = 0   x = 0 }
+neuron Rel {
+  parameters { V_rest = -65 mV   tau = 10 ms }
+  state { V = -65 mV }
+  current I : nA
   equations {
-    dg/dt = -g / (5 ms)
-    dx/dt = -x * (1 + post.V / (20 mV)) / (5 ms)
+    depol = V - V_rest
+    dV/dt = (-depol + 1 Mohm * I) / tau
   }
-  on_pre { g += w   x += 1 }
-  on_post { x = 0 }
+  spike when V >= -50 mV
+  reset { V = -65 mV }
+}
+synapse Fast {
+  state { g : weight = 0 }
+  equations { dg/dt = -g / (5 ms) * (1 + ${read} / (20 mV)) }
+  on_pre { g += w }
   delivers g
 }
+output Gain { current = g * (1 + ${read} / (10 mV)) }
+network SubReads {
+  dt = 0.1 ms
+  duration = 50 ms
+  seed = 3
+  population P = Rel(20)
+  projection E = P -> P {
+    connect fixed_probability(0.3)
+    weight 0.2 nA
+    synapse Fast
+    output Gain
+  }
+  stimulus P.I = 18 nA + 4 nA * uniform(0, 1)
+  record P.spikes
+  record P.V[0:4]
+}`;
+    const [named, written] = await Promise.all([
+      run(compileText('sub_reads', text('post.depol')), 'cpu'),
+      run(compileText('sub_written', text('(post.V - (-65 mV))')), 'cpu'),
+    ]);
+    expect([...named.spikes.get('P')!].flat().length).toBeGreaterThan(20);
+    expect(named.spikes).toEqual(written.spikes);
+    named.traces
+      .get('P.V')!
+      .forEach((column, k) =>
+        expect(Array.from(column)).toEqual(Array.from(written.traces.get('P.V')![k]!)),
+      );
+  });
+});
+
+describe('per-pre and per-synapse state read their neurons (pre.X, post.X)', () => {
+  /**
+   * One Lif neuron firing regularly (30 nA) into two Lif neurons that never fire (10 and 25 nA):
+   * A keeps its state per pre neuron and decays at a rate set by pre.V; B keeps it per synapse,
+   * adds 1 + pre.V / 100 mV per spike and decays at a rate set by post.V.
+   */
+  const network = (): Network =>
+    compileText(
+      'neuron_reads',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse PreDecay {
+  state { s = 0 }
+  equations { ds/dt = -s * (1 + pre.V / (20 mV)) / (5 ms) }
+  on_pre { s += 1 }
+  delivers w * s
+}
+synapse PostDecay {
+  state { x = 0 }
+  equations { dx/dt = -x * (1 + post.V / (20 mV)) / (5 ms) }
+  on_pre { x += 1 + pre.V / (100 mV) }
+  delivers w * x
+}
+network NeuronReads {
+  dt = 0.1 ms
+  duration = 40 ms
+  population pre = Lif(1)
+  population post = Lif(2) { V_th = 1000 mV }
+  projection A = pre -> post {
+    connect all_to_all
+    weight 1 nA
+    synapse PreDecay
+    output CUBA
+  }
+  projection B = pre -> post {
+    connect all_to_all
+    weight 0.5 nA
+    synapse PostDecay
+    output CUBA
+  }
+  stimulus pre.I = 30 nA
+  stimulus post[0:1].I = 10 nA
+  stimulus post[1:2].I = 25 nA
+  record pre.spikes
+  record pre.V
+  record post.V
+  record A.s
+  record B.x
+}`,
+    );
+
+  it('A per pre neuron, B per synapse, with the reasons', () => {
+    const routes = buildPlan(network(), 1).routing.routes;
+    expect(routes.map((r) => r.placement.placement)).toEqual(['pre', 'synapse']);
+    expect(routes[0]!.placement.reason).toMatch(
+      /^it reads its pre-synaptic neuron; .* per pre-synaptic neuron$/,
+    );
+    expect(routes[1]!.placement.reason).toMatch(
+      /it reads its post-synaptic neuron, so the state is kept per synapse$/,
+    );
+  });
+
+  it('s and x equal a hand replay from the recorded start-of-step V of their neurons (cpu64, 1e-9)', async () => {
+    const r = await run(network(), 'cpu64');
+    const spikes = r.spikes.get('pre')![0]!;
+    expect(spikes.length).toBe(3);
+    const before = (trace: Float64Array, n: number): number => (n === 0 ? 0 : trace[n - 1]!);
+    const preV = r.traces.get('pre.V')![0]!;
+    const arrives = (n: number): boolean => spikes.includes(n - 1);
+    const replay = (jump: (n: number) => number, rateV: (n: number) => number): Float64Array => {
+      const out = new Float64Array(preV.length);
+      let v = 0;
+      for (let n = 0; n < out.length; n++) {
+        if (arrives(n)) v += jump(n);
+        v *= Math.exp((-0.1 * (1 + rateV(n) / 20)) / 5);
+        out[n] = v;
+      }
+      return out;
+    };
+    const s = r.traces.get('A.s')![0]!;
+    expect(firstChange(s, 0)).toBe(spikes[0]! + 1);
+    expect(
+      maxRelative(
+        s,
+        replay(
+          () => 1,
+          (n) => before(preV, n),
+        ),
+      ),
+    ).toBeLessThan(REL);
+    // Without the pre neuron's V the replay is far off: the read matters.
+    expect(
+      maxRelative(
+        s,
+        replay(
+          () => 1,
+          () => 0,
+        ),
+      ),
+    ).toBeGreaterThan(0.1);
+    for (const k of [0, 1]) {
+      const x = r.traces.get('B.x')![k]!;
+      const postV = r.traces.get('post.V')![k]!;
+      const want = replay(
+        (n) => 1 + before(preV, n) / 100,
+        (n) => before(postV, n),
+      );
+      expect(maxRelative(x, want), `synapse ${k}`).toBeLessThan(REL);
+      expect(
+        maxRelative(
+          x,
+          replay(
+            () => 1,
+            (n) => before(postV, n),
+          ),
+        ),
+      ).toBeGreaterThan(1e-3);
+    }
+    // The two post neurons differ, and so do their synapses.
+    expect(maxRelative(r.traces.get('B.x')![0]!, r.traces.get('B.x')![1]!)).toBeGreaterThan(0.01);
+  });
+
+  it.each(EVERY_KIND.filter((k) => k !== 'cpu64'))(
+    '%s: the same traces as cpu64 within float32 rounding',
+    async (kind) => {
+      const [want, got] = [await run(network(), 'cpu64'), await run(network(), kind)];
+      expect(got.spikes).toEqual(want.spikes);
+      for (const label of ['post.V', 'A.s', 'B.x'])
+        got.traces
+          .get(label)!
+          .forEach((column, k) =>
+            expect(
+              maxRelative(column, want.traces.get(label)![k]!, 1e-6),
+              `${label}[${k}]`,
+            ).toBeLessThan(1e-5),
+          );
+    },
+  );
+
+  it('state kept per synapse may not change its neurons', () => {
+    const text = (change: string): string => `import "stdlib/neurons.spk"
+synapse Kick {
+  state { x = 0 }
+  equations { dx/dt = -x / (5 ms) }
+  on_pre { x += 1   ${change} }
+  on_post { x = 0 }
+}
 network N {
-  population X = Poisson(10, rate = 10 Hz)
+  population X = Lif(10)
   population Y = Lif(10)
   projection P = X -> Y {
     connect all_to_all
     weight 1 nA
-    synapse VTrace
-    output CUBA
+    synapse Kick
   }
 }`;
-    expect(() => buildPlan(compileText('post_reads_per_synapse', text), 1)).toThrow(
-      /synapse VTrace reads or changes a variable of its pre- or post-synaptic neuron/,
+    expect(() => buildPlan(compileText('kick_post', text('post.V += 1 mV')), 1)).toThrow(
+      /synapse Kick changes 'post.V', but its state is kept per synapse: only state merged per post-synaptic neuron may change its neuron/,
+    );
+    expect(() => buildPlan(compileText('kick_pre', text('pre.V -= 1 mV')), 1)).toThrow(
+      /synapse Kick changes 'pre.V': a synapse may change its post-synaptic neuron only/,
     );
   });
 });

@@ -36,6 +36,8 @@ export interface CompressedRows {
   /** Out-rows: post targets (local indices) of each pre neuron, ascending. */
   readonly outStart: Uint32Array;
   readonly outTargets: Uint32Array;
+  /** For each out-row entry (a synapse), its pre neuron: made when first read (per-synapse kernels that read `pre.X`). */
+  readonly outSources: Uint32Array;
   /** In-rows: pre sources of each post neuron, ascending (for gathers in a fixed order). */
   readonly inStart: Uint32Array;
   readonly inSources: Uint32Array;
@@ -191,10 +193,14 @@ type InRows = Pick<CompressedRows, 'inStart' | 'inSources' | 'inSynapses'>;
  */
 function withInRows(nPost: number, outStart: Uint32Array, outTargets: Uint32Array): CompressedRows {
   let inRows: InRows | undefined;
+  let sources: Uint32Array | undefined;
   const transposed = (): InRows => (inRows ??= inRowsOf(nPost, outStart, outTargets));
   return {
     outStart,
     outTargets,
+    get outSources() {
+      return (sources ??= rowOwners(outStart));
+    },
     get inStart() {
       return transposed().inStart;
     },
@@ -205,6 +211,13 @@ function withInRows(nPost: number, outStart: Uint32Array, outTargets: Uint32Arra
       return transposed().inSynapses;
     },
   };
+}
+
+/** The row of every entry of compressed rows with these row starts. */
+function rowOwners(start: Uint32Array): Uint32Array {
+  const owners = new Uint32Array(start[start.length - 1]!);
+  for (let row = 0; row + 1 < start.length; row++) owners.fill(row, start[row]!, start[row + 1]!);
+  return owners;
 }
 
 function inRowsOf(nPost: number, outStart: Uint32Array, outTargets: Uint32Array): InRows {

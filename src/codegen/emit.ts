@@ -2,7 +2,7 @@ import { InternalError } from '../diagnostics/diagnostic.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { CURSOR_STATE, type KernelStatement, nextName } from './kernel-ir.js';
 import type { CLikePrinter } from './printer.js';
-import type { BufferLayout } from './layout.js';
+import { type BufferLayout, neuronIndexArray } from './layout.js';
 import type { Delivery, Route } from './network.js';
 
 /** What a target's kernel emitter needs from its expression printer. */
@@ -37,12 +37,35 @@ export interface StatementSyntax {
     state: string,
     over: 'sources' | 'synapses',
   ): string[];
+  /** Lines that declare a float local with a neuron's start-of-step state (see neuronStateSource). */
+  neuronState(name: string, read: NeuronRead): string[];
   /**
    * Lines that declare the condition local `name` (the event the cursor `cursor`
    * points at in the table of SpikeTimes source `owner` is at this step) and the
    * float local `next` (the cursor, moved past that event when it fired).
    */
   spikeTime(name: string, cursor: string, next: string, owner: string): string[];
+}
+
+/**
+ * Where a `neuronState` statement's value lives: the float `sf_state[base + n]`, where n is
+ * the element index, or, with `row`, the connectivity word `sf_conn[row + element]` (a
+ * synapse's neuron).
+ */
+export interface NeuronStateSource {
+  readonly base: number;
+  readonly row?: number;
+}
+
+/** A kernel's read of a neuron's state. */
+export type NeuronRead = Extract<KernelStatement, { kind: 'neuronState' }>;
+
+export function neuronStateSource(s: NeuronRead, layout: BufferLayout): NeuronStateSource {
+  const p = layout.route(s.route).projection;
+  const [population, range] = s.side === 'pre' ? [p.pre, p.preRange] : [p.post, p.postRange];
+  const base = layout.stateOffset(population, s.state) + range.start;
+  const array = neuronIndexArray(layout.routes, s);
+  return array === undefined ? { base } : { base, row: layout.rowArray(s.route, array) };
 }
 
 /** Prints kernel statements as target code lines, one statement per line, nested blocks indented. */
@@ -83,6 +106,9 @@ export function emitStatements(
             .gather(printer.local(s.name), s.route, s.owner, s.state, s.over)
             .map((l) => indent + l),
         );
+        break;
+      case 'neuronState':
+        lines.push(...syntax.neuronState(printer.local(s.name), s).map((l) => indent + l));
         break;
       case 'spikeTime':
         lines.push(

@@ -44,6 +44,19 @@ export type KernelStatement =
       readonly over: 'sources' | 'synapses';
     }
   /**
+   * Declares a float local with the start-of-step value of state `state` of the pre- or
+   * post-synaptic neuron of this element of projection `route`: a per-pre element's own pre
+   * neuron, or a synapse's pre or post neuron (from its stored row). The synapse kernels run
+   * before the neurons', so the value is the one the neurons' kernels start from.
+   */
+  | {
+      readonly kind: 'neuronState';
+      readonly name: string;
+      readonly route: number;
+      readonly side: 'pre' | 'post';
+      readonly state: string;
+    }
+  /**
    * Declares the condition local `name`, true when the next event of this
    * neuron in the table of SpikeTimes source `owner` (the one CURSOR_STATE
    * points at) is at this step, and the float local `nextName(CURSOR_STATE)`,

@@ -10,6 +10,7 @@ export type RowArray = keyof CompressedRows;
 const ROW_ARRAYS: readonly RowArray[] = [
   'outStart',
   'outTargets',
+  'outSources',
   'inStart',
   'inSources',
   'inSynapses',
@@ -158,7 +159,7 @@ export class BufferLayout {
       return offset;
     };
     // Only the arrays some kernel reads: the connectivity is most of the memory of a large network.
-    const inUse = rowArraysInUse(kernels, this.deliveries);
+    const inUse = rowArraysInUse(kernels, this.deliveries, this.routes);
     for (const r of this.routes) {
       const c = r.connectivity;
       if (c.kind === 'rows') {
@@ -298,10 +299,28 @@ export class BufferLayout {
   }
 }
 
-/** Which stored-row arrays of each route the deliveries and the kernels' gathers read. */
+/**
+ * The row array that holds the neuron a `neuronState` statement reads, per element of its
+ * kernel: a synapse's post target or pre source; undefined for a per-pre element, which is
+ * its own pre neuron.
+ */
+export function neuronIndexArray(
+  routes: readonly Route[],
+  s: Extract<KernelStatement, { kind: 'neuronState' }>,
+): 'outTargets' | 'outSources' | undefined {
+  const route = routes.find((r) => r.index === s.route);
+  if (route === undefined) throw new InternalError(`no route ${s.route}`);
+  if (route.placement.placement === 'synapse')
+    return s.side === 'post' ? 'outTargets' : 'outSources';
+  if (route.placement.placement === 'pre' && s.side === 'pre') return undefined;
+  throw new InternalError(`a ${route.placement.placement} kernel cannot read the ${s.side} neuron`);
+}
+
+/** Which stored-row arrays of each route the deliveries and the kernels' gathers and neuron reads use. */
 function rowArraysInUse(
   kernels: readonly PopulationKernel[],
   deliveries: readonly Delivery[],
+  routes: readonly Route[],
 ): Map<number, Set<RowArray>> {
   const inUse = new Map<number, Set<RowArray>>();
   const use = (route: number, ...arrays: RowArray[]): void => {
@@ -328,6 +347,10 @@ function rowArraysInUse(
     for (const s of statements) {
       if (s.kind === 'gather')
         use(s.route, 'inStart', s.over === 'sources' ? 'inSources' : 'inSynapses');
+      if (s.kind === 'neuronState') {
+        const array = neuronIndexArray(routes, s);
+        if (array !== undefined) use(s.route, array);
+      }
       if (s.kind === 'if') {
         visit(s.then);
         visit(s.otherwise);

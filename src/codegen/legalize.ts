@@ -24,6 +24,7 @@ export function readLocals(body: readonly KernelStatement[]): Set<string> {
         case 'random':
         case 'count':
         case 'gather':
+        case 'neuronState':
           break;
       }
     }
@@ -55,6 +56,7 @@ export function removeDeadLocals(
           case 'set':
           case 'random':
           case 'gather':
+          case 'neuronState':
             return keep(s.name) ? [s] : [];
           case 'count':
           case 'spikeTime':

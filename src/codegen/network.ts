@@ -2,13 +2,14 @@ import { spikeStep, stepsIn } from './steps.js';
 import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
-import { nodes, statementExprs } from '../ir/walk.js';
+import { nodes } from '../ir/walk.js';
 import type {
   Connector,
   IndexRange,
   ModelUse,
   Network,
   OutputModel,
+  Placement,
   Projection,
   Statement,
   SynapseModel,
@@ -248,37 +249,41 @@ function checkRefractoryPeriods(network: Network, diagnostics: Diagnostics): voi
 }
 
 /**
- * Where a synapse model reads or changes a variable of its pre- or post-synaptic
- * neuron in a way the kernels do not do: only merged state reads post.X (in its
- * equations and what it delivers) and adds to it (`post.V += w`, delta synapses,
- * through the placement's increments).
+ * Where a synapse model changes a neuron other than as merged state does (`post.V += w`,
+ * delta synapses, through the placement's increments), with the message; undefined when it
+ * does not. Per-pre and per-synapse state would need atomic float adds. (Reads fit: the
+ * placement analysis keeps state that reads its post neuron per post neuron or per synapse,
+ * and state that reads its pre neuron per pre neuron or per synapse.)
  */
-function touchesNeurons(model: SynapseModel, merged: boolean): Span | undefined {
-  const exprs = [
-    ...model.subexpressions.map((x) => x.value),
-    ...model.equations.map((x) => x.rhs),
-    ...statementExprs(model.onPre),
-    ...statementExprs(model.onPost),
-    ...(model.delivers === undefined ? [] : [model.delivers]),
-  ];
-  // Merged state lives in its post neuron's kernel, which has the neuron's variables at hand.
-  for (const e of exprs)
-    for (const n of nodes(e))
-      if (n.kind === 'ref' && (n.ref.kind === 'pre' || (n.ref.kind === 'post' && !merged)))
-        return n.span;
-  const assigns = (body: readonly Statement[]): Span | undefined => {
+function neuronChangeProblem(
+  model: SynapseModel,
+  placement: Placement,
+): { readonly span: Span; readonly message: string } | undefined {
+  type Assign = Extract<Statement, { kind: 'assign' }>;
+  const changes = (body: readonly Statement[]): Assign | undefined => {
     for (const s of body) {
       const found =
         s.kind === 'assign'
-          ? s.target.kind === 'pre' || (s.target.kind === 'post' && !merged)
-            ? s.span
+          ? s.target.kind === 'pre' || (s.target.kind === 'post' && placement !== 'post')
+            ? s
             : undefined
-          : (assigns(s.then) ?? assigns(s.otherwise));
+          : (changes(s.then) ?? changes(s.otherwise));
       if (found !== undefined) return found;
     }
     return undefined;
   };
-  return assigns(model.onPre) ?? assigns(model.onPost);
+  const change = changes(model.onPre) ?? changes(model.onPost);
+  if (change === undefined) return undefined;
+  const target = `${change.target.kind}.${'name' in change.target ? change.target.name : ''}`;
+  const rule =
+    "only state merged per post-synaptic neuron may change its neuron ('post.X += c * w')";
+  return {
+    span: change.span,
+    message:
+      change.target.kind === 'pre'
+        ? `synapse ${model.name} changes '${target}': a synapse may change its post-synaptic neuron only, and ${rule}`
+        : `synapse ${model.name} changes '${target}', but its state is kept per ${placement === 'pre' ? 'pre-synaptic neuron' : 'synapse'}: ${rule}`,
+  };
 }
 
 /** The most words the delay buffers of one projection (its ring or its arrival counters) may take: 1 GiB. */
@@ -358,12 +363,9 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     p.placement === undefined || p.placement === decision.placement
       ? decision
       : overridePlacement(p, decision, diagnostics);
-  const neuronAccess = touchesNeurons(synapse, placement.placement === 'post');
+  const neuronAccess = neuronChangeProblem(synapse, placement.placement);
   if (neuronAccess !== undefined) {
-    diagnostics.error(
-      neuronAccess,
-      `synapse ${synapse.name} reads or changes a variable of its pre- or post-synaptic neuron; the kernels do not support that yet`,
-    );
+    diagnostics.error(neuronAccess.span, neuronAccess.message);
     return undefined;
   }
   if (placement.placement !== 'post' && p.procedural) {

@@ -1,7 +1,7 @@
 import { stepsIn } from './steps.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
-import { dependencies, nodes } from '../ir/walk.js';
+import { dependencies, nodes, readsNeuron } from '../ir/walk.js';
 import type {
   Expr,
   ModelUse,
@@ -340,9 +340,11 @@ export function buildPopulationKernel(
     body.push({ kind: 'let', name: '@stimulus', value: bindConstants(stimulus) });
     currents.push(S.sym('@stimulus'));
   }
+  // Outputs and merged synapse states read the neuron's start-of-step variables (post.V -> V).
+  const variables = neuronVariables(model, constants, (x) => x);
   const postState = (e: Expr): S.Expr | undefined =>
-    e.kind === 'ref' && e.ref.kind === 'post' ? S.sym(e.ref.name) : undefined;
-  const postReads = new Map(model.states.map((s) => [`post.${s.name}`, S.sym(s.name)] as const));
+    e.kind === 'ref' && e.ref.kind === 'post' ? variables.get(e.ref.name) : undefined;
+  const postReads = new Map([...variables].map(([x, value]) => [`post.${x}`, value] as const));
   for (const group of groups) {
     const synapse = group.synapse.model;
     const names = synapse.states.map((s) => s.name);
@@ -493,6 +495,27 @@ export function buildPopulationKernel(
   return spikingKernel(population, kernelStates, body);
 }
 
+/**
+ * What a synapse or output reads as `post.X` or `pre.X` of a neuron whose start-of-step
+ * states are the symbols `symbolOf(state)`: its states, and its subexpressions inlined with
+ * the population's parameters (lowering refuses the input current and what depends on it).
+ */
+function neuronVariables(
+  model: NeuronModel,
+  constants: ReadonlyMap<string, S.Expr>,
+  symbolOf: (state: string) => string,
+): Map<string, S.Expr> {
+  const states = new Map(model.states.map((s) => [s.name, S.sym(symbolOf(s.name))] as const));
+  const hook: Hook = (e) =>
+    e.kind === 'ref' && e.ref.kind === 'state' ? states.get(e.ref.name) : undefined;
+  const variables = new Map<string, S.Expr>(states);
+  for (const sub of model.subexpressions) {
+    const value = symbolic(sub.value, hook, model);
+    variables.set(sub.name, simplify(substitute(value, constants)));
+  }
+  return variables;
+}
+
 /** A statement with its expressions reading other symbols (`renames`), nested blocks included. */
 function renameReads(s: KernelStatement, renames: ReadonlyMap<string, S.Expr>): KernelStatement {
   switch (s.kind) {
@@ -509,6 +532,7 @@ function renameReads(s: KernelStatement, renames: ReadonlyMap<string, S.Expr>): 
       };
     case 'count':
     case 'gather':
+    case 'neuronState':
     case 'spikeTime':
     case 'random':
       return s;
@@ -528,6 +552,39 @@ function outputCurrent(use: ModelUse<OutputModel>, g: S.Expr, postState: Hook, d
   const constants = constantsOf(parameterValues(use.model, use.arguments), dt);
   constants.set('g', g);
   return simplify(substitute(symbolic(use.model.current, postState), constants));
+}
+
+/**
+ * What `pre.X` and `post.X` are in a per-pre or per-synapse kernel: its neurons' states,
+ * loaded at the top of `body` (the unread ones are dropped later), and their subexpressions.
+ */
+function neuronReads(
+  network: Network,
+  own: OwnSynapse,
+  body: KernelStatement[],
+): Map<string, S.Expr> {
+  const projection = own.route.projection;
+  const reads = new Map<string, S.Expr>();
+  for (const side of ['pre', 'post'] as const) {
+    const population = network.populations.find(
+      (p) => p.name === (side === 'pre' ? projection.pre : projection.post),
+    );
+    if (population?.source.kind !== 'neuron' || !readsNeuron(projection.synapse.model, side))
+      continue;
+    const model = population.source.model;
+    for (const s of model.states)
+      body.push({
+        kind: 'neuronState',
+        name: `${side}.${s.name}`,
+        route: own.route.index,
+        side,
+        state: s.name,
+      });
+    const constants = constantsOf(parameterValues(model, population.parameters), network.dt);
+    for (const [x, value] of neuronVariables(model, constants, (state) => `${side}.${state}`))
+      reads.set(`${side}.${x}`, value);
+  }
+  return reads;
 }
 
 /** The value a per-pre or per-synapse kernel leaves for the gathers: what it delivers (per unit weight for per-pre state). */
@@ -562,9 +619,11 @@ export function buildOwnSynapseKernel(
     parameterValues(projection.synapse.model, projection.synapse.arguments),
     network.dt,
   );
+  const neurons = neuronReads(network, own, body);
   // Per-pre state delivers per unit weight; per-synapse state reads its own weight.
   const constants = new Map([
     ...parameters,
+    ...neurons,
     ['w', perSynapse ? S.sym(afterEvents(WEIGHT_STATE)) : S.num(1)],
   ]);
   for (const x of names) body.push({ kind: 'let', name: afterEvents(x), value: S.sym(x) });
@@ -610,7 +669,11 @@ export function buildOwnSynapseKernel(
       : simplify(
           substitute(
             symbolic(synapse.delivers, endOfStepHook(new Set(names)), synapse),
-            new Map([...parameters, ['w', perSynapse ? S.sym(nextName(WEIGHT_STATE)) : S.num(1)]]),
+            new Map([
+              ...parameters,
+              ...neurons,
+              ['w', perSynapse ? S.sym(nextName(WEIGHT_STATE)) : S.num(1)],
+            ]),
           ),
         );
   body.push({ kind: 'let', name: nextName(DELIVERED_STATE), value: delivered });

@@ -105,6 +105,8 @@ export function lowerNetwork(
   // A population whose definition has errors maps to undefined: references to it are not errors too.
   const populations = new Map<string, Population | undefined>();
   const projections: Projection[] = [];
+  // Projections whose definition has errors: recording them is not an error too.
+  const failedProjections = new Set<string>();
   const stimuli: Stimulus[] = [];
   const recordings: Recording[] = [];
   const names = new Map<string, Span>();
@@ -138,6 +140,7 @@ export function lowerNetwork(
         if (!claim(item.name, 'projection')) break;
         const p = lowerProjection(item, populations, table, lower, reportedMembers, diagnostics);
         if (p !== undefined) projections.push(p);
+        else failedProjections.add(item.name.name);
         break;
       }
       case 'stimulus': {
@@ -155,6 +158,7 @@ export function lowerNetwork(
   }
   const recordedAt: Span[] = [];
   for (const item of recordItems) {
+    if (failedProjections.has(item.population.name)) continue;
     const r = lowerRecording(item, populations, projections, table, diagnostics);
     if (r === undefined) continue;
     // Each recording has its own file, named by what it records: the same one twice would collide.
@@ -389,6 +393,21 @@ function lowerPopulation(
       )
         continue;
       (isParameter ? parameters : states).push({ name: o.name.name, span: o.name.span, value });
+    }
+    // A parameter without a default needs a value here (an override that failed was reported).
+    const missing = model.parameters.find(
+      (p) => p.value === undefined && !item.overrides.some((o) => o.name.name === p.name),
+    );
+    if (missing !== undefined) {
+      diagnostics.error(
+        inst.span,
+        `population '${item.name.name}' needs a value for parameter '${missing.name}' of ${model.name}`,
+        {
+          secondary: [{ span: missing.span, message: `'${missing.name}' has no default` }],
+          notes: [`write ${modelName}(${size}) { ${missing.name} = ... }`],
+        },
+      );
+      return undefined;
     }
   }
   return { name: item.name.name, span: item.name.span, size, source, parameters, states };
@@ -830,6 +849,8 @@ interface MemberUse {
   readonly span: Span;
   /** True for an assignment target (`post.x += 1`), which must be a state. */
   readonly assigned: boolean;
+  /** The synapse state whose initial value reads it, if that is where it is. */
+  readonly initialOf?: string;
 }
 
 /** The span of `post.x` at the start of an assignment statement (the IR keeps only the statement's). */
@@ -846,10 +867,16 @@ function targetSpan(s: Extract<Statement, { kind: 'assign' }>): Span {
 /** Every `post.X` and `pre.X` of a model, read or assigned, in its expressions and statements. */
 function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
   const uses: MemberUse[] = [];
-  const expr = (e: Expr): void => {
+  const expr = (e: Expr, initialOf?: string): void => {
     for (const n of nodes(e)) {
       if (n.kind === 'ref' && (n.ref.kind === 'post' || n.ref.kind === 'pre'))
-        uses.push({ object: n.ref.kind, name: n.ref.name, span: n.span, assigned: false });
+        uses.push({
+          object: n.ref.kind,
+          name: n.ref.name,
+          span: n.span,
+          assigned: false,
+          ...(initialOf === undefined ? {} : { initialOf }),
+        });
     }
   };
   const statements = (body: readonly Statement[]): void => {
@@ -874,7 +901,7 @@ function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
   if (model.kind === 'output') {
     expr(model.current);
   } else {
-    for (const s of model.states) if (s.init.kind !== 'zero') expr(s.init.value);
+    for (const s of model.states) if (s.init.kind !== 'zero') expr(s.init.value, s.name);
     for (const sub of model.subexpressions) expr(sub.value);
     for (const eq of model.equations) expr(eq.rhs);
     statements(model.onPre);
@@ -924,6 +951,12 @@ function checkMembers(
       );
       continue;
     }
+    if (use.initialOf !== undefined) {
+      report(
+        `the initial value of synapse state '${use.initialOf}' cannot read '${object}.${use.name}': a synapse state starts from constants, parameters and random draws`,
+      );
+      continue;
+    }
     const model = source.model;
     const states = model.states.map((s) => s.name);
     const readable = [
@@ -954,12 +987,36 @@ function checkMembers(
       report(`the ${role} neuron ${model.name} has no variable '${use.name}'`, {
         ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
         notes: [
-          `'${object}.X' can name a state, the input current or a subexpression of ${model.name}: ${readable.join(', ')}`,
+          `'${object}.X' can name a state or a subexpression of ${model.name}: ${[...states, ...model.subexpressions.map((s) => s.name)].join(', ')}`,
         ],
       });
+      continue;
+    }
+    const current = model.input?.name;
+    if (current !== undefined && readsInputCurrent(model, use.name)) {
+      report(
+        use.name === current
+          ? `'${object}.${use.name}' is the input current of ${model.name}, which the outputs of the step make: a synapse or output cannot read it`
+          : `'${object}.${use.name}' depends on the input current ${current} of ${model.name}, which the outputs of the step make: a synapse or output cannot read it`,
+        { notes: [`read the states it is made from instead: ${states.join(', ')}`] },
+      );
     }
   }
   return ok;
+}
+
+/** Whether a variable of a neuron model is its input current or a subexpression made from it. */
+function readsInputCurrent(model: NeuronModel, name: string, seen = new Set<string>()): boolean {
+  if (name === model.input?.name) return true;
+  const sub = model.subexpressions.find((s) => s.name === name);
+  if (sub === undefined || seen.has(name)) return false;
+  seen.add(name);
+  return [...nodes(sub.value)].some(
+    (n) =>
+      n.kind === 'ref' &&
+      (n.ref.kind === 'input' ||
+        (n.ref.kind === 'subexpression' && readsInputCurrent(model, n.ref.name, seen))),
+  );
 }
 
 function sourceName(source: PopulationSource): string {

@@ -4,7 +4,7 @@ import { type Expr as SymExpr, sym } from '../symbolic/expr.js';
 import { linearIn, linearSystem } from '../symbolic/linear.js';
 import { formatMath } from '../symbolic/print.js';
 import type { Expr, Placement, Statement, SynapseModel } from './types.js';
-import { nodes } from './walk.js';
+import { nodes, readsNeuron } from './walk.js';
 
 /** Where a projection's synapse state lives, and why. */
 export interface PlacementDecision {
@@ -17,10 +17,16 @@ export interface PlacementDecision {
   readonly increments?: ReadonlyMap<string, SymExpr>;
 }
 
-/** The first of `names`, or of the neurons' variables (`post.` ones unless `postAllowed`), that e reads. */
-function usesAny(e: SymExpr, names: ReadonlySet<string>, postAllowed = false): string | undefined {
-  for (const s of freeSymbols(e))
-    if (names.has(s) || (s.startsWith('post.') && !postAllowed) || s.startsWith('pre.')) return s;
+/** The first of `names`, or of the neurons' variables (but those of the `allowed` sides), that e reads. */
+function usesAny(
+  e: SymExpr,
+  names: ReadonlySet<string>,
+  allowed: readonly ('pre' | 'post')[] = [],
+): string | undefined {
+  const neuron = (s: string): boolean =>
+    (s.startsWith('post.') && !allowed.includes('post')) ||
+    (s.startsWith('pre.') && !allowed.includes('pre'));
+  for (const s of freeSymbols(e)) if (names.has(s) || neuron(s)) return s;
   return undefined;
 }
 
@@ -123,8 +129,14 @@ export function analysePlacement(
       weightOnlyScales &&
       model.onPost.length === 0 &&
       !mentionsWeight(model.onPre) &&
-      ![...rhs.values()].some((f) => usesAny(f, new Set(['w'])) !== undefined);
+      ![...rhs.values()].some((f) => usesAny(f, new Set(['w']), ['pre', 'post']) !== undefined);
     if (!preOk) return { placement: 'synapse', reason: `${why}; the state is kept per synapse` };
+    // A pre neuron's state is shared by its synapses onto many post neurons.
+    if (readsNeuron(model, 'post'))
+      return {
+        placement: 'synapse',
+        reason: `${why}; it reads its post-synaptic neuron, so the state is kept per synapse`,
+      };
     return varying === undefined
       ? {
           placement: 'pre',
@@ -136,12 +148,14 @@ export function analysePlacement(
         };
   };
   if (model.onPost.length > 0) return notMergeable('it has on_post (plasticity)');
+  // A merged state is shared by synapses from many pre neurons.
+  if (readsNeuron(model, 'pre')) return notMergeable('it reads its pre-synaptic neuron');
   const system = linearSystem(rhs, [...rhs.keys()]);
   if (system.kind === 'nonlinear')
     return notMergeable(`d${system.state}/dt has the non-linear term ${formatMath(system.term)}`);
   // The post neuron's variables are shared by every synapse merged into it: they may enter.
   for (const [state, f] of rhs) {
-    const other = usesAny(f, new Set(['w', 't']), true);
+    const other = usesAny(f, new Set(['w', 't']), ['post']);
     if (other !== undefined) return notMergeable(`d${state}/dt depends on ${other}`);
   }
   if (delivers !== undefined && freeSymbols(delivers).has('w'))

@@ -1,5 +1,5 @@
 import { assertNever } from '../diagnostics/diagnostic.js';
-import type { Expr, Ref, Statement } from './types.js';
+import type { Expr, Ref, Statement, SynapseModel } from './types.js';
 
 /** The direct subexpressions of an expression. */
 export function children(e: Expr): readonly Expr[] {
@@ -74,4 +74,22 @@ export function refName(ref: Ref): string {
     default:
       return assertNever(ref);
   }
+}
+
+/** The expressions of a synapse model that run in its kernels, reads of neurons included. */
+export function synapseExprs(model: SynapseModel): Expr[] {
+  return [
+    ...model.subexpressions.map((x) => x.value),
+    ...model.equations.map((x) => x.rhs),
+    ...statementExprs(model.onPre),
+    ...statementExprs(model.onPost),
+    ...(model.delivers === undefined ? [] : [model.delivers]),
+  ];
+}
+
+/** Whether a synapse model reads a variable of its pre- or post-synaptic neuron (`pre.X`, `post.X`). */
+export function readsNeuron(model: SynapseModel, side: 'pre' | 'post'): boolean {
+  return synapseExprs(model).some((e) =>
+    [...nodes(e)].some((n) => n.kind === 'ref' && n.ref.kind === side),
+  );
 }

@@ -10,6 +10,7 @@ import {
   emitStatements,
   rangeCondition,
   gatherSource,
+  neuronStateSource,
 } from '../emit.js';
 import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
@@ -106,6 +107,11 @@ function cudaSyntax(layout: BufferLayout): StatementSyntax {
       }
       lines.push('}');
       return lines;
+    },
+    neuronState: (name, read) => {
+      const { base, row } = neuronStateSource(read, layout);
+      const index = row === undefined ? 'sf_i' : `sf_conn[${row}u + sf_i]`;
+      return [`const sf_real ${name} = sf_state[${base}u + ${index}];`];
     },
     spikeTime: (name, cursor, next, owner) => {
       const o = layout.spikeTimeOffsets(owner);

@@ -6,6 +6,7 @@ import {
   emitStatements,
   rangeCondition,
   gatherSource,
+  neuronStateSource,
 } from '../emit.js';
 import { readLocals } from '../legalize.js';
 import { INDEX, type PopulationKernel, SPIKED, STEP, nextName } from '../kernel-ir.js';
@@ -68,6 +69,11 @@ function jsSyntax(layout: BufferLayout, precision: Precision): StatementSyntax {
       }
       lines.push('}');
       return lines;
+    },
+    neuronState: (name, read) => {
+      const { base, row } = neuronStateSource(read, layout);
+      const index = row === undefined ? 'sf_i' : `sf_conn[${row} + sf_i]`;
+      return [`let ${name} = sf_state[${base} + ${index}];`];
     },
     spikeTime: (name, cursor, next, owner) => {
       const o = layout.spikeTimeOffsets(owner);

@@ -7,6 +7,7 @@ import {
   emitStatements,
   gatherSource,
   kernelPrinter,
+  neuronStateSource,
 } from '../emit.js';
 import { recordedLocal } from '../js/kernel.js';
 import { readLocals } from '../legalize.js';
@@ -127,13 +128,14 @@ export function wasmMemoryPlan(
   return { threads, scratch, state, events, conn, record, spikes, bytes: next, deliveryInModule };
 }
 
-/** Whether a kernel reads the connectivity buffer: gathers, spike-time tables. */
+/** Whether a kernel reads the connectivity buffer: gathers, spike-time tables, neuron reads (a synapse's neurons are in its row; a per-pre element's is not, but is counted too). */
 export function kernelsReadConnectivity(kernels: readonly PopulationKernel[]): boolean {
   const visit = (list: readonly KernelStatement[]): boolean =>
     list.some(
       (s) =>
         s.kind === 'gather' ||
         s.kind === 'spikeTime' ||
+        s.kind === 'neuronState' ||
         (s.kind === 'if' && (visit(s.then) || visit(s.otherwise))),
     );
   return kernels.some((k) => visit(k.body));
@@ -213,6 +215,18 @@ function watSyntax(
         `(if (i32.and (i32.ge_u ${get('sf_i')} ${i32(p.postRange.start)}) (i32.lt_u ${get('sf_i')} ${i32(p.postRange.end)})) (then`,
         ...body.map((l) => `  ${l}`),
         '))',
+      ];
+    },
+    neuronState: (name, read) => {
+      const { base, row } = neuronStateSource(read, layout);
+      const index =
+        row === undefined ? get('sf_i') : connWord(`(i32.add ${i32(row)} ${get('sf_i')})`);
+      return [
+        set(
+          name,
+          'f32',
+          `(f32.load offset=${plan.state + 4 * base} (i32.shl ${index} (i32.const 2)))`,
+        ),
       ];
     },
     spikeTime: (name, cursor, next, owner) => {

@@ -74,6 +74,7 @@ export function vectorizable(kernel: PopulationKernel): boolean {
         case 'if':
           return visit(s.then, true) && visit(s.otherwise, true);
         case 'gather':
+        case 'neuronState':
         case 'spikeTime':
           return false;
         default:
@@ -277,6 +278,7 @@ class VectorStatements {
           break;
         }
         case 'gather':
+        case 'neuronState':
         case 'spikeTime':
           throw new InternalError(`a ${s.kind} in a four-lane kernel`);
         default:

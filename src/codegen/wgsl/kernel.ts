@@ -10,6 +10,7 @@ import {
   emitStatements,
   rangeCondition,
   gatherSource,
+  neuronStateSource,
 } from '../emit.js';
 import { readLocals } from '../legalize.js';
 import {
@@ -180,6 +181,11 @@ function wgslSyntax(layout: BufferLayout): StatementSyntax {
       }
       lines.push('}');
       return lines;
+    },
+    neuronState: (name, read) => {
+      const { base, row } = neuronStateSource(read, layout);
+      const index = row === undefined ? 'sf_i' : `sf_conn[${row}u + sf_i]`;
+      return [`let ${name} = sf_state[${base}u + ${index}];`];
     },
     spikeTime: (name, cursor, next, owner) => {
       const o = layout.spikeTimeOffsets(owner);
