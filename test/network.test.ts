@@ -630,7 +630,7 @@ network NeuronReads {
     },
   );
 
-  it('state kept per synapse may not change its neurons', () => {
+  it('a synapse only adds to its post neuron: setting or scaling it, or changing the pre neuron, is an error', () => {
     const text = (change: string): string => `import "stdlib/neurons.spk"
 synapse Kick {
   state { x = 0 }
@@ -647,13 +647,141 @@ network N {
     synapse Kick
   }
 }`;
-    expect(() => buildPlan(compileText('kick_post', text('post.V += 1 mV')), 1)).toThrow(
-      /synapse Kick changes 'post.V', but its state is kept per synapse: only state merged per post-synaptic neuron may change its neuron/,
+    expect(() => buildPlan(compileText('kick_set', text('post.V = 1 mV')), 1)).toThrow(
+      /synapse Kick changes 'post.V' with '=': a synapse may only add to its post-synaptic neuron's states \('post.V \+= ...' or '-='\)/,
+    );
+    expect(() => buildPlan(compileText('kick_scale', text('post.V *= 0.5')), 1)).toThrow(
+      /synapse Kick changes 'post.V' with '\*='/,
     );
     expect(() => buildPlan(compileText('kick_pre', text('pre.V -= 1 mV')), 1)).toThrow(
       /synapse Kick changes 'pre.V': a synapse may change its post-synaptic neuron only/,
     );
   });
+});
+
+describe('per-pre and per-synapse state add to their post neurons (post.X += e)', () => {
+  /**
+   * Two spike sources into two conductance neurons that never fire, all to all: F keeps x per
+   * synapse (weights 1 + i + 2 j) and adds w x to post.ge at each spike (Brian2's
+   * `ge_post += w * x`); K keeps s per pre neuron and takes 0.01 s from post.ge.
+   */
+  const network = (): Network =>
+    compileText(
+      'post_adds',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+neuron Cond {
+  parameters { tau = 20 ms   tau_e = 5 ms }
+  state { V = -60 mV   ge = 0 }
+  current I : nA
+  equations {
+    dV/dt = (-60 mV - V + ge * (0 mV - V) + 1 Mohm * I) / tau
+    dge/dt = -ge / tau_e
+  }
+  spike when V > 1000 mV
+  reset { V = -60 mV }
+}
+synapse Facilitating {
+  state { x = 0 }
+  equations { dx/dt = -x / (10 ms) }
+  on_pre { x += 1   post.ge += w * x }
+}
+synapse PreKick {
+  state { s = 0 }
+  equations { ds/dt = -s / (5 ms) }
+  on_pre { s += 1   post.ge -= 0.01 * s }
+  delivers w * s
+}
+network PostAdds {
+  dt = 0.1 ms
+  duration = 15 ms
+  population X = SpikeTimes(2, indices = [0, 1, 0, 0, 1], times = [1 ms, 3 ms, 6 ms, 6.5 ms, 6.5 ms])
+  population N = Cond(2)
+  projection F = X -> N {
+    connect all_to_all
+    weight 0.1 * (1 + i + 2 * j)
+    synapse Facilitating
+  }
+  projection K = X -> N {
+    connect all_to_all
+    weight 0.5 nA
+    synapse PreKick
+    output CUBA
+  }
+  record X.spikes
+  record N.ge
+  record F.x
+}`,
+    );
+
+  it('F per synapse, K per pre neuron', () => {
+    const routes = buildPlan(network(), 1).routing.routes;
+    expect(routes.map((r) => r.placement.placement)).toEqual(['synapse', 'pre']);
+  });
+
+  it('ge jumps by the sum of what every arriving synapse adds, at s + 1 (cpu64, 1e-9)', async () => {
+    const r = await run(network(), 'cpu64');
+    const spikes = r.spikes.get('X')!;
+    expect(spikes).toEqual([
+      [10, 60, 65],
+      [30, 65],
+    ]);
+    const steps = r.traces.get('N.ge')![0]!.length;
+    const decay = (tau: number): number => Math.exp(-0.1 / tau);
+    // x per synapse (pre i, post j), s per pre neuron, ge per post neuron: the replay of a step.
+    const x = [
+      [0, 0],
+      [0, 0],
+    ];
+    const s = [0, 0];
+    const ge = [new Float64Array(steps), new Float64Array(steps)];
+    const xTrace = [0, 1, 2, 3].map(() => new Float64Array(steps));
+    let g = [0, 0];
+    for (let n = 0; n < steps; n++) {
+      const added = [0, 0];
+      for (const i of [0, 1]) {
+        if (!spikes[i]!.includes(n - 1)) continue;
+        s[i]! += 1;
+        for (const j of [0, 1]) {
+          x[i]![j]! += 1;
+          added[j]! += 0.1 * (1 + i + 2 * j) * x[i]![j]! - 0.01 * s[i]!;
+        }
+      }
+      g = g.map((v, j) => (v + added[j]!) * decay(5));
+      for (const j of [0, 1]) ge[j]![n] = g[j]!;
+      for (const i of [0, 1]) {
+        s[i]! *= decay(5);
+        for (const j of [0, 1]) {
+          x[i]![j]! *= decay(10);
+          xTrace[2 * i + j]![n] = x[i]![j]!;
+        }
+      }
+    }
+    for (const j of [0, 1]) {
+      const got = r.traces.get('N.ge')![j]!;
+      expect(firstChange(got, 0), `post ${j}`).toBe(11);
+      expect(maxRelative(got, ge[j]!), `post ${j}`).toBeLessThan(REL);
+    }
+    r.traces
+      .get('F.x')!
+      .forEach((got, k) => expect(maxRelative(got, xTrace[k]!)).toBeLessThan(REL));
+  });
+
+  it.each(EVERY_KIND.filter((k) => k !== 'cpu64'))(
+    '%s: the same traces as cpu64 within float32 rounding',
+    async (kind) => {
+      const [want, got] = [await run(network(), 'cpu64'), await run(network(), kind)];
+      for (const label of ['N.ge', 'F.x'])
+        got.traces
+          .get(label)!
+          .forEach((column, k) =>
+            expect(
+              maxRelative(column, want.traces.get(label)![k]!, 1e-6),
+              `${label}[${k}]`,
+            ).toBeLessThan(1e-5),
+          );
+    },
+  );
 });
 
 describe('seed example (a): exponential_cuba.spk', () => {

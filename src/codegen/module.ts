@@ -15,6 +15,8 @@ import { JsPrinter } from './js/printer.js';
 import { BufferLayout, BufferTooLargeError, bufferTooLargeMessage } from './layout.js';
 import {
   DELIVERED_STATE,
+  jumpState,
+  postChanges,
   type SynapticInputs,
   parameterValues,
   WEIGHT_STATE,
@@ -146,6 +148,8 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
       { seed: network.seed, key: `${network.name}.${route.projection.name}` },
     );
     values.set(DELIVERED_STATE, new Float64Array(kernel.size));
+    for (const x of postChanges(synapse.model))
+      values.set(jumpState(x), new Float64Array(kernel.size));
     if (kernel.states.includes(WEIGHT_STATE))
       values.set(
         WEIGHT_STATE,

@@ -9,7 +9,6 @@ import type {
   ModelUse,
   Network,
   OutputModel,
-  Placement,
   Projection,
   Statement,
   SynapseModel,
@@ -249,22 +248,22 @@ function checkRefractoryPeriods(network: Network, diagnostics: Diagnostics): voi
 }
 
 /**
- * Where a synapse model changes a neuron other than as merged state does (`post.V += w`,
- * delta synapses, through the placement's increments), with the message; undefined when it
- * does not. Per-pre and per-synapse state would need atomic float adds. (Reads fit: the
- * placement analysis keeps state that reads its post neuron per post neuron or per synapse,
- * and state that reads its pre neuron per pre neuron or per synapse.)
+ * Where a synapse model changes a neuron in a way the kernels do not do, with the message;
+ * undefined when it does not. A synapse adds to its post-synaptic neuron's states
+ * (`post.X += e`, `-=`): merged state through the placement's increments (delta synapses),
+ * per-pre and per-synapse state through what its post neuron gathers (jumpState in
+ * population.ts), summed in a fixed order. Setting or scaling a post state, whose result
+ * would depend on the order of the synapses, and changing the pre neuron are refused.
  */
 function neuronChangeProblem(
   model: SynapseModel,
-  placement: Placement,
 ): { readonly span: Span; readonly message: string } | undefined {
   type Assign = Extract<Statement, { kind: 'assign' }>;
   const changes = (body: readonly Statement[]): Assign | undefined => {
     for (const s of body) {
       const found =
         s.kind === 'assign'
-          ? s.target.kind === 'pre' || (s.target.kind === 'post' && placement !== 'post')
+          ? s.target.kind === 'pre' || (s.target.kind === 'post' && s.op !== '+=' && s.op !== '-=')
             ? s
             : undefined
           : (changes(s.then) ?? changes(s.otherwise));
@@ -275,14 +274,12 @@ function neuronChangeProblem(
   const change = changes(model.onPre) ?? changes(model.onPost);
   if (change === undefined) return undefined;
   const target = `${change.target.kind}.${'name' in change.target ? change.target.name : ''}`;
-  const rule =
-    "only state merged per post-synaptic neuron may change its neuron ('post.X += c * w')";
   return {
     span: change.span,
     message:
       change.target.kind === 'pre'
-        ? `synapse ${model.name} changes '${target}': a synapse may change its post-synaptic neuron only, and ${rule}`
-        : `synapse ${model.name} changes '${target}', but its state is kept per ${placement === 'pre' ? 'pre-synaptic neuron' : 'synapse'}: ${rule}`,
+        ? `synapse ${model.name} changes '${target}': a synapse may change its post-synaptic neuron only`
+        : `synapse ${model.name} changes '${target}' with '${change.op}': a synapse may only add to its post-synaptic neuron's states ('${target} += ...' or '-='), since the changes of all its synapses are summed`,
   };
 }
 
@@ -363,7 +360,7 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     p.placement === undefined || p.placement === decision.placement
       ? decision
       : overridePlacement(p, decision, diagnostics);
-  const neuronAccess = neuronChangeProblem(synapse, placement.placement);
+  const neuronAccess = neuronChangeProblem(synapse);
   if (neuronAccess !== undefined) {
     diagnostics.error(neuronAccess.span, neuronAccess.message);
     return undefined;

@@ -3,6 +3,7 @@ import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { dependencies, nodes, readsNeuron } from '../ir/walk.js';
 import type {
+  AssignTarget,
   Expr,
   ModelUse,
   Network,
@@ -150,29 +151,28 @@ function heldStates(model: NeuronModel): string[] {
 
 /**
  * Event statements, in order, each assigning the local `local(state)` (a reset:
- * `V@next`; on_pre: `x@in`); the weight is the state `weight` where a kernel
- * keeps it (per-synapse state).
+ * `V@next`; on_pre: `x@in`) of the kernel state `stateOf(target)`: the model's own
+ * states, and in a per-synapse kernel the weight (WEIGHT_STATE) and what it adds to its
+ * post neuron (`jumpState`).
  */
 function eventStatements(
   body: readonly Statement[],
   toSym: (e: Expr) => S.Expr,
-  assignable: ReadonlySet<string>,
+  stateOf: (target: AssignTarget) => string | undefined,
   local: (state: string) => string,
-  weight?: string,
 ): KernelStatement[] {
   return body.map((s): KernelStatement => {
     if (s.kind === 'if') {
       return {
         kind: 'if',
         condition: toSym(s.condition),
-        then: eventStatements(s.then, toSym, assignable, local, weight),
-        otherwise: eventStatements(s.otherwise, toSym, assignable, local, weight),
+        then: eventStatements(s.then, toSym, stateOf, local),
+        otherwise: eventStatements(s.otherwise, toSym, stateOf, local),
       };
     }
-    const state =
-      s.target.kind === 'state' ? s.target.name : s.target.kind === 'weight' ? weight : undefined;
-    if (state === undefined || !assignable.has(state))
-      throw new InternalError('an event block here can only assign its own states');
+    const state = stateOf(s.target);
+    if (state === undefined)
+      throw new InternalError(`an event block here cannot assign ${s.target.kind}`);
     const name = local(state);
     const target = S.sym(name);
     const value = toSym(s.value);
@@ -325,6 +325,24 @@ export function buildPopulationKernel(
       }
     }
   }
+  // Per-pre and per-synapse state that adds to this neuron (`post.X += e`) left what it added
+  // in this step (jumpState): summed over the incoming connections, after the merged jumps.
+  for (const { own, over } of ownSynapses(inputs.routing)) {
+    const route = own.route;
+    if (route.projection.post !== population.name) continue;
+    for (const x of postChanges(route.projection.synapse.model)) {
+      const sum = `@jumps${route.index}.${x}`;
+      body.push({
+        kind: 'gather',
+        name: sum,
+        route: route.index,
+        owner: own.owner,
+        state: jumpState(x),
+        over,
+      });
+      jumps.set(x, S.add(jumps.get(x) ?? S.sym(x), S.sym(sum)));
+    }
+  }
   for (const [state, value] of jumps)
     body.push({ kind: 'let', name: `${state}@jump`, value: simplify(value) });
   const afterJumps = body.length;
@@ -402,11 +420,7 @@ export function buildPopulationKernel(
     );
   }
   // Per-pre state delivers per unit weight (the constant weight is applied here); per-synapse state includes its weight.
-  const gathers = [
-    ...inputs.routing.preSynapses.map((own) => ({ own, over: 'sources' as const })),
-    ...inputs.routing.synapses.map((own) => ({ own, over: 'synapses' as const })),
-  ].sort((a, b) => a.own.route.index - b.own.route.index);
-  for (const { own, over } of gathers) {
+  for (const { own, over } of ownSynapses(inputs.routing)) {
     const output = own.route.projection.output;
     if (own.route.projection.post !== population.name || output === undefined) continue;
     const sum = `@gather${own.route.index}`;
@@ -486,7 +500,12 @@ export function buildPopulationKernel(
   }
   const toSym = (e: Expr): S.Expr => bindConstants(symbolic(e, endOfStepHook(states), model));
   body.push({ kind: 'letBool', name: SPIKED, value: toSym(model.spike) });
-  const onSpike = eventStatements(model.reset, toSym, states, nextName);
+  const onSpike = eventStatements(
+    model.reset,
+    toSym,
+    (target) => (target.kind === 'state' && states.has(target.name) ? target.name : undefined),
+    nextName,
+  );
   if (refractorySteps > 0)
     onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
   if (onSpike.length > 0)
@@ -514,6 +533,16 @@ function neuronVariables(
     variables.set(sub.name, simplify(substitute(value, constants)));
   }
   return variables;
+}
+
+/** The projections with state per pre neuron or per synapse, in route order, with what their post kernels gather over. */
+function ownSynapses(
+  routing: NetworkRouting,
+): { readonly own: OwnSynapse; readonly over: 'sources' | 'synapses' }[] {
+  return [
+    ...routing.preSynapses.map((own) => ({ own, over: 'sources' as const })),
+    ...routing.synapses.map((own) => ({ own, over: 'synapses' as const })),
+  ].sort((a, b) => a.own.route.index - b.own.route.index);
 }
 
 /** A statement with its expressions reading other symbols (`renames`), nested blocks included. */
@@ -589,6 +618,31 @@ function neuronReads(
 
 /** The value a per-pre or per-synapse kernel leaves for the gathers: what it delivers (per unit weight for per-pre state). */
 export const DELIVERED_STATE = '@delivered';
+/**
+ * The state in which a per-pre or per-synapse kernel leaves what its events added to the post
+ * neuron's state X in this step (`post.X += ...`): the post kernel sums it over the incoming
+ * connections, in ascending source order, and adds it where merged delta synapses jump.
+ */
+export function jumpState(x: string): string {
+  return `@jump.${x}`;
+}
+
+/** The post-synaptic states a synapse model's events add to (`post.X += e`, `-=`), in first-use order. */
+export function postChanges(model: SynapseModel): string[] {
+  const changed = new Set<string>();
+  const visit = (body: readonly Statement[]): void => {
+    for (const s of body) {
+      if (s.kind === 'if') {
+        visit(s.then);
+        visit(s.otherwise);
+      } else if (s.target.kind === 'post') changed.add(s.target.name);
+    }
+  };
+  visit(model.onPre);
+  visit(model.onPost);
+  return [...changed];
+}
+
 /** A per-synapse kernel's weight, a state that on_pre and on_post may change (plasticity). */
 export const WEIGHT_STATE = '@w';
 
@@ -627,6 +681,19 @@ export function buildOwnSynapseKernel(
     ['w', perSynapse ? S.sym(afterEvents(WEIGHT_STATE)) : S.num(1)],
   ]);
   for (const x of names) body.push({ kind: 'let', name: afterEvents(x), value: S.sym(x) });
+  // What the events add to the post neuron's states this step, from 0 (summed by its gathers).
+  const jumps = postChanges(synapse).map(jumpState);
+  for (const x of jumps) body.push({ kind: 'let', name: afterEvents(x), value: S.num(0) });
+  const stateOf = (target: AssignTarget): string | undefined =>
+    target.kind === 'state'
+      ? target.name
+      : target.kind === 'weight'
+        ? perSynapse
+          ? WEIGHT_STATE
+          : undefined
+        : target.kind === 'post'
+          ? jumpState(target.name)
+          : undefined;
   const inHook: Hook = (e) =>
     e.kind === 'ref' && e.ref.kind === 'state'
       ? S.sym(afterEvents(e.ref.name))
@@ -640,7 +707,7 @@ export function buildOwnSynapseKernel(
     body.push({
       kind: 'if',
       condition: S.cmp('>', S.sym(name), S.num(0.5)),
-      then: eventStatements(statements, toSym, new Set(names), afterEvents, WEIGHT_STATE),
+      then: eventStatements(statements, toSym, stateOf, afterEvents),
       otherwise: [],
     });
   };
@@ -662,6 +729,8 @@ export function buildOwnSynapseKernel(
       name: nextName(x),
       value: S.sym(x === WEIGHT_STATE ? afterEvents(x) : nextName(afterEvents(x))),
     });
+  for (const x of jumps)
+    body.push({ kind: 'let', name: nextName(x), value: S.sym(afterEvents(x)) });
   // A synapse without `delivers` (it only jumps post-synaptic states) leaves 0.
   const delivered =
     synapse.delivers === undefined
@@ -684,7 +753,7 @@ export function buildOwnSynapseKernel(
   return {
     population: own.owner,
     size,
-    states: [...names, DELIVERED_STATE],
+    states: [...names, ...jumps, DELIVERED_STATE],
     body,
     spikes: false,
   };
