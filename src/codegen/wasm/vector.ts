@@ -14,7 +14,7 @@
  */
 import { InternalError, assertNever } from '../../diagnostics/diagnostic.js';
 import type { Expr as SymExpr } from '../../symbolic/expr.js';
-import { type KernelPrinter, kernelPrinter } from '../emit.js';
+import { type KernelPrinter, kernelPrinter, neuronStateSource } from '../emit.js';
 import { recordedLocal } from '../js/kernel.js';
 import {
   INDEX,
@@ -50,7 +50,8 @@ export const VECTOR_SUFFIX = '_x4';
 
 /**
  * Whether a kernel runs four elements at a time: at least four elements; only float and
- * condition locals, random draws and counters (none of them inside a branch); and every local
+ * condition locals, random draws, counters and neuron reads (none of the last two inside a
+ * branch); and every local
  * declared once, so that running both sides of a branch cannot overwrite one.
  */
 export function vectorizable(kernel: PopulationKernel): boolean {
@@ -70,11 +71,11 @@ export function vectorizable(kernel: PopulationKernel): boolean {
         case 'set':
           return true;
         case 'count':
+        case 'neuronState':
           return !inBranch && declareOnce(s.name);
         case 'if':
           return visit(s.then, true) && visit(s.otherwise, true);
         case 'gather':
-        case 'neuronState':
         case 'spikeTime':
           return false;
         default:
@@ -277,8 +278,28 @@ class VectorStatements {
           }
           break;
         }
+        case 'neuronState': {
+          if (mask !== undefined)
+            throw new InternalError('a neuron read inside a four-lane branch');
+          const name = this.local(this.printer.local(s.name));
+          const { base, row } = neuronStateSource(s, this.layout);
+          const offset = this.plan.state + 4 * base;
+          if (row === undefined) {
+            // A per-pre element's own neuron: four consecutive floats.
+            lines.push(
+              `(local.set $${name} (v128.load offset=${offset} (i32.shl ${get('sf_i')} (i32.const 2))))`,
+            );
+            break;
+          }
+          // A synapse's neurons, one per lane, from its row.
+          const lane = (k: number): string =>
+            `(f32.load offset=${offset} (i32.shl (i32.load offset=${this.plan.conn + 4 * (row + k)} (i32.shl ${get('sf_i')} (i32.const 2))) (i32.const 2)))`;
+          let value = `(f32x4.splat ${lane(0)})`;
+          for (const k of [1, 2, 3]) value = `(f32x4.replace_lane ${k} ${value} ${lane(k)})`;
+          lines.push(`(local.set $${name} ${value})`);
+          break;
+        }
         case 'gather':
-        case 'neuronState':
         case 'spikeTime':
           throw new InternalError(`a ${s.kind} in a four-lane kernel`);
         default:
