@@ -652,8 +652,10 @@ export const WEIGHT_STATE = '@w';
  * weight is a state). A thread runs on_pre when a spike arrived (its delivery
  * counter, filled by the step's delivery kernels, is set), on_post when its
  * post neuron spiked in the previous step (per synapse only), both on the
- * start-of-step values; then it integrates the state and leaves what it
- * delivers (per unit weight for per-pre state) for the post neurons' gathers.
+ * start-of-step values (its neurons' too, `pre.X` and `post.X`); then it
+ * integrates the state and leaves what it delivers (per unit weight for per-pre
+ * state) and what its events added to the post neuron (`post.X += e`) for the
+ * post neurons' gathers.
  */
 export function buildOwnSynapseKernel(
   network: Network,
