@@ -549,7 +549,7 @@ network NeuronReads {
       /^it reads its pre-synaptic neuron; .* per pre-synaptic neuron$/,
     );
     expect(routes[1]!.placement.reason).toMatch(
-      /it reads its post-synaptic neuron, so the state is kept per synapse$/,
+      /^it reads its pre- and its post-synaptic neuron: the state is kept per synapse$/,
     );
   });
 
@@ -782,6 +782,56 @@ network PostAdds {
           );
     },
   );
+});
+
+describe('stdlib Gap: a gap junction couples two neurons through w (pre.V - post.V)', () => {
+  const network = (): Network =>
+    compileText(
+      'gap',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network GapPair {
+  dt = 0.1 ms
+  duration = 50 ms
+  population A = Lif(1) { V_th = 1000 mV }
+  population B = Lif(1) { V_th = 1000 mV }
+  projection AB = A -> B { connect all_to_all  weight 0.05 uS  synapse Gap  output CUBA }
+  projection BA = B -> A { connect all_to_all  weight 0.05 uS  synapse Gap  output CUBA }
+  stimulus A.I = 10 nA
+  record A.V
+  record B.V
+}`,
+    );
+
+  it('kept per synapse, with the reason', () => {
+    const routes = buildPlan(network(), 1).routing.routes;
+    expect(routes.map((r) => r.placement.reason)).toEqual([
+      'it reads its pre- and its post-synaptic neuron: the state is kept per synapse',
+      'it reads its pre- and its post-synaptic neuron: the state is kept per synapse',
+    ]);
+  });
+
+  it('V of both neurons equals the coupled recursion with start-of-step potentials (cpu64, 1e-9)', async () => {
+    const r = await run(network(), 'cpu64');
+    const a = r.traces.get('A.V')![0]!;
+    const b = r.traces.get('B.V')![0]!;
+    // Lif: tau = 10 ms, R = 1 Mohm, V_rest = 0; the current is frozen over the step, so the
+    // update is exact: V' = V e + R I (1 - e), with I from the start-of-step V of both.
+    const e = Math.exp(-0.1 / 10);
+    let [va, vb] = [0, 0];
+    const want = [new Float64Array(a.length), new Float64Array(a.length)];
+    for (let n = 0; n < a.length; n++) {
+      const ia = 10 + 0.05 * (vb - va);
+      const ib = 0.05 * (va - vb);
+      [va, vb] = [va * e + ia * (1 - e), vb * e + ib * (1 - e)];
+      want[0]![n] = va;
+      want[1]![n] = vb;
+    }
+    expect(maxRelative(a, want[0]!)).toBeLessThan(REL);
+    expect(maxRelative(b, want[1]!)).toBeLessThan(REL);
+    // B is driven only through the junction, towards 0.05 / 1.05 of A.
+    expect(b[b.length - 1]! / a[a.length - 1]!).toBeGreaterThan(0.04);
+  });
 });
 
 describe('seed example (a): exponential_cuba.spk', () => {
@@ -1062,6 +1112,32 @@ describe('placement decisions for the stdlib synapses', () => {
     expect(decision.reason).toMatch(
       placement === 'post' ? /merged per post-synaptic neuron/ : /kept per pre-synaptic neuron/,
     );
+  });
+
+  it('state that the weight only scales stays per synapse when it reads its post neuron (shared by many post neurons, per pre neuron it could not)', () => {
+    const { program, diagnostics } = compileFiles(
+      ['readers.spk'],
+      () => `synapse PostOnly {
+  state { s = 0 }
+  equations { ds/dt = -s * s * (1 + post.V / (20 mV)) / (5 ms) }
+  on_pre { s += 1 }
+  delivers w * s
+}
+synapse PreOnly {
+  state { s = 0 }
+  equations { ds/dt = -s * s * (1 + pre.V / (20 mV)) / (5 ms) }
+  on_pre { s += 1 }
+  delivers w * s
+}`,
+    );
+    expect(diagnostics.items).toEqual([]);
+    const decide = (name: string) => analysePlacement(program!.models.get(name) as SynapseModel);
+    expect(decide('PostOnly')).toEqual({
+      placement: 'synapse',
+      reason:
+        'ds/dt has the non-linear term s^2; it reads its post-synaptic neuron, so the state is kept per synapse',
+    });
+    expect(decide('PreOnly').placement).toBe('pre');
   });
 
   it('a synapse with noise keeps its state per synapse (independent noise does not merge), and runs', async () => {

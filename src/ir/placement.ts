@@ -148,8 +148,14 @@ export function analysePlacement(
         };
   };
   if (model.onPost.length > 0) return notMergeable('it has on_post (plasticity)');
-  // A merged state is shared by synapses from many pre neurons.
-  if (readsNeuron(model, 'pre')) return notMergeable('it reads its pre-synaptic neuron');
+  // A merged state is shared by synapses from many pre neurons, a per-pre one by synapses onto many post neurons.
+  if (readsNeuron(model, 'pre'))
+    return readsNeuron(model, 'post')
+      ? {
+          placement: 'synapse',
+          reason: 'it reads its pre- and its post-synaptic neuron: the state is kept per synapse',
+        }
+      : notMergeable('it reads its pre-synaptic neuron');
   const system = linearSystem(rhs, [...rhs.keys()]);
   if (system.kind === 'nonlinear')
     return notMergeable(`d${system.state}/dt has the non-linear term ${formatMath(system.term)}`);
