@@ -375,6 +375,16 @@ async function runCli(
   return { code, out, err };
 }
 
+describe('inspect --stage update of a synapse without state', () => {
+  it('says there is nothing to integrate (stdlib Gap and Delta)', () => {
+    const program = compileText('import "stdlib/synapses.spk"');
+    for (const name of ['Gap', 'Delta'])
+      expect(formatUpdateStage(program, name)).toBe(
+        `synapse ${name}: one step, method exp_euler\n  no state to integrate`,
+      );
+  });
+});
+
 describe('method exact: refused with a diagnostic', () => {
   const program = compileText(`
 import "stdlib/synapses.spk"

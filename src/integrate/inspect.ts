@@ -18,6 +18,10 @@ function formatUpdate(
 ): string {
   const lines = [`${model.kind} ${model.name}: one step, method ${model.method}`];
   if (note !== undefined) lines.push(`  (${note})`);
+  if (model.states.length === 0) {
+    lines.push('  no state to integrate');
+    return lines.join('\n');
+  }
   const updated = new Set(result.states.map((s) => s.state));
   for (const s of result.states) lines.push(`  ${s.state}: ${s.method} (${s.reason})`);
   for (const s of model.states)
