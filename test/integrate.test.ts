@@ -185,8 +185,9 @@ const J_TABLE: Readonly<Record<string, Readonly<Record<string, (e: Env) => numbe
   GABAa: { g: (e) => -(e['alpha']! * TT(e) + e['beta']!) },
   STD: { x: (e) => -1 / e['tau']! },
   STP: { u: (e) => -1 / e['tau_f']!, x: (e) => -1 / e['tau_d']! },
-  // Not BrainPy models (docs/stdlib.md): Delta has no state; STDP three decays.
+  // Not BrainPy models (docs/stdlib.md): Delta and Gap have no state; STDP three decays.
   Delta: {},
+  Gap: {},
   STDP: {
     g: (e) => -1 / e['tau']!,
     apre: (e) => -1 / e['tau_pre']!,
