@@ -834,6 +834,53 @@ network GapPair {
   });
 });
 
+describe('recording a subexpression: its value at the post-step state', () => {
+  const network = (): Network =>
+    compileText(
+      'record_subexpression',
+      `neuron Sub {
+  parameters { tau = 10 ms   V_rest = -65 mV }
+  state { V = -65 mV }
+  current I : nA
+  equations {
+    depol = V - V_rest
+    t0 = 2 * depol
+    dV/dt = (-depol + 1 Mohm * I) / tau
+  }
+  spike when V >= -50 mV
+  reset { V = -65 mV }
+}
+network RecordSub {
+  dt = 0.1 ms
+  duration = 40 ms
+  population P = Sub(2)
+  stimulus P.I = 20 nA
+  record P.spikes
+  record P.V
+  record P.depol
+  record P.t0
+}`,
+    );
+
+  it.each(EVERY_KIND)(
+    '%s: depol = V - V_rest and t0 = 2 depol from the recorded V, after the reset too',
+    async (kind) => {
+      const r = await run(network(), kind);
+      const round = kind === 'cpu64' ? (x: number) => x : Math.fround;
+      const V = r.traces.get('P.V')![0]!;
+      const depol = r.traces.get('P.depol')![0]!;
+      const t0 = r.traces.get('P.t0')![0]!;
+      expect(r.spikes.get('P')![0]!.length).toBeGreaterThan(1);
+      for (let n = 0; n < V.length; n++) {
+        expect(depol[n]).toBe(round(V[n]! + 65));
+        expect(t0[n]).toBe(round(2 * depol[n]!));
+      }
+      // The step after a spike records the reset: depol 0.
+      expect(depol[r.spikes.get('P')![0]![0]!]).toBe(0);
+    },
+  );
+});
+
 describe('seed example (a): exponential_cuba.spk', () => {
   it('pre spikes and post V equal the closed form (cpu64, 1e-9); the first effect is at s + 1', async () => {
     const network = compileExample('exponential_cuba.spk');

@@ -114,6 +114,11 @@ export interface PopulationKernel {
   readonly body: readonly KernelStatement[];
   /** True when the kernel emits spikes (SPIKED is defined): recorded, and appended to the spike ring. */
   readonly spikes: boolean;
+  /**
+   * The locals that hold what a recording may name besides the states (whose post-step
+   * values are `nextName(state)`): a neuron's subexpressions, from its post-step states.
+   */
+  readonly values?: ReadonlyMap<string, string>;
 }
 
 /** The name of a population's step function on every target. */

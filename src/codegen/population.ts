@@ -488,7 +488,18 @@ export function buildPopulationKernel(
     const after = body.splice(afterJumps);
     body.push(...after.map((st) => (st === hold ? st : renameReads(st, renames))));
   };
+  const toSym = (e: Expr): S.Expr => bindConstants(symbolic(e, endOfStepHook(states), model));
+  // What recordings may name besides the states: the subexpressions, from the post-step
+  // states (after the reset; dropped later where nothing records them).
+  const values = new Map(model.subexpressions.map((sub) => [sub.name, `${sub.name}@value`]));
+  const recordable = (): KernelStatement[] =>
+    model.subexpressions.map((sub) => ({
+      kind: 'let',
+      name: values.get(sub.name)!,
+      value: toSym(sub.value),
+    }));
   if (model.spike === undefined) {
+    body.push(...recordable());
     readJumped();
     return {
       population: population.name,
@@ -496,9 +507,9 @@ export function buildPopulationKernel(
       states: kernelStates,
       body,
       spikes: false,
+      values,
     };
   }
-  const toSym = (e: Expr): S.Expr => bindConstants(symbolic(e, endOfStepHook(states), model));
   body.push({ kind: 'letBool', name: SPIKED, value: toSym(model.spike) });
   const onSpike = eventStatements(
     model.reset,
@@ -510,8 +521,9 @@ export function buildPopulationKernel(
     onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
   if (onSpike.length > 0)
     body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
+  body.push(...recordable());
   readJumped();
-  return spikingKernel(population, kernelStates, body);
+  return { ...spikingKernel(population, kernelStates, body), values };
 }
 
 /**

@@ -1325,11 +1325,12 @@ function lowerRecording(
   if (population === undefined) return undefined;
   if (variable !== 'spikes') {
     const model = population.source.kind === 'neuron' ? population.source.model : undefined;
-    // States and the input current are values a kernel holds; subexpressions are inlined.
+    // States, the input current and subexpressions (from the post-step states).
     const candidates = [
       'spikes',
       ...(model?.states.map((s) => s.name) ?? []),
       ...(model?.input === undefined ? [] : [model.input.name]),
+      ...(model?.subexpressions.map((s) => s.name) ?? []),
     ];
     if (
       !candidates.includes(variable) ||

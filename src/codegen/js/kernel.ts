@@ -146,5 +146,7 @@ export function emitJsPopulation(
 
 /** The local a trace reads: a state's end-of-step value, or a value computed in the step (the input current). */
 export function recordedLocal(kernel: PopulationKernel, variable: string): string {
-  return kernel.states.includes(variable) ? nextName(variable) : variable;
+  return kernel.states.includes(variable)
+    ? nextName(variable)
+    : (kernel.values?.get(variable) ?? variable);
 }
