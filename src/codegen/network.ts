@@ -369,6 +369,7 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
     diagnostics.error(
       p.span,
       `procedural connectivity with synapse state per ${placement.placement === 'pre' ? 'pre-synaptic neuron' : 'synapse'} (${synapse.name}) is not supported: remove 'procedural' to store the connections`,
+      { notes: [`the state of ${synapse.name} is not merged: ${placement.reason}`] },
     );
     return undefined;
   }
