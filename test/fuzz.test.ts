@@ -86,8 +86,12 @@ const CORPUS_FILES = [
   'stdlib/synapses.spk',
   'examples/ei_net.spk',
   'examples/stdp_song.spk',
+  'examples/nmda_hh.spk',
+  'examples/adex_section.spk',
+  'examples/exponential_cuba.spk',
   'test/models/conformance/rt_synapses.spk',
   'test/models/conformance/rt_neuron_reads.spk',
+  'test/models/conformance/rt_post_reads.spk',
   ...readdirSync(join(ROOT, 'test', 'models', 'language'))
     .filter((f) => f.endsWith('.spk'))
     .sort()

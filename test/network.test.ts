@@ -881,6 +881,30 @@ network RecordSub {
   );
 });
 
+describe('the conformance networks with projections: WebGPU equals the float32 CPU backend', () => {
+  // The stdlib neuron models have their own suite (conformance.test.ts); these are the
+  // networks of synapses, in every placement, that read and add to their neurons.
+  it.skipIf(!HAVE_WEBGPU).each(['rt_synapses', 'rt_post_reads', 'rt_neuron_reads'])(
+    '%s: the same spikes and traces, bit for bit',
+    async (name) => {
+      const result = compileFiles([join(ROOT, 'test', 'models', 'conformance', `${name}.spk`)]);
+      expect(result.diagnostics.items.map((d) => d.message)).toEqual([]);
+      const network = [...result.program!.networks.values()][0]!;
+      const [cpu, gpu] = [await run(network, 'cpu'), await run(network, 'webgpu')];
+      const spikes = [...cpu.spikes.values()].flat(2).length;
+      expect(spikes).toBeGreaterThan(50);
+      expect(gpu.spikes).toEqual(cpu.spikes);
+      expect([...gpu.traces.keys()]).toEqual([...cpu.traces.keys()]);
+      for (const [label, columns] of cpu.traces)
+        columns.forEach((column, k) =>
+          expect(Array.from(gpu.traces.get(label)![k]!), `${label}[${k}]`).toEqual(
+            Array.from(column),
+          ),
+        );
+    },
+  );
+});
+
 describe('seed example (a): exponential_cuba.spk', () => {
   it('pre spikes and post V equal the closed form (cpu64, 1e-9); the first effect is at s + 1', async () => {
     const network = compileExample('exponential_cuba.spk');
