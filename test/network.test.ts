@@ -1737,6 +1737,27 @@ network N {
       const c = route!.connectivity;
       expect(c.kind === 'geometric' && c.weights?.bits).toBe(bits);
     });
+    it('at p = 1 a constant weight is all to all (no draws), a drawn one keeps the rows; every pair connects', async () => {
+      const atOne = (weight: string): Network =>
+        compileText(
+          'procedural_p1',
+          network(weight).replace('fixed_probability(0.5)', 'fixed_probability(1)'),
+        );
+      const kindOf = (weight: string): string =>
+        buildPlan(atOne(weight), 1).routing.routes[0]!.connectivity.kind;
+      expect(kindOf('1 nA')).toBe('all');
+      expect(kindOf('uniform(0.5 nA, 1 nA)')).toBe('geometric');
+      // The same run as stored all_to_all.
+      const stored = compileText(
+        'stored_all',
+        network('1 nA').replace('fixed_probability(0.5) procedural', 'all_to_all'),
+      );
+      const read = { read: ['Y'] };
+      const [a, b] = [await run(atOne('1 nA'), 'cpu', read), await run(stored, 'cpu', read)];
+      const V = Array.from(a.states.get('Y')!.get('V')!);
+      expect(V.some((v) => v !== 0)).toBe(true);
+      expect(V).toEqual(Array.from(b.states.get('Y')!.get('V')!));
+    });
     it.each([
       ['uniform(0.5 nA, 1 nA) * i', 'this one depends on the indices i or j'],
       ['uniform(0.5 nA, 1 nA) + normal(0 nA, 1 nA)', 'this one combines several draws'],

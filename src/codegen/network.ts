@@ -415,12 +415,18 @@ function routeProjection(
     `${network.name}.${p.name}`,
   );
   const rows = perSynapse ? storedRows(built, nPre, nPost) : undefined;
+  // Procedural rows at p = 1 connect every pair: with a constant weight that is all to all,
+  // without a draw per connection (drawn weights need the rows' draws).
+  const everyPair =
+    p.connector.kind === 'fixed_probability' && p.connector.p >= 1 && drawn === undefined;
   const connectivity: Connectivity =
     rows !== undefined
       ? { kind: 'rows', rows }
       : drawn !== undefined && built.kind === 'geometric'
         ? { ...built, weights: drawn }
-        : built;
+        : everyPair
+          ? { kind: 'all' }
+          : built;
   const base = { projection: p, index, connectivity, placement };
   const delaySteps = delaysVary ? 0 : Math.max(1, stepsIn(constantDelay, network.dt));
   const synapticDelays = delaysVary
