@@ -845,6 +845,7 @@ describe('recording a subexpression: its value at the post-step state', () => {
   equations {
     depol = V - V_rest
     t0 = 2 * depol
+    clock = t / (1 ms)
     dV/dt = (-depol + 1 Mohm * I) / tau
   }
   spike when V >= -50 mV
@@ -859,6 +860,7 @@ network RecordSub {
   record P.V
   record P.depol
   record P.t0
+  record P.clock
 }`,
     );
 
@@ -877,6 +879,12 @@ network RecordSub {
       }
       // The step after a spike records the reset: depol 0.
       expect(depol[r.spikes.get('P')![0]![0]!]).toBe(0);
+      // t is the time of the trace's row, the end of the step: (n + 1) dt.
+      r.traces
+        .get('P.clock')![0]!
+        .forEach((clock, n) =>
+          expect(Math.abs(clock - (n + 1) * 0.1)).toBeLessThan(1e-5 * (n + 1)),
+        );
     },
   );
 });

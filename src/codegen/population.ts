@@ -490,13 +490,15 @@ export function buildPopulationKernel(
   };
   const toSym = (e: Expr): S.Expr => bindConstants(symbolic(e, endOfStepHook(states), model));
   // What recordings may name besides the states: the subexpressions, from the post-step
-  // states (after the reset; dropped later where nothing records them).
+  // states (after the reset) at the end of the step, t_n + dt, the time of the trace's row
+  // (dropped later where nothing records them).
   const values = new Map(model.subexpressions.map((sub) => [sub.name, `${sub.name}@value`]));
+  const endTime = new Map([[TIME, S.mul(S.add(S.sym(STEP), S.num(1)), S.num(network.dt))]]);
   const recordable = (): KernelStatement[] =>
     model.subexpressions.map((sub) => ({
       kind: 'let',
       name: values.get(sub.name)!,
-      value: toSym(sub.value),
+      value: simplify(substitute(toSym(sub.value), endTime)),
     }));
   if (model.spike === undefined) {
     body.push(...recordable());
