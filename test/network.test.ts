@@ -158,6 +158,19 @@ function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-12):
   return worst;
 }
 
+/** Every column of the traces `labels` of a float32 run within float32 rounding (1e-5) of the float64 run's. */
+function expectFloat32Traces(got: Run, want: Run, labels: readonly string[]): void {
+  for (const label of labels)
+    got.traces
+      .get(label)!
+      .forEach((column, k) =>
+        expect(
+          maxRelative(column, want.traces.get(label)![k]!, 1e-6),
+          `${label}[${k}]`,
+        ).toBeLessThan(1e-5),
+      );
+}
+
 /** The first step whose post-step value differs from `baseline` (a constant or another trace). */
 function firstChange(trace: ArrayLike<number>, baseline: number | ArrayLike<number>): number {
   for (let n = 0; n < trace.length; n++)
@@ -433,11 +446,10 @@ network PostReads {
   it.each(EVERY_KIND.filter((k) => k !== 'cpu64'))(
     '%s: the same traces as cpu64 within float32 rounding',
     async (kind) => {
-      const [want, got] = [await run(network(), 'cpu64'), await run(network(), kind)];
-      for (const label of ['post.V', 'P.g'])
-        expect(
-          maxRelative(got.traces.get(label)![0]!, want.traces.get(label)![0]!, 1e-6),
-        ).toBeLessThan(1e-5);
+      expectFloat32Traces(await run(network(), kind), await run(network(), 'cpu64'), [
+        'post.V',
+        'P.g',
+      ]);
     },
   );
 
@@ -618,15 +630,7 @@ network NeuronReads {
     async (kind) => {
       const [want, got] = [await run(network(), 'cpu64'), await run(network(), kind)];
       expect(got.spikes).toEqual(want.spikes);
-      for (const label of ['post.V', 'A.s', 'B.x'])
-        got.traces
-          .get(label)!
-          .forEach((column, k) =>
-            expect(
-              maxRelative(column, want.traces.get(label)![k]!, 1e-6),
-              `${label}[${k}]`,
-            ).toBeLessThan(1e-5),
-          );
+      expectFloat32Traces(got, want, ['post.V', 'A.s', 'B.x']);
     },
   );
 
@@ -770,16 +774,10 @@ network PostAdds {
   it.each(EVERY_KIND.filter((k) => k !== 'cpu64'))(
     '%s: the same traces as cpu64 within float32 rounding',
     async (kind) => {
-      const [want, got] = [await run(network(), 'cpu64'), await run(network(), kind)];
-      for (const label of ['N.ge', 'F.x'])
-        got.traces
-          .get(label)!
-          .forEach((column, k) =>
-            expect(
-              maxRelative(column, want.traces.get(label)![k]!, 1e-6),
-              `${label}[${k}]`,
-            ).toBeLessThan(1e-5),
-          );
+      expectFloat32Traces(await run(network(), kind), await run(network(), 'cpu64'), [
+        'N.ge',
+        'F.x',
+      ]);
     },
   );
 });
