@@ -911,6 +911,76 @@ describe('the conformance networks with projections: WebGPU equals the float32 C
   );
 });
 
+describe('synapse states may start from their neurons (x = post.V / (1 mV))', () => {
+  const network = (): Network =>
+    compileText(
+      'start_from_neurons',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+neuron Rel {
+  parameters { V_rest = -65 mV   tau = 10 ms }
+  state { V ~ uniform(-70 mV, -60 mV) }
+  current I : nA
+  equations {
+    depol = V - V_rest
+    dV/dt = (-depol + 1 Mohm * I) / tau
+  }
+  spike when V >= -50 mV
+  reset { V = -65 mV }
+}
+synapse StartMerged {
+  state { g : weight = 0   h = post.depol / (1 mV) }
+  equations { dg/dt = -g / (5 ms) }
+  on_pre { g += w }
+  delivers g
+}
+synapse StartPre {
+  state { u = pre.V / (1 mV) }
+  delivers w * u
+}
+synapse StartSynapse {
+  state { x = pre.V / (1 mV) + post.V / (10 mV) }
+  on_pre { x += 1 }
+  on_post { x = 0 }
+}
+network StartFromNeurons {
+  dt = 0.1 ms
+  duration = 0.1 ms
+  population A = Rel(5)
+  population B = Rel(4)
+  projection M = A -> B { connect all_to_all   weight 0 nA   synapse StartMerged   output CUBA }
+  projection Q = A -> B { connect all_to_all   weight 0 nA   synapse StartPre   output CUBA }
+  projection S = A -> B { connect fixed_probability(0.5)   weight 0 nA   synapse StartSynapse }
+  record M.h
+  record Q.u
+  record S.x
+}`,
+    );
+
+  it('merged per post neuron, per pre neuron and per synapse: the neurons of each element, at the start', async () => {
+    const r = await run(network(), 'cpu64');
+    const routes = r.plan.routing.routes;
+    expect(routes.map((x) => x.placement.placement)).toEqual(['post', 'pre', 'synapse']);
+    const VA = r.plan.initial.get('A')!.get('V')!;
+    const VB = r.plan.initial.get('B')!.get('V')!;
+    expect(new Set(VA).size).toBe(5);
+    // No equations for h and u (reading the pre neuron keeps u per pre neuron), and x has no
+    // events in the first step.
+    r.traces.get('M.h')!.forEach((h, j) => expect(h[0]).toBeCloseTo(VB[j]! + 65, 12));
+    r.traces.get('Q.u')!.forEach((u, i) => expect(u[0]).toBeCloseTo(VA[i]!, 12));
+    const c = routes[2]!.connectivity;
+    if (c.kind !== 'rows') throw new Error('expected stored rows');
+    const x = r.traces.get('S.x')!;
+    expect(x.length).toBe(c.rows.outTargets.length);
+    x.forEach((column, k) =>
+      expect(column[0]).toBeCloseTo(
+        VA[c.rows.outSources[k]!]! + VB[c.rows.outTargets[k]!]! / 10,
+        12,
+      ),
+    );
+  });
+});
+
 describe('seed example (a): exponential_cuba.spk', () => {
   it('pre spikes and post V equal the closed form (cpu64, 1e-9); the first effect is at s + 1', async () => {
     const network = compileExample('exponential_cuba.spk');

@@ -1,8 +1,18 @@
 import { totalmem } from 'node:os';
-import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
+import {
+  type Diagnostic,
+  DiagnosticError,
+  Diagnostics,
+  InternalError,
+} from '../diagnostics/diagnostic.js';
 import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
 import type { Network, NeuronModel, Program, SynapseModel } from '../ir/types.js';
-import { initialStates, synapseInitialStates } from '../runtime/initial-state.js';
+import {
+  initialStates,
+  neuronStartValues,
+  synapseInitialStates,
+} from '../runtime/initial-state.js';
+import { nodes } from '../ir/walk.js';
 import type { SimulationPlan, TraceRequest } from '../runtime/backend.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { kernelPrinter } from './emit.js';
@@ -123,9 +133,34 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     ]);
     return { ...k, body: removeDeadLocals(flushSubnormalStates(k.body, k.states), live) };
   });
-  const initial = new Map<string, ReadonlyMap<string, Float64Array>>();
-  network.populations.forEach((p, k) => {
-    const values = initialStates(network, p, populationKernels[k]!.states);
+  const initial = new Map<string, Map<string, Float64Array>>();
+  network.populations.forEach((p, k) =>
+    initial.set(p.name, initialStates(network, p, populationKernels[k]!.states)),
+  );
+  // The neurons' start values that synapse states start from (`x = post.V / (10 mV)`), per element.
+  const neuronStarts = (
+    model: SynapseModel,
+    n: number,
+    sides: readonly NeuronSide[],
+  ): Map<string, Float64Array> => {
+    const reads = new Map<string, Float64Array>();
+    for (const symbol of initialNeuronReads(model)) {
+      const [side, name] = symbol.split('.') as ['pre' | 'post', string];
+      const at = sides.find((s) => s.side === side);
+      if (at === undefined) throw new InternalError(`${model.name} cannot start from ${symbol}`);
+      const population = network.populations.find((p) => p.name === at.population)!;
+      const values = neuronStartValues(network, population, initial.get(population.name)!).get(
+        name,
+      )!;
+      reads.set(
+        symbol,
+        Float64Array.from({ length: n }, (_, e) => values[at.index(e)]!),
+      );
+    }
+    return reads;
+  };
+  for (const p of network.populations) {
+    const values = initial.get(p.name)!;
     for (const group of routing.groups.filter((g) => g.post === p.name)) {
       for (const [name, v] of synapseInitialStates(
         group.synapse.model,
@@ -133,19 +168,41 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
         p.size,
         { seed: network.seed, key: `${network.name}.${p.name}.${group.owner}` },
         (x) => `${group.owner}.${x}`,
+        neuronStarts(group.synapse.model, p.size, [
+          { side: 'post', population: p.name, index: (j) => j },
+        ]),
       ))
         values.set(name, v);
     }
-    initial.set(p.name, values);
-  });
+  }
   synapseKernels.forEach((kernel, k) => {
     const { route } = ownSynapses[k]!;
-    const synapse = route.projection.synapse;
+    const projection = route.projection;
+    const synapse = projection.synapse;
+    const rows = route.connectivity.kind === 'rows' ? route.connectivity.rows : undefined;
+    // A per-pre element is its pre neuron; a synapse has both, from its stored row.
+    const sides: NeuronSide[] =
+      route.placement.placement === 'pre'
+        ? [{ side: 'pre', population: projection.pre, index: (i) => projection.preRange.start + i }]
+        : [
+            {
+              side: 'pre',
+              population: projection.pre,
+              index: (s) => projection.preRange.start + rows!.outSources[s]!,
+            },
+            {
+              side: 'post',
+              population: projection.post,
+              index: (s) => projection.postRange.start + rows!.outTargets[s]!,
+            },
+          ];
     const values = synapseInitialStates(
       synapse.model,
       parameterValues(synapse.model, synapse.arguments),
       kernel.size,
-      { seed: network.seed, key: `${network.name}.${route.projection.name}` },
+      { seed: network.seed, key: `${network.name}.${projection.name}` },
+      (x) => x,
+      neuronStarts(synapse.model, kernel.size, sides),
     );
     values.set(DELIVERED_STATE, new Float64Array(kernel.size));
     for (const x of postChanges(synapse.model))
@@ -161,6 +218,24 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     .filter((r) => r.variable === 'spikes')
     .map((r) => r.population);
   return { network, routing, kernels, initial, traces, spikeRecords, steps };
+}
+
+/** Which neuron a synapse-state element reads as `side.X`: its index in `population`. */
+interface NeuronSide {
+  readonly side: 'pre' | 'post';
+  readonly population: string;
+  readonly index: (element: number) => number;
+}
+
+/** The neuron variables (`post.V`, `pre.V`) that a synapse model's initial values read. */
+function initialNeuronReads(model: SynapseModel): Set<string> {
+  const reads = new Set<string>();
+  for (const s of model.states)
+    if (s.init.kind !== 'zero')
+      for (const n of nodes(s.init.value))
+        if (n.kind === 'ref' && (n.ref.kind === 'pre' || n.ref.kind === 'post'))
+          reads.add(`${n.ref.kind}.${n.ref.name}`);
+  return reads;
 }
 
 /**

@@ -849,8 +849,6 @@ interface MemberUse {
   readonly span: Span;
   /** True for an assignment target (`post.x += 1`), which must be a state. */
   readonly assigned: boolean;
-  /** The synapse state whose initial value reads it, if that is where it is. */
-  readonly initialOf?: string;
 }
 
 /** The span of `post.x` at the start of an assignment statement (the IR keeps only the statement's). */
@@ -867,16 +865,10 @@ function targetSpan(s: Extract<Statement, { kind: 'assign' }>): Span {
 /** Every `post.X` and `pre.X` of a model, read or assigned, in its expressions and statements. */
 function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
   const uses: MemberUse[] = [];
-  const expr = (e: Expr, initialOf?: string): void => {
+  const expr = (e: Expr): void => {
     for (const n of nodes(e)) {
       if (n.kind === 'ref' && (n.ref.kind === 'post' || n.ref.kind === 'pre'))
-        uses.push({
-          object: n.ref.kind,
-          name: n.ref.name,
-          span: n.span,
-          assigned: false,
-          ...(initialOf === undefined ? {} : { initialOf }),
-        });
+        uses.push({ object: n.ref.kind, name: n.ref.name, span: n.span, assigned: false });
     }
   };
   const statements = (body: readonly Statement[]): void => {
@@ -901,7 +893,7 @@ function memberUses(model: SynapseModel | OutputModel): MemberUse[] {
   if (model.kind === 'output') {
     expr(model.current);
   } else {
-    for (const s of model.states) if (s.init.kind !== 'zero') expr(s.init.value, s.name);
+    for (const s of model.states) if (s.init.kind !== 'zero') expr(s.init.value);
     for (const sub of model.subexpressions) expr(sub.value);
     for (const eq of model.equations) expr(eq.rhs);
     statements(model.onPre);
@@ -948,12 +940,6 @@ function checkMembers(
         {
           notes: [`'${object}.X' needs a neuron population on the ${object} side`],
         },
-      );
-      continue;
-    }
-    if (use.initialOf !== undefined) {
-      report(
-        `the initial value of synapse state '${use.initialOf}' cannot read '${object}.${use.name}': a synapse state starts from constants, parameters and random draws`,
       );
       continue;
     }

@@ -87,9 +87,13 @@ export function synapseExprs(model: SynapseModel): Expr[] {
   ];
 }
 
-/** Whether a synapse model reads a variable of its pre- or post-synaptic neuron (`pre.X`, `post.X`). */
+/**
+ * Whether a synapse model reads a variable of its pre- or post-synaptic neuron (`pre.X`,
+ * `post.X`), in its kernels or in the initial values of its states.
+ */
 export function readsNeuron(model: SynapseModel, side: 'pre' | 'post'): boolean {
-  return synapseExprs(model).some((e) =>
+  const initial = model.states.flatMap((s) => (s.init.kind === 'zero' ? [] : [s.init.value]));
+  return [...synapseExprs(model), ...initial].some((e) =>
     [...nodes(e)].some((n) => n.kind === 'ref' && n.ref.kind === side),
   );
 }

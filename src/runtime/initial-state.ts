@@ -1,7 +1,7 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { parameterValues } from '../codegen/population.js';
 import { toSymbolic } from '../integrate/to-symbolic.js';
-import type { Expr, Network, Population, SynapseModel } from '../ir/types.js';
+import type { Expr, Network, NeuronModel, Population, SynapseModel } from '../ir/types.js';
 import { streamId } from '../random/philox.js';
 import { PHILOX_RUN_MAX, standardDraws } from '../random/philox-wasm.js';
 import { freeSymbols, substitute } from '../symbolic/diff.js';
@@ -24,19 +24,7 @@ export function initialStates(
     return new Map(states.map((s) => [s, new Float64Array(population.size)]));
   const model = population.source.model;
   const n = population.size;
-  const constants = new Map<string, S.Expr>(
-    [...parameterValues(model, population.parameters)].map(([k, v]) => [k, S.num(v)]),
-  );
-  constants.set('dt', S.num(network.dt));
-  constants.set('t', S.num(0));
-  const subexpressions = new Map<string, S.Expr>();
-  for (const sub of model.subexpressions)
-    subexpressions.set(
-      sub.name,
-      simplify(substitute(substitute(toSymbolic(sub.value), subexpressions), constants)),
-    );
-  const toSym = (e: Expr): S.Expr =>
-    simplify(substitute(substitute(toSymbolic(e), subexpressions), constants));
+  const { toSym } = startSymbols(network, population.parameters, model);
 
   const pending = new Map<string, InitialValue | undefined>();
   for (const s of model.states) {
@@ -58,8 +46,54 @@ export function initialStates(
 }
 
 /**
+ * A neuron population's variables at the start, as synapse states that start from them read
+ * them (`post.X`, `pre.X`): its states' initial values (`states`, from initialStates) and its
+ * subexpressions of those (t = 0).
+ */
+export function neuronStartValues(
+  network: Network,
+  population: Population,
+  states: ReadonlyMap<string, Float64Array>,
+): Map<string, Float64Array> {
+  const values = new Map(states);
+  if (population.source.kind !== 'neuron') return values;
+  const { subexpressions } = startSymbols(network, population.parameters, population.source.model);
+  for (const [name, value] of subexpressions) {
+    const [f] = perElement([value], new Map(), states, population.size)!;
+    values.set(
+      name,
+      Float64Array.from({ length: population.size }, (_, i) => f!(i)),
+    );
+  }
+  return values;
+}
+
+/** A neuron model's subexpressions and a converter with a population's parameters, dt and t = 0 substituted. */
+function startSymbols(
+  network: Network,
+  parameters: Population['parameters'],
+  model: NeuronModel,
+): { subexpressions: Map<string, S.Expr>; toSym: (e: Expr) => S.Expr } {
+  const constants = new Map<string, S.Expr>(
+    [...parameterValues(model, parameters)].map(([k, v]) => [k, S.num(v)]),
+  );
+  constants.set('dt', S.num(network.dt));
+  constants.set('t', S.num(0));
+  const subexpressions = new Map<string, S.Expr>();
+  for (const sub of model.subexpressions)
+    subexpressions.set(
+      sub.name,
+      simplify(substitute(substitute(toSymbolic(sub.value), subexpressions), constants)),
+    );
+  const toSym = (e: Expr): S.Expr =>
+    simplify(substitute(substitute(toSymbolic(e), subexpressions), constants));
+  return { subexpressions, toSym };
+}
+
+/**
  * Initial values of a synapse model's states for `n` elements (post neurons of
- * merged state, pre neurons, or synapses) with its parameter values. A state
+ * merged state, pre neurons, or synapses) with its parameter values; `neurons` holds, per
+ * element, the start values of the neuron variables they read (`post.V`). A state
  * drawn from a distribution (`s ~ uniform(0, 1)`) takes element i's draw from
  * the Philox stream of (network seed, "NETWORK.PROJECTION.STATE"), as
  * population states do; the others are the same for every element.
@@ -70,13 +104,14 @@ export function synapseInitialStates(
   n: number,
   random: { readonly seed: number; readonly key: string },
   rename: (state: string) => string = (x) => x,
+  neurons: ReadonlyMap<string, Float64Array> = new Map(),
 ): Map<string, Float64Array> {
   const constants = new Map<string, S.Expr>([...parameters].map(([k, v]) => [k, S.num(v)]));
   const toSym = (e: Expr): S.Expr => simplify(substitute(toSymbolic(e), constants));
   const pending = new Map<string, InitialValue | undefined>(
     model.states.map((s) => [s.name, s.init.kind === 'zero' ? undefined : s.init]),
   );
-  const values = initialValues(pending, toSym, n, random);
+  const values = initialValues(pending, toSym, n, random, neurons);
   return new Map(model.states.map((s) => [rename(s.name), values.get(s.name)!]));
 }
 
@@ -89,16 +124,18 @@ interface InitialValue {
 /**
  * The initial values of states for `n` elements: element i's draw from the Philox stream of
  * (seed, "KEY.STATE") for a distribution, else the expression, evaluated per element where it
- * uses other states (after those: lowering rejected cycles). `toSym` gives an expression with
- * every constant substituted; undefined starts at 0.
+ * uses other states (after those: lowering rejected cycles) or the values `given` per element
+ * (a synapse's neurons' `post.X`, `pre.X`). `toSym` gives an expression with every constant
+ * substituted; undefined starts at 0.
  */
 function initialValues(
   pending: Map<string, InitialValue | undefined>,
   toSym: (e: Expr) => S.Expr,
   n: number,
   random: { readonly seed: number; readonly key: string },
+  given: ReadonlyMap<string, Float64Array> = new Map(),
 ): Map<string, Float64Array> {
-  const result = new Map<string, Float64Array>();
+  const result = new Map<string, Float64Array>(given);
   while (pending.size > 0) {
     const before = pending.size;
     for (const [name, init] of pending) {
