@@ -782,6 +782,57 @@ network PostAdds {
   );
 });
 
+describe('on_post adds to the post neuron too', () => {
+  it('each synapse onto a neuron that spiked at s adds to its ge at s + 1 (cpu64, 1e-9; float32 and WebGPU within rounding)', async () => {
+    const network = compileText(
+      'post_kick',
+      `neuron Kicked {
+  parameters { tau = 10 ms   tau_e = 5 ms }
+  state { V = -60 mV   ge = 0 }
+  current I : nA
+  equations {
+    dV/dt = (-60 mV - V + 1 Mohm * I) / tau
+    dge/dt = -ge / tau_e
+  }
+  spike when V > -50 mV
+  reset { V = -60 mV }
+}
+synapse PostKick {
+  on_post { post.ge += 0.5 * w }
+}
+network PostKickNet {
+  dt = 0.1 ms
+  duration = 40 ms
+  population X = SpikeTimes(2, indices = [0], times = [100 ms])
+  population N = Kicked(1)
+  projection A = X -> N { connect all_to_all   weight 1   synapse PostKick }
+  stimulus N.I = 15 nA
+  record N.spikes
+  record N.ge
+}`,
+    );
+    const runs = await Promise.all(EVERY_KIND.map((kind) => run(network, kind)));
+    const [r] = runs;
+    const spikes = r!.spikes.get('N')![0]!;
+    expect(spikes.length).toBeGreaterThan(1);
+    const ge = r!.traces.get('N.ge')![0]!;
+    const want = new Float64Array(ge.length);
+    let g = 0;
+    for (let n = 0; n < ge.length; n++) {
+      // Two synapses, 0.5 each, in the step after the spike.
+      if (spikes.includes(n - 1)) g += 2 * 0.5;
+      g *= Math.exp(-0.1 / 5);
+      want[n] = g;
+    }
+    expect(firstChange(ge, 0)).toBe(spikes[0]! + 1);
+    expect(maxRelative(ge, want)).toBeLessThan(REL);
+    for (const other of runs.slice(1)) {
+      expect(other.spikes).toEqual(r!.spikes);
+      expectFloat32Traces(other, r!, ['N.ge']);
+    }
+  });
+});
+
 describe('stdlib Gap: a gap junction couples two neurons through w (pre.V - post.V)', () => {
   const network = (): Network =>
     compileText(
