@@ -1,6 +1,6 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
-import { CURSOR_STATE, type KernelStatement, nextName } from './kernel-ir.js';
+import { CURSOR_STATE, type KernelStatement, type NeuronRead, nextName } from './kernel-ir.js';
 import type { CLikePrinter } from './printer.js';
 import { type BufferLayout, neuronIndexArray } from './layout.js';
 import type { Delivery, Route } from './network.js';
@@ -56,9 +56,6 @@ export interface NeuronStateSource {
   readonly base: number;
   readonly row?: number;
 }
-
-/** A kernel's read of a neuron's state. */
-export type NeuronRead = Extract<KernelStatement, { kind: 'neuronState' }>;
 
 export function neuronStateSource(s: NeuronRead, layout: BufferLayout): NeuronStateSource {
   const p = layout.route(s.route).projection;

@@ -76,6 +76,9 @@ export type KernelStatement =
       readonly purpose: number;
     };
 
+/** A kernel's read of a neuron's state (see `neuronState`). */
+export type NeuronRead = Extract<KernelStatement, { kind: 'neuronState' }>;
+
 /** The local that holds a state's value at the end of the step. */
 export function nextName(state: string): string {
   return `${state}@next`;

@@ -1,6 +1,6 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
 import type { CompressedRows } from './connectivity.js';
-import type { KernelStatement, PopulationKernel } from './kernel-ir.js';
+import type { KernelStatement, NeuronRead, PopulationKernel } from './kernel-ir.js';
 import type { Delivery, NetworkRouting, Route } from './network.js';
 
 /** One of the arrays of a route's stored rows (see CompressedRows). */
@@ -306,7 +306,7 @@ export class BufferLayout {
  */
 export function neuronIndexArray(
   routes: readonly Route[],
-  s: Extract<KernelStatement, { kind: 'neuronState' }>,
+  s: NeuronRead,
 ): 'outTargets' | 'outSources' | undefined {
   const route = routes.find((r) => r.index === s.route);
   if (route === undefined) throw new InternalError(`no route ${s.route}`);

@@ -7,12 +7,8 @@ import {
 } from '../diagnostics/diagnostic.js';
 import { type DerivedUpdate, deriveUpdate } from '../integrate/derive.js';
 import type { Network, NeuronModel, Program, SynapseModel } from '../ir/types.js';
-import {
-  initialStates,
-  neuronStartValues,
-  synapseInitialStates,
-} from '../runtime/initial-state.js';
-import { nodes } from '../ir/walk.js';
+import { initialStates, neuronStartValue, synapseInitialStates } from '../runtime/initial-state.js';
+import { initialValueExprs, neuronVariablesRead } from '../ir/walk.js';
 import type { SimulationPlan, TraceRequest } from '../runtime/backend.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { kernelPrinter } from './emit.js';
@@ -144,14 +140,12 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
     sides: readonly NeuronSide[],
   ): Map<string, Float64Array> => {
     const reads = new Map<string, Float64Array>();
-    for (const symbol of initialNeuronReads(model)) {
+    for (const symbol of neuronVariablesRead(initialValueExprs(model))) {
       const [side, name] = symbol.split('.') as ['pre' | 'post', string];
       const at = sides.find((s) => s.side === side);
       if (at === undefined) throw new InternalError(`${model.name} cannot start from ${symbol}`);
       const population = network.populations.find((p) => p.name === at.population)!;
-      const values = neuronStartValues(network, population, initial.get(population.name)!).get(
-        name,
-      )!;
+      const values = neuronStartValue(network, population, initial.get(population.name)!, name);
       reads.set(
         symbol,
         Float64Array.from({ length: n }, (_, e) => values[at.index(e)]!),
@@ -225,17 +219,6 @@ interface NeuronSide {
   readonly side: 'pre' | 'post';
   readonly population: string;
   readonly index: (element: number) => number;
-}
-
-/** The neuron variables (`post.V`, `pre.V`) that a synapse model's initial values read. */
-function initialNeuronReads(model: SynapseModel): Set<string> {
-  const reads = new Set<string>();
-  for (const s of model.states)
-    if (s.init.kind !== 'zero')
-      for (const n of nodes(s.init.value))
-        if (n.kind === 'ref' && (n.ref.kind === 'pre' || n.ref.kind === 'post'))
-          reads.add(`${n.ref.kind}.${n.ref.name}`);
-  return reads;
 }
 
 /**

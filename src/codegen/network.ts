@@ -491,12 +491,9 @@ function notFinite(
 ): boolean {
   const k = values.findIndex((v) => !Number.isFinite(v));
   if (k < 0) return false;
-  // The synapse's pre neuron: the last row that starts at or before k.
-  let i = 0;
-  while (rows.outStart[i + 1]! <= k) i++;
   diagnostics.error(
     (what === 'weight' ? p.weight : p.delay!).span,
-    `the ${what} of projection ${p.name} is ${values[k]} for the synapse i = ${i}, j = ${rows.outTargets[k]}: it must be a finite number`,
+    `the ${what} of projection ${p.name} is ${values[k]} for the synapse i = ${rows.outSources[k]}, j = ${rows.outTargets[k]}: it must be a finite number`,
   );
   return true;
 }

@@ -76,15 +76,19 @@ export function refName(ref: Ref): string {
   }
 }
 
-/** The expressions of a synapse model that run in its kernels, reads of neurons included. */
-export function synapseExprs(model: SynapseModel): Expr[] {
-  return [
-    ...model.subexpressions.map((x) => x.value),
-    ...model.equations.map((x) => x.rhs),
-    ...statementExprs(model.onPre),
-    ...statementExprs(model.onPost),
-    ...(model.delivers === undefined ? [] : [model.delivers]),
-  ];
+/** The initial values a synapse model's states start from (a zero start has none). */
+export function initialValueExprs(model: SynapseModel): Expr[] {
+  return model.states.flatMap((s) => (s.init.kind === 'zero' ? [] : [s.init.value]));
+}
+
+/** The variables of their neurons that expressions read, as written (`post.V`, `pre.depol`). */
+export function neuronVariablesRead(exprs: readonly Expr[]): Set<string> {
+  const read = new Set<string>();
+  for (const e of exprs)
+    for (const n of nodes(e))
+      if (n.kind === 'ref' && (n.ref.kind === 'pre' || n.ref.kind === 'post'))
+        read.add(refName(n.ref));
+  return read;
 }
 
 /**
@@ -92,8 +96,13 @@ export function synapseExprs(model: SynapseModel): Expr[] {
  * `post.X`), in its kernels or in the initial values of its states.
  */
 export function readsNeuron(model: SynapseModel, side: 'pre' | 'post'): boolean {
-  const initial = model.states.flatMap((s) => (s.init.kind === 'zero' ? [] : [s.init.value]));
-  return [...synapseExprs(model), ...initial].some((e) =>
-    [...nodes(e)].some((n) => n.kind === 'ref' && n.ref.kind === side),
-  );
+  const exprs = [
+    ...model.subexpressions.map((x) => x.value),
+    ...model.equations.map((x) => x.rhs),
+    ...statementExprs(model.onPre),
+    ...statementExprs(model.onPost),
+    ...(model.delivers === undefined ? [] : [model.delivers]),
+    ...initialValueExprs(model),
+  ];
+  return [...neuronVariablesRead(exprs)].some((x) => x.startsWith(`${side}.`));
 }

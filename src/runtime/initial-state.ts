@@ -46,26 +46,23 @@ export function initialStates(
 }
 
 /**
- * A neuron population's variables at the start, as synapse states that start from them read
- * them (`post.X`, `pre.X`): its states' initial values (`states`, from initialStates) and its
- * subexpressions of those (t = 0).
+ * A variable of a neuron population at the start, as a synapse state that starts from it
+ * reads it (`post.X`, `pre.X`): a state's initial values (`states`, from initialStates), or a
+ * subexpression of them (t = 0).
  */
-export function neuronStartValues(
+export function neuronStartValue(
   network: Network,
   population: Population,
   states: ReadonlyMap<string, Float64Array>,
-): Map<string, Float64Array> {
-  const values = new Map(states);
-  if (population.source.kind !== 'neuron') return values;
+  name: string,
+): Float64Array {
+  const state = states.get(name);
+  if (state !== undefined) return state;
+  if (population.source.kind !== 'neuron')
+    throw new InternalError(`population ${population.name} has no variable ${name}`);
   const { subexpressions } = startSymbols(network, population.parameters, population.source.model);
-  for (const [name, value] of subexpressions) {
-    const [f] = perElement([value], new Map(), states, population.size)!;
-    values.set(
-      name,
-      Float64Array.from({ length: population.size }, (_, i) => f!(i)),
-    );
-  }
-  return values;
+  const [value] = perElement([subexpressions.get(name)!], new Map(), states, population.size)!;
+  return Float64Array.from({ length: population.size }, (_, i) => value!(i));
 }
 
 /** A neuron model's subexpressions and a converter with a population's parameters, dt and t = 0 substituted. */

@@ -51,8 +51,8 @@ export const VECTOR_SUFFIX = '_x4';
 /**
  * Whether a kernel runs four elements at a time: at least four elements; only float and
  * condition locals, random draws, counters and neuron reads (none of the last two inside a
- * branch); and every local
- * declared once, so that running both sides of a branch cannot overwrite one.
+ * branch); and every local declared once, so that running both sides of a branch cannot
+ * overwrite one.
  */
 export function vectorizable(kernel: PopulationKernel): boolean {
   const declared = new Set<string>();
