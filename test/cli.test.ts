@@ -366,40 +366,78 @@ describe('the installed binary', () => {
     expect(r.stdout).toMatch(/^examples\/ei_net\.spk: ok/);
   });
 
+  /**
+   * Spawns the binary and interrupts it (SIGINT) as soon as its first temporary file exists in
+   * `out`: a signal between that file and the command's listener used to end the process at
+   * once, leaving .tmp files behind. Returns the exit code and stderr.
+   */
+  async function interruptWhileWriting(
+    args: readonly string[],
+    out: string,
+  ): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, ['bin/spikeforge.js', ...args, '-o', out], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 30_000;
+    while (
+      Date.now() < deadline &&
+      !(existsSync(out) && readdirSync(out).some((f) => f.endsWith('.tmp')))
+    )
+      await new Promise((resolve) => setImmediate(resolve));
+    expect(readdirSync(out).some((f) => f.endsWith('.tmp'))).toBe(true);
+    child.kill('SIGINT');
+    return { code: await exited, stderr };
+  }
+
   it.skipIf(!built)(
     'Ctrl-C during a run: exit 130, and no partly written file is left',
     async () => {
       const out = join(TEMP_OUT, 'interrupted');
-      const child = spawn(
-        process.execPath,
-        [
-          'bin/spikeforge.js',
-          'run',
-          'examples/ei_net.spk',
-          '--backend',
-          'cpu',
-          '--duration',
-          '1000 s',
-          '-o',
-          out,
-        ],
-        { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+      const r = await interruptWhileWriting(
+        ['run', 'examples/ei_net.spk', '--backend', 'cpu', '--duration', '1000 s'],
+        out,
       );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      // Interrupt as soon as the run's first temporary file exists: a signal between that file
-      // and the run's listener used to end the process at once, leaving .tmp files behind.
-      const deadline = Date.now() + 30_000;
-      while (
-        Date.now() < deadline &&
-        !(existsSync(out) && readdirSync(out).some((f) => f.endsWith('.tmp')))
-      )
-        await new Promise((resolve) => setImmediate(resolve));
-      expect(readdirSync(out).some((f) => f.endsWith('.tmp'))).toBe(true);
-      child.kill('SIGINT');
-      expect(await exited).toBe(130);
-      expect(stderr).toContain('spikeforge run: interrupted (SIGINT)');
+      expect(r.code).toBe(130);
+      expect(r.stderr).toContain('spikeforge run: interrupted (SIGINT)');
+      expect(readdirSync(out)).toEqual([]);
+    },
+    60_000,
+  );
+
+  it.skipIf(!built)(
+    'Ctrl-C while compile writes its files: exit 130, and none of them is left',
+    async () => {
+      // A standalone build whose connectivity file (5M synapses, 40 MB) takes a while to write.
+      const model = join(TEMP_OUT, 'standalone_interrupted.spk');
+      writeFileSync(
+        model,
+        `import "${join(ROOT, 'stdlib/neurons.spk')}"
+import "${join(ROOT, 'stdlib/synapses.spk')}"
+network Big {
+  dt = 0.1 ms
+  duration = 10 ms
+  population N = LifRef(10000) { V_rest = -60 mV  V_th = -50 mV  V_reset = -60 mV  tau = 20 ms  tau_ref = 5 ms }
+  projection E = N -> N {
+    connect fixed_in_degree(500)
+    weight uniform(0.1 uS, 0.6 uS)
+    synapse Expon(tau = 5 ms)
+    output COBA(E = 0 mV)
+  }
+  record N.spikes
+}
+`,
+      );
+      const out = join(TEMP_OUT, 'compile_interrupted');
+      const r = await interruptWhileWriting(
+        ['compile', model, '--target', 'cuda', '--standalone'],
+        out,
+      );
+      expect(r.code).toBe(130);
+      expect(r.stderr).toContain('spikeforge compile: interrupted (SIGINT)');
       expect(readdirSync(out)).toEqual([]);
     },
     60_000,

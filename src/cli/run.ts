@@ -11,9 +11,9 @@ import { simulate } from '../runtime/simulate.js';
 import { formatDimension, substituteWeight } from '../units/dimension.js';
 import { literalToInternal, lookupUnit } from '../units/units.js';
 import { type Io, UsageError } from './io.js';
-import { writeFileAtomic } from '../runtime/write-file.js';
+import { type FileToWrite, writeFilesAtomic } from '../runtime/write-file.js';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ProgressReport } from './progress.js';
 import { networkFor, planFor } from './stages.js';
 import type { Precision } from '../codegen/printer.js';
@@ -181,15 +181,19 @@ export interface CompileOptions {
   readonly standalone?: boolean;
 }
 
-/** `spikeforge compile`: the kernels of a network (or of one neuron model) and a manifest, written atomically. */
-export function compileCommand(
+/**
+ * `spikeforge compile`: the kernels of a network (or of one neuron model) and a manifest. The
+ * files are written as a set (writeFilesAtomic): interrupted (Ctrl-C, kill) while they are
+ * written, it leaves none of them; before that nothing is on disk yet.
+ */
+export async function compileCommand(
   file: string,
   target: Target,
   networkName: string | undefined,
   out: string,
   io: Io,
   options: CompileOptions = {},
-): number {
+): Promise<number> {
   const precision = options.precision ?? 'f32';
   if (precision !== 'f32' && target !== 'cuda' && target !== 'js')
     throw new UsageError(
@@ -211,28 +215,45 @@ export function compileCommand(
           .filter((m) => m.kind === 'neuron')
           .map((m) => networkFor(compiled, m.name))
       : [network];
-  mkdirSync(out, { recursive: true });
+  const files: FileToWrite[] = [];
+  const reports: string[] = [];
   for (const n of networks) {
     if (options.standalone === true) {
       // The whole run, as `spikeforge run` would do it; one folder per network when there are several (models).
       const plan = planFor(n, stepsIn(n.duration, n.dt));
       const dir = networks.length === 1 ? out : join(out, n.name);
-      mkdirSync(dir, { recursive: true });
-      const files = standaloneFiles(plan, generateSource(plan, 'cuda', precision), { precision });
-      for (const f of files) writeFileAtomic(join(dir, f.name), f.data);
-      io.out(
-        `wrote ${dir}: ${files.map((f) => f.name).join(', ')} (build: cmake -S ${dir} -B ${join(dir, 'build')} && cmake --build ${join(dir, 'build')})`,
+      const written = standaloneFiles(plan, generateSource(plan, 'cuda', precision), {
+        precision,
+      });
+      files.push(...written.map((f) => ({ path: join(dir, f.name), data: f.data })));
+      reports.push(
+        `wrote ${dir}: ${written.map((f) => f.name).join(', ')} (build: cmake -S ${dir} -B ${join(dir, 'build')} && cmake --build ${join(dir, 'build')})`,
       );
       continue;
     }
     const plan = planFor(n);
     const extension = target === 'cuda' ? 'cu' : target === 'wasm' ? 'wat' : target;
-    writeFileAtomic(join(out, `${n.name}.${extension}`), generateSource(plan, target, precision));
-    writeFileAtomic(
-      join(out, `${n.name}.manifest.json`),
-      `${JSON.stringify(manifest(plan, target, precision), null, 2)}\n`,
+    files.push(
+      { path: join(out, `${n.name}.${extension}`), data: generateSource(plan, target, precision) },
+      {
+        path: join(out, `${n.name}.manifest.json`),
+        data: `${JSON.stringify(manifest(plan, target, precision), null, 2)}\n`,
+      },
     );
-    io.out(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
+    reports.push(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
   }
+  for (const dir of new Set(files.map((f) => dirname(f.path)))) mkdirSync(dir, { recursive: true });
+  let signal: NodeJS.Signals | undefined;
+  const interrupted = (s: NodeJS.Signals): void => void (signal = s);
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  try {
+    if (!(await writeFilesAtomic(files, () => signal !== undefined))) {
+      io.err(`spikeforge compile: interrupted (${signal}); nothing was written to ${out}`);
+      return signal === 'SIGINT' ? 130 : 143;
+    }
+  } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+  }
+  for (const r of reports) io.out(r);
   return 0;
 }
