@@ -1032,6 +1032,77 @@ network StartFromNeurons {
   });
 });
 
+describe("synapse states may start from their synapse's weight (wmax = 2 * w)", () => {
+  const network = (weight: string): Network =>
+    compileText(
+      'start_from_weight',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse Capped {
+  state { wmax : weight = 2 * w   g : weight = w }
+  equations { dg/dt = -g / (5 ms) }
+  on_pre { g += w }
+  delivers g
+}
+network StartFromWeight {
+  dt = 0.1 ms
+  duration = 0.2 ms
+  population A = Lif(3)
+  population B = Lif(4)
+  projection P = A -> B { connect fixed_probability(0.7)   weight ${weight}   synapse Capped   output CUBA }
+  record P.wmax
+  record P.g
+}`,
+    );
+
+  it('per synapse, each from its own weight (varying and constant); the placement says why', async () => {
+    for (const [weight, expected] of [
+      ['(1 + i + 10 * j) * 1 nA', (pre: number, post: number) => 1 + pre + 10 * post],
+      ['2 nA', () => 2],
+    ] as const) {
+      const r = await run(network(weight), 'cpu64');
+      const route = r.plan.routing.routes[0]!;
+      expect(route.placement).toMatchObject({
+        placement: 'synapse',
+        reason: 'the initial value of wmax reads the weight w: the state is kept per synapse',
+      });
+      const c = route.connectivity;
+      if (c.kind !== 'rows') throw new Error('expected stored rows');
+      const wmax = r.traces.get('P.wmax')!;
+      const g = r.traces.get('P.g')!;
+      expect(wmax.length).toBe(c.rows.outTargets.length);
+      expect(wmax.length).toBeGreaterThan(3);
+      wmax.forEach((column, k) => {
+        const w = expected(c.rows.outSources[k]!, c.rows.outTargets[k]!);
+        expect(column[0]).toBe(2 * w);
+        // g decays from w (no spikes: Lif at rest) over the first step.
+        expect(g[k]![0]).toBeCloseTo(w * Math.exp(-0.1 / 5), 12);
+      });
+    }
+  });
+
+  it('a coarser placement is refused with the reason', () => {
+    const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse Capped {
+  state { g : weight = w }
+  equations { dg/dt = -g / (5 ms) }
+  on_pre { g += w }
+  delivers g
+}
+network StartFromWeight {
+  dt = 0.1 ms
+  duration = 0.2 ms
+  population A = Lif(3)
+  population B = Lif(4)
+  projection P = A -> B { connect all_to_all   weight 1 nA   synapse Capped   output CUBA   placement post }
+}`;
+    expect(() => buildPlan(compileText('start_from_weight_post', text), 1)).toThrow(
+      'placement post would change the results of projection P: the initial value of g reads the weight w: the state is kept per synapse',
+    );
+  });
+});
+
 describe('seed example (a): exponential_cuba.spk', () => {
   it('pre spikes and post V equal the closed form (cpu64, 1e-9); the first effect is at s + 1', async () => {
     const network = compileExample('exponential_cuba.spk');

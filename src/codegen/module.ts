@@ -190,22 +190,25 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
               index: (s) => projection.postRange.start + rows!.outTargets[s]!,
             },
           ];
+    // A synapse's states may start from its weight (placement keeps such state per synapse).
+    const weights =
+      route.placement.placement === 'synapse'
+        ? (route.synapticWeights ?? new Float64Array(kernel.size).fill(route.weight))
+        : undefined;
+    const given = neuronStarts(synapse.model, kernel.size, sides);
+    if (weights !== undefined) given.set('w', weights);
     const values = synapseInitialStates(
       synapse.model,
       parameterValues(synapse.model, synapse.arguments),
       kernel.size,
       { seed: network.seed, key: `${network.name}.${projection.name}` },
       (x) => x,
-      neuronStarts(synapse.model, kernel.size, sides),
+      given,
     );
     values.set(DELIVERED_STATE, new Float64Array(kernel.size));
     for (const x of postChanges(synapse.model))
       values.set(jumpState(x), new Float64Array(kernel.size));
-    if (kernel.states.includes(WEIGHT_STATE))
-      values.set(
-        WEIGHT_STATE,
-        route.synapticWeights ?? new Float64Array(kernel.size).fill(route.weight),
-      );
+    if (kernel.states.includes(WEIGHT_STATE)) values.set(WEIGHT_STATE, weights!);
     initial.set(kernel.population, values);
   });
   const spikeRecords = network.recordings

@@ -147,6 +147,15 @@ export function analysePlacement(
           reason: `${why}; the weight only scales what it delivers, but ${varying}: the state is kept per synapse`,
         };
   };
+  // `wmax = 2 * w`: each synapse starts from its own weight.
+  const startsFromWeight = model.states.find(
+    (s) => s.init.kind !== 'zero' && dependsOnWeight(s.init.value),
+  );
+  if (startsFromWeight !== undefined)
+    return {
+      placement: 'synapse',
+      reason: `the initial value of ${startsFromWeight.name} reads the weight w: the state is kept per synapse`,
+    };
   if (model.onPost.length > 0) return notMergeable('it has on_post (plasticity)');
   // A merged state is shared by synapses from many pre neurons, a per-pre one by synapses onto many post neurons.
   if (readsNeuron(model, 'pre'))
