@@ -95,6 +95,38 @@ describe('spikeforge check', () => {
     expect(r.stderr).toContain("did you mean 'V_reset'?");
   });
 
+  it('a warning is printed with its location and the check still passes (exit 0)', async () => {
+    // Brian2's COBAHH idiom: a threshold and a refractory period, no reset.
+    const file = join(TEMP_OUT, 'refractory_no_reset.spk');
+    writeFileSync(
+      file,
+      `neuron Held {
+  state { v = -65 mV }
+  current I : nA
+  equations { dv/dt = (-65 mV - v + 1 Mohm * I) / (10 ms) }
+  spike when v > -50 mV
+  refractory 2 ms
+}
+neuron Reset {
+  state { v = -65 mV }
+  equations { dv/dt = (-65 mV - v) / (10 ms) }
+  spike when v > -50 mV
+  reset { if v > 0 mV { v = -65 mV } }
+  refractory 2 ms
+}
+`,
+    );
+    const r = await run('check', file);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain(`${file}: ok`);
+    expect(r.stderr).toContain(
+      `${file}:6:3: warning: 'refractory' holds v, and the reset does not change it`,
+    );
+    expect(r.stderr).toContain("'spike when v > X and prev(v) <= X'");
+    // A reset that assigns v in a branch is enough: one warning, for Held.
+    expect(r.stderr.match(/: warning: /g)).toHaveLength(1);
+  });
+
   it('exits 1 for every bad model in test/bad', async () => {
     const bad = readdirSync(join(ROOT, 'test', 'bad'), { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.spk'))

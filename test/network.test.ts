@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPlan, generateSource, manifest } from '../src/codegen/module.js';
 import { DiagnosticError } from '../src/diagnostics/diagnostic.js';
+import { simulateNeuron64 } from '../src/integrate/evaluate-ir.js';
 import { analysePlacement } from '../src/ir/placement.js';
 import type { Network, SynapseModel } from '../src/ir/types.js';
 import { compileFiles } from '../src/pipeline.js';
@@ -2199,6 +2200,76 @@ network DeltaNet {
 }`,
   );
 }
+
+describe('refractory holds V only: an adaptive threshold keeps integrating', () => {
+  const network = (): Network =>
+    compileText(
+      'refractory_threshold',
+      `neuron AdaptiveThreshold {
+  parameters { vt0 = -50 mV   tau = 10 ms   tau_t = 10 ms }
+  state { v = -60 mV   vt = -50 mV }
+  current I : nA
+  equations {
+    dv/dt = (-(v + 60 mV) + 1 Mohm * I) / tau
+    dvt/dt = (vt0 - vt) / tau_t
+  }
+  spike when v > vt
+  reset { v = -60 mV   vt += 3 mV }
+  refractory 2 ms
+}
+network RefractoryThreshold {
+  dt = 0.1 ms
+  duration = 30 ms
+  population P = AdaptiveThreshold(1)
+  stimulus P.I = 25 nA
+  record P.spikes
+  record P.v
+  record P.vt
+}`,
+    );
+
+  it('v is held, vt relaxes during the refractory period: a hand replay (cpu64, 1e-12)', async () => {
+    const r = await run(network(), 'cpu64');
+    // Exact propagators (linear, constant input): v -> -35 mV, vt -> -50 mV.
+    const a = Math.exp(-0.1 / 10);
+    let v = -60;
+    let vt = -50;
+    let refractory = 0;
+    const spikes: number[] = [];
+    const expectedV = new Float64Array(300);
+    const expectedVt = new Float64Array(300);
+    for (let n = 0; n < 300; n++) {
+      const next = -35 + (v + 35) * a;
+      vt = -50 + (vt + 50) * a;
+      if (refractory > 0) refractory -= 1;
+      else v = next;
+      if (v > vt) {
+        spikes.push(n);
+        v = -60;
+        vt += 3;
+        refractory = 20;
+      }
+      expectedV[n] = v;
+      expectedVt[n] = vt;
+    }
+    expect(spikes.length).toBeGreaterThanOrEqual(3);
+    expect(r.spikes.get('P')![0]).toEqual(spikes);
+    expect(maxRelative(r.traces.get('P.v')![0]!, expectedV)).toBeLessThan(1e-12);
+    expect(maxRelative(r.traces.get('P.vt')![0]!, expectedVt)).toBeLessThan(1e-12);
+    // In the steps after the first spike, v stays at the reset while vt moves.
+    const s = spikes[0]!;
+    const vTrace = r.traces.get('P.v')![0]!;
+    const vtTrace = r.traces.get('P.vt')![0]!;
+    expect(vTrace[s + 10]).toBe(-60);
+    expect(vtTrace[s + 10]).not.toBe(vtTrace[s]);
+    // The float64 reference stepper holds the same state.
+    const model = network().populations[0]!.source;
+    if (model.kind !== 'neuron') throw new Error('expected a neuron population');
+    const reference = simulateNeuron64(model.model, {}, { dt: 0.1, steps: 300, input: () => 25 });
+    expect(reference.spikeSteps).toEqual(spikes);
+    expect(maxRelative(reference.traces['vt']!, expectedVt)).toBeLessThan(1e-12);
+  });
+});
 
 describe('delta synapses (post.V += w): the jump at delivery, lost while refractory', () => {
   it('V by hand: jumps of 0.5 mV per spike at s + 2, exponential decay, the refractory hold (cpu64, 1e-12)', async () => {

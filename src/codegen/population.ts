@@ -1,7 +1,7 @@
 import { stepsIn } from './steps.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
-import { dependencies, nodes, readsNeuron } from '../ir/walk.js';
+import { heldState, readsNeuron } from '../ir/walk.js';
 import type {
   AssignTarget,
   Expr,
@@ -139,14 +139,6 @@ class KernelBuilder {
     );
     return S.where(inRange, value, S.num(0));
   }
-}
-
-/** The states whose value the spike condition tests: those are held during the refractory period. */
-function heldStates(model: NeuronModel): string[] {
-  if (model.spike === undefined) return [];
-  const held = new Set(dependencies(model.spike, 'state'));
-  for (const n of nodes(model.spike)) if (n.kind === 'prev') held.add(n.state);
-  return [...held];
 }
 
 /**
@@ -470,11 +462,9 @@ export function buildPopulationKernel(
       kind: 'if',
       condition: S.cmp('>', counter, S.num(0.5)),
       then: [
-        ...heldStates(model).map((v): KernelStatement => ({
-          kind: 'set',
-          name: nextName(v),
-          value: S.sym(v),
-        })),
+        ...[heldState(model)].flatMap((v): KernelStatement[] =>
+          v === undefined ? [] : [{ kind: 'set', name: nextName(v), value: S.sym(v) }],
+        ),
         { kind: 'set', name: nextName(REFRACTORY_STATE), value: S.sub(counter, S.num(1)) },
       ],
       otherwise: [],

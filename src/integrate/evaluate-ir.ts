@@ -19,7 +19,7 @@ import { constantValue } from '../ir/lower-expr.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { applyFn, compare, evaluate, truthy } from '../symbolic/evaluate.js';
 import { type DeriveOptions, type DerivedUpdate, deriveUpdate } from './derive.js';
-import { refName } from '../ir/walk.js';
+import { heldState, refName } from '../ir/walk.js';
 import { arithmetic } from '../ir/lower-expr.js';
 
 /** What an IR expression reads, by symbol name (`V`, `tau`, `I`, `t`, `dt`, `w`, `g`, `post.V`). */
@@ -441,11 +441,6 @@ export interface NeuronSimulation {
   readonly update: DerivedUpdate;
   /** Refractory period in steps, round(tau_ref/dt) (0 without `refractory`). */
   readonly refractorySteps: number;
-}
-
-/** The state a refractory neuron holds: `V` if the model has one, else its first state. */
-export function heldState(model: NeuronModel): string | undefined {
-  return model.states.find((s) => s.name === 'V')?.name ?? model.states[0]?.name;
 }
 
 /**

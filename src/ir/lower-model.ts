@@ -10,7 +10,7 @@ import {
   nonFinite,
 } from './lower-expr.js';
 import { suggestUnit } from './suggest.js';
-import { dependencies } from './walk.js';
+import { dependencies, heldState } from './walk.js';
 import {
   type AssignTarget,
   type CurrentInput,
@@ -19,6 +19,7 @@ import {
   INTEGRATION_METHODS,
   type IntegrationMethod,
   type Model,
+  type NeuronModel,
   type Parameter,
   type Ref,
   type StateInit,
@@ -190,6 +191,8 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
         reset: items.reset === undefined ? [] : lowerBlock(items.reset.body, false),
         ...(refractory === undefined ? {} : { refractory }),
       };
+      if (items.refractory !== undefined && spike !== undefined)
+        warnHeldAboveThreshold(model, items.refractory.span, diagnostics);
       break;
     }
     case 'synapse': {
@@ -701,4 +704,32 @@ function checkInitCycles(
     done.add(name);
   };
   for (const s of model.states) visit(s.name, []);
+}
+
+/**
+ * A refractory neuron holds its V (heldState) and still tests its spike condition, as BrainPy
+ * does: without a reset of V, V stays where it passed the condition, which a Brian2 model
+ * written with `threshold` and `refractory` but no reset (its COBAHH example) does not expect.
+ */
+function warnHeldAboveThreshold(model: NeuronModel, span: Span, diagnostics: Diagnostics): void {
+  const held = heldState(model);
+  if (held === undefined || assigns(model.reset, held)) return;
+  diagnostics.warning(
+    span,
+    `'refractory' holds ${held}, and the reset does not change it: after a spike ${held} is held where it met the spike condition, so the neuron can spike again in every step`,
+    {
+      notes: [
+        `reset ${held} below the threshold, or, for a refractory period that only blocks the threshold while the action potential runs its course (Brian2's 'refractory' without a reset), drop 'refractory' and test an upward crossing: 'spike when ${held} > X and prev(${held}) <= X'`,
+      ],
+    },
+  );
+}
+
+/** Whether statements (in any branch) assign the state `name`. */
+function assigns(body: readonly Statement[], name: string): boolean {
+  return body.some((s) =>
+    s.kind === 'assign'
+      ? s.target.kind === 'state' && s.target.name === name
+      : assigns(s.then, name) || assigns(s.otherwise, name),
+  );
 }

@@ -1,5 +1,5 @@
 import { assertNever } from '../diagnostics/diagnostic.js';
-import type { Expr, Ref, Statement, SynapseModel } from './types.js';
+import type { Expr, NeuronModel, Ref, Statement, SynapseModel } from './types.js';
 
 /** The direct subexpressions of an expression. */
 export function children(e: Expr): readonly Expr[] {
@@ -36,6 +36,23 @@ export function dependencies(e: Expr, kind: Extract<Ref, { name: string }>['kind
   const names = new Set<string>();
   for (const n of nodes(e)) if (n.kind === 'ref' && n.ref.kind === kind) names.add(n.ref.name);
   return [...names];
+}
+
+/**
+ * The state a refractory neuron holds (language.md: "V is held; other states keep
+ * integrating"): V (or v), else the first state its spike condition names, else its first
+ * state. An adaptive threshold in the condition (`spike when v > vt`) keeps integrating.
+ */
+export function heldState(model: NeuronModel): string | undefined {
+  const named =
+    model.states.find((s) => s.name === 'V') ?? model.states.find((s) => s.name === 'v');
+  if (named !== undefined) return named.name;
+  if (model.spike !== undefined)
+    for (const n of nodes(model.spike)) {
+      if (n.kind === 'prev') return n.state;
+      if (n.kind === 'ref' && n.ref.kind === 'state') return n.ref.name;
+    }
+  return model.states[0]?.name;
 }
 
 /** Every expression inside statements (conditions and assigned values), depth first. */
