@@ -15,6 +15,7 @@ import {
   dimSqrt,
   dimensionOf,
   formatDimension,
+  hasWeight,
   isDimensionless,
   substituteWeight,
 } from '../units/dimension.js';
@@ -94,6 +95,10 @@ function describeKind(d: Dimension): string {
  * The unit a hint such as "write 10 Hz" suggests: the unit users write for the
  * dimension, Hz for a frequency, the internal unit (mV, ms, nA...) otherwise.
  */
+/** Why a bare number gets no "write 0.01 weight" hint: the weights' unit is a placeholder. */
+const WEIGHT_UNIT_NOTE =
+  "'weight' stands for the unit of each projection's weights and cannot be written after a number: make the value from the weight ('2 * w', per synapse) or start it at 0";
+
 export function userUnit(d: Dimension): string {
   return dimEquals(d, FREQUENCY) ? 'Hz' : formatDimension(d);
 }
@@ -240,11 +245,17 @@ class UnitChecker {
     other: Dimension | undefined,
     notes: readonly string[] = [],
   ): void {
+    const weighted = other !== undefined && hasWeight(other);
     const label =
-      bare !== undefined && other !== undefined
+      bare !== undefined && other !== undefined && !weighted
         ? `write ${spanText(bare.span)} ${userUnit(other)}`
         : undefined;
-    this.error(span, message, label, notes);
+    this.error(
+      span,
+      message,
+      label,
+      weighted && bare !== undefined ? [...notes, WEIGHT_UNIT_NOTE] : notes,
+    );
   }
 
   /**
@@ -717,11 +728,12 @@ export function requireDimension(
   const kind = isDimensionless(expected)
     ? 'a dimensionless number'
     : (quantityKind(expected) ?? `in ${formatDimension(expected)}`);
-  const label = isBareNumber(e) ? `write ${spanText(e.span)} ${userUnit(expected)}` : undefined;
-  diagnostics.error(
-    e.span,
-    `${what} must be ${kind}, found ${description}`,
-    label === undefined ? {} : { label },
-  );
+  const weighted = hasWeight(expected);
+  const label =
+    isBareNumber(e) && !weighted ? `write ${spanText(e.span)} ${userUnit(expected)}` : undefined;
+  diagnostics.error(e.span, `${what} must be ${kind}, found ${description}`, {
+    ...(label === undefined ? {} : { label }),
+    ...(weighted && isBareNumber(e) ? { notes: [WEIGHT_UNIT_NOTE] } : {}),
+  });
   return false;
 }

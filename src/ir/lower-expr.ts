@@ -11,7 +11,7 @@ import {
   unitMul,
   unitPow,
 } from '../units/units.js';
-import { suggestUnit, suggestion } from './suggest.js';
+import { foreignFunctionNote, foreignNameNote, suggestUnit, suggestion } from './suggest.js';
 import type { ArithmeticOperator, Expr, MathFunction, Ref } from './types.js';
 
 /** Functions with their number of arguments. */
@@ -168,12 +168,13 @@ function lowerName(
       span,
     };
   }
-  const hint = suggestion(name, ctx.candidates());
-  diagnostics.error(
-    span,
-    `unknown name '${name}' ${ctx.where}`,
-    hint === undefined ? {} : { label: `did you mean '${hint}'?` },
-  );
+  // A Brian2 spelling gets the note that says how it is written here, instead of a near name.
+  const note = foreignNameNote(name);
+  const hint = note === undefined ? suggestion(name, ctx.candidates()) : undefined;
+  diagnostics.error(span, `unknown name '${name}' ${ctx.where}`, {
+    ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+    ...(note === undefined ? {} : { notes: [note] }),
+  });
   return undefined;
 }
 
@@ -194,12 +195,15 @@ function lowerCall(
       e.callee as (typeof SPECIAL_FUNCTIONS)[number]
     ];
   if (expected === undefined) {
-    const hint = suggestion(e.callee, [...MATH_FUNCTIONS.keys(), ...SPECIAL_FUNCTIONS]);
-    diagnostics.error(
-      e.calleeSpan,
-      `unknown function '${e.callee}'`,
-      hint === undefined ? {} : { label: `did you mean '${hint}'?` },
-    );
+    const note = foreignFunctionNote(e.callee);
+    const hint =
+      note === undefined
+        ? suggestion(e.callee, [...MATH_FUNCTIONS.keys(), ...SPECIAL_FUNCTIONS])
+        : undefined;
+    diagnostics.error(e.calleeSpan, `unknown function '${e.callee}'`, {
+      ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
+      ...(note === undefined ? {} : { notes: [note] }),
+    });
     return undefined;
   }
   if (e.args.length !== expected) {

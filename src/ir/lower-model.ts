@@ -9,7 +9,7 @@ import {
   lowerUnit,
   nonFinite,
 } from './lower-expr.js';
-import { suggestUnit } from './suggest.js';
+import { foreignNameNote, suggestUnit } from './suggest.js';
 import { dependencies, heldState } from './walk.js';
 import {
   type AssignTarget,
@@ -618,8 +618,9 @@ function assignTarget(
   const declared = symbols.get(name);
   if (declared?.kind === 'state') return { kind: 'state', name };
   if (declared === undefined) {
+    const note = foreignNameNote(name);
     diagnostics.error(s.target.span, `cannot assign to unknown name '${name}'`, {
-      notes: ['only state variables can be assigned'],
+      notes: [note ?? 'only state variables can be assigned'],
     });
   } else {
     diagnostics.error(s.target.span, `cannot assign to ${declared.kind} '${name}'`, {

@@ -62,10 +62,7 @@ export function suggestion(name: string, candidates: readonly string[]): string 
  * then spells out (`msec`, `mvolt`, `Hertz`).
  */
 export function suggestUnit(name: string): string | undefined {
-  // Every letter is nearly a unit (`x` is one edit from `K`): short names only get a difference of case (`mv` -> `mV`).
-  const close = suggestion(name, unitSpellings());
-  if (close !== undefined && (name.length > 2 || close.toLowerCase() === name.toLowerCase()))
-    return close;
+  // Spelt-out units first: Brian2's `volt` and `namp` are V and nA, not the near `mol` and `nm`.
   const spelledOut: readonly [RegExp, string][] = [
     [/^(.?)(sec|second|seconds|secs)$/i, 's'],
     [/^(.?)(volt|volts)$/i, 'V'],
@@ -83,5 +80,31 @@ export function suggestUnit(name: string): string | undefined {
     const unit = (match[1] ?? '') + base;
     if (unitSpellings().includes(unit)) return unit;
   }
+  // Every letter is nearly a unit (`x` is one edit from `K`): short names only get a difference of case (`mv` -> `mV`).
+  const close = suggestion(name, unitSpellings());
+  if (close !== undefined && (name.length > 2 || close.toLowerCase() === name.toLowerCase()))
+    return close;
+  return undefined;
+}
+
+/**
+ * What an unknown name written the way Brian2 or BrainPy spell it is here, as a note
+ * (`ge_post` is `post.ge`, `xi` is `wiener()`), or undefined.
+ */
+export function foreignNameNote(name: string): string | undefined {
+  const neuron = /^([A-Za-z]\w*?)_(pre|post)$/.exec(name);
+  if (neuron !== null)
+    return `a synapse names its neurons' variables '${neuron[2]}.X': Brian2's '${name}' is '${neuron[2]}.${neuron[1]}'`;
+  if (/^xi(_\w+)?$/.test(name))
+    return "white noise is 'wiener()' (Brian2's xi, in 1/sqrt(time)): dX/dt = ... + sigma * wiener()";
+  if (name === 'i' || name === 'j')
+    return "'i' and 'j' (the pre- and post-synaptic neuron's index) exist only in a projection's weight and delay";
+  return undefined;
+}
+
+/** What an unknown function spelled as in Brian2 or NumPy is here, as a note, or undefined. */
+export function foreignFunctionNote(name: string): string | undefined {
+  if (name === 'rand' || name === 'randn')
+    return "random values are drawn with '~': 'V ~ uniform(-70 mV, -60 mV)' or '~ normal(mean, sd)' for initial values, 'weight normal(...)' for weights and delays; noise in equations is 'wiener()'";
   return undefined;
 }

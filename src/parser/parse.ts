@@ -242,7 +242,17 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
         ? source.text.length
         : token.startOffset;
     const end = token === undefined ? start + 1 : start + Math.max(1, token.image.length);
-    found.push({ span: { file: source, start, end }, message: e.message, options: {} });
+    // Python's and Brian2's power operator, `v**2`.
+    const before = k > 0 ? parsed.tokens[k - 1] : undefined;
+    const power =
+      e.token.image === '*' &&
+      before?.image === '*' &&
+      (before.endOffset ?? -2) + 1 === e.token.startOffset;
+    found.push({
+      span: { file: source, start, end },
+      message: e.message,
+      options: power ? { notes: ["powers are written 'x^2' ('**' in Python and Brian2)"] } : {},
+    });
   }
   // Recovery can report the same position twice; once is enough.
   const seen = new Set<number>();
