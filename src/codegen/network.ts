@@ -23,7 +23,7 @@ import {
 } from './connectivity.js';
 import { quantizeWeights, synapticValues } from './synaptic-values.js';
 import { type DrawnWeights, drawnWeights } from './drawn-weights.js';
-import { parameterValues } from './population.js';
+import { parameterValues, refractoryPeriod } from './population.js';
 
 /** A projection as the kernels route it: delays in steps, weights, connectivity, placement. */
 export interface Route {
@@ -231,17 +231,33 @@ export function routingProblems(network: Network): readonly Diagnostic[] {
   return diagnostics.items;
 }
 
-/** A refractory period is counted in whole steps: it must be a constant. */
+/** A refractory period is counted in whole steps: it must be a constant, and not negative. */
 function checkRefractoryPeriods(network: Network, diagnostics: Diagnostics): void {
   for (const p of network.populations) {
     if (p.source.kind === 'neuron' && p.source.model.refractory !== undefined) {
       const uses = [...nodes(p.source.model.refractory)].find(
         (n) => n.kind === 'ref' && n.ref.kind !== 'parameter' && n.ref.kind !== 'dt',
       );
-      if (uses !== undefined)
+      if (uses !== undefined) {
         diagnostics.error(
           uses.span,
           'the refractory period must be a constant (parameters and literals), since it is counted in whole steps',
+        );
+        continue;
+      }
+      const period = refractoryPeriod(network, p)!;
+      if (period < 0)
+        diagnostics.error(
+          p.span,
+          `the refractory period of population ${p.name} is ${Number(period.toPrecision(6))} ms; it cannot be negative`,
+          {
+            secondary: [
+              {
+                span: p.source.model.refractory.span,
+                message: 'the refractory period of its model',
+              },
+            ],
+          },
         );
     }
   }

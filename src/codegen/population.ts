@@ -259,6 +259,18 @@ export interface SynapticInputs {
   readonly neuronUpdate: (model: NeuronModel, ltcInput: S.Expr | undefined) => StateUpdate;
 }
 
+/** A neuron population's refractory period (ms) with its parameters, or undefined without one. */
+export function refractoryPeriod(network: Network, population: Population): number | undefined {
+  if (population.source.kind !== 'neuron') return undefined;
+  const model = population.source.model;
+  if (model.refractory === undefined) return undefined;
+  const constants = constantsOf(parameterValues(model, population.parameters), network.dt);
+  const period = simplify(substitute(symbolic(model.refractory), constants));
+  if (period.kind !== 'num')
+    throw new InternalError(`the refractory period of ${population.name} is not a constant`);
+  return period.value;
+}
+
 /**
  * One population's step as kernel IR, following language.md "One step":
  * spikes delivered to merged synapse states (their counts), synapse states
@@ -445,12 +457,8 @@ export function buildPopulationKernel(
     network.dt,
   );
 
-  const refractory =
-    model.refractory === undefined ? S.num(0) : bindConstants(symbolic(model.refractory));
-  if (refractory.kind !== 'num')
-    throw new InternalError(`the refractory period of ${population.name} is not a constant`);
   // Counted in whole steps, never by comparing float times.
-  const refractorySteps = stepsIn(refractory.value, network.dt);
+  const refractorySteps = stepsIn(refractoryPeriod(network, population) ?? 0, network.dt);
   // The hold keeps V's value from before this step's delivery: delta input that arrives
   // while the neuron is refractory is lost (as in NEST and Brunel 2000).
   let hold: KernelStatement | undefined;

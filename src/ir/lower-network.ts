@@ -456,6 +456,13 @@ function lowerSource(
       diagnostics.error(rate.span, `the Poisson rate is ${problem}`, { notes: [NON_FINITE_NOTE] });
       return undefined;
     }
+    if ((constantValue(rate) ?? 0) < 0) {
+      diagnostics.error(
+        rate.span,
+        `a Poisson rate cannot be negative, found ${spanText(rate.span)}`,
+      );
+      return undefined;
+    }
     return { kind: 'poisson', rate };
   }
   const list = (name: string, expected: Dimension): number[] | undefined => {
