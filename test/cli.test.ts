@@ -172,6 +172,31 @@ describe('usage errors exit 2', () => {
     expectNoStackTrace(r);
   });
 
+  it('a negative option value gets the message of its option, not of the parser', async () => {
+    for (const [option, value, message] of [
+      ['--duration', '-5', "--duration takes a time such as '100 ms' or '1 s', not '-5'"],
+      ['--dt', '-0.1', "--dt takes a time such as '100 ms' or '1 s', not '-0.1'"],
+      ['--seed', '-1', "--seed takes a whole number from 0 to 4294967295, not '-1'"],
+    ] as const) {
+      const r = await run('run', 'examples/ei_net.spk', option, value);
+      expect(r.code, option).toBe(EXIT.usage);
+      expect(r.stderr).toContain(`spikeforge run: ${message}`);
+    }
+  });
+
+  it('compile: an unknown target is named; a file with nothing to compile is a usage error', async () => {
+    const unknown = await run('compile', 'stdlib/neurons.spk', '--target', 'foo');
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.stderr).toContain("unknown target 'foo': --target takes wgsl|js|cuda|wasm");
+    const out = join(TEMP_OUT, 'nothing_to_compile');
+    const nothing = await run('compile', 'stdlib/synapses.spk', '--target', 'cuda', '-o', out);
+    expect(nothing.code).toBe(EXIT.usage);
+    expect(nothing.stderr).toContain(
+      'stdlib/synapses.spk defines no network and no neuron model: nothing to compile',
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('an output folder that is a file: one sentence, exit 2', async () => {
     const blocker = join(TEMP_OUT, 'a_file');
     writeFileSync(blocker, '');

@@ -138,9 +138,10 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         if (file === undefined || extra.length > 0)
           throw new UsageError('compile takes exactly one FILE');
         const target = values['target'];
-        if (typeof target !== 'string' || !(TARGETS as readonly string[]).includes(target)) {
+        if (typeof target !== 'string')
           throw new UsageError(`compile needs --target ${TARGETS.join('|')}`);
-        }
+        if (!(TARGETS as readonly string[]).includes(target))
+          throw new UsageError(`unknown target '${target}': --target takes ${TARGETS.join('|')}`);
         const precision = String(values['precision']);
         if (precision !== 'f32' && precision !== 'f64')
           throw new UsageError(`--precision takes f32 or f64, not '${precision}'`);
@@ -295,7 +296,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   }
   try {
     const { values, positionals } = parseArgs({
-      args: [...rest],
+      args: joinNegativeValues(rest, command.options),
       options: { ...parseArgsOptions(command.options), help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
@@ -357,6 +358,35 @@ function onlyDefinition(compiled: Required<CompileResult>): string {
       ? 'inspect needs --model NAME: the file defines no model or network of its own'
       : `inspect needs --model NAME, one of ${[...networks, ...models].join(', ')}`,
   );
+}
+
+/**
+ * `--duration -5` as `--duration=-5`: parseArgs reads a value that starts with '-' as an
+ * option and refuses it in its own words; joined, the value reaches the option's own check,
+ * which says what the option takes.
+ */
+function joinNegativeValues(
+  args: readonly string[],
+  options: Readonly<Record<string, OptionSpec>>,
+): string[] {
+  const takesValue = new Set(
+    Object.entries(options)
+      .filter(([, spec]) => spec.type === 'string')
+      .flatMap(([name, spec]) => [
+        `--${name}`,
+        ...(spec.short === undefined ? [] : [`-${spec.short}`]),
+      ]),
+  );
+  const joined: string[] = [];
+  for (let k = 0; k < args.length; k++) {
+    const arg = args[k]!;
+    const next = args[k + 1];
+    if (takesValue.has(arg) && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+      k++;
+    } else joined.push(arg);
+  }
+  return joined;
 }
 
 /** Why the file system refused, in words, by Node's error code. */

@@ -215,6 +215,8 @@ export async function compileCommand(
           .filter((m) => m.kind === 'neuron')
           .map((m) => networkFor(compiled, m.name))
       : [network];
+  if (networks.length === 0)
+    throw new UsageError(`${file} defines no network and no neuron model: nothing to compile`);
   const files: FileToWrite[] = [];
   const reports: string[] = [];
   for (const n of networks) {
