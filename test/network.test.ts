@@ -1398,6 +1398,11 @@ synapse PreOnly {
   equations { ds/dt = -s * s * (1 + pre.V / (20 mV)) / (5 ms) }
   on_pre { s += 1 }
   delivers w * s
+}
+synapse Depressing {
+  state { x = 1 }
+  equations { dx/dt = (1 - x) / (200 ms) }
+  on_pre { post.V += w * x   x -= 0.5 * x }
 }`,
     );
     expect(diagnostics.items).toEqual([]);
@@ -1408,6 +1413,12 @@ synapse PreOnly {
         'ds/dt has the non-linear term s^2; it reads its post-synaptic neuron, so the state is kept per synapse',
     });
     expect(decide('PreOnly').placement).toBe('pre');
+    // Brian2's short-term depression written with post.V += w * x: the reason says why not per pre.
+    expect(decide('Depressing')).toEqual({
+      placement: 'synapse',
+      reason:
+        "the increment w*x depends on x; state per pre-synaptic neuron needs a 'delivers' that the weight only scales, and it has none: the state is kept per synapse",
+    });
   });
 
   it('a synapse with noise keeps its state per synapse (independent noise does not merge), and runs', async () => {

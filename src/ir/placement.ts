@@ -118,7 +118,10 @@ export function analysePlacement(
     model.delivers === undefined ? undefined : toSymbolic(model.delivers, { subexpressions });
   const notMergeable = (why: string): PlacementDecision => {
     if (delivers === undefined)
-      return { placement: 'synapse', reason: `${why}; the state is kept per synapse` };
+      return {
+        placement: 'synapse',
+        reason: `${why}; state per pre-synaptic neuron needs a 'delivers' that the weight only scales, and it has none: the state is kept per synapse`,
+      };
     const lin = linearIn(delivers, 'w');
     const weightOnlyScales =
       lin.kind === 'linear' &&
