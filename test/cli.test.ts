@@ -501,6 +501,26 @@ network Big {
   );
 
   it.skipIf(!built)(
+    'output through a pipe arrives whole: 2000 diagnostics (about 300 KB on stderr)',
+    () => {
+      // The binary exits explicitly; before it waited for the pipes, the reader got the first
+      // 64 KiB or so.
+      const file = join(TEMP_OUT, 'many_errors.spk');
+      const lines = Array.from({ length: 2000 }, (_, k) => `    p${k} = ${k} mV + 1 ms`);
+      writeFileSync(file, `neuron ManyErrors {\n  parameters {\n${lines.join('\n')}\n  }\n}\n`);
+      const r = spawnSync(process.execPath, ['bin/spikeforge.js', 'check', file], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        maxBuffer: 1e8,
+        timeout: 60_000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr.length).toBeGreaterThan(200_000);
+      expect(r.stderr.match(/: error: cannot add mV and ms/g)).toHaveLength(2000);
+    },
+  );
+
+  it.skipIf(!built)(
     'node bin/spikeforge.js check on a bad file exits 1 with the golden diagnostics',
     () => {
       const r = spawnSync(
