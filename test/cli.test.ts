@@ -197,6 +197,32 @@ describe('usage errors exit 2', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it.skipIf(!existsSync('/proc/self'))(
+    'an output folder that cannot be made under /proc: one sentence, exit 2 (recursive mkdir spun for ever)',
+    async () => {
+      for (const args of [
+        [
+          'run',
+          'examples/ei_net.spk',
+          '--backend',
+          'cpu',
+          '--duration',
+          '1 ms',
+          '-o',
+          '/proc/sf/out',
+        ],
+        ['compile', 'examples/ei_net.spk', '--target', 'wgsl', '-o', '/proc/sf/out'],
+      ]) {
+        const r = await run(...args);
+        expect(r.code, args.join(' ')).toBe(EXIT.usage);
+        expect(r.stderr).toMatch(
+          /^spikeforge (run|compile): cannot create the folder \/proc\/sf: /,
+        );
+      }
+    },
+    30_000,
+  );
+
   it('an output folder that is a file: one sentence, exit 2', async () => {
     const blocker = join(TEMP_OUT, 'a_file');
     writeFileSync(blocker, '');

@@ -11,8 +11,7 @@ import { simulate } from '../runtime/simulate.js';
 import { formatDimension, substituteWeight } from '../units/dimension.js';
 import { literalToInternal, lookupUnit } from '../units/units.js';
 import { type Io, UsageError } from './io.js';
-import { type FileToWrite, writeFilesAtomic } from '../runtime/write-file.js';
-import { mkdirSync } from 'node:fs';
+import { type FileToWrite, makeFolder, writeFilesAtomic } from '../runtime/write-file.js';
 import { dirname, join } from 'node:path';
 import { ProgressReport } from './progress.js';
 import { networkFor, planFor } from './stages.js';
@@ -244,7 +243,7 @@ export async function compileCommand(
     );
     reports.push(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
   }
-  for (const dir of new Set(files.map((f) => dirname(f.path)))) mkdirSync(dir, { recursive: true });
+  for (const dir of new Set(files.map((f) => dirname(f.path)))) makeFolder(dir);
   let signal: NodeJS.Signals | undefined;
   const interrupted = (s: NodeJS.Signals): void => void (signal = s);
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);

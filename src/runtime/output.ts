@@ -1,6 +1,6 @@
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './write-file.js';
+import { makeFolder, writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
 import { AsciiBuffer, COMMA, NEWLINE } from './ascii-buffer.js';
 import { formatTime, writeValue } from './format-number.js';
@@ -87,7 +87,7 @@ export class OutputWriter {
     private readonly plan: SimulationPlan,
     private readonly precision: Precision = 'f32',
   ) {
-    mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
     this.spikesFile = new StreamedFile(join(dir, 'spikes.csv'), 't_ms,population,index');
     this.traceFiles = plan.traces.map((t) => {
       const header = [

@@ -1,4 +1,5 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Writes a file completely or not at all: a temporary name first, then an atomic rename. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
@@ -50,4 +51,28 @@ export async function writeFilesAtomic(
 
 function temporaryName(path: string): string {
   return `${path}.${process.pid}.tmp`;
+}
+
+/**
+ * Creates a folder and the missing ones above it, one level at a time. Node 20's recursive
+ * mkdirSync never returns for some paths it cannot create (`/proc/out` spins at full CPU,
+ * deaf to signals); one level at a time, the first refusal is the error.
+ */
+export function makeFolder(path: string): void {
+  const parent = dirname(path);
+  if (parent !== path && !isFolder(parent)) makeFolder(parent);
+  try {
+    mkdirSync(path);
+  } catch (error) {
+    if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST' && isFolder(path)))
+      throw error;
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

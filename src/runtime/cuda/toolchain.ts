@@ -8,8 +8,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { writeFileAtomic } from '../write-file.js';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { makeFolder, writeFileAtomic } from '../write-file.js';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InternalError } from '../../diagnostics/diagnostic.js';
@@ -231,7 +231,7 @@ export function loadCudaModule(
     const loaded = driver.loadModule(driverImage(image));
     if (loaded.module !== undefined) {
       try {
-        mkdirSync(dir, { recursive: true });
+        makeFolder(dir);
         writeAtomic(join(dir, `${key}.${image.kind}`), image.data);
       } catch {
         // No cache folder: compile again next time.
