@@ -48,6 +48,15 @@ describe('networkSize', () => {
   });
 });
 
+describe('networkSize of refractory neurons', () => {
+  it('counts the refractory counter as a state (2e9 LifRef neurons ran out of memory unrefused)', () => {
+    const size = networkSize(network('network Ref {\n  population N = LifRef(1000)\n}'));
+    expect(size.stateWords).toBe(2000);
+    expect(size.hostBytes).toBe(2000 * 12);
+    expect(size.parts()).toEqual(['N: 1,000 neurons x 2 state variables']);
+  });
+});
+
 describe('networkSizeProblems', () => {
   it('refuses a network that needs more memory than the machine has, naming the largest parts', () => {
     const [problem, ...others] = networkSizeProblems(TWO_POPULATIONS, 2 ** 30);

@@ -14,7 +14,7 @@ const BYTES_PER_STORED_SYNAPSE = 12;
 
 /** What a network needs at least, counted from its sizes before anything is allocated. */
 export interface NetworkSize {
-  /** Words of the state buffer (each neuron model's state variables; refractory counters and merged synapse state come on top). */
+  /** Words of the state buffer (each neuron model's state variables and refractory counter; merged synapse state comes on top). */
   readonly stateWords: number;
   /** Bytes of host memory: states and stored connectivity (spike lists, weights, delays, rings and the kernels' copies come on top). */
   readonly hostBytes: number;
@@ -26,7 +26,11 @@ export function networkSize(network: Network): NetworkSize {
   let stateWords = 0;
   const parts: { readonly bytes: number; readonly text: () => string }[] = [];
   for (const p of network.populations) {
-    const states = p.source.kind === 'neuron' ? p.source.model.states.length : 0;
+    // A refractory neuron keeps its counter as one more state (REFRACTORY_STATE).
+    const states =
+      p.source.kind === 'neuron'
+        ? p.source.model.states.length + (p.source.model.refractory === undefined ? 0 : 1)
+        : 0;
     stateWords += p.size * states;
     if (states > 0)
       parts.push({
