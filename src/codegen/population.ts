@@ -1,7 +1,7 @@
 import { stepsIn } from './steps.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
-import { heldState, readsNeuron } from '../ir/walk.js';
+import { assignments, heldState, readsNeuron } from '../ir/walk.js';
 import type {
   AssignTarget,
   Expr,
@@ -642,16 +642,8 @@ export function jumpState(x: string): string {
 /** The post-synaptic states a synapse model's events add to (`post.X += e`, `-=`), in first-use order. */
 export function postChanges(model: SynapseModel): string[] {
   const changed = new Set<string>();
-  const visit = (body: readonly Statement[]): void => {
-    for (const s of body) {
-      if (s.kind === 'if') {
-        visit(s.then);
-        visit(s.otherwise);
-      } else if (s.target.kind === 'post') changed.add(s.target.name);
-    }
-  };
-  visit(model.onPre);
-  visit(model.onPost);
+  for (const s of assignments([...model.onPre, ...model.onPost]))
+    if (s.target.kind === 'post') changed.add(s.target.name);
   return [...changed];
 }
 

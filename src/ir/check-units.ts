@@ -95,12 +95,21 @@ function describeKind(d: Dimension): string {
  * The unit a hint such as "write 10 Hz" suggests: the unit users write for the
  * dimension, Hz for a frequency, the internal unit (mV, ms, nA...) otherwise.
  */
-/** Why a bare number gets no "write 0.01 weight" hint: the weights' unit is a placeholder. */
-const WEIGHT_UNIT_NOTE =
-  "'weight' stands for the unit of each projection's weights and cannot be written after a number: make the value from the weight ('2 * w', per synapse) or start it at 0";
-
 export function userUnit(d: Dimension): string {
   return dimEquals(d, FREQUENCY) ? 'Hz' : formatDimension(d);
+}
+
+/**
+ * The hint for a bare number where a value in `d` belongs: the label "write 10 Hz", or, in the
+ * unit of the weights (a placeholder that cannot follow a number), a note saying what to write.
+ */
+function bareNumberHint(bare: Expr, d: Dimension): { label?: string; notes: string[] } {
+  if (!hasWeight(d)) return { label: `write ${spanText(bare.span)} ${userUnit(d)}`, notes: [] };
+  return {
+    notes: [
+      "'weight' stands for the unit of each projection's weights and cannot be written after a number: make the value from the weight ('2 * w', per synapse) or start it at 0",
+    ],
+  };
 }
 
 /** What a value that should have been a condition is: "a number in mV". */
@@ -245,17 +254,9 @@ class UnitChecker {
     other: Dimension | undefined,
     notes: readonly string[] = [],
   ): void {
-    const weighted = other !== undefined && hasWeight(other);
-    const label =
-      bare !== undefined && other !== undefined && !weighted
-        ? `write ${spanText(bare.span)} ${userUnit(other)}`
-        : undefined;
-    this.error(
-      span,
-      message,
-      label,
-      weighted && bare !== undefined ? [...notes, WEIGHT_UNIT_NOTE] : notes,
-    );
+    const hint =
+      bare !== undefined && other !== undefined ? bareNumberHint(bare, other) : { notes: [] };
+    this.error(span, message, hint.label, [...notes, ...hint.notes]);
   }
 
   /**
@@ -728,12 +729,10 @@ export function requireDimension(
   const kind = isDimensionless(expected)
     ? 'a dimensionless number'
     : (quantityKind(expected) ?? `in ${formatDimension(expected)}`);
-  const weighted = hasWeight(expected);
-  const label =
-    isBareNumber(e) && !weighted ? `write ${spanText(e.span)} ${userUnit(expected)}` : undefined;
+  const hint = isBareNumber(e) ? bareNumberHint(e, expected) : { notes: [] };
   diagnostics.error(e.span, `${what} must be ${kind}, found ${description}`, {
-    ...(label === undefined ? {} : { label }),
-    ...(weighted && isBareNumber(e) ? { notes: [WEIGHT_UNIT_NOTE] } : {}),
+    ...(hint.label === undefined ? {} : { label: hint.label }),
+    notes: hint.notes,
   });
   return false;
 }

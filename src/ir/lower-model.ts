@@ -10,7 +10,7 @@ import {
   nonFinite,
 } from './lower-expr.js';
 import { foreignNameNote, suggestUnit } from './suggest.js';
-import { dependencies, heldState } from './walk.js';
+import { assignments, dependencies, heldState } from './walk.js';
 import {
   type AssignTarget,
   type CurrentInput,
@@ -714,7 +714,11 @@ function checkInitCycles(
  */
 function warnHeldAboveThreshold(model: NeuronModel, span: Span, diagnostics: Diagnostics): void {
   const held = heldState(model);
-  if (held === undefined || assigns(model.reset, held)) return;
+  if (
+    held === undefined ||
+    [...assignments(model.reset)].some((s) => s.target.kind === 'state' && s.target.name === held)
+  )
+    return;
   diagnostics.warning(
     span,
     `'refractory' holds ${held}, and the reset does not change it: after a spike ${held} is held where it met the spike condition, so the neuron can spike again in every step`,
@@ -723,14 +727,5 @@ function warnHeldAboveThreshold(model: NeuronModel, span: Span, diagnostics: Dia
         `reset ${held} below the threshold, or, for a refractory period that only blocks the threshold while the action potential runs its course (Brian2's 'refractory' without a reset), drop 'refractory' and test an upward crossing: 'spike when ${held} > X and prev(${held}) <= X'`,
       ],
     },
-  );
-}
-
-/** Whether statements (in any branch) assign the state `name`. */
-function assigns(body: readonly Statement[], name: string): boolean {
-  return body.some((s) =>
-    s.kind === 'assign'
-      ? s.target.kind === 'state' && s.target.name === name
-      : assigns(s.then, name) || assigns(s.otherwise, name),
   );
 }

@@ -67,6 +67,19 @@ export function* statementExprs(body: readonly Statement[]): Generator<Expr> {
   }
 }
 
+/** Every assignment inside statements, in every branch, depth first. */
+export function* assignments(
+  body: readonly Statement[],
+): Generator<Extract<Statement, { kind: 'assign' }>> {
+  for (const s of body) {
+    if (s.kind === 'assign') yield s;
+    else {
+      yield* assignments(s.then);
+      yield* assignments(s.otherwise);
+    }
+  }
+}
+
 /** The name a reference is written with (and its symbol in symbolic form) (`V`, `tau`, `I`, `t`, `dt`, `w`, `g`, `post.V`). */
 export function refName(ref: Ref): string {
   switch (ref.kind) {
