@@ -14,7 +14,13 @@ import type { Expr as SymExpr } from '../symbolic/expr.js';
 import { kernelPrinter } from './emit.js';
 import { SPIKED, nextName } from './kernel-ir.js';
 import { flushSubnormalStates, removeDeadLocals } from './legalize.js';
-import { type NetworkRouting, routeNetwork, routingProblems } from './network.js';
+import {
+  type NetworkRouting,
+  projectionRecordingProblem,
+  recordedSize,
+  routeNetwork,
+  routingProblems,
+} from './network.js';
 import { networkSizeProblems } from './network-size.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
@@ -261,35 +267,18 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
         : r.variable === 'w' && placement === 'synapse'
           ? WEIGHT_STATE
           : r.variable;
-    const size =
-      group !== undefined
-        ? network.populations.find((x) => x.name === p.post)!.size
-        : placement === 'pre'
-          ? p.preRange.end - p.preRange.start
-          : route.connectivity.kind === 'rows'
-            ? route.connectivity.rows.outTargets.length
-            : 0;
-    const what =
-      group !== undefined
-        ? 'post-synaptic neurons'
-        : placement === 'pre'
-          ? 'pre-synaptic neurons'
-          : 'synapses';
-    if (r.variable === 'w' && placement !== 'synapse') {
-      diagnostics.error(
-        r.span,
-        `projection ${p.name} keeps no weight per synapse (its synapse state is ${placement === 'post' ? 'merged per post-synaptic neuron' : 'kept per pre-synaptic neuron'}); only per-synapse state records w`,
-      );
+    const size = recordedSize(
+      network,
+      p,
+      placement,
+      route.connectivity.kind === 'rows' ? route.connectivity.rows.outTargets.length : 0,
+    )!;
+    const problem = projectionRecordingProblem(p, r, placement, size);
+    if (problem !== undefined) {
+      diagnostics.error(problem.span, problem.message);
       continue;
     }
     const range = r.range ?? (group === undefined ? { start: 0, end: size } : p.postRange);
-    if (range.start >= range.end || range.end > size) {
-      diagnostics.error(
-        r.span,
-        `slice [${range.start}:${range.end}] is out of range: projection ${p.name} keeps ${r.variable} for ${size} ${what}`,
-      );
-      continue;
-    }
     requests.push({ population: owner, variable, range, label });
   }
   if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items);
@@ -324,6 +313,8 @@ export function modelNetwork(model: NeuronModel, size = 1): Network {
         variable: 'spikes',
         range: { start: 0, end: size },
         span,
+        variableSpan: span,
+        sliceSpan: undefined,
       },
     ],
   };

@@ -9,7 +9,9 @@ import type {
   ModelUse,
   Network,
   OutputModel,
+  Placement,
   Projection,
+  Recording,
   Statement,
   SynapseModel,
 } from '../ir/types.js';
@@ -227,8 +229,89 @@ export function routeNetwork(network: Network): NetworkRouting {
 export function routingProblems(network: Network): readonly Diagnostic[] {
   const diagnostics = new Diagnostics();
   checkRefractoryPeriods(network, diagnostics);
-  for (const p of network.projections) decideRoute(p, diagnostics);
+  for (const p of network.projections) {
+    const decision = decideRoute(p, diagnostics);
+    if (decision === undefined) continue;
+    const size = recordedSize(network, p, decision.placement.placement, knownSynapseCount(p));
+    for (const r of network.recordings) {
+      if (r.of !== 'projection' || r.population !== p.name) continue;
+      const problem = projectionRecordingProblem(p, r, decision.placement.placement, size);
+      if (problem !== undefined) diagnostics.error(problem.span, problem.message);
+    }
+  }
   return diagnostics.items;
+}
+
+/**
+ * How many elements a projection's recorded state has where it lives: post neurons (the
+ * whole post population) when merged, pre neurons of its range when per pre, stored synapses
+ * when per synapse. `synapses` is the stored count, undefined where only the built
+ * connectivity knows it.
+ */
+export function recordedSize(
+  network: Network,
+  p: Projection,
+  placement: Placement,
+  synapses: number | undefined,
+): number | undefined {
+  switch (placement) {
+    case 'post':
+      return network.populations.find((x) => x.name === p.post)!.size;
+    case 'pre':
+      return p.preRange.end - p.preRange.start;
+    case 'synapse':
+      return synapses;
+  }
+}
+
+/** How many synapses a projection stores, where its connector fixes it without drawing anything. */
+function knownSynapseCount(p: Projection): number | undefined {
+  const nPre = p.preRange.end - p.preRange.start;
+  const nPost = p.postRange.end - p.postRange.start;
+  switch (p.connector.kind) {
+    case 'all_to_all':
+      return nPre * nPost;
+    case 'one_to_one':
+      return Math.min(nPre, nPost);
+    case 'fixed_in_degree':
+      return nPost * p.connector.k;
+    case 'fixed_out_degree':
+      return nPre * p.connector.k;
+    case 'fixed_probability':
+    case 'from_file':
+      return undefined;
+  }
+}
+
+/**
+ * Why a recording of projection `p` cannot be made where its state lives, or undefined.
+ * `size` is recordedSize's count (undefined: not known before the connectivity is built, so
+ * the slice is not checked).
+ */
+export function projectionRecordingProblem(
+  p: Projection,
+  r: Recording,
+  placement: Placement,
+  size: number | undefined,
+): { readonly span: Span; readonly message: string } | undefined {
+  if (r.variable === 'w' && placement !== 'synapse')
+    return {
+      span: r.variableSpan,
+      message: `projection ${p.name} keeps no weight per synapse (its synapse state is ${placement === 'post' ? 'merged per post-synaptic neuron' : 'kept per pre-synaptic neuron'}); only per-synapse state records w`,
+    };
+  if (size === undefined) return undefined;
+  const range = r.range ?? (placement === 'post' ? p.postRange : { start: 0, end: size });
+  if (range.start < range.end && range.end <= size) return undefined;
+  const what =
+    placement === 'post'
+      ? 'post-synaptic neurons'
+      : placement === 'pre'
+        ? 'pre-synaptic neurons'
+        : 'synapses';
+  return {
+    span: r.sliceSpan ?? r.variableSpan,
+    message: `slice [${range.start}:${range.end}] is out of range: projection ${p.name} keeps ${r.variable} for ${size} ${what}`,
+  };
 }
 
 /** A refractory period is counted in whole steps: it must be a constant, and not negative. */

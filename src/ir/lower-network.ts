@@ -264,10 +264,13 @@ function integerValue(
     t.kind !== 'number' ||
     (t.dimension !== undefined && !dimEquals(t.dimension, DIMENSIONLESS)) ||
     v === undefined ||
-    !Number.isInteger(v) ||
-    v < 0
+    !Number.isInteger(v)
   ) {
     diagnostics.error(e.span, `${what} must be a whole number`);
+    return undefined;
+  }
+  if (v < 0) {
+    diagnostics.error(e.span, `${what} cannot be negative, found ${spanText(e.span)}`);
     return undefined;
   }
   if (v > MAX_INDEX) {
@@ -559,23 +562,49 @@ function lowerRange(
   diagnostics: Diagnostics,
 ): IndexRange | undefined {
   if (ref.slice === undefined) return { start: 0, end: population.size };
-  const start =
-    ref.slice.start === undefined
-      ? 0
-      : integerValue(ref.slice.start, lower, 'a slice bound', diagnostics);
-  const end =
-    ref.slice.end === undefined
-      ? population.size
-      : integerValue(ref.slice.end, lower, 'a slice bound', diagnostics);
-  if (start === undefined || end === undefined) return undefined;
-  if (start >= end || end > population.size) {
+  const range = sliceBounds(ref.slice, population.size, lower, diagnostics);
+  if (range === undefined) return undefined;
+  if (range.end > population.size) {
     diagnostics.error(
       ref.slice.span,
-      `slice [${start}:${end}] is out of range for population '${population.name}' of size ${population.size}`,
+      `slice [${range.start}:${range.end}] is out of range for population '${population.name}' of size ${population.size}`,
       {
         secondary: [{ span: population.span, message: `'${population.name}' is defined here` }],
         notes: ['slices are [start:end] with 0 <= start < end <= size'],
       },
+    );
+    return undefined;
+  }
+  return range;
+}
+
+/**
+ * The bounds of a slice `[start:end]` (end excluded): a missing start is 0, a missing end is
+ * `defaultEnd` (undefined: the end is required). An empty or reversed slice is reported here;
+ * the upper bound is checked by the caller, which knows what the slice indexes.
+ */
+function sliceBounds(
+  slice: A.Slice,
+  defaultEnd: number | undefined,
+  lower: Lower,
+  diagnostics: Diagnostics,
+): IndexRange | undefined {
+  const start =
+    slice.start === undefined ? 0 : integerValue(slice.start, lower, 'a slice bound', diagnostics);
+  if (slice.end === undefined && defaultEnd === undefined) {
+    diagnostics.error(slice.span, 'a slice of a projection needs an end: [start:end]');
+    return undefined;
+  }
+  const end =
+    slice.end === undefined
+      ? defaultEnd
+      : integerValue(slice.end, lower, 'a slice bound', diagnostics);
+  if (start === undefined || end === undefined) return undefined;
+  if (start >= end) {
+    diagnostics.error(
+      slice.span,
+      `slice [${start}:${end}] selects nothing: its end must be greater than its start`,
+      { notes: ['a slice [start:end] runs from start up to, but not including, end'] },
     );
     return undefined;
   }
@@ -1293,26 +1322,25 @@ function lowerRecording(
       );
       return undefined;
     }
-    let range: IndexRange | undefined;
-    if (item.slice !== undefined) {
-      const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined =>
-        lowerExpr(e, ctx, diagnostics);
-      const start =
-        item.slice.start === undefined
-          ? 0
-          : integerValue(item.slice.start, lower, 'a slice bound', diagnostics);
-      const end =
-        item.slice.end === undefined
-          ? undefined
-          : integerValue(item.slice.end, lower, 'a slice bound', diagnostics);
-      if (start === undefined || end === undefined) {
-        if (item.slice.end === undefined)
-          diagnostics.error(item.slice.span, 'a slice of a projection needs an end: [start:end]');
-        return undefined;
-      }
-      range = { start, end };
-    }
-    return { of: 'projection', population: projection.name, variable, range, span: item.span };
+    const range =
+      item.slice === undefined
+        ? undefined
+        : sliceBounds(
+            item.slice,
+            undefined,
+            (e, ctx) => lowerExpr(e, ctx, diagnostics),
+            diagnostics,
+          );
+    if (item.slice !== undefined && range === undefined) return undefined;
+    return {
+      of: 'projection',
+      population: projection.name,
+      variable,
+      range,
+      span: item.span,
+      variableSpan: item.variable.span,
+      sliceSpan: item.slice?.span,
+    };
   }
   const population = findPopulation(item.population, populations, diagnostics);
   if (population === undefined) return undefined;
@@ -1348,5 +1376,13 @@ function lowerRecording(
     diagnostics,
   );
   if (range === undefined) return undefined;
-  return { of: 'population', population: population.name, variable, range, span: item.span };
+  return {
+    of: 'population',
+    population: population.name,
+    variable,
+    range,
+    span: item.span,
+    variableSpan: item.variable.span,
+    sliceSpan: item.slice?.span,
+  };
 }

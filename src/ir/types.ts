@@ -317,7 +317,11 @@ export interface Recording {
    * neuron; undefined means all (the placement decides later which).
    */
   readonly range: IndexRange | undefined;
+  /** The whole `record` item. */
   readonly span: Span;
+  /** The recorded variable's name in it, and its slice (undefined without one). */
+  readonly variableSpan: Span;
+  readonly sliceSpan: Span | undefined;
 }
 
 export interface Network {
