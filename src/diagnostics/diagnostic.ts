@@ -93,19 +93,35 @@ function location(span: Span): string {
   return `${span.file.path}:${line}:${column}`;
 }
 
+/** The longest source line an excerpt shows whole; longer ones are cut around the span. */
+const MAX_EXCERPT = 160;
+
 /** The source line of a span and carets under it (clipped to the first line). */
 function excerpt(span: Span, label: string | undefined): string {
   const { line, column } = lineColumn(span.file, span.start);
-  const text = lineText(span.file, line);
+  const whole = lineText(span.file, line);
   const end = lineColumn(span.file, Math.max(span.start, span.end - 1));
-  const width =
+  let width =
     end.line === line
       ? Math.max(1, end.column - column + 1)
-      : Math.max(1, text.length - column + 1);
+      : Math.max(1, whole.length - column + 1);
+  // A long line (minified or binary text) is cut to a window that starts a little before the span.
+  const from = whole.length <= MAX_EXCERPT ? 0 : Math.max(0, column - 1 - MAX_EXCERPT / 4);
+  const to = Math.min(whole.length, from + MAX_EXCERPT);
+  const before = from > 0 ? '\u2026' : '';
+  const text = before + visible(whole.slice(from, to)) + (to < whole.length ? '\u2026' : '');
+  width = Math.max(1, Math.min(width, to - (column - 1)));
   // Tabs are kept in the caret line so that carets stay aligned with the source.
-  const pad = text.slice(0, column - 1).replace(/[^\t]/g, ' ');
+  const pad = (before + whole.slice(from, column - 1)).replace(/[^\t]/g, ' ');
   const carets = '^'.repeat(width);
   return `   ${text}\n   ${pad}${carets}${label === undefined ? '' : ` ${label}`}`;
+}
+
+/** Control characters (but tabs) as their Unicode control pictures, one column each. */
+function visible(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (c) =>
+    c === '\u007f' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0)),
+  );
 }
 
 /** Renders `file:line:col: error: message`, the source line, carets, then related places and notes. */

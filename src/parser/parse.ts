@@ -180,31 +180,37 @@ function parseTokens(
  * than the parser can take is refused before parsing, with one error.
  */
 export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst | undefined {
-  const lexed = spkLexer.tokenize(source.text);
-  for (const e of lexed.errors) {
-    const span: Span = { file: source, start: e.offset, end: e.offset + Math.max(1, e.length) };
+  // A binary file would give an error for most of its bytes; one is enough.
+  const nul = source.text.indexOf('\0');
+  if (nul >= 0) {
     diagnostics.error(
-      span,
-      `unexpected character '${source.text.slice(e.offset, e.offset + e.length)}'`,
+      { file: source, start: nul, end: nul + 1 },
+      'this is not a text file: it contains a NUL byte',
+      { notes: ['.spk files are text; is this the file you meant?'] },
     );
+    return undefined;
   }
+  const lexed = spkLexer.tokenize(source.text);
+  const found: Found[] = lexed.errors.map((e) =>
+    unexpectedCharacter({ file: source, start: e.offset, end: e.offset + Math.max(1, e.length) }),
+  );
   const lexicalErrors = lexed.groups[LEXICAL_ERRORS] ?? [];
   let tokens = lexed.tokens;
   let unterminatedComment = false;
   for (const t of lexicalErrors) {
     if (tokenMatcher(t, T.UnterminatedComment)) {
       unterminatedComment = true;
-      diagnostics.error(
-        { file: source, start: t.startOffset, end: t.startOffset + 2 },
-        'unterminated comment',
-        {
-          notes: ["a comment that starts with '/*' must end with '*/'"],
-        },
-      );
+      found.push({
+        span: { file: source, start: t.startOffset, end: t.startOffset + 2 },
+        message: 'unterminated comment',
+        options: { notes: ["a comment that starts with '/*' must end with '*/'"] },
+      });
     } else {
       const end = t.startOffset + Math.max(1, t.image.length);
-      diagnostics.error({ file: source, start: t.startOffset, end }, 'unterminated string', {
-        notes: ["a string must end with '\"' on the same line"],
+      found.push({
+        span: { file: source, start: t.startOffset, end },
+        message: 'unterminated string',
+        options: { notes: ["a string must end with '\"' on the same line"] },
       });
       // The parser sees it as the string it was meant to be, so that what follows is not reported as knock-on errors.
       const asString: IToken = {
@@ -221,11 +227,21 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
   }
   const nesting = checkNesting(tokens);
   if (nesting !== undefined) {
-    diagnostics.error(tokenSpan(source, nesting.token), nesting.message, { notes: nesting.notes });
+    report(
+      [
+        ...found,
+        {
+          span: tokenSpan(source, nesting.token),
+          message: nesting.message,
+          options: { notes: nesting.notes },
+        },
+      ],
+      diagnostics,
+    );
     return undefined;
   }
   const parsed = parseTokens(tokens, source);
-  const found: Found[] = [...parsed.repairs];
+  found.push(...parsed.repairs);
   for (const e of parsed.errors) {
     // An unterminated comment runs to the end of the file: what is missing there is a knock-on error.
     if (unterminatedComment && e.token.tokenType === EOF) continue;
@@ -254,13 +270,55 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
       options: power ? { notes: ["powers are written 'x^2' ('**' in Python and Brian2)"] } : {},
     });
   }
-  // Recovery can report the same position twice; once is enough.
-  const seen = new Set<number>();
-  for (const f of found.sort((a, b) => a.span.start - b.span.start)) {
-    if (seen.has(f.span.start)) continue;
-    seen.add(f.span.start);
-    diagnostics.error(f.span, f.message, f.options);
+  if (found.length > 0) {
+    report(found, diagnostics);
+    return undefined;
   }
-  if (lexed.errors.length > 0 || lexicalErrors.length > 0 || found.length > 0) return undefined;
   return buildAst(parsed.cst, source);
 }
+
+/** The most syntax errors shown for one file: past them, the rest are mostly knock-on errors. */
+const MAX_SYNTAX_ERRORS = 20;
+
+/** Reports a file's syntax errors in source order, each position once, at most MAX_SYNTAX_ERRORS. */
+function report(found: readonly Found[], diagnostics: Diagnostics): void {
+  // Recovery can report the same position twice; once is enough.
+  const seen = new Set<number>();
+  const unique = [...found]
+    .sort((a, b) => a.span.start - b.span.start)
+    .filter((f) => !seen.has(f.span.start) && (seen.add(f.span.start), true));
+  const shown = unique.slice(0, MAX_SYNTAX_ERRORS);
+  const hidden = unique.length - shown.length;
+  shown.forEach((f, k) => {
+    const last = hidden > 0 && k === shown.length - 1;
+    const notes = [
+      ...(f.options.notes ?? []),
+      ...(last ? [`${hidden} more syntax errors in this file are not shown`] : []),
+    ];
+    diagnostics.error(f.span, f.message, { ...f.options, ...(notes.length > 0 ? { notes } : {}) });
+  });
+}
+
+/** A character no token starts with; control characters are named by their code point. */
+function unexpectedCharacter(span: Span): Found {
+  const code = span.file.text.codePointAt(span.start) ?? 0;
+  const c = String.fromCodePoint(code);
+  const shown =
+    code < 0x20 || code === 0x7f || code === 0xfffd
+      ? `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
+      : `'${c}'`;
+  const note = code === 0xfffd ? 'the file is not valid UTF-8 here' : UNICODE_UNIT_NOTES.get(c);
+  return {
+    span,
+    message: `unexpected character ${shown}`,
+    options: note === undefined ? {} : { notes: [note] },
+  };
+}
+
+/** Unit symbols as Brian2 prints them, which the ASCII unit names replace. */
+const UNICODE_UNIT_NOTES: ReadonlyMap<string, string> = new Map([
+  ['\u00b5', "micro is written 'u': uS, uF, uA, um"],
+  ['\u03bc', "micro is written 'u': uS, uF, uA, um"],
+  ['\u03a9', "ohm is written 'ohm': Mohm, kohm"],
+  ['\u2126', "ohm is written 'ohm': Mohm, kohm"],
+]);
