@@ -95,6 +95,33 @@ function fileStart(source: SourceFile): Span {
   return { file: source, start: 0, end: Math.min(1, source.text.length) };
 }
 
+/**
+ * The text of a file to parse. An imported file that cannot be read (a folder, no permission)
+ * is an error at its import; an entry file's error goes to the CLI, with its path.
+ */
+function readText(
+  path: string,
+  read: ReadFile,
+  importedAt: Span | undefined,
+  diagnostics: Diagnostics,
+): string | undefined {
+  try {
+    return read(path);
+  } catch (error) {
+    if (!(error instanceof Error) || !('code' in error)) throw error;
+    // As the user wrote it, relative to the working folder (Node leaves it out for EISDIR).
+    if (importedAt === undefined) throw Object.assign(error, { path: displayPath(path) });
+    const reason =
+      error.code === 'EISDIR'
+        ? 'it is a folder, not a .spk file'
+        : error.code === 'EACCES' || error.code === 'EPERM'
+          ? 'permission denied'
+          : error.message;
+    diagnostics.error(importedAt, `cannot read the imported file ${displayPath(path)}: ${reason}`);
+    return undefined;
+  }
+}
+
 /** parse: the entry files and everything they import, each once. */
 function parseAll(
   entries: readonly string[],
@@ -105,11 +132,15 @@ function parseAll(
   const files: ParsedFile[] = [];
   const seen = new Set<string>();
   const queue = entries.map((e) => resolve(e));
+  // Where each imported file was first named, for errors in reading it.
+  const importedAt = new Map<string, Span>();
   while (queue.length > 0) {
     const path = queue.shift()!;
     if (seen.has(path)) continue;
     seen.add(path);
-    const source = makeSourceFile(displayPath(path), read(path));
+    const text = readText(path, read, importedAt.get(path), diagnostics);
+    if (text === undefined) continue;
+    const source = makeSourceFile(displayPath(path), text);
     const ast = guarded(fileStart(source), 'this file', diagnostics, () =>
       parseFile(source, diagnostics),
     );
@@ -121,7 +152,10 @@ function parseAll(
         diagnostics.error(imp.span, `cannot find the imported file "${imp.path}"`, {
           notes: [`looked beside this file and in ${join(PACKAGE_ROOT)}`],
         });
-      } else queue.push(target);
+      } else {
+        if (!importedAt.has(target)) importedAt.set(target, imp.span);
+        queue.push(target);
+      }
     }
   }
   return files;

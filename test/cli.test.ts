@@ -174,8 +174,8 @@ describe('usage errors exit 2', () => {
 
   it('a negative option value gets the message of its option, not of the parser', async () => {
     for (const [option, value, message] of [
-      ['--duration', '-5', "--duration takes a time such as '100 ms' or '1 s', not '-5'"],
-      ['--dt', '-0.1', "--dt takes a time such as '100 ms' or '1 s', not '-0.1'"],
+      ['--duration', '-5', "--duration must be positive, not '-5'"],
+      ['--dt', '-0.1 ms', "--dt must be positive, not '-0.1 ms'"],
       ['--seed', '-1', "--seed takes a whole number from 0 to 4294967295, not '-1'"],
     ] as const) {
       const r = await run('run', 'examples/ei_net.spk', option, value);
@@ -248,9 +248,10 @@ describe('usage errors exit 2', () => {
     }
   });
 
-  it('--duration and --dt that give no step, or more than 2^32 - 1: one sentence, exit 2', async () => {
+  it('--dt longer than the duration, or more than 2^32 - 1 steps: one sentence, exit 2', async () => {
     for (const [options, message] of [
-      [['--duration', '0.01 ms'], 'less than half a step of 0.1 ms: nothing to simulate'],
+      [['--duration', '0.01 ms'], 'the time step of 0.1 ms is longer than the duration of 0.01 ms'],
+      [['--dt', '2000'], 'the time step of 2000 ms is longer than the duration of'],
       [['--dt', '1e-9 ms', '--duration', '10 s'], 'more than the 4294967295 steps a run can have'],
     ] as const) {
       const r = await run('run', 'examples/ei_net.spk', '--backend', 'cpu', ...options);
@@ -260,10 +261,26 @@ describe('usage errors exit 2', () => {
     }
   });
 
-  it('a directory instead of a file', async () => {
-    const r = await run('check', 'examples');
+  it('a directory instead of a file is named', async () => {
+    const r = await run('check', 'stdlib/neurons.spk', 'examples');
     expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('spikeforge check: cannot read examples: it is a folder');
     expectNoStackTrace(r);
+  });
+
+  it('an unknown option gets the nearest known one, not parseArgs advice', async () => {
+    const r = await run('run', 'examples/ei_net.spk', '--durration', '5');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain(
+      "spikeforge run: unknown option '--durration'; did you mean '--duration'?",
+    );
+    expect(r.stderr).not.toContain("'--'");
+  });
+
+  it('an empty option value is a usage error', async () => {
+    const r = await run('run', 'examples/ei_net.spk', '-o', '');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('spikeforge run: -o needs a value');
   });
 
   it('check without files', async () => {

@@ -1,3 +1,4 @@
+import { suggestion } from '../ir/suggest.js';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import {
@@ -305,6 +306,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       io.out(commandHelp(command));
       return EXIT.ok;
     }
+    for (const [option, value] of Object.entries(values as Record<string, unknown>))
+      if (value === '') throw new UsageError(`${optionName(option, command)} needs a value`);
     return await command.run(
       positionals,
       values as Record<string, string | boolean | undefined>,
@@ -317,7 +320,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
         'code' in error &&
         String(error.code).startsWith('ERR_PARSE_ARGS'))
     ) {
-      io.err(`spikeforge ${name}: ${error.message}\nusage: ${command.usage}`);
+      io.err(`spikeforge ${name}: ${usageMessage(error, command)}\nusage: ${command.usage}`);
       return EXIT.usage;
     }
     if (error instanceof InputFileError) {
@@ -387,6 +390,24 @@ function joinNegativeValues(
     } else joined.push(arg);
   }
   return joined;
+}
+
+/** How an option is written on the command line: `-o` where it has a short form, else `--name`. */
+function optionName(option: string, command: Command): string {
+  const short = command.options[option]?.short;
+  return short === undefined ? `--${option}` : `-${short}`;
+}
+
+/**
+ * A usage error in one line. parseArgs's own text for an unknown option advises a '--'
+ * separator, which no spikeforge command takes; it is replaced by the command's options.
+ */
+function usageMessage(error: Error, command: Command): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(error.message)?.[1];
+  if (unknown === undefined) return error.message;
+  const known = Object.keys(command.options).map((o) => `--${o}`);
+  const hint = suggestion(unknown, known);
+  return `unknown option '${unknown}'${hint === undefined ? '' : `; did you mean '${hint}'?`}`;
 }
 
 /** Why the file system refused, in words, by Node's error code. */

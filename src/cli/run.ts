@@ -31,13 +31,13 @@ export interface RunOptions {
 
 /** `1000 ms`, `1 s`, `0.1ms` or a bare number of ms, in ms. */
 export function parseTime(text: string, option: string): number {
-  const match = /^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
+  const match = /^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
   const unit = lookupUnit(match?.[2] === '' || match?.[2] === undefined ? 'ms' : match[2]);
   if (match === null || unit === undefined || formatDimension(unit.dimension) !== 'ms') {
     throw new UsageError(`${option} takes a time such as '100 ms' or '1 s', not '${text}'`);
   }
   const value = literalToInternal(match[1]!, unit.pow10);
-  if (!(value > 0)) throw new UsageError(`${option} must be positive`);
+  if (!(value > 0)) throw new UsageError(`${option} must be positive, not '${text}'`);
   return value;
 }
 

@@ -15,9 +15,10 @@ export const MAX_STEPS = 2 ** 32 - 1;
 
 /** Why a run of `duration` at time step `dt` cannot be simulated, or undefined when it can. */
 export function runLengthProblem(duration: number, dt: number): string | undefined {
+  // round(duration / dt) steps: with dt above the duration, that is one step too long or none.
+  if (dt > duration)
+    return `the time step of ${dt} ms is longer than the duration of ${duration} ms`;
   const steps = stepsIn(duration, dt);
-  if (steps < 1)
-    return `a duration of ${duration} ms is less than half a step of ${dt} ms: nothing to simulate`;
   if (steps > MAX_STEPS)
     return `a duration of ${duration} ms is ${steps.toExponential(3)} steps of ${dt} ms, more than the ${MAX_STEPS} steps a run can have`;
   return undefined;
