@@ -190,14 +190,14 @@ export function compileFiles(
         continue;
       }
       definedAt.set(def.name.name, def.name.span);
-      const before = diagnostics.items.length;
+      const before = diagnostics.errorCount;
       const lowered = guarded(def.name.span, `${def.kind} '${def.name.name}'`, diagnostics, () => {
         const model = lowerModel(def, diagnostics);
         return model === undefined
           ? undefined
           : { model, checked: checkModelUnits(model, diagnostics) };
       });
-      if (lowered === undefined || diagnostics.items.length > before) {
+      if (lowered === undefined || diagnostics.errorCount > before) {
         failed.add(def.name.name);
         continue;
       }

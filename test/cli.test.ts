@@ -127,6 +127,34 @@ neuron Reset {
     expect(r.stderr.match(/: warning: /g)).toHaveLength(1);
   });
 
+  it('a number outside the float32 range is a warning, and a model with a warning is still checked and used', async () => {
+    const file = join(TEMP_OUT, 'float32_range.spk');
+    const model = `neuron Big {
+  parameters { V_th = 1e39 mV   tau = 10 ms   g = 1e-50 }
+  state { V = -65 mV }
+  equations { dV/dt = -V / tau * (1 + g) }
+  spike when V > V_th
+}
+`;
+    writeFileSync(file, `${model}network N {\n  population P = Big(2) { V_th = 2e39 mV }\n}\n`);
+    const r = await run('check', file);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain(`${file}: ok (1 model, 1 network)`);
+    expect(r.stderr).toContain(
+      `${file}:2:23: warning: 1e39 mV is beyond the largest float32 number: it is infinite in float32 runs`,
+    );
+    expect(r.stderr).toContain(
+      `${file}:2:51: warning: 1e-50 is below the smallest float32 number: it is 0 in float32 runs`,
+    );
+    expect(r.stderr).toContain(`${file}:8:34: warning: 2e39 mV is beyond the largest float32`);
+    expect(r.stderr.match(/: warning: /g)).toHaveLength(3);
+    // Errors in the network that uses the model are reported, not taken for knock-on errors.
+    writeFileSync(file, `${model}network N {\n  population P = Big(2) { V_rest = 1 mV }\n}\n`);
+    const misuse = await run('check', file);
+    expect(misuse.code).toBe(EXIT.modelError);
+    expect(misuse.stderr).toContain(`${file}:8:27: error: `);
+  });
+
   it('exits 1 for every bad model in test/bad', async () => {
     const bad = readdirSync(join(ROOT, 'test', 'bad'), { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.spk'))

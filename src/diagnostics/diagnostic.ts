@@ -41,7 +41,11 @@ export class Diagnostics {
   }
 
   get hasErrors(): boolean {
-    return this.items.some((d) => d.severity === 'error');
+    return this.errorCount > 0;
+  }
+
+  get errorCount(): number {
+    return this.items.filter((d) => d.severity === 'error').length;
   }
 
   private add(severity: Severity, span: Span, message: string, options: DiagnosticOptions): void {

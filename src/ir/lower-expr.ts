@@ -1,5 +1,5 @@
 import { type Diagnostics, count } from '../diagnostics/diagnostic.js';
-import type { Span } from '../diagnostics/source.js';
+import { type Span, spanText } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
 import { formatDimension } from '../units/dimension.js';
 import {
@@ -104,6 +104,17 @@ export function lowerExpr(
         });
         return undefined;
       }
+      const single = Math.fround(value);
+      if (!Number.isFinite(single) || (single === 0 && value !== 0))
+        diagnostics.warning(
+          e.span,
+          `${spanText(e.span)} is ${single === 0 ? 'below the smallest' : 'beyond the largest'} float32 number: it is ${single === 0 ? '0' : 'infinite'} in float32 runs`,
+          {
+            notes: [
+              `float32 numbers lie between about 1.4e-45 and 3.4e38${e.unit === undefined ? '' : ` (here in ${formatDimension(unit.dimension)})`}; every backend computes in float32 but --backend cpu64 and --precision f64`,
+            ],
+          },
+        );
       return { kind: 'literal', value, dimension: unit.dimension, span: e.span };
     }
     case 'bool':

@@ -93,7 +93,7 @@ const SINGLE_ITEMS: ReadonlySet<A.ModelItem['kind']> = new Set([
  * Returns undefined when anything was wrong; every problem is in `diagnostics`.
  */
 export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | undefined {
-  const errorsBefore = diagnostics.items.length;
+  const errorsBefore = diagnostics.errorCount;
   const items = checkItems(def, diagnostics);
   items.parameters = withoutMisspeltUnits(
     items.parameters,
@@ -231,7 +231,7 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
     }
   }
   if (model !== undefined && model.kind !== 'output') checkInitCycles(model, diagnostics);
-  return diagnostics.items.length > errorsBefore ? undefined : model;
+  return diagnostics.errorCount > errorsBefore ? undefined : model;
 }
 
 /** The model's items by kind, with lists merged and duplicates of single items reported. */

@@ -98,7 +98,7 @@ export function lowerNetwork(
   table: ModelTable,
   diagnostics: Diagnostics,
 ): Network | undefined {
-  const errorsBefore = diagnostics.items.length;
+  const errorsBefore = diagnostics.errorCount;
   const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined =>
     lowerExpr(e, ctx, diagnostics);
   const settings = lowerSettings(def, lower, diagnostics);
@@ -180,7 +180,7 @@ export function lowerNetwork(
       recordedAt.push(at);
     }
   }
-  if (diagnostics.items.length > errorsBefore) return undefined;
+  if (diagnostics.errorCount > errorsBefore) return undefined;
   return {
     name: def.name.name,
     span: def.name.span,
