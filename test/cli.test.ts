@@ -163,7 +163,7 @@ neuron Reset {
     for (const file of bad) {
       const r = await run('check', file);
       expect(r.code, file).toBe(EXIT.modelError);
-      expect(r.stderr, file).toMatch(/^[^:\n]+:\d+:\d+: error: /);
+      expect(r.stderr, file).toMatch(/^[^:\n]+:\d+:\d+: error: /m);
       expectNoStackTrace(r);
     }
   });

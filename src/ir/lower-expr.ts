@@ -56,6 +56,8 @@ export interface ExprContext {
   readonly candidates: () => readonly string[];
   /** Describes the place, for messages: "in a parameter default". */
   readonly where: string;
+  /** Set where only the host uses the value (sizes, slices, settings, spike times), never a float32 kernel. */
+  readonly hostOnly?: boolean;
 }
 
 /** Converts a unit written in source to its value in internal units, reporting unknown names. */
@@ -105,7 +107,7 @@ export function lowerExpr(
         return undefined;
       }
       const single = Math.fround(value);
-      if (!Number.isFinite(single) || (single === 0 && value !== 0))
+      if (ctx.hostOnly !== true && (!Number.isFinite(single) || (single === 0 && value !== 0)))
         diagnostics.warning(
           e.span,
           `${spanText(e.span)} is ${single === 0 ? 'below the smallest' : 'beyond the largest'} float32 number: it is ${single === 0 ? '0' : 'infinite'} in float32 runs`,

@@ -212,7 +212,7 @@ function lowerSettings(
       });
       continue;
     }
-    const e = lower(item.value, networkContext(`in the setting '${name}'`));
+    const e = lower(item.value, networkContext(`in the setting '${name}'`, { hostOnly: true }));
     if (e === undefined) continue;
     const expected = name === 'seed' ? DIMENSIONLESS : TIME;
     if (
@@ -256,7 +256,7 @@ function integerValue(
   what: string,
   diagnostics: Diagnostics,
 ): number | undefined {
-  const x = lower(e, networkContext(`in ${what}`));
+  const x = lower(e, networkContext(`in ${what}`, { hostOnly: true }));
   if (x === undefined) return undefined;
   const t = checkExprUnits(x, undefined, diagnostics);
   const v = constantValue(x);
@@ -476,7 +476,7 @@ function lowerSource(
     }
     const values: number[] = [];
     for (const item of arg.items) {
-      const e = lower(item, networkContext(`in SpikeTimes ${name}`));
+      const e = lower(item, networkContext(`in SpikeTimes ${name}`, { hostOnly: true }));
       if (e === undefined) return undefined;
       if (
         !requireDimension(
