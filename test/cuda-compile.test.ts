@@ -21,7 +21,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emitCudaModule } from '../src/codegen/cuda/kernel.js';
 import { CudaPrinter } from '../src/codegen/cuda/printer.js';
@@ -259,32 +259,34 @@ describe.skipIf(NVCC === undefined)(
 describe.skipIf(NVCC === undefined)(
   'standalone program (host code too) compiles with warnings as errors',
   () => {
-    const network = (): SimulationPlan => {
-      const [n] = compileNetworks(join(ROOT, 'examples', 'ei_net.spk'));
+    const network = (file: string): SimulationPlan => {
+      const [n] = compileNetworks(join(ROOT, file));
       return buildPlan(n!, Math.round(n!.duration / n!.dt));
     };
-    it.each(['f32', 'f64'] as const)(
-      'examples/ei_net.spk, %s: nvcc main.cu links an executable',
-      async (precision) => {
-        const plan = network();
-        const dir = join(TEMP, `standalone_${precision}`);
-        mkdirSync(dir, { recursive: true });
-        for (const f of standaloneFiles(plan, generateSource(plan, 'cuda', precision), {
-          precision,
-        }))
-          writeFileSync(join(dir, f.name), f.data);
-        const r = await pool.run(() =>
-          nvcc([
-            ...FLAGS,
-            '-O2',
-            '-Xcompiler=-Wall,-Wextra,-Werror',
-            '-o',
-            join(dir, 'network'),
-            join(dir, 'main.cu'),
-          ]),
-        );
-        expect(r.code, r.output).toBe(0);
-      },
-    );
+    it.each([
+      ['examples/ei_net.spk', 'f32'],
+      ['examples/ei_net.spk', 'f64'],
+      // No spike records and no traces: the host code loops over empty lists.
+      ['test/models/cuda/unrecorded_all_to_all.spk', 'f32'],
+    ] as const)('%s, %s: nvcc main.cu links an executable', async (file, precision) => {
+      const plan = network(file);
+      const dir = join(TEMP, `standalone_${basename(file, '.spk')}_${precision}`);
+      mkdirSync(dir, { recursive: true });
+      for (const f of standaloneFiles(plan, generateSource(plan, 'cuda', precision), {
+        precision,
+      }))
+        writeFileSync(join(dir, f.name), f.data);
+      const r = await pool.run(() =>
+        nvcc([
+          ...FLAGS,
+          '-O2',
+          '-Xcompiler=-Wall,-Wextra,-Werror',
+          '-o',
+          join(dir, 'network'),
+          join(dir, 'main.cu'),
+        ]),
+      );
+      expect(r.code, r.output).toBe(0);
+    });
   },
 );

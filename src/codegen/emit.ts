@@ -250,13 +250,13 @@ export interface DeliverySyntax {
   ): string[];
 }
 
-/** Whether a delivery kernel reads the spiking neuron's index `j` (and its local index `jl`). */
-export function deliveryReadsIndex(delivery: Delivery, inRange: string | undefined): boolean {
-  return !(
-    inRange === undefined &&
-    delivery.route.connectivity.kind === 'all' &&
-    delivery.targets === 'post'
-  );
+/**
+ * Whether a delivery kernel needs the spiking neuron's local index `jl`: all but an
+ * all-to-all delivery onto the post population, which reaches every target whoever spiked.
+ * The kernel reads the index `j` itself where it needs `jl` or tests j's range.
+ */
+export function deliveryReadsLocalIndex(delivery: Delivery): boolean {
+  return !(delivery.route.connectivity.kind === 'all' && delivery.targets === 'post');
 }
 
 /** What a delivery kernel does, for the comment at its top. */

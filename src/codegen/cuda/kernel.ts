@@ -6,7 +6,7 @@ import {
   counterRead,
   deliveryAdds,
   deliveryDescription,
-  deliveryReadsIndex,
+  deliveryReadsLocalIndex,
   emitStatements,
   rangeCondition,
   gatherSource,
@@ -289,10 +289,11 @@ function emitDelivery(
     '  const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;',
     '  if (sf_k >= sf_events[sf_slot]) return;',
   ];
-  const readsIndex = deliveryReadsIndex(delivery, inRange);
-  if (readsIndex) lines.push('  const unsigned j = sf_events[sf_slot + 1u + sf_k];');
+  const readsLocal = deliveryReadsLocalIndex(delivery);
+  if (readsLocal || inRange !== undefined)
+    lines.push('  const unsigned j = sf_events[sf_slot + 1u + sf_k];');
   if (inRange !== undefined) lines.push(`  if (!(${inRange})) return;`);
-  if (readsIndex) lines.push(`  const unsigned jl = j - ${start}u;`);
+  if (readsLocal) lines.push(`  const unsigned jl = j - ${start}u;`);
   lines.push(
     ...deliveryAdds(delivery, index, layout, {
       step: 'sf_step',

@@ -614,8 +614,8 @@ class OutputWriter {
       text += times[spike.step] + "," + sf_net::kSpikeRecords[static_cast<std::size_t>(spike.order)] + "," + std::to_string(spike.index) + "\n";
     }
     spikes_->write(text);
-    for (std::size_t r = 0; r < sf_net::kTraces.size(); ++r) {
-      const auto& t = sf_net::kTraces[r];
+    std::size_t r = 0;
+    for (const auto& t : sf_net::kTraces) {
       std::string block;
       for (unsigned s = 0; s < steps; ++s) {
         block += format_time(static_cast<double>(first_step + s + 1) * sf_net::kDt);
@@ -623,7 +623,7 @@ class OutputWriter {
         for (unsigned k = 0; k < t.end - t.start; ++k) block += "," + format_value(static_cast<double>(row[k]));
         block += "\n";
       }
-      traces_[r]->write(block);
+      traces_[r++]->write(block);
     }
   }
 
@@ -679,8 +679,11 @@ class OutputWriter {
 
  private:
   static long recorded_order(const char* population) {
-    for (std::size_t k = 0; k < sf_net::kSpikeRecords.size(); ++k) {
-      if (std::strcmp(sf_net::kSpikeRecords[k], population) == 0) return static_cast<long>(k);
+    // Range loops: with no spike records, a 'k < size()' test is 'k < 0', which nvcc warns about.
+    long k = 0;
+    for (const char* name : sf_net::kSpikeRecords) {
+      if (std::strcmp(name, population) == 0) return k;
+      ++k;
     }
     return -1;
   }

@@ -6,7 +6,7 @@ import {
   counterRead,
   deliveryAdds,
   deliveryDescription,
-  deliveryReadsIndex,
+  deliveryReadsLocalIndex,
   emitStatements,
   rangeCondition,
   gatherSource,
@@ -302,10 +302,11 @@ function emitDelivery(delivery: Delivery, index: number, layout: BufferLayout): 
     '    return;',
     '  }',
   ];
-  const readsIndex = deliveryReadsIndex(delivery, inRange);
-  if (readsIndex) lines.push('  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);');
+  const readsLocal = deliveryReadsLocalIndex(delivery);
+  if (readsLocal || inRange !== undefined)
+    lines.push('  let j = atomicLoad(&sf_events[sf_slot + 1u + sf_gid.x]);');
   if (inRange !== undefined) lines.push(`  if (!(${inRange})) {`, '    return;', '  }');
-  if (readsIndex) lines.push(`  let jl = j - ${start}u;`);
+  if (readsLocal) lines.push(`  let jl = j - ${start}u;`);
   lines.push(
     ...deliveryAdds(delivery, index, layout, {
       step: 'sf_info.step',
