@@ -661,6 +661,72 @@ network Net {
     expect(r.code).toBe(EXIT.ok);
   });
 
+  /** A folder with pairs.spk, whose projection reads `file` beside it (written when `csv` is given). */
+  const pairsModel = (file: string, csv?: string): string => {
+    const dir = mkdtempSync(join(TEMP_OUT, 'pairs-'));
+    if (csv !== undefined) writeFileSync(join(dir, file), csv);
+    writeFileSync(
+      join(dir, 'pairs.spk'),
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Net {
+  duration = 1 ms
+  population A = LifRef(2)
+  population B = LifRef(5)
+  projection P = A -> B { connect from_file("${file}")  weight 1 nA  synapse Expon  output CUBA }
+}
+`,
+    );
+    return dir;
+  };
+
+  it('check, run, compile and inspect report a missing connection file at its from_file argument (exit 1)', async () => {
+    const dir = pairsModel('pairs_missing.csv');
+    const spk = join(dir, 'pairs.spk');
+    const located = [
+      `${spk}:7:45: error: cannot find the connection file ${join(dir, 'pairs_missing.csv')}`,
+      '     projection P = A -> B { connect from_file("pairs_missing.csv")  weight 1 nA  synapse Expon  output CUBA }',
+      '                                               ^^^^^^^^^^^^^^^^^^^',
+      '   = note: a relative path starts from the folder of the .spk file that names it',
+      '',
+    ].join('\n');
+    for (const argv of [
+      ['check', spk],
+      ['run', spk, '--backend', 'cpu', '-o', join(dir, 'out')],
+      ['compile', spk, '--target', 'js', '-o', join(dir, 'js')],
+      ['inspect', spk, '--stage', 'ir'],
+    ]) {
+      const r = await run(...argv);
+      expect(r.stderr, argv[0]).toBe(located);
+      expect(r.code, argv[0]).toBe(EXIT.modelError);
+      expect(r.stdout, argv[0]).toBe('');
+    }
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
+  it('run reports the bad lines of a connection file in the file, with carets and a note at from_file', async () => {
+    const dir = pairsModel('pairs.csv', 'pre,post\n0,1\n1,200\n1,2,0.5\n');
+    const r = await run('run', join(dir, 'pairs.spk'), '--backend', 'cpu', '-o', join(dir, 'out'));
+    expect(r.code).toBe(EXIT.modelError);
+    const csv = join(dir, 'pairs.csv');
+    expect(r.stderr).toContain(
+      [
+        `${csv}:3:3: error: post index 200 is out of range: population B has 5 neurons`,
+        '   1,200',
+        '     ^^^ indices are 0 to 4',
+        `${join(dir, 'pairs.spk')}:7:45: note: projection 'P' reads its connections from this file`,
+      ].join('\n'),
+    );
+    expect(r.stderr).toContain(
+      [
+        `${csv}:4:4: error: this line has 3 fields; a connection file holds only 'pre,post' pairs`,
+        '   1,2,0.5',
+        '      ^^^^ an extra field',
+      ].join('\n'),
+    );
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
   it('records a neuron state whose initial value is a bare 0 (dimensionless), which a synapse kicks', async () => {
     const file = join(TEMP_OUT, 'kicked.spk');
     writeFileSync(

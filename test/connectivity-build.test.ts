@@ -7,10 +7,7 @@
  * arrays must equal the reference bit for bit, for every connector kind on small random sizes
  * (empty rows and nPre != nPost included) and for from_file with repeated, unsorted lines.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type CompressedRows,
   buildConnectivity,
@@ -19,12 +16,11 @@ import {
   skipTable,
   storedRows,
 } from '../src/codegen/connectivity.js';
+import { parsePairs } from '../src/ir/connection-file.js';
 import type { Connector } from '../src/ir/types.js';
 import { philox4x32_10, streamId } from '../src/random/philox.js';
 
 const SEED = 20240611;
-const DIR = mkdtempSync(join(tmpdir(), 'spikeforge-connectivity-'));
-afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
 /** A small deterministic generator (LCG) for sizes and file contents. */
 function lcg(seed: number): (n: number) => number {
@@ -200,9 +196,15 @@ describe('stored connectivity equals the sorted-edge-list reference', () => {
         }
         if (draw(10) === 0) lines.push('');
       }
-      const path = join(DIR, `edges-${nPre}x${nPost}.csv`);
-      writeFileSync(path, lines.join('\n'));
-      const rows = built({ kind: 'from_file', path }, nPre, nPost, 'Build.file');
+      const pairs = parsePairs(Buffer.from(lines.join('\n')), nPre, nPost);
+      expect(pairs.badCount, `from_file ${nPre} x ${nPost}: bad lines ${pairs.badLines}`).toBe(0);
+      const connector: Connector = {
+        kind: 'from_file',
+        path: 'edges.csv',
+        pre: pairs.pre,
+        post: pairs.post,
+      };
+      const rows = built(connector, nPre, nPost, 'Build.file');
       expectSameRows(rows, referenceRows(edges, nPre, nPost), `from_file ${nPre} x ${nPost}`);
     }
   });

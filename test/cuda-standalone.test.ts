@@ -407,6 +407,37 @@ describe('spikeforge compile --target cuda --standalone', () => {
     );
   });
 
+  it('writes the rows of a from_file projection, read when the network is checked, to conn.bin', async () => {
+    const dir = join(TEMP, 'from_file');
+    mkdirSync(dir, { recursive: true });
+    // Unsorted, with a repeated pair (kept) and a header.
+    writeFileSync(join(dir, 'ring.csv'), 'pre,post\n3,4\n0,1\n1,2\n2,3\n4,0\n0,1\n');
+    writeFileSync(
+      join(dir, 'ring.spk'),
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Ring {
+  duration = 1 ms
+  population A = LifRef(5)
+  population B = LifRef(5)
+  projection P = A -> B { connect from_file("ring.csv")  weight 1 nA  synapse Expon  output CUBA }
+}
+`,
+    );
+    const r = io();
+    const out = join(dir, 'standalone');
+    const code = await main(
+      ['compile', join(dir, 'ring.spk'), '--target', 'cuda', '--standalone', '-o', out],
+      r.io,
+    );
+    expect(code, r.err.join('\n')).toBe(EXIT.ok);
+    const conn = readFileSync(join(out, 'conn.bin'));
+    // Out-row starts of the 5 pre neurons, then their targets, ascending.
+    expect([...new Uint32Array(conn.buffer, conn.byteOffset, conn.length / 4)]).toEqual([
+      0, 2, 3, 4, 5, 6, 1, 1, 2, 3, 4, 0,
+    ]);
+  });
+
   it('refuses --standalone and --precision f64 for other targets (exit 2)', async () => {
     for (const args of [
       ['--target', 'wgsl', '--standalone'],

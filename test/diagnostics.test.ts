@@ -6,7 +6,8 @@
  *   npx tsx scripts/update-bad-goldens.ts
  *
  * and review the changes by eye. The absolute path of the package root (in the
- * note of a missing import) is written as $PACKAGE_ROOT in the goldens.
+ * note of a missing import) is written as $PACKAGE_ROOT in the goldens. The connection files
+ * that bad models name (from_file) lie beside them, in test/bad/network/pairs/.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -80,12 +81,15 @@ describe('bad models', () => {
       if (/^[^:]+:\d+:\d+: error: /.test(header)) errors++;
     }
     expect(errors).toBeGreaterThan(0);
-    // The first error points into the bad file itself, at a line that exists.
-    const first = /^([^:]+):(\d+):(\d+): error: /.exec(
-      headers.find((h) => / error: /.test(h)) ?? '',
-    );
-    expect(first?.[1]).toBe(file);
-    const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+    // The first error points at a line that exists, in the bad file itself or in a connection
+    // file it names (from_file), whose note then points back at the bad file.
+    const firstAt = headers.findIndex((h) => / error: /.test(h));
+    const first = /^([^:]+):(\d+):(\d+): error: /.exec(headers[firstAt] ?? '');
+    const firstFile = first?.[1] ?? '';
+    const next = headers[firstAt + 1];
+    if (firstFile.endsWith('.csv')) expect(next).toMatch(/^[^:]+:\d+:\d+: note: /);
+    expect(firstFile.endsWith('.csv') ? next?.split(':')[0] : firstFile).toBe(file);
+    const lines = readFileSync(join(ROOT, firstFile), 'utf8').split('\n');
     expect(Number(first?.[2])).toBeLessThanOrEqual(lines.length);
 
     // Each excerpt is followed by a caret line whose carets lie within the quoted source line.

@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import {
   DiagnosticError,
-  InputFileError,
   count,
   renderDiagnostic,
   renderInternalError,
@@ -322,10 +321,6 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     ) {
       io.err(`spikeforge ${name}: ${usageMessage(error, command)}\nusage: ${command.usage}`);
       return EXIT.usage;
-    }
-    if (error instanceof InputFileError) {
-      io.err(error.message);
-      return EXIT.modelError;
     }
     if (error instanceof DiagnosticError) {
       for (const d of error.diagnostics) io.err(renderDiagnostic(d));

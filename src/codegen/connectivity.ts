@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { InputFileError, InternalError } from '../diagnostics/diagnostic.js';
+import { InternalError } from '../diagnostics/diagnostic.js';
 import type { Connector } from '../ir/types.js';
 import { streamId } from '../random/philox.js';
 import { PHILOX_RUN_MAX, philoxRun } from '../random/philox-wasm.js';
@@ -287,7 +286,7 @@ function distinctRows(
   return rows;
 }
 
-/** Compressed rows of an edge list in any order (from_file); repeated edges are kept. */
+/** Compressed rows of an edge list in any order (from_file, checked when lowered); repeated edges are kept. */
 function edgeListRows(
   nPre: number,
   nPost: number,
@@ -346,34 +345,8 @@ export function buildConnectivity(
       const inStart = regularStarts(nPost, connector.k);
       return { kind: 'rows', rows: withOutRows(nPre, inStart, inSources) };
     }
-    case 'from_file': {
-      const pre = new U32Column(1024);
-      const post = new U32Column(1024);
-      const lines = readFileSync(connector.path, 'utf8').split(/\r?\n/);
-      for (const [n, line] of lines.entries()) {
-        if (line.trim() === '' || /^[A-Za-z#]/.test(line.trim())) continue;
-        const [a, b] = line.split(',').map((x) => Number(x.trim()));
-        if (
-          a === undefined ||
-          b === undefined ||
-          !Number.isInteger(a) ||
-          !Number.isInteger(b) ||
-          a < 0 ||
-          b < 0 ||
-          a >= nPre ||
-          b >= nPost
-        ) {
-          throw new InputFileError(
-            connector.path,
-            n + 1,
-            `expected 'pre,post' with indices below ${nPre} and ${nPost}, found '${line.trim()}'`,
-          );
-        }
-        pre.push(a);
-        post.push(b);
-      }
-      return { kind: 'rows', rows: edgeListRows(nPre, nPost, pre.values(), post.values()) };
-    }
+    case 'from_file':
+      return { kind: 'rows', rows: edgeListRows(nPre, nPost, connector.pre, connector.post) };
   }
 }
 

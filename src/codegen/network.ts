@@ -277,8 +277,9 @@ function knownSynapseCount(p: Projection): number | undefined {
       return nPost * p.connector.k;
     case 'fixed_out_degree':
       return nPre * p.connector.k;
-    case 'fixed_probability':
     case 'from_file':
+      return p.connector.pre.length;
+    case 'fixed_probability':
       return undefined;
   }
 }
@@ -392,7 +393,7 @@ const MAX_DELAY_BUFFER_WORDS = 2 ** 28;
  */
 const MAX_STORED_SYNAPSES = 2 ** 30;
 
-/** How many synapses a projection stores (about, for fixed_probability; from_file: not counted, the file bounds it). */
+/** How many synapses a projection stores (about, for fixed_probability). */
 export function storedSynapses(
   c: Connector,
   procedural: boolean,
@@ -412,7 +413,7 @@ export function storedSynapses(
     case 'fixed_out_degree':
       return nPre * c.k;
     case 'from_file':
-      return 0;
+      return c.pre.length;
   }
 }
 

@@ -76,18 +76,6 @@ export class DiagnosticError extends Error {
   }
 }
 
-/** A data file a model names (connections from_file) is malformed: reported as `path:line: error: ...`, exit code 1. */
-export class InputFileError extends Error {
-  override readonly name = 'InputFileError';
-  constructor(
-    readonly path: string,
-    readonly line: number,
-    readonly detail: string,
-  ) {
-    super(`${path}:${line}: error: ${detail}`);
-  }
-}
-
 export function assertNever(value: never): never {
   throw new InternalError(`unexpected value ${JSON.stringify(value)}`);
 }

@@ -1,7 +1,7 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
 import { runLengthProblem } from '../codegen/steps.js';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as A from '../parser/ast.js';
 import {
   DIMENSIONLESS,
@@ -19,6 +19,7 @@ import {
   lowerExpr,
   nonFinite,
 } from './lower-expr.js';
+import { type ProjectionSide, readConnectionFile } from './connection-file.js';
 import { suggestion } from './suggest.js';
 import { nodes } from './walk.js';
 import type {
@@ -680,7 +681,14 @@ function lowerProjection(
     );
     return undefined;
   }
-  const connector = lowerConnector(connect, preRange, postRange, lower, diagnostics);
+  const connector = lowerConnector(
+    connect,
+    item.name.name,
+    projectionSide(pre, preRange),
+    projectionSide(post, postRange),
+    lower,
+    diagnostics,
+  );
 
   const weight = lower(weightItem.value, synapseContext('in a weight'));
   const weightType =
@@ -1049,17 +1057,30 @@ function sourceName(source: PopulationSource): string {
       : 'neuron';
 }
 
+/** One side of a projection, as a connection file's messages name it. */
+function projectionSide(population: Population, range: IndexRange): ProjectionSide {
+  const whole = range.start === 0 && range.end === population.size;
+  return {
+    label: whole
+      ? `population ${population.name}`
+      : `${population.name}[${range.start}:${range.end}]`,
+    size: range.end - range.start,
+    offset: range.start > 0,
+  };
+}
+
 function lowerConnector(
   item: Extract<A.ProjectionItem, { kind: 'connect' }>,
-  pre: IndexRange,
-  post: IndexRange,
+  projection: string,
+  pre: ProjectionSide,
+  post: ProjectionSide,
   lower: Lower,
   diagnostics: Diagnostics,
 ): Connector | undefined {
   const inst = item.connector;
   const name = inst.name.name;
-  const nPre = pre.end - pre.start;
-  const nPost = post.end - post.start;
+  const nPre = pre.size;
+  const nPost = post.size;
   if (!CONNECTORS.includes(name)) {
     const hint = suggestion(name, CONNECTORS);
     diagnostics.error(inst.name.span, `unknown connector '${name}'`, {
@@ -1141,7 +1162,17 @@ function lowerConnector(
         return undefined;
       }
       // Beside the .spk file that names it, as imports are (an absolute path stays as it is).
-      return { kind: 'from_file', path: resolve(dirname(arg.span.file.path), arg.value) };
+      const path = resolve(dirname(arg.span.file.path), arg.value);
+      const displayPath = isAbsolute(arg.value)
+        ? arg.value
+        : join(dirname(arg.span.file.path), arg.value);
+      const pairs = readConnectionFile(
+        { path, displayPath, argument: arg.span, projection, pre, post },
+        diagnostics,
+      );
+      return pairs === undefined
+        ? undefined
+        : { kind: 'from_file', path, pre: pairs.pre, post: pairs.post };
     }
   }
 }

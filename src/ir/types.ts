@@ -265,8 +265,17 @@ export type Connector =
   | { readonly kind: 'fixed_probability'; readonly p: number }
   | { readonly kind: 'fixed_in_degree'; readonly k: number }
   | { readonly kind: 'fixed_out_degree'; readonly k: number }
-  /** Pairs read from a CSV file; `path` is resolved beside the .spk file that names it. */
-  | { readonly kind: 'from_file'; readonly path: string };
+  /**
+   * Pairs read from a CSV file when the network was lowered (ir/connection-file.ts); `path` is
+   * resolved beside the .spk file that names it. Synapse k joins pre[k] to post[k], indices
+   * within the projection's slices, in file order.
+   */
+  | {
+      readonly kind: 'from_file';
+      readonly path: string;
+      readonly pre: Uint32Array;
+      readonly post: Uint32Array;
+    };
 
 export type Placement = 'pre' | 'post' | 'synapse';
 

@@ -1,0 +1,134 @@
+/**
+ * The connection file of `connect from_file(...)` (src/ir/connection-file.ts): which lines are
+ * pairs, the header and comment rule, and that every line the fast byte parser rejects is
+ * reported in the file with a location inside that line (the parser and the description of
+ * bad lines must agree: a random search over short lines against a reference written with a
+ * regular expression). Messages themselves are pinned by test/bad/network/from_file_*.
+ */
+import { describe, expect, it } from 'vitest';
+import { Diagnostics } from '../src/diagnostics/diagnostic.js';
+import { lineColumn, makeSourceFile } from '../src/diagnostics/source.js';
+import {
+  type ConnectionFileUse,
+  REPORTED_LINES,
+  checkedPairs,
+  parsePairs,
+} from '../src/ir/connection-file.js';
+
+const SPK = makeSourceFile('net.spk', 'connect from_file("pairs.csv")\n');
+const USE: ConnectionFileUse = {
+  path: '/nowhere/pairs.csv',
+  displayPath: 'pairs.csv',
+  argument: { file: SPK, start: 18, end: 29 },
+  projection: 'P',
+  pre: { label: 'population A', size: 3, offset: false },
+  post: { label: 'population B', size: 5, offset: false },
+};
+
+/** The pairs of a file's text, as [pre, post] lists, and its bad line numbers. */
+function parsed(text: string): { pairs: number[][]; bad: readonly number[]; badCount: number } {
+  const p = parsePairs(Buffer.from(text), USE.pre.size, USE.post.size);
+  return {
+    pairs: [...p.pre].map((a, k) => [a, p.post[k]!]),
+    bad: p.badLines,
+    badCount: p.badCount,
+  };
+}
+
+describe('connection file lines', () => {
+  it('reads pairs with spaces and tabs around fields, CRLF endings and no final line break', () => {
+    expect(parsed('0,1\r\n 2 ,\t4\t\r\n1,1\n1,1').pairs).toEqual([
+      [0, 1],
+      [2, 4],
+      [1, 1],
+      [1, 1],
+    ]);
+  });
+
+  it('skips blank and comment lines anywhere, a byte order mark, and one header first', () => {
+    const text = '\ufeff# exported by hand\n\n  \r\n  pre,post\n0,1\n# more\n\n2,3\n';
+    expect(parsed(text)).toEqual({
+      pairs: [
+        [0, 1],
+        [2, 3],
+      ],
+      bad: [],
+      badCount: 0,
+    });
+  });
+
+  it('takes a header only as the first line that is not blank or a comment', () => {
+    expect(parsed('pre,post\ni,j\n0,1\n').bad).toEqual([2]);
+    expect(parsed('0,1\npre,post\n').bad).toEqual([2]);
+    expect(parsed('0,1\n').pairs).toEqual([[0, 1]]);
+  });
+
+  it('rejects signs, fractions, exponents, empty fields, NaN, extra fields and indices out of range', () => {
+    const lines = ['+1,2', '-1,2', '1.0,2', '1e0,2', ',2', '1,', 'NaN,1', '0,1,0.5', '0,1,', '3,0'];
+    lines.push('0,5', '0;1', '0 1', '0,1 # x', '00000000000000000000009,0');
+    const p = parsed(['pre,post', ...lines].join('\n'));
+    expect(p.pairs).toEqual([]);
+    expect(p.badCount).toBe(lines.length);
+    expect(p.bad).toEqual(lines.slice(0, REPORTED_LINES).map((_, k) => k + 2));
+  });
+
+  it('keeps leading zeros and repeated pairs, in file order', () => {
+    expect(parsed('002,004\n0,1\n0,1\n').pairs).toEqual([
+      [2, 4],
+      [0, 1],
+      [0, 1],
+    ]);
+  });
+});
+
+describe('bad lines are reported where they are', () => {
+  it('reports the first lines in the file, with a note at from_file, and counts the rest', () => {
+    const text = ['pre,post', ...Array.from({ length: 14 }, (_, k) => `0,${5 + k}`)].join('\n');
+    const diagnostics = new Diagnostics();
+    expect(checkedPairs(USE, Buffer.from(text), diagnostics)).toBeUndefined();
+    expect(diagnostics.items.length).toBe(REPORTED_LINES);
+    expect(diagnostics.items.map((d) => lineColumn(d.span.file, d.span.start).line)).toEqual(
+      Array.from({ length: REPORTED_LINES }, (_, k) => k + 2),
+    );
+    for (const d of diagnostics.items) {
+      expect(d.span.file.path).toBe('pairs.csv');
+      expect(d.secondary.map((s) => s.span)).toEqual([USE.argument]);
+    }
+    expect(diagnostics.items.at(-1)!.notes).toContain(
+      'and 4 more bad lines in this file, not shown',
+    );
+  });
+
+  it('agrees with a reference on random short lines: each rejected line gets a diagnostic inside it', () => {
+    const alphabet = ['0', '1', '4', '7', ',', ' ', '\t', '-', '+', '.', 'e', 'a', '#', '\r', 'N'];
+    const reference = /^[ \t]*(\d+)[ \t]*,[ \t]*(\d+)[ \t]*\r?$/;
+    let state = 7;
+    const draw = (n: number): number => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state % n;
+    };
+    let rejected = 0;
+    for (let c = 0; c < 4000; c++) {
+      let line = '';
+      for (let k = draw(9); k > 0; k--) line += alphabet[draw(alphabet.length)];
+      // After a pair, so that the line cannot be the header.
+      const text = `0,0\n${line}\n`;
+      const m = reference.exec(line);
+      const blank = /^[ \t]*\r?$/.test(line) || /^[ \t]*#/.test(line);
+      const good = blank || (m !== null && Number(m[1]) < 3 && Number(m[2]) < 5);
+      const diagnostics = new Diagnostics();
+      const pairs = checkedPairs(USE, Buffer.from(text), diagnostics);
+      expect(pairs !== undefined, JSON.stringify(line)).toBe(good);
+      if (good) continue;
+      rejected++;
+      expect(diagnostics.items.length, JSON.stringify(line)).toBe(1);
+      const d = diagnostics.items[0]!;
+      const start = lineColumn(d.span.file, d.span.start);
+      const end = lineColumn(d.span.file, Math.max(d.span.start, d.span.end - 1));
+      expect([start.line, end.line], JSON.stringify(line)).toEqual([2, 2]);
+      // At most one past the end, where a missing index would go.
+      expect(end.column, JSON.stringify(line)).toBeLessThanOrEqual(line.length + 1);
+    }
+    expect(rejected).toBeGreaterThan(1000);
+  });
+});
