@@ -349,6 +349,25 @@ describe('spikeforge run: random initial states and overrides', () => {
     return v1.map((v) => -60 + (v + 60) / Math.exp(-0.1 / 20));
   }
 
+  it('a run names the result files of an earlier run left in its folder, and cpu64 by its name', async () => {
+    const first = await run('rt_basic', '--backend', 'cpu');
+    expectOk(first);
+    expect(first.stderr).not.toContain('note:');
+    const into = (network: string, ...args: string[]): Promise<Run> =>
+      main(['run', join(MODELS, `${network}.spk`), ...args, '-o', first.dir], {
+        out: () => undefined,
+        err: (t) => (stderr += `${t}\n`),
+      }).then((code) => ({ code, stdout: '', stderr, dir: first.dir }));
+    let stderr = '';
+    const second = await into('rt_decay', '--backend', 'cpu64');
+    expectOk(second);
+    // rt_basic wrote N.V, M.V and a raster; rt_decay records only N.g.
+    expect(second.stderr).toContain(
+      `note: ${first.dir} also holds 5 result files this run did not write (from an earlier run?): M.V.csv, M.V.svg, N.V.csv, N.V.svg, raster.svg\n`,
+    );
+    expect(readSummary(first.dir).backend).toBe('cpu64');
+  });
+
   it('V ~ normal(-60 mV, 3 mV) draws differ across neurons, follow the distribution and repeat with the seed', async () => {
     const a = await run('rt_random', '--backend', 'cpu');
     const b = await run('rt_random', '--backend', 'cpu');

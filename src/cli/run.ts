@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { runLengthProblem, stepsIn } from '../codegen/steps.js';
 import { performance } from 'node:perf_hooks';
 import { count, renderDiagnostic } from '../diagnostics/diagnostic.js';
@@ -125,6 +126,9 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
     let summary: Record<string, unknown>;
     let wallSeconds: number;
+    // As the command line names it: the float64 CPU backend is cpu64.
+    const backendName =
+      backend.name === 'cpu' && backend.precision === 'f64' ? 'cpu64' : backend.name;
     try {
       const output = (writer = new OutputWriter(options.out, plan, backend.precision));
       ({ wallSeconds } = await simulate(plan, backend, output, (done) => progress.update(done))
@@ -134,15 +138,20 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
         })
         .finally(() => progress.finish()));
       summary = output.finish(
-        { backend: backend.name, device: backend.device, wallSeconds, compileSeconds },
+        { backend: backendName, device: backend.device, wallSeconds, compileSeconds },
         units,
       );
     } finally {
       process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     }
     io.out(
-      `${network.name}: ${count(steps, 'step')} of ${network.dt} ms on ${backend.name} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
+      `${network.name}: ${count(steps, 'step')} of ${network.dt} ms on ${backendName} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
     );
+    const others = otherResults(options.out, writer.files);
+    if (others.length > 0)
+      io.err(
+        `spikeforge run: note: ${options.out} also holds ${count(others.length, 'result file')} this run did not write (from an earlier run?): ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}`,
+      );
     for (const [name, p] of Object.entries(
       summary['populations'] as Record<
         string,
@@ -157,6 +166,17 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
   } finally {
     backend?.dispose();
   }
+}
+
+/**
+ * The files in `dir` that look like a run's results (.csv, .svg, .json) but are not among
+ * `written`: an earlier run's, which a reader could take for this one's. They are named, not
+ * removed, since the folder may hold the user's own files.
+ */
+function otherResults(dir: string, written: ReadonlySet<string>): string[] {
+  return readdirSync(dir)
+    .filter((f) => /\.(csv|svg|json)$/.test(f) && !written.has(f))
+    .sort();
 }
 
 function parseThreads(text: string): number {

@@ -1,5 +1,5 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { makeFolder, writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
 import { AsciiBuffer, COMMA, NEWLINE } from './ascii-buffer.js';
@@ -14,7 +14,7 @@ class StreamedFile {
   private readonly fd: number;
 
   constructor(
-    private readonly path: string,
+    readonly path: string,
     header: string,
   ) {
     this.temporary = `${path}.${process.pid}.tmp`;
@@ -81,6 +81,8 @@ export class OutputWriter {
   private plotted = 0;
   /** The text of a chunk's lines, one file at a time. */
   private readonly lines = new AsciiBuffer();
+  /** The names of the files finish() has written into the folder. */
+  readonly files = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -210,8 +212,10 @@ export class OutputWriter {
 
   /** Completes every file: the CSVs are renamed into place, then summary.json and the plots are written. */
   finish(info: RunInfo, units: ReadonlyMap<string, string>): Record<string, unknown> {
-    this.spikesFile.commit();
-    for (const f of this.traceFiles) f.commit();
+    for (const f of [this.spikesFile, ...this.traceFiles]) {
+      f.commit();
+      this.files.add(basename(f.path));
+    }
     const durationMs = this.plan.steps * this.plan.network.dt;
     const populations: Record<string, unknown> = {};
     for (const p of this.plan.network.populations) {
@@ -237,7 +241,7 @@ export class OutputWriter {
       seed: this.plan.network.seed,
       populations,
     };
-    writeFileAtomic(join(this.dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    this.write('summary.json', `${JSON.stringify(summary, null, 2)}\n`);
     const binMs = this.rateBinSteps * this.plan.network.dt;
     const groups: RasterGroup[] = [...this.raster].map(([name, r]) => {
       const size = this.plan.network.populations.find((p) => p.name === name)?.size ?? 0;
@@ -249,10 +253,7 @@ export class OutputWriter {
       return { name, size, times: r.times, indices: r.indices, rate: { binMs, hz } };
     });
     if (groups.length > 0)
-      writeFileAtomic(
-        join(this.dir, 'raster.svg'),
-        rasterSvg(`${this.plan.network.name}: spikes`, groups, durationMs),
-      );
+      this.write('raster.svg', rasterSvg(`${this.plan.network.name}: spikes`, groups, durationMs));
     this.plan.traces.forEach((t, r) => {
       const unit = units.get(t.label) ?? '';
       const [owner = '', variable = ''] = t.label.split('.');
@@ -268,8 +269,13 @@ export class OutputWriter {
         this.traceTimes.subarray(0, this.plotted),
         series,
       );
-      writeFileAtomic(join(this.dir, `${traceFileStem(this.plan, t)}.svg`), svg);
+      this.write(`${traceFileStem(this.plan, t)}.svg`, svg);
     });
     return summary;
+  }
+
+  private write(name: string, text: string): void {
+    writeFileAtomic(join(this.dir, name), text);
+    this.files.add(name);
   }
 }
