@@ -1384,6 +1384,12 @@ describe('placement decisions for the stdlib synapses', () => {
     );
   });
 
+  it('Delta, which has no state, is merged for that reason', () => {
+    const decision = analysePlacement(stdlib.program!.models.get('Delta') as SynapseModel);
+    expect(decision.placement).toBe('post');
+    expect(decision.reason).toMatch(/^it has no state: /);
+  });
+
   it('state that the weight only scales stays per synapse when it reads its post neuron (shared by many post neurons, per pre neuron it could not)', () => {
     const { program, diagnostics } = compileFiles(
       ['readers.spk'],
@@ -1410,14 +1416,14 @@ synapse Depressing {
     expect(decide('PostOnly')).toEqual({
       placement: 'synapse',
       reason:
-        'ds/dt has the non-linear term s^2; it reads its post-synaptic neuron, so the state is kept per synapse',
+        'ds/dt has the non-linear term s^2; PostOnly reads its post-synaptic neuron, which differs per synapse: the state is kept per synapse',
     });
     expect(decide('PreOnly').placement).toBe('pre');
     // Brian2's short-term depression written with post.V += w * x: the reason says why not per pre.
     expect(decide('Depressing')).toEqual({
       placement: 'synapse',
       reason:
-        "the increment w*x depends on x; state per pre-synaptic neuron needs a 'delivers' that the weight only scales, and it has none: the state is kept per synapse",
+        "the increment w*x depends on x; Depressing has no 'delivers' that the weight could scale: the state is kept per synapse",
     });
   });
 

@@ -1,7 +1,7 @@
 import { spikeStep, stepsIn } from './steps.js';
 import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
-import { type PlacementDecision, analysePlacement } from '../ir/placement.js';
+import { type PlacementDecision, analysePlacement, perPreProblem } from '../ir/placement.js';
 import { nodes } from '../ir/walk.js';
 import type {
   Connector,
@@ -457,7 +457,7 @@ function decideRoute(p: Projection, diagnostics: Diagnostics): RouteDecision | u
   }
   const decision = analysePlacement(synapse, { weightsVary, delaysVary });
   const placement: PlacementDecision =
-    p.placement === undefined || p.placement === decision.placement
+    p.placement === undefined || p.placement.choice === decision.placement
       ? decision
       : overridePlacement(p, decision, diagnostics);
   const neuronAccess = neuronChangeProblem(synapse);
@@ -674,21 +674,22 @@ function overridePlacement(
   decision: PlacementDecision,
   diagnostics: Diagnostics,
 ): PlacementDecision {
-  const wanted = p.placement!;
+  const wanted = p.placement!.choice;
   // Finer placements compute the same numbers: per synapse >= per pre >= merged per post.
+  // Per pre is finer than merged only where the weight scales what a synapse delivers.
   const rank = { post: 0, pre: 1, synapse: 2 } as const;
-  if (
-    rank[wanted] >= rank[decision.placement] &&
-    !(wanted === 'pre' && decision.placement === 'post')
-  ) {
+  const perPre = wanted === 'pre' ? perPreProblem(p.synapse.model) : undefined;
+  if (rank[wanted] >= rank[decision.placement] && perPre === undefined) {
     return { placement: wanted, reason: `placement ${wanted} requested in projection ${p.name}` };
   }
   diagnostics.error(
-    p.span,
-    `placement ${wanted} would change the results of projection ${p.name}: ${decision.reason}`,
+    p.placement!.span,
+    perPre !== undefined
+      ? `placement pre cannot hold the synapse state of projection ${p.name}: a pre-synaptic neuron's state is shared by all its synapses, and ${perPre}`
+      : `placement ${wanted} would change the results of projection ${p.name}: ${decision.reason}`,
     {
       notes: [
-        `the compiler chose placement ${decision.placement}; remove the placement line or choose a finer placement`,
+        `the compiler chose placement ${decision.placement}; remove the placement line or choose ${perPre !== undefined ? 'placement synapse' : 'a finer placement'}`,
       ],
     },
   );

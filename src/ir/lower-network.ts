@@ -32,7 +32,6 @@ import type {
   NeuronModel,
   OutputModel,
   Override,
-  Placement,
   Population,
   PopulationSource,
   Projection,
@@ -727,10 +726,11 @@ function lowerProjection(
   }
 
   const placementItem = get('placement');
-  let placement: Placement | undefined;
+  let placement: Projection['placement'];
   if (placementItem !== undefined) {
     const choice = placementItem.choice.name;
-    if (choice === 'pre' || choice === 'post' || choice === 'synapse') placement = choice;
+    if (choice === 'pre' || choice === 'post' || choice === 'synapse')
+      placement = { choice, span: placementItem.span };
     else
       diagnostics.error(placementItem.choice.span, `unknown placement '${choice}'`, {
         notes: ['the placements are pre, post and synapse'],

@@ -82,6 +82,37 @@ function linearIncrements(
 }
 
 /**
+ * Why a synapse's state cannot live per pre-synaptic neuron, or undefined where it can (for
+ * weights and delays the same for every synapse). Such a state is shared by all the synapses
+ * of one pre neuron, onto many post neurons: each synapse may only scale what the shared
+ * state delivers by its weight, and the state itself must not depend on the weight or on a
+ * post neuron.
+ */
+export function perPreProblem(model: SynapseModel): string | undefined {
+  const subexpressions = subexpressionValues(model);
+  if (model.delivers === undefined)
+    return `${model.name} has no 'delivers' that the weight could scale`;
+  const delivers = toSymbolic(model.delivers, { subexpressions });
+  const lin = linearIn(delivers, 'w');
+  if (
+    lin.kind !== 'linear' ||
+    !(lin.rest.kind === 'num' && lin.rest.value === 0) ||
+    freeSymbols(lin.coeff).has('w')
+  )
+    return `${model.name} delivers ${formatMath(delivers)}, which the weight w does not scale (each synapse may only scale the shared value by its weight: delivers w * ...)`;
+  if (model.onPost.length > 0) return `${model.name} has on_post, which differs per synapse`;
+  if (mentionsWeight(model.onPre))
+    return `on_pre of ${model.name} reads the weight w, which differs per synapse`;
+  const wiener = sym(WIENER_SYMBOL);
+  for (const e of model.equations)
+    if (usesAny(toSymbolic(e.rhs, { subexpressions, wiener }), new Set(['w']), ['pre', 'post']))
+      return `d${e.state}/dt of ${model.name} reads the weight w`;
+  if (readsNeuron(model, 'post'))
+    return `${model.name} reads its post-synaptic neuron, which differs per synapse`;
+  return undefined;
+}
+
+/**
  * Placement analysis (BrainPy's align-post merging, proven rather than assumed):
  * synapse state can live per post-synaptic neuron, shared by every projection
  * with the same synapse and output parameters, when its equations are linear
@@ -117,28 +148,11 @@ export function analysePlacement(
   const delivers =
     model.delivers === undefined ? undefined : toSymbolic(model.delivers, { subexpressions });
   const notMergeable = (why: string): PlacementDecision => {
-    if (delivers === undefined)
+    const problem = perPreProblem(model);
+    if (problem !== undefined)
       return {
         placement: 'synapse',
-        reason: `${why}; state per pre-synaptic neuron needs a 'delivers' that the weight only scales, and it has none: the state is kept per synapse`,
-      };
-    const lin = linearIn(delivers, 'w');
-    const weightOnlyScales =
-      lin.kind === 'linear' &&
-      lin.rest.kind === 'num' &&
-      lin.rest.value === 0 &&
-      !freeSymbols(lin.coeff).has('w');
-    const preOk =
-      weightOnlyScales &&
-      model.onPost.length === 0 &&
-      !mentionsWeight(model.onPre) &&
-      ![...rhs.values()].some((f) => usesAny(f, new Set(['w']), ['pre', 'post']) !== undefined);
-    if (!preOk) return { placement: 'synapse', reason: `${why}; the state is kept per synapse` };
-    // A pre neuron's state is shared by its synapses onto many post neurons.
-    if (readsNeuron(model, 'post'))
-      return {
-        placement: 'synapse',
-        reason: `${why}; it reads its post-synaptic neuron, so the state is kept per synapse`,
+        reason: `${why}; ${problem}: the state is kept per synapse`,
       };
     return varying === undefined
       ? {
@@ -183,6 +197,13 @@ export function analysePlacement(
   const postReads = [...rhs.values(), ...(delivers === undefined ? [] : [delivers])].some((f) =>
     [...freeSymbols(f)].some((x) => x.startsWith('post.')),
   );
+  if (states.size === 0)
+    return {
+      placement: 'post',
+      reason:
+        'it has no state: each spike adds a multiple of the weight to its post-synaptic neuron, merged per post-synaptic neuron',
+      increments,
+    };
   return {
     placement: 'post',
     reason: `linear in its state with ${postReads ? 'coefficients that depend on the post-synaptic neuron alone' : 'constant coefficients'} and the weight enters linearly: merged per post-synaptic neuron with every projection of the same synapse and output parameters`,

@@ -171,7 +171,7 @@ function formatOverrides(list: readonly Override[]): string {
 
 /** Where the synapse state lives and why (the compiler's choice, or the one the projection asked for). */
 function placementLine(synapse: SynapseModel, p?: Projection): string {
-  const requested = p?.placement;
+  const requested = p?.placement?.choice;
   const decision = analysePlacement(
     synapse,
     p === undefined

@@ -302,7 +302,8 @@ export interface Projection {
   readonly synapse: ModelUse<SynapseModel>;
   /** Absent exactly when the synapse delivers nothing (a delta synapse). */
   readonly output?: ModelUse<OutputModel>;
-  readonly placement?: Placement;
+  /** A `placement` line: where the projection asks its synapse state to live. */
+  readonly placement?: { readonly choice: Placement; readonly span: Span };
 }
 
 export interface Stimulus {
