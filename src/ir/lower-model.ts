@@ -639,8 +639,14 @@ function lowerMethod(item: Items['method'], diagnostics: Diagnostics): Integrati
   if (item === undefined) return 'exp_euler';
   const name = item.name.name;
   if ((INTEGRATION_METHODS as readonly string[]).includes(name)) return name as IntegrationMethod;
+  // BrainPy's names for what spikeforge calls exp_euler.
+  const brainpy = name === 'exp_auto' || name === 'exponential_euler';
   diagnostics.error(item.name.span, `unknown integration method '${name}'`, {
-    notes: [`the methods are ${INTEGRATION_METHODS.join(', ')}`],
+    ...(brainpy ? { label: "did you mean 'exp_euler'?" } : {}),
+    notes: [
+      ...(brainpy ? [`BrainPy's ${name} is exp_euler here`] : []),
+      `the methods are ${INTEGRATION_METHODS.join(', ')}`,
+    ],
   });
   return 'exp_euler';
 }

@@ -875,7 +875,12 @@ function checkOutput(
         `output ${output.model.name} gives ${formatDimension(outputCheck.result)}, but the current '${input.name}' of ${postModel.name} is in ${formatDimension(expected)}`,
         {
           secondary: [
-            { span: weight.span, message: `with weights in ${formatDimension(weightDimension)}` },
+            {
+              span: weight.span,
+              message: dimEquals(weightDimension, DIMENSIONLESS)
+                ? 'with dimensionless weights'
+                : `with weights in ${formatDimension(weightDimension)}`,
+            },
           ],
           notes: [
             'the unit of the weight decides the unit of the synapse value: conductance-based outputs (COBA) need weights in uS, current-based ones (CUBA) in nA',
