@@ -12,9 +12,10 @@
  * The backend opens the fake through SPIKEFORGE_LIBCUDA, compiles its source with the real
  * nvcc (PTX; the fake ignores the image) into a temporary cache, and runs. This checks the
  * FFI bindings (argument types, out-parameters, the kernel argument block), the buffer
- * layout, the first-step word, chunking, graph capture and replay, the cache, the read-back
- * and readState, against the CPU float32 backend: LIF networks without per-step
- * transcendental calls must give identical spikes and traces.
+ * layout, the first-step word, chunking, graph capture and replay, the cache, the read-back,
+ * readState and the end-of-run state read (visitState: NaN and infinite states), against the
+ * CPU float32 backend: LIF networks without per-step transcendental calls must give identical
+ * spikes and traces.
  *
  * What it cannot check: real GPU concurrency (atomics order is sequential here), the
  * device's math library, NVRTC, driver behaviour beyond the documented API.
@@ -41,6 +42,7 @@ import type { Network } from '../src/ir/types.js';
 import type { Backend, SimulationPlan } from '../src/runtime/backend.js';
 import { CudaBackend, type CudaLaunchMode } from '../src/runtime/cuda/backend.js';
 import { RUNTIME_PREAMBLE } from '../src/runtime/cuda/toolchain.js';
+import type { NonFiniteState } from '../src/runtime/non-finite.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { ROOT, compileNetworks } from './golden/cases.js';
@@ -259,12 +261,13 @@ interface Run {
   readonly spikes: Map<string, { steps: number[]; indices: number[] }>;
   readonly traces: Float64Array[];
   readonly state: Map<string, ReadonlyMap<string, Float64Array>>;
+  readonly nonFinite: readonly NonFiniteState[];
 }
 
 async function runOn(plan: SimulationPlan, backend: Backend): Promise<Run> {
   try {
     await backend.prepare(plan);
-    const { chunks } = await simulate(plan, backend);
+    const { chunks, nonFinite } = await simulate(plan, backend);
     const spikes = new Map(
       plan.spikeRecords.map((p) => [p, { steps: [] as number[], indices: [] as number[] }]),
     );
@@ -278,7 +281,7 @@ async function runOn(plan: SimulationPlan, backend: Backend): Promise<Run> {
     }
     const state = new Map<string, ReadonlyMap<string, Float64Array>>();
     for (const p of plan.network.populations) state.set(p.name, await backend.readState(p.name));
-    return { spikes, traces: parts.map((p) => Float64Array.from(p)), state };
+    return { spikes, traces: parts.map((p) => Float64Array.from(p)), state, nonFinite };
   } finally {
     backend.dispose();
   }
@@ -372,6 +375,28 @@ describe.skipIf(SKIP !== undefined)('CUDA backend on an emulated driver', () => 
       console.log(
         `cuda-emulated: ${name}, ${plan.steps} steps: identical to CPU float32; ${notes.join('; ')}`,
       );
+    },
+  );
+
+  it.each([
+    ['test/models/non-finite/synapses.spk', 'SynapsesBlowUp'],
+    ['test/models/non-finite/blow_up.spk', 'BlowUp'],
+  ] as const)(
+    '%s: the state read back once at the end shows the same NaN and infinite states as on the CPU',
+    async (file, name) => {
+      const plan = planOf(file, name);
+      const kernels = emulatedKernels(plan, name);
+      const env = {
+        ...process.env,
+        SPIKEFORGE_LIBCUDA: FAKE,
+        XDG_CACHE_HOME: join(TEMP, 'cache'),
+        SF_FAKE_CUDA_KERNELS: kernels,
+      };
+      Object.assign(process.env, { SF_FAKE_CUDA_KERNELS: kernels });
+      const cpu = await runOn(plan, cpuBackend('f32'));
+      const cuda = await runOn(plan, new CudaBackend({ env, chunkSteps: 37 }));
+      expect(cpu.nonFinite.length).toBeGreaterThanOrEqual(3);
+      expect(cuda.nonFinite).toEqual(cpu.nonFinite);
     },
   );
 

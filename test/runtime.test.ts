@@ -3,14 +3,15 @@
  * files (spikes.csv, one CSV and one SVG per trace, summary.json, raster.svg), the step
  * semantics visible in them (refractoriness in whole steps, time from the step counter,
  * seeded random initial states equal on CPU and WebGPU), the --duration / --dt / --seed
- * overrides and the exit code of a bad --backend.
+ * overrides, the exit code of a bad --backend, and the warning (stderr and summary.json) for
+ * states that end the run NaN or infinite.
  *
- * Networks: test/models/conformance/rt_*.spk. WebGPU parts skip, with the reason printed,
- * when no WebGPU adapter can be opened.
+ * Networks: test/models/conformance/rt_*.spk and test/models/non-finite/*.spk. WebGPU parts
+ * skip, with the reason printed, when no WebGPU adapter can be opened.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Io } from '../src/cli/io.js';
@@ -162,6 +163,9 @@ describe('spikeforge run: output files', () => {
       expect(p.mean_rate_hz).toBeCloseTo(count / size / 0.05, 9);
     }
     expect(r.stdout).toContain(`N: ${summary.populations['N']!.spikes} spikes`);
+    // Every state is finite at the end: no warning, and summary.json has no `warnings`.
+    expect(r.stderr).not.toContain('warning:');
+    expect(summary).not.toHaveProperty('warnings');
 
     // Plots: standalone SVG with axis labels.
     const raster = readFileSync(join(r.dir, 'raster.svg'), 'utf8');
@@ -313,6 +317,7 @@ describe('spikeforge run: subnormal states are flushed to 0', () => {
     async (backend) => {
       const r = await run('rt_decay', '--backend', backend);
       expectOk(r);
+      expect(r.stderr).not.toContain('warning:');
       const trace = readCsv(join(r.dir, 'N.g.csv'));
       expect(trace.rows.length).toBe(1200);
       const values = trace.rows.map((row) => row.slice(1).map(Number));
@@ -483,4 +488,164 @@ describe('spikeforge run: random initial states and overrides', () => {
     expect(r.stdout).toBe('');
     expect(existsSync(r.dir)).toBe(false);
   });
+});
+
+describe('spikeforge run: states that end the run NaN or infinite', () => {
+  const backends = ['cpu', 'cpu64', ...(probe.ok ? ['webgpu'] : [])];
+  /** A model of test/models/non-finite, by the path diagnostics show (relative to the working folder). */
+  const model = (name: string): string =>
+    relative(process.cwd(), join(ROOT, 'test', 'models', 'non-finite', name));
+
+  /** The lines of the warning whose first line ends with `message`, up to the next diagnostic. */
+  function warningBlock(stderr: string, location: string, message: string): string {
+    const lines = stderr.split('\n');
+    const start = lines.indexOf(`${location}: warning: ${message}`);
+    expect(start, `no '${location}: warning: ${message}' in:\n${stderr}`).toBeGreaterThanOrEqual(0);
+    const next = lines.findIndex((l, k) => k > start && /^\S.*: (warning|error|note): /.test(l));
+    return lines.slice(start, next < 0 ? undefined : next).join('\n');
+  }
+
+  /** The first row of a one-column trace whose value is not finite: its time and value as written. */
+  function firstNonFiniteRow(path: string): { time: string; value: string } {
+    const row = readCsv(path).rows.find((r) => !Number.isFinite(Number(r[1])));
+    expect(row, `${path} has no NaN or infinite value`).toBeDefined();
+    return { time: row![0]!, value: row![1]! };
+  }
+
+  it.each(backends)(
+    '%s: rk4 outside its stability region, and an unrecorded population that blows up',
+    async (backend) => {
+      const file = model('blow_up.spk');
+      const r = await run(file, '--backend', backend);
+      // A warning: the results are written and the exit code is 0.
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      expect(r.stderr).not.toMatch(/error/i);
+      const spikes = readCsv(join(r.dir, 'spikes.csv')).rows.length;
+      expect(r.stdout).toContain(`H: ${spikes} spike${spikes === 1 ? '' : 's'},`);
+
+      const first = firstNonFiniteRow(join(r.dir, 'H.V.csv'));
+      const h = warningBlock(
+        r.stderr,
+        `${file}:13:5`,
+        'population H: V is NaN in 1 of 1 neurons at the end of the run',
+      );
+      expect(h).toContain('\n       V = 1 mV\n       ^\n');
+      expect(h).toContain('= note: also at the end of the run: u is NaN in 1 of 1 neurons');
+      expect(h).toContain(
+        `= note: H.V is first non-finite in the recording at t = ${first.time} ms (${first.value} in neuron 0)`,
+      );
+      expect(h).toContain(
+        '= note: method rk4 is unstable when dt (0.1 ms) is too long for the fastest dynamics of Stiff: a smaller --dt, or method exp_euler, usually helps',
+      );
+      // B is not recorded: counted from the final state, no time from a recording.
+      const b = warningBlock(
+        r.stderr,
+        `${file}:25:11`,
+        'population B: V is infinite in 2 of 4 neurons at the end of the run',
+      );
+      expect(b).not.toContain('in the recording');
+      expect(b).toContain('method euler is unstable');
+
+      const summary = readSummary(r.dir) as Summary & { warnings: Record<string, unknown>[] };
+      // The fields of every run are there as before; `warnings` is added.
+      for (const key of [
+        'network',
+        'backend',
+        'device',
+        'dt_ms',
+        'steps',
+        'duration_ms',
+        'wall_s',
+        'compile_s',
+        'seed',
+        'populations',
+      ])
+        expect(summary).toHaveProperty(key);
+      expect(summary.steps).toBe(500);
+      expect(summary.populations['H']).toEqual({
+        size: 1,
+        spikes,
+        mean_rate_hz: spikes / 0.05,
+      });
+      expect(summary.warnings.map((w) => `${w['population']}.${w['variable']}`)).toEqual([
+        'H.V',
+        'H.u',
+        'B.V',
+      ]);
+      const hint =
+        'method rk4 is unstable when dt (0.1 ms) is too long for the fastest dynamics of Stiff: a smaller --dt, or method exp_euler, usually helps';
+      expect(summary.warnings[0]).toEqual({
+        message: 'population H: V is NaN in 1 of 1 neurons at the end of the run',
+        location: `${file}:13:5`,
+        population: 'H',
+        variable: 'V',
+        nan: 1,
+        infinite: 0,
+        elements: 1,
+        first_non_finite_recorded_ms: Number(first.time),
+        hint,
+      });
+      expect(summary.warnings[1]).toEqual({
+        message: 'population H: u is NaN in 1 of 1 neurons at the end of the run',
+        location: `${file}:14:5`,
+        population: 'H',
+        variable: 'u',
+        nan: 1,
+        infinite: 0,
+        elements: 1,
+        hint,
+      });
+      expect(summary.warnings[2]).toMatchObject({
+        message: 'population B: V is infinite in 2 of 4 neurons at the end of the run',
+        location: `${file}:25:11`,
+        nan: 0,
+        infinite: 2,
+        elements: 4,
+      });
+      expect(summary.warnings[2]).not.toHaveProperty('first_non_finite_recorded_ms');
+    },
+  );
+
+  it.each(backends)(
+    '%s: synapse state merged per post neuron, kept per pre neuron and per synapse',
+    async (backend) => {
+      const file = model('synapses.spk');
+      const r = await run(file, '--backend', backend);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      const x = warningBlock(
+        r.stderr,
+        `${file}:14:11`,
+        'projection P: x is infinite in 3 of 3 pre-synaptic neurons at the end of the run',
+      );
+      const px = firstNonFiniteRow(join(r.dir, 'P.x.csv'));
+      expect(x).toContain(
+        `= note: P.x is first non-finite in the recording at t = ${px.time} ms (${px.value} in pre-synaptic neuron 0)`,
+      );
+      // The weight is declared by the projection: the warning points at it.
+      const w = warningBlock(
+        r.stderr,
+        `${file}:61:12`,
+        'projection Q: w is infinite in 9 of 9 synapses at the end of the run',
+      );
+      expect(w).toContain('\n       weight 1 mV/ms\n              ^^^^^^^\n');
+      expect(w).toContain('= note: Q.w is first non-finite in the recording at t = ');
+      expect(w).toContain('(Infinity in synapse 0)');
+      const g = warningBlock(
+        r.stderr,
+        `${file}:7:11`,
+        'projection E: g is infinite in 3 of 3 post-synaptic neurons at the end of the run',
+      );
+      // Not recorded, and integrated with exp_euler: neither note applies.
+      expect(g).not.toContain('= note:');
+      const { warnings } = readSummary(r.dir) as Summary & { warnings: Record<string, unknown>[] };
+      expect(
+        warnings.map((e) => [e['projections'], e['variable'], e['infinite'], e['elements']]),
+      ).toEqual([
+        [['P'], 'x', 3, 3],
+        [['Q'], 'w', 9, 9],
+        [['E'], 'g', 3, 3],
+      ]);
+      expect(warnings[0]!['first_non_finite_recorded_ms']).toBe(Number(px.time));
+    },
+  );
 });

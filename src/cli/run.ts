@@ -8,6 +8,7 @@ import { compileFiles } from '../pipeline.js';
 import type { Backend } from '../runtime/backend.js';
 import { type BackendChoice, openBackend } from '../runtime/select.js';
 import { OutputWriter } from '../runtime/output.js';
+import { type NonFiniteState, nonFiniteWarnings } from '../runtime/non-finite.js';
 import { simulate } from '../runtime/simulate.js';
 import { formatDimension, substituteWeight } from '../units/dimension.js';
 import { literalToInternal, lookupUnit } from '../units/units.js';
@@ -126,19 +127,30 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
     let summary: Record<string, unknown>;
     let wallSeconds: number;
+    let warnings: ReturnType<typeof nonFiniteWarnings>;
     // As the command line names it: the float64 CPU backend is cpu64.
     const backendName =
       backend.name === 'cpu' && backend.precision === 'f64' ? 'cpu64' : backend.name;
     try {
       const output = (writer = new OutputWriter(options.out, plan, backend.precision));
-      ({ wallSeconds } = await simulate(plan, backend, output, (done) => progress.update(done))
+      let nonFinite: readonly NonFiniteState[];
+      ({ wallSeconds, nonFinite } = await simulate(plan, backend, output, (done) =>
+        progress.update(done),
+      )
         .catch((e: unknown) => {
           output.abandon();
           throw e;
         })
         .finally(() => progress.finish()));
+      warnings = nonFiniteWarnings(plan, nonFinite);
       summary = output.finish(
-        { backend: backendName, device: backend.device, wallSeconds, compileSeconds },
+        {
+          backend: backendName,
+          device: backend.device,
+          wallSeconds,
+          compileSeconds,
+          warnings: warnings.summary,
+        },
         units,
       );
     } finally {
@@ -160,8 +172,12 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     )) {
       const cv = p.isi_cv_mean === undefined ? '' : `, ISI CV ${p.isi_cv_mean.toFixed(2)}`;
       if (p.spikes !== undefined)
-        io.out(`  ${name}: ${p.spikes} spikes, mean rate ${p.mean_rate_hz?.toFixed(2)} Hz${cv}`);
+        io.out(
+          `  ${name}: ${count(p.spikes, 'spike')}, mean rate ${p.mean_rate_hz?.toFixed(2)} Hz${cv}`,
+        );
     }
+    // A warning, not an error: the results are written and the exit code stays 0.
+    for (const d of warnings.diagnostics) io.err(renderDiagnostic(d));
     return 0;
   } finally {
     backend?.dispose();

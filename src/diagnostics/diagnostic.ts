@@ -80,7 +80,8 @@ export function assertNever(value: never): never {
   throw new InternalError(`unexpected value ${JSON.stringify(value)}`);
 }
 
-function location(span: Span): string {
+/** `file:line:col` of a span's start. */
+export function location(span: Span): string {
   const { line, column } = lineColumn(span.file, span.start);
   return `${span.file.path}:${line}:${column}`;
 }

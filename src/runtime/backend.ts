@@ -61,6 +61,12 @@ export interface Backend {
   runChunk(firstStep: number, steps: number): Promise<Chunk>;
   /** Reads back the current value of every state of a population (tests use it). */
   readState(population: string): Promise<ReadonlyMap<string, Float64Array>>;
+  /**
+   * Hands the whole state buffer (every kernel's states, in BufferLayout order) to `visit` in
+   * consecutive slices, `offset` being the slice's first float: the CPU's own memory, a GPU's
+   * copied back once, in pieces of bounded size. A slice is valid only during its call.
+   */
+  visitState(visit: (offset: number, values: Float32Array | Float64Array) => void): Promise<void>;
   /** Frees the device so that node can exit. */
   dispose(): void;
 }
@@ -83,6 +89,9 @@ export function sortSpikes(
     indices: Uint32Array.from(order, (k) => indices[k]!),
   };
 }
+
+/** The most state floats a GPU backend copies back at once in visitState (64 MiB of float32). */
+export const STATE_SLICE_FLOATS = 16 * 1024 * 1024;
 
 /** The states of one kernel, cut out of a copy of the whole state buffer. */
 export function kernelStates(

@@ -145,6 +145,13 @@ export class CpuBackend implements Backend {
     return kernelStates(this.kernels.state, this.layout, kernel);
   }
 
+  async visitState(
+    visit: (offset: number, values: Float32Array | Float64Array) => void,
+  ): Promise<void> {
+    if (this.kernels === undefined) throw new InternalError('CPU backend used before prepare()');
+    visit(0, this.kernels.state);
+  }
+
   dispose(): void {
     this.kernels?.dispose();
     this.kernels = undefined;

@@ -58,6 +58,8 @@ export interface RunInfo {
   readonly device: string;
   readonly wallSeconds: number;
   readonly compileSeconds: number;
+  /** summary.json's `warnings` (non-finite.ts), written only when there are some. */
+  readonly warnings?: readonly object[];
 }
 
 /**
@@ -240,6 +242,9 @@ export class OutputWriter {
       compile_s: info.compileSeconds,
       seed: this.plan.network.seed,
       populations,
+      ...(info.warnings === undefined || info.warnings.length === 0
+        ? {}
+        : { warnings: info.warnings }),
     };
     this.write('summary.json', `${JSON.stringify(summary, null, 2)}\n`);
     const binMs = this.rateBinSteps * this.plan.network.dt;

@@ -6,7 +6,7 @@ import { layoutOf } from '../../codegen/module.js';
 import type { Precision } from '../../codegen/printer.js';
 import { spikeListBase, stepDispatches } from '../../codegen/wgsl/kernel.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import type { Backend, Chunk, SimulationPlan } from '../backend.js';
+import { type Backend, type Chunk, type SimulationPlan, STATE_SLICE_FLOATS } from '../backend.js';
 import { splitSpikes, splitTraces } from '../cpu.js';
 import { BackendUnavailableError } from '../webgpu/backend.js';
 import { CudaDriver, type DeviceInfo, type Handle, loadKoffi } from './driver.js';
@@ -386,6 +386,27 @@ export class CudaBackend implements Backend {
         return [s, Float64Array.from(values)];
       }),
     );
+  }
+
+  async visitState(
+    visit: (offset: number, values: Float32Array | Float64Array) => void,
+  ): Promise<void> {
+    const { driver, layout } = this;
+    const state = this.buffers.state;
+    if (driver === undefined || layout === undefined || state === undefined)
+      throw new InternalError('CUDA backend used before prepare()');
+    const total = layout.totalStateFloats;
+    const real = this.precision === 'f32' ? 4 : 8;
+    // One host array, reused for every slice (a view from its start for the last, shorter one).
+    const host =
+      this.precision === 'f32'
+        ? new Float32Array(Math.min(STATE_SLICE_FLOATS, total))
+        : new Float64Array(Math.min(STATE_SLICE_FLOATS, total));
+    for (let offset = 0; offset < total; offset += STATE_SLICE_FLOATS) {
+      const values = host.subarray(0, Math.min(STATE_SLICE_FLOATS, total - offset));
+      driver.copyToHost(values, state + BigInt(real * offset));
+      visit(offset, values);
+    }
   }
 
   dispose(): void {

@@ -10,7 +10,13 @@ import {
   stepDispatches,
 } from '../../codegen/wgsl/kernel.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import { type Backend, type Chunk, type SimulationPlan, kernelStates } from '../backend.js';
+import {
+  type Backend,
+  type Chunk,
+  type SimulationPlan,
+  STATE_SLICE_FLOATS,
+  kernelStates,
+} from '../backend.js';
 import { splitSpikes, splitTraces } from '../cpu.js';
 import { type WebGpu, formatCompilationMessages, openWebGpu } from './device.js';
 
@@ -303,6 +309,34 @@ export class WebGpuBackend implements Backend {
     read.unmap();
     read.destroy();
     return result;
+  }
+
+  async visitState(
+    visit: (offset: number, values: Float32Array | Float64Array) => void,
+  ): Promise<void> {
+    const { gpu, layout, buffers } = this;
+    if (gpu === undefined || layout === undefined || buffers === undefined)
+      throw new InternalError('WebGPU backend used before prepare()');
+    const total = layout.totalStateFloats;
+    if (total === 0) return;
+    // One mappable buffer, reused for every slice: at most one slice of a large state is mapped.
+    const read = gpu.device.createBuffer({
+      size: 4 * Math.min(STATE_SLICE_FLOATS, total),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      for (let offset = 0; offset < total; offset += STATE_SLICE_FLOATS) {
+        const count = Math.min(STATE_SLICE_FLOATS, total - offset);
+        const encoder = gpu.device.createCommandEncoder();
+        encoder.copyBufferToBuffer(buffers.state, 4 * offset, read, 0, 4 * count);
+        gpu.device.queue.submit([encoder.finish()]);
+        await read.mapAsync(GPUMapMode.READ, 0, 4 * count);
+        visit(offset, new Float32Array(read.getMappedRange(0, 4 * count)));
+        read.unmap();
+      }
+    } finally {
+      read.destroy();
+    }
   }
 
   dispose(): void {

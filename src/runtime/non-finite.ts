@@ -1,0 +1,318 @@
+import { layoutOf } from '../codegen/module.js';
+import { WEIGHT_STATE } from '../codegen/population.js';
+import { type Diagnostic, Diagnostics, location } from '../diagnostics/diagnostic.js';
+import type { Span } from '../diagnostics/source.js';
+import type { DynamicsModel, IntegrationMethod } from '../ir/types.js';
+import type { Backend, Chunk, SimulationPlan } from './backend.js';
+import { formatTime } from './format-number.js';
+
+/**
+ * The end-of-run check for states that are NaN or infinite (an integration that blew up, a
+ * division by zero): the final state is read once (Backend.visitState, one copy back from a
+ * GPU) and the recorded traces tell when it started. The run itself is not changed: the
+ * results are a warning (stderr and summary.json), not an error.
+ */
+
+/** A kernel state as the user wrote it: which population or projection, which variable, where declared. */
+interface UserState {
+  /** `population H`, `projection E`, `projections E, F` (merged per post-synaptic neuron). */
+  readonly subject: string;
+  readonly population?: string;
+  readonly projections?: readonly string[];
+  readonly variable: string;
+  /** What one element of the kernel is, singular: neuron, post-synaptic neuron, synapse. */
+  readonly element: string;
+  readonly span: Span;
+  /** The model that integrates the state, when it has a differential equation. */
+  readonly integratedBy?: DynamicsModel;
+}
+
+/** A recorded value that was NaN or infinite. */
+export interface RecordedNonFinite {
+  /** The trace's label (`H.V`). */
+  readonly label: string;
+  /** The step after which the value was recorded (its row is labelled (step + 1) * dt). */
+  readonly step: number;
+  /** The element's index in its kernel (neuron, synapse). */
+  readonly index: number;
+  readonly value: number;
+}
+
+/** A state with values that are NaN or infinite at the end of a run. */
+export interface NonFiniteState {
+  /** The kernel that owns it (a population, `@pre<k>`, `@synapse<k>`) and its name there. */
+  readonly owner: string;
+  readonly state: string;
+  readonly size: number;
+  readonly nan: number;
+  readonly infinite: number;
+  /** The earliest non-finite value in the traces that record this state, if any does. */
+  readonly firstRecorded?: RecordedNonFinite;
+}
+
+/**
+ * Watches a run: `add` sees each chunk's traces (a trace is skipped once it has shown a
+ * non-finite value), `finish` counts the non-finite values of every state the user declared
+ * (internal ones, refractory counters and what synapses hand on, follow from those).
+ */
+export class NonFiniteWatch {
+  /** Per trace: whether it records a user state, and its first non-finite value once seen. */
+  private readonly watched: boolean[];
+  private readonly first: (RecordedNonFinite | undefined)[];
+
+  constructor(private readonly plan: SimulationPlan) {
+    this.watched = plan.traces.map((t) => userState(plan, t.population, t.variable) !== undefined);
+    this.first = plan.traces.map(() => undefined);
+  }
+
+  add(chunk: Chunk): void {
+    this.plan.traces.forEach((t, r) => {
+      if (!this.watched[r] || this.first[r] !== undefined) return;
+      const values = chunk.traces[r]!;
+      const width = t.range.end - t.range.start;
+      const k = firstNonFinite(values);
+      if (k >= 0)
+        this.first[r] = {
+          label: t.label,
+          step: chunk.firstStep + Math.floor(k / width),
+          index: t.range.start + (k % width),
+          value: values[k]!,
+        };
+    });
+  }
+
+  async finish(backend: Backend): Promise<NonFiniteState[]> {
+    const layout = layoutOf(this.plan);
+    const counts = this.plan.kernels.flatMap((k) =>
+      k.states
+        .filter((s) => userState(this.plan, k.population, s) !== undefined)
+        .map((s) => ({
+          owner: k.population,
+          state: s,
+          offset: layout.stateOffset(k.population, s),
+          size: k.size,
+          nan: 0,
+          infinite: 0,
+        })),
+    );
+    await backend.visitState((offset, values) => {
+      for (const c of counts) {
+        const from = Math.max(c.offset, offset);
+        const to = Math.min(c.offset + c.size, offset + values.length);
+        for (let k = from - offset; k < to - offset; k++) {
+          const v = values[k]!;
+          // v - v is 0 for every finite v and NaN otherwise: one test in the common case.
+          if (v - v !== 0) {
+            if (Number.isNaN(v)) c.nan++;
+            else c.infinite++;
+          }
+        }
+      }
+    });
+    return counts
+      .filter((c) => c.nan + c.infinite > 0)
+      .map(({ owner, state, size, nan, infinite }) => {
+        const recorded = this.plan.traces
+          .map((t, r) =>
+            t.population === owner && t.variable === state ? this.first[r] : undefined,
+          )
+          .filter((f) => f !== undefined)
+          .sort((a, b) => a.step - b.step)[0];
+        return {
+          owner,
+          state,
+          size,
+          nan,
+          infinite,
+          ...(recorded === undefined ? {} : { firstRecorded: recorded }),
+        };
+      });
+  }
+}
+
+/** The index of the first NaN or infinite value, or -1. */
+function firstNonFinite(values: Float64Array): number {
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k]!;
+    if (v - v !== 0) return k;
+  }
+  return -1;
+}
+
+/** The user's name and declaration of a kernel state; undefined for internal ones. */
+function userState(plan: SimulationPlan, owner: string, state: string): UserState | undefined {
+  const { network, routing } = plan;
+  const population = network.populations.find((p) => p.name === owner);
+  if (population !== undefined) {
+    const model = population.source.kind === 'neuron' ? population.source.model : undefined;
+    const own = model?.states.find((s) => s.name === state);
+    if (model !== undefined && own !== undefined)
+      return {
+        subject: `population ${owner}`,
+        population: owner,
+        variable: state,
+        element: 'neuron',
+        span: own.span,
+        ...integration(model, state),
+      };
+    // Merged synapse state: `@syn<k>.g` in its post population's kernel.
+    const group = routing.groups.find((g) => g.post === owner && state.startsWith(`${g.owner}.`));
+    const variable = state.slice((group?.owner.length ?? 0) + 1);
+    const declared = group?.synapse.model.states.find((s) => s.name === variable);
+    if (group === undefined || declared === undefined) return undefined;
+    const names = group.routes.map((r) => r.projection.name);
+    return {
+      subject: `${names.length === 1 ? 'projection' : 'projections'} ${names.join(', ')}`,
+      projections: names,
+      variable,
+      element: 'post-synaptic neuron',
+      span: declared.span,
+      ...integration(group.synapse.model, variable),
+    };
+  }
+  const own = [...routing.preSynapses, ...routing.synapses].find((o) => o.owner === owner);
+  if (own === undefined) return undefined;
+  const projection = own.route.projection;
+  const element = own.route.placement.placement === 'pre' ? 'pre-synaptic neuron' : 'synapse';
+  const base = {
+    subject: `projection ${projection.name}`,
+    projections: [projection.name],
+    element,
+  };
+  if (state === WEIGHT_STATE) return { ...base, variable: 'w', span: projection.weight.span };
+  const declared = projection.synapse.model.states.find((s) => s.name === state);
+  return declared === undefined
+    ? undefined
+    : {
+        ...base,
+        variable: state,
+        span: declared.span,
+        ...integration(projection.synapse.model, state),
+      };
+}
+
+function integration(model: DynamicsModel, state: string): { integratedBy?: DynamicsModel } {
+  return model.equations.some((e) => e.state === state) ? { integratedBy: model } : {};
+}
+
+/** Explicit methods: unstable once dt is too long for the model's fastest dynamics. */
+const EXPLICIT: readonly IntegrationMethod[] = ['euler', 'rk2', 'rk4'];
+
+/** `NaN in 1 of 1 neurons`, `infinite in 2 of 10 synapses`, `NaN in 3 and infinite in 2 of ...`. */
+function howMany(s: NonFiniteState, element: string): string {
+  const parts = [
+    ...(s.nan > 0 ? [`NaN in ${s.nan}`] : []),
+    ...(s.infinite > 0 ? [`infinite in ${s.infinite}`] : []),
+  ];
+  return `${parts.join(' and ')} of ${s.size} ${element}s`;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listNames(names: readonly string[]): string {
+  return names.length <= 1
+    ? names.join('')
+    : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/**
+ * What to try when an unstable integration is a likely cause: an explicit method (euler, rk2,
+ * rk4) with too long a step. Not for exp_euler or exact, where a blow-up more likely comes
+ * from the model itself (or from its input), and a smaller step would not be the cure.
+ */
+function integrationHint(model: DynamicsModel, dt: number): string | undefined {
+  return EXPLICIT.includes(model.method)
+    ? `method ${model.method} is unstable when dt (${dt} ms) is too long for the fastest dynamics of ${model.name}: a smaller --dt, or method exp_euler, usually helps`
+    : undefined;
+}
+
+/** One entry of summary.json's `warnings`: a non-finite state, in the terms of the model. */
+export type SummaryWarning = {
+  readonly message: string;
+  /** `file:line:col` of the state's declaration (of the weight for `w`). */
+  readonly location: string;
+  readonly population?: string;
+  readonly projections?: readonly string[];
+  readonly variable: string;
+  readonly nan: number;
+  readonly infinite: number;
+  /** How many elements (neurons, synapses) hold the state. */
+  readonly elements: number;
+  /** When the recording first shows a non-finite value of the state (the CSV row's t_ms). */
+  readonly first_non_finite_recorded_ms?: number;
+  readonly hint?: string;
+};
+
+/**
+ * The warnings of non-finite states: one diagnostic per population or projection (at its
+ * first such state's declaration, the others in a note, when the recording first showed one,
+ * and a hint when an unstable integration is likely), and one summary entry per state.
+ */
+export function nonFiniteWarnings(
+  plan: SimulationPlan,
+  states: readonly NonFiniteState[],
+): { readonly diagnostics: readonly Diagnostic[]; readonly summary: readonly SummaryWarning[] } {
+  const dt = plan.network.dt;
+  const described = states.flatMap((s) => {
+    const user = userState(plan, s.owner, s.state);
+    return user === undefined ? [] : [{ s, user }];
+  });
+  // A recorded row shows the state after step n, labelled t_n + dt, as in the CSV file.
+  const recordedTime = (f: RecordedNonFinite): string => formatTime((f.step + 1) * dt);
+  const message = (s: NonFiniteState, user: UserState): string =>
+    `${user.subject}: ${user.variable} is ${howMany(s, user.element)} at the end of the run`;
+  const summary = described.map(({ s, user }): SummaryWarning => {
+    const hint =
+      user.integratedBy === undefined ? undefined : integrationHint(user.integratedBy, dt);
+    return {
+      message: message(s, user),
+      location: location(user.span),
+      ...(user.population === undefined ? {} : { population: user.population }),
+      ...(user.projections === undefined ? {} : { projections: user.projections }),
+      variable: user.variable,
+      nan: s.nan,
+      infinite: s.infinite,
+      elements: s.size,
+      ...(s.firstRecorded === undefined
+        ? {}
+        : { first_non_finite_recorded_ms: Number(recordedTime(s.firstRecorded)) }),
+      ...(hint === undefined ? {} : { hint }),
+    };
+  });
+  const diagnostics = new Diagnostics();
+  for (const subject of new Set(described.map((d) => d.user.subject))) {
+    const [head, ...others] = described.filter((d) => d.user.subject === subject);
+    if (head === undefined) continue;
+    const { s, user } = head;
+    // The other states, grouped by identical counts: `m, h and n are NaN in 1 of 1 neurons`.
+    const byCount = new Map<string, string[]>();
+    for (const o of others) {
+      const counts = howMany(o.s, o.user.element);
+      byCount.set(counts, [...(byCount.get(counts) ?? []), o.user.variable]);
+    }
+    const also = [...byCount].map(
+      ([counts, names]) => `${listNames(names)} ${names.length === 1 ? 'is' : 'are'} ${counts}`,
+    );
+    const group = [head, ...others];
+    const first = group
+      .map((d) => d.s.firstRecorded)
+      .filter((f) => f !== undefined)
+      .sort((a, b) => a.step - b.step)[0];
+    const hint = group
+      .map((d) => d.user.integratedBy)
+      .filter((m) => m !== undefined)
+      .map((m) => integrationHint(m, dt))
+      .find((h) => h !== undefined);
+    diagnostics.warning(user.span, message(s, user), {
+      notes: [
+        ...(also.length === 0 ? [] : [`also at the end of the run: ${also.join('; ')}`]),
+        ...(first === undefined
+          ? []
+          : [
+              `${first.label} is first non-finite in the recording at t = ${recordedTime(first)} ms (${first.value} in ${user.element} ${first.index})`,
+            ]),
+        ...(hint === undefined ? [] : [hint]),
+      ],
+    });
+  }
+  return { diagnostics: diagnostics.items, summary };
+}
