@@ -354,6 +354,40 @@ describe('spikeforge run: random initial states and overrides', () => {
     return v1.map((v) => -60 + (v + 60) / Math.exp(-0.1 / 20));
   }
 
+  it('pi is the constant, unless a model declares its own', async () => {
+    const file = join(TEMP, 'pi.spk');
+    writeFileSync(
+      file,
+      `neuron Osc {
+  parameters { f = 10 Hz   A = 1 mV }
+  state { V = 0 mV }
+  equations { dV/dt = 2 * pi * f * A * cos(2 * pi * f * t) }
+}
+neuron Shadow {
+  parameters { pi = 3 }
+  state { x = 0 }
+  equations { dx/dt = pi / ms }
+}
+network N {
+  dt = 0.01 ms
+  duration = 25 ms
+  population O = Osc(1)
+  population S = Shadow(1)
+  record O.V
+  record S.x
+}
+`,
+    );
+    const r = await run(file, '--backend', 'cpu64');
+    expectOk(r);
+    // V = A sin(2 pi f t), 1 mV at t = 25 ms (a quarter period), to Euler's O(dt) error.
+    const v = readCsv(join(r.dir, 'O.V.csv')).rows.at(-1)!;
+    expect(v[0]).toBe('25');
+    expect(Number(v[1])).toBeCloseTo(1, 3);
+    const x = readCsv(join(r.dir, 'S.x.csv')).rows.at(-1)!;
+    expect(Number(x[1])).toBeCloseTo(75, 9);
+  });
+
   it('a run names the result files of an earlier run left in its folder, and cpu64 by its name', async () => {
     const first = await run('rt_basic', '--backend', 'cpu');
     expectOk(first);

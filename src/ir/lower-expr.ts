@@ -1,7 +1,7 @@
 import { type Diagnostics, count } from '../diagnostics/diagnostic.js';
 import { type Span, spanText } from '../diagnostics/source.js';
 import type * as A from '../parser/ast.js';
-import { formatDimension } from '../units/dimension.js';
+import { DIMENSIONLESS, formatDimension } from '../units/dimension.js';
 import {
   DIMENSIONLESS_UNIT,
   type UnitValue,
@@ -181,6 +181,8 @@ function lowerName(
       span,
     };
   }
+  // The one named constant (Brian2 has it too); a declared `pi` is found first, above.
+  if (name === 'pi') return { kind: 'literal', value: Math.PI, dimension: DIMENSIONLESS, span };
   // A Brian2 spelling gets the note that says how it is written here, instead of a near name.
   const note = foreignNameNote(name);
   const hint = note === undefined ? suggestion(name, ctx.candidates()) : undefined;
