@@ -39,7 +39,16 @@ export interface CompileResult {
   readonly files: readonly ParsedFile[];
   /** Present when there were no errors. */
   readonly program?: Program;
+  /**
+   * With errors after parsing: the models and networks that lowered and checked without
+   * any, so that `check` can take them through the later passes too and report every
+   * error in one run.
+   */
+  readonly checkedPart?: Program;
 }
+
+/** A compile without errors. */
+export type Compiled = CompileResult & { readonly program: Program };
 
 /** Reads a file; tests pass their own to compile text that is not on disk. */
 export type ReadFile = (path: string) => string;
@@ -224,8 +233,8 @@ export function compileFiles(
       if (network !== undefined) networks.set(network.name, network);
     }
   }
-  if (diagnostics.hasErrors) return { diagnostics, files };
   const program: Program = { models, dimensions, networks };
+  if (diagnostics.hasErrors) return { diagnostics, files, checkedPart: program };
   const first = files[0];
   const valid =
     first === undefined

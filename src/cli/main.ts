@@ -7,7 +7,7 @@ import {
   renderDiagnostic,
   renderInternalError,
 } from '../diagnostics/diagnostic.js';
-import { PACKAGE_ROOT, compileFiles, type CompileResult } from '../pipeline.js';
+import { PACKAGE_ROOT, compileFiles, type Compiled } from '../pipeline.js';
 import { type Io, UsageError, processIo } from './io.js';
 import { STAGES } from './stages.js';
 import { compileCommand, runCommand } from './run.js';
@@ -39,10 +39,10 @@ interface Command {
 }
 
 /** Compiles and prints every diagnostic; returns the result only when there were no errors. */
-function compileReporting(files: readonly string[], io: Io): Required<CompileResult> | undefined {
+function compileReporting(files: readonly string[], io: Io): Compiled | undefined {
   const result = compileFiles(files);
   for (const d of result.diagnostics.items) io.err(renderDiagnostic(d));
-  return result.program === undefined ? undefined : (result as Required<CompileResult>);
+  return result.program === undefined ? undefined : (result as Compiled);
 }
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
@@ -56,13 +56,16 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         if (files.length === 0) throw new UsageError('check needs at least one FILE');
         let failed = false;
         for (const file of files) {
-          const compiled = compileReporting([file], io);
-          const problems = compiled === undefined ? [] : planProblems(compiled.program);
+          const result = compileFiles([file]);
+          for (const d of result.diagnostics.items) io.err(renderDiagnostic(d));
+          // The later passes run on what is free of errors, so that every error is reported at once.
+          const checked = result.program ?? result.checkedPart;
+          const problems = checked === undefined ? [] : planProblems(checked);
           for (const d of problems) io.err(renderDiagnostic(d));
-          if (compiled === undefined || problems.length > 0) failed = true;
+          if (result.program === undefined || problems.length > 0) failed = true;
           else
             io.out(
-              `${file}: ok (${count(compiled.program.models.size, 'model')}, ${count(compiled.program.networks.size, 'network')})`,
+              `${file}: ok (${count(result.program.models.size, 'model')}, ${count(result.program.networks.size, 'network')})`,
             );
         }
         return failed ? EXIT.modelError : EXIT.ok;
@@ -345,7 +348,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
  * What `inspect` shows without --model: the file's one network, or its one model when it has
  * no network (imports do not count); a usage error naming the choices otherwise.
  */
-function onlyDefinition(compiled: Required<CompileResult>): string {
+function onlyDefinition(compiled: Compiled): string {
   const ast = compiled.files[0]!.ast;
   const networks = ast.networks.map((n) => n.name.name);
   const models = ast.models.map((m) => m.name.name);

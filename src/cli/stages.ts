@@ -2,14 +2,14 @@ import type { Span } from '../diagnostics/source.js';
 import { lineColumn } from '../diagnostics/source.js';
 import { formatModel, formatNetwork } from '../ir/print.js';
 import { printUpdateStage } from '../integrate/inspect.js';
-import type { CompileResult } from '../pipeline.js';
+import type { Compiled } from '../pipeline.js';
 import { UsageError } from './io.js';
 import { type Target, buildPlan, generateSource, modelNetwork } from '../codegen/module.js';
 import type { Network } from '../ir/types.js';
 import type { SimulationPlan } from '../runtime/backend.js';
 
 /** What `inspect --stage NAME` prints for one model (or network) of a compiled file. */
-export type StagePrinter = (compiled: Required<CompileResult>, name: string) => string;
+export type StagePrinter = (compiled: Compiled, name: string) => string;
 
 function spanLocation(span: Span): string {
   const a = lineColumn(span.file, span.start);
@@ -17,7 +17,7 @@ function spanLocation(span: Span): string {
   return `${a.line}:${a.column}-${b.line}:${b.column}`;
 }
 
-function printAst(compiled: Required<CompileResult>, name: string): string {
+function printAst(compiled: Compiled, name: string): string {
   for (const { ast } of compiled.files) {
     const def =
       ast.models.find((m) => m.name.name === name) ??
@@ -35,7 +35,7 @@ function printAst(compiled: Required<CompileResult>, name: string): string {
   throw new UsageError(`no model or network named '${name}'`);
 }
 
-function printIr(compiled: Required<CompileResult>, name: string): string {
+function printIr(compiled: Compiled, name: string): string {
   const model = compiled.program.models.get(name);
   if (model !== undefined)
     return formatModel(model, compiled.program.dimensions.get(name) ?? new Map());
@@ -45,7 +45,7 @@ function printIr(compiled: Required<CompileResult>, name: string): string {
 }
 
 /** The network a name stands for: the network itself, or one neuron of the model. */
-export function networkFor(compiled: Required<CompileResult>, name: string): Network {
+export function networkFor(compiled: Compiled, name: string): Network {
   const network = compiled.program.networks.get(name);
   if (network !== undefined) return network;
   const model = compiled.program.models.get(name);
