@@ -62,6 +62,16 @@ describe('initial values that use other states', () => {
     expect(Array.from(values.get('W')!)).toEqual(Array.from(values.get('V')!, (v) => 2 * v));
   });
 
+  it('i in a population initial value is the neuron index, as in Brian2', () => {
+    const net = network(
+      'V = 0 mV   W = 0 mV',
+      'population Q = A(6) { V = -70 mV + i * 2 mV   W ~ normal(-60 mV + i * 3 mV, 0 mV) }',
+    );
+    const values = initialStates(net, net.populations[1]!, ['V', 'W']);
+    expect(Array.from(values.get('V')!)).toEqual([-70, -68, -66, -64, -62, -60]);
+    expect(Array.from(values.get('W')!)).toEqual([-60, -57, -54, -51, -48, -45]);
+  });
+
   it('a synapse state drawn from a distribution of another synapse state (a fuzz find)', () => {
     const net = network(
       'V = 0 mV   W = 0 mV',

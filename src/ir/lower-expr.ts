@@ -56,6 +56,12 @@ export interface ExprContext {
   readonly candidates: () => readonly string[];
   /** Describes the place, for messages: "in a parameter default". */
   readonly where: string;
+  /**
+   * Names this scope cannot see although the user may mean them (a model's states, in a
+   * population's initial values): why, as an error, before a unit of the same spelling
+   * (`V`, volt) is taken instead.
+   */
+  readonly unseen?: (name: string) => { message: string; note: string } | undefined;
   /** Set where only the host uses the value (sizes, slices, settings, spike times), never a float32 kernel. */
   readonly hostOnly?: boolean;
 }
@@ -171,6 +177,11 @@ function lowerName(
 ): Expr | undefined {
   const ref = ctx.resolve(name);
   if (ref !== undefined) return { kind: 'ref', ref, span };
+  const unseen = ctx.unseen?.(name);
+  if (unseen !== undefined) {
+    diagnostics.error(span, unseen.message, { notes: [unseen.note] });
+    return undefined;
+  }
   // A unit name alone is a quantity of 1 of that unit: `1 / exprel(x) / ms`.
   const unit = isUnitSpelling(name) ? lookupUnit(name) : undefined;
   if (unit !== undefined) {

@@ -361,10 +361,31 @@ function lowerPopulation(
         );
         continue;
       }
+      // In a state's initial value, `i` is the neuron's index (Brian2's `v = 'i * ...'`),
+      // unless the model has a variable of that name.
+      const own = new Set(
+        [...model.parameters, ...model.states, ...model.subexpressions].map((x) => x.name),
+      );
+      const ownsI = own.has('i');
       const value = lower(
         o.value,
         networkContext(isParameter ? 'in a parameter value' : 'in an initial value', {
           allowRandom: o.op === '~',
+          // `W = V` would otherwise read V as the unit volt.
+          unseen: (name) =>
+            own.has(name)
+              ? {
+                  message: `'${name}' of ${model.name} cannot be read here: a population's values are given in numbers and units`,
+                  note: `to start a state from another, write it in the model (state { ${o.name.name} = ${name} }), or draw it here with '~' (${o.name.name} ~ normal(...))`,
+                }
+              : undefined,
+          ...(isParameter || ownsI
+            ? {}
+            : {
+                resolve: (name: string): Ref | undefined =>
+                  name === 'i' ? { kind: 'index', side: 'pre' } : undefined,
+                candidates: () => ['i'],
+              }),
         }),
       );
       if (value === undefined) continue;

@@ -193,7 +193,8 @@ function perElement(
     const values = new Float64Array(n);
     const env = new Map<string, number>();
     for (let i = 0; i < n; i++) {
-      for (const u of own) env.set(u, result.get(u)?.[i] ?? Number.NaN);
+      // `i` that is no state is the element's index (a population's initial value, lowered so).
+      for (const u of own) env.set(u, result.get(u)?.[i] ?? (u === 'i' ? i : Number.NaN));
       values[i] = evaluate(expr, env);
     }
     return (i: number) => values[i]!;
