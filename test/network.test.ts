@@ -1997,8 +1997,13 @@ network N {
         '1 ms * log(normal(1, 1))',
         /^the delay of projection P is NaN for the synapse i = \d+, j = \d+: it must be a finite number$/,
       ],
+      [
+        '1 nA',
+        'normal(1 ms, 5 ms)',
+        /^\d+ of the \d+ delays of projection P are negative, the first -[\d.]+ ms for the synapse i = \d+, j = \d+$/,
+      ],
     ])(
-      'stored: weight %s, delay %s that is not finite at some synapse is refused',
+      'stored: weight %s, delay %s that is not finite or negative at some synapse is refused',
       (weight, delay, message) => {
         const text = network(weight, delay).replace(' procedural', '');
         let caught: unknown;
@@ -2013,6 +2018,10 @@ network N {
         ]);
       },
     );
+    it('a bounded draw of delays is accepted', () => {
+      const text = network('1 nA', 'max(normal(1 ms, 5 ms), 0.1 ms)').replace(' procedural', '');
+      expect(() => buildPlan(compileText('bounded_delays', text), 1)).not.toThrow();
+    });
     it('delays that vary need stored connections', () => {
       expect(() =>
         buildPlan(compileText('procedural_delays', network('1 nA', 'uniform(1 ms, 2 ms)')), 1),

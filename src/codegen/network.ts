@@ -534,6 +534,8 @@ function routeProjection(
     : undefined;
   if (synapticDelays !== undefined && notFinite(synapticDelays, rows!, p, 'delay', diagnostics))
     return undefined;
+  if (synapticDelays !== undefined && negativeDelays(synapticDelays, rows!, p, diagnostics))
+    return undefined;
   const varyingSteps = synapticDelays?.map((d) => Math.max(1, stepsIn(d, network.dt)));
   // A spike waits in a ring of per-step lists (a row per step of delay, one word per pre
   // neuron), or, with varying delays, in counters with a row per arrival step.
@@ -594,6 +596,27 @@ function notFinite(
   diagnostics.error(
     (what === 'weight' ? p.weight : p.delay!).span,
     `the ${what} of projection ${p.name} is ${values[k]} for the synapse i = ${rows.outSources[k]}, j = ${rows.outTargets[k]}: it must be a finite number`,
+  );
+  return true;
+}
+
+/**
+ * Whether some synapse's delay is negative (reported): a spike cannot arrive before it is
+ * sent, and moving it to one step would silently change the model (Brian2 refuses it too).
+ */
+function negativeDelays(
+  delays: Float64Array,
+  rows: CompressedRows,
+  p: Projection,
+  diagnostics: Diagnostics,
+): boolean {
+  const k = delays.findIndex((d) => d < 0);
+  if (k < 0) return false;
+  const count = delays.reduce((n, d) => n + (d < 0 ? 1 : 0), 0);
+  diagnostics.error(
+    p.delay!.span,
+    `${count} of the ${delays.length} delays of projection ${p.name} are negative, the first ${Number(delays[k]!.toPrecision(6))} ms for the synapse i = ${rows.outSources[k]}, j = ${rows.outTargets[k]}`,
+    { notes: ['bound the draw, for example max(normal(2 ms, 1 ms), 0.1 ms)'] },
   );
   return true;
 }
