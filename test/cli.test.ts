@@ -155,6 +155,27 @@ neuron Reset {
     expect(misuse.stderr).toContain(`${file}:8:27: error: `);
   });
 
+  it('recording the spikes of a neuron without a spike condition is a warning', async () => {
+    const file = join(TEMP_OUT, 'no_spike_condition.spk');
+    writeFileSync(
+      file,
+      `neuron Passive {
+  state { V = -65 mV }
+  equations { dV/dt = (-65 mV - V) / (10 ms) }
+}
+network N {
+  population P = Passive(3)
+  record P.spikes
+}
+`,
+    );
+    const r = await run('check', file);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stderr).toContain(
+      `${file}:7:12: warning: neuron Passive has no spike condition: population P never spikes`,
+    );
+  });
+
   it('exits 1 for every bad model in test/bad', async () => {
     const bad = readdirSync(join(ROOT, 'test', 'bad'), { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.spk'))

@@ -1401,6 +1401,16 @@ function lowerRecording(
   }
   const population = findPopulation(item.population, populations, diagnostics);
   if (population === undefined) return undefined;
+  if (
+    variable === 'spikes' &&
+    population.source.kind === 'neuron' &&
+    population.source.model.spike === undefined
+  )
+    diagnostics.warning(
+      item.variable.span,
+      `neuron ${population.source.model.name} has no spike condition: population ${population.name} never spikes`,
+      { notes: ["a neuron spikes where its model says 'spike when CONDITION'"] },
+    );
   if (variable !== 'spikes') {
     const model = population.source.kind === 'neuron' ? population.source.model : undefined;
     // States, the input current and subexpressions (from the post-step states).
