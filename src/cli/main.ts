@@ -76,7 +76,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
     'inspect',
     {
       summary: 'print one model or network at a stage of the pipeline',
-      usage: `spikeforge inspect FILE [--model NAME] --stage ${[...STAGES.keys()].join('|')}`,
+      usage: `spikeforge inspect FILE [--model NAME] [--stage ${[...STAGES.keys()].join('|')}]`,
       options: {
         model: {
           type: 'string',
