@@ -27,6 +27,12 @@
  * boundary could move by one step. For that model only, and only as far as the table says, the
  * comparison accepts such a shift; every accepted difference is printed.
  *
+ * Noise (test/models/conformance/ou_noise.spk, OuNoise): 64 leaky neurons under
+ * Ornstein-Uhlenbeck noise (wiener() in the equation) and a noisy input (wiener() in the
+ * stimulus), two normal draws per neuron and step. Every backend draws them with the same
+ * float32 operations (sf_box_muller, src/codegen/normal32.ts), so WebGPU must give the CPU
+ * float32 backend's spikes and traces byte for byte, with no tolerance at all.
+ *
  * If no WebGPU adapter can be opened, the WebGPU comparisons are skipped with the reason printed.
  */
 import { dirname, join, resolve } from 'node:path';
@@ -111,7 +117,8 @@ interface Run {
   readonly seconds: number;
 }
 
-function compileNetwork(model: ModelName): Network {
+/** A network of MODEL_DIR by its file name (without .spk). */
+function compileNetwork(model: string): Network {
   const file = join(MODEL_DIR, `${model}.spk`);
   const result = compileFiles([file]);
   expect(result.diagnostics.items.map((d) => d.message)).toEqual([]);
@@ -120,7 +127,7 @@ function compileNetwork(model: ModelName): Network {
   return networks[0]!;
 }
 
-function planOf(model: ModelName): SimulationPlan {
+function planOf(model: string): SimulationPlan {
   const network = compileNetwork(model);
   expect(network.dt).toBe(0.1);
   expect(network.duration).toBe(1000);
@@ -162,7 +169,7 @@ async function runOn(plan: SimulationPlan, backend: Backend): Promise<Run> {
 
 /** CPU runs are cheap and hold no device: each model's are computed once and shared by its tests. */
 const cpuRuns = new Map<string, Promise<Run>>();
-function cpuRun(model: ModelName, precision: 'f32' | 'f64'): Promise<Run> {
+function cpuRun(model: string, precision: 'f32' | 'f64'): Promise<Run> {
   const key = `${model}:${precision}`;
   let run = cpuRuns.get(key);
   if (run === undefined) {
@@ -362,4 +369,47 @@ describe.each(MODELS)('%s', (model) => {
       `${model}: float64 vs float32, first ten spikes of 8 neurons: largest difference ${largest} step(s)`,
     );
   });
+});
+
+describe('OuNoise: noise in an equation and in a stimulus', () => {
+  const NOISE = 'ou_noise';
+
+  it('every neuron takes its own noisy path and fires', async () => {
+    const run = await cpuRun(NOISE, 'f32');
+    const train = run.spikes.get('N')!;
+    const width = 64;
+    const trace = run.traces[0]!;
+    for (let i = 0; i < width; i++)
+      expect(spikesOf(train, i).length, `N[${i}] spikes`).toBeGreaterThanOrEqual(3);
+    // No two neurons share a value after the first step: each draws its own noise.
+    expect(new Set(trace.subarray(0, width)).size).toBe(width);
+  });
+
+  it.skipIf(!HAVE_WEBGPU)(
+    'WebGPU float32: spike trains and traces byte-identical to the CPU float32 backend',
+    async () => {
+      const cpu = await cpuRun(NOISE, 'f32');
+      const gpu = await runOn(cpu.plan, webGpuBackend());
+      expect(gpu.spikes.get('N')).toEqual(cpu.spikes.get('N'));
+      cpu.traces.forEach((trace, r) => {
+        const width = cpu.plan.traces[r]!.range.end - cpu.plan.traces[r]!.range.start;
+        const rows = trace.length / width;
+        let differing = 0;
+        for (let n = 0; n < rows; n++) {
+          const a = trace.subarray(n * width, (n + 1) * width);
+          const b = gpu.traces[r]!.subarray(n * width, (n + 1) * width);
+          if (
+            !Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+              Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+            )
+          )
+            differing++;
+        }
+        expect(differing, `${cpu.plan.traces[r]!.variable}: rows differing of ${rows}`).toBe(0);
+      });
+      console.log(
+        `OuNoise: WebGPU (${gpu.seconds.toFixed(2)} s) vs CPU f32: ${cpu.spikes.get('N')!.steps.length} spikes and ${cpu.traces[0]!.length} trace values, byte-identical`,
+      );
+    },
+  );
 });

@@ -149,9 +149,9 @@ describe('the four-lane helpers', () => {
   });
 });
 
-/** A module of random functions on an imported two-page memory, the thread scratch at byte 0. */
+/** A module of random functions (and the float32 helpers) on an imported two-page memory, the thread scratch at byte 0. */
 async function randomModule(functions: string) {
-  const text = `(module (import "env" "memory" (memory 2))\n${HOST_IMPORT_DECLARATIONS}\n(global $sf_scratch i32 (i32.const 0))\n${functions})`;
+  const text = `(module (import "env" "memory" (memory 2))\n${HOST_IMPORT_DECLARATIONS}\n(global $sf_scratch i32 (i32.const 0))\n${WASM_HELPERS}\n${functions})`;
   const parsed = (await wabt()).parseWat('random.wat', text);
   const binary = new Uint8Array(parsed.toBinary({}).buffer);
   parsed.destroy();
@@ -230,6 +230,27 @@ describe('the WebAssembly Philox, draws and procedural rows', () => {
         }
       }
     }
+  });
+});
+
+describe('the WebAssembly sf_box_muller', () => {
+  it('equals boxMuller, both values, for every u1 and every u2 and at their edges', async () => {
+    const { exports } = await randomModule('(export "box_muller" (func $sf_box_muller))');
+    const wasm = exports['box_muller'] as unknown as (a: number, b: number) => [number, number];
+    const check = (a: number, b: number): void => {
+      const got = wasm(a, b);
+      const want = boxMuller(a >>> 0, b >>> 0);
+      if (!Object.is(got[0], want[0]) || !Object.is(got[1], want[1]))
+        expect(`(${a >>> 0}, ${b >>> 0}): ${got}`).toBe(`(${a >>> 0}, ${b >>> 0}): ${want}`);
+    };
+    // k takes every u1 = ((a >> 8) + 1) 2^-24 and (an odd multiplier permutes 2^24) every u2.
+    for (let k = 0; k < 1 << 24; k++) check(k << 8, (Math.imul(k, 0x9e3779) & 0xffffff) << 8);
+    // The smallest and largest u1 against u2 at and beside every eighth of a turn, low bytes set.
+    for (let m1 = 0; m1 < 64; m1++)
+      for (let eighth = 0; eighth <= 8; eighth++)
+        for (const d of [-1, 0, 1])
+          for (const m of [m1, 0xffffff - m1])
+            check((m << 8) | 0xff, (((eighth * 0x200000 + d) & 0xffffff) << 8) | 0xff);
   });
 });
 

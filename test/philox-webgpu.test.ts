@@ -7,6 +7,7 @@ import {
   u32ToUniform01,
   u32ToUniformOpen,
 } from '../src/random/philox.js';
+import { wgslPrelude } from '../src/codegen/wgsl/prelude.js';
 import { PHILOX_WGSL } from '../src/random/philox-wgsl.js';
 import {
   compileWgsl,
@@ -20,9 +21,16 @@ if (!opened.ok) console.warn(`philox-webgpu tests SKIPPED: no WebGPU adapter (${
 
 const N = 4096;
 const WORKGROUP = 64;
+/** Invocations per row of a two-dimensional dispatch (at most 65535 workgroups a dimension). */
+const SWEEP_ROW = 65536;
+/** Invocations per dispatch of the sweeps. */
+const BATCH = 1 << 22;
+
+/** The library and the normal draws (a prelude helper, with the sf_log and sf_sqrt it calls). */
+const LIBRARY = `${PHILOX_WGSL}\n${wgslPrelude(['sf_box_muller'])}`;
 
 /** Applies every library function to one counter/key pair per invocation. */
-const KERNEL = `${PHILOX_WGSL}
+const KERNEL = `${LIBRARY}
 @group(0) @binding(0) var<storage, read> counters: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> keys: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read_write> words: array<vec4<u32>>;
@@ -48,6 +56,95 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   normals[i] = vec4<f32>(sf_box_muller(c.x, c.y), sf_box_muller(c.z, c.w));
 }
 `;
+
+/**
+ * sf_box_muller of one (a, b) word pair per invocation, and 0.4 times it as a kernel's noise
+ * term computes it (which a shader compiler must not fold into the helper's last product).
+ */
+const PAIRS_KERNEL = `${LIBRARY}
+@group(0) @binding(0) var<storage, read> pairs: array<vec2<u32>>;
+@group(0) @binding(1) var<storage, read_write> normals: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> scaled: array<vec2<f32>>;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < arrayLength(&pairs)) {
+    normals[id.x] = sf_box_muller(pairs[id.x].x, pairs[id.x].y);
+    scaled[id.x] = 0.4f * sf_box_muller(pairs[id.x].x, pairs[id.x].y);
+  }
+}
+`;
+
+/**
+ * sf_box_muller of the pair k = base + index: a = k << 8 and b = (k * 0x9e3779 mod 2^24) << 8,
+ * so that k in [0, 2^24) takes every u1 and (an odd multiplier permutes 2^24) every u2.
+ */
+const SWEEP_KERNEL = `${LIBRARY}
+@group(0) @binding(0) var<storage, read> base: array<u32>;
+@group(0) @binding(1) var<storage, read_write> normals: array<vec2<f32>>;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let i = id.x + id.y * ${SWEEP_ROW}u;
+  let k = base[0] + i;
+  normals[i] = sf_box_muller(k << 8u, ((k * 0x9e3779u) & 0xffffffu) << 8u);
+}
+`;
+
+/** sf_sqrt of one float per invocation, in `prelude`. */
+function sqrtKernel(prelude: string): string {
+  return `${prelude}
+@group(0) @binding(0) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read_write> roots: array<f32>;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let i = id.x + id.y * ${SWEEP_ROW}u;
+  if (i < arrayLength(&xs)) {
+    roots[i] = sf_sqrt(xs[i]);
+  }
+}
+`;
+}
+
+const SQRT_KERNEL = sqrtKernel(wgslPrelude(['sf_sqrt']));
+
+/** The target's sqrt in sf_sqrt: the first guess, which the integer steps correct. */
+const SQRT_GUESS = 'sqrt(f) * 8388608.0f';
+
+/**
+ * sf_sqrt with its first guess moved by -60 to 60 ulp (a function of the input's bits), as
+ * a GPU whose sqrt is less accurate than llvmpipe's (correctly rounded) would give it.
+ */
+const SQRT_OFF_GUESS_KERNEL = sqrtKernel(
+  wgslPrelude(['sf_sqrt']).replace(
+    SQRT_GUESS,
+    'bitcast<f32>(bitcast<u32>(sqrt(f)) + u32(i32((ix * 2654435761u) % 121u) - 60i)) * 8388608.0f',
+  ),
+);
+/** The float32 with bit pattern `bits`. */
+function f32FromBits(bits: number): number {
+  return new Float32Array(new Uint32Array([bits]).buffer)[0]!;
+}
+
+/**
+ * (a, b) word pairs for sf_box_muller: the 2^17 random pairs, then every pairing of the
+ * edges of u1 = ((a >> 8) + 1) 2^-24 (the 256 smallest and the 256 largest, 1 included) with
+ * those of u2 = (b >> 8) 2^-24 (0, the largest, and each eighth of a turn, where the reduced
+ * angle changes quadrant, with its neighbours), each with low bytes 0 and 0xff.
+ */
+function boxMullerInputs(): Uint32Array {
+  const random = fc.sample(fc.integer({ min: 0, max: 0xffffffff }), { seed: 9, numRuns: 1 << 18 });
+  const u1Edges = Array.from({ length: 256 }, (_, k) => [k, 0xffffff - k]).flat();
+  const u2Edges = [0, 0xffffff];
+  for (let eighth = 1; eighth < 8; eighth++)
+    for (const d of [-2, -1, 0, 1, 2]) u2Edges.push(eighth * 0x200000 + d);
+  const edges: number[] = [];
+  for (const m1 of u1Edges)
+    for (const m2 of u2Edges)
+      for (const low of [0, 0xff]) edges.push(((m1 << 8) | low) >>> 0, ((m2 << 8) | low) >>> 0);
+  return new Uint32Array([...random, ...edges]);
+}
 
 /**
  * Inputs: the three Random123 known-answer inputs, words at the edges of the conversions,
@@ -84,29 +181,6 @@ function bitMismatches(actual: Uint32Array, expected: Uint32Array): string[] {
   return out;
 }
 
-/** Spacing of float32 values near x (x > 0); the smallest subnormal for 0. */
-function f32Ulp(x: number): number {
-  return x === 0 ? 2 ** -149 : 2 ** (Math.max(Math.floor(Math.log2(x)), -126) - 23);
-}
-
-/**
- * How far a WebGPU Box-Muller component may be from the JavaScript one, for a pair of radius
- * r = sqrt(-2 log u1). Words and uniforms are bit-identical, but log, sqrt, cos and sin cannot
- * be: WGSL only bounds their error and leaves the rest to the implementation (log: 3 ulp, or
- * 2^-21 absolute on [0.5, 2]; sqrt: 2.5 ulp; cos/sin: 2^-11 absolute on [-pi, pi]), while the
- * JavaScript rounds nearly exact double results to float32. So the bound is a few ulp of r, plus:
- * - r * 2^-21 for the absolute error of cos/sin: what fast hardware sin/cos reach (CUDA
- *   documents 2^-21.41 for __sinf/__cosf on [-pi, pi]); llvmpipe is well inside it.
- * - for u1 >= 0.5, log's absolute error e <= 2^-21 perturbs r^2 = -2 log u1 by 2e, hence r
- *   by at most 2e / r and never more than sqrt(2e) = 2^-10. This dominates for small r
- *   (u1 near 1), where llvmpipe's log is off by about 2^-22 absolute.
- * Measured on llvmpipe: at most 2 ulp of r wherever u1 < 0.5.
- */
-function normalTolerance(r: number, u1: number): number {
-  const logError = u1 >= 0.5 ? Math.min(2 ** -20 / r, 2 ** -10) : 0;
-  return 4 * f32Ulp(r) + r * 2 ** -21 + logError;
-}
-
 describe.skipIf(!opened.ok)('Philox WGSL on WebGPU', () => {
   const gpu = () => {
     if (!opened.ok) throw new Error('unreachable: suite skipped without a device');
@@ -116,13 +190,21 @@ describe.skipIf(!opened.ok)('Philox WGSL on WebGPU', () => {
 
   it('compiles with no errors or warnings', async () => {
     console.info(`WebGPU adapter: ${gpu().description}`);
-    for (const code of [PHILOX_WGSL, KERNEL]) {
+    for (const code of [
+      PHILOX_WGSL,
+      LIBRARY,
+      KERNEL,
+      PAIRS_KERNEL,
+      SWEEP_KERNEL,
+      SQRT_KERNEL,
+      SQRT_OFF_GUESS_KERNEL,
+    ]) {
       const { messages } = await compileWgsl(gpu().device, code);
       expect(formatCompilationMessages(messages.filter((m) => m.type !== 'info'))).toEqual([]);
     }
   });
 
-  it('matches the JavaScript bit for bit (words, uniforms) and to a few ulp (normals)', async () => {
+  it('matches the JavaScript bit for bit (words, uniforms, normals)', async () => {
     const { device } = gpu();
     const { counters, keys } = makeInputs();
     const { module } = await compileWgsl(device, KERNEL);
@@ -138,7 +220,6 @@ describe.skipIf(!opened.ok)('Philox WGSL on WebGPU', () => {
     });
     const words = new Uint32Array(wordsBuf!);
     const layoutWords = new Uint32Array(layoutBuf!);
-    const normals = new Float32Array(normalsBuf!);
 
     const want = {
       words: new Uint32Array(4 * N),
@@ -167,26 +248,95 @@ describe.skipIf(!opened.ok)('Philox WGSL on WebGPU', () => {
       0x6d5451fd, 0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1,
     ]);
 
-    const outOfTolerance: string[] = [];
-    let worstRatio = 0;
-    // Pair p is sf_box_muller(a, b) with a = counter word 2p (giving u1) and b = word 2p + 1.
-    for (let p = 0; p < 2 * N; p++) {
-      const r = Math.hypot(want.normals[2 * p]!, want.normals[2 * p + 1]!);
-      const tolerance = normalTolerance(r, u32ToUniformOpen(counters[2 * p]!));
-      for (const j of [2 * p, 2 * p + 1]) {
-        const error = Math.abs(normals[j]! - want.normals[j]!);
-        // Written so that NaN fails.
-        if (!(error <= tolerance) && outOfTolerance.length < 5) {
-          outOfTolerance.push(
-            `[${j}] got ${normals[j]}, want ${want.normals[j]} (tolerance ${tolerance})`,
-          );
-        }
-        worstRatio = Math.max(worstRatio, error / tolerance);
+    expect(
+      bitMismatches(new Uint32Array(normalsBuf!), new Uint32Array(want.normals.buffer)),
+    ).toEqual([]);
+  });
+
+  it('sf_box_muller equals boxMuller bit for bit on 2^17 random pairs and the edges of u1 and u2, also times a constant', async () => {
+    const { device } = gpu();
+    const pairs = boxMullerInputs();
+    const count = pairs.length / 2;
+    const { module } = await compileWgsl(device, PAIRS_KERNEL);
+    const [, got, scaled] = await runCompute(device, {
+      module,
+      entryPoint: 'main',
+      buffers: [{ data: pairs }, { byteLength: 8 * count }, { byteLength: 8 * count }],
+      workgroups: [Math.ceil(count / WORKGROUP), 1, 1],
+    });
+    const want = new Float32Array(2 * count);
+    for (let p = 0; p < count; p++) want.set(boxMuller(pairs[2 * p]!, pairs[2 * p + 1]!), 2 * p);
+    expect(bitMismatches(new Uint32Array(got!), new Uint32Array(want.buffer))).toEqual([]);
+    const wantScaled = want.map((z) => Math.fround(0.4) * z);
+    expect(bitMismatches(new Uint32Array(scaled!), new Uint32Array(wantScaled.buffer))).toEqual([]);
+    console.info(`sf_box_muller: ${count} pairs bit-identical to the JavaScript`);
+  });
+
+  it('sf_box_muller equals boxMuller bit for bit for every u1 and every u2 (2^24 pairs)', async () => {
+    const { device } = gpu();
+    const { module } = await compileWgsl(device, SWEEP_KERNEL);
+    const want = new Float32Array(2 * BATCH);
+    const wrong: string[] = [];
+    for (let base = 0; base < 1 << 24; base += BATCH) {
+      const [, got] = await runCompute(device, {
+        module,
+        entryPoint: 'main',
+        buffers: [{ data: new Uint32Array([base]) }, { byteLength: 8 * BATCH }],
+        workgroups: [SWEEP_ROW / WORKGROUP, BATCH / SWEEP_ROW, 1],
+      });
+      for (let i = 0; i < BATCH; i++) {
+        const k = base + i;
+        want.set(boxMuller(k << 8, (Math.imul(k, 0x9e3779) & 0xffffff) << 8), 2 * i);
       }
+      wrong.push(...bitMismatches(new Uint32Array(got!), new Uint32Array(want.buffer)));
     }
-    console.info(
-      `Box-Muller: worst difference from the JavaScript is ${worstRatio.toFixed(2)} of the tolerance`,
-    );
-    expect(outOfTolerance).toEqual([]);
+    expect(wrong).toEqual([]);
+  });
+
+  it('sf_sqrt is the correctly rounded square root: every significand at both exponent parities, every subnormal, special values; also from a guess 60 ulp off', async () => {
+    const { device } = gpu();
+    expect(wgslPrelude(['sf_sqrt'])).toContain(SQRT_GUESS);
+    const special = [0, -0, Infinity, -Infinity, NaN, -1, -(2 ** -149), 3.4028234663852886e38];
+    // Every exponent, at both ends of its significands.
+    for (let e = 0; e < 255; e++)
+      special.push(f32FromBits(e << 23), f32FromBits((e << 23) | 0x7fffff));
+    // Every float in [1, 4), whose significands and exponent parities are every input the
+    // integer steps see for a normal float, and every subnormal: bit patterns from `first`.
+    const ranges: [first: number, count: number][] = [
+      [0x3f800000, 1 << 24],
+      [1, (1 << 23) - 1],
+    ];
+    const batches = [new Float32Array(special)];
+    for (const [first, count] of ranges)
+      for (let from = 0; from < count; from += BATCH) {
+        const bits = new Uint32Array(Math.min(BATCH, count - from)).map((_, i) => first + from + i);
+        batches.push(new Float32Array(bits.buffer));
+      }
+    for (const kernel of [SQRT_KERNEL, SQRT_OFF_GUESS_KERNEL]) {
+      const { module } = await compileWgsl(device, kernel);
+      const wrong: string[] = [];
+      let checked = 0;
+      for (const inputs of batches) {
+        const [, got] = await runCompute(device, {
+          module,
+          entryPoint: 'main',
+          buffers: [{ data: inputs }, { byteLength: 4 * inputs.length }],
+          workgroups: [
+            Math.min(Math.ceil(inputs.length / WORKGROUP), SWEEP_ROW / WORKGROUP),
+            Math.ceil(inputs.length / SWEEP_ROW),
+            1,
+          ],
+        });
+        const roots = new Float32Array(got!);
+        inputs.forEach((x, i) => {
+          const want = Math.fround(Math.sqrt(x));
+          const same = Object.is(roots[i], want) || (Number.isNaN(want) && Number.isNaN(roots[i]));
+          if (!same && wrong.length < 5) wrong.push(`sf_sqrt(${x}) = ${roots[i]}, want ${want}`);
+        });
+        checked += inputs.length;
+      }
+      expect(wrong, kernel === SQRT_KERNEL ? 'sf_sqrt' : 'sf_sqrt from an off guess').toEqual([]);
+      expect(checked).toBe(special.length + (1 << 24) + (1 << 23) - 1);
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
   u32ToUniformOpen,
 } from '../src/random/philox.js';
 import { PHILOX_RUN_MAX, philoxRun, standardDraws } from '../src/random/philox-wasm.js';
+import { normalQuantile } from '../src/random/normal-quantile.js';
 
 type Words4 = [number, number, number, number];
 
@@ -209,6 +210,82 @@ describe('boxMuller', () => {
     expect(Math.abs(variance - 1)).toBeLessThan(0.016);
     expect(Math.abs(withinOneSigma / n - 0.682689)).toBeLessThan(0.005);
     expect(Math.abs(sumProduct / pairs)).toBeLessThan(0.016);
+  });
+});
+
+/** The spacing of float32 values at |y| (y not 0). */
+function f32Ulp(y: number): number {
+  return 2 ** (Math.max(Math.floor(Math.log2(Math.abs(y))), -126) - 23);
+}
+
+/** A word a whose u1 = ((a >> 8) + 1) 2^-24 gives a radius of exactly 1 (sf_log(u1) = -1/2). */
+const RADIUS_ONE = 0x9b459700; // u1 = 10175896 * 2^-24
+
+describe('boxMuller accuracy (src/codegen/normal32.ts), over every value of each uniform', () => {
+  it('the radius is within 1 ulp of sqrt(-2 ln u1) for every u1 (u2 = 1/2: cos 1, sin 0)', () => {
+    let worst = 0;
+    let correctlyRounded = 0;
+    for (let m = 0; m < 1 << 24; m++) {
+      const [radius, zero] = boxMuller(m << 8, 0x80000000);
+      const want = Math.sqrt(-2 * Math.log((m + 1) * 2 ** -24));
+      if (want === 0) expect(Math.abs(radius) + Math.abs(zero)).toBe(0);
+      else worst = Math.max(worst, Math.abs(radius - want) / f32Ulp(want));
+      if (radius === Math.fround(want)) correctlyRounded++;
+    }
+    console.info(
+      `boxMuller radius: within ${worst.toFixed(3)} ulp, ${((100 * correctlyRounded) / 2 ** 24).toFixed(1)} % correctly rounded`,
+    );
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('cos and sin of 2 pi (u2 - 1/2) are within 1.25 ulp for every u2, and exact at the quarter turns', () => {
+    expect(boxMuller(RADIUS_ONE, 0x80000000)).toEqual([1, 0]);
+    let worst = 0;
+    let correctlyRounded = 0;
+    for (let m = 0; m < 1 << 24; m++) {
+      const got = boxMuller(RADIUS_ONE, m << 8);
+      const angle = 2 * Math.PI * (m * 2 ** -24 - 0.5);
+      [Math.cos(angle), Math.sin(angle)].forEach((want, k) => {
+        // Quarter turns: 0 (of either sign) and +-1 exactly.
+        if (m % 0x400000 === 0) expect(got[k]! + 0).toBe(Math.round(want) + 0);
+        else worst = Math.max(worst, Math.abs(got[k]! - want) / f32Ulp(want));
+        if (got[k] === Math.fround(want) || Math.abs(want) < 1e-12) correctlyRounded++;
+      });
+    }
+    console.info(
+      `boxMuller cos, sin: within ${worst.toFixed(3)} ulp, ${((100 * correctlyRounded) / 2 ** 25).toFixed(1)} % correctly rounded`,
+    );
+    expect(worst).toBeLessThanOrEqual(1.25);
+  });
+
+  it('both values are N(0, 1): chi-square over 40 equiprobable bins, 2^20 draws each', () => {
+    const bins = 40;
+    const edges = Array.from({ length: bins - 1 }, (_, k) => normalQuantile((k + 1) / bins));
+    const counts = [new Array<number>(bins).fill(0), new Array<number>(bins).fill(0)];
+    const stream = streamId('philox.test/chi-square');
+    const draws = 1 << 20;
+    const tails = [0, 0];
+    for (let i = 0; i < draws / 2; i++) {
+      const [a, b, c, d] = randomU32x4(7, stream, i, 0, 0);
+      for (const pair of [boxMuller(a, b), boxMuller(c, d)])
+        pair.forEach((z, k) => {
+          let bin = 0;
+          while (bin < bins - 1 && z >= edges[bin]!) bin++;
+          counts[k]![bin]!++;
+          if (Math.abs(z) > 4) tails[k]!++;
+        });
+    }
+    for (const [k, observed] of counts.entries()) {
+      const expected = draws / bins;
+      const chi2 = observed.reduce((sum, o) => sum + (o - expected) ** 2 / expected, 0);
+      // 39 degrees of freedom: P(chi2 > 72) is about 1e-3; the draws are seeded.
+      expect(chi2, `value ${k}: chi-square ${chi2.toFixed(1)}`).toBeLessThan(72);
+    }
+    // The tails are there: P(|z| > 4) = 6.3e-5, about 66 of 2^20 values (sd 8.1).
+    for (const count of tails) {
+      expect(count).toBeGreaterThan(34);
+      expect(count).toBeLessThan(99);
+    }
   });
 });
 

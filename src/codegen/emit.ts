@@ -11,8 +11,8 @@ export interface KernelPrinter {
   expr(e: SymExpr): string;
   /** Prints a condition. */
   condition(e: SymExpr): string;
-  /** Definitions of the helper functions printed expressions called so far. */
-  prelude(): string;
+  /** Definitions of the helper functions printed expressions called so far, and of `extra`. */
+  prelude(extra?: readonly string[]): string;
   /** The target identifier of a kernel local ('V@next' -> 'V_next'), free of reserved words. */
   local(name: string): string;
 }
@@ -140,7 +140,7 @@ export function kernelPrinter(printer: CLikePrinter): KernelPrinter {
     expr: (e) => printer.printExpr(e),
     condition: (e) => printer.printCondition(e),
     local: (name) => printer.namer.identifier(name),
-    prelude: () => printer.prelude(),
+    prelude: (extra = []) => printer.prelude([...printer.helpers, ...extra]),
   };
 }
 

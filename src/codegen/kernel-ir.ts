@@ -76,6 +76,17 @@ export type KernelStatement =
       readonly purpose: number;
     };
 
+/** Whether any of `kernels` draws a standard normal (its module then needs the Box-Muller helper). */
+export function drawsNormal(kernels: readonly PopulationKernel[]): boolean {
+  const visit = (list: readonly KernelStatement[]): boolean =>
+    list.some(
+      (s) =>
+        (s.kind === 'random' && s.distribution === 'normal') ||
+        (s.kind === 'if' && (visit(s.then) || visit(s.otherwise))),
+    );
+  return kernels.some((k) => visit(k.body));
+}
+
 /** A kernel's read of a neuron's state (see `neuronState`). */
 export type NeuronRead = Extract<KernelStatement, { kind: 'neuronState' }>;
 

@@ -9,11 +9,9 @@
  *                          unsigned purpose)
  *   float  sf_u32_to_uniform01(unsigned x)      // [0, 1), bit-identical to the JS
  *   float  sf_u32_to_uniform_open(unsigned x)   // (0, 1], bit-identical to the JS
- *   float2 sf_box_muller(unsigned a, unsigned b)
  *
- * The Philox words and the uniforms match the JavaScript bit for bit. `sf_box_muller`
- * matches to a few ulp: logf, cosf and sinf are within 1-2 ulp, not correctly rounded.
- * Do not compile with --use_fast_math, which swaps them (and sqrtf) for coarser intrinsics.
+ * The Philox words and the uniforms match the JavaScript bit for bit. The normal draws
+ * (`sf_box_muller`, which needs `sf_log`) are a prelude helper: src/codegen/cuda/prelude.ts.
  */
 export const PHILOX_CUDA = /* cuda */ `
 constexpr unsigned int sf_PHILOX_M0 = 0xd2511f53u;
@@ -48,11 +46,5 @@ __device__ __forceinline__ float sf_u32_to_uniform01(unsigned int x) {
 
 __device__ __forceinline__ float sf_u32_to_uniform_open(unsigned int x) {
   return static_cast<float>((x >> 8) + 1u) * 5.9604644775390625e-8f; // 2^-24
-}
-
-__device__ __forceinline__ float2 sf_box_muller(unsigned int a, unsigned int b) {
-  const float r = sqrtf(-2.0f * logf(sf_u32_to_uniform_open(a)));
-  const float theta = 6.2831854820251465f * (sf_u32_to_uniform01(b) - 0.5f); // 2pi as float
-  return make_float2(r * cosf(theta), r * sinf(theta));
 }
 `;

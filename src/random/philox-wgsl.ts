@@ -8,11 +8,9 @@
  *   fn sf_random_u32x4(seed: u32, stream: u32, index: u32, step: u32, purpose: u32) -> vec4<u32>
  *   fn sf_u32_to_uniform01(x: u32) -> f32      // [0, 1), bit-identical to the JS
  *   fn sf_u32_to_uniform_open(x: u32) -> f32   // (0, 1], bit-identical to the JS
- *   fn sf_box_muller(a: u32, b: u32) -> vec2<f32>
  *
- * The Philox words and the uniforms match the JavaScript bit for bit. `sf_box_muller`
- * matches only to a few ulp: WGSL leaves the precision of log, sqrt, cos and sin to the
- * implementation (cos/sin are only bounded on [-pi, pi], hence the angle range).
+ * The Philox words and the uniforms match the JavaScript bit for bit. The normal draws
+ * (`sf_box_muller`, which needs `sf_log`) are a prelude helper: src/codegen/wgsl/prelude.ts.
  */
 export const PHILOX_WGSL = /* wgsl */ `
 const sf_PHILOX_M0: u32 = 0xd2511f53u;
@@ -58,11 +56,5 @@ fn sf_u32_to_uniform01(x: u32) -> f32 {
 
 fn sf_u32_to_uniform_open(x: u32) -> f32 {
   return f32((x >> 8u) + 1u) * 5.9604644775390625e-8; // 2^-24
-}
-
-fn sf_box_muller(a: u32, b: u32) -> vec2<f32> {
-  let r = sqrt(-2.0 * log(sf_u32_to_uniform_open(a)));
-  let theta = 6.2831854820251465 * (sf_u32_to_uniform01(b) - 0.5); // 2pi as f32
-  return vec2<f32>(r * cos(theta), r * sin(theta));
 }
 `;

@@ -28,10 +28,12 @@
  * Conversions to floats are defined in float32 so every backend can reproduce them:
  * - u32ToUniform01(x)   = (x >>> 8) * 2^-24, in [0, 1) — exact in float32, bit-identical.
  * - u32ToUniformOpen(x) = ((x >>> 8) + 1) * 2^-24, in (0, 1] — exact, safe for log().
- * - boxMuller(a, b): see its doc comment; it uses log/sqrt/cos/sin, whose float32 precision
- *   differs between backends (WGSL leaves it implementation-defined, CUDA's logf/cosf/sinf
- *   are within 1-2 ulp), so normals agree across backends to a few ulp, not bit for bit.
+ * - boxMuller(a, b): two standard normals, float32, bit-identical on all backends too: every
+ *   backend computes the float32 operations of src/codegen/normal32.ts, not its own log,
+ *   sqrt, cos and sin.
  */
+
+import { jsPrelude } from '../codegen/js/prelude.js';
 
 /** Philox-4x32 round multipliers (Random123 PHILOX_M4x32_0/1). */
 export const PHILOX_M0 = 0xd2511f53;
@@ -50,8 +52,6 @@ const M1_LO = PHILOX_M1 & 0xffff;
 const TWO_POW_M24 = 1 / 16777216;
 /** UTF-8 encoder for `streamId`. */
 const UTF8 = new TextEncoder();
-/** 2*pi rounded to float32 (6.2831854820251465), the same constant the WGSL and CUDA use. */
-const TWO_PI_F32 = Math.fround(2 * Math.PI);
 
 /** A 32-bit unsigned integer stored in a JS number, in [0, 2^32). */
 export type U32 = number;
@@ -151,23 +151,23 @@ export function u32ToUniformOpen(x: U32): number {
   return ((x >>> 8) + 1) * TWO_POW_M24;
 }
 
+/** The JavaScript prelude's `sf_box_muller` (with its `sf_log`), compiled once. */
+const sfBoxMuller = new Function(`${jsPrelude(['sf_box_muller'])}\nreturn sf_box_muller;`)() as (
+  a: U32,
+  b: U32,
+) => [number, number];
+
 /**
- * Two independent standard normal samples from two u32s (Box-Muller), every operation
- * rounded to float32 as the GPU backends compute it:
+ * Two independent standard normal samples from two u32s (Box-Muller), float32 values, the
+ * same bits as every backend's `sf_box_muller` (src/codegen/normal32.ts):
  *
- *   u1 = u32ToUniformOpen(a), u2 = u32ToUniform01(b)
- *   r = sqrt(-2 * log(u1)),   theta = 2pi_f32 * (u2 - 0.5)
- *   [r * cos(theta), r * sin(theta)]
+ *   u1 = u32ToUniformOpen(a), u2 = u32ToUniform01(b), theta = 2 pi (u2 - 0.5)
+ *   [sqrt(-2 ln u1) cos(theta), sqrt(-2 ln u1) sin(theta)]
  *
- * theta lies in [-pi, pi) rather than [0, 2pi) because that is the range on which WGSL
- * bounds the error of cos and sin; the shift by pi only flips signs, so the pair is still
- * independent N(0, 1). Results are float32 values; other backends agree to a few ulp of r
- * (their log/sqrt/cos/sin are not correctly rounded), not bit for bit; for u1 near 1 (r near
- * 0) GPU logs are only accurate to about 2^-21 absolute, which moves r by up to 2^-20 / r.
+ * with its float32 log (math32.ts's sf_log), a correctly rounded sqrt, and a sine and cosine
+ * of 2 pi (u2 - 0.5) within 1.21 ulp. theta lies in [-pi, pi) rather than [0, 2 pi); the
+ * shift by pi only flips signs, so the pair is still independent N(0, 1).
  */
 export function boxMuller(a: U32, b: U32): [number, number] {
-  const f = Math.fround;
-  const r = f(Math.sqrt(f(-2 * f(Math.log(u32ToUniformOpen(a))))));
-  const theta = f(TWO_PI_F32 * f(u32ToUniform01(b) - 0.5));
-  return [f(r * f(Math.cos(theta))), f(r * f(Math.sin(theta)))];
+  return sfBoxMuller(a, b);
 }

@@ -5,19 +5,22 @@
  *
  *   float  sf_exp(float x)       // float32 exp and log of src/codegen/math32.ts: the same
  *   float  sf_log(float x)       // operations as the WGSL and JavaScript sf_exp / sf_log
+ *   float2 sf_box_muller(unsigned a, unsigned b)  // two N(0, 1) draws (src/codegen/normal32.ts)
  *   float  sf_exprel(float z)    // the float32 formula of src/symbolic/exprel.ts (Kahan)
  *   double sf_exprel(double z)   // expm1(z) / z, 1 at 0 (exprel64)
  *   float  sf_clip(float x, float lo, float hi)     // fminf(fmaxf(x, lo), hi)
  *   double sf_clip(double x, double lo, double hi)
  *
- * sf_exp and sf_log (float only: double code calls exp and log) spell every float operation
- * as an IEEE round-to-nearest intrinsic (`__fadd_rn`, `__fsub_rn`, `__fmul_rn`, `__fdiv_rn`),
- * which nvcc never contracts into an FMA: they compute what the JavaScript float32 backend
- * computes whatever --fmad says (the printed kernels themselves still need --fmad=false).
+ * sf_exp, sf_log and sf_box_muller (float only: double code calls exp and log, and draws the
+ * same float normals) spell every float operation as an IEEE round-to-nearest intrinsic
+ * (`__fadd_rn`, `__fsub_rn`, `__fmul_rn`, `__fdiv_rn`, `__fsqrt_rn`), which nvcc never
+ * contracts into an FMA: they compute what the JavaScript float32 backend computes whatever
+ * --fmad says (the printed kernels themselves still need --fmad=false).
  * Subnormals must not be flushed (no --ftz=true, no --use_fast_math).
  */
 
 import { EXP32 as E, LOG32 as L, f32Literal } from '../math32.js';
+import { NORMAL32 as N, UNIFORM_STEP } from '../normal32.js';
 import { type PreludeHelper, resolveHelpers } from '../printer.js';
 
 const c = (v: number): string => f32Literal(v, 'cuda');
@@ -70,6 +73,27 @@ export const CUDA_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   const float hfsq = __fmul_rn(__fmul_rn(0.5f, f), f);
   const float dk = static_cast<float>(k);
   return __fadd_rn(__fadd_rn(__fsub_rn(__fadd_rn(__fmul_rn(s, __fadd_rn(hfsq, r)), __fmul_rn(dk, ${c(L.LN2_LO)})), hfsq), f), __fmul_rn(dk, ${c(L.LN2_HI)}));
+}`,
+  },
+  sf_box_muller: {
+    deps: ['sf_log'],
+    // __fsqrt_rn is the IEEE square root: the correctly rounded one of every target.
+    code: `__device__ __forceinline__ float2 sf_box_muller(unsigned int a, unsigned int b) {
+  const float u1 = __fmul_rn(static_cast<float>((a >> 8) + 1u), ${c(UNIFORM_STEP)});
+  const float radius = __fsqrt_rn(__fmul_rn(-2.0f, sf_log(u1)));
+  const unsigned int m = b >> 8;
+  const unsigned int t = (m + 0x200000u) >> 22;
+  const float r = __fmul_rn(static_cast<float>(static_cast<int>(m) - static_cast<int>(t << 22)), ${c(UNIFORM_STEP)}); // exact
+  const float z = __fmul_rn(r, r);
+  const float p = __fadd_rn(${c(N.S1)}, __fmul_rn(z, __fadd_rn(${c(N.S2)}, __fmul_rn(z, ${c(N.S3)}))));
+  const float sin_r = __fadd_rn(__fmul_rn(r, 6.0f), __fadd_rn(__fmul_rn(__fmul_rn(r, z), p), __fmul_rn(r, ${c(N.S0)}))); // r * 6 is exact
+  const float cos_r = __fadd_rn(1.0f, __fmul_rn(z, __fadd_rn(${c(N.C1)}, __fmul_rn(z, __fadd_rn(${c(N.C2)}, __fmul_rn(z, __fadd_rn(${c(N.C3)}, __fmul_rn(z, ${c(N.C4)}))))))));
+  const unsigned int q = (t + 2u) & 3u;
+  const float c = (q & 1u) != 0u ? sin_r : cos_r;
+  const float s = (q & 1u) != 0u ? cos_r : sin_r;
+  const float x = __fmul_rn(radius, c);
+  const float y = __fmul_rn(radius, s);
+  return make_float2(((q + 1u) & 2u) != 0u ? -x : x, (q & 2u) != 0u ? -y : y);
 }`,
   },
   sf_exprel: {

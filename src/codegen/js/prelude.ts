@@ -6,16 +6,20 @@
  *   sf_exp(x), sf_log(x)  // float32 exp and log: the GPU kernels' sf_exp / sf_log bit for bit
  *   sf_exprel32(z)        // float32: exprel32's Kahan formula with sf_exp and sf_log (the
  *                         // formula the GPU kernels use)
+ *   sf_box_muller(a, b)   // float32: two N(0, 1) draws from two u32 words, the GPU kernels'
+ *                         // sf_box_muller bit for bit (src/codegen/normal32.ts); the host's
+ *                         // boxMuller (src/random/philox.ts) runs it
  *   sf_clip(x, lo, hi)    // Math.min(Math.max(x, lo), hi); exact in float32 too
  *
  * Function declarations, except `sf_bits`: the typed arrays `sf_f32` / `sf_u32` (`const`,
  * emitted ahead of their users) through which `sf_exp` and `sf_log` reinterpret float32 bits.
- * The float32 helpers perform the operations of src/codegen/math32.ts, in the order of the WGSL
- * and CUDA helpers, each rounded with `Math.fround`; the three that are exact in float32
- * (marked) are computed in double without it, which gives the same values.
+ * The float32 helpers perform the operations of src/codegen/math32.ts and normal32.ts, in the
+ * order of the WGSL and CUDA helpers, each rounded with `Math.fround`; those that are exact in
+ * float32 (marked) are computed in double without it, which gives the same values.
  */
 
 import { EXP32 as E, LOG32 as L, f32Literal } from '../math32.js';
+import { NORMAL32 as N, UNIFORM_STEP } from '../normal32.js';
 import { type PreludeHelper, resolveHelpers } from '../printer.js';
 
 const j = (v: number): string => f32Literal(v, 'js');
@@ -95,6 +99,27 @@ const sf_u32 = new Uint32Array(sf_f32.buffer);`,
   if (u <= ${j(2 ** -25)}) return Math.fround(-1 / z); // u - 1 rounds to -1
   if (u === Infinity) return Infinity;
   return Math.fround(Math.fround(u - 1) / sf_log(u));
+}`,
+  },
+  sf_box_muller: {
+    deps: ['sf_log'],
+    // Math.sqrt of a float32 rounded to float32 is the correctly rounded float32 root.
+    code: `function sf_box_muller(a, b) {
+  const u1 = ((a >>> 8) + 1) * ${j(UNIFORM_STEP)}; // exact
+  const radius = Math.fround(Math.sqrt(-2 * sf_log(u1))); // -2 * is exact
+  const m = b >>> 8;
+  const t = (m + 0x200000) >>> 22;
+  const r = (m - t * 0x400000) * ${j(UNIFORM_STEP)}; // exact
+  const z = Math.fround(r * r);
+  const p = Math.fround(${j(N.S1)} + Math.fround(z * Math.fround(${j(N.S2)} + Math.fround(z * ${j(N.S3)}))));
+  const sin_r = Math.fround(r * 6 + Math.fround(Math.fround(Math.fround(r * z) * p) + Math.fround(r * ${j(N.S0)}))); // r * 6 is exact
+  const cos_r = Math.fround(1 + Math.fround(z * Math.fround(${j(N.C1)} + Math.fround(z * Math.fround(${j(N.C2)} + Math.fround(z * Math.fround(${j(N.C3)} + Math.fround(z * ${j(N.C4)}))))))));
+  const q = (t + 2) & 3;
+  const c = (q & 1) !== 0 ? sin_r : cos_r;
+  const s = (q & 1) !== 0 ? cos_r : sin_r;
+  const x = Math.fround(radius * c);
+  const y = Math.fround(radius * s);
+  return [((q + 1) & 2) !== 0 ? -x : x, (q & 2) !== 0 ? -y : y];
 }`,
   },
   sf_clip: {

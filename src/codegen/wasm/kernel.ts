@@ -381,8 +381,8 @@ export const THREAD_IMPORT_DECLARATIONS = [
 /**
  * Philox-4x32-10 (src/random/philox.ts; 32 x 32 -> 64-bit products are native here) with the
  * network's seed in its key, writing its four words to this thread's bytes at `$sf_scratch`; the
- * uniform and normal draws of philox.ts (u32ToUniform01, boxMuller's first value, whose log,
- * cos and sin are the host's in double, rounded once, as in JavaScript); and the targets of a
+ * uniform and normal draws of philox.ts (u32ToUniform01; boxMuller's first value, which
+ * `$sf_normal_of` takes from the module's `$sf_box_muller`); and the targets of a
  * procedural row (geometricRow, skipCount of connectivity.ts), each adding 1 to a counter, or
  * with drawn weights (`$knots` not 0) the connection's weight (drawnWeight of drawn-weights.ts).
  *
@@ -397,8 +397,6 @@ export function randomFunctions(seed: number): string {
   const rowLanes = `(i32x4.splat (local.get $j)) (i32x4.add (i32x4.splat (i32.shr_u (local.get $c) (i32.const 2))) (v128.const i32x4 0 1 2 3))`;
   const uniform = (w: string): string =>
     `(f32.mul (f32.convert_i32_u (i32.shr_u ${w} (i32.const 8))) (f32.const ${2 ** -24}))`;
-  const host = (f: string, x: string): string =>
-    `(f32.demote_f64 (call $host_${f} (f64.promote_f32 ${x})))`;
   return `(func $sf_philox (param $c0 i32) (param $c1 i32) (param $c2 i32) (param $k1 i32)
   (local $c3 i32) (local $k0 i32) (local $p0 i64) (local $p1 i64) (local $next i32) (local $round i32)
   (local.set $k0 ${i32(seed >>> 0)})
@@ -424,13 +422,12 @@ export function randomFunctions(seed: number): string {
 (func $sf_uniform (result f32)
   ${uniform(word(0))})
 
+(func $sf_normal_of (param $a i32) (param $b i32) (result f32)
+  (call $sf_box_muller (local.get $a) (local.get $b))
+  (drop))
+
 (func $sf_normal (result f32)
-  (local $r f32) (local $theta f32)
-  (local.set $r
-    (f32.sqrt (f32.mul (f32.const -2)
-      ${host('log', `(f32.mul (f32.convert_i32_u (i32.add (i32.shr_u ${word(0)} (i32.const 8)) (i32.const 1))) (f32.const ${2 ** -24}))`)})))
-  (local.set $theta (f32.mul (f32.const ${Math.fround(2 * Math.PI)}) (f32.sub ${uniform(word(1))} (f32.const 0.5))))
-  (f32.mul (local.get $r) ${host('cos', '(local.get $theta)')}))
+  (call $sf_normal_of ${word(0)} ${word(1)}))
 
 (func $sf_philox_lanes (param $c0 v128) (param $c1 v128) (param $purpose i32) (param $stream i32) (param $to i32)
   (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)

@@ -10,7 +10,8 @@
  * never adds anything.
  *
  * `exp`, `log` and `exprel` call the module's `$sf_exp`, `$sf_log` and `$sf_exprel32` (the
- * operations of src/codegen/math32.ts, as every target computes them); the other inexact
+ * operations of src/codegen/math32.ts, as every target computes them), and the normal draws its
+ * `$sf_box_muller` (src/codegen/normal32.ts); the other inexact
  * functions call the host's `Math` (imported, in double) and round the result once, as
  * `Math.fround(Math.sin(x))` does. Float32 only: the float64 reference mode stays JavaScript.
  */
@@ -25,6 +26,7 @@ import {
   UnsupportedFunctionError,
 } from '../printer.js';
 import { EXP32 as E, LOG32 as L } from '../math32.js';
+import { NORMAL32 as N, UNIFORM_STEP } from '../normal32.js';
 import { JS_RESERVED } from '../js/printer.js';
 
 const atom = (text: string): Code => ({ text, prec: PREC.atom });
@@ -42,18 +44,15 @@ export const HOST_FUNCTIONS = [
   'pow',
 ] as const;
 
-/** Every host function a module imports: the printer's, and `log` for the normal draws. */
-const HOST_IMPORTS = [...HOST_FUNCTIONS, 'log'] as const;
-
 /** The module's import declarations of the host's Math (`$host_sin`, ...). */
-export const HOST_IMPORT_DECLARATIONS = HOST_IMPORTS.map(
+export const HOST_IMPORT_DECLARATIONS = HOST_FUNCTIONS.map(
   (f) =>
     `(import "math" "${f}" (func $host_${f} (param f64${f === 'pow' ? ' f64' : ''}) (result f64)))`,
 ).join('\n');
 
 /** What a module's `math` imports are bound to. */
 export function hostMath(): Record<string, (...args: number[]) => number> {
-  return Object.fromEntries(HOST_IMPORTS.map((f) => [f, Math[f]]));
+  return Object.fromEntries(HOST_FUNCTIONS.map((f) => [f, Math[f]]));
 }
 
 /** Functions that are one float32 instruction (`f32.sqrt`, `f32x4.sqrt`), exact or correctly rounded. */
@@ -271,10 +270,11 @@ export class WatPrinter extends CLikePrinter {
 const c = f32Const;
 
 /**
- * The module's float32 helpers: src/codegen/math32.ts's `sf_exp`, `sf_log` and `exprel`, the
- * operations of the WGSL, CUDA and JavaScript helpers in the same order. Where the JavaScript
- * helper computes an exact step in double, the float32 instruction gives the same value;
- * `i32.trunc_sat_f32_s` takes NaN to 0 where JavaScript's `>>` does the same.
+ * The module's float32 helpers: src/codegen/math32.ts's `sf_exp`, `sf_log` and `exprel`, and
+ * normal32.ts's `sf_box_muller` (both values: the kernels use the first), the operations of the
+ * WGSL, CUDA and JavaScript helpers in the same order. Where the JavaScript helper computes an
+ * exact step in double, the float32 instruction gives the same value; `i32.trunc_sat_f32_s`
+ * takes NaN to 0 where JavaScript's `>>` does the same; `f32.sqrt` is the IEEE square root.
  */
 export const WASM_HELPERS = `(func $sf_exp (param $x f32) (result f32)
   (local $k f32) (local $r f32) (local $z f32) (local $p f32) (local $t f32)
@@ -349,4 +349,39 @@ export const WASM_HELPERS = `(func $sf_exp (param $x f32) (result f32)
   (if (f32.le (local.get $u) ${c(2 ** -25)})
     (then (return (f32.div (f32.const -1) (local.get $z)))))
   (if (f32.eq (local.get $u) (f32.const inf)) (then (return (f32.const inf))))
-  (f32.div (f32.sub (local.get $u) (f32.const 1)) (call $sf_log (local.get $u))))`;
+  (f32.div (f32.sub (local.get $u) (f32.const 1)) (call $sf_log (local.get $u))))
+
+(func $sf_box_muller (param $a i32) (param $b i32) (result f32 f32)
+  (local $radius f32) (local $m i32) (local $t i32) (local $r f32) (local $z f32) (local $sin_r f32)
+  (local $cos_r f32) (local $q i32) (local $x f32) (local $y f32)
+  (local.set $radius
+    (f32.sqrt (f32.mul (f32.const -2) (call $sf_log
+      (f32.mul (f32.convert_i32_u (i32.add (i32.shr_u (local.get $a) (i32.const 8)) (i32.const 1))) ${c(UNIFORM_STEP)})))))
+  (local.set $m (i32.shr_u (local.get $b) (i32.const 8)))
+  (local.set $t (i32.shr_u (i32.add (local.get $m) (i32.const 0x200000)) (i32.const 22)))
+  (local.set $r
+    (f32.mul (f32.convert_i32_s (i32.sub (local.get $m) (i32.shl (local.get $t) (i32.const 22)))) ${c(UNIFORM_STEP)}))
+  (local.set $z (f32.mul (local.get $r) (local.get $r)))
+  (local.set $sin_r
+    (f32.add
+      (f32.mul (local.get $r) (f32.const 6))
+      (f32.add
+        (f32.mul (f32.mul (local.get $r) (local.get $z))
+          (f32.add ${c(N.S1)} (f32.mul (local.get $z) (f32.add ${c(N.S2)} (f32.mul (local.get $z) ${c(N.S3)})))))
+        (f32.mul (local.get $r) ${c(N.S0)}))))
+  (local.set $cos_r
+    (f32.add (f32.const 1)
+      (f32.mul (local.get $z)
+        (f32.add ${c(N.C1)}
+          (f32.mul (local.get $z)
+            (f32.add ${c(N.C2)}
+              (f32.mul (local.get $z) (f32.add ${c(N.C3)} (f32.mul (local.get $z) ${c(N.C4)})))))))))
+  (local.set $q (i32.and (i32.add (local.get $t) (i32.const 2)) (i32.const 3)))
+  (local.set $x
+    (f32.mul (local.get $radius)
+      (select (local.get $sin_r) (local.get $cos_r) (i32.and (local.get $q) (i32.const 1)))))
+  (local.set $y
+    (f32.mul (local.get $radius)
+      (select (local.get $cos_r) (local.get $sin_r) (i32.and (local.get $q) (i32.const 1)))))
+  (select (f32.neg (local.get $x)) (local.get $x) (i32.and (i32.add (local.get $q) (i32.const 1)) (i32.const 2)))
+  (select (f32.neg (local.get $y)) (local.get $y) (i32.and (local.get $q) (i32.const 2))))`;

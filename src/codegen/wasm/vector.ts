@@ -114,25 +114,18 @@ const splat = (value: number): string => `(f32x4.splat ${f32Const(value)})`;
 /**
  * The uniform and normal draws of four consecutive elements from the words that
  * `$sf_philox_lanes` (kernel.ts randomFunctions) left at $sf_scratch, word w of lane l at
- * 16 w + 4 l, with the one-lane functions' operations (the normal's log and cos are the
- * host's, lane by lane).
+ * 16 w + 4 l, with the one-lane functions' operations (the normal is `$sf_normal_of`, lane
+ * by lane).
  */
 export function vectorRandomFunctions(): string {
   const word = (w: number): string => `(v128.load offset=${16 * w} ${SCRATCH})`;
-  const uniform = (w: string): string =>
-    `(f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u ${w} (i32.const 8))) ${splat(2 ** -24)})`;
-  const host = (f: string, x: string): string =>
-    fromLanes(LANE_INDICES.map((k) => ONE_LANE.host(f, [lane(x, k)])));
+  const laneWord = (w: number, k: number): string =>
+    `(i32.load offset=${16 * w + 4 * k} ${SCRATCH})`;
   return `(func $sf_uniform_x4 (result v128)
-  ${uniform(word(0))})
+  (f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u ${word(0)} (i32.const 8))) ${splat(2 ** -24)}))
 
 (func $sf_normal_x4 (result v128)
-  (local $r v128) (local $theta v128)
-  (local.set $r
-    (f32x4.sqrt (f32x4.mul ${splat(-2)}
-      ${host('log', `(f32x4.mul (f32x4.convert_i32x4_u (i32x4.add (i32x4.shr_u ${word(0)} (i32.const 8)) (i32x4.splat (i32.const 1)))) ${splat(2 ** -24)})`)})))
-  (local.set $theta (f32x4.mul ${splat(Math.fround(2 * Math.PI))} (f32x4.sub ${uniform(word(1))} ${splat(0.5)})))
-  (f32x4.mul (local.get $r) ${host('cos', '(local.get $theta)')}))`;
+  ${fromLanes(LANE_INDICES.map((k) => `(call $sf_normal_of ${laneWord(0, k)} ${laneWord(1, k)})`))})`;
 }
 
 /**

@@ -5,6 +5,8 @@
  *
  *   fn sf_exp(x: f32) -> f32                // exp to 1 ulp (src/codegen/math32.ts)
  *   fn sf_log(x: f32) -> f32                // log to 1 ulp, also near 1 (musl's logf)
+ *   fn sf_sqrt(x: f32) -> f32               // sqrt, correctly rounded (WGSL's need not be)
+ *   fn sf_box_muller(a: u32, b: u32) -> vec2<f32>  // two N(0, 1) draws (src/codegen/normal32.ts)
  *   fn sf_exprel(z: f32) -> f32             // (exp(z) - 1) / z, 1 at 0: src/symbolic/exprel.ts
  *   fn sf_log10(x: f32) -> f32              // WGSL has no log10
  *   fn sf_clip(x: f32, lo: f32, hi: f32) -> f32  // min(max(x, lo), hi)
@@ -12,6 +14,7 @@
  */
 
 import { EXP32 as E, LOG32 as L, f32Literal } from '../math32.js';
+import { NORMAL32 as N, UNIFORM_STEP } from '../normal32.js';
 import { type PreludeHelper, resolveHelpers } from '../printer.js';
 
 const w = (v: number): string => f32Literal(v, 'wgsl');
@@ -99,6 +102,69 @@ export const WGSL_HELPERS: Readonly<Record<string, PreludeHelper>> = {
   let hfsq = 0.5f * f * f;
   let dk = f32(k);
   return s * (hfsq + r) + dk * ${w(L.LN2_LO)} - hfsq + f + dk * ${w(L.LN2_HI)};
+}`,
+  },
+  sf_sqrt: {
+    deps: [],
+    // WGSL's sqrt need only be as accurate as 1 / inverseSqrt(x), a few ulp: it gives the
+    // first guess of the root's significand q, which exact integer arithmetic then moves to
+    // the rounded root of n = f * 2^46, the q with -q < n - q^2 <= q (n - q^2 is never q + 1/4).
+    // n - q^2 is computed modulo 2^32, exact while the guess is within 60 ulp.
+    code: `fn sf_sqrt(x: f32) -> f32 {
+  let ix = bitcast<u32>(x);
+  if ((ix & 0x7fffffffu) == 0u || ix == 0x7f800000u) {
+    return x; // +-0, +inf
+  }
+  if (ix > 0x7f800000u) {
+    let nan = 0x7fc00000u;
+    return bitcast<f32>(nan); // NaN, or below 0
+  }
+  var e = i32(ix >> 23u);
+  var m = ix & 0x007fffffu;
+  if (e == 0i) {
+    let shift = countLeadingZeros(m) - 8u; // subnormal: normalize
+    m = (m << shift) & 0x007fffffu;
+    e = 1i - i32(shift);
+  }
+  let odd = u32(e - 127i) & 1u;
+  let f = bitcast<f32>(((127u + odd) << 23u) | m); // x = f * 2^(e - 127 - odd), f in [1, 4)
+  var q = u32(clamp(sqrt(f) * 8388608.0f, 8388608.0f, 16777216.0f));
+  var r = bitcast<i32>(((m | 0x00800000u) << (23u + odd)) - q * q);
+  loop {
+    if (r > i32(q)) {
+      r = r - i32(2u * q + 1u);
+      q = q + 1u;
+    } else if (r <= -i32(q)) {
+      r = r + i32(2u * q - 1u);
+      q = q - 1u;
+    } else {
+      break;
+    }
+  }
+  return bitcast<f32>((bitcast<u32>((e - 127i - i32(odd)) / 2i + 126i) << 23u) + q);
+}`,
+  },
+  sf_box_muller: {
+    deps: ['sf_log', 'sf_sqrt'],
+    // src/codegen/normal32.ts, the same float32 operations as the CUDA, JavaScript and
+    // WebAssembly sf_box_muller. WGSL bounds cos and sin only to 2^-11 absolute.
+    code: `fn sf_box_muller(a: u32, b: u32) -> vec2<f32> {
+  let u1 = f32((a >> 8u) + 1u) * ${w(UNIFORM_STEP)};
+  let radius = sf_sqrt(-2.0f * sf_log(u1));
+  let m = b >> 8u;
+  let t = (m + 0x200000u) >> 22u;
+  let r = f32(i32(m) - i32(t << 22u)) * ${w(UNIFORM_STEP)}; // exact
+  let z = r * r;
+  let p = ${w(N.S1)} + z * (${w(N.S2)} + z * ${w(N.S3)});
+  let sin_r = r * 6.0f + (r * z * p + r * ${w(N.S0)}); // r * 6 is exact
+  let cos_r = 1.0f + z * (${w(N.C1)} + z * (${w(N.C2)} + z * (${w(N.C3)} + z * ${w(N.C4)})));
+  let q = (t + 2u) & 3u;
+  let c = select(cos_r, sin_r, (q & 1u) != 0u);
+  let s = select(sin_r, cos_r, (q & 1u) != 0u);
+  // The signs are flipped on the bits: a caller's k * (radius * c) is not reassociated.
+  let x = bitcast<u32>(radius * c) ^ (((q + 1u) & 2u) << 30u);
+  let y = bitcast<u32>(radius * s) ^ ((q & 2u) << 30u);
+  return vec2<f32>(bitcast<f32>(x), bitcast<f32>(y));
 }`,
   },
   sf_exprel: {

@@ -40,20 +40,6 @@ __device__ __forceinline__ float sf_u32_to_uniform_open(unsigned int x) {
   return static_cast<float>((x >> 8) + 1u) * 5.9604644775390625e-8f; // 2^-24
 }
 
-__device__ __forceinline__ float2 sf_box_muller(unsigned int a, unsigned int b) {
-  const float r = sqrtf(-2.0f * logf(sf_u32_to_uniform_open(a)));
-  const float theta = 6.2831854820251465f * (sf_u32_to_uniform01(b) - 0.5f); // 2pi as float
-  return make_float2(r * cosf(theta), r * sinf(theta));
-}
-
-__device__ __forceinline__ sf_real sf_normal(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
-  const uint4 w = sf_random_u32x4(SF_SEED, stream, index, step, purpose);
-  return (sf_real)sf_box_muller(w.x, w.y).x;
-}
-
-__device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
-  return (sf_real)sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
-}
 __device__ __forceinline__ float sf_exp(float x) {
   if (x >= 88.72284f) return __int_as_float(0x7f800000);
   if (x <= -103.972084f) return 0.0f;
@@ -98,6 +84,24 @@ __device__ __forceinline__ float sf_log(float x) {
   return __fadd_rn(__fadd_rn(__fsub_rn(__fadd_rn(__fmul_rn(s, __fadd_rn(hfsq, r)), __fmul_rn(dk, 0.000009058001f)), hfsq), f), __fmul_rn(dk, 0.6931381f));
 }
 
+__device__ __forceinline__ float2 sf_box_muller(unsigned int a, unsigned int b) {
+  const float u1 = __fmul_rn(static_cast<float>((a >> 8) + 1u), 5.9604645e-8f);
+  const float radius = __fsqrt_rn(__fmul_rn(-2.0f, sf_log(u1)));
+  const unsigned int m = b >> 8;
+  const unsigned int t = (m + 0x200000u) >> 22;
+  const float r = __fmul_rn(static_cast<float>(static_cast<int>(m) - static_cast<int>(t << 22)), 5.9604645e-8f); // exact
+  const float z = __fmul_rn(r, r);
+  const float p = __fadd_rn(-41.34167f, __fmul_rn(z, __fadd_rn(81.593765f, __fmul_rn(z, -75.44562f))));
+  const float sin_r = __fadd_rn(__fmul_rn(r, 6.0f), __fadd_rn(__fmul_rn(__fmul_rn(r, z), p), __fmul_rn(r, 0.2831853f))); // r * 6 is exact
+  const float cos_r = __fadd_rn(1.0f, __fmul_rn(z, __fadd_rn(-19.739208f, __fmul_rn(z, __fadd_rn(64.93932f, __fmul_rn(z, __fadd_rn(-85.44324f, __fmul_rn(z, 59.22924f))))))));
+  const unsigned int q = (t + 2u) & 3u;
+  const float c = (q & 1u) != 0u ? sin_r : cos_r;
+  const float s = (q & 1u) != 0u ? cos_r : sin_r;
+  const float x = __fmul_rn(radius, c);
+  const float y = __fmul_rn(radius, s);
+  return make_float2(((q + 1u) & 2u) != 0u ? -x : x, (q & 2u) != 0u ? -y : y);
+}
+
 __device__ __forceinline__ float sf_exprel(float z) {
   const float u = sf_exp(z);
   if (u == 1.0f) return 1.0f;
@@ -112,6 +116,14 @@ __device__ __forceinline__ double sf_exprel(double z) {
   return expm1(z) / z;
 }
 
+__device__ __forceinline__ sf_real sf_normal(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
+  const uint4 w = sf_random_u32x4(SF_SEED, stream, index, step, purpose);
+  return (sf_real)sf_box_muller(w.x, w.y).x;
+}
+
+__device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
+  return (sf_real)sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
+}
 
 extern "C" __global__ void step_N(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   const unsigned sf_i = blockIdx.x * blockDim.x + threadIdx.x;

@@ -40,21 +40,9 @@ __device__ __forceinline__ float sf_u32_to_uniform_open(unsigned int x) {
   return static_cast<float>((x >> 8) + 1u) * 5.9604644775390625e-8f; // 2^-24
 }
 
-__device__ __forceinline__ float2 sf_box_muller(unsigned int a, unsigned int b) {
-  const float r = sqrtf(-2.0f * logf(sf_u32_to_uniform_open(a)));
-  const float theta = 6.2831854820251465f * (sf_u32_to_uniform01(b) - 0.5f); // 2pi as float
-  return make_float2(r * cosf(theta), r * sinf(theta));
-}
-
-__device__ __forceinline__ sf_real sf_normal(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
-  const uint4 w = sf_random_u32x4(SF_SEED, stream, index, step, purpose);
-  return (sf_real)sf_box_muller(w.x, w.y).x;
-}
-
 __device__ __forceinline__ sf_real sf_uniform(unsigned stream, unsigned index, unsigned step, unsigned purpose) {
   return (sf_real)sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
 }
-
 
 extern "C" __global__ void deliver_0(sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, const unsigned sf_step, const unsigned sf_chunk_step) {
   // projection E: spikes of X from 1 step(s) ago to N

@@ -10,7 +10,6 @@
 (import "math" "atan" (func $host_atan (param f64) (result f64)))
 (import "math" "log10" (func $host_log10 (param f64) (result f64)))
 (import "math" "pow" (func $host_pow (param f64 f64) (result f64)))
-(import "math" "log" (func $host_log (param f64) (result f64)))
 (import "env" "scratch" (global $sf_scratch i32))
 (import "env" "spikes" (global $sf_spikes i32))
 (func $sf_exp (param $x f32) (result f32)
@@ -87,6 +86,41 @@
     (then (return (f32.div (f32.const -1) (local.get $z)))))
   (if (f32.eq (local.get $u) (f32.const inf)) (then (return (f32.const inf))))
   (f32.div (f32.sub (local.get $u) (f32.const 1)) (call $sf_log (local.get $u))))
+
+(func $sf_box_muller (param $a i32) (param $b i32) (result f32 f32)
+  (local $radius f32) (local $m i32) (local $t i32) (local $r f32) (local $z f32) (local $sin_r f32)
+  (local $cos_r f32) (local $q i32) (local $x f32) (local $y f32)
+  (local.set $radius
+    (f32.sqrt (f32.mul (f32.const -2) (call $sf_log
+      (f32.mul (f32.convert_i32_u (i32.add (i32.shr_u (local.get $a) (i32.const 8)) (i32.const 1))) (f32.const 5.960464477539063e-8))))))
+  (local.set $m (i32.shr_u (local.get $b) (i32.const 8)))
+  (local.set $t (i32.shr_u (i32.add (local.get $m) (i32.const 0x200000)) (i32.const 22)))
+  (local.set $r
+    (f32.mul (f32.convert_i32_s (i32.sub (local.get $m) (i32.shl (local.get $t) (i32.const 22)))) (f32.const 5.960464477539063e-8)))
+  (local.set $z (f32.mul (local.get $r) (local.get $r)))
+  (local.set $sin_r
+    (f32.add
+      (f32.mul (local.get $r) (f32.const 6))
+      (f32.add
+        (f32.mul (f32.mul (local.get $r) (local.get $z))
+          (f32.add (f32.const -41.341670989990234) (f32.mul (local.get $z) (f32.add (f32.const 81.59376525878906) (f32.mul (local.get $z) (f32.const -75.44561767578125))))))
+        (f32.mul (local.get $r) (f32.const 0.28318530321121216)))))
+  (local.set $cos_r
+    (f32.add (f32.const 1)
+      (f32.mul (local.get $z)
+        (f32.add (f32.const -19.739208221435547)
+          (f32.mul (local.get $z)
+            (f32.add (f32.const 64.93932342529297)
+              (f32.mul (local.get $z) (f32.add (f32.const -85.4432373046875) (f32.mul (local.get $z) (f32.const 59.22924041748047))))))))))
+  (local.set $q (i32.and (i32.add (local.get $t) (i32.const 2)) (i32.const 3)))
+  (local.set $x
+    (f32.mul (local.get $radius)
+      (select (local.get $sin_r) (local.get $cos_r) (i32.and (local.get $q) (i32.const 1)))))
+  (local.set $y
+    (f32.mul (local.get $radius)
+      (select (local.get $cos_r) (local.get $sin_r) (i32.and (local.get $q) (i32.const 1)))))
+  (select (f32.neg (local.get $x)) (local.get $x) (i32.and (i32.add (local.get $q) (i32.const 1)) (i32.const 2)))
+  (select (f32.neg (local.get $y)) (local.get $y) (i32.and (local.get $q) (i32.const 2))))
 (func $sf_philox (param $c0 i32) (param $c1 i32) (param $c2 i32) (param $k1 i32)
   (local $c3 i32) (local $k0 i32) (local $p0 i64) (local $p1 i64) (local $next i32) (local $round i32)
   (local.set $k0 (i32.const 2007))
@@ -112,13 +146,12 @@
 (func $sf_uniform (result f32)
   (f32.mul (f32.convert_i32_u (i32.shr_u (i32.load offset=0 (global.get $sf_scratch)) (i32.const 8))) (f32.const 5.960464477539063e-8)))
 
+(func $sf_normal_of (param $a i32) (param $b i32) (result f32)
+  (call $sf_box_muller (local.get $a) (local.get $b))
+  (drop))
+
 (func $sf_normal (result f32)
-  (local $r f32) (local $theta f32)
-  (local.set $r
-    (f32.sqrt (f32.mul (f32.const -2)
-      (f32.demote_f64 (call $host_log (f64.promote_f32 (f32.mul (f32.convert_i32_u (i32.add (i32.shr_u (i32.load offset=0 (global.get $sf_scratch)) (i32.const 8)) (i32.const 1))) (f32.const 5.960464477539063e-8))))))))
-  (local.set $theta (f32.mul (f32.const 6.2831854820251465) (f32.sub (f32.mul (f32.convert_i32_u (i32.shr_u (i32.load offset=4 (global.get $sf_scratch)) (i32.const 8))) (f32.const 5.960464477539063e-8)) (f32.const 0.5))))
-  (f32.mul (local.get $r) (f32.demote_f64 (call $host_cos (f64.promote_f32 (local.get $theta))))))
+  (call $sf_normal_of (i32.load offset=0 (global.get $sf_scratch)) (i32.load offset=4 (global.get $sf_scratch))))
 
 (func $sf_philox_lanes (param $c0 v128) (param $c1 v128) (param $purpose i32) (param $stream i32) (param $to i32)
   (local $c2 v128) (local $c3 v128) (local $k0 v128) (local $k1 v128)
@@ -267,12 +300,7 @@
   (f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u (v128.load offset=0 (global.get $sf_scratch)) (i32.const 8))) (f32x4.splat (f32.const 5.960464477539063e-8))))
 
 (func $sf_normal_x4 (result v128)
-  (local $r v128) (local $theta v128)
-  (local.set $r
-    (f32x4.sqrt (f32x4.mul (f32x4.splat (f32.const -2))
-      (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_log (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.convert_i32x4_u (i32x4.add (i32x4.shr_u (v128.load offset=0 (global.get $sf_scratch)) (i32.const 8)) (i32x4.splat (i32.const 1)))) (f32x4.splat (f32.const 5.960464477539063e-8)))))))) (f32.demote_f64 (call $host_log (f64.promote_f32 (f32x4.extract_lane 1 (f32x4.mul (f32x4.convert_i32x4_u (i32x4.add (i32x4.shr_u (v128.load offset=0 (global.get $sf_scratch)) (i32.const 8)) (i32x4.splat (i32.const 1)))) (f32x4.splat (f32.const 5.960464477539063e-8)))))))) (f32.demote_f64 (call $host_log (f64.promote_f32 (f32x4.extract_lane 2 (f32x4.mul (f32x4.convert_i32x4_u (i32x4.add (i32x4.shr_u (v128.load offset=0 (global.get $sf_scratch)) (i32.const 8)) (i32x4.splat (i32.const 1)))) (f32x4.splat (f32.const 5.960464477539063e-8)))))))) (f32.demote_f64 (call $host_log (f64.promote_f32 (f32x4.extract_lane 3 (f32x4.mul (f32x4.convert_i32x4_u (i32x4.add (i32x4.shr_u (v128.load offset=0 (global.get $sf_scratch)) (i32.const 8)) (i32x4.splat (i32.const 1)))) (f32x4.splat (f32.const 5.960464477539063e-8)))))))))))
-  (local.set $theta (f32x4.mul (f32x4.splat (f32.const 6.2831854820251465)) (f32x4.sub (f32x4.mul (f32x4.convert_i32x4_u (i32x4.shr_u (v128.load offset=16 (global.get $sf_scratch)) (i32.const 8))) (f32x4.splat (f32.const 5.960464477539063e-8))) (f32x4.splat (f32.const 0.5)))))
-  (f32x4.mul (local.get $r) (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 0 (local.get $theta)))))) (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 1 (local.get $theta)))))) (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 2 (local.get $theta)))))) (f32.demote_f64 (call $host_cos (f64.promote_f32 (f32x4.extract_lane 3 (local.get $theta))))))))
+  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat (call $sf_normal_of (i32.load offset=0 (global.get $sf_scratch)) (i32.load offset=16 (global.get $sf_scratch)))) (call $sf_normal_of (i32.load offset=4 (global.get $sf_scratch)) (i32.load offset=20 (global.get $sf_scratch)))) (call $sf_normal_of (i32.load offset=8 (global.get $sf_scratch)) (i32.load offset=24 (global.get $sf_scratch)))) (call $sf_normal_of (i32.load offset=12 (global.get $sf_scratch)) (i32.load offset=28 (global.get $sf_scratch)))))
 
 (func $sf_deliver (export "sf_deliver") (param $sf_step i32)
   (local $sf_slot i32)

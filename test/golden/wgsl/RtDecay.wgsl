@@ -63,17 +63,6 @@ fn sf_u32_to_uniform_open(x: u32) -> f32 {
   return f32((x >> 8u) + 1u) * 5.9604644775390625e-8; // 2^-24
 }
 
-fn sf_box_muller(a: u32, b: u32) -> vec2<f32> {
-  let r = sqrt(-2.0 * log(sf_u32_to_uniform_open(a)));
-  let theta = 6.2831854820251465 * (sf_u32_to_uniform01(b) - 0.5); // 2pi as f32
-  return vec2<f32>(r * cos(theta), r * sin(theta));
-}
-
-fn sf_normal(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
-  let w = sf_random_u32x4(SF_SEED, stream, index, step, purpose);
-  return sf_box_muller(w.x, w.y).x;
-}
-
 fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
   return sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
 }

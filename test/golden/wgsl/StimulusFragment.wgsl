@@ -63,12 +63,6 @@ fn sf_u32_to_uniform_open(x: u32) -> f32 {
   return f32((x >> 8u) + 1u) * 5.9604644775390625e-8; // 2^-24
 }
 
-fn sf_box_muller(a: u32, b: u32) -> vec2<f32> {
-  let r = sqrt(-2.0 * log(sf_u32_to_uniform_open(a)));
-  let theta = 6.2831854820251465 * (sf_u32_to_uniform01(b) - 0.5); // 2pi as f32
-  return vec2<f32>(r * cos(theta), r * sin(theta));
-}
-
 fn sf_normal(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
   let w = sf_random_u32x4(SF_SEED, stream, index, step, purpose);
   return sf_box_muller(w.x, w.y).x;
@@ -76,6 +70,91 @@ fn sf_normal(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
 
 fn sf_uniform(stream: u32, index: u32, step: u32, purpose: u32) -> f32 {
   return sf_u32_to_uniform01(sf_random_u32x4(SF_SEED, stream, index, step, purpose).x);
+}
+fn sf_log(x: f32) -> f32 {
+  var ix = bitcast<u32>(x);
+  var k = 0i;
+  if (ix < 0x00800000u || ix >= 0x7f800000u) {
+    if ((ix & 0x7fffffffu) == 0u) {
+      let minus_inf = 0xff800000u;
+      return bitcast<f32>(minus_inf);
+    }
+    if (ix > 0x7f800000u) {
+      let nan = 0x7fc00000u;
+      return bitcast<f32>(nan);
+    }
+    if (ix == 0x7f800000u) {
+      return x;
+    }
+    ix = bitcast<u32>(x * 33554432.0f); // subnormal: times 2^25, exact
+    k = -25i;
+  }
+  ix = ix + (0x3f800000u - 0x3f3504f3u);
+  k = k + i32(ix >> 23u) - 127i;
+  ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+  let f = bitcast<f32>(ix) - 1.0f;
+  let s = f / (2.0f + f);
+  let z = s * s;
+  let w = z * z;
+  let t1 = w * (0.40000972f + w * 0.24279079f);
+  let t2 = z * (0.6666666f + w * 0.28498787f);
+  let r = t2 + t1;
+  let hfsq = 0.5f * f * f;
+  let dk = f32(k);
+  return s * (hfsq + r) + dk * 0.000009058001f - hfsq + f + dk * 0.6931381f;
+}
+
+fn sf_sqrt(x: f32) -> f32 {
+  let ix = bitcast<u32>(x);
+  if ((ix & 0x7fffffffu) == 0u || ix == 0x7f800000u) {
+    return x; // +-0, +inf
+  }
+  if (ix > 0x7f800000u) {
+    let nan = 0x7fc00000u;
+    return bitcast<f32>(nan); // NaN, or below 0
+  }
+  var e = i32(ix >> 23u);
+  var m = ix & 0x007fffffu;
+  if (e == 0i) {
+    let shift = countLeadingZeros(m) - 8u; // subnormal: normalize
+    m = (m << shift) & 0x007fffffu;
+    e = 1i - i32(shift);
+  }
+  let odd = u32(e - 127i) & 1u;
+  let f = bitcast<f32>(((127u + odd) << 23u) | m); // x = f * 2^(e - 127 - odd), f in [1, 4)
+  var q = u32(clamp(sqrt(f) * 8388608.0f, 8388608.0f, 16777216.0f));
+  var r = bitcast<i32>(((m | 0x00800000u) << (23u + odd)) - q * q);
+  loop {
+    if (r > i32(q)) {
+      r = r - i32(2u * q + 1u);
+      q = q + 1u;
+    } else if (r <= -i32(q)) {
+      r = r + i32(2u * q - 1u);
+      q = q - 1u;
+    } else {
+      break;
+    }
+  }
+  return bitcast<f32>((bitcast<u32>((e - 127i - i32(odd)) / 2i + 126i) << 23u) + q);
+}
+
+fn sf_box_muller(a: u32, b: u32) -> vec2<f32> {
+  let u1 = f32((a >> 8u) + 1u) * 5.9604645e-8f;
+  let radius = sf_sqrt(-2.0f * sf_log(u1));
+  let m = b >> 8u;
+  let t = (m + 0x200000u) >> 22u;
+  let r = f32(i32(m) - i32(t << 22u)) * 5.9604645e-8f; // exact
+  let z = r * r;
+  let p = -41.34167f + z * (81.593765f + z * -75.44562f);
+  let sin_r = r * 6.0f + (r * z * p + r * 0.2831853f); // r * 6 is exact
+  let cos_r = 1.0f + z * (-19.739208f + z * (64.93932f + z * (-85.44324f + z * 59.22924f)));
+  let q = (t + 2u) & 3u;
+  let c = select(cos_r, sin_r, (q & 1u) != 0u);
+  let s = select(sin_r, cos_r, (q & 1u) != 0u);
+  // The signs are flipped on the bits: a caller's k * (radius * c) is not reassociated.
+  let x = bitcast<u32>(radius * c) ^ (((q + 1u) & 2u) << 30u);
+  let y = bitcast<u32>(radius * s) ^ ((q & 2u) << 30u);
+  return vec2<f32>(bitcast<f32>(x), bitcast<f32>(y));
 }
 
 
