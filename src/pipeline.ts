@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Diagnostics } from './diagnostics/diagnostic.js';
+import { fileErrorReason } from './diagnostics/file-error.js';
 import { type SourceFile, type Span, makeSourceFile } from './diagnostics/source.js';
 import { checkModelUnits } from './ir/check-units.js';
 import { lowerModel } from './ir/lower-model.js';
@@ -123,9 +124,7 @@ function readText(
     const reason =
       error.code === 'EISDIR'
         ? 'it is a folder, not a .spk file'
-        : error.code === 'EACCES' || error.code === 'EPERM'
-          ? 'permission denied'
-          : error.message;
+        : (fileErrorReason(error) ?? error.message);
     diagnostics.error(importedAt, `cannot read the imported file ${displayPath(path)}: ${reason}`);
     return undefined;
   }

@@ -1,4 +1,5 @@
 import { suggestion } from '../ir/suggest.js';
+import { fileErrorReason } from '../diagnostics/file-error.js';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import {
@@ -408,18 +409,6 @@ function usageMessage(error: Error, command: Command): string {
   return `unknown option '${unknown}'${hint === undefined ? '' : `; did you mean '${hint}'?`}`;
 }
 
-/** Why the file system refused, in words, by Node's error code. */
-const FILE_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file or folder',
-  EEXIST: 'a file of that name is in the way',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EISDIR: 'it is a folder',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOSPC: 'no space left on the device',
-  EROFS: 'the file system is read-only',
-};
-
 /**
  * An allocation this machine cannot give (networkSizeProblems counts only what a network needs
  * at least), or an array longer than JavaScript allows (2^32 elements): the network is too large
@@ -438,9 +427,8 @@ export function memoryShortage(error: unknown): string | undefined {
  * create, a file to write) as one sentence, or undefined for anything else.
  */
 function fileProblem(error: unknown): string | undefined {
-  if (!(error instanceof Error) || !('code' in error) || !('syscall' in error)) return undefined;
-  const reason = FILE_ERRORS[String(error.code)];
-  if (reason === undefined) return undefined;
+  const reason = fileErrorReason(error);
+  if (reason === undefined || !(error instanceof Error) || !('syscall' in error)) return undefined;
   const path = 'path' in error ? String(error.path) : 'a file';
   const syscall = String(error.syscall);
   // `open` serves reading and writing alike; the others say which.

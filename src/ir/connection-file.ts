@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Diagnostics, InternalError } from '../diagnostics/diagnostic.js';
+import { fileErrorReason } from '../diagnostics/file-error.js';
 import { type Span, lineText, makeSourceFile } from '../diagnostics/source.js';
 
 /** The pairs of a connection file in file order: synapse k joins pre[k] to post[k] (slice-local indices). */
@@ -113,13 +114,13 @@ function reportUnreadable(use: ConnectionFileUse, error: unknown, diagnostics: D
         ];
       case 'EISDIR':
         return [`the connection file ${file} is a folder`, [FORMAT_NOTE]];
-      case 'EACCES':
-      case 'EPERM':
-        return [`cannot read the connection file ${file}: permission denied`, []];
       case 'ERR_FS_FILE_TOO_LARGE':
         return [`the connection file ${file} is larger than 2 GiB, the most spikeforge reads`, []];
       default:
-        return [`cannot read the connection file ${file}: ${error.message}`, []];
+        return [
+          `cannot read the connection file ${file}: ${fileErrorReason(error) ?? error.message}`,
+          [],
+        ];
     }
   })();
   diagnostics.error(use.argument, message, { notes });
