@@ -264,24 +264,12 @@ export function recordedSize(
   }
 }
 
-/** How many synapses a projection stores, where its connector fixes it without drawing anything. */
+/** How many synapses a projection keeps per synapse, where its connector fixes it without drawing anything. */
 function knownSynapseCount(p: Projection): number | undefined {
+  if (p.connector.kind === 'fixed_probability') return undefined;
   const nPre = p.preRange.end - p.preRange.start;
   const nPost = p.postRange.end - p.postRange.start;
-  switch (p.connector.kind) {
-    case 'all_to_all':
-      return nPre * nPost;
-    case 'one_to_one':
-      return Math.min(nPre, nPost);
-    case 'fixed_in_degree':
-      return nPost * p.connector.k;
-    case 'fixed_out_degree':
-      return nPre * p.connector.k;
-    case 'from_file':
-      return p.connector.pre.length;
-    case 'fixed_probability':
-      return undefined;
-  }
+  return storedSynapses(p.connector, false, true, nPre, nPost);
 }
 
 /**
