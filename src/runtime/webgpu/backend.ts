@@ -291,24 +291,13 @@ export class WebGpuBackend implements Backend {
   }
 
   async readState(population: string): Promise<ReadonlyMap<string, Float64Array>> {
-    const { gpu, plan, layout, buffers } = this;
+    const { plan, layout } = this;
     const kernel = plan?.kernels.find((k) => k.population === population);
-    if (gpu === undefined || kernel === undefined || layout === undefined || buffers === undefined)
+    if (kernel === undefined || layout === undefined)
       throw new InternalError(`no population ${population}`);
-    const bytes = layout.totalStateFloats * 4;
-    const read = gpu.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    const encoder = gpu.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffers.state, 0, read, 0, bytes);
-    gpu.device.queue.submit([encoder.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const all = new Float32Array(read.getMappedRange());
-    const result = kernelStates(all, layout, kernel);
-    read.unmap();
-    read.destroy();
-    return result;
+    const all = new Float32Array(layout.totalStateFloats);
+    await this.visitState((offset, values) => all.set(values, offset));
+    return kernelStates(all, layout, kernel);
   }
 
   async visitState(
