@@ -334,6 +334,12 @@ function lowerPopulation(
   if (source.kind === 'neuron') {
     const model = source.model;
     const dims = table.dimensions.get(model.name) ?? new Map<string, Dimension>();
+    // The model's variables, which its population's values cannot read; `i` is the neuron's
+    // index in a state's initial value (Brian2's `v = 'i * ...'`) unless the model has its own.
+    const own = new Set(
+      [...model.parameters, ...model.states, ...model.subexpressions].map((x) => x.name),
+    );
+    const ownsI = own.has('i');
     for (const o of item.overrides) {
       const isParameter = model.parameters.some((p) => p.name === o.name.name);
       const isState = model.states.some((s) => s.name === o.name.name);
@@ -361,12 +367,6 @@ function lowerPopulation(
         );
         continue;
       }
-      // In a state's initial value, `i` is the neuron's index (Brian2's `v = 'i * ...'`),
-      // unless the model has a variable of that name.
-      const own = new Set(
-        [...model.parameters, ...model.states, ...model.subexpressions].map((x) => x.name),
-      );
-      const ownsI = own.has('i');
       const value = lower(
         o.value,
         networkContext(isParameter ? 'in a parameter value' : 'in an initial value', {
