@@ -151,11 +151,10 @@ export function u32ToUniformOpen(x: U32): number {
   return ((x >>> 8) + 1) * TWO_POW_M24;
 }
 
-/** The JavaScript prelude's `sf_box_muller` (with its `sf_log`), compiled once. */
-const sfBoxMuller = new Function(`${jsPrelude(['sf_box_muller'])}\nreturn sf_box_muller;`)() as (
-  a: U32,
-  b: U32,
-) => [number, number];
+type BoxMuller = (a: U32, b: U32) => [number, number];
+
+/** The JavaScript prelude's `sf_box_muller` (with its `sf_log`), compiled at the first draw. */
+let sfBoxMuller: BoxMuller | undefined;
 
 /**
  * Two independent standard normal samples from two u32s (Box-Muller), float32 values, the
@@ -169,5 +168,8 @@ const sfBoxMuller = new Function(`${jsPrelude(['sf_box_muller'])}\nreturn sf_box
  * shift by pi only flips signs, so the pair is still independent N(0, 1).
  */
 export function boxMuller(a: U32, b: U32): [number, number] {
+  sfBoxMuller ??= new Function(
+    `${jsPrelude(['sf_box_muller'])}\nreturn sf_box_muller;`,
+  )() as BoxMuller;
   return sfBoxMuller(a, b);
 }
