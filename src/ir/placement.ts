@@ -17,16 +17,10 @@ export interface PlacementDecision {
   readonly increments?: ReadonlyMap<string, SymExpr>;
 }
 
-/** The first of `names`, or of the neurons' variables (but those of the `allowed` sides), that e reads. */
-function usesAny(
-  e: SymExpr,
-  names: ReadonlySet<string>,
-  allowed: readonly ('pre' | 'post')[] = [],
-): string | undefined {
-  const neuron = (s: string): boolean =>
-    (s.startsWith('post.') && !allowed.includes('post')) ||
-    (s.startsWith('pre.') && !allowed.includes('pre'));
-  for (const s of freeSymbols(e)) if (names.has(s) || neuron(s)) return s;
+/** The first of `names`, or of the neurons' variables (`post.` ones unless `postAllowed`), that e reads. */
+function usesAny(e: SymExpr, names: ReadonlySet<string>, postAllowed = false): string | undefined {
+  for (const s of freeSymbols(e))
+    if (names.has(s) || (s.startsWith('post.') && !postAllowed) || s.startsWith('pre.')) return s;
   return undefined;
 }
 
@@ -105,7 +99,7 @@ export function perPreProblem(model: SynapseModel): string | undefined {
     return `on_pre of ${model.name} reads the weight w, which differs per synapse`;
   const wiener = sym(WIENER_SYMBOL);
   for (const e of model.equations)
-    if (usesAny(toSymbolic(e.rhs, { subexpressions, wiener }), new Set(['w']), ['pre', 'post']))
+    if (freeSymbols(toSymbolic(e.rhs, { subexpressions, wiener })).has('w'))
       return `d${e.state}/dt of ${model.name} reads the weight w`;
   if (readsNeuron(model, 'post'))
     return `${model.name} reads its post-synaptic neuron, which differs per synapse`;
@@ -187,7 +181,7 @@ export function analysePlacement(
     return notMergeable(`d${system.state}/dt has the non-linear term ${formatMath(system.term)}`);
   // The post neuron's variables are shared by every synapse merged into it: they may enter.
   for (const [state, f] of rhs) {
-    const other = usesAny(f, new Set(['w', 't']), ['post']);
+    const other = usesAny(f, new Set(['w', 't']), true);
     if (other !== undefined) return notMergeable(`d${state}/dt depends on ${other}`);
   }
   if (delivers !== undefined && freeSymbols(delivers).has('w'))
