@@ -661,27 +661,6 @@ describe('spikeforge compile', () => {
 });
 
 describe('spikeforge run', () => {
-  it("reads from_file's pairs beside the .spk file, not from the working folder", async () => {
-    const dir = mkdtempSync(join(TEMP_OUT, 'pairs-'));
-    writeFileSync(join(dir, 'pairs.csv'), 'pre,post\n0,1\n1,0\n');
-    writeFileSync(
-      join(dir, 'pairs.spk'),
-      `import "stdlib/neurons.spk"
-import "stdlib/synapses.spk"
-network Net {
-  dt = 0.1 ms
-  duration = 1 ms
-  population N = LifRef(2)
-  projection P = N -> N { connect from_file("pairs.csv")  weight 1 nA  synapse Expon  output CUBA }
-}
-`,
-    );
-    expect(process.cwd()).not.toBe(dir);
-    const r = await run('run', join(dir, 'pairs.spk'), '--backend', 'cpu', '-o', join(dir, 'out'));
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(EXIT.ok);
-  });
-
   /** A folder with pairs.spk, whose projection reads `file` beside it (written when `csv` is given). */
   const pairsModel = (file: string, csv?: string): string => {
     const dir = mkdtempSync(join(TEMP_OUT, 'pairs-'));
@@ -700,6 +679,14 @@ network Net {
     );
     return dir;
   };
+
+  it("reads from_file's pairs beside the .spk file, not from the working folder", async () => {
+    const dir = pairsModel('pairs.csv', 'pre,post\n0,1\n1,0\n');
+    expect(process.cwd()).not.toBe(dir);
+    const r = await run('run', join(dir, 'pairs.spk'), '--backend', 'cpu', '-o', join(dir, 'out'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+  });
 
   it('check, run, compile and inspect report a missing connection file at its from_file argument (exit 1)', async () => {
     const dir = pairsModel('pairs_missing.csv');
