@@ -2370,3 +2370,88 @@ network N {
     expect(messages(text('Expon', ''))).toEqual(["projection 'P' has no 'output' line"]);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Drives that vary with time and the neuron index (Brian2's PoissonGroup(rates='...'), G.I = 'i*...')
+
+describe('Poisson rates and stimuli may vary with t and the neuron index i', () => {
+  it('a Poisson rate of section(...) and of t: silent, then the count the rate gives, the same spikes on every backend', async () => {
+    const network = compileText(
+      'varying_poisson',
+      `network VaryingPoisson {
+  dt = 0.1 ms
+  duration = 100 ms
+  seed = 5
+  population S = Poisson(200, rate = section([0 Hz, 400 Hz], [50 ms, 50 ms]))
+  population R = Poisson(200, rate = t * 8 Hz / ms)
+  record S.spikes
+  record R.spikes
+}`,
+    );
+    const runs = await runEverywhere(network);
+    for (const r of runs.slice(1)) expect(r.spikes).toEqual(runs[0]!.spikes);
+    const steps = (p: string): number[] => runs[0]!.spikes.get(p)!.flat();
+    // section: no spike in steps 0..499; then p = 400 Hz * 0.1 ms = 0.04 per neuron and step.
+    const s = steps('S');
+    expect(Math.min(...s)).toBeGreaterThanOrEqual(500);
+    const expectedS = 200 * 500 * 0.04;
+    expect(Math.abs(s.length - expectedS)).toBeLessThan(5 * Math.sqrt(expectedS));
+    // t * 8 Hz/ms: p_n = 8 Hz/ms * (n * 0.1 ms) * 0.1 ms = 8e-5 n; step 0 has rate 0.
+    const r = steps('R');
+    expect(r).not.toContain(0);
+    let expectedR = 0;
+    let firstHalf = 0;
+    for (let n = 0; n < 1000; n++) {
+      expectedR += 200 * 8e-5 * n;
+      if (n < 500) firstHalf += 200 * 8e-5 * n;
+    }
+    expect(Math.abs(r.length - expectedR)).toBeLessThan(5 * Math.sqrt(expectedR));
+    const early = r.filter((n) => n < 500).length;
+    expect(Math.abs(early - firstHalf)).toBeLessThan(5 * Math.sqrt(firstHalf));
+  });
+
+  it('a Poisson rate of i: each source fires at its own rate (neuron 0 never)', async () => {
+    const network = compileText(
+      'indexed_poisson',
+      `network IndexedPoisson {
+  dt = 0.1 ms
+  duration = 1000 ms
+  seed = 6
+  population X = Poisson(8, rate = i * 25 Hz)
+  record X.spikes
+}`,
+    );
+    const [reference, ...others] = await runEverywhere(network);
+    for (const r of others) expect(r.spikes).toEqual(reference!.spikes);
+    reference!.spikes.get('X')!.forEach((spikes, i) => {
+      // 10000 steps, p = i * 25 Hz * 0.1 ms.
+      const expected = 10000 * i * 25e-4;
+      expect(Math.abs(spikes.length - expected), `neuron ${i}`).toBeLessThanOrEqual(
+        5 * Math.sqrt(expected),
+      );
+    });
+  });
+
+  it('a stimulus of i on a slice: i counts from the start of the slice; V is the closed form (cpu64, 1e-9)', async () => {
+    const network = compileText(
+      'indexed_stimulus',
+      `import "stdlib/neurons.spk"
+network IndexedStimulus {
+  dt = 0.1 ms
+  duration = 20 ms
+  population N = Lif(8) { V_th = 1000 mV }
+  stimulus N[2:6].I = i * 1 nA + 0.5 nA
+  record N.V
+}`,
+    );
+    const [r64, ...float32] = await runEverywhere(network);
+    const V = r64!.traces.get('N.V')!;
+    V.forEach((column, k) => {
+      // Lif (V_rest = 0, R = 1 Mohm, tau = 10 ms): V_n = R I (1 - exp(-(n + 1) dt / tau)).
+      const I = k >= 2 && k < 6 ? (k - 2) * 1 + 0.5 : 0;
+      const want = Float64Array.from(column, (_, n) => I * (1 - Math.exp(-((n + 1) * 0.1) / 10)));
+      expect(maxRelative(column, want), `N.V[${k}]`).toBeLessThan(REL);
+    });
+    for (const r of float32) expectFloat32Traces(r, r64!, ['N.V']);
+  });
+});

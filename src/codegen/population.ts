@@ -95,11 +95,16 @@ class KernelBuilder {
     return S.sym(name);
   }
 
-  /** A stimulus as symbolic input current: sections become step comparisons, random forms become draws. */
-  stimulus(s: Stimulus, states: ReadonlySet<string>, populationSize: number): S.Expr {
+  /**
+   * A value written in the network that varies per step and per neuron (a stimulus, a Poisson
+   * rate) in symbolic form: sections become step comparisons, random forms become draws, `i`
+   * is the neuron index counted from `firstIndex`.
+   */
+  networkValue(value: Expr, firstIndex: number, states: ReadonlySet<string> = new Set()): S.Expr {
     const hook: Hook = (e) => {
       switch (e.kind) {
         case 'ref':
+          if (e.ref.kind === 'index') return S.sub(S.sym(INDEX), S.num(firstIndex));
           return e.ref.kind === 'state' && states.has(e.ref.name) ? S.sym(e.ref.name) : undefined;
         case 'wiener':
           // The Wiener increment over the step, N(0, dt) with dt in ms (BrainPy's wiener_process).
@@ -131,7 +136,12 @@ class KernelBuilder {
           return undefined;
       }
     };
-    const value = symbolic(s.value, hook);
+    return symbolic(value, hook);
+  }
+
+  /** A stimulus as symbolic input current, zero outside its slice. */
+  stimulus(s: Stimulus, states: ReadonlySet<string>, populationSize: number): S.Expr {
+    const value = this.networkValue(s.value, s.range.start, states);
     if (s.range.start === 0 && s.range.end === populationSize) return value;
     const inRange = S.and(
       S.cmp('>=', S.sym(INDEX), S.num(s.range.start)),
@@ -290,7 +300,7 @@ export function buildPopulationKernel(
   body.push({ kind: 'let', name: TIME, value: S.mul(S.sym(STEP), S.num(network.dt)) });
   if (population.source.kind === 'poisson') {
     // BrainPy's PoissonGroup: spike when U[0,1) <= rate * dt.
-    const rate = symbolic(population.source.rate);
+    const rate = builder.networkValue(population.source.rate, 0);
     body.push({
       kind: 'letBool',
       name: SPIKED,

@@ -291,7 +291,7 @@ function lowerCall(
       }
       if (ctx.allowSection !== true) {
         diagnostics.error(e.span, `section(...) is not allowed ${ctx.where}`, {
-          notes: ['section(...) is allowed in stimuli'],
+          notes: ['section(...) is allowed in stimuli and Poisson rates'],
         });
         return undefined;
       }

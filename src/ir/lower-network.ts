@@ -463,7 +463,22 @@ function lowerSource(
   }
   if (inst.name.name === 'Poisson') {
     const rateArg = named.get('rate')!;
-    const rate = lower(rateArg.value, networkContext('in a Poisson rate'));
+    // Brian2's PoissonGroup(rates='...'): the rate may vary with t and the neuron index i.
+    const rate = lower(
+      rateArg.value,
+      networkContext('in a Poisson rate', {
+        resolve: (name) =>
+          name === 't'
+            ? { kind: 'time' }
+            : name === 'dt'
+              ? { kind: 'dt' }
+              : name === 'i'
+                ? { kind: 'index', side: 'pre' }
+                : undefined,
+        candidates: () => ['t', 'dt', 'i'],
+        allowSection: true,
+      }),
+    );
     if (rate === undefined) return undefined;
     if (
       !requireDimension(
@@ -1337,8 +1352,10 @@ function lowerStimulus(
             ? { kind: 'dt' }
             : stateNames.has(name)
               ? { kind: 'state', name }
-              : undefined,
-      candidates: () => ['t', 'dt', ...stateNames],
+              : name === 'i'
+                ? { kind: 'index', side: 'pre' }
+                : undefined,
+      candidates: () => ['t', 'dt', 'i', ...stateNames],
       allowRandom: true,
       allowWiener: true,
       allowSection: true,

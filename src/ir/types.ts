@@ -30,7 +30,9 @@ export type Ref =
   | { readonly kind: 'post' | 'pre'; readonly name: string }
   /**
    * In a weight or delay: the index of the synapse's pre- (`i`) or post-synaptic (`j`)
-   * neuron, counted from the start of the projection's slice (Brian2's i and j).
+   * neuron, counted from the start of the projection's slice (Brian2's i and j). In a
+   * population's initial values and a Poisson rate, `i` is the neuron's index in its
+   * population; in a stimulus, counted from the start of the stimulus's slice.
    */
   | { readonly kind: 'index'; readonly side: 'pre' | 'post' };
 
