@@ -63,6 +63,28 @@ describe('connection file lines', () => {
     expect(parsed('0,1\n').pairs).toEqual([[0, 1]]);
   });
 
+  it('does not take a first line of NaN or inf for a header: it is a bad data line', () => {
+    expect(parsed('NaN,1\n0,1\n').bad).toEqual([1]);
+    expect(parsed(' Inf , 2\n').bad).toEqual([1]);
+    expect(parsed('nanoseconds,1\n0,1\n')).toEqual({ pairs: [[0, 1]], bad: [], badCount: 0 });
+  });
+
+  it('a file without pairs is a warning at the from_file argument; the projection is kept, empty', () => {
+    for (const text of ['', '# nothing yet\n\n', 'pre,post\n']) {
+      const diagnostics = new Diagnostics();
+      const pairs = checkedPairs(USE, Buffer.from(text), diagnostics);
+      expect(pairs?.pre.length, JSON.stringify(text)).toBe(0);
+      expect(diagnostics.errorCount).toBe(0);
+      expect(diagnostics.items.map((d) => [d.severity, d.message, d.span])).toEqual([
+        [
+          'warning',
+          "the connection file pairs.csv has no pairs: projection 'P' makes no synapse",
+          USE.argument,
+        ],
+      ]);
+    }
+  });
+
   it('rejects signs, fractions, exponents, empty fields, NaN, extra fields and indices out of range', () => {
     const lines = ['+1,2', '-1,2', '1.0,2', '1e0,2', ',2', '1,', 'NaN,1', '0,1,0.5', '0,1,', '3,0'];
     lines.push('0,5', '0;1', '0 1', '0,1 # x', '00000000000000000000009,0');

@@ -7,8 +7,10 @@
  *     allowed around each, counted from 0 at the start of the projection's pre and post
  *     slices; one synapse per line, in file order, repeated pairs kept;
  *   - blank lines, and lines whose first non-blank character is `#`, are skipped anywhere;
- *   - the first line that is neither may be a header: skipped when its first non-blank
- *     character is an ASCII letter (`pre,post`, `i,j`).
+ *   - the first line that is neither may be a header: skipped when its first field starts
+ *     with an ASCII letter (`pre,post`, `i,j`) and is not a word for a number that is not
+ *     finite (`NaN,1` is a bad data line, not a header);
+ *   - a file without pairs is a warning: the projection makes no synapse.
  *
  * A well-formed file goes through one pass over its bytes (millions of lines in well under a
  * second); only the lines it rejects are decoded again, to be reported with their text.
@@ -90,7 +92,15 @@ export function checkedPairs(
   diagnostics: Diagnostics,
 ): ConnectionPairs | undefined {
   const parsed = parsePairs(bytes, use.pre.size, use.post.size);
-  if (parsed.badCount === 0) return { pre: parsed.pre, post: parsed.post };
+  if (parsed.badCount === 0) {
+    if (parsed.pre.length === 0)
+      diagnostics.warning(
+        use.argument,
+        `the connection file ${use.displayPath} has no pairs: projection '${use.projection}' makes no synapse`,
+        { notes: [FORMAT_NOTE] },
+      );
+    return { pre: parsed.pre, post: parsed.post };
+  }
   reportBadLines(use, bytes, parsed, diagnostics);
   return undefined;
 }
@@ -132,6 +142,15 @@ function isLetter(b: number): boolean {
   return lower >= 97 && lower <= 122;
 }
 
+/** Whether the line from `p` (its first non-blank byte) to `stop` is a header (see the file's doc). */
+function isHeader(bytes: Uint8Array, p: number, stop: number): boolean {
+  if (!isLetter(bytes[p]!)) return false;
+  let end = p;
+  while (end < stop && bytes[end] !== COMMA) end++;
+  const first = new TextDecoder().decode(bytes.subarray(p, end)).trim();
+  return !NOT_FINITE.test(first);
+}
+
 /**
  * One pass over the bytes of a file: the pairs of its good lines, and the bad lines (a line
  * is bad when it is not blank, a comment, the header or `pre,post` with pre < nPre and
@@ -157,7 +176,7 @@ export function parsePairs(bytes: Uint8Array, nPre: number, nPost: number): Pars
     if (p === stop || bytes[p] === HASH) continue;
     if (headerAllowed) {
       headerAllowed = false;
-      if (isLetter(bytes[p]!)) continue;
+      if (isHeader(bytes, p, stop)) continue;
     }
     let a = 0;
     const aStart = p;
