@@ -73,6 +73,8 @@ const EXAMPLES: readonly Example[] = [
   { file: 'examples/brunel.spk', bitIdentical: true },
   // Per-synapse state (STDP, on_post) and a synapse state drawn at the start.
   { file: 'examples/stdp_song.spk', bitIdentical: true },
+  // A stimulus of the neuron index i.
+  { file: 'examples/fi_curve.spk', bitIdentical: true },
 ];
 
 interface Run {

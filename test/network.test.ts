@@ -2455,3 +2455,35 @@ network IndexedStimulus {
     for (const r of float32) expectFloat32Traces(r, r64!, ['N.V']);
   });
 });
+
+describe('examples/fi_curve.spk: the f-I curve, neuron i under i * 0.25 nA', () => {
+  it('every neuron fires at the steps of the LifRef recursion by hand (cpu64 and cpu): silent up to the rheobase', async () => {
+    const network = compileExample('fi_curve.spk');
+    // LifRef defaults (V_rest -65, V_reset -68, V_th -55 mV, R 1 Mohm, tau 10 ms), tau_ref 2 ms:
+    // 20 held steps after each spike.
+    const decay = Math.exp(-0.1 / 10);
+    const byHand = (I: number): number[] => {
+      const vInf = -65 + I;
+      const spikes: number[] = [];
+      let V = -65;
+      let heldUntil = -1;
+      for (let n = 0; n < 10000; n++) {
+        if (n <= heldUntil) continue;
+        V = vInf + (V - vInf) * decay;
+        if (V >= -55) {
+          spikes.push(n);
+          V = -68;
+          heldUntil = n + 20;
+        }
+      }
+      return spikes;
+    };
+    const want = Array.from({ length: 100 }, (_, i) => byHand(i * 0.25));
+    expect(want.slice(0, 41).flat()).toEqual([]);
+    expect(want[99]!.length).toBe(119);
+    for (const kind of ['cpu64', 'cpu'] as const) {
+      const r = await run(network, kind);
+      expect(r.spikes.get('N'), kind).toEqual(want);
+    }
+  });
+});
