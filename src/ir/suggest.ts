@@ -98,7 +98,7 @@ export function foreignNameNote(name: string): string | undefined {
   if (/^xi(_\w+)?$/.test(name))
     return "white noise is 'wiener()' (Brian2's xi, in 1/sqrt(time)): dX/dt = ... + sigma * wiener()";
   if (name === 'i' || name === 'j')
-    return "'i' and 'j' (the pre- and post-synaptic neuron's index) exist only in a projection's weight and delay, and 'i' (the neuron's index) in a population's initial values: population P = Model(N) { v = i * 1 mV }";
+    return "'i' and 'j' (the pre- and post-synaptic neuron's index) exist only in a projection's weight and delay, and 'i' (the neuron's index) in a population's initial values (population P = Model(N) { v = i * 1 mV }), a stimulus and a Poisson rate";
   return undefined;
 }
 
