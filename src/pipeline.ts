@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Diagnostics } from './diagnostics/diagnostic.js';
 import { fileErrorReason } from './diagnostics/file-error.js';
 import { type SourceFile, type Span, makeSourceFile } from './diagnostics/source.js';
@@ -11,6 +10,7 @@ import type { Model, Network, Program, SymbolDimensions } from './ir/types.js';
 import { validateProgram } from './ir/validate.js';
 import type { FileAst } from './parser/ast.js';
 import { parseFile } from './parser/parse.js';
+import { PACKAGE_ROOT } from './package-root.js';
 
 /**
  * The compiler front end, pass by pass:
@@ -27,8 +27,8 @@ import { parseFile } from './parser/parse.js';
  * docs/design.md walks through all of it.
  */
 
-/** The folder that holds stdlib/, the fallback for imports such as "stdlib/neurons.spk". */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The fallback for imports such as "stdlib/neurons.spk". */
+export { PACKAGE_ROOT };
 
 export interface ParsedFile {
   readonly source: SourceFile;

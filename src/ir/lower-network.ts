@@ -20,6 +20,7 @@ import {
   nonFinite,
 } from './lower-expr.js';
 import { type ProjectionSide, readConnectionFile } from './connection-file.js';
+import { stdlibFileDefining } from './stdlib-index.js';
 import { suggestion } from './suggest.js';
 import { nodes } from './walk.js';
 import type {
@@ -585,9 +586,14 @@ function reportUnknownModel(
     ...extra,
   ];
   const hint = suggestion(name.name, candidates);
+  const home = stdlibFileDefining(name.name);
   diagnostics.error(name.span, `unknown ${expected} model '${name.name}'`, {
     ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-    notes: ['is the file that defines it imported? e.g. import "stdlib/neurons.spk"'],
+    notes: [
+      home === undefined
+        ? `is the file that defines it imported? e.g. import "${expected === 'neuron' ? 'stdlib/neurons.spk' : 'stdlib/synapses.spk'}"`
+        : `${home} defines it: import "${home}"`,
+    ],
   });
 }
 
