@@ -72,6 +72,29 @@ describe('initial values that use other states', () => {
     expect(Array.from(values.get('W')!)).toEqual([-60, -57, -54, -51, -48, -45]);
   });
 
+  it('a population value may hold draws (Brian2 v = E_L + rand() * mV): the k-th draw is purpose k of the stream of ~', () => {
+    const values = (overrides: string): Map<string, Float64Array> => {
+      const net = network('V = 0 mV   W = 0 mV', `population Q = A(2000) { ${overrides} }`);
+      return initialStates(net, net.populations[1]!, ['V', 'W']);
+    };
+    // One draw alone, written with = or with ~: the same numbers.
+    const tilde = values('V ~ normal(-60 mV, 2 mV)   W ~ uniform(0 mV, 5 mV)');
+    const equals = values('V = normal(-60 mV, 2 mV)   W = uniform(0 mV, 5 mV)');
+    expect(Array.from(equals.get('V')!)).toEqual(Array.from(tilde.get('V')!));
+    expect(Array.from(equals.get('W')!)).toEqual(Array.from(tilde.get('W')!));
+    // An expression around a draw: the draw of W ~ uniform(0 mV, 5 mV), shifted per neuron.
+    const shifted = values('W = -70 mV + i * 0.001 mV + uniform(0 mV, 5 mV)').get('W')!;
+    const u = tilde.get('W')!;
+    shifted.forEach((w, i) => expect(w).toBeCloseTo(-70 + i * 0.001 + u[i]!, 12));
+    // Two draws in one value are independent (purposes 0 and 1): the variance adds up.
+    const sum = values('V = normal(0 mV, 1 mV) + normal(0 mV, 1 mV)').get('V')!;
+    const mean = sum.reduce((a, b) => a + b, 0) / sum.length;
+    const variance = sum.reduce((a, b) => a + (b - mean) ** 2, 0) / (sum.length - 1);
+    // 2000 samples: the sample variance of N(0, 2) has sd 2 * sqrt(2 / 1999), about 0.063.
+    expect(Math.abs(variance - 2)).toBeLessThan(0.32);
+    expect(Math.abs(mean)).toBeLessThan(5 * Math.sqrt(2 / 2000));
+  });
+
   it('a synapse state drawn from a distribution of another synapse state (a fuzz find)', () => {
     const net = network(
       'V = 0 mV   W = 0 mV',

@@ -371,7 +371,8 @@ function lowerPopulation(
       const value = lower(
         o.value,
         networkContext(isParameter ? 'in a parameter value' : 'in an initial value', {
-          allowRandom: o.op === '~',
+          // A state's value may hold draws (Brian2's `v = 'E_L + rand() * mV'`); `~` takes one.
+          allowRandom: !isParameter,
           // `W = V` would otherwise read V as the unit volt.
           unseen: (name) =>
             own.has(name)
@@ -394,6 +395,11 @@ function lowerPopulation(
         diagnostics.error(
           o.value.span,
           "'~' must be followed by a distribution, normal(...) or uniform(...)",
+          {
+            notes: [
+              `for a value computed from draws write '=': ${o.name.name} = -70 mV + uniform(0 mV, 5 mV)`,
+            ],
+          },
         );
         continue;
       }

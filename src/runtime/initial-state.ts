@@ -1,6 +1,7 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { parameterValues } from '../codegen/population.js';
 import { toSymbolic } from '../integrate/to-symbolic.js';
+import { nodes } from '../ir/walk.js';
 import type { Expr, Network, NeuronModel, Population, SynapseModel } from '../ir/types.js';
 import { streamId } from '../random/philox.js';
 import { PHILOX_RUN_MAX, standardDraws } from '../random/philox-wasm.js';
@@ -70,7 +71,7 @@ function startSymbols(
   network: Network,
   parameters: Population['parameters'],
   model: NeuronModel,
-): { subexpressions: Map<string, S.Expr>; toSym: (e: Expr) => S.Expr } {
+): { subexpressions: Map<string, S.Expr>; toSym: ToSym } {
   const constants = new Map<string, S.Expr>(
     [...parameterValues(model, parameters)].map(([k, v]) => [k, S.num(v)]),
   );
@@ -82,8 +83,13 @@ function startSymbols(
       sub.name,
       simplify(substitute(substitute(toSymbolic(sub.value), subexpressions), constants)),
     );
-  const toSym = (e: Expr): S.Expr =>
-    simplify(substitute(substitute(toSymbolic(e), subexpressions), constants));
+  const toSym = (e: Expr, hook?: Hook): S.Expr =>
+    simplify(
+      substitute(
+        substitute(toSymbolic(e, hook === undefined ? {} : { hook }), subexpressions),
+        constants,
+      ),
+    );
   return { subexpressions, toSym };
 }
 
@@ -104,13 +110,20 @@ export function synapseInitialStates(
   neurons: ReadonlyMap<string, Float64Array> = new Map(),
 ): Map<string, Float64Array> {
   const constants = new Map<string, S.Expr>([...parameters].map(([k, v]) => [k, S.num(v)]));
-  const toSym = (e: Expr): S.Expr => simplify(substitute(toSymbolic(e), constants));
+  const toSym: ToSym = (e, hook) =>
+    simplify(substitute(toSymbolic(e, hook === undefined ? {} : { hook }), constants));
   const pending = new Map<string, InitialValue | undefined>(
     model.states.map((s) => [s.name, s.init.kind === 'zero' ? undefined : s.init]),
   );
   const values = initialValues(pending, toSym, n, random, neurons);
   return new Map(model.states.map((s) => [rename(s.name), values.get(s.name)!]));
 }
+
+/** What toSymbolic's hook is: a symbolic form for an IR node, or undefined for the default. */
+type Hook = (e: Expr) => S.Expr | undefined;
+
+/** An IR expression with every constant substituted, `hook` consulted first at each node. */
+type ToSym = (e: Expr, hook?: Hook) => S.Expr;
 
 /** A state's initial value: an expression, or a random draw per element. */
 interface InitialValue {
@@ -127,7 +140,7 @@ interface InitialValue {
  */
 function initialValues(
   pending: Map<string, InitialValue | undefined>,
-  toSym: (e: Expr) => S.Expr,
+  toSym: ToSym,
   n: number,
   random: { readonly seed: number; readonly key: string },
   given: ReadonlyMap<string, Float64Array> = new Map(),
@@ -142,7 +155,12 @@ function initialValues(
           throw new InternalError(`initial distribution of ${name} is not a random draw`);
         const distribution = init.value.distribution;
         // The distribution's arguments may use other states (`w ~ normal(V, 1 mV)`), element by element.
-        const args = perElement(init.value.args.map(toSym), pending, result, n);
+        const args = perElement(
+          init.value.args.map((x) => toSym(x)),
+          pending,
+          result,
+          n,
+        );
         if (args === undefined) continue;
         const [a, b] = args as [(i: number) => number, (i: number) => number];
         const stream = streamId(`${random.key}.${name}`);
@@ -157,7 +175,13 @@ function initialValues(
                 : a(i) + (b(i) - a(i)) * drawn[i - from]!;
         }
       } else if (init !== undefined) {
-        const value = perElement([toSym(init.value)], pending, result, n);
+        const draws = drawsOf(init.value, n, random.seed, streamId(`${random.key}.${name}`));
+        const value = perElement(
+          [toSym(init.value, draws.symbols)],
+          pending,
+          new Map([...result, ...draws.values]),
+          n,
+        );
         if (value === undefined) continue;
         for (let i = 0; i < n; i++) values[i] = value[0]!(i);
       }
@@ -170,6 +194,43 @@ function initialValues(
       );
   }
   return result;
+}
+
+/**
+ * The draws inside a value (a population's `V = -70 mV + uniform(0 mV, 5 mV)`): the k-th
+ * draw of element i is purpose k of the state's Philox stream, so `V = normal(a, b)` draws
+ * what `V ~ normal(a, b)` does. `symbols` turns each draw into a symbol bound in `values`.
+ */
+function drawsOf(
+  value: Expr,
+  n: number,
+  seed: number,
+  stream: number,
+): { symbols: (e: Expr) => S.Expr | undefined; values: Map<string, Float64Array> } {
+  const values = new Map<string, Float64Array>();
+  const names = new Map<Expr, string>();
+  for (const node of nodes(value)) {
+    if (node.kind !== 'random' || names.has(node)) continue;
+    const name = `@draw${names.size}`;
+    const drawn = new Float64Array(n);
+    const run = new Float64Array(Math.min(n, PHILOX_RUN_MAX));
+    for (let from = 0; from < n; from += run.length) {
+      const count = Math.min(run.length, n - from);
+      standardDraws(node.distribution, seed, stream, names.size, from, count, run);
+      drawn.set(run.subarray(0, count), from);
+    }
+    names.set(node, name);
+    values.set(name, drawn);
+  }
+  const symbols = (e: Expr): S.Expr | undefined => {
+    const name = names.get(e);
+    if (name === undefined || e.kind !== 'random') return undefined;
+    const [a, b] = e.args.map((x) => toSymbolic(x)) as [S.Expr, S.Expr];
+    return e.distribution === 'normal'
+      ? S.add(a, S.mul(b, S.sym(name)))
+      : S.add(a, S.mul(S.sub(b, a), S.sym(name)));
+  };
+  return { symbols, values };
 }
 
 /**
