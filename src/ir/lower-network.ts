@@ -131,7 +131,10 @@ export function lowerNetwork(
 
   for (const item of def.items) {
     if (item.kind === 'population' && claim(item.name, 'population')) {
-      populations.set(item.name.name, lowerPopulation(item, table, lower, diagnostics));
+      populations.set(
+        item.name.name,
+        lowerPopulation(item, table, settings.dt, lower, diagnostics),
+      );
     }
   }
   const recordItems: Extract<A.NetworkItem, { kind: 'record' }>[] = [];
@@ -287,6 +290,7 @@ function integerValue(
 function lowerPopulation(
   item: Extract<A.NetworkItem, { kind: 'population' }>,
   table: ModelTable,
+  dt: number,
   lower: Lower,
   diagnostics: Diagnostics,
 ): Population | undefined {
@@ -305,7 +309,7 @@ function lowerPopulation(
   }
   let source: PopulationSource;
   if (SOURCES.includes(modelName)) {
-    const s = lowerSource(inst, rest, size, lower, diagnostics);
+    const s = lowerSource(inst, rest, size, dt, lower, diagnostics);
     if (s === undefined) return undefined;
     source = s;
   } else {
@@ -448,6 +452,7 @@ function lowerSource(
   inst: A.Instantiation,
   args: readonly A.Argument[],
   size: number,
+  dt: number,
   lower: Lower,
   diagnostics: Diagnostics,
 ): PopulationSource | undefined {
@@ -502,13 +507,25 @@ function lowerSource(
       diagnostics.error(rate.span, `the Poisson rate is ${problem}`, { notes: [NON_FINITE_NOTE] });
       return undefined;
     }
-    if ((constantValue(rate) ?? 0) < 0) {
+    const constantRate = constantValue(rate);
+    if ((constantRate ?? 0) < 0) {
       diagnostics.error(
         rate.span,
         `a Poisson rate cannot be negative, found ${spanText(rate.span)}`,
       );
       return undefined;
     }
+    // A source spikes when a uniform draw is at most rate * dt: at most once per step.
+    if (constantRate !== undefined && constantRate * dt > 1)
+      diagnostics.warning(
+        rate.span,
+        `a Poisson rate of ${spanText(rate.span)} is more than one spike per step: each source spikes in every step (${formatRateHz(1 / dt)} Hz)`,
+        {
+          notes: [
+            `at dt = ${dt} ms a source spikes at most once per step; a smaller dt allows more`,
+          ],
+        },
+      );
     return { kind: 'poisson', rate };
   }
   const list = (name: string, expected: Dimension): number[] | undefined => {
@@ -566,6 +583,11 @@ function lowerSource(
     return undefined;
   }
   return { kind: 'spikeTimes', indices, times };
+}
+
+/** A rate in /ms (internal units) as Hz, for messages. */
+function formatRateHz(perMs: number): string {
+  return String(Number((perMs * 1000).toPrecision(6)));
 }
 
 function reportUnknownModel(
