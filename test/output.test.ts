@@ -114,6 +114,45 @@ network Wide {
     expect(svg).toContain('(first 16 of 1000)');
   });
 
+  it('record ... every T: the rows of the steps that end a multiple of T, across chunks of any size', () => {
+    const text = `
+import "stdlib/neurons.spk"
+network Sampled {
+  dt = 0.1 ms
+  duration = 3 ms
+  population N = LifRef(4)
+  record N.V[1:3] every 0.3 ms
+  record N.V[0:2]
+}`;
+    const sampled = compileFiles(
+      ['sampled.spk'],
+      (p) => (p.endsWith('neurons.spk') ? stdlib : text),
+      (p) => p.endsWith('neurons.spk') || p === 'sampled.spk',
+    );
+    expect(sampled.diagnostics.items.map((d) => d.message)).toEqual([]);
+    const plan = buildPlan(sampled.program!.networks.get('Sampled')!, 30);
+    expect(plan.traces.map((t) => t.every)).toEqual([3, 1]);
+    const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
+    dirs.push(dir);
+    const writer = new OutputWriter(dir, plan);
+    // Chunks of 7 steps (the last of 2), so that rows fall at every offset within a chunk.
+    for (let first = 0; first < 30; first += 7) {
+      const steps = Math.min(7, 30 - first);
+      const values = Float64Array.from({ length: steps * 2 }, (_, k) => first * 2 + k);
+      writer.add({ firstStep: first, steps, spikes: new Map(), traces: [values, values] });
+    }
+    writer.finish({ backend: 'cpu', device: 'test', wallSeconds: 0, compileSeconds: 0 }, new Map());
+    const rows = (file: string): string[] =>
+      readFileSync(join(dir, file), 'utf8').trimEnd().split('\n').slice(1);
+    // Both traces get the same values: the sampled file holds every third row of the other.
+    const everyStep = rows('N.V.0-2.csv');
+    expect(everyStep).toHaveLength(30);
+    const sampledRows = rows('N.V.1-3.csv');
+    expect(sampledRows).toEqual(everyStep.filter((_, n) => (n + 1) % 3 === 0));
+    expect(sampledRows[0]).toBe('0.3,4,5');
+    expect(sampledRows[9]).toBe('3,58,59');
+  });
+
   it('writes spikes.csv lines as String() would, for indices of every length, over chunks that outgrow the line buffer', () => {
     const plan = buildPlan(network!, 10);
     const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));

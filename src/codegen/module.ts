@@ -242,12 +242,14 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
   for (const r of network.recordings) {
     if (r.variable === 'spikes') continue;
     const label = `${r.population}.${r.variable}`;
+    const every = r.every === undefined ? 1 : Math.max(1, Math.round(r.every / network.dt));
     if (r.of === 'population') {
       requests.push({
         population: r.population,
         variable: r.variable,
         range: r.range ?? { start: 0, end: 0 },
         label,
+        every,
       });
       continue;
     }
@@ -279,7 +281,7 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
       continue;
     }
     const range = r.range ?? (group === undefined ? { start: 0, end: size } : p.postRange);
-    requests.push({ population: owner, variable, range, label });
+    requests.push({ population: owner, variable, range, label, every });
   }
   if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items);
   return requests;
@@ -315,6 +317,7 @@ export function modelNetwork(model: NeuronModel, size = 1): Network {
         span,
         variableSpan: span,
         sliceSpan: undefined,
+        every: undefined,
       },
     ],
   };

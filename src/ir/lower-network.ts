@@ -163,9 +163,10 @@ export function lowerNetwork(
   const recordedAt: Span[] = [];
   for (const item of recordItems) {
     if (failedProjections.has(item.population.name)) continue;
-    const r = lowerRecording(item, populations, projections, table, diagnostics);
+    const r = lowerRecording(item, populations, projections, table, settings.dt, diagnostics);
     if (r === undefined) continue;
-    // Each recording has its own file, named by what it records: the same one twice would collide.
+    // Each recording has its own file, named by what it records: the same one twice would collide
+    // (also at two intervals: the one of every step holds the other).
     const at = joinSpans(item.population.span, item.slice?.span ?? item.variable.span);
     const same = recordings.findIndex(
       (x) =>
@@ -1411,8 +1412,11 @@ function lowerRecording(
   populations: ReadonlyMap<string, Population | undefined>,
   projections: readonly Projection[],
   table: ModelTable,
+  dt: number,
   diagnostics: Diagnostics,
 ): Recording | undefined {
+  const every = recordingInterval(item, dt, diagnostics);
+  if (every === null) return undefined;
   const variable = item.variable.name;
   const projection = projections.find((p) => p.name === item.population.name);
   if (projection !== undefined) {
@@ -1448,6 +1452,7 @@ function lowerRecording(
       span: item.span,
       variableSpan: item.variable.span,
       sliceSpan: item.slice?.span,
+      every,
     };
   }
   const population = findPopulation(item.population, populations, diagnostics);
@@ -1502,5 +1507,44 @@ function lowerRecording(
     span: item.span,
     variableSpan: item.variable.span,
     sliceSpan: item.slice?.span,
+    every,
   };
+}
+
+/**
+ * A recording's `every T` (Brian2's StateMonitor dt): a positive constant time, in ms, for
+ * a recorded value; undefined without it (every step); null after reporting why not.
+ */
+function recordingInterval(
+  item: Extract<A.NetworkItem, { kind: 'record' }>,
+  dt: number,
+  diagnostics: Diagnostics,
+): number | undefined | null {
+  if (item.every === undefined) return undefined;
+  if (item.variable.name === 'spikes') {
+    diagnostics.error(
+      item.every.span,
+      "spikes are recorded as they happen: 'every' is for values",
+      {
+        notes: ['write record N.V every 1 ms for a value sampled every millisecond'],
+      },
+    );
+    return null;
+  }
+  const e = lowerExpr(item.every, networkContext("in 'every'", { hostOnly: true }), diagnostics);
+  if (e === undefined) return null;
+  if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), TIME, "'every'", diagnostics))
+    return null;
+  const v = constantValue(e);
+  if (v === undefined || !(v > 0) || !Number.isFinite(v)) {
+    diagnostics.error(e.span, "'every' must be a positive constant time");
+    return null;
+  }
+  const steps = Math.max(1, Math.round(v / dt));
+  if (Math.abs(v / dt - Math.round(v / dt)) > 1e-9 * Math.max(1, v / dt))
+    diagnostics.warning(
+      e.span,
+      `every ${spanText(e.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${Number((steps * dt).toPrecision(12))} ms)`,
+    );
+  return v;
 }

@@ -334,6 +334,11 @@ export interface Recording {
   /** The recorded variable's name in it, and its slice (undefined without one). */
   readonly variableSpan: Span;
   readonly sliceSpan: Span | undefined;
+  /**
+   * `every T`, in ms: a row every round(T / dt) steps (at least 1), the post-step state of
+   * the steps that end a multiple of it. Undefined: every step.
+   */
+  readonly every: number | undefined;
 }
 
 export interface Network {

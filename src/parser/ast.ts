@@ -219,6 +219,8 @@ export type NetworkItem =
       readonly population: Name;
       readonly variable: Name;
       readonly slice?: Slice;
+      /** `every 1 ms`: the interval between recorded rows (Brian2's StateMonitor dt). */
+      readonly every?: Expression;
       readonly span: Span;
     };
 

@@ -481,11 +481,13 @@ class AstBuilder extends BaseVisitor {
 
   recordDef(c: Children): A.NetworkItem {
     const slice = this.nodes(c, 'slice')[0];
+    const every = this.nodes(c, 'expression')[0];
     return {
       kind: 'record',
       population: this.name(this.token(c, 'Identifier', 0)),
       variable: this.name(this.token(c, 'Identifier', 1)),
       ...(slice === undefined ? {} : { slice: this.visit(slice) as A.Slice }),
+      ...(every === undefined ? {} : { every: this.expr(every) }),
       span: this.span(this.token(c, 'Kw_record')),
     };
   }

@@ -37,6 +37,7 @@ export const Population = keyword('population');
 export const Projection = keyword('projection');
 export const Stimulus = keyword('stimulus');
 export const Record = keyword('record');
+export const Every = keyword('every');
 export const Connect = keyword('connect');
 export const Weight = keyword('weight');
 export const Delay = keyword('delay');
@@ -72,6 +73,7 @@ export const KEYWORDS: readonly TokenType[] = [
   Projection,
   Stimulus,
   Record,
+  Every,
   Connect,
   Weight,
   Delay,

@@ -417,6 +417,10 @@ export class SpkParser extends CstParser {
     this.CONSUME(T.Dot);
     this.CONSUME2(T.Identifier);
     this.OPTION(() => this.SUBRULE(this.slice));
+    this.OPTION2(() => {
+      this.CONSUME(T.Every);
+      this.SUBRULE(this.expression);
+    });
   });
 
   public argumentList = this.RULE('argumentList', () => {

@@ -13,6 +13,11 @@ export interface TraceRequest {
   readonly range: IndexRange;
   /** What the user wrote: `N.V`, `E.g`; names the output files. */
   readonly label: string;
+  /**
+   * A row is written after every `every`-th step (`record ... every T`, round(T / dt) steps):
+   * steps n with (n + 1) % every == 0. Backends record every step; the output thins.
+   */
+  readonly every: number;
 }
 
 /** Everything a backend needs to run a network: kernels, initial values, what to record. */

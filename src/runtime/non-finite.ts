@@ -70,7 +70,7 @@ export class NonFiniteWatch {
       if (!this.watched[r] || this.first[r] !== undefined) return;
       const values = chunk.traces[r]!;
       const width = t.range.end - t.range.start;
-      const k = firstNonFinite(values);
+      const k = firstNonFiniteWritten(values, width, chunk.firstStep, t.every);
       if (k >= 0)
         this.first[r] = {
           label: t.label,
@@ -130,12 +130,22 @@ export class NonFiniteWatch {
   }
 }
 
-/** The index of the first NaN or infinite value, or -1. */
-function firstNonFinite(values: Float64Array): number {
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k]!;
-    if (v - v !== 0) return k;
-  }
+/**
+ * The index of the first NaN or infinite value in the rows of a chunk's trace that the output
+ * writes (steps n with (n + 1) % every == 0; rows of `width` values from step firstStep), or -1.
+ */
+function firstNonFiniteWritten(
+  values: Float64Array,
+  width: number,
+  firstStep: number,
+  every: number,
+): number {
+  const firstRow = (every - ((firstStep + 1) % every)) % every;
+  for (let row = firstRow; row * width < values.length; row += every)
+    for (let k = row * width; k < (row + 1) * width; k++) {
+      const v = values[k]!;
+      if (v - v !== 0) return k;
+    }
   return -1;
 }
 

@@ -53,6 +53,16 @@ const MAX_PLOTTED_SERIES = 16;
 /** The rate under the raster is counted in at most this many bins. */
 const RATE_BINS = 500;
 
+/** The rows of one trace kept for its plot: every stride-th recorded row. */
+interface TracePlot {
+  readonly stride: number;
+  readonly times: Float64Array;
+  /** Per plotted element, its values at `times`. */
+  readonly values: Float64Array[];
+  /** How many points are filled. */
+  count: number;
+}
+
 export interface RunInfo {
   readonly backend: string;
   readonly device: string;
@@ -76,11 +86,8 @@ export class OutputWriter {
   private readonly rateCounts = new Map<string, Float64Array>();
   private readonly rateBinSteps: number;
   private readonly raster = new Map<string, { times: number[]; indices: number[] }>();
-  /** Every traceStride-th step is kept for the plots, of the first MAX_PLOTTED_SERIES elements. */
-  private readonly traceStride: number;
-  private readonly traceTimes: Float64Array;
-  private readonly traceValues: Float64Array[][];
-  private plotted = 0;
+  /** Per trace, the rows kept for its plot (of its first MAX_PLOTTED_SERIES elements). */
+  private readonly tracePlots: TracePlot[];
   /** The text of a chunk's lines, one file at a time. */
   private readonly lines = new AsciiBuffer();
   /** The names of the files finish() has written into the folder. */
@@ -100,15 +107,20 @@ export class OutputWriter {
       ];
       return new StreamedFile(join(dir, `${traceFileStem(plan, t)}.csv`), header.join(','));
     });
-    this.traceStride = Math.max(1, Math.ceil(plan.steps / MAX_TRACE_POINTS));
-    const points = Math.ceil(plan.steps / this.traceStride);
-    this.traceTimes = new Float64Array(points);
-    this.traceValues = plan.traces.map((t) =>
-      Array.from(
-        { length: Math.min(MAX_PLOTTED_SERIES, t.range.end - t.range.start) },
-        () => new Float64Array(points),
-      ),
-    );
+    this.tracePlots = plan.traces.map((t) => {
+      const rows = Math.floor(plan.steps / t.every);
+      const stride = Math.max(1, Math.ceil(rows / MAX_TRACE_POINTS));
+      const points = Math.ceil(rows / stride);
+      return {
+        stride,
+        times: new Float64Array(points),
+        values: Array.from(
+          { length: Math.min(MAX_PLOTTED_SERIES, t.range.end - t.range.start) },
+          () => new Float64Array(points),
+        ),
+        count: 0,
+      };
+    });
     this.rateBinSteps = Math.max(1, Math.ceil(plan.steps / RATE_BINS));
     for (const p of plan.spikeRecords) {
       this.raster.set(p, { times: [], indices: [] });
@@ -176,16 +188,21 @@ export class OutputWriter {
     this.spikesFile.writeBytes(lines.view());
   }
 
-  /** The chunk's trace rows: written to their CSV files, every traceStride-th kept for the plots. */
+  /**
+   * The chunk's trace rows: the steps each trace records (every `every`-th) written to its CSV
+   * file, every stride-th of those kept for its plot.
+   */
   private addTraces(chunk: Chunk, timeOf: (k: number) => Uint8Array): void {
     const dt = this.plan.network.dt;
     const lines = this.lines;
     this.plan.traces.forEach((request, r) => {
       const width = request.range.end - request.range.start;
       const values = chunk.traces[r]!;
+      const plot = this.tracePlots[r]!;
       lines.clear();
       for (let s = 0; s < chunk.steps; s++) {
         const step = chunk.firstStep + s;
+        if ((step + 1) % request.every !== 0) continue;
         // A trace row shows the state after step n, labelled t_n + dt.
         lines.text(timeOf(s + 1));
         for (let k = 0; k < width; k++) {
@@ -193,13 +210,14 @@ export class OutputWriter {
           writeValue(lines, values[s * width + k]!, this.precision);
         }
         lines.byte(NEWLINE);
-        if (step % this.traceStride === 0) {
-          const point = step / this.traceStride;
-          this.traceTimes[point] = (step + 1) * dt;
-          this.traceValues[r]!.forEach((series, k) => {
+        const row = (step + 1) / request.every - 1;
+        if (row % plot.stride === 0) {
+          const point = row / plot.stride;
+          plot.times[point] = (step + 1) * dt;
+          plot.values.forEach((series, k) => {
             series[point] = values[s * width + k]!;
           });
-          if (r === 0) this.plotted = point + 1;
+          plot.count = point + 1;
         }
       }
       this.traceFiles[r]!.writeBytes(lines.view());
@@ -262,16 +280,17 @@ export class OutputWriter {
     this.plan.traces.forEach((t, r) => {
       const unit = units.get(t.label) ?? '';
       const [owner = '', variable = ''] = t.label.split('.');
-      const series = this.traceValues[r]!.map((values, k) => ({
+      const plot = this.tracePlots[r]!;
+      const series = plot.values.map((values, k) => ({
         label: `${owner}[${t.range.start + k}]`,
-        values: values.subarray(0, this.plotted),
+        values: values.subarray(0, plot.count),
       }));
       const width = t.range.end - t.range.start;
       const shown = series.length < width ? ` (first ${series.length} of ${width})` : '';
       const svg = traceSvg(
         `${this.plan.network.name}: ${t.label}${shown}`,
         `${variable}${unit === '' ? '' : ` (${unit})`}`,
-        this.traceTimes.subarray(0, this.plotted),
+        plot.times.subarray(0, plot.count),
         series,
       );
       this.write(`${traceFileStem(this.plan, t)}.svg`, svg);
