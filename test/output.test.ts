@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -151,6 +151,47 @@ network Sampled {
     expect(sampledRows).toEqual(everyStep.filter((_, n) => (n + 1) % 3 === 0));
     expect(sampledRows[0]).toBe('0.3,4,5');
     expect(sampledRows[9]).toBe('3,58,59');
+  });
+
+  it('per-synapse traces get a table of each recorded synapse and its neurons, in population indices', () => {
+    const text = `
+import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Plastic {
+  dt = 0.1 ms
+  duration = 1 ms
+  population A = Lif(4)
+  population B = Lif(6)
+  projection S = A[1:3] -> B[2:5] { connect all_to_all  weight 1 nA  synapse STDP  output CUBA }
+  record S.w[1:5]
+  record B.V
+}`;
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+    const plastic = compileFiles(
+      ['plastic.spk'],
+      (p) =>
+        p.endsWith('plastic.spk') ? text : readFileSync(join(root, 'stdlib', basename(p)), 'utf8'),
+      (p) => p.endsWith('plastic.spk') || p.includes('stdlib'),
+    );
+    expect(plastic.diagnostics.items.map((d) => d.message)).toEqual([]);
+    const plan = buildPlan(plastic.program!.networks.get('Plastic')!, 10);
+    const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
+    dirs.push(dir);
+    const writer = new OutputWriter(dir, plan);
+    writer.add({
+      firstStep: 0,
+      steps: 10,
+      spikes: new Map(),
+      traces: [new Float64Array(10 * 4), new Float64Array(10 * 6)],
+    });
+    writer.finish({ backend: 'cpu', device: 'test', wallSeconds: 0, compileSeconds: 0 }, new Map());
+    // Stored order: by pre neuron, then post neuron; A[1:3] x B[2:5], synapses 1 to 4.
+    expect(readFileSync(join(dir, 'S.w.synapses.csv'), 'utf8')).toBe(
+      'synapse,pre,post\n1,1,3\n2,1,4\n3,2,2\n4,2,3\n',
+    );
+    expect(readdirSync(dir).filter((f) => f.endsWith('.synapses.csv'))).toEqual([
+      'S.w.synapses.csv',
+    ]);
   });
 
   it('writes spikes.csv lines as String() would, for indices of every length, over chunks that outgrow the line buffer', () => {

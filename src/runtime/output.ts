@@ -53,6 +53,31 @@ const MAX_PLOTTED_SERIES = 16;
 /** The rate under the raster is counted in at most this many bins. */
 const RATE_BINS = 500;
 
+/**
+ * For a trace of per-synapse state (`record S.w`), whose columns are synapses: each
+ * recorded synapse's pre and post neuron, as indices in their populations (as spikes.csv
+ * gives them), Brian2's S.i and S.j. Undefined for other traces.
+ */
+function synapseTable(plan: SimulationPlan, t: TraceRequest): Uint8Array | undefined {
+  const owner = /^@synapse(\d+)$/.exec(t.population);
+  if (owner === null) return undefined;
+  const route = plan.routing.routes.find((r) => r.index === Number(owner[1]));
+  if (route?.connectivity.kind !== 'rows') return undefined;
+  const { outSources, outTargets } = route.connectivity.rows;
+  const { preRange, postRange } = route.projection;
+  const lines = new AsciiBuffer();
+  lines.ascii('synapse,pre,post\n');
+  for (let k = t.range.start; k < t.range.end; k++) {
+    lines.digits(k);
+    lines.byte(COMMA);
+    lines.digits(preRange.start + outSources[k]!);
+    lines.byte(COMMA);
+    lines.digits(postRange.start + outTargets[k]!);
+    lines.byte(NEWLINE);
+  }
+  return lines.view().slice();
+}
+
 /** The rows of one trace kept for its plot: every stride-th recorded row. */
 interface TracePlot {
   readonly stride: number;
@@ -236,6 +261,10 @@ export class OutputWriter {
       f.commit();
       this.files.add(basename(f.path));
     }
+    this.plan.traces.forEach((t) => {
+      const table = synapseTable(this.plan, t);
+      if (table !== undefined) this.write(`${traceFileStem(this.plan, t)}.synapses.csv`, table);
+    });
     const durationMs = this.plan.steps * this.plan.network.dt;
     const populations: Record<string, unknown> = {};
     for (const p of this.plan.network.populations) {
@@ -298,7 +327,7 @@ export class OutputWriter {
     return summary;
   }
 
-  private write(name: string, text: string): void {
+  private write(name: string, text: string | Uint8Array): void {
     writeFileAtomic(join(this.dir, name), text);
     this.files.add(name);
   }
