@@ -210,7 +210,7 @@ export function exactPropagator(
     reasons.set(
       state,
       [
-        `linear with constant coefficients -> exact propagator e^(A dt) (own rate ${rate}, inputs frozen over the step)`,
+        `linear with constant coefficients -> exact propagator e^(A dt) (own rate ${rate}; the input current and states without an equation held over the step)`,
         ...notes,
       ].join('; '),
     );
