@@ -10,7 +10,8 @@
  *     NVRTC preamble), which is what `run --backend cuda` loads,
  * each with `nvcc -arch=sm_90 -Werror all-warnings --fmad=false -Xptxas -v --cubin`. Then the
  * standalone program of a network with projections, host code included (float and double),
- * with the host compiler's -Wall -Wextra as errors too.
+ * and of networks with NaN-check tables of every kind and of none, with the host compiler's
+ * -Wall -Wextra as errors too.
  *
  * ptxas's report (registers, stack, spill stores and loads per kernel) goes to
  * test-results/ptxas-report.txt; no stdlib model's kernel may spill.
@@ -259,8 +260,14 @@ describe.skipIf(NVCC === undefined)(
 describe.skipIf(NVCC === undefined)(
   'standalone program (host code too) compiles with warnings as errors',
   () => {
+    // No state at all, so none for the end-of-run NaN check either.
+    const onlyPoisson = join(TEMP, 'only_poisson.spk');
+    writeFileSync(
+      onlyPoisson,
+      'network OnlyPoisson {\n  duration = 10 ms\n  population P = Poisson(100, rate = 10 Hz)\n  record P.spikes\n}\n',
+    );
     const network = (file: string): SimulationPlan => {
-      const [n] = compileNetworks(join(ROOT, file));
+      const [n] = compileNetworks(file === 'OnlyPoisson' ? onlyPoisson : join(ROOT, file));
       return buildPlan(n!, Math.round(n!.duration / n!.dt));
     };
     it.each([
@@ -268,6 +275,10 @@ describe.skipIf(NVCC === undefined)(
       ['examples/ei_net.spk', 'f64'],
       // No spike records and no traces: the host code loops over empty lists.
       ['test/models/cuda/unrecorded_all_to_all.spk', 'f32'],
+      // The tables of the end-of-run NaN check: hints, merged, per-pre and per-synapse states.
+      ['test/models/non-finite/blow_up.spk', 'f32'],
+      ['test/models/non-finite/synapses.spk', 'f64'],
+      ['OnlyPoisson', 'f32'],
     ] as const)('%s, %s: nvcc main.cu links an executable', async (file, precision) => {
       const plan = network(file);
       const dir = join(TEMP, `standalone_${basename(file, '.spk')}_${precision}`);

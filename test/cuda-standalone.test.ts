@@ -6,7 +6,10 @@
  *      kernel in random order, record rows with awkward values: ties at the rounding digit,
  *      -0, NaN, infinities, subnormals, random bits), and the same chunks go through
  *      OutputWriter; float and double, several dt (float noise in step * dt, times that
- *      JavaScript writes with an exponent);
+ *      JavaScript writes with an exponent). The driver also hands over a final state buffer
+ *      with NaN and infinite values at known places: its warnings on stderr and in
+ *      summary.json are those of `spikeforge run` (NonFiniteWatch, nonFiniteWarnings) for the
+ *      same state and chunks, byte for byte;
  *   2. `spikeforge compile --target cuda --standalone` writes the folder, and its
  *      CMakeLists.txt configures and builds with CMake (sm_90) where cmake and nvcc exist.
  * The GPU run itself (spikes.csv equal to `run --backend cuda`) is in cuda-runtime.test.ts.
@@ -26,15 +29,23 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Io } from '../src/cli/io.js';
 import { EXIT, main } from '../src/cli/main.js';
-import { SF_HOST_H, networkHeader } from '../src/codegen/cuda/standalone.js';
+import { SF_HOST_H, initialStateBytes, networkHeader } from '../src/codegen/cuda/standalone.js';
 import { buildPlan, layoutOf } from '../src/codegen/module.js';
 import type { Precision } from '../src/codegen/printer.js';
+import { renderDiagnostic } from '../src/diagnostics/diagnostic.js';
 import type { Network } from '../src/ir/types.js';
 import type { SimulationPlan } from '../src/runtime/backend.js';
 import { splitSpikes, splitTraces } from '../src/runtime/cpu.js';
 import { probeCuda } from '../src/runtime/cuda/backend.js';
+import {
+  type NonFiniteState,
+  NonFiniteWatch,
+  nonFiniteWarnings,
+  userStates,
+} from '../src/runtime/non-finite.js';
 import { OutputWriter } from '../src/runtime/output.js';
 import { ROOT, compileNetworks } from './golden/cases.js';
+import { EMULATION_HEADER } from './support/cuda-emulation.js';
 
 const TEMP = mkdtempSync(join(tmpdir(), 'spikeforge-cuda-standalone-'));
 afterAll(() => rmSync(TEMP, { recursive: true, force: true }));
@@ -122,13 +133,31 @@ interface SyntheticChunk {
   readonly rows: Float32Array | Float64Array;
 }
 
+/**
+ * Record rows of awkward values (NaN and infinities anywhere), or of finite values with a NaN or
+ * an infinity put into some traces at a random step (of any chunk) and element.
+ */
+type Rows = 'awkward' | 'finite';
+
 function syntheticChunks(
   plan: SimulationPlan,
   precision: Precision,
   seed: number,
+  kind: Rows,
 ): SyntheticChunk[] {
   const layout = layoutOf(plan);
   const next = random(seed);
+  const injected = new Map<number, number>();
+  layout.traces.forEach((t, r) => {
+    for (let k = 0; k < 2; k++)
+      if (next() < 0.6)
+        injected.set(
+          Math.floor(next() * plan.steps) * layout.recordRow +
+            layout.traceOffset(r) +
+            Math.floor(next() * (t.end - t.start)),
+          [NaN, Infinity, -Infinity][Math.floor(next() * 3)]!,
+        );
+  });
   const chunks: SyntheticChunk[] = [];
   const lengths = [1, 6, Math.max(1, plan.steps - 7 - 40), 40];
   let first = 0;
@@ -149,11 +178,62 @@ function syntheticChunks(
       precision === 'f32'
         ? new Float32Array(layout.recordRow * steps)
         : new Float64Array(layout.recordRow * steps);
-    for (let k = 0; k < rows.length; k++) rows[k] = awkwardValue(next, precision);
+    for (let k = 0; k < rows.length; k++)
+      rows[k] =
+        kind === 'awkward'
+          ? awkwardValue(next, precision)
+          : (injected.get(first * layout.recordRow + k) ?? -70 + next() * 40);
     chunks.push({ first, steps, pairs: Uint32Array.from(pairs), rows });
     first += steps;
   }
   return chunks;
+}
+
+/**
+ * A final state buffer: the initial state with NaN and infinite values put into the user
+ * states, each at random one of: none, one NaN, one infinity, every element infinite, NaN and
+ * -infinity (a state of one element: NaN). The first state has one NaN when the draws left
+ * every state finite.
+ */
+function finalState(
+  plan: SimulationPlan,
+  precision: Precision,
+  seed: number,
+): Float32Array | Float64Array {
+  const bytes = initialStateBytes(plan, precision);
+  const state =
+    precision === 'f32'
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
+      : new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
+  const layout = layoutOf(plan);
+  // Mixed: xorshift's first draws from a small seed are small, and would leave the first states alone.
+  const next = random(Math.imul(seed, 0x9e3779b1));
+  const element = (size: number): number => Math.floor(next() * size);
+  const users = userStates(plan);
+  for (const u of users) {
+    const offset = layout.stateOffset(u.owner, u.state);
+    switch (Math.floor(next() * 5)) {
+      case 0:
+        break;
+      case 1:
+        state[offset + element(u.size)] = NaN;
+        break;
+      case 2:
+        state[offset + element(u.size)] = Infinity;
+        break;
+      case 3:
+        for (let k = 0; k < u.size; k++) state[offset + k] = k % 2 === 0 ? Infinity : -Infinity;
+        break;
+      default: {
+        const nan = element(u.size);
+        state[offset + nan] = NaN;
+        if (u.size > 1) state[offset + ((nan + 1 + element(u.size - 1)) % u.size)] = -Infinity;
+      }
+    }
+  }
+  if (state.every((v) => Number.isFinite(v)))
+    state[layout.stateOffset(users[0]!.owner, users[0]!.state)] = NaN;
+  return state;
 }
 
 /** The chunks in the driver's input format: u32 count, then per chunk first, steps, pairs, pairs..., rows... */
@@ -169,15 +249,17 @@ function chunkFile(chunks: readonly SyntheticChunk[]): Buffer {
   return Buffer.concat(parts);
 }
 
-const DRIVER = String.raw`// Feeds chunks from a file to sf::OutputWriter, as main.cu does with the GPU's.
+const DRIVER = String.raw`// Feeds chunks and a final state buffer from files to sf::OutputWriter and sf::NonFiniteWatch,
+// as main.cu does with the GPU's.
 #include "network.h"
 #include "sf_host.h"
 int main(int argc, char** argv) {
-  if (argc != 3) return 2;
+  if (argc != 4) return 2;
   std::FILE* in = std::fopen(argv[1], "rb");
   if (in == nullptr) return 3;
   auto word = [&]() { unsigned w = 0; if (std::fread(&w, 4, 1, in) != 1) std::exit(4); return w; };
-  sf::OutputWriter writer(argv[2]);
+  sf::OutputWriter writer(argv[3]);
+  sf::NonFiniteWatch watch;
   const unsigned chunks = word();
   for (unsigned c = 0; c < chunks; ++c) {
     const unsigned first = word();
@@ -188,18 +270,54 @@ int main(int argc, char** argv) {
     std::vector<sf_net::real> rows(sf_net::kRecordRow * steps);
     if (!rows.empty() && std::fread(rows.data(), sizeof(sf_net::real), rows.size(), in) != rows.size()) return 5;
     writer.add(first, steps, pairs.data(), count, rows.data());
+    watch.add(first, steps, rows.data());
   }
-  writer.finish("cuda-standalone", "test device \"quoted\"", 1.25, 0.5);
+  const std::vector<sf_net::real> state = sf::read_binary<sf_net::real>(argv[2], sf_net::kStateFloats);
+  const sf::NonFiniteWarnings warnings = sf::non_finite_warnings(watch.finish(state.data()));
+  writer.finish("cuda-standalone", "test device \"quoted\"", 1.25, 0.5, warnings.summary);
+  for (const auto& w : warnings.diagnostics) std::fprintf(stderr, "%s\n", w.c_str());
   return 0;
 }
 `;
 
 function planOf(file: string, name: string, dt: number, steps: number): SimulationPlan {
-  const network = compileNetworks(join(ROOT, file)).find((n) => n.name === name);
+  const network = compileNetworks(file).find((n) => n.name === name);
   if (network === undefined) throw new Error(`no network ${name} in ${file}`);
   const adjusted: Network = { ...network, dt };
   return buildPlan(adjusted, steps);
 }
+
+/**
+ * Two recordings of one state (files H.V.0-2.csv and H.V.1-3.csv; its first non-finite value
+ * is the earlier of the two) and a trace of a value that is not a state (I).
+ */
+const TWICE_RECORDED = `neuron Stiff {
+  state {
+    V = 1 mV
+    u = 0 mV
+  }
+  current I : mV/ms
+  equations {
+    dV/dt = -V / (0.025 ms) + I
+    du/dt = (V - u) / (1 ms)
+  }
+  method rk2
+  spike when V > 10 mV
+}
+
+network TwiceRecorded {
+  dt = 0.1 ms
+  duration = 5 ms
+  population H = Stiff(3)
+  population K = Stiff(2)
+  record H.V[0:2]
+  record H.V[1:3]
+  record H.u
+  record K.I
+  record H.spikes
+}
+`;
+writeFileSync(join(TEMP, 'twice_recorded.spk'), TWICE_RECORDED);
 
 const CASES: readonly {
   label: string;
@@ -208,45 +326,104 @@ const CASES: readonly {
   dt: number;
   steps: number;
   precision: Precision;
+  rows: Rows;
+  /** Added to the seeds of the chunks and of the final state (chosen so that every part of the warnings is compared). */
+  seed?: number;
 }[] = [
   {
     label: 'RtBasic, dt 0.1 ms, float',
-    file: 'test/models/conformance/rt_basic.spk',
+    file: join(ROOT, 'test/models/conformance/rt_basic.spk'),
     network: 'RtBasic',
     dt: 0.1,
     steps: 500,
     precision: 'f32',
+    rows: 'awkward',
   },
   {
     label: 'RtBasic, dt 0.07 ms, double',
-    file: 'test/models/conformance/rt_basic.spk',
+    file: join(ROOT, 'test/models/conformance/rt_basic.spk'),
     network: 'RtBasic',
     dt: 0.07,
     steps: 300,
     precision: 'f64',
+    rows: 'awkward',
   },
   {
     label: 'EINet (projections), dt 3e18 ms (times with exponents), float',
-    file: 'examples/ei_net.spk',
+    file: join(ROOT, 'examples/ei_net.spk'),
     network: 'EINet',
     dt: 3e18,
     steps: 120,
     precision: 'f32',
+    rows: 'awkward',
   },
   {
     label: 'RtRandom, dt 1e-7 ms (small times), double',
-    file: 'test/models/conformance/rt_random.spk',
+    file: join(ROOT, 'test/models/conformance/rt_random.spk'),
     network: 'RtRandom',
     dt: 1e-7,
     steps: 90,
     precision: 'f64',
+    rows: 'awkward',
+  },
+  {
+    label: 'BlowUp (rk4 and euler hints), float',
+    file: join(ROOT, 'test/models/non-finite/blow_up.spk'),
+    network: 'BlowUp',
+    dt: 0.1,
+    steps: 500,
+    precision: 'f32',
+    rows: 'finite',
+  },
+  {
+    label: 'SynapsesBlowUp (merged, per-pre and per-synapse states), double',
+    file: join(ROOT, 'test/models/non-finite/synapses.spk'),
+    network: 'SynapsesBlowUp',
+    dt: 0.1,
+    steps: 200,
+    precision: 'f64',
+    rows: 'finite',
+  },
+  {
+    label: 'NmdaHH (four states a neuron), dt 0.025 ms, float',
+    file: join(ROOT, 'examples/nmda_hh.spk'),
+    network: 'NmdaHH',
+    dt: 0.025,
+    steps: 400,
+    precision: 'f32',
+    rows: 'finite',
+  },
+  {
+    label: 'RtSynapses (projections E, D merged), float',
+    file: join(ROOT, 'test/models/conformance/rt_synapses.spk'),
+    network: 'RtSynapses',
+    dt: 0.1,
+    steps: 300,
+    precision: 'f32',
+    rows: 'finite',
+    // The merged g of projections E and D is non-finite.
+    seed: 1,
+  },
+  {
+    label: 'TwiceRecorded (one state in two traces), double',
+    file: join(TEMP, 'twice_recorded.spk'),
+    network: 'TwiceRecorded',
+    dt: 0.1,
+    steps: 80,
+    precision: 'f64',
+    rows: 'finite',
+    // Both traces of H.V show a non-finite value, the second one first.
+    seed: 26,
   },
 ];
 
+/** What the warnings of the cases showed, for the check that each feature was compared. */
+const shown = new Set<string>();
+
 describe.skipIf(CXX === undefined)(
-  'sf_host.h writes what OutputWriter writes, byte for byte',
+  'sf_host.h writes what OutputWriter writes, and warns of NaN and infinite states as run does, byte for byte',
   () => {
-    it.each(CASES.map((c) => [c.label, c] as const))('%s', (_label, c) => {
+    it.each(CASES.map((c) => [c.label, c] as const))('%s', async (_label, c) => {
       const plan = planOf(c.file, c.network, c.dt, c.steps);
       const layout = layoutOf(plan);
       const dir = join(TEMP, c.label.replace(/[^A-Za-z0-9]+/g, '_'));
@@ -270,31 +447,49 @@ describe.skipIf(CXX === undefined)(
       );
       expect(build.status, build.stderr).toBe(0);
 
-      const chunks = syntheticChunks(plan, c.precision, 12345 + c.steps);
+      const chunks = syntheticChunks(plan, c.precision, 12345 + c.steps + (c.seed ?? 0), c.rows);
+      const state = finalState(plan, c.precision, 777 + c.steps + (c.seed ?? 0));
       writeFileSync(join(dir, 'chunks.bin'), chunkFile(chunks));
-      const run = spawnSync(join(dir, 'driver'), [join(dir, 'chunks.bin'), join(dir, 'cpp')], {
-        encoding: 'utf8',
-      });
+      writeFileSync(
+        join(dir, 'state.bin'),
+        new Uint8Array(state.buffer, state.byteOffset, state.byteLength),
+      );
+      const run = spawnSync(
+        join(dir, 'driver'),
+        [join(dir, 'chunks.bin'), join(dir, 'state.bin'), join(dir, 'cpp')],
+        { encoding: 'utf8' },
+      );
       expect(run.status, run.stderr).toBe(0);
 
       const writer = new OutputWriter(join(dir, 'js'), plan);
-      for (const chunk of chunks) {
-        writer.add({
-          firstStep: chunk.first,
-          steps: chunk.steps,
-          spikes: splitSpikes(chunk.pairs, chunk.first, layout, plan.spikeRecords),
-          traces: splitTraces(Float64Array.from(chunk.rows), chunk.steps, layout),
-        });
+      const watch = new NonFiniteWatch(plan);
+      const converted = chunks.map((chunk) => ({
+        firstStep: chunk.first,
+        steps: chunk.steps,
+        spikes: splitSpikes(chunk.pairs, chunk.first, layout, plan.spikeRecords),
+        traces: splitTraces(Float64Array.from(chunk.rows), chunk.steps, layout),
+      }));
+      for (const chunk of converted) {
+        writer.add(chunk);
+        watch.add(chunk);
       }
+      const nonFinite = await watch.finish({
+        visitState: async (visit) => visit(0, Float64Array.from(state)),
+      });
+      const warnings = nonFiniteWarnings(plan, nonFinite);
       writer.finish(
         {
           backend: 'cuda-standalone',
           device: 'test device "quoted"',
           wallSeconds: 1.25,
           compileSeconds: 0.5,
+          warnings: warnings.summary,
         },
         new Map(),
       );
+      // What `spikeforge run` prints on stderr after the run.
+      const stderr = warnings.diagnostics.map((d) => `${renderDiagnostic(d)}\n`).join('');
+      expect(run.stderr).toBe(stderr);
 
       const files = readdirSync(join(dir, 'cpp')).sort();
       expect(files).toEqual(
@@ -316,10 +511,164 @@ describe.skipIf(CXX === undefined)(
       }
       const spikeLines = readFileSync(join(dir, 'js', 'spikes.csv'), 'utf8').split('\n').length - 2;
       const cvs = readFileSync(join(dir, 'js', 'summary.json'), 'utf8').match(/isi_cv_mean/g);
-      expect(cvs, 'the ISI CV of some population is compared').not.toBeNull();
+      if (c.rows === 'awkward')
+        expect(cvs, 'the ISI CV of some population is compared').not.toBeNull();
+      expect(nonFinite.length, 'some state is NaN or infinite').toBeGreaterThan(0);
+      for (const [feature, pattern] of [
+        ['a note on other states', /also at the end of the run: /],
+        ['states grouped by counts', /also at the end of the run: \S+(, \S+)* and \S+ are /],
+        ['a first recorded value', /is first non-finite in the recording at t = /],
+        ['an integration hint', /usually helps/],
+        ['NaN and infinite counts together', / is NaN in \d+ and infinite in \d+ of /],
+      ] as const)
+        if (pattern.test(stderr)) shown.add(feature);
+      if (nonFinite.some((s) => s.firstRecorded === undefined))
+        shown.add('a non-finite state without a recorded one');
+      if (warnings.summary.some((w) => w.variable === 'w' && w.projections !== undefined))
+        shown.add('a per-synapse weight');
+      if (warnings.summary.some((w) => (w.projections?.length ?? 0) > 1))
+        shown.add('a merged state of several projections');
+      const showsNonFinite = (r: number): boolean =>
+        converted.some((chunk) => chunk.traces[r]!.some((v) => !Number.isFinite(v)));
+      const tracesShowing = (s: NonFiniteState): number =>
+        plan.traces.filter(
+          (t, r) => t.population === s.owner && t.variable === s.state && showsNonFinite(r),
+        ).length;
+      if (nonFinite.some((s) => tracesShowing(s) > 1))
+        shown.add('a non-finite state in two traces that show one');
       console.log(
-        `cuda-standalone: ${c.label}: ${files.length} files identical (${spikeLines} spikes, ${chunks.length} chunks, ${cvs?.length ?? 0} ISI CVs)`,
+        `cuda-standalone: ${c.label}: ${files.length} files identical (${spikeLines} spikes, ${chunks.length} chunks, ${cvs?.length ?? 0} ISI CVs), ${warnings.diagnostics.length} warnings on ${nonFinite.length} non-finite states identical`,
       );
+    });
+
+    it('the cases compared every part of the warnings', () => {
+      expect([...shown].sort()).toEqual(
+        [
+          'a first recorded value',
+          'a merged state of several projections',
+          'a non-finite state in two traces that show one',
+          'a non-finite state without a recorded one',
+          'a note on other states',
+          'a per-synapse weight',
+          'an integration hint',
+          'NaN and infinite counts together',
+          'states grouped by counts',
+        ].sort(),
+      );
+    });
+  },
+);
+
+/**
+ * cuda_runtime.h for main.cu compiled as host C++: device memory is host memory (filled with
+ * 0xff bytes when allocated, so nothing may rely on zeroed memory), and a launch runs the
+ * kernel's threads one after the other (with test/support/cuda-emulation.ts's header).
+ */
+const FAKE_CUDA_RUNTIME = String.raw`#pragma once
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+enum cudaError_t { cudaSuccess = 0 };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost };
+struct cudaDeviceProp { char name[256]; int major; int minor; };
+inline const char* cudaGetErrorString(cudaError_t) { return "emulated"; }
+inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) { std::strcpy(p->name, "emulated"); p->major = 9; p->minor = 0; return cudaSuccess; }
+inline cudaError_t cudaMalloc(void** p, std::size_t bytes) { *p = std::malloc(bytes); std::memset(*p, 0xff, bytes); return cudaSuccess; }
+inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
+inline cudaError_t cudaMemcpy(void* to, const void* from, std::size_t bytes, cudaMemcpyKind) { if (bytes > 0) std::memcpy(to, from, bytes); return cudaSuccess; }
+inline cudaError_t cudaMemset(void* p, int value, std::size_t bytes) { std::memset(p, value, bytes); return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+template <class Kernel, class... Args>
+void sf_emu_launch(Kernel kernel, unsigned blocks, unsigned block, Args... args) {
+  blockDim.x = block;
+  for (unsigned b = 0; b < blocks; ++b) {
+    blockIdx.x = b;
+    for (unsigned t = 0; t < block; ++t) {
+      threadIdx.x = t;
+      kernel(args...);
+    }
+  }
+}
+`;
+
+describe.skipIf(CXX === undefined)(
+  'the standalone program, its kernels emulated on the CPU, warns as `spikeforge run --backend cpu` does',
+  () => {
+    const io = (): { io: Io; out: string[]; err: string[] } => {
+      const out: string[] = [];
+      const err: string[] = [];
+      return { io: { out: (t) => out.push(t), err: (t) => err.push(t) }, out, err };
+    };
+    /** summary.json without what differs between the two runs (backend, device, timings). */
+    const comparable = (dir: string): string =>
+      readFileSync(join(dir, 'summary.json'), 'utf8').replace(
+        /^ {2}"(backend|device|wall_s|compile_s)": .*\n/gm,
+        '',
+      );
+
+    it.each([
+      ['test/models/non-finite/blow_up.spk', 'BlowUp'],
+      ['test/models/non-finite/synapses.spk', 'SynapsesBlowUp'],
+    ])('%s', async (file, network) => {
+      const model = join(ROOT, file);
+      const dir = join(TEMP, `emulated_${network}`);
+      const r = io();
+      expect(
+        await main(['compile', model, '--target', 'cuda', '--standalone', '-o', dir], r.io),
+        r.err.join('\n'),
+      ).toBe(EXIT.ok);
+      // main.cu as it is, but for its launches: kernel<<<blocks, block>>>(...) becomes a call.
+      const launches = /(\w+)<<<([^,]+), ([^>]+)>>>\(/g;
+      const source = readFileSync(join(dir, 'main.cu'), 'utf8');
+      expect(source).toMatch(launches);
+      writeFileSync(
+        join(dir, 'main_emulated.cpp'),
+        source.replace(launches, 'sf_emu_launch($1, $2, $3, '),
+      );
+      mkdirSync(join(dir, 'fake'), { recursive: true });
+      writeFileSync(join(dir, 'fake', 'cuda_runtime.h'), FAKE_CUDA_RUNTIME);
+      writeFileSync(join(dir, 'fake', 'sf_emu.h'), EMULATION_HEADER);
+      const build = spawnSync(
+        CXX!,
+        [
+          '-std=c++17',
+          '-O1',
+          '-ffp-contract=off',
+          '-I',
+          join(dir, 'fake'),
+          '-include',
+          join(dir, 'fake', 'sf_emu.h'),
+          '-o',
+          join(dir, 'emulated'),
+          join(dir, 'main_emulated.cpp'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(build.status, build.stderr).toBe(0);
+      const ran = spawnSync(join(dir, 'emulated'), ['-o', join(dir, 'out'), '--data', dir], {
+        encoding: 'utf8',
+      });
+      expect(ran.status, ran.stdout + ran.stderr).toBe(0);
+
+      const viaNode = join(TEMP, `emulated_${network}_run`);
+      const run = io();
+      expect(
+        await main(['run', model, '--backend', 'cpu', '-o', viaNode], run.io),
+        run.err.join('\n'),
+      ).toBe(EXIT.ok);
+      const warnings = run.err.filter((e) => e.includes(' at the end of the run'));
+      expect(warnings.length).toBeGreaterThan(0);
+      expect(ran.stderr).toBe(warnings.map((w) => `${w}\n`).join(''));
+      expect(comparable(join(dir, 'out'))).toBe(comparable(viaNode));
+      expect(comparable(viaNode)).toContain('"warnings": [');
+      const csvs = readdirSync(join(dir, 'out')).filter((f) => f.endsWith('.csv'));
+      expect(csvs.length).toBeGreaterThan(1);
+      for (const f of csvs)
+        expect(readFileSync(join(dir, 'out', f), 'utf8'), f).toBe(
+          readFileSync(join(viaNode, f), 'utf8'),
+        );
     });
   },
 );
@@ -331,19 +680,14 @@ describe('spikeforge compile --target cuda --standalone', () => {
     return { io: { out: (t) => out.push(t), err: (t) => err.push(t) }, out, err };
   };
 
-  /** `spikeforge compile examples/ei_net.spk --target cuda --standalone -o dir`, which must succeed. */
-  const compileStandalone = async (dir: string): Promise<void> => {
+  const EI_NET = join(ROOT, 'examples', 'ei_net.spk');
+  const BLOW_UP = join(ROOT, 'test', 'models', 'non-finite', 'blow_up.spk');
+
+  /** `spikeforge compile MODEL --target cuda --standalone -o dir` (examples/ei_net.spk unless given), which must succeed. */
+  const compileStandalone = async (dir: string, model = EI_NET): Promise<void> => {
     const r = io();
     const code = await main(
-      [
-        'compile',
-        join(ROOT, 'examples', 'ei_net.spk'),
-        '--target',
-        'cuda',
-        '--standalone',
-        '-o',
-        dir,
-      ],
+      ['compile', model, '--target', 'cuda', '--standalone', '-o', dir],
       r.io,
     );
     expect(code, r.err.join('\n')).toBe(EXIT.ok);
@@ -456,26 +800,31 @@ network Ring {
     }
   });
 
-  /** examples/ei_net.spk compiled standalone and built with CMake (once); the executable. */
-  let built: Promise<string> | undefined;
-  const buildStandalone = (): Promise<string> =>
-    (built ??= (async () => {
-      const dir = join(TEMP, 'cmake_standalone');
-      await compileStandalone(dir);
-      const build = join(dir, 'build');
-      const configure = spawnSync(
-        'cmake',
-        ['-S', dir, '-B', build, `-DCMAKE_CUDA_COMPILER=${NVCC === 'nvcc' ? 'nvcc' : NVCC}`],
-        { encoding: 'utf8', timeout: 300_000 },
-      );
-      expect(configure.status, configure.stdout + configure.stderr).toBe(0);
-      const made = spawnSync('cmake', ['--build', build, '-j', '2'], {
-        encoding: 'utf8',
-        timeout: 300_000,
-      });
-      expect(made.status, made.stdout + made.stderr).toBe(0);
-      return join(build, 'EINet');
-    })());
+  /** A model (examples/ei_net.spk unless given) compiled standalone and built with CMake (once); the executable. */
+  const built = new Map<string, Promise<string>>();
+  const buildStandalone = (model = EI_NET, network = 'EINet'): Promise<string> => {
+    const executable =
+      built.get(model) ??
+      (async () => {
+        const dir = join(TEMP, `cmake_standalone_${network}`);
+        await compileStandalone(dir, model);
+        const build = join(dir, 'build');
+        const configure = spawnSync(
+          'cmake',
+          ['-S', dir, '-B', build, `-DCMAKE_CUDA_COMPILER=${NVCC === 'nvcc' ? 'nvcc' : NVCC}`],
+          { encoding: 'utf8', timeout: 300_000 },
+        );
+        expect(configure.status, configure.stdout + configure.stderr).toBe(0);
+        const made = spawnSync('cmake', ['--build', build, '-j', '2'], {
+          encoding: 'utf8',
+          timeout: 300_000,
+        });
+        expect(made.status, made.stdout + made.stderr).toBe(0);
+        return join(build, network);
+      })();
+    built.set(model, executable);
+    return executable;
+  };
 
   it.skipIf(NVCC === undefined || !HAVE_CMAKE)(
     'CMakeLists.txt configures and builds (sm_90, no GPU needed)',
@@ -493,15 +842,33 @@ network Ring {
       expect(ran.status, ran.stdout + ran.stderr).toBe(0);
       const viaNode = join(TEMP, 'run_out');
       const r = io();
-      const code = await main(
-        ['run', join(ROOT, 'examples', 'ei_net.spk'), '--backend', 'cuda', '-o', viaNode],
-        r.io,
-      );
+      const code = await main(['run', EI_NET, '--backend', 'cuda', '-o', viaNode], r.io);
       expect(code, r.err.join('\n')).toBe(EXIT.ok);
       for (const file of ['spikes.csv', 'N.V.csv'])
         expect(readFileSync(join(standalone, file), 'utf8'), file).toBe(
           readFileSync(join(viaNode, file), 'utf8'),
         );
+    },
+  );
+
+  it.skipIf(NVCC === undefined || !HAVE_CMAKE || !HAVE_CUDA)(
+    'on a GPU the executable warns of the NaN and infinite states `spikeforge run --backend cuda` warns of',
+    async () => {
+      const executable = await buildStandalone(BLOW_UP, 'BlowUp');
+      const standalone = join(TEMP, 'standalone_blow_up');
+      const ran = spawnSync(executable, ['-o', standalone], { encoding: 'utf8', timeout: 300_000 });
+      expect(ran.status, ran.stdout + ran.stderr).toBe(0);
+      const viaNode = join(TEMP, 'run_blow_up');
+      const r = io();
+      const code = await main(['run', BLOW_UP, '--backend', 'cuda', '-o', viaNode], r.io);
+      expect(code, r.err.join('\n')).toBe(EXIT.ok);
+      const warnings = r.err.filter((e) => e.includes(' at the end of the run'));
+      expect(warnings.length).toBeGreaterThan(0);
+      expect(ran.stderr).toBe(warnings.map((w) => `${w}\n`).join(''));
+      const summary = (dir: string): unknown =>
+        (JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { warnings?: unknown })
+          .warnings;
+      expect(summary(standalone)).toEqual(summary(viaNode));
     },
   );
 });

@@ -89,8 +89,8 @@ export function location(span: Span): string {
 /** The longest source line an excerpt shows whole; longer ones are cut around the span. */
 const MAX_EXCERPT = 160;
 
-/** The source line of a span and carets under it (clipped to the first line). */
-function excerpt(span: Span, label: string | undefined): string {
+/** The source line of a span and carets under it (clipped to the first line), as diagnostics show them. */
+export function sourceExcerpt(span: Span, label: string | undefined): string {
   const { line, column } = lineColumn(span.file, span.start);
   const whole = lineText(span.file, line);
   const end = lineColumn(span.file, Math.max(span.start, span.end - 1));
@@ -119,9 +119,12 @@ function visible(text: string): string {
 
 /** Renders `file:line:col: error: message`, the source line, carets, then related places and notes. */
 export function renderDiagnostic(d: Diagnostic): string {
-  const parts = [`${location(d.span)}: ${d.severity}: ${d.message}`, excerpt(d.span, d.label)];
+  const parts = [
+    `${location(d.span)}: ${d.severity}: ${d.message}`,
+    sourceExcerpt(d.span, d.label),
+  ];
   for (const s of d.secondary)
-    parts.push(`${location(s.span)}: note: ${s.message}`, excerpt(s.span, undefined));
+    parts.push(`${location(s.span)}: note: ${s.message}`, sourceExcerpt(s.span, undefined));
   for (const n of d.notes) parts.push(`   = note: ${n}`);
   return parts.join('\n');
 }

@@ -1,9 +1,10 @@
+import type { PopulationKernel } from '../codegen/kernel-ir.js';
 import { layoutOf } from '../codegen/module.js';
 import { WEIGHT_STATE } from '../codegen/population.js';
 import { type Diagnostic, Diagnostics, location } from '../diagnostics/diagnostic.js';
 import type { Span } from '../diagnostics/source.js';
 import type { DynamicsModel, IntegrationMethod } from '../ir/types.js';
-import type { Backend, Chunk, SimulationPlan } from './backend.js';
+import type { Backend, Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { formatTime } from './format-number.js';
 
 /**
@@ -13,8 +14,16 @@ import { formatTime } from './format-number.js';
  * results are a warning (stderr and summary.json), not an error.
  */
 
-/** A kernel state as the user wrote it: which population or projection, which variable, where declared. */
-interface UserState {
+/**
+ * A kernel state as the user wrote it, and what a warning about it says besides the counts.
+ * The standalone CUDA program gets these at compile time (codegen/cuda/standalone.ts).
+ */
+export interface UserState {
+  /** The kernel that holds it (a population, `@pre<k>`, `@synapse<k>`) and its name there (`@syn0.g`). */
+  readonly owner: string;
+  readonly state: string;
+  /** How many elements hold it: the kernel's size. */
+  readonly size: number;
   /** `population H`, `projection E`, `projections E, F` (merged per post-synaptic neuron). */
   readonly subject: string;
   readonly population?: string;
@@ -23,8 +32,8 @@ interface UserState {
   /** What one element of the kernel is, singular: neuron, post-synaptic neuron, synapse. */
   readonly element: string;
   readonly span: Span;
-  /** The model that integrates the state, when it has a differential equation. */
-  readonly integratedBy?: DynamicsModel;
+  /** What to try when an unstable integration is a likely cause (integrationHint). */
+  readonly hint?: string;
 }
 
 /** A recorded value that was NaN or infinite. */
@@ -56,12 +65,14 @@ export interface NonFiniteState {
  * (internal ones, refractory counters and what synapses hand on, follow from those).
  */
 export class NonFiniteWatch {
+  private readonly users: readonly UserState[];
   /** Per trace: whether it records a user state, and its first non-finite value once seen. */
   private readonly watched: boolean[];
   private readonly first: (RecordedNonFinite | undefined)[];
 
   constructor(private readonly plan: SimulationPlan) {
-    this.watched = plan.traces.map((t) => userState(plan, t.population, t.variable) !== undefined);
+    this.users = userStates(plan);
+    this.watched = plan.traces.map((t) => this.users.some((u) => records(t, u)));
     this.first = plan.traces.map(() => undefined);
   }
 
@@ -81,24 +92,18 @@ export class NonFiniteWatch {
     });
   }
 
-  async finish(backend: Backend): Promise<NonFiniteState[]> {
+  async finish(backend: Pick<Backend, 'visitState'>): Promise<NonFiniteState[]> {
     const layout = layoutOf(this.plan);
-    const counts = this.plan.kernels.flatMap((k) =>
-      k.states
-        .filter((s) => userState(this.plan, k.population, s) !== undefined)
-        .map((s) => ({
-          owner: k.population,
-          state: s,
-          offset: layout.stateOffset(k.population, s),
-          size: k.size,
-          nan: 0,
-          infinite: 0,
-        })),
-    );
+    const counts = this.users.map((u) => ({
+      user: u,
+      offset: layout.stateOffset(u.owner, u.state),
+      nan: 0,
+      infinite: 0,
+    }));
     await backend.visitState((offset, values) => {
       for (const c of counts) {
         const from = Math.max(c.offset, offset);
-        const to = Math.min(c.offset + c.size, offset + values.length);
+        const to = Math.min(c.offset + c.user.size, offset + values.length);
         for (let k = from - offset; k < to - offset; k++) {
           const v = values[k]!;
           // v - v is 0 for every finite v and NaN otherwise: one test in the common case.
@@ -111,23 +116,32 @@ export class NonFiniteWatch {
     });
     return counts
       .filter((c) => c.nan + c.infinite > 0)
-      .map(({ owner, state, size, nan, infinite }) => {
-        const recorded = this.plan.traces
-          .map((t, r) =>
-            t.population === owner && t.variable === state ? this.first[r] : undefined,
-          )
-          .filter((f) => f !== undefined)
-          .sort((a, b) => a.step - b.step)[0];
+      .map(({ user, nan, infinite }) => {
+        const recorded = earliest(
+          this.plan.traces.map((t, r) => (records(t, user) ? this.first[r] : undefined)),
+        );
         return {
-          owner,
-          state,
-          size,
+          owner: user.owner,
+          state: user.state,
+          size: user.size,
           nan,
           infinite,
           ...(recorded === undefined ? {} : { firstRecorded: recorded }),
         };
       });
   }
+}
+
+/** Whether a trace records a user state. */
+function records(trace: TraceRequest, user: UserState): boolean {
+  return trace.population === user.owner && trace.variable === user.state;
+}
+
+/** The earliest recorded non-finite value, the first listed on a tie. */
+function earliest(
+  found: readonly (RecordedNonFinite | undefined)[],
+): RecordedNonFinite | undefined {
+  return found.filter((f) => f !== undefined).sort((a, b) => a.step - b.step)[0];
 }
 
 /**
@@ -149,21 +163,38 @@ function firstNonFiniteWritten(
   return -1;
 }
 
+/** Every state the user declared, in the order of the kernels and of their states. */
+export function userStates(plan: SimulationPlan): UserState[] {
+  return plan.kernels.flatMap((k) =>
+    k.states.flatMap((s) => {
+      const user = userState(plan, k, s);
+      return user === undefined ? [] : [user];
+    }),
+  );
+}
+
 /** The user's name and declaration of a kernel state; undefined for internal ones. */
-function userState(plan: SimulationPlan, owner: string, state: string): UserState | undefined {
+function userState(
+  plan: SimulationPlan,
+  kernel: PopulationKernel,
+  state: string,
+): UserState | undefined {
   const { network, routing } = plan;
+  const owner = kernel.population;
+  const kernelState = { owner, state, size: kernel.size };
   const population = network.populations.find((p) => p.name === owner);
   if (population !== undefined) {
     const model = population.source.kind === 'neuron' ? population.source.model : undefined;
     const own = model?.states.find((s) => s.name === state);
     if (model !== undefined && own !== undefined)
       return {
+        ...kernelState,
         subject: `population ${owner}`,
         population: owner,
         variable: state,
         element: 'neuron',
         span: own.span,
-        ...integration(model, state),
+        ...integrationHint(plan, model, state),
       };
     // Merged synapse state: `@syn<k>.g` in its post population's kernel.
     const group = routing.groups.find((g) => g.post === owner && state.startsWith(`${g.owner}.`));
@@ -172,12 +203,13 @@ function userState(plan: SimulationPlan, owner: string, state: string): UserStat
     if (group === undefined || declared === undefined) return undefined;
     const names = group.routes.map((r) => r.projection.name);
     return {
+      ...kernelState,
       subject: `${names.length === 1 ? 'projection' : 'projections'} ${names.join(', ')}`,
       projections: names,
       variable,
       element: 'post-synaptic neuron',
       span: declared.span,
-      ...integration(group.synapse.model, variable),
+      ...integrationHint(plan, group.synapse.model, variable),
     };
   }
   const own = [...routing.preSynapses, ...routing.synapses].find((o) => o.owner === owner);
@@ -185,6 +217,7 @@ function userState(plan: SimulationPlan, owner: string, state: string): UserStat
   const projection = own.route.projection;
   const element = own.route.placement.placement === 'pre' ? 'pre-synaptic neuron' : 'synapse';
   const base = {
+    ...kernelState,
     subject: `projection ${projection.name}`,
     projections: [projection.name],
     element,
@@ -197,24 +230,44 @@ function userState(plan: SimulationPlan, owner: string, state: string): UserStat
         ...base,
         variable: state,
         span: declared.span,
-        ...integration(projection.synapse.model, state),
+        ...integrationHint(plan, projection.synapse.model, state),
       };
-}
-
-function integration(model: DynamicsModel, state: string): { integratedBy?: DynamicsModel } {
-  return model.equations.some((e) => e.state === state) ? { integratedBy: model } : {};
 }
 
 /** Explicit methods: unstable once dt is too long for the model's fastest dynamics. */
 const EXPLICIT: readonly IntegrationMethod[] = ['euler', 'rk2', 'rk4'];
 
+/**
+ * What to try when an unstable integration is a likely cause: the state has a differential
+ * equation and an explicit method (euler, rk2, rk4) with too long a step. Not for exp_euler or
+ * exact, where a blow-up more likely comes from the model itself (or from its input), and a
+ * smaller step would not be the cure.
+ */
+function integrationHint(
+  plan: SimulationPlan,
+  model: DynamicsModel,
+  state: string,
+): { hint?: string } {
+  const dt = plan.network.dt;
+  return EXPLICIT.includes(model.method) && model.equations.some((e) => e.state === state)
+    ? {
+        hint: `method ${model.method} is unstable when dt (${dt} ms) is too long for the fastest dynamics of ${model.name}: a smaller --dt, or method exp_euler, usually helps`,
+      }
+    : {};
+}
+
+/** `of 4 neurons`, `of 10 synapses`: what a state's counts are out of. */
+export function ofElements(user: UserState): string {
+  return `of ${user.size} ${user.element}s`;
+}
+
 /** `NaN in 1 of 1 neurons`, `infinite in 2 of 10 synapses`, `NaN in 3 and infinite in 2 of ...`. */
-function howMany(s: NonFiniteState, element: string): string {
+function howMany(s: NonFiniteState, user: UserState): string {
   const parts = [
     ...(s.nan > 0 ? [`NaN in ${s.nan}`] : []),
     ...(s.infinite > 0 ? [`infinite in ${s.infinite}`] : []),
   ];
-  return `${parts.join(' and ')} of ${s.size} ${element}s`;
+  return `${parts.join(' and ')} ${ofElements(user)}`;
 }
 
 /** `a`, `a and b`, `a, b and c`. */
@@ -222,17 +275,6 @@ function listNames(names: readonly string[]): string {
   return names.length <= 1
     ? names.join('')
     : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
-}
-
-/**
- * What to try when an unstable integration is a likely cause: an explicit method (euler, rk2,
- * rk4) with too long a step. Not for exp_euler or exact, where a blow-up more likely comes
- * from the model itself (or from its input), and a smaller step would not be the cure.
- */
-function integrationHint(model: DynamicsModel, dt: number): string | undefined {
-  return EXPLICIT.includes(model.method)
-    ? `method ${model.method} is unstable when dt (${dt} ms) is too long for the fastest dynamics of ${model.name}: a smaller --dt, or method exp_euler, usually helps`
-    : undefined;
 }
 
 /** One entry of summary.json's `warnings`: a non-finite state, in the terms of the model. */
@@ -252,42 +294,48 @@ export type SummaryWarning = {
   readonly hint?: string;
 };
 
+/** The fields of a summary entry that name the state, in their order there. */
+export function summaryPlace(
+  user: UserState,
+): Pick<SummaryWarning, 'location' | 'population' | 'projections' | 'variable'> {
+  return {
+    location: location(user.span),
+    ...(user.population === undefined ? {} : { population: user.population }),
+    ...(user.projections === undefined ? {} : { projections: user.projections }),
+    variable: user.variable,
+  };
+}
+
 /**
  * The warnings of non-finite states: one diagnostic per population or projection (at its
  * first such state's declaration, the others in a note, when the recording first showed one,
- * and a hint when an unstable integration is likely), and one summary entry per state.
+ * and a hint when an unstable integration is likely), and one summary entry per state. The
+ * standalone CUDA program (its sf_host.h) writes the same texts.
  */
 export function nonFiniteWarnings(
   plan: SimulationPlan,
   states: readonly NonFiniteState[],
 ): { readonly diagnostics: readonly Diagnostic[]; readonly summary: readonly SummaryWarning[] } {
-  const dt = plan.network.dt;
+  const users = userStates(plan);
   const described = states.flatMap((s) => {
-    const user = userState(plan, s.owner, s.state);
+    const user = users.find((u) => u.owner === s.owner && u.state === s.state);
     return user === undefined ? [] : [{ s, user }];
   });
   // A recorded row shows the state after step n, labelled t_n + dt, as in the CSV file.
-  const recordedTime = (f: RecordedNonFinite): string => formatTime((f.step + 1) * dt);
+  const recordedTime = (f: RecordedNonFinite): string => formatTime((f.step + 1) * plan.network.dt);
   const message = (s: NonFiniteState, user: UserState): string =>
-    `${user.subject}: ${user.variable} is ${howMany(s, user.element)} at the end of the run`;
-  const summary = described.map(({ s, user }): SummaryWarning => {
-    const hint =
-      user.integratedBy === undefined ? undefined : integrationHint(user.integratedBy, dt);
-    return {
-      message: message(s, user),
-      location: location(user.span),
-      ...(user.population === undefined ? {} : { population: user.population }),
-      ...(user.projections === undefined ? {} : { projections: user.projections }),
-      variable: user.variable,
-      nan: s.nan,
-      infinite: s.infinite,
-      elements: s.size,
-      ...(s.firstRecorded === undefined
-        ? {}
-        : { first_non_finite_recorded_ms: Number(recordedTime(s.firstRecorded)) }),
-      ...(hint === undefined ? {} : { hint }),
-    };
-  });
+    `${user.subject}: ${user.variable} is ${howMany(s, user)} at the end of the run`;
+  const summary = described.map(({ s, user }): SummaryWarning => ({
+    message: message(s, user),
+    ...summaryPlace(user),
+    nan: s.nan,
+    infinite: s.infinite,
+    elements: user.size,
+    ...(s.firstRecorded === undefined
+      ? {}
+      : { first_non_finite_recorded_ms: Number(recordedTime(s.firstRecorded)) }),
+    ...(user.hint === undefined ? {} : { hint: user.hint }),
+  }));
   const diagnostics = new Diagnostics();
   for (const subject of new Set(described.map((d) => d.user.subject))) {
     const [head, ...others] = described.filter((d) => d.user.subject === subject);
@@ -296,22 +344,15 @@ export function nonFiniteWarnings(
     // The other states, grouped by identical counts: `m, h and n are NaN in 1 of 1 neurons`.
     const byCount = new Map<string, string[]>();
     for (const o of others) {
-      const counts = howMany(o.s, o.user.element);
+      const counts = howMany(o.s, o.user);
       byCount.set(counts, [...(byCount.get(counts) ?? []), o.user.variable]);
     }
     const also = [...byCount].map(
       ([counts, names]) => `${listNames(names)} ${names.length === 1 ? 'is' : 'are'} ${counts}`,
     );
     const group = [head, ...others];
-    const first = group
-      .map((d) => d.s.firstRecorded)
-      .filter((f) => f !== undefined)
-      .sort((a, b) => a.step - b.step)[0];
-    const hint = group
-      .map((d) => d.user.integratedBy)
-      .filter((m) => m !== undefined)
-      .map((m) => integrationHint(m, dt))
-      .find((h) => h !== undefined);
+    const first = earliest(group.map((d) => d.s.firstRecorded));
+    const hint = group.map((d) => d.user.hint).find((h) => h !== undefined);
     diagnostics.warning(user.span, message(s, user), {
       notes: [
         ...(also.length === 0 ? [] : [`also at the end of the run: ${also.join('; ')}`]),

@@ -6,10 +6,13 @@
  * The folder holds:
  *   <Network>.cu             the kernels, exactly as `compile --target cuda` writes them
  *   <Network>.manifest.json  buffers and dispatch order (plus a `standalone` section)
- *   network.h                the network's tables for the host: sizes, offsets, traces, names
+ *   network.h                the network's tables for the host: sizes, offsets, traces, names,
+ *                            and per user state the ready-made texts of a non-finite warning
  *   sf_host.h                host code without CUDA: input files, CSV and JSON writers with
- *                            JavaScript's number formatting (the same for every network)
- *   main.cu                  the driver: CUDA runtime API, kernel<<<>>> launches in chunks
+ *                            JavaScript's number formatting, the end-of-run check for NaN and
+ *                            infinite states (the same for every network)
+ *   main.cu                  the driver: CUDA runtime API, kernel<<<>>> launches in chunks,
+ *                            the final state copied back once for that check
  *   init.bin                 the initial state buffer (float or double, little-endian)
  *   conn.bin                 the connectivity words (u32, little-endian)
  *   CMakeLists.txt           `cmake -B build && cmake --build build` (sm_90 unless
@@ -17,6 +20,11 @@
  *
  * Kernels are compiled with --fmad=false like the runtime backend (src/runtime/cuda), so the
  * two compute the same floats and their spikes.csv can be compared byte for byte.
+ *
+ * States that end the run NaN or infinite get `spikeforge run`'s warnings (stderr and
+ * summary.json's `warnings`): what does not depend on the run (offsets, names, the declaration's
+ * location and source line, the hint) is computed here by non-finite.ts's own functions; the
+ * host counts, finds the first non-finite recorded value and fills the numbers in.
  */
 import { layoutOf, manifest } from '../module.js';
 import type { Precision } from '../printer.js';
@@ -24,6 +32,9 @@ import type { SimulationPlan } from '../../runtime/backend.js';
 import { spikeListBase, stepDispatches } from '../wgsl/kernel.js';
 import { CUDA_BLOCK_SIZE } from './kernel.js';
 import { cudaChunkSteps } from '../../runtime/cuda/backend.js';
+import { ofElements, summaryPlace, type UserState, userStates } from '../../runtime/non-finite.js';
+import { traceFileStem } from '../../runtime/output.js';
+import { location, sourceExcerpt } from '../../diagnostics/diagnostic.js';
 
 export interface StandaloneOptions {
   readonly precision?: Precision;
@@ -37,15 +48,34 @@ export interface StandaloneFile {
   readonly data: string | Uint8Array;
 }
 
-/** A C++ string literal. */
+/** A C++ string literal (UTF-8 as is; control characters escaped). */
 function cString(text: string): string {
-  return `"${[...text].map((c) => (c === '"' || c === '\\' ? `\\${c}` : c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}""` : c)).join('')}"`;
+  const escape = (c: string): string => {
+    if (c === '"' || c === '\\') return `\\${c}`;
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    // No trigraph (`??=`) for a compiler that still reads them.
+    if (c === '?') return '\\?';
+    const code = c.charCodeAt(0);
+    // A closed and reopened literal, so that a following hex digit is not read into the escape.
+    return code < 32 || code === 127 ? `\\x${code.toString(16).padStart(2, '0')}""` : c;
+  };
+  return `"${[...text].map(escape).join('')}"`;
 }
 
 /** A double as a C++ literal that reads back as the same value (17 significant digits). */
 function cDouble(x: number): string {
   if (!Number.isFinite(x)) throw new Error(`not a finite number: ${x}`);
   return x.toPrecision(17);
+}
+
+/**
+ * A state's summaryPlace as JSON.stringify(summary, null, 2) writes it inside a `warnings`
+ * entry (fields 6 spaces in), without the braces and the last line break.
+ */
+function summaryPlaceJson(user: UserState): string {
+  const text = JSON.stringify(summaryPlace(user), null, 2);
+  return text.slice('{\n  '.length, -'\n}'.length).replace(/\n/g, '\n    ');
 }
 
 /** network.h: the tables the host code needs, as C++17 constants. */
@@ -56,9 +86,18 @@ export function networkHeader(plan: SimulationPlan, precision: Precision): strin
     (k) =>
       `  KernelInfo{${cString(k.population)}, ${layout.neuronOffset(k.population)}u, ${k.size}u, ${recorded.indexOf(k.population)}},`,
   );
-  const traces = layout.traces.map(
-    (t, r) =>
-      `  TraceInfo{${cString(t.population)}, ${cString(t.variable)}, ${t.start}u, ${t.end}u, ${layout.traceOffset(r)}u},`,
+  const users = userStates(plan);
+  const traces = plan.traces.map((t, r) => {
+    const user = users.findIndex((u) => u.owner === t.population && u.state === t.variable);
+    return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${user}},`;
+  });
+  const userStateInfo = users.map(
+    (u) => `  // ${u.subject}: ${u.variable}
+  UserStateInfo{${layout.stateOffset(u.owner, u.state)}u, ${u.size}u, ${cString(u.subject)}, ${cString(u.variable)}, ${cString(u.element)}, ${cString(ofElements(u))},
+                ${cString(location(u.span))},
+                ${cString(sourceExcerpt(u.span, undefined))},
+                ${cString(summaryPlaceJson(u))},
+                ${cString(u.hint ?? '')}},`,
   );
   const populations = plan.network.populations.map(
     (p) => `  PopulationInfo{${cString(p.name)}, ${p.size}u},`,
@@ -105,15 +144,43 @@ ${list(
   recorded.map((p) => `  ${cString(p)},`),
 )}
 
-/** One trace: population.variable[start:end], at \`offset\` in each record row. */
+/**
+ * One trace: label (\`H.V\`), file stem, elements [start, end) of its kernel at \`offset\` in each
+ * record row; user_state: the state it records in kUserStates, or -1.
+ */
 struct TraceInfo {
-  const char* population;
-  const char* variable;
+  const char* label;
+  const char* file;
   unsigned start;
   unsigned end;
   unsigned offset;
+  int user_state;
 };
 ${list('TraceInfo', 'kTraces', traces)}
+
+/**
+ * A state the user declared, for the check for NaN and infinite values at the end of the run
+ * (src/runtime/non-finite.ts): where it is in the state buffer, and what a warning about it
+ * says besides the counts.
+ */
+struct UserStateInfo {
+  std::size_t offset;
+  unsigned size;
+  const char* subject;
+  const char* variable;
+  /** One element, singular: \`neuron\`, \`synapse\`. */
+  const char* element;
+  /** What the counts are out of: \`of 4 neurons\`. */
+  const char* of_elements;
+  /** file:line:col of the declaration, and its source line with carets under it. */
+  const char* location;
+  const char* excerpt;
+  /** The summary.json fields that name the state: location, population or projections, variable. */
+  const char* summary_place;
+  /** What to try when an explicit method integrates it; "" when none. */
+  const char* hint;
+};
+${list('UserStateInfo', 'kUserStates', userStateInfo)}
 
 /** The network's populations (summary.json). */
 struct PopulationInfo {
@@ -144,7 +211,9 @@ function mainSource(plan: SimulationPlan): string {
 //
 // Reads init.bin and conn.bin from --data (default: this folder, as CMake records it), runs
 // ${plan.steps} steps of ${plan.network.dt} ms in chunks of sf_net::kChunkSteps, and writes spikes.csv, the trace
-// CSVs and summary.json into OUT_DIR (default: out), as 'spikeforge run' does.
+// CSVs and summary.json into OUT_DIR (default: out), as 'spikeforge run' does. States that end the
+// run NaN or infinite get the warnings 'spikeforge run' gives (stderr, summary.json); the exit
+// status stays 0.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -247,6 +316,7 @@ int main(int argc, char** argv) {
   const double setup_seconds = seconds_since(start);
 
   sf::OutputWriter writer(out);
+  sf::NonFiniteWatch watch;
   std::vector<unsigned> pairs;
   std::vector<real> rows(kRecordRow * kChunkSteps);
   const auto run_start = std::chrono::steady_clock::now();
@@ -266,12 +336,20 @@ int main(int argc, char** argv) {
     if (count > 0) SF_CUDA(cudaMemcpy(pairs.data(), d.events + kSpikeListBase + 1, pairs.size() * sizeof(unsigned), cudaMemcpyDeviceToHost));
     if (kRecordRow > 0) SF_CUDA(cudaMemcpy(rows.data(), d.record, kRecordRow * steps * sizeof(real), cudaMemcpyDeviceToHost));
     writer.add(first, steps, pairs.data(), count, rows.data());
+    watch.add(first, steps, rows.data());
   }
   const double wall_seconds = seconds_since(run_start);
-  writer.finish("cuda-standalone", description, wall_seconds, setup_seconds);
+  // The final state, copied back once: which states ended the run NaN or infinite.
+  std::vector<real> state(kStateFloats);
+  SF_CUDA(cudaMemcpy(state.data(), d.state, kStateFloats * sizeof(real), cudaMemcpyDeviceToHost));
+  const sf::NonFiniteWarnings warnings = sf::non_finite_warnings(watch.finish(state.data()));
+  writer.finish("cuda-standalone", description, wall_seconds, setup_seconds, warnings.summary);
   std::printf("%s: %u steps of %s ms on cuda-standalone (%s) in %.2f s; results in %s\n", kNetwork, kSteps, sf::js_number(kDt).c_str(), description.c_str(),
               wall_seconds, out.c_str());
   writer.print_rates(stdout);
+  // A warning, not an error: the results are written and the exit status stays 0.
+  std::fflush(stdout);
+  for (const auto& w : warnings.diagnostics) std::fprintf(stderr, "%s\n", w.c_str());
 
   SF_CUDA(cudaFree(d.state));
   SF_CUDA(cudaFree(d.events));
@@ -286,7 +364,8 @@ int main(int argc, char** argv) {
 export const SF_HOST_H = String.raw`// Generated by spikeforge (the same for every network): the host side of a standalone program
 // in C++17 without CUDA. It reads the initial state and writes spikes.csv, one
 // <population>.<variable>.csv per trace and summary.json exactly as 'spikeforge run' does
-// (src/runtime/output.ts), JavaScript's number formatting included:
+// (src/runtime/output.ts), JavaScript's number formatting included, and warns of states that
+// end the run NaN or infinite with the texts of src/runtime/non-finite.ts:
 //   times   String(Number((step * dt).toPrecision(12)))
 //   values  the shortest of toPrecision(6..9) that reads back as the same float32, else String(v)
 //   JSON    JSON.stringify(summary, null, 2)
@@ -302,6 +381,7 @@ export const SF_HOST_H = String.raw`// Generated by spikeforge (the same for eve
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -563,7 +643,7 @@ class OutputWriter {
     for (const auto& t : sf_net::kTraces) {
       std::string header = "t_ms";
       for (unsigned k = t.start; k < t.end; ++k) header += "," + std::to_string(k);
-      traces_.push_back(std::make_unique<StreamedFile>(dir_ + "/" + t.population + "." + t.variable + ".csv", header));
+      traces_.push_back(std::make_unique<StreamedFile>(dir_ + "/" + t.file + ".csv", header));
     }
     counts_.assign(sf_net::kSpikeRecords.size(), 0);
     for (const char* name : sf_net::kSpikeRecords) {
@@ -627,8 +707,9 @@ class OutputWriter {
     }
   }
 
-  /** Commits the CSV files and writes summary.json. */
-  void finish(const std::string& backend, const std::string& device, double wall_seconds, double compile_seconds) {
+  /** Commits the CSV files and writes summary.json, with "warnings" (non_finite_warnings' summary entries) when there are some. */
+  void finish(const std::string& backend, const std::string& device, double wall_seconds, double compile_seconds,
+              const std::vector<std::string>& warnings = {}) {
     spikes_->commit();
     for (auto& t : traces_) t->commit();
     const double duration = static_cast<double>(sf_net::kSteps) * sf_net::kDt;
@@ -657,7 +738,13 @@ class OutputWriter {
       }
       json += "\n    }";
     }
-    json += first ? "}\n}\n" : "\n  }\n}\n";
+    json += first ? "}" : "\n  }";
+    if (!warnings.empty()) {
+      json += ",\n  \"warnings\": [";
+      for (std::size_t k = 0; k < warnings.size(); ++k) json += (k == 0 ? "\n    " : ",\n    ") + warnings[k];
+      json += "\n  ]";
+    }
+    json += "\n}\n";
     StreamedFile summary(dir_ + "/summary.json", json.substr(0, json.size() - 1));
     summary.commit();
   }
@@ -695,6 +782,173 @@ class OutputWriter {
   std::vector<IsiStatistics> isi_;
   unsigned chunks_ = 0;
 };
+
+// The check for states that end the run NaN or infinite, as src/runtime/non-finite.ts does it,
+// with the same texts: what does not depend on the run is in network.h's kUserStates.
+
+/** A recorded value that was NaN or infinite. */
+struct RecordedNonFinite {
+  const sf_net::TraceInfo* trace;
+  /** The step after which it was recorded (its row is labelled (step + 1) * dt). */
+  unsigned step;
+  /** The element's index in its kernel (neuron, synapse). */
+  unsigned index;
+  double value;
+};
+
+/** A state with values that are NaN or infinite at the end of the run. */
+struct NonFiniteState {
+  const sf_net::UserStateInfo* user;
+  std::size_t nan;
+  std::size_t infinite;
+  /** The earliest non-finite value in the traces that record the state, if any does. */
+  std::optional<RecordedNonFinite> first_recorded;
+};
+
+/**
+ * Watches a run: add() sees each chunk's record rows (a trace is skipped once it has shown a
+ * non-finite value), finish() counts the non-finite values of every state the user declared.
+ */
+class NonFiniteWatch {
+ public:
+  NonFiniteWatch() : first_(sf_net::kTraces.size()) {}
+
+  /** A chunk's record rows, as OutputWriter::add gets them. */
+  template <class Real>
+  void add(unsigned first_step, unsigned steps, const Real* rows) {
+    std::size_t r = 0;
+    for (const auto& t : sf_net::kTraces) {
+      std::optional<RecordedNonFinite>& first = first_[r++];
+      for (unsigned s = 0; s < steps && t.user_state >= 0 && !first; ++s) {
+        const Real* row = rows + static_cast<std::size_t>(s) * sf_net::kRecordRow + t.offset;
+        for (unsigned k = 0; k < t.end - t.start; ++k) {
+          if (!std::isfinite(row[k])) {
+            first = RecordedNonFinite{&t, first_step + s, t.start + k, static_cast<double>(row[k])};
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  /** The user states with NaN or infinite values in the final state buffer (its kStateFloats values). */
+  template <class Real>
+  std::vector<NonFiniteState> finish(const Real* state) const {
+    std::vector<NonFiniteState> found;
+    int u = 0;
+    for (const auto& user : sf_net::kUserStates) {
+      NonFiniteState s{&user, 0, 0, std::nullopt};
+      for (std::size_t k = user.offset; k < user.offset + user.size; ++k) {
+        if (std::isnan(state[k])) s.nan += 1;
+        else if (std::isinf(state[k])) s.infinite += 1;
+      }
+      // The earliest of the traces that record the state, the first of them on a tie.
+      std::size_t r = 0;
+      for (const auto& t : sf_net::kTraces) {
+        const std::optional<RecordedNonFinite>& first = first_[r++];
+        if (t.user_state == u && first && (!s.first_recorded || first->step < s.first_recorded->step)) s.first_recorded = first;
+      }
+      if (s.nan + s.infinite > 0) found.push_back(s);
+      ++u;
+    }
+    return found;
+  }
+
+ private:
+  /** Per trace: its first non-finite value, once seen. */
+  std::vector<std::optional<RecordedNonFinite>> first_;
+};
+
+/** "NaN in 1 of 1 neurons", "infinite in 2 of 10 synapses", "NaN in 3 and infinite in 2 of ...". */
+inline std::string how_many(const NonFiniteState& s) {
+  std::string counts;
+  if (s.nan > 0) counts = "NaN in " + std::to_string(s.nan);
+  if (s.infinite > 0) counts += (counts.empty() ? "" : " and ") + ("infinite in " + std::to_string(s.infinite));
+  return counts + " " + s.user->of_elements;
+}
+
+/** "a", "a and b", "a, b and c". */
+inline std::string list_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (std::size_t k = 0; k < names.size(); ++k) text += (k == 0 ? "" : k + 1 == names.size() ? " and " : ", ") + names[k];
+  return text;
+}
+
+/** "population H: V is NaN in 1 of 1 neurons at the end of the run". */
+inline std::string non_finite_message(const NonFiniteState& s) {
+  return std::string(s.user->subject) + ": " + s.user->variable + " is " + how_many(s) + " at the end of the run";
+}
+
+/** The time of a recorded row as its CSV file labels it: the state after step n is at (n + 1) * dt. */
+inline std::string recorded_time(const RecordedNonFinite& f) {
+  return format_time(static_cast<double>(f.step + 1) * sf_net::kDt);
+}
+
+/** The warnings about non-finite states (nonFiniteWarnings). */
+struct NonFiniteWarnings {
+  /** One per population or projection, rendered as 'spikeforge run' prints it on stderr. */
+  std::vector<std::string> diagnostics;
+  /** One summary.json "warnings" entry per state. */
+  std::vector<std::string> summary;
+};
+
+/**
+ * One warning per population or projection, at its first non-finite state's declaration (the
+ * others in a note, when the recording first showed one, and a hint when an unstable
+ * integration is likely), and one summary entry per state.
+ */
+inline NonFiniteWarnings non_finite_warnings(const std::vector<NonFiniteState>& states) {
+  NonFiniteWarnings warnings;
+  for (const auto& s : states) {
+    std::string entry = "{\n      \"message\": " + json_string(non_finite_message(s)) + ",\n      " + s.user->summary_place;
+    entry += ",\n      \"nan\": " + std::to_string(s.nan) + ",\n      \"infinite\": " + std::to_string(s.infinite);
+    entry += ",\n      \"elements\": " + std::to_string(s.user->size);
+    if (s.first_recorded) {
+      const double ms = std::strtod(recorded_time(*s.first_recorded).c_str(), nullptr);
+      entry += ",\n      \"first_non_finite_recorded_ms\": " + json_number(ms);
+    }
+    if (*s.user->hint != '\0') entry += ",\n      \"hint\": " + json_string(s.user->hint);
+    warnings.summary.push_back(entry + "\n    }");
+  }
+  std::vector<std::string> subjects;
+  for (const auto& s : states) {
+    if (std::find(subjects.begin(), subjects.end(), s.user->subject) == subjects.end()) subjects.emplace_back(s.user->subject);
+  }
+  for (const auto& subject : subjects) {
+    std::vector<const NonFiniteState*> group;
+    for (const auto& s : states) {
+      if (subject == s.user->subject) group.push_back(&s);
+    }
+    const NonFiniteState& head = *group.front();
+    // The other states, grouped by identical counts: "m, h and n are NaN in 1 of 1 neurons".
+    std::vector<std::pair<std::string, std::vector<std::string>>> by_count;
+    for (std::size_t k = 1; k < group.size(); ++k) {
+      const std::string counts = how_many(*group[k]);
+      auto same = std::find_if(by_count.begin(), by_count.end(), [&](const auto& c) { return c.first == counts; });
+      if (same == by_count.end()) same = by_count.insert(by_count.end(), {counts, {}});
+      same->second.emplace_back(group[k]->user->variable);
+    }
+    std::string also;
+    for (const auto& [counts, names] : by_count) {
+      also += (also.empty() ? "" : "; ") + list_names(names) + (names.size() == 1 ? " is " : " are ") + counts;
+    }
+    const RecordedNonFinite* first = nullptr;
+    const char* hint = "";
+    for (const NonFiniteState* s : group) {
+      if (s->first_recorded && (first == nullptr || s->first_recorded->step < first->step)) first = &*s->first_recorded;
+      if (*hint == '\0') hint = s->user->hint;
+    }
+    std::string text = std::string(head.user->location) + ": warning: " + non_finite_message(head) + "\n" + head.user->excerpt;
+    if (!also.empty()) text += "\n   = note: also at the end of the run: " + also;
+    if (first != nullptr) {
+      text += "\n   = note: " + std::string(first->trace->label) + " is first non-finite in the recording at t = " + recorded_time(*first) + " ms (" +
+              js_number(first->value) + " in " + head.user->element + " " + std::to_string(first->index) + ")";
+    }
+    if (*hint != '\0') text += "\n   = note: " + std::string(hint);
+    warnings.diagnostics.push_back(text);
+  }
+  return warnings;
+}
 
 }  // namespace sf
 `;
