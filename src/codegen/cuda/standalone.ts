@@ -89,7 +89,7 @@ export function networkHeader(plan: SimulationPlan, precision: Precision): strin
   const users = userStates(plan);
   const traces = plan.traces.map((t, r) => {
     const user = users.findIndex((u) => u.owner === t.population && u.state === t.variable);
-    return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${user}},`;
+    return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${t.every}u, ${user}},`;
   });
   const userStateInfo = users.map(
     (u) => `  // ${u.subject}: ${u.variable}
@@ -146,7 +146,8 @@ ${list(
 
 /**
  * One trace: label (\`H.V\`), file stem, elements [start, end) of its kernel at \`offset\` in each
- * record row; user_state: the state it records in kUserStates, or -1.
+ * record row, written after the steps n with (n + 1) % every == 0; user_state: the state it
+ * records in kUserStates, or -1.
  */
 struct TraceInfo {
   const char* label;
@@ -154,6 +155,7 @@ struct TraceInfo {
   unsigned start;
   unsigned end;
   unsigned offset;
+  unsigned every;
   int user_state;
 };
 ${list('TraceInfo', 'kTraces', traces)}
@@ -698,6 +700,7 @@ class OutputWriter {
     for (const auto& t : sf_net::kTraces) {
       std::string block;
       for (unsigned s = 0; s < steps; ++s) {
+        if ((first_step + s + 1) % t.every != 0) continue;
         block += format_time(static_cast<double>(first_step + s + 1) * sf_net::kDt);
         const Real* row = rows + static_cast<std::size_t>(s) * sf_net::kRecordRow + t.offset;
         for (unsigned k = 0; k < t.end - t.start; ++k) block += "," + format_value(static_cast<double>(row[k]));
@@ -820,6 +823,7 @@ class NonFiniteWatch {
     for (const auto& t : sf_net::kTraces) {
       std::optional<RecordedNonFinite>& first = first_[r++];
       for (unsigned s = 0; s < steps && t.user_state >= 0 && !first; ++s) {
+        if ((first_step + s + 1) % t.every != 0) continue;
         const Real* row = rows + static_cast<std::size_t>(s) * sf_net::kRecordRow + t.offset;
         for (unsigned k = 0; k < t.end - t.start; ++k) {
           if (!std::isfinite(row[k])) {
