@@ -4,13 +4,22 @@
  * built binary (bin/spikeforge.js, which loads dist/).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Io } from '../src/cli/io.js';
 import { EXIT, main } from '../src/cli/main.js';
+import { CpuBackend } from '../src/runtime/cpu.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TEMP_OUT = mkdtempSync(join(tmpdir(), 'spikeforge-cli-'));
@@ -191,18 +200,75 @@ network N {
 });
 
 describe('usage errors exit 2', () => {
-  it('no arguments: general help, exit 2', async () => {
+  it('no arguments: the problem and the usage line on stderr, nothing on stdout, exit 2', async () => {
     const r = await run();
     expect(r.code).toBe(EXIT.usage);
-    expect(r.stdout).toContain('usage: spikeforge COMMAND');
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      "spikeforge: no command given; the commands are check, inspect, compile, run\nusage: spikeforge COMMAND [OPTIONS]  ('spikeforge --help' describes the commands)\n",
+    );
   });
 
-  it('unknown command', async () => {
+  it('unknown command: printed as no command is', async () => {
     const r = await run('frobnicate', 'examples/ei_net.spk');
     expect(r.code).toBe(EXIT.usage);
-    expect(r.stderr).toContain("unknown command 'frobnicate'");
-    expect(r.stderr).toContain('check');
-    expect(r.stderr).toContain('inspect');
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      "spikeforge: unknown command 'frobnicate'; the commands are check, inspect, compile, run\nusage: spikeforge COMMAND [OPTIONS]  ('spikeforge --help' describes the commands)\n",
+    );
+  });
+
+  it('a time with its unit unquoted: the stray unit is named, with the quoted option', async () => {
+    for (const [args, message] of [
+      [
+        ['examples/ei_net.spk', '--dt', '2000', 'ms'],
+        "'ms' is not a FILE: a value with a unit is one argument, quote it: --dt '2000 ms'",
+      ],
+      [
+        ['--duration', '5', 's', 'examples/ei_net.spk'],
+        "'s' is not a FILE: a value with a unit is one argument, quote it: --duration '5 s'",
+      ],
+      [
+        ['examples/ei_net.spk', '--duration=-5', 'ms'],
+        "'ms' is not a FILE: a value with a unit is one argument, quote it: --duration '-5 ms'",
+      ],
+      // Not after a time option, or not a unit: the extra arguments are named.
+      [
+        ['examples/ei_net.spk', '--seed', '5', 'ms'],
+        "run takes exactly one FILE; extra argument: 'ms'",
+      ],
+      [
+        ['examples/ei_net.spk', '--dt', '2000', 'msec', 'b.spk'],
+        "run takes exactly one FILE; extra arguments: 'msec', 'b.spk'",
+      ],
+    ] as const) {
+      const r = await run('run', ...args);
+      expect(r.code, args.join(' ')).toBe(EXIT.usage);
+      expect(r.stderr, args.join(' ')).toContain(
+        `spikeforge run: ${message}\nusage: spikeforge run FILE`,
+      );
+    }
+  });
+
+  it('an option without its value, last or before another option, long and short: the project message, exit 2', async () => {
+    const valued = {
+      run: ['--network', '--backend', '--duration', '--dt', '--seed', '--threads', '--out', '-o'],
+      compile: ['--target', '--network', '--out', '-o', '--precision'],
+      inspect: ['--model', '--stage'],
+    };
+    for (const [command, options] of Object.entries(valued))
+      for (const option of options)
+        for (const after of [[], ['--help'], ['-o', 'x']]) {
+          const args = [command, 'examples/ei_net.spk', option, ...after];
+          const r = await run(...args);
+          expect(r.code, args.join(' ')).toBe(EXIT.usage);
+          expect(r.stdout, args.join(' ')).toBe('');
+          expect(r.stderr, args.join(' ')).toMatch(
+            new RegExp(
+              `^spikeforge ${command}: ${option} needs a value\nusage: spikeforge ${command} `,
+            ),
+          );
+        }
   });
 
   it('unknown option', async () => {
@@ -326,11 +392,44 @@ describe('usage errors exit 2', () => {
     expect(r.stderr).not.toContain("'--'");
   });
 
-  it('an empty option value is a usage error', async () => {
-    const r = await run('run', 'examples/ei_net.spk', '-o', '');
-    expect(r.code).toBe(EXIT.usage);
-    expect(r.stderr).toContain('spikeforge run: -o needs a value');
+  it('an empty option value is a usage error, naming the option as written', async () => {
+    for (const [args, option] of [
+      [['-o', ''], '-o'],
+      [['--out', ''], '--out'],
+      [['--out='], '--out'],
+      [['--dt='], '--dt'],
+    ] as const) {
+      const r = await run('run', 'examples/ei_net.spk', ...args);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.stderr).toContain(`spikeforge run: ${option} needs a value`);
+    }
   });
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'a file that cannot be written (no space left) is named with its folder, exit 2',
+    async () => {
+      // The temporary name of the file, as this process would make it, leads to /dev/full:
+      // every write to it fails with ENOSPC.
+      const full = (file: string): string => {
+        const dir = mkdtempSync(join(TEMP_OUT, 'full-'));
+        symlinkSync('/dev/full', join(dir, `${file}.${process.pid}.tmp`));
+        return dir;
+      };
+      const run1ms = ['run', 'examples/ei_net.spk', '--backend', 'cpu', '--duration', '1 ms'];
+      for (const [args, file] of [
+        [run1ms, 'spikes.csv'],
+        [run1ms, 'summary.json'],
+        [['compile', 'examples/ei_net.spk', '--target', 'cuda'], 'EINet.cu'],
+      ] as const) {
+        const dir = full(file);
+        const r = await run(...args, '-o', dir);
+        expect(r.code, file).toBe(EXIT.usage);
+        expect(r.stderr, file).toBe(
+          `spikeforge ${args[0]}: cannot write ${join(dir, file)}: no space left on the device\n`,
+        );
+      }
+    },
+  );
 
   it('check without files', async () => {
     const r = await run('check');
@@ -618,6 +717,49 @@ network Big {
 });
 
 describe('spikeforge compile', () => {
+  it("names another network's or target's compiled files and an interrupted compile's temporaries in its folder", async () => {
+    const out = mkdtempSync(join(TEMP_OUT, 'compile-others-'));
+    const dead = endedPid();
+    const files = [
+      'Other.cu',
+      'Other.manifest.json',
+      'EINet.wgsl',
+      'readme.txt',
+      'kernel.cu.bak',
+      `EINet.cu.${dead}.tmp`,
+      `notes.txt.${dead}.tmp`,
+    ];
+    for (const f of files) writeFileSync(join(out, f), '');
+    const r = await run('compile', 'examples/ei_net.spk', '--target', 'cuda', '-o', out);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stderr).toBe(
+      [
+        `spikeforge compile: note: ${out} also holds 3 compiled files this compile did not write (of another network or target?): EINet.wgsl, Other.cu, Other.manifest.json`,
+        `spikeforge compile: note: ${out} also holds 1 temporary file of an interrupted spikeforge compile, which can be deleted: EINet.cu.${dead}.tmp`,
+        '',
+      ].join('\n'),
+    );
+    expect(readdirSync(out)).toEqual(expect.arrayContaining(files));
+    // Into a folder of its own files only: no note.
+    const again = await run(
+      'compile',
+      'examples/ei_net.spk',
+      '--target',
+      'cuda',
+      '-o',
+      join(out, 'own'),
+    );
+    const twice = await run(
+      'compile',
+      'examples/ei_net.spk',
+      '--target',
+      'cuda',
+      '-o',
+      join(out, 'own'),
+    );
+    expect([again.stderr, twice.stderr]).toEqual(['', '']);
+  });
+
   it('--precision f64 writes float64 kernels for js (what cpu64 runs) and cuda, with f64 buffers in the manifest', async () => {
     for (const [target, extension] of [
       ['js', 'js'],
@@ -660,7 +802,76 @@ describe('spikeforge compile', () => {
   });
 });
 
+/** The id of a process that has ended: a killed command's, in its temporary files' names. */
+function endedPid(): number {
+  const ended = spawnSync(process.execPath, ['-e', '']);
+  expect(() => process.kill(ended.pid!, 0)).toThrow();
+  return ended.pid!;
+}
+
 describe('spikeforge run', () => {
+  it('--backend cpu says on stderr when a network too large for a WebAssembly memory runs on the JavaScript kernels', async () => {
+    // A WebAssembly memory of 1 KiB stands for a network of hundreds of millions of neurons.
+    const prepare = CpuBackend.prototype.prepare;
+    const spy = vi.spyOn(CpuBackend.prototype, 'prepare').mockImplementation(async function (
+      this: CpuBackend,
+      plan,
+    ) {
+      (this as unknown as { maxWasmBytes: number }).maxWasmBytes = 1024;
+      return prepare.call(this, plan);
+    });
+    const out = join(TEMP_OUT, 'javascript-kernels');
+    try {
+      const r = await run(
+        'run',
+        'examples/ei_net.spk',
+        '--backend',
+        'cpu',
+        '--duration',
+        '1 ms',
+        '-o',
+        out,
+      );
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      expect(r.stderr).toMatch(
+        /^spikeforge: note: the network needs [\d.]+ (KiB|MiB) even without its connectivity, more than the 1 KiB a WebAssembly memory holds: the cpu backend runs it on the JavaScript kernels \(the same results, several times slower\)\n$/,
+      );
+      expect(r.stdout).toContain('(JavaScript, float32');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('names the temporary files of an interrupted run in its folder, and only those of its own naming', async () => {
+    const out = mkdtempSync(join(TEMP_OUT, 'leftovers-'));
+    const dead = endedPid();
+    const leftovers = [`N.V.csv.${dead}.tmp`, `raster.svg.${dead}.tmp`, `spikes.csv.${dead}.tmp`];
+    const others = [
+      // A run still writing (this test's own parent process), and names a run does not make.
+      `summary.json.${process.ppid}.tmp`,
+      `notes.txt.${dead}.tmp`,
+      `spikes.csv.tmp`,
+      `my data.csv.${dead}.tmp`,
+    ];
+    for (const f of [...leftovers, ...others]) writeFileSync(join(out, f), '');
+    const r = await run(
+      'run',
+      'examples/ei_net.spk',
+      '--backend',
+      'cpu',
+      '--duration',
+      '1 ms',
+      '-o',
+      out,
+    );
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stderr).toBe(
+      `spikeforge run: note: ${out} also holds 3 temporary files of an interrupted spikeforge run, which can be deleted: ${leftovers.join(', ')}\n`,
+    );
+    // Named, not deleted.
+    expect(readdirSync(out)).toEqual(expect.arrayContaining([...leftovers, ...others]));
+  });
+
   /** A folder with pairs.spk, whose projection reads `file` beside it (written when `csv` is given). */
   const pairsModel = (file: string, csv?: string): string => {
     const dir = mkdtempSync(join(TEMP_OUT, 'pairs-'));

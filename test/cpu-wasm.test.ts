@@ -275,7 +275,7 @@ async function runWith(plan: SimulationPlan, language: CpuKernelLanguage | CpuBa
     await backend.prepare(plan);
     const { chunks } = await simulate(plan, backend);
     const final = await Promise.all(plan.kernels.map((k) => backend.readState(k.population)));
-    return { chunks, final, source: backend.source, device: backend.device };
+    return { chunks, final, source: backend.source, device: backend.device, note: backend.note };
   } finally {
     backend.dispose();
   }
@@ -343,6 +343,17 @@ describe('a network too large for a WebAssembly memory', () => {
     const small = new CpuBackend('f32', 'wasm', 1024);
     await small.prepare(plan);
     expect(small.device).toContain('(JavaScript, float32');
+    // Said on stderr (openBackend), not only in summary.json's device.
+    expect(small.note).toMatch(
+      /^the network needs \d+(\.\d)? (KiB|MiB) even without its connectivity, more than the 1 KiB a WebAssembly memory holds: the cpu backend runs it on the JavaScript kernels \(the same results, several times slower\)$/,
+    );
+    // Kernels that read the connectivity (a per-synapse STDP trace) cannot leave it to the host.
+    const reading = new CpuBackend('f32', 'wasm', 1024);
+    await reading.prepare(planOf('examples/stdp_song.spk'));
+    reading.dispose();
+    expect(reading.note).toMatch(
+      /^the network needs \d+(\.\d)? (KiB|MiB) with its connectivity, which its kernels read, more than the 1 KiB /,
+    );
     const fallback = await simulate(plan, small);
     const wasm = await runWith(plan, 'wasm');
     expect(fallback.chunks.map((c) => [...c.spikes])).toEqual(
@@ -364,6 +375,7 @@ describe('a network whose connectivity does not fit in a WebAssembly memory', ()
       'WebAssembly SIMD, float32, one thread, delivery in JavaScript',
     );
     expect(hostDelivery.source).not.toContain('sf_deliver');
+    expect(hostDelivery.note).toBeUndefined();
     const moduleDelivery = await runWith(plan, 'wasm');
     expect(moduleDelivery.source).toContain('sf_deliver');
     const spikes = moduleDelivery.chunks.reduce((n, c) => n + c.spikes.get('N')!.steps.length, 0);

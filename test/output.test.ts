@@ -3,7 +3,7 @@
  * checked against its toPrecision definition), wide traces are written whole but plotted in
  * part, and a failed run leaves no file behind.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import { buildPlan } from '../src/codegen/module.js';
 import { compileFiles } from '../src/pipeline.js';
 import type { Chunk } from '../src/runtime/backend.js';
 import { formatFloat32, formatValue } from '../src/runtime/format-number.js';
-import { OutputWriter } from '../src/runtime/output.js';
+import { OutputWriter, isRunOutputName } from '../src/runtime/output.js';
 
 describe('formatValue (float32)', () => {
   const bits = new DataView(new ArrayBuffer(4));
@@ -256,5 +256,42 @@ network Plastic {
     writer.add(chunkOf(10, 1000));
     writer.abandon();
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'a file that cannot be begun (no space left) is named, and the files begun before it are removed',
+    () => {
+      const plan = buildPlan(network!, 10);
+      const dir = mkdtempSync(join(tmpdir(), 'spikeforge-output-'));
+      dirs.push(dir);
+      // N.V.csv, begun after spikes.csv, is written through its temporary name into /dev/full.
+      symlinkSync('/dev/full', join(dir, `N.V.csv.${process.pid}.tmp`));
+      expect(() => new OutputWriter(dir, plan)).toThrow(
+        expect.objectContaining({ code: 'ENOSPC', path: join(dir, 'N.V.csv') }),
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
+
+  it('names the files a run writes, and no others', () => {
+    for (const name of [
+      'spikes.csv',
+      'summary.json',
+      'raster.svg',
+      'N.V.csv',
+      'E.g_e.svg',
+      'N.V.0-9.csv',
+      'N.V.0-9.svg',
+    ])
+      expect(isRunOutputName(name), name).toBe(true);
+    for (const name of [
+      'data.csv',
+      'params.json',
+      'N.V.txt',
+      'my data.csv',
+      'N.V.csv.123.tmp',
+      'a.b.c.csv',
+    ])
+      expect(isRunOutputName(name), name).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 import { suggestion } from '../ir/suggest.js';
+import { lookupUnit } from '../units/units.js';
 import { fileErrorReason } from '../diagnostics/file-error.js';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ interface OptionSpec {
   readonly default?: string;
   /** The placeholder for its value in the help (string options). */
   readonly value?: string;
+  /** Its value is a time with a unit ('100 ms'): one argument, which the shell splits unless quoted. */
+  readonly time?: boolean;
   readonly help: string;
 }
 
@@ -92,9 +95,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         },
       },
       run: (files, values, io) => {
-        const [file, ...extra] = files;
-        if (file === undefined || extra.length > 0)
-          throw new UsageError('inspect takes exactly one FILE');
+        const file = exactlyOneFile('inspect', files);
         const stage = String(values['stage']);
         const printer = STAGES.get(stage);
         if (printer === undefined)
@@ -138,9 +139,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         },
       },
       run: (files, values, io) => {
-        const [file, ...extra] = files;
-        if (file === undefined || extra.length > 0)
-          throw new UsageError('compile takes exactly one FILE');
+        const file = exactlyOneFile('compile', files);
         const target = values['target'];
         if (typeof target !== 'string')
           throw new UsageError(`compile needs --target ${TARGETS.join('|')}`);
@@ -183,11 +182,13 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         duration: {
           type: 'string',
           value: 'T',
+          time: true,
           help: "simulated time, such as '500 ms' or '2 s' (default: the network's)",
         },
         dt: {
           type: 'string',
           value: 'DT',
+          time: true,
           help: "the time step, such as '0.05 ms' (default: the network's)",
         },
         seed: {
@@ -203,9 +204,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
         out: { type: 'string', short: 'o', value: 'DIR', default: 'out', help: 'output folder' },
       },
       run: (files, values, io) => {
-        const [file, ...extra] = files;
-        if (file === undefined || extra.length > 0)
-          throw new UsageError('run takes exactly one FILE');
+        const file = exactlyOneFile('run', files);
         const backend = String(values['backend']);
         if (!(BACKEND_CHOICES as readonly string[]).includes(backend))
           throw new UsageError(
@@ -282,35 +281,48 @@ function parseArgsOptions(
   );
 }
 
+/** A parsed argument: an option (with its value and its spelling) or a positional. */
+type ArgToken = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
+
 /** Runs the CLI; never throws: every failure becomes a message and an exit code. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(generalHelp());
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   if (name === '--version') {
     io.out(version());
     return EXIT.ok;
   }
-  const command = COMMANDS.get(name);
-  if (command === undefined) {
-    io.err(`spikeforge: unknown command '${name}'\n\n${generalHelp()}`);
+  const command = name === undefined ? undefined : COMMANDS.get(name);
+  if (name === undefined || command === undefined) {
+    io.err(generalUsage(name === undefined ? 'no command given' : `unknown command '${name}'`));
     return EXIT.usage;
   }
   try {
-    const { values, positionals } = parseArgs({
-      args: joinNegativeValues(rest, command.options),
+    const {
+      values,
+      positionals,
+      tokens: parsed,
+    } = parseArgs({
+      args: optionValues(rest, command.options),
       options: { ...parseArgsOptions(command.options), help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
     if (values['help'] === true) {
       io.out(commandHelp(command));
       return EXIT.ok;
     }
-    for (const [option, value] of Object.entries(values as Record<string, unknown>))
-      if (value === '') throw new UsageError(`${optionName(option, command)} needs a value`);
+    // parseArgs types the tokens by the options it can see, here only --help (a boolean): widened.
+    const tokens: readonly ArgToken[] = parsed;
+    for (const token of tokens)
+      if (token.kind === 'option' && token.value === '')
+        throw new UsageError(`${token.rawName} needs a value`);
+    const stray = strayUnit(tokens, command.options);
+    if (stray !== undefined) throw new UsageError(stray);
     return await command.run(
       positionals,
       values as Record<string, string | boolean | undefined>,
@@ -363,11 +375,14 @@ function onlyDefinition(compiled: Compiled): string {
 }
 
 /**
- * `--duration -5` as `--duration=-5`: parseArgs reads a value that starts with '-' as an
- * option and refuses it in its own words; joined, the value reaches the option's own check,
- * which says what the option takes.
+ * The arguments with every option's value checked and prepared for parseArgs, which reads a
+ * value that starts with '-' as an option and refuses it in its own words:
+ * - a missing value (`-o` last, or followed by another option) is a usage error in the
+ *   project's words, naming the option as it was written;
+ * - `--duration -5` becomes `--duration=-5`, so that the value reaches the option's own check,
+ *   which says what the option takes.
  */
-function joinNegativeValues(
+function optionValues(
   args: readonly string[],
   options: Readonly<Record<string, OptionSpec>>,
 ): string[] {
@@ -379,22 +394,67 @@ function joinNegativeValues(
         ...(spec.short === undefined ? [] : [`-${spec.short}`]),
       ]),
   );
-  const joined: string[] = [];
+  const prepared: string[] = [];
   for (let k = 0; k < args.length; k++) {
     const arg = args[k]!;
     const next = args[k + 1];
-    if (takesValue.has(arg) && next !== undefined && /^-[\d.]/.test(next)) {
-      joined.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+    if (!takesValue.has(arg)) prepared.push(arg);
+    else if (next !== undefined && /^-[\d.]/.test(next)) {
+      prepared.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
       k++;
-    } else joined.push(arg);
+    } else if (next === undefined || next.startsWith('-'))
+      throw new UsageError(`${arg} needs a value`);
+    else {
+      prepared.push(arg, next);
+      k++;
+    }
   }
-  return joined;
+  return prepared;
 }
 
-/** How an option is written on the command line: `-o` where it has a short form, else `--name`. */
-function optionName(option: string, command: Command): string {
-  const short = command.options[option]?.short;
-  return short === undefined ? `--${option}` : `-${short}`;
+/**
+ * `--dt 2000 ms` unquoted: the shell passes `ms` as an argument of its own, which the command
+ * would take for a FILE. The message for the first such word after a time option's number,
+ * or undefined.
+ */
+function strayUnit(
+  tokens: readonly ArgToken[],
+  options: Readonly<Record<string, OptionSpec>>,
+): string | undefined {
+  for (const [k, token] of tokens.entries()) {
+    const option = tokens[k - 1];
+    if (
+      token.kind === 'positional' &&
+      option?.kind === 'option' &&
+      options[option.name]?.time === true &&
+      /^-?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?$/.test(option.value ?? '') &&
+      lookupUnit(token.value) !== undefined
+    )
+      return `'${token.value}' is not a FILE: a value with a unit is one argument, quote it: ${option.rawName} '${option.value} ${token.value}'`;
+  }
+  return undefined;
+}
+
+/** The one FILE of a command that takes exactly one; a usage error naming the extra arguments otherwise. */
+function exactlyOneFile(command: string, files: readonly string[]): string {
+  const [file, ...extra] = files;
+  if (file === undefined) throw new UsageError(`${command} takes exactly one FILE`);
+  if (extra.length > 0)
+    throw new UsageError(
+      `${command} takes exactly one FILE; extra ${extra.length === 1 ? 'argument' : 'arguments'}: ${extra.map((e) => `'${e}'`).join(', ')}`,
+    );
+  return file;
+}
+
+/**
+ * A usage error before any command (none given, or an unknown one), printed as a command's
+ * usage errors are: the problem, then the usage line.
+ */
+function generalUsage(problem: string): string {
+  return [
+    `spikeforge: ${problem}; the commands are ${[...COMMANDS.keys()].join(', ')}`,
+    "usage: spikeforge COMMAND [OPTIONS]  ('spikeforge --help' describes the commands)",
+  ].join('\n');
 }
 
 /**

@@ -1,4 +1,3 @@
-import { readdirSync } from 'node:fs';
 import { runLengthProblem, stepsIn } from '../codegen/steps.js';
 import { performance } from 'node:perf_hooks';
 import { count, renderDiagnostic } from '../diagnostics/diagnostic.js';
@@ -7,15 +6,16 @@ import type { Network } from '../ir/types.js';
 import { compileFiles } from '../pipeline.js';
 import type { Backend } from '../runtime/backend.js';
 import { type BackendChoice, openBackend } from '../runtime/select.js';
-import { OutputWriter } from '../runtime/output.js';
+import { OutputWriter, isRunOutputName } from '../runtime/output.js';
 import { type NonFiniteState, nonFiniteWarnings } from '../runtime/non-finite.js';
 import { simulate } from '../runtime/simulate.js';
 import { formatDimension, substituteWeight } from '../units/dimension.js';
 import { literalToInternal, lookupUnit } from '../units/units.js';
 import { type Io, UsageError } from './io.js';
 import { type FileToWrite, makeFolder, writeFilesAtomic } from '../runtime/write-file.js';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ProgressReport } from './progress.js';
+import { folderNotes } from './folder-notes.js';
 import { networkFor, planFor } from './stages.js';
 import type { Precision } from '../codegen/printer.js';
 import { standaloneFiles } from '../codegen/cuda/standalone.js';
@@ -159,11 +159,15 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
     io.out(
       `${network.name}: ${count(steps, 'step')} of ${network.dt} ms on ${backendName} (${backend.device}) in ${wallSeconds.toFixed(2)} s; results in ${options.out}`,
     );
-    const others = otherResults(options.out, writer.files);
-    if (others.length > 0)
-      io.err(
-        `spikeforge run: note: ${options.out} also holds ${count(others.length, 'result file')} this run did not write (from an earlier run?): ${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}`,
-      );
+    for (const note of folderNotes({
+      command: 'run',
+      dir: options.out,
+      written: writer.files,
+      isOutputName: isRunOutputName,
+      kind: 'result',
+      origin: 'from an earlier run?',
+    }))
+      io.err(note);
     for (const [name, p] of Object.entries(
       summary['populations'] as Record<
         string,
@@ -182,17 +186,6 @@ export async function runCommand(options: RunOptions, io: Io): Promise<number> {
   } finally {
     backend?.dispose();
   }
-}
-
-/**
- * The files in `dir` that look like a run's results (.csv, .svg, .json) but are not among
- * `written`: an earlier run's, which a reader could take for this one's. They are named, not
- * removed, since the folder may hold the user's own files.
- */
-function otherResults(dir: string, written: ReadonlySet<string>): string[] {
-  return readdirSync(dir)
-    .filter((f) => /\.(csv|svg|json)$/.test(f) && !written.has(f))
-    .sort();
 }
 
 function parseThreads(text: string): number {
@@ -269,7 +262,7 @@ export async function compileCommand(
       continue;
     }
     const plan = planFor(n);
-    const extension = target === 'cuda' ? 'cu' : target === 'wasm' ? 'wat' : target;
+    const extension = KERNEL_EXTENSIONS[target];
     files.push(
       { path: join(out, `${n.name}.${extension}`), data: generateSource(plan, target, precision) },
       {
@@ -292,5 +285,33 @@ export async function compileCommand(
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   }
   for (const r of reports) io.out(r);
+  for (const dir of new Set(files.map((f) => dirname(f.path))))
+    for (const note of folderNotes({
+      command: 'compile',
+      dir,
+      written: new Set(files.filter((f) => dirname(f.path) === dir).map((f) => basename(f.path))),
+      isOutputName: isCompileOutputName,
+      kind: 'compiled',
+      origin: 'of another network or target?',
+    }))
+      io.err(note);
   return 0;
+}
+
+/** The extension of a target's kernel file. */
+const KERNEL_EXTENSIONS: Readonly<Record<Target, string>> = {
+  wgsl: 'wgsl',
+  js: 'js',
+  cuda: 'cu',
+  wasm: 'wat',
+};
+
+/** Whether compile writes files of this name: `NETWORK.EXT` (KERNEL_EXTENSIONS) and `NETWORK.manifest.json`. */
+function isCompileOutputName(name: string): boolean {
+  const [network, ...rest] = name.split('.');
+  return (
+    /^[A-Za-z_]\w*$/.test(network!) &&
+    (rest.join('.') === 'manifest.json' ||
+      (rest.length === 1 && Object.values(KERNEL_EXTENSIONS).includes(rest[0]!)))
+  );
 }

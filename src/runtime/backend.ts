@@ -59,6 +59,12 @@ export interface Backend {
   readonly device: string;
   /** The float type the kernels compute in. */
   readonly precision: Precision;
+  /**
+   * Set by prepare() when the backend runs the network otherwise than it was asked to, and
+   * slower: why, in a sentence for stderr (the CPU's JavaScript kernels for a network too
+   * large for WebAssembly).
+   */
+  readonly note?: string | undefined;
   /** Compiles the kernels and uploads the initial state. */
   prepare(plan: SimulationPlan): Promise<void>;
   /** The longest chunk the backend can record at once (bounded memory). */

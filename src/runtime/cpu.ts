@@ -35,6 +35,8 @@ export class CpuBackend implements Backend {
   private plan: SimulationPlan | undefined;
   private layout: BufferLayout | undefined;
   private kernels: CpuKernels | undefined;
+  /** Backend.note: why a network runs on the JavaScript kernels when WebAssembly was asked for. */
+  note: string | undefined;
   /** The generated source (JavaScript or WebAssembly text), for debugging. */
   source = '';
   /** A chunk's spikes, kept from chunk to chunk so that it grows once. */
@@ -66,14 +68,18 @@ export class CpuBackend implements Backend {
     const layout = layoutOf(plan);
     const recordSteps = this.maxChunkSteps(plan);
     const ranges = threadRanges(plan.kernels, this.threads, this.parallelMin);
-    const fits = (deliveryInModule: boolean): boolean =>
-      wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges, deliveryInModule).bytes <=
-      this.maxWasmBytes;
+    const memoryBytes = (deliveryInModule: boolean): number =>
+      wasmMemoryPlan(plan.kernels, layout, recordSteps, ranges, deliveryInModule).bytes;
     // The connectivity is most of a large network: without it in the memory, the host delivers.
-    const deliveryInModule = fits(true);
+    const deliveryInModule = memoryBytes(true) <= this.maxWasmBytes;
+    const readsConnectivity = kernelsReadConnectivity(plan.kernels);
     const wasm =
       this.language !== 'js' &&
-      (deliveryInModule || (!kernelsReadConnectivity(plan.kernels) && fits(false)));
+      (deliveryInModule || (!readsConnectivity && memoryBytes(false) <= this.maxWasmBytes));
+    this.note =
+      this.language === 'js' || wasm
+        ? undefined
+        : `the network needs ${inBytes(memoryBytes(readsConnectivity))}${readsConnectivity ? ' with its connectivity, which its kernels read' : ' even without its connectivity'}, more than the ${inBytes(this.maxWasmBytes)} a WebAssembly memory holds: the cpu backend runs it on the JavaScript kernels (the same results, several times slower)`;
     const kernels = wasm
       ? await wasmKernels(plan, layout, recordSteps, {
           simd: this.language === 'wasm',
@@ -156,6 +162,13 @@ export class CpuBackend implements Backend {
     this.kernels?.dispose();
     this.kernels = undefined;
   }
+}
+
+/** A size in memory, in the largest of GiB, MiB and KiB that makes it at least 1: '4 GiB', '5.3 GiB'. */
+function inBytes(bytes: number): string {
+  const [unit, size] =
+    bytes >= 2 ** 30 ? ['GiB', 2 ** 30] : bytes >= 2 ** 20 ? ['MiB', 2 ** 20] : ['KiB', 2 ** 10];
+  return `${Number((bytes / size).toFixed(1))} ${unit}`;
 }
 
 /** e.g. "AMD EPYC (WebAssembly SIMD, float32, one thread)". */

@@ -1,6 +1,6 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { makeFolder, writeFileAtomic } from './write-file.js';
+import { makeFolder, naming, temporaryName, writeFileAtomic } from './write-file.js';
 import type { Precision } from '../codegen/printer.js';
 import { AsciiBuffer, COMMA, NEWLINE } from './ascii-buffer.js';
 import { formatTime, writeValue } from './format-number.js';
@@ -8,7 +8,10 @@ import type { Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { IsiStatistics } from './isi-statistics.js';
 import { type RasterGroup, rasterSvg, traceSvg } from './plots.js';
 
-/** A file written line by line under a temporary name and renamed when complete. */
+/**
+ * A file written line by line under a temporary name and renamed when complete. A file-system
+ * error names the file (naming).
+ */
 class StreamedFile {
   private readonly temporary: string;
   private readonly fd: number;
@@ -17,18 +20,25 @@ class StreamedFile {
     readonly path: string,
     header: string,
   ) {
-    this.temporary = `${path}.${process.pid}.tmp`;
-    this.fd = openSync(this.temporary, 'w');
-    writeSync(this.fd, `${header}\n`);
+    this.temporary = temporaryName(path);
+    this.fd = naming(path, () => openSync(this.temporary, 'w'));
+    try {
+      this.writeBytes(ASCII.encode(`${header}\n`));
+    } catch (error) {
+      this.abandon();
+      throw error;
+    }
   }
 
   writeBytes(bytes: Uint8Array): void {
-    if (bytes.length > 0) writeSync(this.fd, bytes);
+    if (bytes.length > 0) naming(this.path, () => writeSync(this.fd, bytes));
   }
 
   commit(): void {
-    closeSync(this.fd);
-    renameSync(this.temporary, this.path);
+    naming(this.path, () => {
+      closeSync(this.fd);
+      renameSync(this.temporary, this.path);
+    });
   }
 
   /** Closes and removes the temporary file: nothing of it is left. */
@@ -44,6 +54,16 @@ const ASCII = new TextEncoder();
 export function traceFileStem(plan: SimulationPlan, t: TraceRequest): string {
   const same = plan.traces.filter((x) => x.label === t.label);
   return same.length === 1 ? t.label : `${t.label}.${t.range.start}-${t.range.end}`;
+}
+
+/**
+ * Whether a run writes files of this name: spikes.csv, summary.json, raster.svg, and
+ * `POP.VAR.csv`, `POP.VAR.svg` or `POP.VAR.3-5.csv` (traceFileStem) for a trace.
+ */
+export function isRunOutputName(name: string): boolean {
+  return /^(?:spikes\.csv|summary\.json|raster\.svg|[A-Za-z_]\w*\.[A-Za-z_]\w*(?:\.\d+-\d+)?\.(?:csv|svg|synapses\.csv))$/.test(
+    name,
+  );
 }
 
 /** Caps what is kept in memory for plots; the CSV files get everything. */
@@ -124,14 +144,25 @@ export class OutputWriter {
     private readonly precision: Precision = 'f32',
   ) {
     makeFolder(dir);
-    this.spikesFile = new StreamedFile(join(dir, 'spikes.csv'), 't_ms,population,index');
-    this.traceFiles = plan.traces.map((t) => {
-      const header = [
-        't_ms',
-        ...Array.from({ length: t.range.end - t.range.start }, (_, k) => String(t.range.start + k)),
-      ];
-      return new StreamedFile(join(dir, `${traceFileStem(plan, t)}.csv`), header.join(','));
-    });
+    // A file that cannot be begun (no space left) ends the run: those begun are removed.
+    const begun: StreamedFile[] = [];
+    try {
+      begun.push(new StreamedFile(join(dir, 'spikes.csv'), 't_ms,population,index'));
+      for (const t of plan.traces) {
+        const header = [
+          't_ms',
+          ...Array.from({ length: t.range.end - t.range.start }, (_, k) =>
+            String(t.range.start + k),
+          ),
+        ];
+        begun.push(new StreamedFile(join(dir, `${traceFileStem(plan, t)}.csv`), header.join(',')));
+      }
+    } catch (error) {
+      for (const f of begun) f.abandon();
+      throw error;
+    }
+    this.spikesFile = begun[0]!;
+    this.traceFiles = begun.slice(1);
     this.tracePlots = plan.traces.map((t) => {
       const rows = Math.floor(plan.steps / t.every);
       const stride = Math.max(1, Math.ceil(rows / MAX_TRACE_POINTS));

@@ -77,6 +77,7 @@ export async function openBackend(
   for (const [k, backend] of candidates.entries()) {
     try {
       await backend.prepare(plan);
+      if (backend.note !== undefined) io.err(`spikeforge: note: ${backend.note}`);
       return backend;
     } catch (error) {
       backend.dispose();

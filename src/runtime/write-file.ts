@@ -5,8 +5,10 @@ import { dirname } from 'node:path';
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const temporary = temporaryName(path);
   try {
-    writeFileSync(temporary, data);
-    renameSync(temporary, path);
+    naming(path, () => {
+      writeFileSync(temporary, data);
+      renameSync(temporary, path);
+    });
   } catch (error) {
     rmSync(temporary, { force: true });
     throw error;
@@ -34,14 +36,14 @@ export async function writeFilesAtomic(
     for (const f of files) {
       const temporary = temporaryName(f.path);
       temporaries.push(temporary);
-      writeFileSync(temporary, f.data);
+      naming(f.path, () => writeFileSync(temporary, f.data));
       await new Promise((resolve) => setImmediate(resolve));
       if (stop()) {
         for (const t of temporaries) rmSync(t, { force: true });
         return false;
       }
     }
-    files.forEach((f, k) => renameSync(temporaries[k]!, f.path));
+    files.forEach((f, k) => naming(f.path, () => renameSync(temporaries[k]!, f.path)));
     return true;
   } catch (error) {
     for (const t of temporaries) rmSync(t, { force: true });
@@ -49,8 +51,34 @@ export async function writeFilesAtomic(
   }
 }
 
-function temporaryName(path: string): string {
+/**
+ * Where a file is written until it is complete: its own name, the process id (two commands
+ * writing into one folder do not meet) and `.tmp`.
+ */
+export function temporaryName(path: string): string {
   return `${path}.${process.pid}.tmp`;
+}
+
+/** The file and the process of a name that temporaryName made, or undefined for any other name. */
+export function temporaryOf(
+  name: string,
+): { readonly file: string; readonly pid: number } | undefined {
+  const match = /^(.+)\.(\d+)\.tmp$/.exec(name);
+  return match === null ? undefined : { file: match[1]!, pid: Number(match[2]) };
+}
+
+/**
+ * Runs `write`, a step of writing `path`; a file-system error it throws names `path`, the
+ * file the user will look for: a failed write to an open file (no space left) names no file
+ * at all, and an open or a rename names the temporary.
+ */
+export function naming<T>(path: string, write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    if (error instanceof Error && 'code' in error) (error as NodeJS.ErrnoException).path = path;
+    throw error;
+  }
 }
 
 /**
