@@ -29,7 +29,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Io } from '../src/cli/io.js';
 import { EXIT, main } from '../src/cli/main.js';
-import { SF_HOST_H, initialStateBytes, networkHeader } from '../src/codegen/cuda/standalone.js';
+import {
+  SF_HOST_H,
+  initialStateBytes,
+  networkHeader,
+  standaloneFiles,
+} from '../src/codegen/cuda/standalone.js';
 import { buildPlan, layoutOf } from '../src/codegen/module.js';
 import type { Precision } from '../src/codegen/printer.js';
 import { renderDiagnostic } from '../src/diagnostics/diagnostic.js';
@@ -254,7 +259,7 @@ const DRIVER = String.raw`// Feeds chunks and a final state buffer from files to
 #include "network.h"
 #include "sf_host.h"
 int main(int argc, char** argv) {
-  if (argc != 4) return 2;
+  if (argc != 5) return 2;
   std::FILE* in = std::fopen(argv[1], "rb");
   if (in == nullptr) return 3;
   auto word = [&]() { unsigned w = 0; if (std::fread(&w, 4, 1, in) != 1) std::exit(4); return w; };
@@ -275,6 +280,7 @@ int main(int argc, char** argv) {
   const std::vector<sf_net::real> state = sf::read_binary<sf_net::real>(argv[2], sf_net::kStateFloats);
   const sf::NonFiniteWarnings warnings = sf::non_finite_warnings(watch.finish(state.data()));
   writer.finish("cuda-standalone", "test device \"quoted\"", 1.25, 0.5, warnings.summary);
+  writer.copy_synapse_tables(argv[4]);
   for (const auto& w : warnings.diagnostics) std::fprintf(stderr, "%s\n", w.c_str());
   return 0;
 }
@@ -431,6 +437,9 @@ describe.skipIf(CXX === undefined)(
       writeFileSync(join(dir, 'network.h'), networkHeader(plan, c.precision));
       writeFileSync(join(dir, 'sf_host.h'), SF_HOST_H);
       writeFileSync(join(dir, 'driver.cpp'), DRIVER);
+      // The data files compile writes beside the program (the per-synapse tables).
+      for (const f of standaloneFiles(plan, '', { precision: c.precision }))
+        if (f.name.endsWith('.synapses.csv')) writeFileSync(join(dir, f.name), f.data);
       const build = spawnSync(
         CXX!,
         [
@@ -456,7 +465,7 @@ describe.skipIf(CXX === undefined)(
       );
       const run = spawnSync(
         join(dir, 'driver'),
-        [join(dir, 'chunks.bin'), join(dir, 'state.bin'), join(dir, 'cpp')],
+        [join(dir, 'chunks.bin'), join(dir, 'state.bin'), join(dir, 'cpp'), dir],
         { encoding: 'utf8' },
       );
       expect(run.status, run.stderr).toBe(0);
@@ -572,6 +581,7 @@ enum cudaError_t { cudaSuccess = 0 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost };
 struct cudaDeviceProp { char name[256]; int major; int minor; };
 inline const char* cudaGetErrorString(cudaError_t) { return "emulated"; }
+inline cudaError_t cudaGetDeviceCount(int* count) { *count = 1; return cudaSuccess; }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) { std::strcpy(p->name, "emulated"); p->major = 9; p->minor = 0; return cudaSuccess; }
 inline cudaError_t cudaMalloc(void** p, std::size_t bytes) { *p = std::malloc(bytes); std::memset(*p, 0xff, bytes); return cudaSuccess; }
@@ -651,6 +661,15 @@ describe.skipIf(CXX === undefined)(
         encoding: 'utf8',
       });
       expect(ran.status, ran.stdout + ran.stderr).toBe(0);
+      // An output folder that cannot be made: a message and exit status 1, no abort.
+      const blocked = spawnSync(
+        join(dir, 'emulated'),
+        ['-o', join(dir, 'main.cu', 'out'), '--data', dir],
+        { encoding: 'utf8' },
+      );
+      expect(blocked.status, blocked.stderr).toBe(1);
+      expect(blocked.stderr).toMatch(new RegExp(`^${network}: .*main\\.cu`));
+      expect(blocked.stderr).not.toContain('terminate');
 
       const viaNode = join(TEMP, `emulated_${network}_run`);
       const run = io();

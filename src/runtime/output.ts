@@ -58,7 +58,8 @@ export function traceFileStem(plan: SimulationPlan, t: TraceRequest): string {
 
 /**
  * Whether a run writes files of this name: spikes.csv, summary.json, raster.svg, and
- * `POP.VAR.csv`, `POP.VAR.svg` or `POP.VAR.3-5.csv` (traceFileStem) for a trace.
+ * `POP.VAR.csv`, `POP.VAR.svg` or `POP.VAR.3-5.csv` (traceFileStem) for a trace, and
+ * `PROJ.w.synapses.csv` for a per-synapse one.
  */
 export function isRunOutputName(name: string): boolean {
   return /^(?:spikes\.csv|summary\.json|raster\.svg|[A-Za-z_]\w*\.[A-Za-z_]\w*(?:\.\d+-\d+)?\.(?:csv|svg|synapses\.csv))$/.test(
@@ -78,7 +79,7 @@ const RATE_BINS = 500;
  * recorded synapse's pre and post neuron, as indices in their populations (as spikes.csv
  * gives them), Brian2's S.i and S.j. Undefined for other traces.
  */
-function synapseTable(plan: SimulationPlan, t: TraceRequest): Uint8Array | undefined {
+export function synapseTable(plan: SimulationPlan, t: TraceRequest): Uint8Array | undefined {
   const owner = /^@synapse(\d+)$/.exec(t.population);
   if (owner === null) return undefined;
   const route = plan.routing.routes.find((r) => r.index === Number(owner[1]));

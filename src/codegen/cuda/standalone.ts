@@ -33,7 +33,7 @@ import { spikeListBase, stepDispatches } from '../wgsl/kernel.js';
 import { CUDA_BLOCK_SIZE } from './kernel.js';
 import { cudaChunkSteps } from '../../runtime/cuda/backend.js';
 import { ofElements, summaryPlace, type UserState, userStates } from '../../runtime/non-finite.js';
-import { traceFileStem } from '../../runtime/output.js';
+import { synapseTable, traceFileStem } from '../../runtime/output.js';
 import { location, sourceExcerpt } from '../../diagnostics/diagnostic.js';
 
 export interface StandaloneOptions {
@@ -89,7 +89,7 @@ export function networkHeader(plan: SimulationPlan, precision: Precision): strin
   const users = userStates(plan);
   const traces = plan.traces.map((t, r) => {
     const user = users.findIndex((u) => u.owner === t.population && u.state === t.variable);
-    return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${t.every}u, ${user}},`;
+    return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${t.every}u, ${user}, ${synapseTable(plan, t) !== undefined}},`;
   });
   const userStateInfo = users.map(
     (u) => `  // ${u.subject}: ${u.variable}
@@ -157,6 +157,8 @@ struct TraceInfo {
   unsigned offset;
   unsigned every;
   int user_state;
+  /** Whether its columns are synapses: then the data folder holds FILE.synapses.csv, copied into the output. */
+  bool synapse_table;
 };
 ${list('TraceInfo', 'kTraces', traces)}
 
@@ -301,6 +303,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", g_program, e.what());
     return 1;
   }
+  // Without a GPU or its driver the runtime's own words ("CUDA driver version is insufficient")
+  // do not say that there is none.
+  int devices = 0;
+  const cudaError_t found = cudaGetDeviceCount(&devices);
+  if (found != cudaSuccess || devices == 0) {
+    std::fprintf(stderr, "%s: no CUDA GPU can be used (is there one, with its NVIDIA driver?): %s\n", g_program,
+                 found != cudaSuccess ? cudaGetErrorString(found) : "no device found");
+    return 1;
+  }
   SF_CUDA(cudaSetDevice(device));
   cudaDeviceProp properties{};
   SF_CUDA(cudaGetDeviceProperties(&properties, device));
@@ -317,41 +328,49 @@ int main(int argc, char** argv) {
   SF_CUDA(cudaDeviceSynchronize());
   const double setup_seconds = seconds_since(start);
 
-  sf::OutputWriter writer(out);
-  sf::NonFiniteWatch watch;
-  std::vector<unsigned> pairs;
-  std::vector<real> rows(kRecordRow * kChunkSteps);
-  const auto run_start = std::chrono::steady_clock::now();
-  for (unsigned first = 0; first < kSteps; first += kChunkSteps) {
-    const unsigned steps = std::min(kChunkSteps, kSteps - first);
-    SF_CUDA(cudaMemset(d.events + kSpikeListBase, 0, sizeof(unsigned)));
-    for (unsigned s = 0; s < steps; ++s) run_step(d, first + s, s);
-    SF_CUDA(cudaGetLastError());
-    SF_CUDA(cudaDeviceSynchronize());
-    unsigned count = 0;
-    SF_CUDA(cudaMemcpy(&count, d.events + kSpikeListBase, sizeof(unsigned), cudaMemcpyDeviceToHost));
-    if (count > kTotalNeurons * steps) {
-      std::fprintf(stderr, "%s: spike list overflow (%u spikes in %u steps)\n", g_program, count, steps);
-      return 1;
+  // An output folder that cannot be made or written (a file in the way, no space) is a message
+  // and exit status 1, as the input files are.
+  try {
+    sf::OutputWriter writer(out);
+    sf::NonFiniteWatch watch;
+    std::vector<unsigned> pairs;
+    std::vector<real> rows(kRecordRow * kChunkSteps);
+    const auto run_start = std::chrono::steady_clock::now();
+    for (unsigned first = 0; first < kSteps; first += kChunkSteps) {
+      const unsigned steps = std::min(kChunkSteps, kSteps - first);
+      SF_CUDA(cudaMemset(d.events + kSpikeListBase, 0, sizeof(unsigned)));
+      for (unsigned s = 0; s < steps; ++s) run_step(d, first + s, s);
+      SF_CUDA(cudaGetLastError());
+      SF_CUDA(cudaDeviceSynchronize());
+      unsigned count = 0;
+      SF_CUDA(cudaMemcpy(&count, d.events + kSpikeListBase, sizeof(unsigned), cudaMemcpyDeviceToHost));
+      if (count > kTotalNeurons * steps) {
+        std::fprintf(stderr, "%s: spike list overflow (%u spikes in %u steps)\n", g_program, count, steps);
+        return 1;
+      }
+      pairs.resize(2 * static_cast<std::size_t>(count));
+      if (count > 0) SF_CUDA(cudaMemcpy(pairs.data(), d.events + kSpikeListBase + 1, pairs.size() * sizeof(unsigned), cudaMemcpyDeviceToHost));
+      if (kRecordRow > 0) SF_CUDA(cudaMemcpy(rows.data(), d.record, kRecordRow * steps * sizeof(real), cudaMemcpyDeviceToHost));
+      writer.add(first, steps, pairs.data(), count, rows.data());
+      watch.add(first, steps, rows.data());
     }
-    pairs.resize(2 * static_cast<std::size_t>(count));
-    if (count > 0) SF_CUDA(cudaMemcpy(pairs.data(), d.events + kSpikeListBase + 1, pairs.size() * sizeof(unsigned), cudaMemcpyDeviceToHost));
-    if (kRecordRow > 0) SF_CUDA(cudaMemcpy(rows.data(), d.record, kRecordRow * steps * sizeof(real), cudaMemcpyDeviceToHost));
-    writer.add(first, steps, pairs.data(), count, rows.data());
-    watch.add(first, steps, rows.data());
+    const double wall_seconds = seconds_since(run_start);
+    // The final state, copied back once: which states ended the run NaN or infinite.
+    std::vector<real> state(kStateFloats);
+    SF_CUDA(cudaMemcpy(state.data(), d.state, kStateFloats * sizeof(real), cudaMemcpyDeviceToHost));
+    const sf::NonFiniteWarnings warnings = sf::non_finite_warnings(watch.finish(state.data()));
+    writer.finish("cuda-standalone", description, wall_seconds, setup_seconds, warnings.summary);
+    writer.copy_synapse_tables(data);
+    std::printf("%s: %u steps of %s ms on cuda-standalone (%s) in %.2f s; results in %s\n", kNetwork, kSteps, sf::js_number(kDt).c_str(), description.c_str(),
+                wall_seconds, out.c_str());
+    writer.print_rates(stdout);
+    // A warning, not an error: the results are written and the exit status stays 0.
+    std::fflush(stdout);
+    for (const auto& w : warnings.diagnostics) std::fprintf(stderr, "%s\n", w.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", g_program, e.what());
+    return 1;
   }
-  const double wall_seconds = seconds_since(run_start);
-  // The final state, copied back once: which states ended the run NaN or infinite.
-  std::vector<real> state(kStateFloats);
-  SF_CUDA(cudaMemcpy(state.data(), d.state, kStateFloats * sizeof(real), cudaMemcpyDeviceToHost));
-  const sf::NonFiniteWarnings warnings = sf::non_finite_warnings(watch.finish(state.data()));
-  writer.finish("cuda-standalone", description, wall_seconds, setup_seconds, warnings.summary);
-  std::printf("%s: %u steps of %s ms on cuda-standalone (%s) in %.2f s; results in %s\n", kNetwork, kSteps, sf::js_number(kDt).c_str(), description.c_str(),
-              wall_seconds, out.c_str());
-  writer.print_rates(stdout);
-  // A warning, not an error: the results are written and the exit status stays 0.
-  std::fflush(stdout);
-  for (const auto& w : warnings.diagnostics) std::fprintf(stderr, "%s\n", w.c_str());
 
   SF_CUDA(cudaFree(d.state));
   SF_CUDA(cudaFree(d.events));
@@ -384,6 +403,7 @@ export const SF_HOST_H = String.raw`// Generated by spikeforge (the same for eve
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -753,6 +773,24 @@ class OutputWriter {
   }
 
   /** The per-population lines 'spikeforge run' prints after a run. */
+  /**
+   * For each trace of per-synapse state, its table of synapses and their neurons (written at
+   * compile time into the data folder, as 'spikeforge run' writes it) copied into the output.
+   */
+  void copy_synapse_tables(const std::string& data) {
+    for (const auto& t : sf_net::kTraces) {
+      if (!t.synapse_table) continue;
+      const std::string name = std::string(t.file) + ".synapses.csv";
+      std::ifstream in(data + "/" + name, std::ios::binary);
+      if (!in) throw std::runtime_error("cannot read " + data + "/" + name);
+      std::ostringstream text;
+      text << in.rdbuf();
+      const std::string table = text.str();
+      StreamedFile copy(dir_ + "/" + name, table.substr(0, table.size() - 1));
+      copy.commit();
+    }
+  }
+
   void print_rates(std::FILE* out) const {
     const double duration = static_cast<double>(sf_net::kSteps) * sf_net::kDt;
     for (const auto& p : sf_net::kPopulations) {
@@ -1058,6 +1096,12 @@ export function standaloneFiles(
     { name: 'main.cu', data: mainSource(plan) },
     { name: 'init.bin', data: initialStateBytes(plan, precision) },
     { name: 'conn.bin', data: connectivityBytes(plan) },
+    ...plan.traces.flatMap((t) => {
+      const table = synapseTable(plan, t);
+      return table === undefined
+        ? []
+        : [{ name: `${traceFileStem(plan, t)}.synapses.csv`, data: table }];
+    }),
     { name: 'CMakeLists.txt', data: cmakeLists(plan, options.cudaArchitectures ?? '90') },
   ];
 }
