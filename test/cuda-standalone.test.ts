@@ -470,7 +470,7 @@ describe.skipIf(CXX === undefined)(
       );
       expect(run.status, run.stderr).toBe(0);
 
-      const writer = new OutputWriter(join(dir, 'js'), plan);
+      const writer = new OutputWriter(join(dir, 'js'), plan, c.precision);
       const watch = new NonFiniteWatch(plan);
       const converted = chunks.map((chunk) => ({
         firstStep: chunk.first,

@@ -723,7 +723,9 @@ class OutputWriter {
         if ((first_step + s + 1) % t.every != 0) continue;
         block += format_time(static_cast<double>(first_step + s + 1) * sf_net::kDt);
         const Real* row = rows + static_cast<std::size_t>(s) * sf_net::kRecordRow + t.offset;
-        for (unsigned k = 0; k < t.end - t.start; ++k) block += "," + format_value(static_cast<double>(row[k]));
+        // Doubles as String(v) writes them (run's float64 backends), floats by format_value.
+        for (unsigned k = 0; k < t.end - t.start; ++k)
+          block += "," + (sizeof(Real) == 8 ? js_number(static_cast<double>(row[k])) : format_value(static_cast<double>(row[k])));
         block += "\n";
       }
       traces_[r++]->write(block);
