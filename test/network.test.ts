@@ -2487,3 +2487,50 @@ describe('examples/fi_curve.spk: the f-I curve, neuron i under i * 0.25 nA', () 
     }
   });
 });
+
+describe('parameters and starting values in the unit of the weights', () => {
+  it('gmax : weight is given per projection in its weights unit; g : weight starts from a draw in it (cpu64)', async () => {
+    const network = compileText(
+      'weight_unit_parameters',
+      `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+synapse Capped {
+  parameters { gmax : weight }
+  state { g : weight ~ uniform(1 nA, 2 nA) }
+  on_pre { g = min(g + w, gmax) }
+  on_post { g = g }
+  delivers g
+}
+network WeightUnits {
+  dt = 0.1 ms
+  duration = 1 ms
+  population pre = SpikeTimes(2, indices = [0, 0, 0], times = [0.1 ms, 0.3 ms, 0.5 ms])
+  population post = Lif(2) { V_th = 1000 mV }
+  projection P = pre -> post {
+    connect all_to_all
+    weight 4 nA
+    synapse Capped(gmax = 10 nA)
+    output CUBA
+  }
+  record P.g
+}`,
+    );
+    const r = await run(network, 'cpu64');
+    // Synapses in stored order: (0,0), (0,1), (1,0), (1,1); only pre neuron 0 spikes.
+    const g = r.traces.get('P.g')!;
+    const start = g.map((column) => column[0]!);
+    for (const s of start) {
+      expect(s).toBeGreaterThanOrEqual(1);
+      expect(s).toBeLessThan(2);
+    }
+    // Spikes at steps 1, 3, 5 arrive one step later: +4 nA each, capped at gmax = 10 nA.
+    for (const k of [0, 1]) {
+      const column = g[k]!;
+      expect(column[2]).toBeCloseTo(start[k]! + 4, 12);
+      expect(column[4]).toBeCloseTo(start[k]! + 8, 12);
+      expect(column[6]).toBe(10);
+      expect(column[9]).toBe(10);
+    }
+    for (const k of [2, 3]) expect(Array.from(g[k]!)).toEqual(Array(10).fill(start[k]));
+  });
+});

@@ -573,6 +573,24 @@ class UnitChecker {
       if (value === undefined) continue;
       add(value.span, () => {
         const d = this.numberDimension(value);
+        // A default in the weight's unit has no unit to write but 0: the projection gives the value.
+        if (
+          p.unit !== undefined &&
+          hasWeight(p.unit) &&
+          d !== undefined &&
+          !hasWeight(d) &&
+          constantValue(value) !== 0
+        ) {
+          this.error(
+            value.span,
+            `parameter '${p.name}' is in the unit of the weights, which each projection decides: it takes no default but 0`,
+            undefined,
+            [
+              `give it at each projection, in the weights' unit: synapse ${m.name}(${p.name} = 10 nS)`,
+            ],
+          );
+          return;
+        }
         if (p.unit !== undefined && !this.same(d, p.unit)) {
           this.mismatch(
             value.span,
@@ -591,6 +609,23 @@ class UnitChecker {
         const value = s.init.value;
         add(value.span, () => {
           const d = this.numberDimension(value);
+          // A start in real units for a state in the weight's unit (`g : weight ~ normal(4 nS, 1 nS)`)
+          // is checked at each projection, which says what the weight's unit is.
+          if (s.unit !== undefined && hasWeight(s.unit) && d !== undefined && !hasWeight(d)) {
+            const { weight, weightSpan } = this.env;
+            if (weight === undefined) return;
+            // The projection's weights decide: they are what to fix.
+            if (!this.same(d, this.withWeightUnit(s.unit)) && this.silent === 0)
+              this.diagnostics?.error(
+                weightSpan ?? value.span,
+                `weights in ${formatDimension(weight)} cannot be the unit of state '${s.name}', which starts in ${formatDimension(d)}`,
+                {
+                  secondary: [{ span: value.span, message: `${m.name}'s '${s.name}' starts here` }],
+                  notes: [`give the weights in ${formatDimension(d)}`],
+                },
+              );
+            return;
+          }
           if (s.unit !== undefined && !this.same(d, s.unit)) {
             this.mismatch(
               value.span,

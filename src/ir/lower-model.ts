@@ -133,7 +133,7 @@ export function lowerModel(def: A.ModelDef, diagnostics: Diagnostics): Model | u
     ctx: Partial<ExprContext> & { where: string },
   ): Expr | undefined => lowerExpr(e, { ...base, ...ctx }, diagnostics);
 
-  const parameters = lowerParameters(items, lower, diagnostics);
+  const parameters = lowerParameters(items, lower, def.kind, diagnostics);
   const stateVars = lowerStates(items, lower, def.kind, diagnostics);
   const subexpressions = lowerSubexpressions(items, lower, diagnostics);
   const equations = lowerEquations(items, symbols, lower, diagnostics);
@@ -394,17 +394,22 @@ function checkWeightUnit(
 ): void {
   const factor = unit?.factors.find((f) => f.name === 'weight');
   if (factor === undefined || allowed) return;
-  diagnostics.error(factor.span, "the unit 'weight' can only be used for the states of a synapse", {
+  diagnostics.error(factor.span, "the unit 'weight' can only be used in a synapse", {
     notes: [
-      "'weight' stands for the unit of the weights of a projection, which only the states of its synapse model take on",
+      "'weight' stands for the unit of the weights of a projection, which only the states and parameters of its synapse model take on",
     ],
   });
 }
 
-function lowerParameters(items: Items, lower: Lower, diagnostics: Diagnostics): Parameter[] {
+function lowerParameters(
+  items: Items,
+  lower: Lower,
+  kind: A.ModelKind,
+  diagnostics: Diagnostics,
+): Parameter[] {
   const result: Parameter[] = [];
   for (const p of items.parameters) {
-    checkWeightUnit(p.unit, false, diagnostics);
+    checkWeightUnit(p.unit, kind === 'synapse', diagnostics);
     const unit = p.unit === undefined ? undefined : lowerUnit(p.unit, diagnostics);
     let value: Expr | undefined;
     if (p.value !== undefined) {

@@ -9,6 +9,7 @@ import {
   dimEquals,
   dimensionOf,
   formatDimension,
+  hasWeight,
   substituteWeight,
 } from '../units/dimension.js';
 import { type ExprType, checkExprUnits, checkModelUnits, requireDimension } from './check-units.js';
@@ -856,7 +857,7 @@ function lowerProjection(
   if (!postOk || !preOk) return undefined;
 
   const synapseCheck = checkModelUnits(synapse.model, diagnostics, {
-    parameters: argumentDimensions(synapse, diagnostics),
+    parameters: argumentDimensions(synapse, weightDimension, diagnostics),
     post: postDims,
     ...(preDims === undefined ? {} : { pre: preDims }),
     weight: weightDimension,
@@ -925,7 +926,7 @@ function checkOutput(
   diagnostics: Diagnostics,
 ): void {
   const outputCheck = checkModelUnits(output.model, diagnostics, {
-    parameters: argumentDimensions(output, diagnostics),
+    parameters: argumentDimensions(output, undefined, diagnostics),
     post: postDims,
     ...(delivered === undefined ? {} : { delivered }),
   });
@@ -1323,8 +1324,14 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(
 }
 
 /** Dimensions of the arguments, checked against parameters declared with a unit or a default. */
+/**
+ * The dimension of each argument given to a synapse or output. A parameter declared in the
+ * weight's unit takes a value in the projection's weight unit (`weight` when given); it keeps
+ * its declared dimension for the model's checks, as `w` does.
+ */
 function argumentDimensions(
   use: ModelUse<SynapseModel | OutputModel>,
+  weight: Dimension | undefined,
   diagnostics: Diagnostics,
 ): Map<string, Dimension> {
   const result = new Map<string, Dimension>();
@@ -1338,6 +1345,20 @@ function argumentDimensions(
         ? undefined
         : (checkExprUnits(param.value, undefined, diagnostics) as { dimension?: Dimension })
             .dimension);
+    if (declared !== undefined && hasWeight(declared)) {
+      if (
+        weight !== undefined &&
+        requireDimension(
+          a.value,
+          t,
+          substituteWeight(declared, weight),
+          `parameter '${a.name}' (in the weights' unit)`,
+          diagnostics,
+        )
+      )
+        result.set(a.name, declared);
+      continue;
+    }
     if (
       declared !== undefined &&
       !requireDimension(a.value, t, declared, `parameter '${a.name}'`, diagnostics)
