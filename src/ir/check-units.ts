@@ -611,7 +611,13 @@ class UnitChecker {
           const d = this.numberDimension(value);
           // A start in real units for a state in the weight's unit (`g : weight ~ normal(4 nS, 1 nS)`)
           // is checked at each projection, which says what the weight's unit is.
-          if (s.unit !== undefined && hasWeight(s.unit) && d !== undefined && !hasWeight(d)) {
+          if (
+            s.unit !== undefined &&
+            hasWeight(s.unit) &&
+            d !== undefined &&
+            !hasWeight(d) &&
+            !dimEquals(d, DIMENSIONLESS)
+          ) {
             const { weight, weightSpan } = this.env;
             if (weight === undefined) return;
             // The projection's weights decide: they are what to fix.
