@@ -559,6 +559,23 @@ describe('the gates described in spk.ebnf', () => {
     expect(parse('neuron X { equations { y = (dx)/dt } }').errors).toEqual([]);
   });
 
+  it('Identifier: a word with letters outside ASCII is one token, for one error', () => {
+    const lexed = spkLexer.tokenize(
+      'R\u00e9seau Re\u0301seau V\u03b8 dV\u03b8/dt \u03c4_m neuron\u03b8',
+    );
+    expect(lexed.errors).toEqual([]);
+    expect(lexed.tokens.map((t) => `${t.tokenType.name} ${t.image}`)).toEqual([
+      'Identifier R\u00e9seau',
+      'Identifier Re\u0301seau',
+      'Identifier V\u03b8',
+      'Derivative dV\u03b8/dt',
+      'Identifier \u03c4_m',
+      'Identifier neuron\u03b8',
+    ]);
+    // What is not a letter stays an unexpected character: a superscript two, an arrow.
+    expect(spkLexer.tokenize('x\u00b2 \u2192 y').errors.map((e) => e.offset)).toEqual([1, 3]);
+  });
+
   it('reserved words cannot name anything, but may start a name', () => {
     expect(parse('neuron X { parameters { state = 1 } }').errors).not.toEqual([]);
     expect(parse('neuron X { parameters { state_x = 1   weights = 2 } }').errors).toEqual([]);

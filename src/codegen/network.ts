@@ -229,12 +229,21 @@ export function routeNetwork(network: Network): NetworkRouting {
 export function routingProblems(network: Network): readonly Diagnostic[] {
   const diagnostics = new Diagnostics();
   checkRefractoryPeriods(network, diagnostics);
+  // Each projection's recordings, found once: a network may have thousands of both.
+  const recorded = new Map<string, Recording[]>();
+  for (const r of network.recordings) {
+    if (r.of !== 'projection') continue;
+    const list = recorded.get(r.population);
+    if (list === undefined) recorded.set(r.population, [r]);
+    else list.push(r);
+  }
   for (const p of network.projections) {
     const decision = decideRoute(p, diagnostics);
     if (decision === undefined) continue;
+    const recordings = recorded.get(p.name);
+    if (recordings === undefined) continue;
     const size = recordedSize(network, p, decision.placement.placement, knownSynapseCount(p));
-    for (const r of network.recordings) {
-      if (r.of !== 'projection' || r.population !== p.name) continue;
+    for (const r of recordings) {
       const problem = projectionRecordingProblem(p, r, decision.placement.placement, size);
       if (problem !== undefined) diagnostics.error(problem.span, problem.message);
     }

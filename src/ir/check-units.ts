@@ -21,7 +21,16 @@ import {
 } from '../units/dimension.js';
 import { constantValue } from './lower-expr.js';
 import { dependencies } from './walk.js';
-import type { Expr, Model, Ref, Statement, SymbolDimensions } from './types.js';
+import type {
+  Expr,
+  Model,
+  Parameter,
+  Ref,
+  StateVariable,
+  Statement,
+  Subexpression,
+  SymbolDimensions,
+} from './types.js';
 
 /** The type of an expression: a condition, or a number whose dimension may be unknown (a generic model). */
 export type ExprType =
@@ -126,7 +135,18 @@ function isBareNumber(e: Expr): boolean {
   );
 }
 
+/** `items` by name; where a name is declared twice (an error reported by lowering), the first one. */
+function byName<T extends { readonly name: string }>(items: readonly T[]): ReadonlyMap<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) if (!map.has(item.name)) map.set(item.name, item);
+  return map;
+}
+
 class UnitChecker {
+  // Looked up by name for every use of a name: a search of the lists would make the check quadratic.
+  private readonly parameters: ReadonlyMap<string, Parameter>;
+  private readonly states: ReadonlyMap<string, StateVariable>;
+  private readonly subexpressions: ReadonlyMap<string, Subexpression>;
   private readonly cache = new Map<string, Dimension | undefined>();
   private readonly inProgress = new Set<string>();
   /** Above 0 while the dimension of a name is computed on first use: its problems are reported where run() checks it. */
@@ -142,7 +162,12 @@ class UnitChecker {
     /** Undefined in probe mode, where problems are not reported. */
     private readonly diagnostics: Diagnostics | undefined,
     private readonly inputDimension: Dimension | undefined,
-  ) {}
+  ) {
+    const dynamics = model === undefined || model.kind === 'output' ? undefined : model;
+    this.parameters = byName(model?.parameters ?? []);
+    this.states = byName(dynamics?.states ?? []);
+    this.subexpressions = byName(dynamics?.subexpressions ?? []);
+  }
 
   private error(span: Span, message: string, label?: string, notes: readonly string[] = []): void {
     if (this.silent > 0) return;
@@ -173,7 +198,7 @@ class UnitChecker {
   private computeSymbol(name: string): Dimension | undefined {
     const m = this.model;
     if (m === undefined) return undefined;
-    const param = m.parameters.find((p) => p.name === name);
+    const param = this.parameters.get(name);
     if (param !== undefined) {
       const given = this.env.parameters?.get(name);
       if (given !== undefined) return given;
@@ -182,7 +207,7 @@ class UnitChecker {
     }
     if (m.kind === 'output') return undefined;
     if (m.kind === 'neuron' && m.input?.name === name) return this.inputDimension;
-    const state = m.states.find((s) => s.name === name);
+    const state = this.states.get(name);
     if (state !== undefined) {
       if (state.unit !== undefined) return state.unit;
       // The unit comes from the initial value; a bare number, 0 included, is dimensionless
@@ -190,7 +215,7 @@ class UnitChecker {
       if (state.init.kind === 'zero' || isBareNumber(state.init.value)) return DIMENSIONLESS;
       return this.numberDimension(state.init.value);
     }
-    const sub = m.subexpressions.find((s) => s.name === name);
+    const sub = this.subexpressions.get(name);
     return sub === undefined ? undefined : this.numberDimension(sub.value);
   }
 
@@ -281,9 +306,7 @@ class UnitChecker {
 
   /** The note for state `name` if it is dimensionless only because its initial value has no unit. */
   private unitlessNote(name: string, needed: Dimension | undefined): string[] {
-    const m = this.model;
-    if (m === undefined || m.kind === 'output') return [];
-    const state = m.states.find((s) => s.name === name);
+    const state = this.states.get(name);
     if (state === undefined || state.unit !== undefined) return [];
     if (state.init.kind !== 'zero' && !isBareNumber(state.init.value)) return [];
     const init = state.init.kind === 'zero' ? '' : ` = ${spanText(state.init.value.span)}`;

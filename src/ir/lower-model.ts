@@ -273,15 +273,16 @@ function checkItems(def: A.ModelDef, diagnostics: Diagnostics): Items {
       continue;
     }
     seen.set(item.kind, item.span);
+    // A loop, not push(...decls): spreading a block of 100k declarations overflows the stack.
     switch (item.kind) {
       case 'parameters':
-        items.parameters.push(...item.decls);
+        for (const d of item.decls) items.parameters.push(d);
         break;
       case 'state':
-        items.state.push(...item.decls);
+        for (const d of item.decls) items.state.push(d);
         break;
       case 'equations':
-        items.equations.push(...item.equations);
+        for (const e of item.equations) items.equations.push(e);
         break;
       default:
         (items as unknown as Record<string, A.ModelItem>)[item.kind] = item;

@@ -161,29 +161,26 @@ export function lowerNetwork(
         break;
     }
   }
-  const recordedAt: Span[] = [];
+  // Maps, not searches of the lists: a network may have thousands of projections and recordings.
+  const projectionsByName = new Map(projections.map((p) => [p.name, p]));
+  // Where each recording was first written, by what it records.
+  const recordedAt = new Map<string, Span>();
   for (const item of recordItems) {
     if (failedProjections.has(item.population.name)) continue;
-    const r = lowerRecording(item, populations, projections, table, settings.dt, diagnostics);
+    const r = lowerRecording(item, populations, projectionsByName, table, settings.dt, diagnostics);
     if (r === undefined) continue;
     // Each recording has its own file, named by what it records: the same one twice would collide
     // (also at two intervals: the one of every step holds the other).
     const at = joinSpans(item.population.span, item.slice?.span ?? item.variable.span);
-    const same = recordings.findIndex(
-      (x) =>
-        x.of === r.of &&
-        x.population === r.population &&
-        x.variable === r.variable &&
-        x.range?.start === r.range?.start &&
-        x.range?.end === r.range?.end,
-    );
-    if (same >= 0)
+    const key = [r.of, r.population, r.variable, r.range?.start, r.range?.end].join(' ');
+    const first = recordedAt.get(key);
+    if (first !== undefined)
       diagnostics.error(at, `${spanText(at)} is recorded twice`, {
-        secondary: [{ span: recordedAt[same]!, message: 'first recorded here' }],
+        secondary: [{ span: first, message: 'first recorded here' }],
       });
     else {
       recordings.push(r);
-      recordedAt.push(at);
+      recordedAt.set(key, at);
     }
   }
   if (diagnostics.errorCount > errorsBefore) return undefined;
@@ -347,9 +344,12 @@ function lowerPopulation(
       [...model.parameters, ...model.states, ...model.subexpressions].map((x) => x.name),
     );
     const ownsI = own.has('i');
+    // Sets, not searches of the lists: a population may set each of thousands of parameters.
+    const parameterNames = new Set(model.parameters.map((p) => p.name));
+    const stateNames = new Set(model.states.map((s) => s.name));
     for (const o of item.overrides) {
-      const isParameter = model.parameters.some((p) => p.name === o.name.name);
-      const isState = model.states.some((s) => s.name === o.name.name);
+      const isParameter = parameterNames.has(o.name.name);
+      const isState = stateNames.has(o.name.name);
       if (!isParameter && !isState) {
         const hint = suggestion(o.name.name, [
           ...model.parameters.map((p) => p.name),
@@ -432,9 +432,8 @@ function lowerPopulation(
       (isParameter ? parameters : states).push({ name: o.name.name, span: o.name.span, value });
     }
     // A parameter without a default needs a value here (an override that failed was reported).
-    const missing = model.parameters.find(
-      (p) => p.value === undefined && !item.overrides.some((o) => o.name.name === p.name),
-    );
+    const given = new Set(item.overrides.map((o) => o.name.name));
+    const missing = model.parameters.find((p) => p.value === undefined && !given.has(p.name));
     if (missing !== undefined) {
       diagnostics.error(
         inst.span,
@@ -1267,6 +1266,9 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(
     return undefined;
   }
   const args: Override[] = [];
+  // A map and a set, not searches of the lists: a synapse may take thousands of arguments.
+  const parameters = new Map(model.parameters.map((p) => [p.name, p]));
+  const given = new Set<string>();
   for (const a of inst.args) {
     if (a.name === undefined || a.nameSpan === undefined) {
       diagnostics.error(
@@ -1275,8 +1277,7 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(
       );
       continue;
     }
-    const param = model.parameters.find((p) => p.name === a.name);
-    if (param === undefined) {
+    if (!parameters.has(a.name)) {
       const hint = suggestion(
         a.name,
         model.parameters.map((p) => p.name),
@@ -1288,10 +1289,11 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(
       );
       continue;
     }
-    if (args.some((x) => x.name === a.name)) {
+    if (given.has(a.name)) {
       diagnostics.error(a.nameSpan, `parameter '${a.name}' is given twice`);
       continue;
     }
+    given.add(a.name);
     const value = lower(a.value, networkContext('in a parameter value'));
     if (value === undefined) continue;
     if (constantValue(value) === undefined) {
@@ -1308,7 +1310,7 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(
     args.push({ name: a.name, span: a.nameSpan, value });
   }
   for (const p of model.parameters) {
-    if (p.value === undefined && !args.some((a) => a.name === p.name)) {
+    if (p.value === undefined && !given.has(p.name)) {
       diagnostics.error(
         inst.span,
         `${kind} ${model.name} needs a value for parameter '${p.name}'`,
@@ -1335,10 +1337,11 @@ function argumentDimensions(
   diagnostics: Diagnostics,
 ): Map<string, Dimension> {
   const result = new Map<string, Dimension>();
+  const parameters = new Map(use.model.parameters.map((p) => [p.name, p]));
   for (const a of use.arguments) {
     const t: ExprType = checkExprUnits(a.value, undefined, diagnostics);
     if (t.kind !== 'number' || t.dimension === undefined) continue;
-    const param = use.model.parameters.find((p) => p.name === a.name)!;
+    const param = parameters.get(a.name)!;
     const declared =
       param.unit ??
       (param.value === undefined
@@ -1431,7 +1434,7 @@ function lowerStimulus(
 function lowerRecording(
   item: Extract<A.NetworkItem, { kind: 'record' }>,
   populations: ReadonlyMap<string, Population | undefined>,
-  projections: readonly Projection[],
+  projections: ReadonlyMap<string, Projection>,
   table: ModelTable,
   dt: number,
   diagnostics: Diagnostics,
@@ -1439,7 +1442,7 @@ function lowerRecording(
   const every = recordingInterval(item, dt, diagnostics);
   if (every === null) return undefined;
   const variable = item.variable.name;
-  const projection = projections.find((p) => p.name === item.population.name);
+  const projection = projections.get(item.population.name);
   if (projection !== undefined) {
     // `w` is the synapse's weight: recordable where it is kept per synapse (routing checks that).
     const states = [...projection.synapse.model.states.map((s) => s.name), 'w'];

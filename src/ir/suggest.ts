@@ -43,9 +43,10 @@ export function suggestion(name: string, candidates: readonly string[]): string 
     .filter((c) => c !== name)
     .map((c) => ({ c, d: editDistance(lower, c.toLowerCase()), exact: editDistance(name, c) }));
   if (scored.length === 0) return undefined;
-  const best = Math.min(...scored.map((s) => s.d));
+  // reduce, not Math.min(...): a model may have more names than a call takes arguments.
+  const best = scored.reduce((m, s) => Math.min(m, s.d), Infinity);
   const closest = scored.filter((s) => s.d === best);
-  const minExact = Math.min(...closest.map((s) => s.exact));
+  const minExact = closest.reduce((m, s) => Math.min(m, s.exact), Infinity);
   const chosen = closest.filter((s) => s.exact === minExact);
   const allowed = Math.max(1, Math.floor(name.length / 3));
   if (best <= allowed) {

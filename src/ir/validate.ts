@@ -39,13 +39,11 @@ export function validateModel(model: Model): void {
     if (model.kind === 'neuron') {
       if (model.spike !== undefined) exprs.push(model.spike);
       if (model.refractory !== undefined) exprs.push(model.refractory);
-      exprs.push(...statementExprs(model.reset));
+      for (const e of statementExprs(model.reset)) exprs.push(e);
     } else {
-      exprs.push(
-        ...(model.delivers === undefined ? [] : [model.delivers]),
-        ...statementExprs(model.onPre),
-        ...statementExprs(model.onPost),
-      );
+      if (model.delivers !== undefined) exprs.push(model.delivers);
+      for (const e of statementExprs(model.onPre)) exprs.push(e);
+      for (const e of statementExprs(model.onPost)) exprs.push(e);
     }
   }
   for (const e of exprs) {

@@ -4,7 +4,16 @@ import {
   type IToken,
   type TokenType,
 } from './chevrotain.js';
+import type { DiagnosticOptions } from '../diagnostics/diagnostic.js';
+import type { Span } from '../diagnostics/source.js';
 import { Identifier, RESERVED_WORDS } from './lexer.js';
+
+/** A lexical or syntax error found in a file, reported with the others in source order. */
+export interface Found {
+  readonly span: Span;
+  readonly message: string;
+  readonly options: DiagnosticOptions;
+}
 
 /** What a rule stands for, in the words of an error message. */
 export const RULE_DESCRIPTIONS: Readonly<Record<string, string>> = {

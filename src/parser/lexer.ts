@@ -1,8 +1,37 @@
 import { Lexer, createToken, type TokenType } from './chevrotain.js';
 
+/**
+ * A character class (without the brackets) of the non-ASCII characters of the Basic
+ * Multilingual Plane that `property` (a Unicode property escape) matches, as \uXXXX ranges.
+ * Built once: chevrotain drops the `u` flag that property escapes need.
+ */
+function nonAsciiClass(property: RegExp): string {
+  const hex = (c: number): string => `\\u${c.toString(16).padStart(4, '0')}`;
+  let body = '';
+  let start = -1;
+  // Up to 0x10000, which matches nothing and so closes the last range.
+  for (let c = 0x80; c <= 0x10000; c++) {
+    const matches = c < 0x10000 && property.test(String.fromCharCode(c));
+    if (matches && start < 0) start = c;
+    if (!matches && start >= 0) {
+      body += start === c - 1 ? hex(start) : `${hex(start)}-${hex(c - 1)}`;
+      start = -1;
+    }
+  }
+  return body;
+}
+
+/**
+ * Names are ASCII (grammar/spk.ebnf), but the lexer takes a word with other letters too
+ * (`Réseau`, `Vθ`, `µS`) as one name, so that checkNameCharacters reports it once
+ * instead of the lexer reporting each letter and the parser what is left.
+ */
+const NAME_START = `A-Za-z_${nonAsciiClass(/\p{L}/u)}`;
+const NAME_PART = `A-Za-z0-9_${nonAsciiClass(/[\p{L}\p{M}\p{Nd}]/u)}`;
+
 export const Identifier = createToken({
   name: 'Identifier',
-  pattern: /[A-Za-z_][A-Za-z0-9_]*/,
+  pattern: new RegExp(`[${NAME_START}][${NAME_PART}]*`),
   label: 'a name',
 });
 
@@ -107,7 +136,7 @@ const BlockComment = createToken({
 /** `dV/dt` as one token: the left-hand side of a differential equation. */
 export const Derivative = createToken({
   name: 'Derivative',
-  pattern: /d[A-Za-z_][A-Za-z0-9_]*[ \t]*\/[ \t]*dt(?![A-Za-z0-9_])/,
+  pattern: new RegExp(`d[${NAME_START}][${NAME_PART}]*[ \\t]*\\/[ \\t]*dt(?![${NAME_PART}])`),
   label: "'dX/dt'",
 });
 export const NumberLiteral = createToken({

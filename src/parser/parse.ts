@@ -5,15 +5,17 @@ import {
   type IToken,
   tokenMatcher,
 } from './chevrotain.js';
-import type { DiagnosticOptions, Diagnostics } from '../diagnostics/diagnostic.js';
+import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import type { SourceFile, Span } from '../diagnostics/source.js';
 import { suggestUnit } from '../ir/suggest.js';
 import { isUnitSpelling } from '../units/units.js';
 import type { FileAst } from './ast.js';
+import { brian2Annotations } from './brian2-annotations.js';
 import { buildAst } from './cst-to-ast.js';
-import { reservedWordMessage } from './error-messages.js';
+import { type Found, reservedWordMessage } from './error-messages.js';
 import { LEXICAL_ERRORS, RESERVED_WORDS, spkLexer } from './lexer.js';
 import * as T from './lexer.js';
+import { checkNameCharacters } from './name-characters.js';
 import { checkNesting } from './nesting.js';
 import { spkParser } from './parser.js';
 
@@ -65,12 +67,6 @@ function misspeltUnitAt(tokens: readonly IToken[], k: number): number | undefine
     }
   }
   return undefined;
-}
-
-interface Found {
-  readonly span: Span;
-  readonly message: string;
-  readonly options: DiagnosticOptions;
 }
 
 function unknownUnit(source: SourceFile, name: IToken, number: IToken | undefined): Found {
@@ -195,7 +191,7 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
     unexpectedCharacter({ file: source, start: e.offset, end: e.offset + Math.max(1, e.length) }),
   );
   const lexicalErrors = lexed.groups[LEXICAL_ERRORS] ?? [];
-  let tokens = lexed.tokens;
+  let tokens: readonly IToken[] = lexed.tokens;
   let unterminatedComment = false;
   for (const t of lexicalErrors) {
     if (tokenMatcher(t, T.UnterminatedComment)) {
@@ -225,6 +221,12 @@ export function parseFile(source: SourceFile, diagnostics: Diagnostics): FileAst
       ];
     }
   }
+  const names = checkNameCharacters(tokens, source);
+  for (const f of names.found) found.push(f);
+  tokens = names.tokens;
+  const pasted = brian2Annotations(tokens, source);
+  for (const f of pasted.found) found.push(f);
+  tokens = pasted.tokens;
   const nesting = checkNesting(tokens);
   if (nesting !== undefined) {
     report(
@@ -307,18 +309,9 @@ function unexpectedCharacter(span: Span): Found {
     code < 0x20 || code === 0x7f || code === 0xfffd
       ? `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
       : `'${c}'`;
-  const note = code === 0xfffd ? 'the file is not valid UTF-8 here' : UNICODE_UNIT_NOTES.get(c);
   return {
     span,
     message: `unexpected character ${shown}`,
-    options: note === undefined ? {} : { notes: [note] },
+    options: code === 0xfffd ? { notes: ['the file is not valid UTF-8 here'] } : {},
   };
 }
-
-/** Unit symbols as Brian2 prints them, which the ASCII unit names replace. */
-const UNICODE_UNIT_NOTES: ReadonlyMap<string, string> = new Map([
-  ['\u00b5', "micro is written 'u': uS, uF, uA, um"],
-  ['\u03bc', "micro is written 'u': uS, uF, uA, um"],
-  ['\u03a9', "ohm is written 'ohm': Mohm, kohm"],
-  ['\u2126', "ohm is written 'ohm': Mohm, kohm"],
-]);

@@ -35,7 +35,8 @@ export class SpkParser extends CstParser {
     super([...T.ALL_TOKENS], {
       recoveryEnabled: true,
       maxLookahead: 3,
-      nodeLocationTracking: 'full',
+      // The AST takes only offsets from the CST; lines and columns in every node cost memory.
+      nodeLocationTracking: 'onlyOffset',
       errorMessageProvider: parserErrorMessages,
     });
     this.performSelfAnalysis();
