@@ -3,18 +3,10 @@ import { type SourceFile, type Span, spanText } from '../diagnostics/source.js';
 import { isUnitSpelling } from '../units/units.js';
 import type { Found } from './error-messages.js';
 import * as T from './lexer.js';
+import { OPERAND_ENDS } from './nesting.js';
 
 /** Tokens that end a line of equations (the end of an expression) or the block's '{' before the first. */
-const LINE_ENDS: readonly TokenType[] = [
-  T.Identifier,
-  T.NumberLiteral,
-  T.StringLiteral,
-  T.True,
-  T.False,
-  T.RParen,
-  T.RBracket,
-  T.LCurly,
-];
+const LINE_ENDS: readonly TokenType[] = [...OPERAND_ENDS, T.LCurly];
 
 const UNITS_NOTE =
   "units come from the values, not from ': UNIT' after the equation: a state has the unit of its initial value, state { v = -60 mV }, or the one declared with it, state { g : nS = 0 }";

@@ -29,7 +29,7 @@ export interface NestingProblem {
 const OPENERS: readonly TokenType[] = [T.LParen, T.LBracket, T.LCurly];
 const CLOSERS: readonly TokenType[] = [T.RParen, T.RBracket, T.RCurly];
 /** Tokens after which a `-` or `+` is binary: the end of an operand. */
-const OPERAND_ENDS: readonly TokenType[] = [
+export const OPERAND_ENDS: readonly TokenType[] = [
   T.Identifier,
   T.NumberLiteral,
   T.StringLiteral,
