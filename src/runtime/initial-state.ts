@@ -1,7 +1,7 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { parameterValues } from '../codegen/population.js';
 import { toSymbolic } from '../integrate/to-symbolic.js';
-import { nodes } from '../ir/walk.js';
+import { withStandardDraws } from '../codegen/synaptic-values.js';
 import type { Expr, Network, NeuronModel, Population, SynapseModel } from '../ir/types.js';
 import { streamId } from '../random/philox.js';
 import { PHILOX_RUN_MAX, standardDraws } from '../random/philox-wasm.js';
@@ -25,7 +25,7 @@ export function initialStates(
     return new Map(states.map((s) => [s, new Float64Array(population.size)]));
   const model = population.source.model;
   const n = population.size;
-  const { toSym } = startSymbols(network, population.parameters, model);
+  const { bind } = startSymbols(network, population.parameters, model);
 
   const pending = new Map<string, InitialValue | undefined>();
   for (const s of model.states) {
@@ -37,7 +37,7 @@ export function initialStates(
       });
     else pending.set(s.name, s.init.kind === 'zero' ? undefined : s.init);
   }
-  const result = initialValues(pending, toSym, n, {
+  const result = initialValues(pending, bind, n, {
     seed: network.seed,
     key: `${network.name}.${population.name}`,
   });
@@ -71,7 +71,7 @@ function startSymbols(
   network: Network,
   parameters: Population['parameters'],
   model: NeuronModel,
-): { subexpressions: Map<string, S.Expr>; toSym: ToSym } {
+): { subexpressions: Map<string, S.Expr>; bind: Bind } {
   const constants = new Map<string, S.Expr>(
     [...parameterValues(model, parameters)].map(([k, v]) => [k, S.num(v)]),
   );
@@ -83,14 +83,9 @@ function startSymbols(
       sub.name,
       simplify(substitute(substitute(toSymbolic(sub.value), subexpressions), constants)),
     );
-  const toSym = (e: Expr, hook?: Hook): S.Expr =>
-    simplify(
-      substitute(
-        substitute(toSymbolic(e, hook === undefined ? {} : { hook }), subexpressions),
-        constants,
-      ),
-    );
-  return { subexpressions, toSym };
+  const bind = (e: S.Expr): S.Expr =>
+    simplify(substitute(substitute(e, subexpressions), constants));
+  return { subexpressions, bind };
 }
 
 /**
@@ -110,20 +105,16 @@ export function synapseInitialStates(
   neurons: ReadonlyMap<string, Float64Array> = new Map(),
 ): Map<string, Float64Array> {
   const constants = new Map<string, S.Expr>([...parameters].map(([k, v]) => [k, S.num(v)]));
-  const toSym: ToSym = (e, hook) =>
-    simplify(substitute(toSymbolic(e, hook === undefined ? {} : { hook }), constants));
+  const bind: Bind = (e) => simplify(substitute(e, constants));
   const pending = new Map<string, InitialValue | undefined>(
     model.states.map((s) => [s.name, s.init.kind === 'zero' ? undefined : s.init]),
   );
-  const values = initialValues(pending, toSym, n, random, neurons);
+  const values = initialValues(pending, bind, n, random, neurons);
   return new Map(model.states.map((s) => [rename(s.name), values.get(s.name)!]));
 }
 
-/** What toSymbolic's hook is: a symbolic form for an IR node, or undefined for the default. */
-type Hook = (e: Expr) => S.Expr | undefined;
-
-/** An IR expression with every constant substituted, `hook` consulted first at each node. */
-type ToSym = (e: Expr, hook?: Hook) => S.Expr;
+/** A symbolic expression with every constant (parameters, dt, t = 0, subexpressions) substituted. */
+type Bind = (e: S.Expr) => S.Expr;
 
 /** A state's initial value: an expression, or a random draw per element. */
 interface InitialValue {
@@ -133,14 +124,14 @@ interface InitialValue {
 
 /**
  * The initial values of states for `n` elements: element i's draw from the Philox stream of
- * (seed, "KEY.STATE") for a distribution, else the expression, evaluated per element where it
- * uses other states (after those: lowering rejected cycles) or the values `given` per element
- * (a synapse's neurons' `post.X`, `pre.X`). `toSym` gives an expression with every constant
- * substituted; undefined starts at 0.
+ * (seed, "KEY.STATE") for a distribution, else the expression (its own draws numbered as in
+ * a weight, withStandardDraws), evaluated per element where it uses other states (after those:
+ * lowering rejected cycles) or the values `given` per element (a synapse's neurons' `post.X`,
+ * `pre.X`). `bind` substitutes every constant; undefined starts at 0.
  */
 function initialValues(
   pending: Map<string, InitialValue | undefined>,
-  toSym: ToSym,
+  bind: Bind,
   n: number,
   random: { readonly seed: number; readonly key: string },
   given: ReadonlyMap<string, Float64Array> = new Map(),
@@ -156,7 +147,7 @@ function initialValues(
         const distribution = init.value.distribution;
         // The distribution's arguments may use other states (`w ~ normal(V, 1 mV)`), element by element.
         const args = perElement(
-          init.value.args.map((x) => toSym(x)),
+          init.value.args.map((x) => bind(toSymbolic(x))),
           pending,
           result,
           n,
@@ -175,13 +166,27 @@ function initialValues(
                 : a(i) + (b(i) - a(i)) * drawn[i - from]!;
         }
       } else if (init !== undefined) {
-        const draws = drawsOf(init.value, n, random.seed, streamId(`${random.key}.${name}`));
-        const value = perElement(
-          [toSym(init.value, draws.symbols)],
-          pending,
-          new Map([...result, ...draws.values]),
-          n,
+        // Draws among other terms (`V = -70 mV + uniform(0 mV, 5 mV)`): the k-th is purpose k of
+        // the state's stream, so `V = normal(a, b)` draws what `V ~ normal(a, b)` does.
+        const { value: symbolic, draws } = withStandardDraws(init.value);
+        const stream = streamId(`${random.key}.${name}`);
+        const drawn = new Map(
+          draws.map((d, purpose) => {
+            const values = new Float64Array(n);
+            for (let from = 0; from < n; from += PHILOX_RUN_MAX)
+              standardDraws(
+                d.distribution,
+                random.seed,
+                stream,
+                purpose,
+                from,
+                Math.min(PHILOX_RUN_MAX, n - from),
+                values.subarray(from),
+              );
+            return [d.name, values] as const;
+          }),
         );
+        const value = perElement([bind(symbolic)], pending, new Map([...result, ...drawn]), n);
         if (value === undefined) continue;
         for (let i = 0; i < n; i++) values[i] = value[0]!(i);
       }
@@ -194,43 +199,6 @@ function initialValues(
       );
   }
   return result;
-}
-
-/**
- * The draws inside a value (a population's `V = -70 mV + uniform(0 mV, 5 mV)`): the k-th
- * draw of element i is purpose k of the state's Philox stream, so `V = normal(a, b)` draws
- * what `V ~ normal(a, b)` does. `symbols` turns each draw into a symbol bound in `values`.
- */
-function drawsOf(
-  value: Expr,
-  n: number,
-  seed: number,
-  stream: number,
-): { symbols: (e: Expr) => S.Expr | undefined; values: Map<string, Float64Array> } {
-  const values = new Map<string, Float64Array>();
-  const names = new Map<Expr, string>();
-  for (const node of nodes(value)) {
-    if (node.kind !== 'random' || names.has(node)) continue;
-    const name = `@draw${names.size}`;
-    const drawn = new Float64Array(n);
-    const run = new Float64Array(Math.min(n, PHILOX_RUN_MAX));
-    for (let from = 0; from < n; from += run.length) {
-      const count = Math.min(run.length, n - from);
-      standardDraws(node.distribution, seed, stream, names.size, from, count, run);
-      drawn.set(run.subarray(0, count), from);
-    }
-    names.set(node, name);
-    values.set(name, drawn);
-  }
-  const symbols = (e: Expr): S.Expr | undefined => {
-    const name = names.get(e);
-    if (name === undefined || e.kind !== 'random') return undefined;
-    const [a, b] = e.args.map((x) => toSymbolic(x)) as [S.Expr, S.Expr];
-    return e.distribution === 'normal'
-      ? S.add(a, S.mul(b, S.sym(name)))
-      : S.add(a, S.mul(S.sub(b, a), S.sym(name)));
-  };
-  return { symbols, values };
 }
 
 /**
