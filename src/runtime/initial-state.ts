@@ -186,7 +186,9 @@ function initialValues(
             return [d.name, values] as const;
           }),
         );
-        const value = perElement([bind(symbolic)], pending, new Map([...result, ...drawn]), n);
+        // Without draws, the expression as converted before draws were allowed (the same bits).
+        const expression = bind(draws.length === 0 ? toSymbolic(init.value) : symbolic);
+        const value = perElement([expression], pending, new Map([...result, ...drawn]), n);
         if (value === undefined) continue;
         for (let i = 0; i < n; i++) values[i] = value[0]!(i);
       }
