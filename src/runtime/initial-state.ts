@@ -186,7 +186,8 @@ function initialValues(
             return [d.name, values] as const;
           }),
         );
-        // Without draws, the expression as converted before draws were allowed (the same bits).
+        // Without draws, converted directly: simplifying before the constants are in could round
+        // differently from the other initial values.
         const expression = bind(draws.length === 0 ? toSymbolic(init.value) : symbolic);
         const value = perElement([expression], pending, new Map([...result, ...drawn]), n);
         if (value === undefined) continue;
