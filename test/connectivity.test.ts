@@ -610,3 +610,59 @@ describe('buffers past 32-bit indices', () => {
     expect(() => new BufferLayout([], [], routing)).toThrow(/connectivity needs 8589934592 words/);
   });
 });
+
+describe('fixed_probability of i and j: a probability per pair (Brian2 connect(p=...))', () => {
+  function pairwisePlan(probability: string, seed = 9): ReturnType<typeof buildPlan> {
+    const entry = join(ROOT, 'test', 'pairwise.spk');
+    const text = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
+network Pairwise {
+  seed = ${seed}
+  population A = Lif(600)
+  population B = Lif(500)
+  projection P = A[100:600] -> B { connect fixed_probability(${probability})  weight 1 nA  synapse Expon  output CUBA }
+}`;
+    const result = compileFiles(
+      [entry],
+      (p) => (p === entry ? text : readFileSync(p, 'utf8')),
+      (p) => p === entry || existsSync(p),
+    );
+    expect(result.diagnostics.items.map((d) => d.message)).toEqual([]);
+    return buildPlan([...result.program!.networks.values()][0]!, 1);
+  }
+
+  const pairsOf = (plan: ReturnType<typeof buildPlan>): [number, number][] => {
+    const c = plan.routing.routes[0]!.connectivity;
+    if (c.kind !== 'rows') throw new Error(`stored rows expected, not ${c.kind}`);
+    return Array.from(c.rows.outTargets, (post, k) => [c.rows.outSources[k]!, post]);
+  };
+
+  it('exp(-abs(i - j) / 10) without autapses: the fraction connected at each distance fits p (chi-square), none at i == j', () => {
+    const pairs = pairsOf(pairwisePlan('where(i == j, 0, exp(-abs(i - j) / 10))'));
+    // i and j count from the slices' starts (A[100:600] and B): 500 x 500 pairs.
+    const connected = new Array<number>(500).fill(0);
+    for (const [i, j] of pairs) connected[Math.abs(i - j)]! += 1;
+    expect(connected[0]).toBe(0);
+    let chi2 = 0;
+    let df = 0;
+    for (let d = 1; d <= 40; d++) {
+      const candidates = 2 * (500 - d);
+      const p = Math.exp(-d / 10);
+      const expected = candidates * p;
+      chi2 += (connected[d]! - expected) ** 2 / (expected * (1 - p));
+      df++;
+    }
+    expect(chiSquareSurvival(chi2, df)).toBeGreaterThan(1e-4);
+    // Far pairs: p < 2e-9 each beyond d = 200, about 1e-4 connections expected there.
+    expect(connected.slice(200).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it('the same rows for the same seed, other rows for another; p outside [0, 1] is 0 or 1', () => {
+    const a = pairsOf(pairwisePlan('exp(-abs(i - j) / 10)'));
+    expect(pairsOf(pairwisePlan('exp(-abs(i - j) / 10)'))).toEqual(a);
+    expect(pairsOf(pairwisePlan('exp(-abs(i - j) / 10)', 10))).not.toEqual(a);
+    const clipped = pairsOf(pairwisePlan('where(i < 2, 5, -1)'));
+    expect(clipped).toHaveLength(2 * 500);
+    expect(clipped.every(([i]) => i < 2)).toBe(true);
+  });
+});

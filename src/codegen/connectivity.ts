@@ -1,6 +1,9 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
-import type { Connector } from '../ir/types.js';
-import { streamId } from '../random/philox.js';
+import { toSymbolic } from '../integrate/to-symbolic.js';
+import type { Connector, Expr } from '../ir/types.js';
+import { streamId, u32ToUniform01 } from '../random/philox.js';
+import { simplify } from '../symbolic/simplify.js';
+import { JsPrinter } from './js/printer.js';
 import { PHILOX_RUN_MAX, philoxRun } from '../random/philox-wasm.js';
 import { type DrawnWeights, drawnWeight } from './drawn-weights.js';
 
@@ -347,7 +350,53 @@ export function buildConnectivity(
     }
     case 'from_file':
       return { kind: 'rows', rows: edgeListRows(nPre, nPost, connector.pre, connector.post) };
+    case 'pairwise_probability':
+      return { kind: 'rows', rows: pairwiseRows(connector.p, nPre, nPost, seed, stream) };
   }
+}
+
+/**
+ * Rows of a probability per pair (`fixed_probability(exp(-abs(i - j) / 10))`): pair (pre, post)
+ * is connected when u32ToUniform01 of word 0 of Philox(key (seed, stream), counter (post, pre,
+ * 0, 0)) is below p(pre, post). Built once on the host, so every backend gets the same rows.
+ */
+function pairwiseRows(
+  p: Expr,
+  nPre: number,
+  nPost: number,
+  seed: number,
+  stream: number,
+): CompressedRows {
+  const probability = pairFunction(p);
+  const targets = new U32Column(1024);
+  const outStart = new Uint32Array(nPre + 1);
+  for (let pre = 0; pre < nPre; pre++) {
+    for (let from = 0; from < nPost; from += PHILOX_RUN_MAX) {
+      const count = Math.min(PHILOX_RUN_MAX, nPost - from);
+      const words = philoxRun(seed, stream, [from, pre, 0, 0], 0, count);
+      for (let b = 0; b < count; b++)
+        if (u32ToUniform01(words[4 * b]!) < probability(pre, from + b)) targets.push(from + b);
+    }
+    outStart[pre + 1] = targets.length;
+  }
+  return withInRows(nPost, outStart, targets.values());
+}
+
+/**
+ * An expression of `i` and `j` as a float64 JavaScript function of (pre, post), printed by the
+ * CPU backend's printer: evaluating the expression tree for each of millions of pairs would
+ * take seconds.
+ */
+function pairFunction(p: Expr): (pre: number, post: number) => number {
+  const printer = new JsPrinter();
+  const helpers = new Set<string>();
+  const symbols = new Map([
+    ['i', 'pre'],
+    ['j', 'post'],
+  ]);
+  const body = printer.printExpr(simplify(toSymbolic(p)), { symbols, helpers });
+  const source = `'use strict';\n${printer.prelude(helpers)}\nreturn (pre, post) => ${body};`;
+  return (new Function(source) as () => (pre: number, post: number) => number)();
 }
 
 /**

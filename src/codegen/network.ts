@@ -275,7 +275,8 @@ export function recordedSize(
 
 /** How many synapses a projection keeps per synapse, where its connector fixes it without drawing anything. */
 function knownSynapseCount(p: Projection): number | undefined {
-  if (p.connector.kind === 'fixed_probability') return undefined;
+  if (p.connector.kind === 'fixed_probability' || p.connector.kind === 'pairwise_probability')
+    return undefined;
   const nPre = p.preRange.end - p.preRange.start;
   const nPost = p.postRange.end - p.postRange.start;
   return storedSynapses(p.connector, false, true, nPre, nPost);
@@ -390,7 +391,7 @@ const MAX_DELAY_BUFFER_WORDS = 2 ** 28;
  */
 const MAX_STORED_SYNAPSES = 2 ** 30;
 
-/** How many synapses a projection stores (about, for fixed_probability). */
+/** How many synapses a projection stores (about, for fixed_probability; 0 for a probability per pair). */
 export function storedSynapses(
   c: Connector,
   procedural: boolean,
@@ -411,6 +412,10 @@ export function storedSynapses(
       return nPre * c.k;
     case 'from_file':
       return c.pre.length;
+    case 'pairwise_probability':
+      // Not known before the rows are drawn (every pair at most, none at least): the estimates
+      // that use this count are lower bounds.
+      return 0;
   }
 }
 

@@ -78,15 +78,20 @@ function networkContext(where: string, extra: Partial<ExprContext> = {}): ExprCo
   return { resolve: () => undefined, candidates: () => [], where, ...extra };
 }
 
-/** A weight or delay: random draws, and `i` and `j`, the synapse's pre- and post-synaptic indices. */
-function synapseContext(where: string): ExprContext {
+/** `i` and `j`, a pair's pre- and post-synaptic indices in the projection's slices. */
+function pairContext(where: string, extra: Partial<ExprContext> = {}): ExprContext {
   const resolve = (name: string): Ref | undefined =>
     name === 'i'
       ? { kind: 'index', side: 'pre' }
       : name === 'j'
         ? { kind: 'index', side: 'post' }
         : undefined;
-  return networkContext(where, { allowRandom: true, resolve, candidates: () => ['i', 'j'] });
+  return networkContext(where, { resolve, candidates: () => ['i', 'j'], ...extra });
+}
+
+/** A weight or delay: random draws, and `i` and `j`, the synapse's pre- and post-synaptic indices. */
+function synapseContext(where: string): ExprContext {
+  return pairContext(where, { allowRandom: true });
 }
 
 /**
@@ -1194,7 +1199,7 @@ function lowerConnector(
       }
       return { kind: 'one_to_one' };
     case 'fixed_probability': {
-      const e = lower(arg!, networkContext('in a connection probability'));
+      const e = lower(arg!, pairContext('in a connection probability'));
       const p = e === undefined ? undefined : constantValue(e);
       if (
         e === undefined ||
@@ -1207,8 +1212,24 @@ function lowerConnector(
         )
       )
         return undefined;
-      if (p === undefined || !(p >= 0 && p <= 1)) {
-        diagnostics.error(arg!.span, 'a connection probability must be a constant from 0 to 1');
+      if (p === undefined) {
+        // Brian2's connect(p='exp(-abs(i - j) / 10)'): a probability per pair, stored.
+        if (item.procedural) {
+          diagnostics.error(
+            arg!.span,
+            'a procedural projection needs one probability for every pair',
+            {
+              notes: [
+                "remove 'procedural' to store the connections drawn with a probability of i and j",
+              ],
+            },
+          );
+          return undefined;
+        }
+        return { kind: 'pairwise_probability', p: e };
+      }
+      if (!(p >= 0 && p <= 1)) {
+        diagnostics.error(arg!.span, 'a connection probability must be from 0 to 1');
         return undefined;
       }
       return { kind: 'fixed_probability', p };

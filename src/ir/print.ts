@@ -210,11 +210,13 @@ export function formatNetwork(n: Network): string {
     const connector =
       c.kind === 'fixed_probability'
         ? `fixed_probability(${c.p})`
-        : c.kind === 'fixed_in_degree' || c.kind === 'fixed_out_degree'
-          ? `${c.kind}(${c.k})`
-          : c.kind === 'from_file'
-            ? `from_file("${c.path}")`
-            : c.kind;
+        : c.kind === 'pairwise_probability'
+          ? `fixed_probability(${formatExpr(c.p)})`
+          : c.kind === 'fixed_in_degree' || c.kind === 'fixed_out_degree'
+            ? `${c.kind}(${c.k})`
+            : c.kind === 'from_file'
+              ? `from_file("${c.path}")`
+              : c.kind;
     lines.push(
       `  projection ${p.name} = ${p.pre}[${p.preRange.start}:${p.preRange.end}] -> ${p.post}[${p.postRange.start}:${p.postRange.end}]`,
       `    connect ${connector}${p.procedural ? ' procedural' : ''}`,

@@ -265,6 +265,12 @@ export type Connector =
   | { readonly kind: 'all_to_all' }
   | { readonly kind: 'one_to_one' }
   | { readonly kind: 'fixed_probability'; readonly p: number }
+  /**
+   * `fixed_probability(EXPR)` with EXPR of `i` and `j` (Brian2's `connect(p='...')`): pair
+   * (i, j) of the projection's slices is connected with probability p(i, j), a Bernoulli
+   * trial each (values below 0 count as 0, above 1 as 1). Stored, never procedural.
+   */
+  | { readonly kind: 'pairwise_probability'; readonly p: Expr }
   | { readonly kind: 'fixed_in_degree'; readonly k: number }
   | { readonly kind: 'fixed_out_degree'; readonly k: number }
   /**
