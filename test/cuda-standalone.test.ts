@@ -279,8 +279,8 @@ int main(int argc, char** argv) {
   }
   const std::vector<sf_net::real> state = sf::read_binary<sf_net::real>(argv[2], sf_net::kStateFloats);
   const sf::NonFiniteWarnings warnings = sf::non_finite_warnings(watch.finish(state.data()));
-  writer.finish("cuda-standalone", "test device \"quoted\"", 1.25, 0.5, warnings.summary);
   writer.copy_synapse_tables(argv[4]);
+  writer.finish("cuda-standalone", "test device \"quoted\"", 1.25, 0.5, warnings.summary);
   for (const auto& w : warnings.diagnostics) std::fprintf(stderr, "%s\n", w.c_str());
   return 0;
 }
@@ -670,6 +670,23 @@ describe.skipIf(CXX === undefined)(
       expect(blocked.status, blocked.stderr).toBe(1);
       expect(blocked.stderr).toMatch(new RegExp(`^${network}: .*main\\.cu`));
       expect(blocked.stderr).not.toContain('terminate');
+      if (network === 'SynapsesBlowUp') {
+        // A data folder without Q.w's synapse table: exit 1, and no file of the run is left
+        // (summary.json is written last; temporary files are removed).
+        const partial = join(dir, 'partial-data');
+        mkdirSync(partial, { recursive: true });
+        for (const f of ['init.bin', 'conn.bin'])
+          writeFileSync(join(partial, f), readFileSync(join(dir, f)));
+        const failed = spawnSync(
+          join(dir, 'emulated'),
+          ['-o', join(dir, 'failed-out'), '--data', partial],
+          { encoding: 'utf8' },
+        );
+        expect(failed.status, failed.stderr).toBe(1);
+        expect(failed.stderr).toContain('Q.w.synapses.csv');
+        expect(readdirSync(join(dir, 'failed-out')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+        expect(existsSync(join(dir, 'failed-out', 'summary.json'))).toBe(false);
+      }
 
       const viaNode = join(TEMP, `emulated_${network}_run`);
       const run = io();

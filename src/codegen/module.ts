@@ -21,6 +21,7 @@ import {
   routeNetwork,
   routingProblems,
 } from './network.js';
+import { recordingSteps } from './steps.js';
 import { networkSizeProblems } from './network-size.js';
 import { JS_KERNEL_PARAMETERS, emitJsPopulation, recordedLocal } from './js/kernel.js';
 import { JsPrinter } from './js/printer.js';
@@ -242,7 +243,7 @@ function traceRequests(network: Network, routing: NetworkRouting): TraceRequest[
   for (const r of network.recordings) {
     if (r.variable === 'spikes') continue;
     const label = `${r.population}.${r.variable}`;
-    const every = r.every === undefined ? 1 : Math.max(1, Math.round(r.every / network.dt));
+    const every = r.every === undefined ? 1 : recordingSteps(r.every, network.dt);
     if (r.of === 'population') {
       requests.push({
         population: r.population,

@@ -10,6 +10,11 @@ export function stepsIn(time: number, dt: number): number {
   return Math.floor(q + 0.5 + Math.abs(q) * 1e-12);
 }
 
+/** The steps between the rows of `record ... every T`: T in whole steps, at least one. */
+export function recordingSteps(every: number, dt: number): number {
+  return Math.max(1, stepsIn(every, dt));
+}
+
 /** The most steps a run may have: the kernels count steps (and key the random draws) in 32 bits. */
 export const MAX_STEPS = 2 ** 32 - 1;
 

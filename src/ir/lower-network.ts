@@ -1,6 +1,6 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
-import { runLengthProblem } from '../codegen/steps.js';
+import { recordingSteps, runLengthProblem } from '../codegen/steps.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as A from '../parser/ast.js';
 import {
@@ -1585,8 +1585,8 @@ function recordingInterval(
     diagnostics.error(e.span, "'every' must be a positive constant time");
     return null;
   }
-  const steps = Math.max(1, Math.round(v / dt));
-  if (Math.abs(v / dt - Math.round(v / dt)) > 1e-9 * Math.max(1, v / dt))
+  const steps = recordingSteps(v, dt);
+  if (Math.abs(v / dt - steps) > 1e-9 * Math.max(1, v / dt))
     diagnostics.warning(
       e.span,
       `every ${spanText(e.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${Number((steps * dt).toPrecision(12))} ms)`,

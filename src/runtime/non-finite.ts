@@ -133,7 +133,7 @@ export class NonFiniteWatch {
 }
 
 /** Whether a trace records a user state. */
-function records(trace: TraceRequest, user: UserState): boolean {
+export function records(trace: TraceRequest, user: UserState): boolean {
   return trace.population === user.owner && trace.variable === user.state;
 }
 

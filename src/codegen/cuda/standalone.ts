@@ -32,7 +32,13 @@ import type { SimulationPlan } from '../../runtime/backend.js';
 import { spikeListBase, stepDispatches } from '../wgsl/kernel.js';
 import { CUDA_BLOCK_SIZE } from './kernel.js';
 import { cudaChunkSteps } from '../../runtime/cuda/backend.js';
-import { ofElements, summaryPlace, type UserState, userStates } from '../../runtime/non-finite.js';
+import {
+  ofElements,
+  records,
+  summaryPlace,
+  type UserState,
+  userStates,
+} from '../../runtime/non-finite.js';
 import { synapseTable, traceFileStem } from '../../runtime/output.js';
 import { location, sourceExcerpt } from '../../diagnostics/diagnostic.js';
 
@@ -88,7 +94,7 @@ export function networkHeader(plan: SimulationPlan, precision: Precision): strin
   );
   const users = userStates(plan);
   const traces = plan.traces.map((t, r) => {
-    const user = users.findIndex((u) => u.owner === t.population && u.state === t.variable);
+    const user = users.findIndex((u) => records(t, u));
     return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${t.every}u, ${user}, ${synapseTable(plan, t) !== undefined}},`;
   });
   const userStateInfo = users.map(
@@ -359,8 +365,9 @@ int main(int argc, char** argv) {
     std::vector<real> state(kStateFloats);
     SF_CUDA(cudaMemcpy(state.data(), d.state, kStateFloats * sizeof(real), cudaMemcpyDeviceToHost));
     const sf::NonFiniteWarnings warnings = sf::non_finite_warnings(watch.finish(state.data()));
-    writer.finish("cuda-standalone", description, wall_seconds, setup_seconds, warnings.summary);
+    // The tables first: summary.json comes last, as in 'spikeforge run', so a folder with one is complete.
     writer.copy_synapse_tables(data);
+    writer.finish("cuda-standalone", description, wall_seconds, setup_seconds, warnings.summary);
     std::printf("%s: %u steps of %s ms on cuda-standalone (%s) in %.2f s; results in %s\n", kNetwork, kSteps, sf::js_number(kDt).c_str(), description.c_str(),
                 wall_seconds, out.c_str());
     writer.print_rates(stdout);
@@ -602,8 +609,11 @@ class StreamedFile {
   }
   StreamedFile(const StreamedFile&) = delete;
   StreamedFile& operator=(const StreamedFile&) = delete;
+  /** A file never committed (the program failed) is removed: no temporary file is left. */
   ~StreamedFile() {
-    if (file_ != nullptr) std::fclose(file_);
+    if (file_ == nullptr) return;
+    std::fclose(file_);
+    std::remove(temporary_.c_str());
   }
   void write(const std::string& text) {
     if (!text.empty() && std::fwrite(text.data(), 1, text.size(), file_) != text.size()) throw std::runtime_error("cannot write " + temporary_);
@@ -774,7 +784,6 @@ class OutputWriter {
     summary.commit();
   }
 
-  /** The per-population lines 'spikeforge run' prints after a run. */
   /**
    * For each trace of per-synapse state, its table of synapses and their neurons (written at
    * compile time into the data folder, as 'spikeforge run' writes it) copied into the output.
@@ -793,6 +802,7 @@ class OutputWriter {
     }
   }
 
+  /** The per-population lines 'spikeforge run' prints after a run. */
   void print_rates(std::FILE* out) const {
     const double duration = static_cast<double>(sf_net::kSteps) * sf_net::kDt;
     for (const auto& p : sf_net::kPopulations) {
