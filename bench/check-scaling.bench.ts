@@ -19,7 +19,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { planProblems } from '../src/codegen/module.js';
-import { PACKAGE_ROOT, compileFiles } from '../src/pipeline.js';
+import { PACKAGE_ROOT } from '../src/package-root.js';
+import { compileFiles } from '../src/pipeline.js';
 
 const SHAPES: Readonly<Record<string, (n: number) => string>> = {
   parameters: (n) => `neuron Big {

@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
-import { PACKAGE_ROOT } from '../src/pipeline.js';
+import { PACKAGE_ROOT } from '../src/package-root.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BAD = join(ROOT, 'test', 'bad');

@@ -27,9 +27,6 @@ import { PACKAGE_ROOT } from './package-root.js';
  * docs/design.md walks through all of it.
  */
 
-/** The fallback for imports such as "stdlib/neurons.spk". */
-export { PACKAGE_ROOT };
-
 export interface ParsedFile {
   readonly source: SourceFile;
   readonly ast: FileAst;

@@ -14,7 +14,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { PACKAGE_ROOT } from '../src/pipeline.js';
+import { PACKAGE_ROOT } from '../src/package-root.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BAD = join(ROOT, 'test', 'bad');

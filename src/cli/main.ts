@@ -9,7 +9,8 @@ import {
   renderDiagnostic,
   renderInternalError,
 } from '../diagnostics/diagnostic.js';
-import { PACKAGE_ROOT, compileFiles, type Compiled } from '../pipeline.js';
+import { PACKAGE_ROOT } from '../package-root.js';
+import { compileFiles, type Compiled } from '../pipeline.js';
 import { type Io, UsageError, processIo } from './io.js';
 import { STAGES } from './stages.js';
 import { compileCommand, runCommand } from './run.js';

@@ -602,11 +602,13 @@ class UnitChecker {
           hasWeight(p.unit) &&
           d !== undefined &&
           !hasWeight(d) &&
-          constantValue(value) !== 0
+          !(isBareNumber(value) && constantValue(value) === 0)
         ) {
           this.error(
             value.span,
-            `parameter '${p.name}' is in the unit of the weights, which each projection decides: it takes no default but 0`,
+            constantValue(value) === 0
+              ? `parameter '${p.name}' is in the unit of the weights, which each projection decides: write its default 0 without a unit`
+              : `parameter '${p.name}' is in the unit of the weights, which each projection decides: it takes no default but 0`,
             undefined,
             [
               `give it at each projection, in the weights' unit: synapse ${m.name}(${p.name} = 10 nS)`,

@@ -48,6 +48,8 @@ export interface ExprContext {
   /** Names of states `prev()` may take; undefined when `prev` is not allowed. */
   readonly prevStates?: ReadonlySet<string>;
   readonly allowRandom?: boolean;
+  /** Inside the arguments of a draw, where another draw is refused with its own message. */
+  readonly drawArguments?: boolean;
   readonly allowWiener?: boolean;
   readonly allowSection?: boolean;
   /** Set inside the lists of a section(...), where another section is not allowed. */
@@ -258,14 +260,22 @@ function lowerCall(
     case 'normal':
     case 'uniform': {
       if (ctx.allowRandom !== true) {
-        diagnostics.error(e.span, `a random ${e.callee}(...) draw is not allowed ${ctx.where}`, {
-          notes: [
-            'distributions are allowed for initial states (`V ~ normal(...)`), weights, delays and stimuli',
-          ],
-        });
+        diagnostics.error(
+          e.span,
+          `a random ${e.callee}(...) draw is not allowed ${ctx.drawArguments === true ? "in another draw's arguments" : ctx.where}`,
+          {
+            notes: [
+              ctx.drawArguments === true
+                ? 'add draws instead: V = normal(-65 mV, 1 mV) + uniform(0 mV, 5 mV)'
+                : 'draws are allowed in initial states (`V ~ normal(...)`, `V = -70 mV + uniform(0 mV, 5 mV)`), weights, delays and stimuli',
+            ],
+          },
+        );
         return undefined;
       }
-      const [a, b] = values.map((v) => lowerExpr(v, { ...ctx, allowRandom: false }, diagnostics));
+      const [a, b] = values.map((v) =>
+        lowerExpr(v, { ...ctx, allowRandom: false, drawArguments: true }, diagnostics),
+      );
       if (a === undefined || b === undefined) return undefined;
       return { kind: 'random', distribution: e.callee, args: [a, b], span: e.span };
     }

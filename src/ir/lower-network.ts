@@ -21,7 +21,7 @@ import {
   nonFinite,
 } from './lower-expr.js';
 import { type ProjectionSide, readConnectionFile } from './connection-file.js';
-import { stdlibFileDefining } from './stdlib-index.js';
+import { stdlibModel } from './stdlib-index.js';
 import { suggestion } from './suggest.js';
 import { nodes } from './walk.js';
 import type {
@@ -76,6 +76,32 @@ export interface ModelTable {
 /** Network expressions see units and nothing else, except where a scope adds names. */
 function networkContext(where: string, extra: Partial<ExprContext> = {}): ExprContext {
   return { resolve: () => undefined, candidates: () => [], where, ...extra };
+}
+
+/**
+ * What drives neurons step by step (a stimulus, a Poisson rate): `t`, `dt`, the neuron's
+ * states `states` (a stimulus of a neuron model) and `i`, the neuron's index.
+ */
+function drivenContext(
+  where: string,
+  states: ReadonlySet<string>,
+  extra: Partial<ExprContext>,
+): ExprContext {
+  const resolve = (name: string): Ref | undefined =>
+    name === 't'
+      ? { kind: 'time' }
+      : name === 'dt'
+        ? { kind: 'dt' }
+        : states.has(name)
+          ? { kind: 'state', name }
+          : name === 'i'
+            ? { kind: 'index', side: 'pre' }
+            : undefined;
+  return networkContext(where, {
+    resolve,
+    candidates: () => ['t', 'dt', 'i', ...states],
+    ...extra,
+  });
 }
 
 /** `i` and `j`, a pair's pre- and post-synaptic indices in the projection's slices. */
@@ -484,18 +510,7 @@ function lowerSource(
     // Brian2's PoissonGroup(rates='...'): the rate may vary with t and the neuron index i.
     const rate = lower(
       rateArg.value,
-      networkContext('in a Poisson rate', {
-        resolve: (name) =>
-          name === 't'
-            ? { kind: 'time' }
-            : name === 'dt'
-              ? { kind: 'dt' }
-              : name === 'i'
-                ? { kind: 'index', side: 'pre' }
-                : undefined,
-        candidates: () => ['t', 'dt', 'i'],
-        allowSection: true,
-      }),
+      drivenContext('in a Poisson rate', new Set(), { allowSection: true }),
     );
     if (rate === undefined) return undefined;
     if (
@@ -620,14 +635,16 @@ function reportUnknownModel(
     ...extra,
   ];
   const hint = suggestion(name.name, candidates);
-  const home = stdlibFileDefining(name.name);
+  const stdlib = stdlibModel(name.name);
+  const note =
+    stdlib === undefined
+      ? `is the file that defines it imported? e.g. import "${expected === 'neuron' ? 'stdlib/neurons.spk' : 'stdlib/synapses.spk'}"`
+      : stdlib.kind === expected
+        ? `${stdlib.file} defines it: import "${stdlib.file}"`
+        : `'${name.name}' is ${article(stdlib.kind)} ${stdlib.kind} model (${stdlib.file}), not ${article(expected)} ${expected} model`;
   diagnostics.error(name.span, `unknown ${expected} model '${name.name}'`, {
     ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-    notes: [
-      home === undefined
-        ? `is the file that defines it imported? e.g. import "${expected === 'neuron' ? 'stdlib/neurons.spk' : 'stdlib/synapses.spk'}"`
-        : `${home} defines it: import "${home}"`,
-    ],
+    notes: [note],
   });
 }
 
@@ -1346,7 +1363,6 @@ function lowerModelUse<M extends SynapseModel | OutputModel>(
   return { model: model as M, arguments: args, span: inst.span };
 }
 
-/** Dimensions of the arguments, checked against parameters declared with a unit or a default. */
 /**
  * The dimension of each argument given to a synapse or output. A parameter declared in the
  * weight's unit takes a value in the projection's weight unit (`weight` when given); it keeps
@@ -1424,18 +1440,7 @@ function lowerStimulus(
   const stateNames = new Set(model.states.map((s) => s.name));
   const value = lower(
     item.value,
-    networkContext('in a stimulus', {
-      resolve: (name) =>
-        name === 't'
-          ? { kind: 'time' }
-          : name === 'dt'
-            ? { kind: 'dt' }
-            : stateNames.has(name)
-              ? { kind: 'state', name }
-              : name === 'i'
-                ? { kind: 'index', side: 'pre' }
-                : undefined,
-      candidates: () => ['t', 'dt', 'i', ...stateNames],
+    drivenContext('in a stimulus', stateNames, {
       allowRandom: true,
       allowWiener: true,
       allowSection: true,

@@ -231,7 +231,7 @@ export function formatNetwork(n: Network): string {
     );
   for (const r of n.recordings)
     lines.push(
-      `  record ${r.population}.${r.variable}${r.range === undefined ? '' : `[${r.range.start}:${r.range.end}]`}${r.every === undefined ? '' : ` every ${r.every} ms`}`,
+      `  record ${r.population}.${r.variable}${r.range === undefined ? '' : `[${r.range.start}:${r.range.end}]`}${r.every === undefined ? '' : ` every ${Number(r.every.toPrecision(12))} ms`}`,
     );
   return lines.join('\n');
 }

@@ -342,7 +342,7 @@ export interface Recording {
   readonly sliceSpan: Span | undefined;
   /**
    * `every T`, in ms: a row every round(T / dt) steps (at least 1), the post-step state of
-   * the steps that end a multiple of it. Undefined: every step.
+   * the steps that end at a multiple of it. Undefined: every step.
    */
   readonly every: number | undefined;
 }
