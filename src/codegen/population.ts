@@ -1,4 +1,5 @@
 import { stepsIn } from './steps.js';
+import { fromStandardDraw } from './synaptic-values.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { assignments, heldState, readsNeuron } from '../ir/walk.js';
@@ -111,9 +112,7 @@ class KernelBuilder {
           return S.mul(S.num(Math.sqrt(this.dt)), this.random('normal'));
         case 'random': {
           const [a, b] = e.args.map((x) => symbolic(x, hook)) as [S.Expr, S.Expr];
-          return e.distribution === 'normal'
-            ? S.add(a, S.mul(b, this.random('normal')))
-            : S.add(a, S.mul(S.sub(b, a), this.random('uniform')));
+          return fromStandardDraw(e.distribution, a, b, this.random(e.distribution));
         }
         case 'section': {
           // Segment k covers steps [round(T_k/dt), round(T_{k+1}/dt)), T_k the summed durations before it.

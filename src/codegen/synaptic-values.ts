@@ -14,6 +14,16 @@ export interface StandardDraw {
   readonly distribution: 'normal' | 'uniform';
 }
 
+/** normal(a, b) as a + b * z from a standard normal z, uniform(a, b) as a + (b - a) * u from U[0, 1). */
+export function fromStandardDraw(
+  distribution: 'normal' | 'uniform',
+  a: S.Expr,
+  b: S.Expr,
+  draw: S.Expr,
+): S.Expr {
+  return distribution === 'normal' ? S.add(a, S.mul(b, draw)) : S.add(a, S.mul(S.sub(b, a), draw));
+}
+
 /**
  * A weight or delay expression in symbolic form, simplified, with each random call replaced by
  * its affine map of a standard draw (`@draw<k>`, numbered in order): normal(a, b) is
@@ -29,9 +39,7 @@ export function withStandardDraws(e: Expr): {
     const draw = S.sym(`@draw${draws.length}`);
     draws.push({ name: `@draw${draws.length}`, distribution: x.distribution });
     const [a, b] = x.args.map((y) => toSymbolic(y, { hook })) as [S.Expr, S.Expr];
-    return x.distribution === 'normal'
-      ? S.add(a, S.mul(b, draw))
-      : S.add(a, S.mul(S.sub(b, a), draw));
+    return fromStandardDraw(x.distribution, a, b, draw);
   };
   return { value: simplify(toSymbolic(e, { hook })), draws };
 }
