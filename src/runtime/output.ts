@@ -1,6 +1,7 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { makeFolder, naming, temporaryName, writeFileAtomic } from './write-file.js';
+import type { Route } from '../codegen/network.js';
 import type { Precision } from '../codegen/printer.js';
 import { AsciiBuffer, COMMA, NEWLINE } from './ascii-buffer.js';
 import { formatTime, writeValue } from './format-number.js';
@@ -74,15 +75,21 @@ const MAX_PLOTTED_SERIES = 16;
 /** The rate under the raster is counted in at most this many bins. */
 const RATE_BINS = 500;
 
+/** The route of a trace of per-synapse state in stored rows (its columns are synapses), or undefined. */
+export function recordedSynapses(plan: SimulationPlan, t: TraceRequest): Route | undefined {
+  const owner = /^@synapse(\d+)$/.exec(t.population);
+  const route =
+    owner === null ? undefined : plan.routing.routes.find((r) => r.index === Number(owner[1]));
+  return route?.connectivity.kind === 'rows' ? route : undefined;
+}
+
 /**
  * For a trace of per-synapse state (`record S.w`), whose columns are synapses: each
  * recorded synapse's pre and post neuron, as indices in their populations (as spikes.csv
  * gives them), Brian2's S.i and S.j. Undefined for other traces.
  */
 export function synapseTable(plan: SimulationPlan, t: TraceRequest): Uint8Array | undefined {
-  const owner = /^@synapse(\d+)$/.exec(t.population);
-  if (owner === null) return undefined;
-  const route = plan.routing.routes.find((r) => r.index === Number(owner[1]));
+  const route = recordedSynapses(plan, t);
   if (route?.connectivity.kind !== 'rows') return undefined;
   const { outSources, outTargets } = route.connectivity.rows;
   const { preRange, postRange } = route.projection;

@@ -39,7 +39,7 @@ import {
   type UserState,
   userStates,
 } from '../../runtime/non-finite.js';
-import { synapseTable, traceFileStem } from '../../runtime/output.js';
+import { recordedSynapses, synapseTable, traceFileStem } from '../../runtime/output.js';
 import { location, sourceExcerpt } from '../../diagnostics/diagnostic.js';
 
 export interface StandaloneOptions {
@@ -95,7 +95,7 @@ export function networkHeader(plan: SimulationPlan, precision: Precision): strin
   const users = userStates(plan);
   const traces = plan.traces.map((t, r) => {
     const user = users.findIndex((u) => records(t, u));
-    return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${t.every}u, ${user}, ${synapseTable(plan, t) !== undefined}},`;
+    return `  TraceInfo{${cString(t.label)}, ${cString(traceFileStem(plan, t))}, ${t.range.start}u, ${t.range.end}u, ${layout.traceOffset(r)}u, ${t.every}u, ${user}, ${recordedSynapses(plan, t) !== undefined}},`;
   });
   const userStateInfo = users.map(
     (u) => `  // ${u.subject}: ${u.variable}
