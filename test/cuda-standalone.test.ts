@@ -541,7 +541,8 @@ describe.skipIf(CXX === undefined)(
         converted.some((chunk) => chunk.traces[r]!.some((v) => !Number.isFinite(v)));
       const tracesShowing = (s: NonFiniteState): number =>
         plan.traces.filter(
-          (t, r) => t.population === s.owner && t.variable === s.state && showsNonFinite(r),
+          (t, r) =>
+            t.population === s.user.owner && t.variable === s.user.state && showsNonFinite(r),
         ).length;
       if (nonFinite.some((s) => tracesShowing(s) > 1))
         shown.add('a non-finite state in two traces that show one');

@@ -53,7 +53,7 @@ async function check(plan: SimulationPlan, backend: Backend): Promise<Checked> {
     const { chunks, nonFinite } = await simulate(plan, backend);
     const final = await Promise.all(
       nonFinite.map(async (s) => {
-        const values = (await backend.readState(s.owner)).get(s.state)!;
+        const values = (await backend.readState(s.user.owner)).get(s.user.state)!;
         return {
           nan: values.filter((v) => Number.isNaN(v)).length,
           infinite: values.filter((v) => Math.abs(v) === Infinity).length,
@@ -88,14 +88,15 @@ describe('the states that end a run NaN or infinite', () => {
       const whole = await check(plan, make());
       expect(whole.nonFinite.length).toBeGreaterThanOrEqual(3);
       whole.nonFinite.forEach((s, k) => {
-        expect({ nan: s.nan, infinite: s.infinite }, `${s.owner}.${s.state}`).toEqual(
+        expect({ nan: s.nan, infinite: s.infinite }, `${s.user.owner}.${s.user.state}`).toEqual(
           whole.final[k],
         );
         // The first recorded step is the first non-finite row of a trace of that state.
         const traced = plan.traces
           .map((t, r) => ({ t, first: whole.firstSteps[r]! }))
           .filter(
-            ({ t, first }) => t.population === s.owner && t.variable === s.state && first >= 0,
+            ({ t, first }) =>
+              t.population === s.user.owner && t.variable === s.user.state && first >= 0,
           );
         if (traced.length === 0) expect(s.firstRecorded).toBeUndefined();
         else expect(s.firstRecorded?.step).toBe(Math.min(...traced.map((x) => x.first)));

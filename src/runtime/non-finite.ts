@@ -49,10 +49,8 @@ export interface RecordedNonFinite {
 
 /** A state with values that are NaN or infinite at the end of a run. */
 export interface NonFiniteState {
-  /** The kernel that owns it (a population, `@pre<k>`, `@synapse<k>`) and its name there. */
-  readonly owner: string;
-  readonly state: string;
-  readonly size: number;
+  /** The state: its kernel (`owner`, `state`, `size`) and how the user declared it. */
+  readonly user: UserState;
   readonly nan: number;
   readonly infinite: number;
   /** The earliest non-finite value in the traces that record this state, if any does. */
@@ -121,9 +119,7 @@ export class NonFiniteWatch {
           this.plan.traces.map((t, r) => (records(t, user) ? this.first[r] : undefined)),
         );
         return {
-          owner: user.owner,
-          state: user.state,
-          size: user.size,
+          user,
           nan,
           infinite,
           ...(recorded === undefined ? {} : { firstRecorded: recorded }),
@@ -262,12 +258,12 @@ export function ofElements(user: UserState): string {
 }
 
 /** `NaN in 1 of 1 neurons`, `infinite in 2 of 10 synapses`, `NaN in 3 and infinite in 2 of ...`. */
-function howMany(s: NonFiniteState, user: UserState): string {
+function howMany(s: NonFiniteState): string {
   const parts = [
     ...(s.nan > 0 ? [`NaN in ${s.nan}`] : []),
     ...(s.infinite > 0 ? [`infinite in ${s.infinite}`] : []),
   ];
-  return `${parts.join(' and ')} ${ofElements(user)}`;
+  return `${parts.join(' and ')} ${ofElements(s.user)}`;
 }
 
 /** `a`, `a and b`, `a, b and c`. */
@@ -316,50 +312,44 @@ export function nonFiniteWarnings(
   plan: SimulationPlan,
   states: readonly NonFiniteState[],
 ): { readonly diagnostics: readonly Diagnostic[]; readonly summary: readonly SummaryWarning[] } {
-  const users = userStates(plan);
-  const described = states.flatMap((s) => {
-    const user = users.find((u) => u.owner === s.owner && u.state === s.state);
-    return user === undefined ? [] : [{ s, user }];
-  });
   // A recorded row shows the state after step n, labelled t_n + dt, as in the CSV file.
   const recordedTime = (f: RecordedNonFinite): string => formatTime((f.step + 1) * plan.network.dt);
-  const message = (s: NonFiniteState, user: UserState): string =>
-    `${user.subject}: ${user.variable} is ${howMany(s, user)} at the end of the run`;
-  const summary = described.map(({ s, user }): SummaryWarning => ({
-    message: message(s, user),
-    ...summaryPlace(user),
+  const message = (s: NonFiniteState): string =>
+    `${s.user.subject}: ${s.user.variable} is ${howMany(s)} at the end of the run`;
+  const summary = states.map((s): SummaryWarning => ({
+    message: message(s),
+    ...summaryPlace(s.user),
     nan: s.nan,
     infinite: s.infinite,
-    elements: user.size,
+    elements: s.user.size,
     ...(s.firstRecorded === undefined
       ? {}
       : { first_non_finite_recorded_ms: Number(recordedTime(s.firstRecorded)) }),
-    ...(user.hint === undefined ? {} : { hint: user.hint }),
+    ...(s.user.hint === undefined ? {} : { hint: s.user.hint }),
   }));
   const diagnostics = new Diagnostics();
-  for (const subject of new Set(described.map((d) => d.user.subject))) {
-    const [head, ...others] = described.filter((d) => d.user.subject === subject);
+  for (const subject of new Set(states.map((s) => s.user.subject))) {
+    const [head, ...others] = states.filter((s) => s.user.subject === subject);
     if (head === undefined) continue;
-    const { s, user } = head;
     // The other states, grouped by identical counts: `m, h and n are NaN in 1 of 1 neurons`.
     const byCount = new Map<string, string[]>();
     for (const o of others) {
-      const counts = howMany(o.s, o.user);
+      const counts = howMany(o);
       byCount.set(counts, [...(byCount.get(counts) ?? []), o.user.variable]);
     }
     const also = [...byCount].map(
       ([counts, names]) => `${listNames(names)} ${names.length === 1 ? 'is' : 'are'} ${counts}`,
     );
     const group = [head, ...others];
-    const first = earliest(group.map((d) => d.s.firstRecorded));
-    const hint = group.map((d) => d.user.hint).find((h) => h !== undefined);
-    diagnostics.warning(user.span, message(s, user), {
+    const first = earliest(group.map((s) => s.firstRecorded));
+    const hint = group.map((s) => s.user.hint).find((h) => h !== undefined);
+    diagnostics.warning(head.user.span, message(head), {
       notes: [
         ...(also.length === 0 ? [] : [`also at the end of the run: ${also.join('; ')}`]),
         ...(first === undefined
           ? []
           : [
-              `${first.label} is first non-finite in the recording at t = ${recordedTime(first)} ms (${first.value} in ${user.element} ${first.index})`,
+              `${first.label} is first non-finite in the recording at t = ${recordedTime(first)} ms (${first.value} in ${head.user.element} ${first.index})`,
             ]),
         ...(hint === undefined ? [] : [hint]),
       ],
