@@ -134,7 +134,7 @@ export function lowerNetwork(
   const errorsBefore = diagnostics.errorCount;
   const lower = (e: A.Expression, ctx: ExprContext): Expr | undefined =>
     lowerExpr(e, ctx, diagnostics);
-  const settings = lowerSettings(def, lower, diagnostics);
+  const settings = lowerSettings(def, diagnostics);
   // A population whose definition has errors maps to undefined: references to it are not errors too.
   const populations = new Map<string, Population | undefined>();
   const projections: Projection[] = [];
@@ -230,7 +230,6 @@ type Lower = (e: A.Expression, ctx: ExprContext) => Expr | undefined;
 
 function lowerSettings(
   def: A.NetworkDef,
-  lower: Lower,
   diagnostics: Diagnostics,
 ): { dt: number; duration: number; seed: number } {
   const values = { dt: 0.1, duration: 1000, seed: 0 };
@@ -246,41 +245,54 @@ function lowerSettings(
       });
       continue;
     }
-    const e = lower(item.value, networkContext(`in the setting '${name}'`, { hostOnly: true }));
-    if (e === undefined) continue;
-    const expected = name === 'seed' ? DIMENSIONLESS : TIME;
-    if (
-      !requireDimension(
-        e,
-        checkExprUnits(e, undefined, diagnostics),
-        expected,
-        `'${name}'`,
-        diagnostics,
-      )
-    )
-      continue;
-    const v = constantValue(e);
-    const valid =
-      v !== undefined &&
-      (name === 'seed'
-        ? Number.isInteger(v) && v >= 0 && v < 2 ** 32
-        : v > 0 && Number.isFinite(v));
-    if (!valid || v === undefined) {
-      diagnostics.error(
-        e.span,
-        name === 'seed'
-          ? "'seed' must be a whole number from 0 to 4294967295"
-          : `'${name}' must be a positive constant time`,
-      );
-      continue;
-    }
-    values[name as keyof typeof values] = v;
-    spans.set(name, e.span);
+    const c = networkConstant(
+      item.value,
+      name === 'seed' ? 'seed' : 'time',
+      `'${name}'`,
+      `in the setting '${name}'`,
+      diagnostics,
+    );
+    if (c === undefined) continue;
+    values[name as keyof typeof values] = c.value;
+    spans.set(name, c.span);
   }
   const problem = runLengthProblem(values.duration, values.dt);
   if (problem !== undefined)
     diagnostics.error(spans.get('duration') ?? spans.get('dt') ?? def.name.span, problem);
   return values;
+}
+
+/**
+ * A constant written in the network (the settings, a recording's `every`): a positive time, or
+ * a seed (a whole number from 0 to 2^32 - 1), with where it was written; undefined after
+ * reporting why not. `label` names it in messages (`'dt'`), `where` says where it is.
+ */
+function networkConstant(
+  value: A.Expression,
+  kind: 'time' | 'seed',
+  label: string,
+  where: string,
+  diagnostics: Diagnostics,
+): { readonly value: number; readonly span: Span } | undefined {
+  const e = lowerExpr(value, networkContext(where, { hostOnly: true }), diagnostics);
+  if (e === undefined) return undefined;
+  const expected = kind === 'seed' ? DIMENSIONLESS : TIME;
+  if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), expected, label, diagnostics))
+    return undefined;
+  const v = constantValue(e);
+  const valid =
+    v !== undefined &&
+    (kind === 'seed' ? Number.isInteger(v) && v >= 0 && v < 2 ** 32 : v > 0 && Number.isFinite(v));
+  if (!valid || v === undefined) {
+    diagnostics.error(
+      e.span,
+      kind === 'seed'
+        ? `${label} must be a whole number from 0 to 4294967295`
+        : `${label} must be a positive constant time`,
+    );
+    return undefined;
+  }
+  return { value: v, span: e.span };
 }
 
 /** A constant whole number (sizes, degrees, slice bounds), or a reported error. */
@@ -1581,20 +1593,14 @@ function recordingInterval(
     );
     return null;
   }
-  const e = lowerExpr(item.every, networkContext("in 'every'", { hostOnly: true }), diagnostics);
-  if (e === undefined) return null;
-  if (!requireDimension(e, checkExprUnits(e, undefined, diagnostics), TIME, "'every'", diagnostics))
-    return null;
-  const v = constantValue(e);
-  if (v === undefined || !(v > 0) || !Number.isFinite(v)) {
-    diagnostics.error(e.span, "'every' must be a positive constant time");
-    return null;
-  }
+  const every = networkConstant(item.every, 'time', "'every'", "in 'every'", diagnostics);
+  if (every === undefined) return null;
+  const v = every.value;
   const steps = recordingSteps(v, dt);
   if (Math.abs(v / dt - steps) > 1e-9 * Math.max(1, v / dt))
     diagnostics.warning(
-      e.span,
-      `every ${spanText(e.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${Number((steps * dt).toPrecision(12))} ms)`,
+      every.span,
+      `every ${spanText(every.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${Number((steps * dt).toPrecision(12))} ms)`,
     );
   return v;
 }
