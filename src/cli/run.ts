@@ -272,7 +272,8 @@ export async function compileCommand(
     );
     reports.push(`wrote ${join(out, `${n.name}.${extension}`)} and ${n.name}.manifest.json`);
   }
-  for (const dir of new Set(files.map((f) => dirname(f.path)))) makeFolder(dir);
+  const dirs = new Set(files.map((f) => dirname(f.path)));
+  for (const dir of dirs) makeFolder(dir);
   let signal: NodeJS.Signals | undefined;
   const interrupted = (s: NodeJS.Signals): void => void (signal = s);
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
@@ -285,7 +286,7 @@ export async function compileCommand(
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   }
   for (const r of reports) io.out(r);
-  for (const dir of new Set(files.map((f) => dirname(f.path))))
+  for (const dir of dirs)
     for (const note of folderNotes({
       command: 'compile',
       dir,
