@@ -274,6 +274,7 @@ const NETWORKS = [
   ['examples/ei_net.spk', 'EINet', 30],
   ['test/models/conformance/rt_synapses.spk', 'RtSynapses', undefined],
   ['test/models/conformance/rt_neuron_reads.spk', 'RtNeuronReads', undefined],
+  ['test/models/conformance/rt_per_neuron.spk', 'RtPerNeuron', undefined],
 ] as const;
 
 describe.skipIf(SKIP !== undefined)('CUDA backend on an emulated driver', () => {

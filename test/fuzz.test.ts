@@ -93,6 +93,7 @@ const CORPUS_FILES = [
   'test/models/conformance/rt_synapses.spk',
   'test/models/conformance/rt_neuron_reads.spk',
   'test/models/conformance/rt_post_reads.spk',
+  'test/models/conformance/rt_per_neuron.spk',
   ...readdirSync(join(ROOT, 'test', 'models', 'language'))
     .filter((f) => f.endsWith('.spk'))
     .sort()

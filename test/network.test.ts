@@ -2488,6 +2488,115 @@ describe('examples/fi_curve.spk: the f-I curve, neuron i under i * 0.25 nA', () 
   });
 });
 
+describe('parameters set per neuron (Brian2 parameters without shared)', () => {
+  const population = `population P = LifRef(12) {
+    tau ~ uniform(5 ms, 20 ms)
+    V_th = -55 mV + i * 0.5 mV
+    tau_ref = 2 ms
+  }
+  stimulus P.I = 20 nA
+  record P.spikes
+  record P.V`;
+  const network = (): Network =>
+    compileText(
+      'per_neuron_parameters',
+      `import "stdlib/neurons.spk"
+network PerNeuron {
+  dt = 0.1 ms
+  duration = 200 ms
+  seed = 7
+  ${population}
+  record P.tau
+  record P.V_th
+}`,
+    );
+
+  it('each neuron fires at the steps of the LifRef recursion with its own tau and V_th (cpu64)', async () => {
+    const r = await run(network(), 'cpu64');
+    const tau = r.traces.get('P.tau')!.map((column) => column[0]!);
+    const threshold = r.traces.get('P.V_th')!.map((column) => column[0]!);
+    // Set once, never changed: every row of the traces holds the starting value.
+    for (const label of ['P.tau', 'P.V_th'])
+      for (const column of r.traces.get(label)!) expect(new Set(column).size).toBe(1);
+    expect(threshold).toEqual(Array.from({ length: 12 }, (_, i) => -55 + i * 0.5));
+    for (const t of tau) {
+      expect(t).toBeGreaterThanOrEqual(5);
+      expect(t).toBeLessThan(20);
+    }
+    expect(new Set(tau).size).toBe(12);
+    // V_inf = V_rest + R I = -45 mV; 20 held steps after each spike.
+    const byHand = (tauK: number, vTh: number): number[] => {
+      const decay = Math.exp(-0.1 / tauK);
+      const spikes: number[] = [];
+      let V = -65;
+      let heldUntil = -1;
+      for (let n = 0; n < 2000; n++) {
+        if (n <= heldUntil) continue;
+        V = -45 + (V + 45) * decay;
+        if (V >= vTh) {
+          spikes.push(n);
+          V = -68;
+          heldUntil = n + 20;
+        }
+      }
+      return spikes;
+    };
+    const want = tau.map((t, k) => byHand(t, threshold[k]!));
+    expect(new Set(want.map((s) => s.length)).size).toBeGreaterThan(3);
+    expect(r.spikes.get('P')).toEqual(want);
+  });
+
+  it('runs as the model with those parameters written as constant states does, bit for bit on every float32 backend', async () => {
+    const byHand = compileText(
+      'per_neuron_states',
+      `neuron LifRefStates {
+  parameters {
+    V_rest  = -65 mV
+    V_reset = -68 mV
+    R       = 1 Mohm
+    tau_ref = 0 ms
+  }
+  state {
+    V = V_rest
+    tau = 10 ms
+    V_th = -55 mV
+  }
+  current I
+  equations {
+    dV/dt = (-(V - V_rest) + R * I) / tau
+  }
+  spike when V >= V_th
+  refractory tau_ref
+  reset { V = V_reset }
+}
+network PerNeuron {
+  dt = 0.1 ms
+  duration = 200 ms
+  seed = 7
+  ${population.replace('LifRef(12)', 'LifRefStates(12)')}
+}`,
+    );
+    const [, ...perNeuron] = await runEverywhere(network());
+    const [, ...states] = await runEverywhere(byHand);
+    expect(perNeuron.length).toBe(states.length);
+    perNeuron.forEach((r, k) => {
+      expect(r.spikes.get('P')).toEqual(states[k]!.spikes.get('P'));
+      expect(r.traces.get('P.V')).toEqual(states[k]!.traces.get('P.V'));
+      expect(r.spikes.get('P')).toEqual(perNeuron[0]!.spikes.get('P'));
+      expect(r.traces.get('P.V')).toEqual(perNeuron[0]!.traces.get('P.V'));
+    });
+  });
+
+  it('a parameter set by one value stays a constant of the kernel, not a state', () => {
+    const plan = buildPlan(network(), 10);
+    const kernel = plan.kernels.find((k) => k.population === 'P')!;
+    expect(kernel.states).toContain('tau');
+    expect(kernel.states).toContain('V_th');
+    expect(kernel.states).not.toContain('tau_ref');
+    expect(kernel.states).not.toContain('V_rest');
+  });
+});
+
 describe('parameters and starting values in the unit of the weights', () => {
   it('gmax : weight is given per projection in its weights unit; g : weight starts from a draw in it (cpu64)', async () => {
     const network = compileText(

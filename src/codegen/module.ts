@@ -87,8 +87,15 @@ export function planProblems(program: Program): readonly Diagnostic[] {
     const derived = deriveUpdate(model);
     if (derived.kind === 'error') problems.push(...derived.diagnostics);
   }
-  for (const network of program.networks.values())
+  for (const network of program.networks.values()) {
     problems.push(...networkSizeProblems(network), ...routingProblems(network));
+    // A population that sets parameters per neuron runs a model of its own.
+    for (const p of network.populations)
+      if (p.source.kind === 'neuron' && p.source.perNeuronParameters.length > 0) {
+        const derived = deriveUpdate(p.source.model);
+        if (derived.kind === 'error') problems.push(...derived.diagnostics);
+      }
+  }
   // A synapse model used by several projections would be reported once per projection.
   const seen = new Set<string>();
   return problems.filter((d) => {
@@ -302,7 +309,7 @@ export function modelNetwork(model: NeuronModel, size = 1): Network {
         name: model.name,
         span,
         size,
-        source: { kind: 'neuron', model },
+        source: { kind: 'neuron', model, perNeuronParameters: [] },
         parameters: [],
         states: [],
       },

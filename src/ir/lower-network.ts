@@ -23,7 +23,8 @@ import {
 import { type ProjectionSide, readConnectionFile } from './connection-file.js';
 import { stdlibModel } from './stdlib-index.js';
 import { suggestion } from './suggest.js';
-import { nodes } from './walk.js';
+import { perNeuronModel } from './per-neuron-parameters.js';
+import { dependencies, nodes } from './walk.js';
 import type {
   Connector,
   Expr,
@@ -367,7 +368,7 @@ function lowerPopulation(
       );
       return undefined;
     }
-    source = { kind: 'neuron', model };
+    source = { kind: 'neuron', model, perNeuronParameters: [] };
   }
   if (source.kind !== 'neuron' && item.overrides.length > 0) {
     diagnostics.error(
@@ -390,6 +391,11 @@ function lowerPopulation(
     // Sets, not searches of the lists: a population may set each of thousands of parameters.
     const parameterNames = new Set(model.parameters.map((p) => p.name));
     const stateNames = new Set(model.states.map((s) => s.name));
+    // Parameters set per neuron (from draws or `i`): the population runs perNeuronModel.
+    const perNeuron = new Set<string>();
+    const refractoryReads = new Set(
+      model.refractory === undefined ? [] : dependencies(model.refractory, 'parameter'),
+    );
     for (const o of item.overrides) {
       const isParameter = parameterNames.has(o.name.name);
       const isState = stateNames.has(o.name.name);
@@ -405,23 +411,12 @@ function lowerPopulation(
         );
         continue;
       }
-      if (isParameter && o.op === '~') {
-        diagnostics.error(
-          o.span,
-          `parameter '${o.name.name}' cannot be random; write '${o.name.name} = value'`,
-          {
-            notes: [
-              `a parameter has one value for the whole population; for a value per neuron, declare '${o.name.name}' in the state block of ${model.name} instead (a state without an equation stays constant), and draw it here with '~'`,
-            ],
-          },
-        );
-        continue;
-      }
       const value = lower(
         o.value,
         networkContext(isParameter ? 'in a parameter value' : 'in an initial value', {
-          // A state's value may hold draws (Brian2's `v = 'E_L + rand() * mV'`); `~` takes one.
-          allowRandom: !isParameter,
+          // A value may hold draws (Brian2's `v = 'E_L + rand() * mV'`); `~` takes one. A
+          // parameter given so, or from `i`, is set per neuron (perNeuronModel).
+          allowRandom: true,
           // `W = V` would otherwise read V as the unit volt.
           unseen: (name) =>
             own.has(name)
@@ -430,7 +425,7 @@ function lowerPopulation(
                   note: `to start a state from another, write it in the model (state { ${o.name.name} = ${name} }), or draw it here with '~' (${o.name.name} ~ normal(...))`,
                 }
               : undefined,
-          ...(isParameter || ownsI
+          ...(ownsI
             ? {}
             : {
                 resolve: (name: string): Ref | undefined =>
@@ -452,10 +447,6 @@ function lowerPopulation(
         );
         continue;
       }
-      if (isParameter && constantValue(value) === undefined) {
-        diagnostics.error(o.value.span, 'a parameter value must be a constant');
-        continue;
-      }
       const problem = nonFinite(value);
       if (problem !== undefined) {
         diagnostics.error(
@@ -472,8 +463,29 @@ function lowerPopulation(
         !requireDimension(value, t, expected, `'${o.name.name}'`, diagnostics)
       )
         continue;
-      (isParameter ? parameters : states).push({ name: o.name.name, span: o.name.span, value });
+      const override = { name: o.name.name, span: o.name.span, value };
+      if (isParameter && (o.op === '~' || constantValue(value) === undefined)) {
+        if (refractoryReads.has(o.name.name)) {
+          diagnostics.error(
+            o.value.span,
+            `'${o.name.name}' sets the refractory period, which is the same for every neuron of a population`,
+            {
+              secondary: [{ span: model.refractory!.span, message: 'the refractory period' }],
+              notes: [`give '${o.name.name}' one value: ${o.name.name} = 2 ms`],
+            },
+          );
+          continue;
+        }
+        perNeuron.add(o.name.name);
+        states.push(override);
+      } else (isParameter ? parameters : states).push(override);
     }
+    if (perNeuron.size > 0)
+      source = {
+        kind: 'neuron',
+        model: perNeuronModel(model, perNeuron),
+        perNeuronParameters: [...perNeuron],
+      };
     // A parameter without a default needs a value here (an override that failed was reported).
     const given = new Set(item.overrides.map((o) => o.name.name));
     const missing = model.parameters.find((p) => p.value === undefined && !given.has(p.name));

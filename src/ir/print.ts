@@ -194,7 +194,9 @@ export function formatNetwork(n: Network): string {
   for (const p of n.populations) {
     const what =
       p.source.kind === 'neuron'
-        ? p.source.model.name
+        ? p.source.perNeuronParameters.length === 0
+          ? p.source.model.name
+          : `${p.source.model.name} (per neuron: ${p.source.perNeuronParameters.join(', ')})`
         : p.source.kind === 'poisson'
           ? `Poisson(rate = ${formatExpr(p.source.rate)})`
           : 'SpikeTimes';

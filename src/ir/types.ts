@@ -244,7 +244,16 @@ export interface Override {
 }
 
 export type PopulationSource =
-  | { readonly kind: 'neuron'; readonly model: NeuronModel }
+  | {
+      readonly kind: 'neuron';
+      /**
+       * The model the population runs: the declared one, or with `perNeuronParameters` made
+       * states without an equation (ir/per-neuron-parameters.ts).
+       */
+      readonly model: NeuronModel;
+      /** The parameters this population sets per neuron (`tau ~ normal(...)`); now states of `model`. */
+      readonly perNeuronParameters: readonly string[];
+    }
   | { readonly kind: 'poisson'; readonly rate: Expr }
   | {
       readonly kind: 'spikeTimes';
