@@ -2587,6 +2587,59 @@ network PerNeuron {
     });
   });
 
+  it('a refractory period set per neuron holds each neuron for its own whole number of steps, on every backend', async () => {
+    const strong = compileText(
+      'per_neuron_refractory',
+      `import "stdlib/neurons.spk"
+network PerNeuronRefractory {
+  dt = 0.1 ms
+  duration = 50 ms
+  seed = 5
+  population P = LifRef(8) {
+    tau_ref ~ uniform(0.5 ms, 3 ms)
+  }
+  stimulus P.I = 2000 nA
+  record P.spikes
+  record P.tau_ref
+}`,
+    );
+    const runs = await runEverywhere(strong);
+    const periods = runs[0]!.traces.get('P.tau_ref')!.map((column) => column[0]!);
+    expect(new Set(periods.map((t) => Math.round(t / 0.1))).size).toBeGreaterThan(4);
+    for (const r of runs)
+      r.spikes.get('P')!.forEach((steps, k) => {
+        // A drive of 2000 nA fires at the first step that integrates: spikes round(tau_ref / dt) + 1 steps apart.
+        const gap = Math.round(periods[k]! / 0.1) + 1;
+        expect(steps, `neuron ${k}`).toEqual(
+          Array.from({ length: Math.ceil(500 / gap) }, (_, n) => n * gap),
+        );
+      });
+  });
+
+  it('a negative refractory period of some neuron is an error naming how many and the first', () => {
+    const negative = compileText(
+      'negative_refractory',
+      `import "stdlib/neurons.spk"
+network NegativeRefractory {
+  dt = 0.1 ms
+  duration = 10 ms
+  population P = LifRef(4) {
+    tau_ref = i * 1 ms - 1.5 ms
+  }
+}`,
+    );
+    let messages: string[] = [];
+    try {
+      buildPlan(negative, 100);
+    } catch (e) {
+      if (!(e instanceof DiagnosticError)) throw e;
+      messages = e.diagnostics.map((d) => d.message);
+    }
+    expect(messages).toEqual([
+      '2 of the 4 refractory periods of population P are negative or not a number, the first -1.5 ms for neuron 0',
+    ]);
+  });
+
   it('a parameter set by one value stays a constant of the kernel, not a state', () => {
     const plan = buildPlan(network(), 10);
     const kernel = plan.kernels.find((k) => k.population === 'P')!;

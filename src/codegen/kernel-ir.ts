@@ -98,6 +98,12 @@ export function nextName(state: string): string {
 /** The refractory counter, kept as a float state (whole numbers, exact in float32). */
 export const REFRACTORY_STATE = '@refractory';
 /**
+ * A neuron's refractory period in whole steps, kept as a float state where its population
+ * sets a parameter of the period per neuron (perNeuronRefractory); computed once on the host
+ * (initialStates), never changed.
+ */
+export const REFRACTORY_STEPS_STATE = '@refractory_steps';
+/**
  * A SpikeTimes neuron's cursor, kept as a float state: how many of its events
  * (its row of the source's table) are behind it (whole numbers, exact in float32
  * below 2^24 events). It starts at 0.

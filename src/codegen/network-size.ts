@@ -2,6 +2,7 @@ import { type Diagnostic, Diagnostics } from '../diagnostics/diagnostic.js';
 import type { Network } from '../ir/types.js';
 import { MAX_BUFFER_WORDS, bufferTooLargeMessage } from './layout.js';
 import { storedSynapses } from './network.js';
+import { perNeuronRefractory } from './population.js';
 
 /**
  * Bytes of host memory per neuron state variable while a network is planned and run: its
@@ -26,10 +27,13 @@ export function networkSize(network: Network): NetworkSize {
   let stateWords = 0;
   const parts: { readonly bytes: number; readonly text: () => string }[] = [];
   for (const p of network.populations) {
-    // A refractory neuron keeps its counter as one more state (REFRACTORY_STATE).
+    // A refractory neuron keeps its counter as one more state (REFRACTORY_STATE), and its
+    // period too where that is set per neuron (REFRACTORY_STEPS_STATE).
     const states =
       p.source.kind === 'neuron'
-        ? p.source.model.states.length + (p.source.model.refractory === undefined ? 0 : 1)
+        ? p.source.model.states.length +
+          (p.source.model.refractory === undefined ? 0 : 1) +
+          (perNeuronRefractory(p) ? 1 : 0)
         : 0;
     stateWords += p.size * states;
     if (states > 0)

@@ -313,12 +313,20 @@ export function projectionRecordingProblem(
   };
 }
 
-/** A refractory period is counted in whole steps: it must be a constant, and not negative. */
+/**
+ * A refractory period is counted in whole steps: it must be a constant (per population, or per
+ * neuron from parameters set per neuron), and not negative (per neuron: initialStates checks).
+ */
 function checkRefractoryPeriods(network: Network, diagnostics: Diagnostics): void {
   for (const p of network.populations) {
     if (p.source.kind === 'neuron' && p.source.model.refractory !== undefined) {
+      const perNeuron = new Set(p.source.perNeuronParameters);
       const uses = [...nodes(p.source.model.refractory)].find(
-        (n) => n.kind === 'ref' && n.ref.kind !== 'parameter' && n.ref.kind !== 'dt',
+        (n) =>
+          n.kind === 'ref' &&
+          n.ref.kind !== 'parameter' &&
+          n.ref.kind !== 'dt' &&
+          !(n.ref.kind === 'state' && perNeuron.has(n.ref.name)),
       );
       if (uses !== undefined) {
         diagnostics.error(
@@ -327,7 +335,8 @@ function checkRefractoryPeriods(network: Network, diagnostics: Diagnostics): voi
         );
         continue;
       }
-      const period = refractoryPeriod(network, p)!;
+      const period = refractoryPeriod(network, p);
+      if (period === undefined) continue;
       if (period < 0)
         diagnostics.error(
           p.span,

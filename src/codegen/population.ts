@@ -2,7 +2,7 @@ import { stepsIn } from './steps.js';
 import { fromStandardDraw } from './synaptic-values.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
-import { assignments, heldState, readsNeuron } from '../ir/walk.js';
+import { assignments, dependencies, heldState, readsNeuron } from '../ir/walk.js';
 import type {
   AssignTarget,
   Expr,
@@ -29,6 +29,7 @@ import {
   type KernelStatement,
   type PopulationKernel,
   REFRACTORY_STATE,
+  REFRACTORY_STEPS_STATE,
   SPIKED,
   STEP,
   TIME,
@@ -268,9 +269,25 @@ export interface SynapticInputs {
   readonly neuronUpdate: (model: NeuronModel, ltcInput: S.Expr | undefined) => StateUpdate;
 }
 
-/** A neuron population's refractory period (ms) with its parameters, or undefined without one. */
+/**
+ * Whether a population's refractory period differs between its neurons: it reads a parameter
+ * the population sets per neuron (a state of the model it runs). Each neuron's period, in
+ * steps, is then the state REFRACTORY_STEPS_STATE.
+ */
+export function perNeuronRefractory(population: Population): boolean {
+  if (population.source.kind !== 'neuron') return false;
+  const { model, perNeuronParameters } = population.source;
+  if (model.refractory === undefined) return false;
+  const reads = new Set(dependencies(model.refractory, 'state'));
+  return perNeuronParameters.some((p) => reads.has(p));
+}
+
+/**
+ * A neuron population's refractory period (ms) with its parameters, or undefined without one
+ * or where it is set per neuron (perNeuronRefractory).
+ */
 export function refractoryPeriod(network: Network, population: Population): number | undefined {
-  if (population.source.kind !== 'neuron') return undefined;
+  if (population.source.kind !== 'neuron' || perNeuronRefractory(population)) return undefined;
   const model = population.source.model;
   if (model.refractory === undefined) return undefined;
   const constants = constantsOf(parameterValues(model, population.parameters), network.dt);
@@ -466,15 +483,28 @@ export function buildPopulationKernel(
     network.dt,
   );
 
-  // Counted in whole steps, never by comparing float times.
-  const refractorySteps = stepsIn(refractoryPeriod(network, population) ?? 0, network.dt);
+  // Counted in whole steps, never by comparing float times: one number for the population,
+  // or each neuron's own, computed on the host.
+  const perNeuronPeriod = perNeuronRefractory(population);
+  const refractorySteps = perNeuronPeriod
+    ? S.sym(REFRACTORY_STEPS_STATE)
+    : S.num(stepsIn(refractoryPeriod(network, population) ?? 0, network.dt));
   // The hold keeps V's value from before this step's delivery: delta input that arrives
   // while the neuron is refractory is lost (as in NEST and Brunel 2000).
   let hold: KernelStatement | undefined;
-  if (refractorySteps > 0) {
+  const refractory = refractorySteps.kind !== 'num' || refractorySteps.value > 0;
+  if (refractory) {
     kernelStates.push(REFRACTORY_STATE);
     const counter = S.sym(REFRACTORY_STATE);
     body.push({ kind: 'let', name: nextName(REFRACTORY_STATE), value: counter });
+    if (perNeuronPeriod) {
+      kernelStates.push(REFRACTORY_STEPS_STATE);
+      body.push({
+        kind: 'let',
+        name: nextName(REFRACTORY_STEPS_STATE),
+        value: S.sym(REFRACTORY_STEPS_STATE),
+      });
+    }
     hold = {
       kind: 'if',
       condition: S.cmp('>', counter, S.num(0.5)),
@@ -526,8 +556,8 @@ export function buildPopulationKernel(
     (target) => (target.kind === 'state' && states.has(target.name) ? target.name : undefined),
     nextName,
   );
-  if (refractorySteps > 0)
-    onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: S.num(refractorySteps) });
+  if (refractory)
+    onSpike.push({ kind: 'set', name: nextName(REFRACTORY_STATE), value: refractorySteps });
   if (onSpike.length > 0)
     body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
   body.push(...recordable());

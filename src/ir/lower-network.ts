@@ -24,7 +24,7 @@ import { type ProjectionSide, readConnectionFile } from './connection-file.js';
 import { stdlibModel } from './stdlib-index.js';
 import { suggestion } from './suggest.js';
 import { perNeuronModel } from './per-neuron-parameters.js';
-import { dependencies, nodes } from './walk.js';
+import { nodes } from './walk.js';
 import type {
   Connector,
   Expr,
@@ -393,9 +393,6 @@ function lowerPopulation(
     const stateNames = new Set(model.states.map((s) => s.name));
     // Parameters set per neuron (from draws or `i`): the population runs perNeuronModel.
     const perNeuron = new Set<string>();
-    const refractoryReads = new Set(
-      model.refractory === undefined ? [] : dependencies(model.refractory, 'parameter'),
-    );
     for (const o of item.overrides) {
       const isParameter = parameterNames.has(o.name.name);
       const isState = stateNames.has(o.name.name);
@@ -465,17 +462,6 @@ function lowerPopulation(
         continue;
       const override = { name: o.name.name, span: o.name.span, value };
       if (isParameter && (o.op === '~' || constantValue(value) === undefined)) {
-        if (refractoryReads.has(o.name.name)) {
-          diagnostics.error(
-            o.value.span,
-            `'${o.name.name}' sets the refractory period, which is the same for every neuron of a population`,
-            {
-              secondary: [{ span: model.refractory!.span, message: 'the refractory period' }],
-              notes: [`give '${o.name.name}' one value: ${o.name.name} = 2 ms`],
-            },
-          );
-          continue;
-        }
         perNeuron.add(o.name.name);
         states.push(override);
       } else (isParameter ? parameters : states).push(override);

@@ -1,5 +1,8 @@
-import { InternalError } from '../diagnostics/diagnostic.js';
+import { DiagnosticError, InternalError } from '../diagnostics/diagnostic.js';
+import { REFRACTORY_STEPS_STATE } from '../codegen/kernel-ir.js';
 import { parameterValues } from '../codegen/population.js';
+import { stepsIn } from '../codegen/steps.js';
+import { dependencies } from '../ir/walk.js';
 import { toSymbolic } from '../integrate/to-symbolic.js';
 import { withStandardDraws } from '../codegen/synaptic-values.js';
 import type { Expr, Network, NeuronModel, Population, SynapseModel } from '../ir/types.js';
@@ -41,9 +44,48 @@ export function initialStates(
     seed: network.seed,
     key: `${network.name}.${population.name}`,
   });
+  if (states.includes(REFRACTORY_STEPS_STATE))
+    result.set(REFRACTORY_STEPS_STATE, refractorySteps(network, population, bind, result));
   // Kernel bookkeeping (refractory counters, spike flags) starts at 0; merged synapse states start at their model's values.
   for (const s of states) if (!result.has(s)) result.set(s, new Float64Array(n));
   return result;
+}
+
+/**
+ * Each neuron's refractory period in whole steps (stepsIn, as a period for the whole
+ * population is), where the population sets a parameter of it per neuron: from that
+ * parameter's values in `states`. A negative period is an error, as a negative delay is.
+ */
+function refractorySteps(
+  network: Network,
+  population: Population,
+  bind: Bind,
+  states: ReadonlyMap<string, Float64Array>,
+): Float64Array {
+  const model = (population.source as Extract<Population['source'], { kind: 'neuron' }>).model;
+  const [period] = perElement(
+    [bind(toSymbolic(model.refractory!))],
+    new Map(),
+    states,
+    population.size,
+  )!;
+  const reads = new Set(dependencies(model.refractory!, 'state'));
+  const periods = Float64Array.from({ length: population.size }, (_, i) => period!(i));
+  const k = periods.findIndex((x) => !(x >= 0));
+  if (k >= 0) {
+    const count = periods.reduce((c, x) => c + (x >= 0 ? 0 : 1), 0);
+    throw new DiagnosticError([
+      {
+        severity: 'error',
+        // The population's line that sets the period per neuron.
+        span: population.states.find((o) => reads.has(o.name))?.span ?? population.span,
+        message: `${count} of the ${periods.length} refractory periods of population ${population.name} are negative or not a number, the first ${Number(periods[k]!.toPrecision(6))} ms for neuron ${k}`,
+        secondary: [{ span: model.refractory!.span, message: 'the refractory period' }],
+        notes: ['bound the draw, for example max(normal(2 ms, 0.5 ms), 0 ms)'],
+      },
+    ]);
+  }
+  return periods.map((x) => stepsIn(x, network.dt));
 }
 
 /**
