@@ -1,6 +1,6 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
-import { recordingSteps, runLengthProblem } from '../codegen/steps.js';
+import { delayInSteps, isWholeSteps, recordingSteps, runLengthProblem } from '../codegen/steps.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as A from '../parser/ast.js';
 import {
@@ -174,7 +174,15 @@ export function lowerNetwork(
     switch (item.kind) {
       case 'projection': {
         if (!claim(item.name, 'projection')) break;
-        const p = lowerProjection(item, populations, table, lower, reportedMembers, diagnostics);
+        const p = lowerProjection(
+          item,
+          populations,
+          table,
+          settings.dt,
+          lower,
+          reportedMembers,
+          diagnostics,
+        );
         if (p !== undefined) projections.push(p);
         else failedProjections.add(item.name.name);
         break;
@@ -737,6 +745,7 @@ function lowerProjection(
   item: Extract<A.NetworkItem, { kind: 'projection' }>,
   populations: ReadonlyMap<string, Population | undefined>,
   table: ModelTable,
+  dt: number,
   lower: Lower,
   reportedMembers: Set<string>,
   diagnostics: Diagnostics,
@@ -827,6 +836,8 @@ function lowerProjection(
           'a spike is delivered round(delay / dt) steps after it was emitted, at least one step later',
         ],
       });
+    } else if (d !== undefined) {
+      warnRoundedDelay(delay.span, d, dt, diagnostics);
     }
   }
 
@@ -944,6 +955,29 @@ function lowerProjection(
     ...(output === undefined ? {} : { output }),
     ...(placement === undefined ? {} : { placement }),
   };
+}
+
+/**
+ * A constant delay that is not a whole number of steps, or is below one step, is delivered
+ * after the steps it rounds to (codegen/network.ts): a warning says how many and what time
+ * that is. Delays drawn or computed per synapse are rounded alike, without a warning.
+ */
+function warnRoundedDelay(span: Span, delay: number, dt: number, diagnostics: Diagnostics): void {
+  const steps = delayInSteps(delay, dt);
+  if (isWholeSteps(delay, dt, steps)) return;
+  const time = `${Number((steps * dt).toPrecision(12))} ms`;
+  const below = delay < dt;
+  diagnostics.warning(
+    span,
+    `a delay of ${spanText(span)} is ${below ? 'less than one step' : 'not a whole number of steps'} of ${dt} ms: spikes arrive ${steps} step${steps === 1 ? '' : 's'} (${time}) after they are emitted`,
+    {
+      notes: [
+        below
+          ? `a spike arrives one step after it is emitted at the earliest: write delay ${time} to say so`
+          : `a delay becomes round(delay / dt) steps: write delay ${time} to say so, or choose a dt that divides the delay`,
+      ],
+    },
+  );
 }
 
 /** An output's units: its current must be in the unit of the post neuron's input current. */
@@ -1597,7 +1631,7 @@ function recordingInterval(
   if (every === undefined) return null;
   const v = every.value;
   const steps = recordingSteps(v, dt);
-  if (Math.abs(v / dt - steps) > 1e-9 * Math.max(1, v / dt))
+  if (!isWholeSteps(v, dt, steps))
     diagnostics.warning(
       every.span,
       `every ${spanText(every.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${Number((steps * dt).toPrecision(12))} ms)`,
