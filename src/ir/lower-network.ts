@@ -1,6 +1,12 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
-import { delayInSteps, isWholeSteps, recordingSteps, runLengthProblem } from '../codegen/steps.js';
+import {
+  delayInSteps,
+  isWholeSteps,
+  recordingSteps,
+  runLengthProblem,
+  stepsIn,
+} from '../codegen/steps.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as A from '../parser/ast.js';
 import {
@@ -206,7 +212,7 @@ export function lowerNetwork(
   const recordedAt = new Map<string, Span>();
   for (const item of recordItems) {
     if (failedProjections.has(item.population.name)) continue;
-    const r = lowerRecording(item, populations, projectionsByName, table, settings.dt, diagnostics);
+    const r = lowerRecording(item, populations, projectionsByName, table, settings, diagnostics);
     if (r === undefined) continue;
     // Each recording has its own file, named by what it records: the same one twice would collide
     // (also at two intervals: the one of every step holds the other).
@@ -236,10 +242,14 @@ export function lowerNetwork(
 
 type Lower = (e: A.Expression, ctx: ExprContext) => Expr | undefined;
 
-function lowerSettings(
-  def: A.NetworkDef,
-  diagnostics: Diagnostics,
-): { dt: number; duration: number; seed: number } {
+/** A network's settings, in ms (dt, duration) and as written (seed). */
+interface RunSettings {
+  readonly dt: number;
+  readonly duration: number;
+  readonly seed: number;
+}
+
+function lowerSettings(def: A.NetworkDef, diagnostics: Diagnostics): RunSettings {
   const values = { dt: 0.1, duration: 1000, seed: 0 };
   const spans = new Map<string, Span>();
   for (const item of def.items) {
@@ -626,6 +636,11 @@ function lowerSource(
   return { kind: 'spikeTimes', indices, times };
 }
 
+/** A time in ms, for messages: `0.3 ms`, not `0.30000000000000004 ms`. */
+function formatMs(ms: number): string {
+  return `${Number(ms.toPrecision(12))} ms`;
+}
+
 /** A rate in /ms (internal units) as Hz, for messages. */
 function formatRateHz(perMs: number): string {
   return String(Number((perMs * 1000).toPrecision(6)));
@@ -965,7 +980,7 @@ function lowerProjection(
 function warnRoundedDelay(span: Span, delay: number, dt: number, diagnostics: Diagnostics): void {
   const steps = delayInSteps(delay, dt);
   if (isWholeSteps(delay, dt, steps)) return;
-  const time = `${Number((steps * dt).toPrecision(12))} ms`;
+  const time = formatMs(steps * dt);
   const below = delay < dt;
   diagnostics.warning(
     span,
@@ -1508,10 +1523,10 @@ function lowerRecording(
   populations: ReadonlyMap<string, Population | undefined>,
   projections: ReadonlyMap<string, Projection>,
   table: ModelTable,
-  dt: number,
+  settings: RunSettings,
   diagnostics: Diagnostics,
 ): Recording | undefined {
-  const every = recordingInterval(item, dt, diagnostics);
+  const every = recordingInterval(item, settings, diagnostics);
   if (every === null) return undefined;
   const variable = item.variable.name;
   const projection = projections.get(item.population.name);
@@ -1613,7 +1628,7 @@ function lowerRecording(
  */
 function recordingInterval(
   item: Extract<A.NetworkItem, { kind: 'record' }>,
-  dt: number,
+  { dt, duration }: RunSettings,
   diagnostics: Diagnostics,
 ): number | undefined | null {
   if (item.every === undefined) return undefined;
@@ -1631,10 +1646,24 @@ function recordingInterval(
   if (every === undefined) return null;
   const v = every.value;
   const steps = recordingSteps(v, dt);
-  if (!isWholeSteps(v, dt, steps))
+  // The rows are the steps that end at a multiple of `steps` (runtime/output.ts).
+  if (steps > stepsIn(duration, dt)) {
+    const recorded = spanText(
+      joinSpans(item.population.span, item.slice?.span ?? item.variable.span),
+    );
     diagnostics.warning(
       every.span,
-      `every ${spanText(every.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${Number((steps * dt).toPrecision(12))} ms)`,
+      `every ${spanText(every.span)} is longer than the run (duration = ${formatMs(duration)}): it records no row of ${recorded}`,
+      {
+        notes: [
+          `the first row would be at t = ${formatMs(steps * dt)}; write every ${formatMs(duration)} or less, or a longer duration`,
+        ],
+      },
+    );
+  } else if (!isWholeSteps(v, dt, steps))
+    diagnostics.warning(
+      every.span,
+      `every ${spanText(every.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${formatMs(steps * dt)})`,
     );
   return v;
 }
