@@ -26,7 +26,7 @@ import {
   lowerExpr,
   nonFinite,
 } from './lower-expr.js';
-import { type ProjectionSide, readConnectionFile } from './connection-file.js';
+import type { ConnectionFiles, ProjectionSide } from './connection-file.js';
 import { stdlibModel } from './stdlib-index.js';
 import { suggestion } from './suggest.js';
 import { nodes } from './walk.js';
@@ -135,6 +135,7 @@ function synapseContext(where: string): ExprContext {
 export function lowerNetwork(
   def: A.NetworkDef,
   table: ModelTable,
+  files: ConnectionFiles,
   diagnostics: Diagnostics,
 ): Network | undefined {
   const errorsBefore = diagnostics.errorCount;
@@ -185,6 +186,7 @@ export function lowerNetwork(
           populations,
           table,
           settings.dt,
+          files,
           lower,
           reportedMembers,
           diagnostics,
@@ -761,6 +763,7 @@ function lowerProjection(
   populations: ReadonlyMap<string, Population | undefined>,
   table: ModelTable,
   dt: number,
+  files: ConnectionFiles,
   lower: Lower,
   reportedMembers: Set<string>,
   diagnostics: Diagnostics,
@@ -814,6 +817,7 @@ function lowerProjection(
     item.name.name,
     projectionSide(pre, preRange),
     projectionSide(post, postRange),
+    files,
     lower,
     diagnostics,
   );
@@ -1233,6 +1237,7 @@ function lowerConnector(
   projection: string,
   pre: ProjectionSide,
   post: ProjectionSide,
+  files: ConnectionFiles,
   lower: Lower,
   diagnostics: Diagnostics,
 ): Connector | undefined {
@@ -1341,7 +1346,7 @@ function lowerConnector(
       const displayPath = isAbsolute(arg.value)
         ? arg.value
         : join(dirname(arg.span.file.path), arg.value);
-      const pairs = readConnectionFile(
+      const pairs = files.pairs(
         { path, displayPath, argument: arg.span, projection, pre, post },
         diagnostics,
       );
