@@ -4,6 +4,7 @@ import { Diagnostics } from './diagnostics/diagnostic.js';
 import { fileErrorReason } from './diagnostics/file-error.js';
 import { type SourceFile, type Span, makeSourceFile } from './diagnostics/source.js';
 import { checkModelUnits } from './ir/check-units.js';
+import { ConnectionFiles } from './ir/connection-file.js';
 import { lowerModel } from './ir/lower-model.js';
 import { lowerNetwork } from './ir/lower-network.js';
 import type { Model, Network, Program, SymbolDimensions } from './ir/types.js';
@@ -213,6 +214,8 @@ export function compileFiles(
   }
 
   const networks = new Map<string, Network>();
+  // Projections that name the same connection file, in any network, share one read of it.
+  const connectionFiles = new ConnectionFiles();
   for (const { ast } of files) {
     for (const def of ast.networks) {
       const first = definedAt.get(def.name.name);
@@ -224,7 +227,7 @@ export function compileFiles(
       }
       definedAt.set(def.name.name, def.name.span);
       const network = guarded(def.name.span, `network '${def.name.name}'`, diagnostics, () =>
-        lowerNetwork(def, { models, dimensions, failed }, diagnostics),
+        lowerNetwork(def, { models, dimensions, failed }, connectionFiles, diagnostics),
       );
       if (network !== undefined) networks.set(network.name, network);
     }

@@ -5,15 +5,21 @@
  * bad lines must agree: a random search over short lines against a reference written with a
  * regular expression). Messages themselves are pinned by test/bad/network/from_file_*.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Diagnostics } from '../src/diagnostics/diagnostic.js';
 import { lineColumn, makeSourceFile } from '../src/diagnostics/source.js';
 import {
   type ConnectionFileUse,
+  ConnectionFiles,
   REPORTED_LINES,
   checkedPairs,
   parsePairs,
 } from '../src/ir/connection-file.js';
+import type { Connector } from '../src/ir/types.js';
+import { compileFiles } from '../src/pipeline.js';
 
 const SPK = makeSourceFile('net.spk', 'connect from_file("pairs.csv")\n');
 const USE: ConnectionFileUse = {
@@ -152,5 +158,79 @@ describe('bad lines are reported where they are', () => {
       expect(end.column, JSON.stringify(line)).toBeLessThanOrEqual(line.length + 1);
     }
     expect(rejected).toBeGreaterThan(1000);
+  });
+});
+
+describe('a connection file named by several projections', () => {
+  it('is read once, and parsed once for each pair of slice sizes', () => {
+    const reads: string[] = [];
+    const files = new ConnectionFiles((path) => {
+      reads.push(path);
+      return Buffer.from('pre,post\n0,1\n2,4\n');
+    });
+    const diagnostics = new Diagnostics();
+    const a = files.pairs(USE, diagnostics);
+    const b = files.pairs({ ...USE, projection: 'Q' }, diagnostics);
+    const wider = files.pairs(
+      { ...USE, post: { label: 'population C', size: 6, offset: false } },
+      diagnostics,
+    );
+    expect(reads).toEqual([USE.path]);
+    expect(b?.pre).toBe(a?.pre);
+    expect(b?.post).toBe(a?.post);
+    expect(wider?.pre).not.toBe(a?.pre);
+    expect([...wider!.pre, ...wider!.post]).toEqual([0, 2, 1, 4]);
+    expect(diagnostics.items).toEqual([]);
+  });
+
+  it('that cannot be read is tried once and reported at each from_file argument', () => {
+    let reads = 0;
+    const files = new ConnectionFiles(() => {
+      reads++;
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    });
+    const diagnostics = new Diagnostics();
+    const other = { ...USE.argument, start: 0, end: 7 };
+    expect(files.pairs(USE, diagnostics)).toBeUndefined();
+    expect(files.pairs({ ...USE, argument: other }, diagnostics)).toBeUndefined();
+    expect(reads).toBe(1);
+    expect(diagnostics.items.map((d) => [d.message, d.span])).toEqual([
+      ['cannot find the connection file pairs.csv', USE.argument],
+      ['cannot find the connection file pairs.csv', other],
+    ]);
+  });
+
+  it('gives the projections of one compile, in any network, the same pairs; a new compile reads again', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spikeforge-pairs-'));
+    try {
+      writeFileSync(join(dir, 'pairs.csv'), 'pre,post\n0,1\n1,0\n');
+      const projection = (name: string): string =>
+        `projection ${name} = A -> B { connect from_file("pairs.csv")  weight 1 nA  synapse Expon  output CUBA }`;
+      const network = (name: string, projections: string[]): string =>
+        `network ${name} {\n  population A = LifRef(2)\n  population B = LifRef(2)\n  ${projections.join('\n  ')}\n}\n`;
+      const entry = join(dir, 'net.spk');
+      writeFileSync(
+        entry,
+        `import "stdlib/neurons.spk"\nimport "stdlib/synapses.spk"\n${network('One', [projection('P'), projection('Q')])}${network('Two', [projection('R')])}`,
+      );
+      const connectors = (): Extract<Connector, { kind: 'from_file' }>[] => {
+        const result = compileFiles([entry]);
+        expect(result.diagnostics.items.map((d) => d.message)).toEqual([]);
+        return [...result.program!.networks.values()].flatMap((n) =>
+          n.projections.map((p) => {
+            if (p.connector.kind !== 'from_file') throw new Error(`${p.name} is not from_file`);
+            return p.connector;
+          }),
+        );
+      };
+      const [p, q, r] = connectors();
+      expect([...p!.pre, ...p!.post]).toEqual([0, 1, 1, 0]);
+      expect(q!.pre).toBe(p!.pre);
+      expect(r!.pre).toBe(p!.pre);
+      expect(r!.post).toBe(p!.post);
+      expect(connectors()[0]!.pre).not.toBe(p!.pre);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

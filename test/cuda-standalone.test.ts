@@ -411,6 +411,15 @@ const CASES: readonly {
     seed: 1,
   },
   {
+    label: 'Overrides (the population lines a state depends on), float',
+    file: join(ROOT, 'test/models/non-finite/overrides.spk'),
+    network: 'Overrides',
+    dt: 0.1,
+    steps: 50,
+    precision: 'f32',
+    rows: 'finite',
+  },
+  {
     label: 'TwiceRecorded (one state in two traces), double',
     file: join(TEMP, 'twice_recorded.spk'),
     network: 'TwiceRecorded',
@@ -529,6 +538,7 @@ describe.skipIf(CXX === undefined)(
         ['a first recorded value', /is first non-finite in the recording at t = /],
         ['an integration hint', /usually helps/],
         ['NaN and infinite counts together', / is NaN in \d+ and infinite in \d+ of /],
+        ['a population line the state depends on', /: note: population \S+ sets /],
       ] as const)
         if (pattern.test(stderr)) shown.add(feature);
       if (nonFinite.some((s) => s.firstRecorded === undefined))
@@ -560,6 +570,7 @@ describe.skipIf(CXX === undefined)(
           'a non-finite state without a recorded one',
           'a note on other states',
           'a per-synapse weight',
+          'a population line the state depends on',
           'an integration hint',
           'NaN and infinite counts together',
           'states grouped by counts',

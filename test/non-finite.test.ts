@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildPlan } from '../src/codegen/module.js';
 import type { Backend, SimulationPlan } from '../src/runtime/backend.js';
-import type { NonFiniteState } from '../src/runtime/non-finite.js';
+import { renderDiagnostic } from '../src/diagnostics/diagnostic.js';
+import { type NonFiniteState, nonFiniteWarnings } from '../src/runtime/non-finite.js';
 import { cpuBackend } from '../src/runtime/select.js';
 import { simulate } from '../src/runtime/simulate.js';
 import { ROOT, compileNetworks } from './golden/cases.js';
@@ -112,5 +113,44 @@ describe('the states that end a run NaN or infinite', () => {
     const plan = planOf('test/models/conformance/rt_basic.spk');
     const { nonFinite } = await check(plan, resliced(cpuBackend('f32'), 7, 5));
     expect(nonFinite).toEqual([]);
+  });
+
+  it('a warning shows the lines of the population that set what the state depends on', async () => {
+    const plan = planOf('test/models/non-finite/overrides.spk');
+    const { nonFinite } = await check(plan, cpuBackend('f64'));
+    const { diagnostics } = nonFiniteWarnings(plan, nonFinite);
+    const shown = diagnostics.map((d) => ({
+      message: d.message,
+      at: d.span.file.path.endsWith('stdlib/neurons.spk') ? 'stdlib' : 'overrides.spk',
+      secondary: d.secondary.map(
+        (s) => `${s.span.file.text.slice(s.span.start, s.span.end)}: ${s.message}`,
+      ),
+    }));
+    expect(shown).toEqual([
+      {
+        message: 'population E: V is NaN in 4 of 4 neurons at the end of the run',
+        at: 'stdlib',
+        secondary: [
+          'V_th = -50 mV: population E sets V_th, which V depends on',
+          'tau = 0 ms: population E sets tau, which V depends on',
+          'V ~ uniform(-70 mV, -60 mV): population E sets the initial value of V',
+        ],
+      },
+      {
+        message: expect.stringMatching(/^population F: V is /) as string,
+        at: 'overrides.spk',
+        // Not tau_w = 50 ms or w = 1 mV: V does not depend on w.
+        secondary: [
+          'tau = 0 ms: population F sets tau, which V depends on',
+          'V = 2 mV: population F sets the initial value of V',
+        ],
+      },
+    ]);
+    // Rendered after the declaration, before the notes, each with its file and line.
+    const e = renderDiagnostic(diagnostics[0]!);
+    expect(e).toMatch(
+      /\n\S*test\/models\/non-finite\/overrides\.spk:34:5: note: population E sets tau, which V depends on\n {7}tau = 0 ms\n {7}\^{10}\n/,
+    );
+    expect(e.indexOf('sets tau')).toBeLessThan(e.indexOf('= note: E.V is first non-finite'));
   });
 });

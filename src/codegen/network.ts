@@ -1,4 +1,4 @@
-import { spikeStep, stepsIn } from './steps.js';
+import { delayInSteps, spikeStep } from './steps.js';
 import { type Diagnostic, DiagnosticError, Diagnostics } from '../diagnostics/diagnostic.js';
 import { constantValue } from '../ir/lower-expr.js';
 import { type PlacementDecision, analysePlacement, perPreProblem } from '../ir/placement.js';
@@ -539,7 +539,7 @@ function routeProjection(
           ? { kind: 'all' }
           : built;
   const base = { projection: p, index, connectivity, placement };
-  const delaySteps = delaysVary ? 0 : Math.max(1, stepsIn(constantDelay, network.dt));
+  const delaySteps = delaysVary ? 0 : delayInSteps(constantDelay, network.dt);
   const synapticDelays = delaysVary
     ? synapticValues(p.delay!, rows!, network.seed, `${network.name}.${p.name}.delay`)
     : undefined;
@@ -547,7 +547,7 @@ function routeProjection(
     return undefined;
   if (synapticDelays !== undefined && negativeDelays(synapticDelays, rows!, p, diagnostics))
     return undefined;
-  const varyingSteps = synapticDelays?.map((d) => Math.max(1, stepsIn(d, network.dt)));
+  const varyingSteps = synapticDelays?.map((d) => delayInSteps(d, network.dt));
   // A spike waits in a ring of per-step lists (a row per step of delay, one word per pre
   // neuron), or, with varying delays, in counters with a row per arrival step.
   const longest = varyingSteps?.reduce((a, b) => Math.max(a, b), 1) ?? delaySteps;

@@ -15,6 +15,21 @@ export function recordingSteps(every: number, dt: number): number {
   return Math.max(1, stepsIn(every, dt));
 }
 
+/** The steps a spike waits on a projection with a delay: round(delay / dt), at least one. */
+export function delayInSteps(delay: number, dt: number): number {
+  return Math.max(1, stepsIn(delay, dt));
+}
+
+/**
+ * Whether `steps` steps of `dt` are `time`, but for float noise (1e-9 of a step, relative for
+ * long times): false when a time was rounded to the steps it became (`every 0.25 ms`, a delay
+ * of 0.25 ms at dt = 0.1 ms, or below one step).
+ */
+export function isWholeSteps(time: number, dt: number, steps: number): boolean {
+  const q = time / dt;
+  return Math.abs(q - steps) <= 1e-9 * Math.max(1, q);
+}
+
 /** The most steps a run may have: the kernels count steps (and key the random draws) in 32 bits. */
 export const MAX_STEPS = 2 ** 32 - 1;
 

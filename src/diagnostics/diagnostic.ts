@@ -123,10 +123,14 @@ export function renderDiagnostic(d: Diagnostic): string {
     `${location(d.span)}: ${d.severity}: ${d.message}`,
     sourceExcerpt(d.span, d.label),
   ];
-  for (const s of d.secondary)
-    parts.push(`${location(s.span)}: note: ${s.message}`, sourceExcerpt(s.span, undefined));
+  for (const s of d.secondary) parts.push(renderSecondary(s));
   for (const n of d.notes) parts.push(`   = note: ${n}`);
   return parts.join('\n');
+}
+
+/** A related place of a diagnostic: `file:line:col: note: message`, its source line and carets. */
+export function renderSecondary(s: Label): string {
+  return `${location(s.span)}: note: ${s.message}\n${sourceExcerpt(s.span, undefined)}`;
 }
 
 export function renderInternalError(error: unknown): string {

@@ -1,6 +1,7 @@
 /**
- * The file of a `connect from_file("pairs.csv")` projection: read and checked once, when the
- * network is lowered, so that `check` finds every problem `run` would. The format:
+ * The file of a `connect from_file("pairs.csv")` projection: read and checked when the network
+ * is lowered, so that `check` finds every problem `run` would, and read once per compile
+ * however many projections name it (ConnectionFiles). The format:
  *
  *   - UTF-8 text (a leading byte order mark is skipped), lines ending in LF or CRLF;
  *   - a data line is `pre,post`: two whole numbers written with digits only, spaces or tabs
@@ -70,19 +71,48 @@ const NINE = 57;
 const WEIGHTS_NOTE =
   "a weight per pair cannot come from the file: the projection's 'weight' line gives it, a constant (weight 1 nA), a distribution (weight normal(1 nA, 0.1 nA)) or an expression of i and j, the pair's pre and post index (weight 1 nA * exp(-abs(i - j) / 10))";
 
-/** Reads and checks the file; undefined after reporting why it cannot be used. */
-export function readConnectionFile(
-  use: ConnectionFileUse,
-  diagnostics: Diagnostics,
-): ConnectionPairs | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(use.path);
-  } catch (error) {
-    reportUnreadable(use, error, diagnostics);
-    return undefined;
+/**
+ * The connection files of one compile: each path is read once, and its pairs parsed once for
+ * each pair of slice sizes, however many projections name it (they then share the arrays);
+ * every projection still gets its own diagnostics, at its own from_file argument. One per
+ * compile, not longer: a file may change between two.
+ */
+export class ConnectionFiles {
+  /** By absolute path: the file's bytes, or why it could not be read. */
+  private readonly reads = new Map<string, { bytes: Buffer } | { error: unknown }>();
+  /** By slice sizes and absolute path. */
+  private readonly parses = new Map<string, ParsedPairs>();
+
+  constructor(private readonly readFile: (path: string) => Buffer = readFileSync) {}
+
+  /** The file's pairs for a projection; undefined after reporting why it cannot be used. */
+  pairs(use: ConnectionFileUse, diagnostics: Diagnostics): ConnectionPairs | undefined {
+    const read = this.read(use.path);
+    if ('error' in read) {
+      reportUnreadable(use, read.error, diagnostics);
+      return undefined;
+    }
+    const key = `${use.pre.size} ${use.post.size} ${use.path}`;
+    let parsed = this.parses.get(key);
+    if (parsed === undefined) {
+      parsed = parsePairs(read.bytes, use.pre.size, use.post.size);
+      this.parses.set(key, parsed);
+    }
+    return checkedParse(use, read.bytes, parsed, diagnostics);
   }
-  return checkedPairs(use, bytes, diagnostics);
+
+  private read(path: string): { bytes: Buffer } | { error: unknown } {
+    let read = this.reads.get(path);
+    if (read === undefined) {
+      try {
+        read = { bytes: this.readFile(path) };
+      } catch (error) {
+        read = { error };
+      }
+      this.reads.set(path, read);
+    }
+    return read;
+  }
 }
 
 /** The pairs of a file's bytes; undefined after reporting its bad lines. */
@@ -91,7 +121,16 @@ export function checkedPairs(
   bytes: Buffer,
   diagnostics: Diagnostics,
 ): ConnectionPairs | undefined {
-  const parsed = parsePairs(bytes, use.pre.size, use.post.size);
+  return checkedParse(use, bytes, parsePairs(bytes, use.pre.size, use.post.size), diagnostics);
+}
+
+/** The pairs of a parsed file, or undefined after reporting its bad lines; a warning when it has none. */
+function checkedParse(
+  use: ConnectionFileUse,
+  bytes: Buffer,
+  parsed: ParsedPairs,
+  diagnostics: Diagnostics,
+): ConnectionPairs | undefined {
   if (parsed.badCount === 0) {
     if (parsed.pre.length === 0)
       diagnostics.warning(

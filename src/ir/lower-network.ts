@@ -1,6 +1,12 @@
 import type { Diagnostics } from '../diagnostics/diagnostic.js';
 import { type Span, joinSpans, spanText } from '../diagnostics/source.js';
-import { recordingSteps, runLengthProblem } from '../codegen/steps.js';
+import {
+  delayInSteps,
+  isWholeSteps,
+  recordingSteps,
+  runLengthProblem,
+  stepsIn,
+} from '../codegen/steps.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type * as A from '../parser/ast.js';
 import {
@@ -20,7 +26,7 @@ import {
   lowerExpr,
   nonFinite,
 } from './lower-expr.js';
-import { type ProjectionSide, readConnectionFile } from './connection-file.js';
+import type { ConnectionFiles, ProjectionSide } from './connection-file.js';
 import { stdlibModel } from './stdlib-index.js';
 import { suggestion } from './suggest.js';
 import { perNeuronModel } from './per-neuron-parameters.js';
@@ -130,6 +136,7 @@ function synapseContext(where: string): ExprContext {
 export function lowerNetwork(
   def: A.NetworkDef,
   table: ModelTable,
+  files: ConnectionFiles,
   diagnostics: Diagnostics,
 ): Network | undefined {
   const errorsBefore = diagnostics.errorCount;
@@ -175,7 +182,16 @@ export function lowerNetwork(
     switch (item.kind) {
       case 'projection': {
         if (!claim(item.name, 'projection')) break;
-        const p = lowerProjection(item, populations, table, lower, reportedMembers, diagnostics);
+        const p = lowerProjection(
+          item,
+          populations,
+          table,
+          settings.dt,
+          files,
+          lower,
+          reportedMembers,
+          diagnostics,
+        );
         if (p !== undefined) projections.push(p);
         else failedProjections.add(item.name.name);
         break;
@@ -199,7 +215,7 @@ export function lowerNetwork(
   const recordedAt = new Map<string, Span>();
   for (const item of recordItems) {
     if (failedProjections.has(item.population.name)) continue;
-    const r = lowerRecording(item, populations, projectionsByName, table, settings.dt, diagnostics);
+    const r = lowerRecording(item, populations, projectionsByName, table, settings, diagnostics);
     if (r === undefined) continue;
     // Each recording has its own file, named by what it records: the same one twice would collide
     // (also at two intervals: the one of every step holds the other).
@@ -229,10 +245,14 @@ export function lowerNetwork(
 
 type Lower = (e: A.Expression, ctx: ExprContext) => Expr | undefined;
 
-function lowerSettings(
-  def: A.NetworkDef,
-  diagnostics: Diagnostics,
-): { dt: number; duration: number; seed: number } {
+/** A network's settings, in ms (dt, duration) and as written (seed). */
+interface RunSettings {
+  readonly dt: number;
+  readonly duration: number;
+  readonly seed: number;
+}
+
+function lowerSettings(def: A.NetworkDef, diagnostics: Diagnostics): RunSettings {
   const values = { dt: 0.1, duration: 1000, seed: 0 };
   const spans = new Map<string, Span>();
   for (const item of def.items) {
@@ -616,6 +636,11 @@ function lowerSource(
   return { kind: 'spikeTimes', indices, times };
 }
 
+/** A time in ms, for messages: `0.3 ms`, not `0.30000000000000004 ms`. */
+function formatMs(ms: number): string {
+  return `${Number(ms.toPrecision(12))} ms`;
+}
+
 /** A rate in /ms (internal units) as Hz, for messages. */
 function formatRateHz(perMs: number): string {
   return String(Number((perMs * 1000).toPrecision(6)));
@@ -735,6 +760,8 @@ function lowerProjection(
   item: Extract<A.NetworkItem, { kind: 'projection' }>,
   populations: ReadonlyMap<string, Population | undefined>,
   table: ModelTable,
+  dt: number,
+  files: ConnectionFiles,
   lower: Lower,
   reportedMembers: Set<string>,
   diagnostics: Diagnostics,
@@ -788,6 +815,7 @@ function lowerProjection(
     item.name.name,
     projectionSide(pre, preRange),
     projectionSide(post, postRange),
+    files,
     lower,
     diagnostics,
   );
@@ -825,6 +853,8 @@ function lowerProjection(
           'a spike is delivered round(delay / dt) steps after it was emitted, at least one step later',
         ],
       });
+    } else if (d !== undefined) {
+      warnRoundedDelay(delay.span, d, dt, diagnostics);
     }
   }
 
@@ -942,6 +972,29 @@ function lowerProjection(
     ...(output === undefined ? {} : { output }),
     ...(placement === undefined ? {} : { placement }),
   };
+}
+
+/**
+ * A constant delay that is not a whole number of steps, or is below one step, is delivered
+ * after the steps it rounds to (codegen/network.ts): a warning says how many and what time
+ * that is. Delays drawn or computed per synapse are rounded alike, without a warning.
+ */
+function warnRoundedDelay(span: Span, delay: number, dt: number, diagnostics: Diagnostics): void {
+  const steps = delayInSteps(delay, dt);
+  if (isWholeSteps(delay, dt, steps)) return;
+  const time = formatMs(steps * dt);
+  const below = delay < dt;
+  diagnostics.warning(
+    span,
+    `a delay of ${spanText(span)} is ${below ? 'less than one step' : 'not a whole number of steps'} of ${dt} ms: spikes arrive ${steps} step${steps === 1 ? '' : 's'} (${time}) after they are emitted`,
+    {
+      notes: [
+        below
+          ? `a spike arrives one step after it is emitted at the earliest: write delay ${time} to say so`
+          : `a delay becomes round(delay / dt) steps: write delay ${time} to say so, or choose a dt that divides the delay`,
+      ],
+    },
+  );
 }
 
 /** An output's units: its current must be in the unit of the post neuron's input current. */
@@ -1182,6 +1235,7 @@ function lowerConnector(
   projection: string,
   pre: ProjectionSide,
   post: ProjectionSide,
+  files: ConnectionFiles,
   lower: Lower,
   diagnostics: Diagnostics,
 ): Connector | undefined {
@@ -1290,7 +1344,7 @@ function lowerConnector(
       const displayPath = isAbsolute(arg.value)
         ? arg.value
         : join(dirname(arg.span.file.path), arg.value);
-      const pairs = readConnectionFile(
+      const pairs = files.pairs(
         { path, displayPath, argument: arg.span, projection, pre, post },
         diagnostics,
       );
@@ -1472,10 +1526,10 @@ function lowerRecording(
   populations: ReadonlyMap<string, Population | undefined>,
   projections: ReadonlyMap<string, Projection>,
   table: ModelTable,
-  dt: number,
+  settings: RunSettings,
   diagnostics: Diagnostics,
 ): Recording | undefined {
-  const every = recordingInterval(item, dt, diagnostics);
+  const every = recordingInterval(item, settings, diagnostics);
   if (every === null) return undefined;
   const variable = item.variable.name;
   const projection = projections.get(item.population.name);
@@ -1577,7 +1631,7 @@ function lowerRecording(
  */
 function recordingInterval(
   item: Extract<A.NetworkItem, { kind: 'record' }>,
-  dt: number,
+  { dt, duration }: RunSettings,
   diagnostics: Diagnostics,
 ): number | undefined | null {
   if (item.every === undefined) return undefined;
@@ -1595,10 +1649,24 @@ function recordingInterval(
   if (every === undefined) return null;
   const v = every.value;
   const steps = recordingSteps(v, dt);
-  if (Math.abs(v / dt - steps) > 1e-9 * Math.max(1, v / dt))
+  // The rows are the steps that end at a multiple of `steps` (runtime/output.ts).
+  if (steps > stepsIn(duration, dt)) {
+    const recorded = spanText(
+      joinSpans(item.population.span, item.slice?.span ?? item.variable.span),
+    );
     diagnostics.warning(
       every.span,
-      `every ${spanText(every.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${Number((steps * dt).toPrecision(12))} ms)`,
+      `every ${spanText(every.span)} is longer than the run (duration = ${formatMs(duration)}): it records no row of ${recorded}`,
+      {
+        notes: [
+          `the first row would be at t = ${formatMs(steps * dt)}; write every ${formatMs(duration)} or less, or a longer duration`,
+        ],
+      },
+    );
+  } else if (!isWholeSteps(v, dt, steps))
+    diagnostics.warning(
+      every.span,
+      `every ${spanText(every.span)} is not a whole number of steps of ${dt} ms: a row every ${steps} step${steps === 1 ? '' : 's'} (${formatMs(steps * dt)})`,
     );
   return v;
 }

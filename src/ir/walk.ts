@@ -136,3 +136,44 @@ export function readsNeuron(model: SynapseModel, side: 'pre' | 'post'): boolean 
   ];
   return [...neuronVariablesRead(exprs)].some((x) => x.startsWith(`${side}.`));
 }
+
+/**
+ * The parameters, states and subexpressions of a neuron model whose values a state's values
+ * depend on, the state itself included: what its initial value and equation read, and, where
+ * an event changes it (its reset, the refractory hold), the spike condition, the reset and the
+ * refractory period; followed through everything those read.
+ */
+export function stateDependencies(model: NeuronModel, state: string): Set<string> {
+  const found = new Set<string>();
+  const pending = [state];
+  const read = (e: Expr | undefined): void => {
+    if (e === undefined) return;
+    for (const n of nodes(e)) {
+      if (n.kind === 'prev') pending.push(n.state);
+      else if (
+        n.kind === 'ref' &&
+        (n.ref.kind === 'parameter' || n.ref.kind === 'state' || n.ref.kind === 'subexpression')
+      )
+        pending.push(n.ref.name);
+    }
+  };
+  const reset = [...assignments(model.reset)];
+  const held = model.refractory === undefined ? undefined : heldState(model);
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (found.has(name)) continue;
+    found.add(name);
+    read(model.parameters.find((p) => p.name === name)?.value);
+    read(model.subexpressions.find((s) => s.name === name)?.value);
+    const own = model.states.find((s) => s.name === name);
+    if (own === undefined) continue;
+    if (own.init.kind !== 'zero') read(own.init.value);
+    for (const eq of model.equations) if (eq.state === name) read(eq.rhs);
+    const reassigned = reset.some((s) => s.target.kind === 'state' && s.target.name === name);
+    if (reassigned) for (const e of statementExprs(model.reset)) read(e);
+    if (reassigned || name === held) {
+      read(model.spike);
+      read(model.refractory);
+    }
+  }
+  return found;
+}

@@ -1,9 +1,16 @@
 import type { PopulationKernel } from '../codegen/kernel-ir.js';
 import { layoutOf } from '../codegen/module.js';
 import { WEIGHT_STATE } from '../codegen/population.js';
-import { type Diagnostic, Diagnostics, location } from '../diagnostics/diagnostic.js';
-import type { Span } from '../diagnostics/source.js';
-import type { DynamicsModel, IntegrationMethod } from '../ir/types.js';
+import { type Diagnostic, Diagnostics, type Label, location } from '../diagnostics/diagnostic.js';
+import { type Span, joinSpans } from '../diagnostics/source.js';
+import type {
+  DynamicsModel,
+  IntegrationMethod,
+  NeuronModel,
+  Override,
+  Population,
+} from '../ir/types.js';
+import { stateDependencies } from '../ir/walk.js';
 import type { Backend, Chunk, SimulationPlan, TraceRequest } from './backend.js';
 import { formatTime } from './format-number.js';
 
@@ -32,6 +39,12 @@ export interface UserState {
   /** What one element of the kernel is, singular: neuron, post-synaptic neuron, synapse. */
   readonly element: string;
   readonly span: Span;
+  /**
+   * The lines of the population's block that set what a neuron state depends on (`tau = 0 ms`
+   * of `population E = LifRef(4) { ... }`), shown beside the declaration, which is often in
+   * stdlib; none for synapse states.
+   */
+  readonly overrides: readonly Label[];
   /** What to try when an unstable integration is a likely cause (integrationHint). */
   readonly hint?: string;
 }
@@ -177,7 +190,7 @@ function userState(
 ): UserState | undefined {
   const { network, routing } = plan;
   const owner = kernel.population;
-  const kernelState = { owner, state, size: kernel.size };
+  const kernelState = { owner, state, size: kernel.size, overrides: [] };
   const population = network.populations.find((p) => p.name === owner);
   if (population !== undefined) {
     const model = population.source.kind === 'neuron' ? population.source.model : undefined;
@@ -190,6 +203,7 @@ function userState(
         variable: state,
         element: 'neuron',
         span: own.span,
+        overrides: overridesOf(population, model, state),
         ...integrationHint(plan, model, state),
       };
     // Merged synapse state: `@syn<k>.g` in its post population's kernel.
@@ -228,6 +242,34 @@ function userState(
         span: declared.span,
         ...integrationHint(plan, projection.synapse.model, state),
       };
+}
+
+/**
+ * The population's own values (its parameters and initial states) that a state of its neuron
+ * model depends on, in the order written: a NaN from `tau = 0 ms` shows that line, not only
+ * the declaration of V in stdlib.
+ */
+function overridesOf(population: Population, model: NeuronModel, state: string): Label[] {
+  const read = stateDependencies(model, state);
+  const set = (o: Override, what: string): Label => ({
+    span: joinSpans(o.span, o.value.span),
+    message: `population ${population.name} sets ${what}`,
+  });
+  return [
+    ...population.parameters
+      .filter((o) => read.has(o.name))
+      .map((o) => set(o, `${o.name}, which ${state} depends on`)),
+    ...population.states
+      .filter((o) => read.has(o.name))
+      .map((o) =>
+        set(
+          o,
+          o.name === state
+            ? `the initial value of ${state}`
+            : `the initial value of ${o.name}, which ${state} depends on`,
+        ),
+      ),
+  ].sort((a, b) => a.span.start - b.span.start);
 }
 
 /** Explicit methods: unstable once dt is too long for the model's fastest dynamics. */
@@ -304,8 +346,9 @@ export function summaryPlace(
 
 /**
  * The warnings of non-finite states: one diagnostic per population or projection (at its
- * first such state's declaration, the others in a note, when the recording first showed one,
- * and a hint when an unstable integration is likely), and one summary entry per state. The
+ * first such state's declaration, beside the population's lines that set what that state
+ * depends on, the others in a note, when the recording first showed one, and a hint when an
+ * unstable integration is likely), and one summary entry per state. The
  * standalone CUDA program (its sf_host.h) writes the same texts.
  */
 export function nonFiniteWarnings(
@@ -344,6 +387,7 @@ export function nonFiniteWarnings(
     const first = earliest(group.map((s) => s.firstRecorded));
     const hint = group.map((s) => s.user.hint).find((h) => h !== undefined);
     diagnostics.warning(head.user.span, message(head), {
+      secondary: head.user.overrides,
       notes: [
         ...(also.length === 0 ? [] : [`also at the end of the run: ${also.join('; ')}`]),
         ...(first === undefined

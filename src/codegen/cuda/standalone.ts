@@ -23,7 +23,7 @@
  *
  * States that end the run NaN or infinite get `spikeforge run`'s warnings (stderr and
  * summary.json's `warnings`): what does not depend on the run (offsets, names, the declaration's
- * location and source line, the hint) is computed here by non-finite.ts's own functions; the
+ * location and source line, the population's lines it depends on, the hint) is computed here by non-finite.ts's own functions; the
  * host counts, finds the first non-finite recorded value and fills the numbers in.
  */
 import { layoutOf, manifest } from '../module.js';
@@ -40,7 +40,7 @@ import {
   userStates,
 } from '../../runtime/non-finite.js';
 import { recordedSynapses, synapseTable, traceFileStem } from '../../runtime/output.js';
-import { location, sourceExcerpt } from '../../diagnostics/diagnostic.js';
+import { location, renderSecondary, sourceExcerpt } from '../../diagnostics/diagnostic.js';
 
 export interface StandaloneOptions {
   readonly precision?: Precision;
@@ -102,6 +102,7 @@ export function networkHeader(plan: SimulationPlan, precision: Precision): strin
   UserStateInfo{${layout.stateOffset(u.owner, u.state)}u, ${u.size}u, ${cString(u.subject)}, ${cString(u.variable)}, ${cString(u.element)}, ${cString(ofElements(u))},
                 ${cString(location(u.span))},
                 ${cString(sourceExcerpt(u.span, undefined))},
+                ${cString(u.overrides.map((o) => `\n${renderSecondary(o)}`).join(''))},
                 ${cString(summaryPlaceJson(u))},
                 ${cString(u.hint ?? '')}},`,
   );
@@ -185,6 +186,8 @@ struct UserStateInfo {
   /** file:line:col of the declaration, and its source line with carets under it. */
   const char* location;
   const char* excerpt;
+  /** The population's lines that set what the state depends on, as run renders them (each after a line break); "" when none. */
+  const char* overrides;
   /** The summary.json fields that name the state: location, population or projections, variable. */
   const char* summary_place;
   /** What to try when an explicit method integrates it; "" when none. */
@@ -992,7 +995,7 @@ inline NonFiniteWarnings non_finite_warnings(const std::vector<NonFiniteState>& 
       if (s->first_recorded && (first == nullptr || s->first_recorded->step < first->step)) first = &*s->first_recorded;
       if (*hint == '\0') hint = s->user->hint;
     }
-    std::string text = std::string(head.user->location) + ": warning: " + non_finite_message(head) + "\n" + head.user->excerpt;
+    std::string text = std::string(head.user->location) + ": warning: " + non_finite_message(head) + "\n" + head.user->excerpt + head.user->overrides;
     if (!also.empty()) text += "\n   = note: also at the end of the run: " + also;
     if (first != nullptr) {
       text += "\n   = note: " + std::string(first->trace->label) + " is first non-finite in the recording at t = " + recorded_time(*first) + " ms (" +
