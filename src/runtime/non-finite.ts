@@ -251,6 +251,9 @@ function userState(
  */
 function overridesOf(population: Population, model: NeuronModel, state: string): Label[] {
   const read = stateDependencies(model, state);
+  const perNeuron = new Set(
+    population.source.kind === 'neuron' ? population.source.perNeuronParameters : [],
+  );
   const set = (o: Override, what: string): Label => ({
     span: joinSpans(o.span, o.value.span),
     message: `population ${population.name} sets ${what}`,
@@ -266,7 +269,9 @@ function overridesOf(population: Population, model: NeuronModel, state: string):
           o,
           o.name === state
             ? `the initial value of ${state}`
-            : `the initial value of ${o.name}, which ${state} depends on`,
+            : perNeuron.has(o.name)
+              ? `${o.name} per neuron, which ${state} depends on`
+              : `the initial value of ${o.name}, which ${state} depends on`,
         ),
       ),
   ].sort((a, b) => a.span.start - b.span.start);
