@@ -1595,12 +1595,20 @@ function lowerRecording(
       table.dimensions.get(model?.name ?? '')?.has(variable) !== true
     ) {
       const hint = suggestion(variable, candidates);
+      // A parameter with one value is folded into the kernel; one set per neuron is stored.
+      const parameter = model?.parameters.some((p) => p.name === variable) === true;
       diagnostics.error(
         item.variable.span,
-        `population '${population.name}' has no variable '${variable}' to record`,
+        parameter
+          ? `'${variable}' is a parameter of ${model!.name} with one value for population '${population.name}': there is nothing to record`
+          : `population '${population.name}' has no variable '${variable}' to record`,
         {
-          ...(hint === undefined ? {} : { label: `did you mean '${hint}'?` }),
-          notes: [`it can record ${candidates.join(', ')}`],
+          ...(hint === undefined || parameter ? {} : { label: `did you mean '${hint}'?` }),
+          notes: [
+            parameter
+              ? `a parameter set per neuron is stored and can be recorded: ${variable} ~ uniform(...), or an expression of i`
+              : `it can record ${candidates.join(', ')}`,
+          ],
         },
       );
       return undefined;
