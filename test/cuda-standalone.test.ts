@@ -29,12 +29,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Io } from '../src/cli/io.js';
 import { EXIT, main } from '../src/cli/main.js';
+import { ProgressReport } from '../src/cli/progress.js';
 import {
   SF_HOST_H,
   initialStateBytes,
   networkHeader,
   standaloneFiles,
 } from '../src/codegen/cuda/standalone.js';
+import { CONNECTIVITY_ARRAYS } from '../src/codegen/layout.js';
 import { buildPlan, layoutOf } from '../src/codegen/module.js';
 import type { Precision } from '../src/codegen/printer.js';
 import { renderDiagnostic } from '../src/diagnostics/diagnostic.js';
@@ -263,7 +265,7 @@ int main(int argc, char** argv) {
   std::FILE* in = std::fopen(argv[1], "rb");
   if (in == nullptr) return 3;
   auto word = [&]() { unsigned w = 0; if (std::fread(&w, 4, 1, in) != 1) std::exit(4); return w; };
-  sf::OutputWriter writer(argv[3]);
+  sf::OutputWriter writer(argv[3], sf_net::kDefaultSteps);
   sf::NonFiniteWatch watch;
   const unsigned chunks = word();
   for (unsigned c = 0; c < chunks; ++c) {
@@ -615,70 +617,81 @@ void sf_emu_launch(Kernel kernel, unsigned blocks, unsigned block, Args... args)
 }
 `;
 
+/** Output captured from `main`. */
+function capture(): { io: Io; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t) => out.push(t), err: (t) => err.push(t) }, out, err };
+}
+
+/** summary.json without what differs between two runs (backend, device, timings). */
+function comparableSummary(dir: string): string {
+  return readFileSync(join(dir, 'summary.json'), 'utf8').replace(
+    /^ {2}"(backend|device|wall_s|compile_s)": .*\n/gm,
+    '',
+  );
+}
+
+/**
+ * `spikeforge compile MODEL --target cuda --standalone -o DIR`, and its main.cu as it is built
+ * with the host compiler, but for its launches (kernel<<<blocks, block>>>(...) becomes a call of
+ * the emulation): the executable.
+ */
+async function emulatedProgram(model: string, dir: string): Promise<string> {
+  const r = capture();
+  expect(
+    await main(['compile', model, '--target', 'cuda', '--standalone', '-o', dir], r.io),
+    r.err.join('\n'),
+  ).toBe(EXIT.ok);
+  const launches = /(\w+)<<<([^,]+), ([^>]+)>>>\(/g;
+  const source = readFileSync(join(dir, 'main.cu'), 'utf8');
+  expect(source).toMatch(launches);
+  writeFileSync(
+    join(dir, 'main_emulated.cpp'),
+    source.replace(launches, 'sf_emu_launch($1, $2, $3, '),
+  );
+  mkdirSync(join(dir, 'fake'), { recursive: true });
+  writeFileSync(join(dir, 'fake', 'cuda_runtime.h'), FAKE_CUDA_RUNTIME);
+  writeFileSync(join(dir, 'fake', 'sf_emu.h'), EMULATION_HEADER);
+  const program = join(dir, 'emulated');
+  const build = spawnSync(
+    CXX!,
+    [
+      '-std=c++17',
+      '-O1',
+      '-ffp-contract=off',
+      '-I',
+      join(dir, 'fake'),
+      '-include',
+      join(dir, 'fake', 'sf_emu.h'),
+      '-o',
+      program,
+      join(dir, 'main_emulated.cpp'),
+    ],
+    { encoding: 'utf8' },
+  );
+  expect(build.status, build.stderr).toBe(0);
+  return program;
+}
+
 describe.skipIf(CXX === undefined)(
   'the standalone program, its kernels emulated on the CPU, warns as `spikeforge run --backend cpu` does',
   () => {
-    const io = (): { io: Io; out: string[]; err: string[] } => {
-      const out: string[] = [];
-      const err: string[] = [];
-      return { io: { out: (t) => out.push(t), err: (t) => err.push(t) }, out, err };
-    };
-    /** summary.json without what differs between the two runs (backend, device, timings). */
-    const comparable = (dir: string): string =>
-      readFileSync(join(dir, 'summary.json'), 'utf8').replace(
-        /^ {2}"(backend|device|wall_s|compile_s)": .*\n/gm,
-        '',
-      );
-
     it.each([
       ['test/models/non-finite/blow_up.spk', 'BlowUp'],
       ['test/models/non-finite/synapses.spk', 'SynapsesBlowUp'],
     ])('%s', async (file, network) => {
       const model = join(ROOT, file);
       const dir = join(TEMP, `emulated_${network}`);
-      const r = io();
-      expect(
-        await main(['compile', model, '--target', 'cuda', '--standalone', '-o', dir], r.io),
-        r.err.join('\n'),
-      ).toBe(EXIT.ok);
-      // main.cu as it is, but for its launches: kernel<<<blocks, block>>>(...) becomes a call.
-      const launches = /(\w+)<<<([^,]+), ([^>]+)>>>\(/g;
-      const source = readFileSync(join(dir, 'main.cu'), 'utf8');
-      expect(source).toMatch(launches);
-      writeFileSync(
-        join(dir, 'main_emulated.cpp'),
-        source.replace(launches, 'sf_emu_launch($1, $2, $3, '),
-      );
-      mkdirSync(join(dir, 'fake'), { recursive: true });
-      writeFileSync(join(dir, 'fake', 'cuda_runtime.h'), FAKE_CUDA_RUNTIME);
-      writeFileSync(join(dir, 'fake', 'sf_emu.h'), EMULATION_HEADER);
-      const build = spawnSync(
-        CXX!,
-        [
-          '-std=c++17',
-          '-O1',
-          '-ffp-contract=off',
-          '-I',
-          join(dir, 'fake'),
-          '-include',
-          join(dir, 'fake', 'sf_emu.h'),
-          '-o',
-          join(dir, 'emulated'),
-          join(dir, 'main_emulated.cpp'),
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(build.status, build.stderr).toBe(0);
-      const ran = spawnSync(join(dir, 'emulated'), ['-o', join(dir, 'out'), '--data', dir], {
+      const program = await emulatedProgram(model, dir);
+      const ran = spawnSync(program, ['-o', join(dir, 'out'), '--data', dir], {
         encoding: 'utf8',
       });
       expect(ran.status, ran.stdout + ran.stderr).toBe(0);
       // An output folder that cannot be made: a message and exit status 1, no abort.
-      const blocked = spawnSync(
-        join(dir, 'emulated'),
-        ['-o', join(dir, 'main.cu', 'out'), '--data', dir],
-        { encoding: 'utf8' },
-      );
+      const blocked = spawnSync(program, ['-o', join(dir, 'main.cu', 'out'), '--data', dir], {
+        encoding: 'utf8',
+      });
       expect(blocked.status, blocked.stderr).toBe(1);
       expect(blocked.stderr).toMatch(new RegExp(`^${network}: .*main\\.cu`));
       expect(blocked.stderr).not.toContain('terminate');
@@ -689,11 +702,9 @@ describe.skipIf(CXX === undefined)(
         mkdirSync(partial, { recursive: true });
         for (const f of ['init.bin', 'conn.bin'])
           writeFileSync(join(partial, f), readFileSync(join(dir, f)));
-        const failed = spawnSync(
-          join(dir, 'emulated'),
-          ['-o', join(dir, 'failed-out'), '--data', partial],
-          { encoding: 'utf8' },
-        );
+        const failed = spawnSync(program, ['-o', join(dir, 'failed-out'), '--data', partial], {
+          encoding: 'utf8',
+        });
         expect(failed.status, failed.stderr).toBe(1);
         expect(failed.stderr).toContain('Q.w.synapses.csv');
         expect(readdirSync(join(dir, 'failed-out')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -701,7 +712,7 @@ describe.skipIf(CXX === undefined)(
       }
 
       const viaNode = join(TEMP, `emulated_${network}_run`);
-      const run = io();
+      const run = capture();
       expect(
         await main(['run', model, '--backend', 'cpu', '-o', viaNode], run.io),
         run.err.join('\n'),
@@ -709,8 +720,8 @@ describe.skipIf(CXX === undefined)(
       const warnings = run.err.filter((e) => e.includes(' at the end of the run'));
       expect(warnings.length).toBeGreaterThan(0);
       expect(ran.stderr).toBe(warnings.map((w) => `${w}\n`).join(''));
-      expect(comparable(join(dir, 'out'))).toBe(comparable(viaNode));
-      expect(comparable(viaNode)).toContain('"warnings": [');
+      expect(comparableSummary(join(dir, 'out'))).toBe(comparableSummary(viaNode));
+      expect(comparableSummary(viaNode)).toContain('"warnings": [');
       const csvs = readdirSync(join(dir, 'out')).filter((f) => f.endsWith('.csv'));
       expect(csvs.length).toBeGreaterThan(1);
       for (const f of csvs)
@@ -721,19 +732,324 @@ describe.skipIf(CXX === undefined)(
   },
 );
 
-describe('spikeforge compile --target cuda --standalone', () => {
-  const io = (): { io: Io; out: string[]; err: string[] } => {
-    const out: string[] = [];
-    const err: string[] = [];
-    return { io: { out: (t) => out.push(t), err: (t) => err.push(t) }, out, err };
-  };
+/**
+ * A network whose results depend on the length of a run in each way a length can reach: a spike
+ * time after the file's 20 ms (it fires only in a longer run), a stimulus whose sections end
+ * at 25 ms (0 nA after them), a recording every 3 steps (a shorter run can end between two
+ * rows), Poisson draws keyed by the step, weights and delays per synapse, and weights drawn per
+ * connection.
+ */
+const LENGTHS = `import "stdlib/neurons.spk"
+import "stdlib/synapses.spk"
 
+network Lengths {
+  dt = 0.1 ms
+  duration = 20 ms
+  seed = 7
+  population S = SpikeTimes(2, indices = [0, 1, 0], times = [2 ms, 5.05 ms, 31 ms])
+  population X = Poisson(40, rate = 100 Hz)
+  population N = LifRef(20) { tau_ref = 2 ms }
+  projection SN = S -> N {
+    connect all_to_all
+    weight 20 nA
+    delay 1 ms
+    synapse Expon(tau = 5 ms)
+    output CUBA
+  }
+  projection XN = X -> N {
+    connect fixed_probability(0.2)
+    weight normal(3 nA, 1 nA)
+    delay uniform(0.1 ms, 2 ms)
+    synapse Expon(tau = 5 ms)
+    output CUBA
+  }
+  projection XP = X[0:20] -> N {
+    connect fixed_probability(0.3) procedural
+    weight normal(2 nA, 0.5 nA)
+    synapse Expon(tau = 5 ms)
+    output CUBA
+  }
+  stimulus N.I = section([0 nA, 6 nA, 2 nA], [5 ms, 10 ms, 10 ms])
+  record N.V[0:4] every 0.3 ms
+  record N.spikes
+  record S.spikes
+  record X.spikes
+}
+`;
+writeFileSync(join(TEMP, 'lengths.spk'), LENGTHS);
+
+describe.skipIf(CXX === undefined)(
+  'the standalone program on its command line, its kernels emulated on the CPU',
+  () => {
+    const model = join(TEMP, 'lengths.spk');
+    const dir = join(TEMP, 'emulated_lengths');
+    let program: Promise<string> | undefined;
+    const built = (): Promise<string> => (program ??= emulatedProgram(model, dir));
+    const usage = 'usage: Lengths [-o DIR] [--steps N | --duration MS] [--data DIR] [--device N]\n';
+
+    it.each([
+      ['no option: the 20 ms of the file', [], '-o', '20', 200],
+      [
+        '--duration 45.05, longer: the spike time at 31 ms, after the sections',
+        ['--duration', '45.05'],
+        '--out',
+        '45.05',
+        451,
+      ],
+      [
+        '--steps 137, shorter: between two rows of the recording every 3 steps',
+        ['--steps', '137'],
+        '--out=',
+        '13.7',
+        137,
+      ],
+      ['--duration=600, 6000 steps in three chunks', ['--duration=600'], '-o', '600', 6000],
+    ] as const)(
+      '%s: the files of spikeforge run --duration',
+      async (_label, options, outOption, duration, steps) => {
+        const executable = await built();
+        const out = join(dir, `out_${steps}`);
+        const outArgs = outOption.endsWith('=') ? [`${outOption}${out}`] : [outOption, out];
+        const ran = spawnSync(executable, [...options, ...outArgs, '--data', dir], {
+          encoding: 'utf8',
+        });
+        expect(ran.status, ran.stderr).toBe(0);
+        expect(ran.stderr).toBe('');
+        expect(ran.stdout).toContain(`Lengths: ${steps} steps of 0.1 ms on cuda-standalone`);
+        const viaNode = join(TEMP, `lengths_run_${steps}`);
+        const r = capture();
+        expect(
+          await main(
+            ['run', model, '--backend', 'cpu', '--duration', duration, '-o', viaNode],
+            r.io,
+          ),
+          r.err.join('\n'),
+        ).toBe(EXIT.ok);
+        const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+          steps: number;
+          duration_ms: number;
+        };
+        expect([summary.steps, summary.duration_ms]).toEqual([steps, steps * 0.1]);
+        expect(comparableSummary(out)).toBe(comparableSummary(viaNode));
+        const csvs = readdirSync(viaNode)
+          .filter((f) => f.endsWith('.csv'))
+          .sort();
+        expect(
+          readdirSync(out)
+            .filter((f) => f.endsWith('.csv'))
+            .sort(),
+        ).toEqual(csvs);
+        for (const f of csvs)
+          expect(readFileSync(join(out, f), 'utf8'), f).toBe(
+            readFileSync(join(viaNode, f), 'utf8'),
+          );
+        // What the length changes: the late spike time fires, the last row of the trace.
+        const spikes = readFileSync(join(out, 'spikes.csv'), 'utf8');
+        expect(spikes.includes('\n31,S,0\n')).toBe(steps > 310);
+        const rows = readFileSync(join(out, 'N.V.csv'), 'utf8').trim().split('\n');
+        expect(rows.length - 1).toBe(Math.floor(steps / 3));
+        expect(rows.at(-1)!.split(',')[0]).toBe(
+          String(Number((Math.floor(steps / 3) * 0.3).toPrecision(12))),
+        );
+      },
+    );
+
+    it.each([
+      [['--bogus'], "unknown option '--bogus'"],
+      [['--steps'], '--steps needs a value'],
+      [['-o'], '-o needs a value'],
+      [['--out='], '--out needs a value'],
+      [['--steps', '0'], "--steps takes a whole number from 1 to 4294967295, not '0'"],
+      [['--steps', '2.5'], "--steps takes a whole number from 1 to 4294967295, not '2.5'"],
+      [
+        ['--steps', '4294967296'],
+        "--steps takes a whole number from 1 to 4294967295, not '4294967296'",
+      ],
+      [
+        ['--duration', '2 s'],
+        "--duration takes a number of milliseconds without a unit, such as 2000, not '2 s'",
+      ],
+      [['--duration', '-5'], "--duration must be positive, not '-5'"],
+      [
+        ['--steps', '10', '--duration', '5'],
+        '--steps and --duration both set the length of the run: give one of them',
+      ],
+      [['results'], "unexpected argument 'results': the program takes only options"],
+      [['--device', 'first'], "--device takes a device number (0, 1, ...), not 'first'"],
+    ])('%j: exit status 2, the message and the usage line', async (args, message) => {
+      const executable = await built();
+      const out = join(dir, 'refused');
+      const ran = spawnSync(executable, [...args, '-o', out], { encoding: 'utf8' });
+      expect(ran.status, ran.stderr).toBe(2);
+      expect(ran.stderr).toBe(`Lengths: ${message}\n${usage}`);
+      expect(ran.stdout).toBe('');
+      expect(existsSync(out)).toBe(false);
+    });
+
+    it.each([
+      ['0.05', 'is longer than the duration of 0.05 ms'],
+      ['1e9', 'is 1.000e+10 steps of 0.1 ms, more than the 4294967295 steps a run can have'],
+    ])('--duration %s is refused in the words of spikeforge run', async (duration, words) => {
+      const executable = await built();
+      const ran = spawnSync(executable, ['--duration', duration], { encoding: 'utf8' });
+      const r = capture();
+      expect(
+        await main(['run', model, '--duration', duration, '-o', join(dir, 'refused')], r.io),
+      ).toBe(EXIT.usage);
+      const message = r.err
+        .join('\n')
+        .split('\n')[0]!
+        .replace(/^spikeforge run: /, '');
+      expect(message).toContain(words);
+      expect(ran.status).toBe(2);
+      expect(ran.stderr).toBe(`Lengths: ${message}\n${usage}`);
+    });
+
+    it('--help and -h print the options and their defaults, and say that dt and the seed are fixed', async () => {
+      const executable = await built();
+      for (const flag of ['--help', '-h']) {
+        const ran = spawnSync(executable, ['--steps', '5', flag], { encoding: 'utf8' });
+        expect(ran.status, ran.stderr).toBe(0);
+        expect(ran.stderr).toBe('');
+        expect(ran.stdout.startsWith(usage)).toBe(true);
+        for (const text of [
+          '-o, --out DIR      output folder (default: out)',
+          "--steps N      the length of the run in steps of 0.1 ms (default: 200, the network's duration)",
+          '--duration MS  the length of the run in milliseconds, a number without a unit',
+          'round(MS / 0.1) steps',
+          '(default: 20)',
+          // The emulated build does not define SF_DATA_DIR, as CMake does.
+          '--data DIR     the folder with init.bin and conn.bin (default: .)',
+          'The time step (0.1 ms) and the seed (7) cannot be changed here',
+        ])
+          expect(ran.stdout).toContain(text);
+      }
+    });
+
+    it.skipIf(spawnSync('script', ['--version']).status !== 0)(
+      'shows its progress on stderr only where stderr is a terminal (script(1) gives it one)',
+      async () => {
+        const executable = await built();
+        // A run past a second, when the first status line comes: the steps grow until it is.
+        let steps = 400_000;
+        let args: string[] = [];
+        for (let wall = 0; wall < 1.5; steps *= 4) {
+          args = ['--steps', String(steps), '-o', join(dir, 'long'), '--data', dir];
+          const piped = spawnSync(executable, args, { encoding: 'utf8' });
+          expect(piped.status, piped.stderr).toBe(0);
+          expect(piped.stderr).toBe('');
+          wall = (
+            JSON.parse(readFileSync(join(dir, 'long', 'summary.json'), 'utf8')) as {
+              wall_s: number;
+            }
+          ).wall_s;
+          if (wall >= 1.5) break;
+        }
+        // On a pseudo-terminal stdout and stderr arrive together.
+        const shell = [executable, ...args].map((a) => `'${a}'`).join(' ');
+        const terminal = spawnSync('script', ['-qec', shell, '/dev/null'], { encoding: 'utf8' });
+        expect(terminal.status, terminal.stdout).toBe(0);
+        expect(terminal.stdout).toMatch(
+          new RegExp(
+            `\\rLengths: \\d+% \\(\\d+(\\.\\d+)? of ${steps / 10} ms\\) in \\d+\\.\\d s, about \\d+(\\.\\d)? s left\\x1b\\[K`,
+          ),
+        );
+        // Cleared before the report on stdout.
+        expect(terminal.stdout).toContain(`\r\x1b[KLengths: ${steps} steps of 0.1 ms`);
+      },
+    );
+  },
+);
+
+/** Feeds sf::Progress (done, seconds) pairs from the command line: argv[1] the steps, argv[2] 1 for a terminal. */
+const PROGRESS_DRIVER = String.raw`#include "network.h"
+#include "sf_host.h"
+int main(int argc, char** argv) {
+  sf::Progress progress(sf_net::kNetwork, std::stoull(argv[1]), std::string(argv[2]) == "1", stdout);
+  for (int k = 3; k + 1 < argc; k += 2) progress.update(std::stoull(argv[k]), std::strtod(argv[k + 1], nullptr));
+  progress.finish();
+  return 0;
+}
+`;
+
+describe.skipIf(CXX === undefined)('sf_host.h shows progress as spikeforge run does', () => {
+  it('the status lines of ProgressReport on a terminal, at most once a second; none elsewhere', () => {
+    const plan = planOf(join(TEMP, 'lengths.spk'), 'Lengths', 0.1, 200);
+    const dir = join(TEMP, 'progress');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'network.h'), networkHeader(plan, 'f32'));
+    writeFileSync(join(dir, 'sf_host.h'), SF_HOST_H);
+    writeFileSync(join(dir, 'driver.cpp'), PROGRESS_DRIVER);
+    const build = spawnSync(
+      CXX!,
+      [
+        '-std=c++17',
+        '-O1',
+        '-Wall',
+        '-Wextra',
+        '-Werror',
+        '-o',
+        join(dir, 'driver'),
+        join(dir, 'driver.cpp'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(build.status, build.stderr).toBe(0);
+    const steps = 123457;
+    // Updates 0.05 s apart are too soon for either; the others are a second or more apart.
+    const updates: [number, number][] = [
+      [1000, 0.5],
+      [20000, 1.25],
+      [20100, 1.3],
+      [60000, 2.75],
+      [60001, 2.8],
+      [100000, 75.2],
+      [steps, 80],
+    ];
+    const statuses: string[] = [];
+    let now = 0;
+    const report = new ProgressReport(
+      'Lengths',
+      steps,
+      0.1,
+      { out: () => undefined, err: () => undefined, status: (t) => statuses.push(t) },
+      () => now,
+    );
+    for (const [done, t] of updates) {
+      now = t;
+      report.update(done);
+    }
+    report.finish();
+    expect(statuses.length).toBe(4);
+    const args = updates.flatMap(([done, t]) => [String(done), String(t)]);
+    const shown = spawnSync(join(dir, 'driver'), [String(steps), '1', ...args], {
+      encoding: 'utf8',
+    });
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toBe(statuses.map((t) => `\r${t}\x1b[K`).join(''));
+    // An update 0.5 s after the last one: run redraws it (every 0.2 s), the program does not.
+    const soon = spawnSync(
+      join(dir, 'driver'),
+      [String(steps), '1', '20000', '1.25', '30000', '1.75'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(soon.stdout.split('\r').filter((l) => l.includes('%')).length).toBe(1);
+    const hidden = spawnSync(join(dir, 'driver'), [String(steps), '0', ...args], {
+      encoding: 'utf8',
+    });
+    expect(hidden.stdout).toBe('');
+  });
+});
+
+describe('spikeforge compile --target cuda --standalone', () => {
   const EI_NET = join(ROOT, 'examples', 'ei_net.spk');
   const BLOW_UP = join(ROOT, 'test', 'models', 'non-finite', 'blow_up.spk');
 
   /** `spikeforge compile MODEL --target cuda --standalone -o dir` (examples/ei_net.spk unless given), which must succeed. */
   const compileStandalone = async (dir: string, model = EI_NET): Promise<void> => {
-    const r = io();
+    const r = capture();
     const code = await main(
       ['compile', model, '--target', 'cuda', '--standalone', '-o', dir],
       r.io,
@@ -772,7 +1088,7 @@ describe('spikeforge compile --target cuda --standalone', () => {
 
   it('--precision f64 writes double kernels and an 8-byte initial state', async () => {
     const dir = join(TEMP, 'cli_standalone_f64');
-    const r = io();
+    const r = capture();
     expect(
       await main(
         [
@@ -816,7 +1132,7 @@ network Ring {
 }
 `,
     );
-    const r = io();
+    const r = capture();
     const out = join(dir, 'standalone');
     const code = await main(
       ['compile', join(dir, 'ring.spk'), '--target', 'cuda', '--standalone', '-o', out],
@@ -828,6 +1144,222 @@ network Ring {
     expect([...new Uint32Array(conn.buffer, conn.byteOffset, conn.length / 4)]).toEqual([
       0, 2, 3, 4, 5, 6, 1, 1, 2, 3, 4, 0,
     ]);
+    // As the manifest describes them: the rows of ring.csv.
+    const { layout } = readManifest(out, 'Ring').buffers.connectivity;
+    const array = (name: string): number[] => {
+      const segment = layout.find((l) => l.projection === 'P' && l.array === name)!;
+      return wordsOf(join(out, 'conn.bin'), segment.offset, segment.words, segment.type);
+    };
+    const start = array('outStart');
+    const targets = array('outTargets');
+    const pairs = [0, 1, 2, 3, 4].flatMap((pre) =>
+      targets.slice(start[pre], start[pre + 1]).map((post) => `${pre},${post}`),
+    );
+    expect(pairs.sort()).toEqual(['3,4', '0,1', '1,2', '2,3', '4,0', '0,1'].sort());
+  });
+
+  /** What the tests read of a standalone manifest. */
+  interface StandaloneManifest {
+    kernel_signature: string;
+    kernel_parameters: { type: string; name: string; argument: string }[];
+    dispatch_per_step: { entry_point: string; threads: number }[];
+    buffers: {
+      state: {
+        type: string;
+        floats: number;
+        layout: { population: string; state: string; offset: number; count: number }[];
+      };
+      connectivity: {
+        words: number;
+        layout: {
+          array: string;
+          offset: number;
+          words: number;
+          type: 'u32' | 'i32';
+          projection?: string;
+          delivery?: string;
+          population?: string;
+          quantum?: number;
+          quantum_unit?: string;
+        }[];
+        arrays: Record<string, string>;
+      };
+    };
+    standalone: { initial_state: { file: string }; connectivity: { file: string } };
+  }
+
+  const readManifest = (dir: string, network: string): StandaloneManifest =>
+    JSON.parse(readFileSync(join(dir, `${network}.manifest.json`), 'utf8')) as StandaloneManifest;
+
+  /** The words of a little-endian file, as the manifest types them. */
+  const wordsOf = (file: string, offset: number, count: number, type: 'u32' | 'i32'): number[] => {
+    const bytes = readFileSync(file);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    return Array.from({ length: count }, (_, k) =>
+      type === 'u32'
+        ? view.getUint32(4 * (offset + k), true)
+        : view.getInt32(4 * (offset + k), true),
+    );
+  };
+
+  const LENGTHS_SPK = join(TEMP, 'lengths.spk');
+  const RT_SYNAPSES = join(ROOT, 'test', 'models', 'conformance', 'rt_synapses.spk');
+
+  it('manifest.json describes conn.bin: read with its layout, it holds the network connectivity', async () => {
+    const seen = new Set<string>();
+    for (const [model, name] of [
+      [RT_SYNAPSES, 'RtSynapses'],
+      [join(ROOT, 'test', 'models', 'conformance', 'rt_neuron_reads.spk'), 'RtNeuronReads'],
+      [LENGTHS_SPK, 'Lengths'],
+    ] as const) {
+      const dir = join(TEMP, `layout_${name}`);
+      await compileStandalone(dir, model);
+      const manifest = readManifest(dir, name);
+      const conn = join(dir, manifest.standalone.connectivity.file);
+      const { layout, arrays, words } = manifest.buffers.connectivity;
+      expect(readFileSync(conn).length).toBe(4 * words);
+      // The arrays follow one another and fill the file.
+      let next = 0;
+      for (const segment of layout) {
+        expect(segment.offset, `${segment.projection ?? segment.population}.${segment.array}`).toBe(
+          next,
+        );
+        next += segment.words;
+        expect(arrays[segment.array], segment.array).toBeDefined();
+      }
+      expect(next).toBe(words);
+
+      // The network as the file has it (its own dt): what compile wrote.
+      const plan = buildPlan(
+        compileNetworks(model).find((n) => n.name === name)!,
+        1,
+      );
+      const routing = plan.routing;
+      for (const segment of layout) {
+        const values = wordsOf(conn, segment.offset, segment.words, segment.type);
+        const label = `${name} ${segment.projection ?? segment.population} ${segment.array}`;
+        seen.add(segment.array);
+        const route = routing.routes.find((r) => r.projection.name === segment.projection);
+        const c = route?.connectivity;
+        switch (segment.array) {
+          case 'outStart':
+          case 'outTargets':
+          case 'outSources':
+          case 'inStart':
+          case 'inSources':
+          case 'inSynapses':
+            expect(c?.kind, label).toBe('rows');
+            if (c?.kind === 'rows') expect(values, label).toEqual([...c.rows[segment.array]]);
+            break;
+          case 'skipEntries':
+          case 'skipGuide':
+            expect(c?.kind, label).toBe('geometric');
+            if (c?.kind === 'geometric')
+              expect(values, label).toEqual([
+                ...(segment.array === 'skipEntries' ? c.table.entries : c.table.guide),
+              ]);
+            break;
+          case 'weightKnots':
+            expect(c?.kind === 'geometric' ? c.weights : undefined, label).toBeDefined();
+            if (c?.kind === 'geometric' && c.weights !== undefined) {
+              expect(values, label).toEqual([...c.weights.knots]);
+              expect(segment.quantum, label).toBe(c.weights.quantum);
+              expect(segment.quantum_unit, label).toBe('nA');
+            }
+            break;
+          case 'weights': {
+            // In quanta: times the quantum, each synapse's weight to half a quantum.
+            const weights = route!.synapticWeights!;
+            expect(values.length, label).toBe(weights.length);
+            values.forEach((v, k) =>
+              expect(Math.abs(v * segment.quantum! - weights[k]!), label).toBeLessThanOrEqual(
+                segment.quantum! / 2,
+              ),
+            );
+            expect(segment.delivery, label).toMatch(/^deliver_\d+$/);
+            expect(segment.quantum_unit, label).toBe('nA');
+            break;
+          }
+          case 'delays':
+            expect(values, label).toEqual([...route!.synapticDelays!]);
+            expect(segment.delivery, label).toMatch(/^deliver_\d+$/);
+            break;
+          case 'spikeTimeStart':
+          case 'spikeTimeSteps': {
+            const table = routing.spikeTimes.get(segment.population!)!;
+            expect(values, label).toEqual([
+              ...(segment.array === 'spikeTimeStart' ? table.start : table.steps),
+            ]);
+            // SpikeTimes(2, indices = [0, 1, 0], times = [2 ms, 5.05 ms, 31 ms]) at dt 0.1 ms.
+            if (name === 'Lengths')
+              expect(values, label).toEqual(
+                segment.array === 'spikeTimeStart' ? [0, 2, 3] : [20, 310, 51],
+              );
+            break;
+          }
+          default:
+            throw new Error(`${label}: an array the test does not know`);
+        }
+      }
+    }
+    // Every kind of array was read.
+    expect([...seen].sort()).toEqual(Object.keys(CONNECTIVITY_ARRAYS).sort());
+  });
+
+  it('manifest.json describes init.bin: read with the state layout, it holds the initial values', async () => {
+    const dir = join(TEMP, 'layout_Lengths');
+    await compileStandalone(dir, LENGTHS_SPK);
+    const manifest = readManifest(dir, 'Lengths');
+    const file = join(dir, manifest.standalone.initial_state.file);
+    const bytes = readFileSync(file);
+    expect(manifest.buffers.state.type).toBe('f32');
+    expect(bytes.length).toBe(4 * manifest.buffers.state.floats);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const plan = planOf(LENGTHS_SPK, 'Lengths', 0.1, 1);
+    let covered = 0;
+    for (const { population, state, offset, count } of manifest.buffers.state.layout) {
+      const values = Array.from({ length: count }, (_, k) =>
+        view.getFloat32(4 * (offset + k), true),
+      );
+      const expected = plan.initial.get(population)?.get(state);
+      expect(expected, `${population}.${state}`).toBeDefined();
+      expect(values, `${population}.${state}`).toEqual([...expected!].map(Math.fround));
+      covered += count;
+    }
+    expect(covered).toBe(manifest.buffers.state.floats);
+    // LifRef's V starts at V_rest, -65 mV.
+    const v = manifest.buffers.state.layout.find((l) => l.population === 'N' && l.state === 'V')!;
+    expect(view.getFloat32(4 * v.offset, true)).toBe(-65);
+  });
+
+  it('manifest.json gives the signature every kernel has and main.cu launches them with', async () => {
+    const dir = join(TEMP, 'layout_RtSynapses');
+    await compileStandalone(dir, RT_SYNAPSES);
+    const manifest = readManifest(dir, 'RtSynapses');
+    const kernels = readFileSync(join(dir, 'RtSynapses.cu'), 'utf8');
+    const declared = [...kernels.matchAll(/__global__ void (\w+)\(/g)].map((m) => m[1]);
+    expect(declared.sort()).toEqual(manifest.dispatch_per_step.map((d) => d.entry_point).sort());
+    for (const { entry_point } of manifest.dispatch_per_step)
+      expect(kernels).toContain(
+        `${manifest.kernel_signature.replace('ENTRY_POINT', entry_point)} {\n`,
+      );
+    expect(manifest.kernel_parameters.map((p) => p.name)).toEqual([
+      'sf_state',
+      'sf_events',
+      'sf_record',
+      'sf_conn',
+      'sf_step',
+      'sf_chunk_step',
+    ]);
+    // main.cu: every dispatch with threads, in order, with an argument per parameter.
+    const launches = [
+      ...readFileSync(join(dir, 'main.cu'), 'utf8').matchAll(/(\w+)<<<[^>]*>>>\(([^)]*)\);/g),
+    ];
+    expect(launches.map((l) => l[1])).toEqual(
+      manifest.dispatch_per_step.filter((d) => d.threads > 0).map((d) => d.entry_point),
+    );
+    for (const l of launches)
+      expect(l[2]!.split(',').length, l[1]).toBe(manifest.kernel_parameters.length);
   });
 
   it('refuses --standalone and --precision f64 for other targets (exit 2)', async () => {
@@ -836,7 +1368,7 @@ network Ring {
       ['--target', 'wasm', '--precision', 'f64'],
       ['--target', 'cuda', '--precision', 'f16'],
     ]) {
-      const r = io();
+      const r = capture();
       expect(
         await main(
           ['compile', join(ROOT, 'examples', 'ei_net.spk'), ...args, '-o', join(TEMP, 'refused')],
@@ -889,7 +1421,7 @@ network Ring {
       const ran = spawnSync(executable, ['-o', standalone], { encoding: 'utf8', timeout: 300_000 });
       expect(ran.status, ran.stdout + ran.stderr).toBe(0);
       const viaNode = join(TEMP, 'run_out');
-      const r = io();
+      const r = capture();
       const code = await main(['run', EI_NET, '--backend', 'cuda', '-o', viaNode], r.io);
       expect(code, r.err.join('\n')).toBe(EXIT.ok);
       for (const file of ['spikes.csv', 'N.V.csv'])
@@ -907,7 +1439,7 @@ network Ring {
       const ran = spawnSync(executable, ['-o', standalone], { encoding: 'utf8', timeout: 300_000 });
       expect(ran.status, ran.stdout + ran.stderr).toBe(0);
       const viaNode = join(TEMP, 'run_blow_up');
-      const r = io();
+      const r = capture();
       const code = await main(['run', BLOW_UP, '--backend', 'cuda', '-o', viaNode], r.io);
       expect(code, r.err.join('\n')).toBe(EXIT.ok);
       const warnings = r.err.filter((e) => e.includes(' at the end of the run'));

@@ -1,5 +1,5 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
-import type { CompressedRows } from './connectivity.js';
+import { type CompressedRows, SKIP_GUIDE_BITS } from './connectivity.js';
 import type { KernelStatement, NeuronRead, PopulationKernel } from './kernel-ir.js';
 import type { Delivery, NetworkRouting, Route } from './network.js';
 
@@ -53,6 +53,65 @@ export interface TableOffsets {
   readonly knots?: number;
 }
 
+/** What an array of the connectivity buffer holds: a route's row array, or one of these. */
+export type ConnectivityArray =
+  | RowArray
+  | 'skipEntries'
+  | 'skipGuide'
+  | 'weightKnots'
+  | 'weights'
+  | 'delays'
+  | 'spikeTimeStart'
+  | 'spikeTimeSteps';
+
+/**
+ * What each kind of array holds, word by word (the manifest's words). Neuron indices are local:
+ * counted from the first neuron of the projection's pre or post range (of the SpikeTimes
+ * population).
+ */
+export const CONNECTIVITY_ARRAYS: Readonly<Record<ConnectivityArray, string>> = {
+  outStart:
+    'per pre neuron j, and one more word: its synapses are the out-row entries outStart[j] to outStart[j + 1] - 1',
+  outTargets:
+    "per synapse, in out-row order (by pre neuron, then post neuron ascending): its post neuron; a synapse's id is its position here",
+  outSources: 'per synapse, in out-row order: its pre neuron',
+  inStart:
+    'per post neuron i, and one more word: its in-row entries are inStart[i] to inStart[i + 1] - 1',
+  inSources:
+    'per in-row entry (by post neuron, then pre neuron ascending): the pre neuron of the synapse',
+  inSynapses: "per in-row entry: the synapse's id (its position in outTargets)",
+  skipEntries:
+    'procedural fixed_probability: T[k - 1] = floor((1 - p)^k * 2^32) for k = 1, 2, ..., decreasing; one Philox word x skips K = #{k >= 1 : x < T[k - 1]} candidates before the next connection',
+  skipGuide: `procedural fixed_probability: 2^${SKIP_GUIDE_BITS} + 1 words, guide[b] = K for x = b * 2^${32 - SKIP_GUIDE_BITS} (the search for a draw x in bucket b = x >> ${32 - SKIP_GUIDE_BITS} stays within entries guide[b + 1] to guide[b]); the last word is 0`,
+  weightKnots:
+    "procedural weights drawn per connection: 2^bits + 1 nondecreasing signed integers, the weight's quantile function in quanta (quantum)",
+  weights:
+    "per synapse, in out-row order: the signed integer a spike adds to its post neuron's counter, the synapse's weight in quanta (quantum)",
+  delays: 'per synapse, in out-row order: its delay in steps (round(delay / dt), at least 1)',
+  spikeTimeStart:
+    'per neuron i of a SpikeTimes population, and one more word: its spike steps are spikeTimeSteps[start[i]] to spikeTimeSteps[start[i + 1] - 1]',
+  spikeTimeSteps: 'the steps in which each neuron fires, ascending per neuron',
+};
+
+/**
+ * One array of the connectivity buffer, as the layout placed it: the manifest describes
+ * conn.bin with these, from the same placement that writes it.
+ */
+export interface ConnectivitySegment {
+  readonly array: ConnectivityArray;
+  /** First word and length in words. */
+  readonly offset: number;
+  readonly words: number;
+  /** Unsigned words, or two's complement signed integers. */
+  readonly type: 'u32' | 'i32';
+  /** The route whose array it is (a route's index is its projection's position in the network). */
+  readonly route?: number;
+  /** The delivery (index in `deliveries`) that reads per-synapse weights or delays. */
+  readonly delivery?: number;
+  /** The SpikeTimes population of an event table. */
+  readonly population?: string;
+}
+
 /** The words of signed integers, two's complement, as the u32 connectivity buffer holds them. */
 function asWords(values: Int32Array): Uint32Array {
   return new Uint32Array(values.buffer, values.byteOffset, values.length);
@@ -93,6 +152,8 @@ export class BufferLayout {
   readonly connectivityWords: number;
   /** The connectivity buffer's arrays, in order (the routes' own arrays, not copies). */
   private readonly connectivityPieces: readonly Uint32Array[];
+  /** What each of connectivityPieces is, in the same order. */
+  readonly connectivitySegments: readonly ConnectivitySegment[];
   private joinedConnectivity: Uint32Array | undefined;
   private readonly rings = new Map<string, { offset: number; slots: number; size: number }>();
   private readonly counters = new Map<string, CounterPlace>();
@@ -151,10 +212,20 @@ export class BufferLayout {
     this.countWords = counts;
     // Placed first and copied only where a backend wants them (see writeConnectivity).
     const pieces: Uint32Array[] = [];
+    const segments: ConnectivitySegment[] = [];
     let length = 0;
-    const at = (data: Uint32Array): number => {
+    const at = (
+      data: Uint32Array | Int32Array,
+      what: Omit<ConnectivitySegment, 'offset' | 'words' | 'type'>,
+    ): number => {
       const offset = length;
-      pieces.push(data);
+      pieces.push(data instanceof Int32Array ? asWords(data) : data);
+      segments.push({
+        ...what,
+        offset,
+        words: data.length,
+        type: data instanceof Int32Array ? 'i32' : 'u32',
+      });
       length += data.length;
       return offset;
     };
@@ -166,32 +237,37 @@ export class BufferLayout {
         const used = inUse.get(r.index);
         const placed = new Map<RowArray, number>();
         for (const array of ROW_ARRAYS)
-          if (used?.has(array) === true) placed.set(array, at(c.rows[array]));
+          if (used?.has(array) === true)
+            placed.set(array, at(c.rows[array], { array, route: r.index }));
         this.rows.set(r.index, placed);
       }
       if (c.kind === 'geometric')
         this.tables.set(r.index, {
-          entries: at(c.table.entries),
-          guide: at(c.table.guide),
-          ...(c.weights === undefined ? {} : { knots: at(asWords(c.weights.knots)) }),
+          entries: at(c.table.entries, { array: 'skipEntries', route: r.index }),
+          guide: at(c.table.guide, { array: 'skipGuide', route: r.index }),
+          ...(c.weights === undefined
+            ? {}
+            : { knots: at(c.weights.knots, { array: 'weightKnots', route: r.index }) }),
         });
     }
-    for (const d of this.deliveries)
+    this.deliveries.forEach((d, delivery) => {
+      const of = { route: d.route.index, delivery };
       this.deliveryData.push({
-        ...(d.weights === undefined
-          ? {}
-          : {
-              weights: at(asWords(d.weights)),
-            }),
-        ...(d.delays === undefined ? {} : { delays: at(d.delays) }),
+        ...(d.weights === undefined ? {} : { weights: at(d.weights, { array: 'weights', ...of }) }),
+        ...(d.delays === undefined ? {} : { delays: at(d.delays, { array: 'delays', ...of }) }),
       });
+    });
     for (const [population, t] of routing?.spikeTimes ?? [])
-      this.spikeTimes.set(population, { start: at(t.start), steps: at(t.steps) });
+      this.spikeTimes.set(population, {
+        start: at(t.start, { array: 'spikeTimeStart', population }),
+        steps: at(t.steps, { array: 'spikeTimeSteps', population }),
+      });
     bufferWords('state', floats);
     bufferWords('spike rings and delivery counters', ring + counts);
     bufferWords('connectivity', length);
     this.connectivityWords = length;
     this.connectivityPieces = pieces;
+    this.connectivitySegments = segments;
   }
 
   /**

@@ -46,13 +46,71 @@ export interface CudaModuleOptions {
   readonly stepSource?: CudaStepSource;
 }
 
-/** Every kernel takes the same parameters, so the host launches them alike (see the manifest). */
-function parameters(stepSource: CudaStepSource): string {
-  const step =
+/** One parameter of every CUDA kernel: its C++ type and name, and what a host passes. */
+export interface CudaKernelParameter {
+  readonly type: string;
+  readonly name: string;
+  /** What the host passes (the manifest's words; buffers as the manifest's `buffers` name them). */
+  readonly argument: string;
+}
+
+/**
+ * The parameters every kernel takes, in order: they are the same for every kernel, so the host
+ * launches them alike. The kernels are printed with them and the manifest lists them, so the
+ * two cannot disagree.
+ */
+export function cudaKernelParameters(
+  stepSource: CudaStepSource = 'argument',
+): readonly CudaKernelParameter[] {
+  return [
+    {
+      type: 'sf_real* __restrict__',
+      name: 'sf_state',
+      argument: 'the state buffer (buffers.state; sf_real is float for f32, double for f64)',
+    },
+    {
+      type: 'unsigned* __restrict__',
+      name: 'sf_events',
+      argument:
+        'the events buffer (buffers.events: spike rings, delivery counters, then the spike list)',
+    },
+    {
+      type: 'sf_real* __restrict__',
+      name: 'sf_record',
+      argument: 'the record buffer: a row of buffers.record.row_floats values per step of a chunk',
+    },
+    {
+      type: 'const unsigned* __restrict__',
+      name: 'sf_conn',
+      argument: 'the connectivity buffer (buffers.connectivity)',
+    },
     stepSource === 'device'
-      ? 'const unsigned* __restrict__ sf_first_step'
-      : 'const unsigned sf_step';
-  return `sf_real* __restrict__ sf_state, unsigned* __restrict__ sf_events, sf_real* __restrict__ sf_record, const unsigned* __restrict__ sf_conn, ${step}, const unsigned sf_chunk_step`;
+      ? {
+          type: 'const unsigned* __restrict__',
+          name: 'sf_first_step',
+          argument: "one word of device memory: the chunk's first step",
+        }
+      : {
+          type: 'const unsigned',
+          name: 'sf_step',
+          argument: 'the step, counted from 0 at the start of the run',
+        },
+    {
+      type: 'const unsigned',
+      name: 'sf_chunk_step',
+      argument:
+        'the step within the chunk: the record row it writes and the step its spike list entries carry',
+    },
+  ];
+}
+
+/** A kernel's C++ declaration: `extern "C" __global__ void NAME(PARAMETERS)`. */
+export function cudaKernelSignature(
+  entryPoint: string,
+  stepSource: CudaStepSource = 'argument',
+): string {
+  const list = cudaKernelParameters(stepSource).map((p) => `${p.type} ${p.name}`);
+  return `extern "C" __global__ void ${entryPoint}(${list.join(', ')})`;
 }
 
 /** A kernel's lines with `sf_step` defined after the opening line where it is read from device memory. */
@@ -238,7 +296,7 @@ function emitPopulation(
   stepSource: CudaStepSource,
 ): string {
   const lines = [
-    `extern "C" __global__ void ${entryPointName(kernel.population)}(${parameters(stepSource)}) {`,
+    `${cudaKernelSignature(entryPointName(kernel.population), stepSource)} {`,
     '  const unsigned sf_i = blockIdx.x * blockDim.x + threadIdx.x;',
     `  if (sf_i >= ${kernel.size}u) return;`,
   ];
@@ -295,7 +353,7 @@ function emitDelivery(
   const inRange = rangeCondition('j', start, end, ring.stride - 1, 'u');
   const d = delivery.ringDelay;
   const lines = [
-    `extern "C" __global__ void ${deliveryEntryPoint(index)}(${parameters(stepSource)}) {`,
+    `${cudaKernelSignature(deliveryEntryPoint(index), stepSource)} {`,
     `  // ${deliveryDescription(delivery, d)}`,
     `  const unsigned sf_slot = ${ring.offset}u + ((sf_step + ${(ring.slots - d) % ring.slots}u) % ${ring.slots}u) * ${ring.stride}u;`,
     '  const unsigned sf_k = blockIdx.x * blockDim.x + threadIdx.x;',
@@ -325,7 +383,7 @@ function emitClearRings(
   populations: readonly string[],
   stepSource: CudaStepSource,
 ): string {
-  const lines = [`extern "C" __global__ void ${CLEAR_RINGS}(${parameters(stepSource)}) {`];
+  const lines = [`${cudaKernelSignature(CLEAR_RINGS, stepSource)} {`];
   for (const p of populations) {
     const ring = layout.ring(p)!;
     lines.push(`  sf_events[${ring.offset}u + (sf_step % ${ring.slots}u) * ${ring.stride}u] = 0u;`);

@@ -74,8 +74,12 @@ interface Graph {
   readonly exec: Handle;
 }
 
-/** The longest chunk for a plan (the runtime and the standalone program use the same): room for every neuron to spike in every step, and for its record rows. */
-export function cudaChunkSteps(
+/**
+ * The longest chunk for a plan's network, however long the run (the standalone program, whose
+ * length is chosen when it runs, takes the shorter of this and its run): room for every neuron
+ * to spike in every step, and for its record rows.
+ */
+export function cudaMaxChunkSteps(
   plan: SimulationPlan,
   precision: Precision,
   budget = CHUNK_BUFFER_BYTES,
@@ -84,7 +88,16 @@ export function cudaChunkSteps(
   const row = plan.traces.reduce((n, t) => n + t.range.end - t.range.start, 0);
   const bySpikes = Math.floor((budget / 4 - 1) / (2 * Math.max(1, neurons)));
   const byRecord = Math.floor(budget / (precision === 'f32' ? 4 : 8) / Math.max(1, row));
-  return Math.max(1, Math.min(MAX_CHUNK_STEPS, plan.steps, bySpikes, byRecord));
+  return Math.max(1, Math.min(MAX_CHUNK_STEPS, bySpikes, byRecord));
+}
+
+/** The longest chunk for a plan's run (the runtime and the standalone program use the same rule). */
+export function cudaChunkSteps(
+  plan: SimulationPlan,
+  precision: Precision,
+  budget = CHUNK_BUFFER_BYTES,
+): number {
+  return Math.max(1, Math.min(plan.steps, cudaMaxChunkSteps(plan, precision, budget)));
 }
 
 /** The probe of `probeCuda`: a device and a compiler, or the one sentence why not. */
