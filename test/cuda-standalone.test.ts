@@ -680,6 +680,8 @@ describe.skipIf(CXX === undefined)(
     it.each([
       ['test/models/non-finite/blow_up.spk', 'BlowUp'],
       ['test/models/non-finite/synapses.spk', 'SynapsesBlowUp'],
+      // Parameters and a refractory period set per neuron.
+      ['test/models/non-finite/overrides.spk', 'Overrides'],
     ])('%s', async (file, network) => {
       const model = join(ROOT, file);
       const dir = join(TEMP, `emulated_${network}`);

