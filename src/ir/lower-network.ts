@@ -1149,7 +1149,10 @@ function checkMembers(
       continue;
     }
     const model = source.model;
-    const states = model.states.map((s) => s.name);
+    // A parameter the population sets per neuron is stored as a state but stays a parameter
+    // here, as it is in every other population of the model: never read or changed by synapses.
+    const perNeuron = new Set(source.perNeuronParameters);
+    const states = model.states.map((s) => s.name).filter((x) => !perNeuron.has(x));
     const readable = [
       ...states,
       ...(model.input === undefined ? [] : [model.input.name]),
