@@ -43,13 +43,13 @@ network Net {
 describe('initial values that use other states', () => {
   it('a distribution with a state in its arguments is drawn element by element', () => {
     const net = network('V ~ uniform(-70 mV, -60 mV)   W ~ normal(V, 0 mV)');
-    const values = initialStates(net, net.populations[0]!, ['V', 'W']);
+    const values = initialStates(net, net.populations[0]!, { states: ['V', 'W'] });
     const v = values.get('V')!;
     expect(new Set(v).size).toBe(500);
     expect(Array.from(values.get('W')!)).toEqual(Array.from(v));
 
     const spread = network('V ~ uniform(-70 mV, -60 mV)   W ~ uniform(V, V + 2 mV)');
-    const s = initialStates(spread, spread.populations[0]!, ['V', 'W']);
+    const s = initialStates(spread, spread.populations[0]!, { states: ['V', 'W'] });
     const d = Array.from(s.get('W')!, (w, i) => w - s.get('V')![i]!);
     expect(Math.min(...d)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...d)).toBeLessThan(2);
@@ -58,7 +58,7 @@ describe('initial values that use other states', () => {
 
   it('a state declared after the one that uses it is drawn first', () => {
     const net = network('W = 2 * V   V ~ uniform(-70 mV, -60 mV)');
-    const values = initialStates(net, net.populations[0]!, ['V', 'W']);
+    const values = initialStates(net, net.populations[0]!, { states: ['V', 'W'] });
     expect(Array.from(values.get('W')!)).toEqual(Array.from(values.get('V')!, (v) => 2 * v));
   });
 
@@ -67,7 +67,7 @@ describe('initial values that use other states', () => {
       'V = 0 mV   W = 0 mV',
       'population Q = A(6) { V = -70 mV + i * 2 mV   W ~ normal(-60 mV + i * 3 mV, 0 mV) }',
     );
-    const values = initialStates(net, net.populations[1]!, ['V', 'W']);
+    const values = initialStates(net, net.populations[1]!, { states: ['V', 'W'] });
     expect(Array.from(values.get('V')!)).toEqual([-70, -68, -66, -64, -62, -60]);
     expect(Array.from(values.get('W')!)).toEqual([-60, -57, -54, -51, -48, -45]);
   });
@@ -75,7 +75,7 @@ describe('initial values that use other states', () => {
   it('a population value may hold draws (Brian2 v = E_L + rand() * mV): the k-th draw is purpose k of the stream of ~', () => {
     const values = (overrides: string): Map<string, Float64Array> => {
       const net = network('V = 0 mV   W = 0 mV', `population Q = A(2000) { ${overrides} }`);
-      return initialStates(net, net.populations[1]!, ['V', 'W']);
+      return initialStates(net, net.populations[1]!, { states: ['V', 'W'] });
     };
     // One draw alone, written with = or with ~: the same numbers.
     const tilde = values('V ~ normal(-60 mV, 2 mV)   W ~ uniform(0 mV, 5 mV)');

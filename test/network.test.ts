@@ -2640,6 +2640,39 @@ network NegativeRefractory {
     ]);
   });
 
+  it('exprel(-dt/tau) of a tau set per neuron is computed once per neuron, not in every step, and runs as one value of tau does', async () => {
+    const text = (tau: string): Network =>
+      compileText(
+        'per_neuron_invariant',
+        `import "stdlib/neurons.spk"
+network PerNeuronInvariant {
+  dt = 0.1 ms
+  duration = 100 ms
+  seed = 3
+  population P = LifRef(4) {
+    ${tau}
+    tau_ref = 2 ms
+  }
+  stimulus P.I = 20 nA
+  record P.spikes
+  record P.V
+}`,
+      );
+    const perNeuron = text('tau ~ uniform(10 ms, 10 ms)');
+    const kernel = buildPlan(perNeuron, 10).kernels.find((k) => k.population === 'P')!;
+    // One value per neuron, read by the kernel: the step calls no exprel.
+    expect(kernel.invariants!.map((v) => v.state)).toEqual(['@invariant0']);
+    expect(kernel.states).toContain('@invariant0');
+    expect(JSON.stringify(kernel.body)).not.toContain('exprel');
+    const constant = await runEverywhere(text('tau = 10 ms'));
+    const stored = await runEverywhere(perNeuron);
+    stored.forEach((r, k) => {
+      expect(r.spikes.get('P')).toEqual(constant[k]!.spikes.get('P'));
+      expect(r.spikes.get('P')![0]!.length).toBeGreaterThan(3);
+      expectFloat32Traces(r, constant[k]!, ['P.V']);
+    });
+  });
+
   it('a parameter set by one value stays a constant of the kernel, not a state', () => {
     const plan = buildPlan(network(), 10);
     const kernel = plan.kernels.find((k) => k.population === 'P')!;

@@ -1,3 +1,4 @@
+import type { StepInvariant } from './step-invariants.js';
 import type { Expr as SymExpr } from '../symbolic/expr.js';
 
 /**
@@ -139,6 +140,8 @@ export interface PopulationKernel {
    * values are `nextName(state)`): a neuron's subexpressions, from its post-step states.
    */
   readonly values?: ReadonlyMap<string, string>;
+  /** The internal states `@invariant<k>` a neuron's kernel reads, each computed once per neuron (step-invariants.ts). */
+  readonly invariants?: readonly StepInvariant[];
 }
 
 /** The name of a population's step function on every target. */

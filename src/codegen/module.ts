@@ -157,7 +157,7 @@ export function buildPlan(network: Network, steps: number): SimulationPlan {
   });
   const initial = new Map<string, Map<string, Float64Array>>();
   network.populations.forEach((p, k) =>
-    initial.set(p.name, initialStates(network, p, populationKernels[k]!.states)),
+    initial.set(p.name, initialStates(network, p, populationKernels[k]!)),
   );
   // The neurons' start values that synapse states start from (`x = post.V / (10 mV)`), per element.
   const neuronStarts = (

@@ -1,3 +1,4 @@
+import { StepInvariants } from './step-invariants.js';
 import { stepsIn } from './steps.js';
 import { fromStandardDraw } from './synaptic-values.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
@@ -232,14 +233,19 @@ function emitUpdate(
   constants: Map<string, S.Expr>,
   rename: (name: string) => string,
   dt: number,
+  invariants?: StepInvariants,
 ): void {
   const renames = new Map<string, S.Expr>();
   for (const x of allStates) renames.set(x, S.sym(rename(x)));
   for (const t of update.temporaries) renames.set(t.name, S.sym(rename(t.name)));
-  const bind = (e: S.Expr): S.Expr => simplify(substitute(substitute(e, constants), renames));
+  const bind = (e: S.Expr): S.Expr => {
+    const bound = simplify(substitute(substitute(e, constants), renames));
+    return invariants === undefined ? bound : invariants.hoist(bound);
+  };
   for (const t of update.temporaries) {
     const value = bind(t.value);
-    if (value.kind === 'num') renames.set(t.name, value);
+    invariants?.temporary(rename(t.name), value);
+    if (value.kind === 'num' || invariants?.isHoisted(value) === true) renames.set(t.name, value);
     else body.push({ kind: 'let', name: rename(t.name), value });
   }
   const integrated = new Set(update.states.map((s) => s.state));
@@ -473,6 +479,23 @@ export function buildPopulationKernel(
     if (input.ltc) ltcInput = total;
     body.push({ kind: 'let', name: input.name, value: total });
   }
+  // States that never change (parameters set per neuron, states without an equation that
+  // nothing assigns): what the update computes from them alone is computed once per neuron.
+  const reassigned = new Set(
+    [...assignments(model.reset)].flatMap((a) =>
+      a.target.kind === 'state' ? [a.target.name] : [],
+    ),
+  );
+  const invariants = new StepInvariants(
+    new Set(
+      model.states
+        .map((s) => s.name)
+        .filter(
+          (x) =>
+            !model.equations.some((eq) => eq.state === x) && !reassigned.has(x) && !jumps.has(x),
+        ),
+    ),
+  );
   emitUpdate(
     body,
     builder,
@@ -481,7 +504,12 @@ export function buildPopulationKernel(
     constants,
     (x) => x,
     network.dt,
+    invariants,
   );
+  for (const { state } of invariants.values) {
+    kernelStates.push(state);
+    body.push({ kind: 'let', name: nextName(state), value: S.sym(state) });
+  }
 
   // Counted in whole steps, never by comparing float times: one number for the population,
   // or each neuron's own, computed on the host.
@@ -547,6 +575,7 @@ export function buildPopulationKernel(
       body,
       spikes: false,
       values,
+      invariants: invariants.values,
     };
   }
   body.push({ kind: 'letBool', name: SPIKED, value: toSym(model.spike) });
@@ -562,7 +591,11 @@ export function buildPopulationKernel(
     body.push({ kind: 'if', condition: S.sym(SPIKED), then: onSpike, otherwise: [] });
   body.push(...recordable());
   readJumped();
-  return { ...spikingKernel(population, kernelStates, body), values };
+  return {
+    ...spikingKernel(population, kernelStates, body),
+    values,
+    invariants: invariants.values,
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { DiagnosticError, InternalError } from '../diagnostics/diagnostic.js';
-import { REFRACTORY_STEPS_STATE } from '../codegen/kernel-ir.js';
+import { type PopulationKernel, REFRACTORY_STEPS_STATE } from '../codegen/kernel-ir.js';
 import { parameterValues } from '../codegen/population.js';
 import { stepsIn } from '../codegen/steps.js';
 import { dependencies } from '../ir/walk.js';
@@ -22,8 +22,9 @@ import { simplify } from '../symbolic/simplify.js';
 export function initialStates(
   network: Network,
   population: Population,
-  states: readonly string[],
+  kernel: Pick<PopulationKernel, 'states' | 'invariants'>,
 ): Map<string, Float64Array> {
+  const states = kernel.states;
   if (population.source.kind !== 'neuron')
     return new Map(states.map((s) => [s, new Float64Array(population.size)]));
   const model = population.source.model;
@@ -46,6 +47,14 @@ export function initialStates(
   });
   if (states.includes(REFRACTORY_STEPS_STATE))
     result.set(REFRACTORY_STEPS_STATE, refractorySteps(network, population, bind, result));
+  // What the update computes from states that never change, once per neuron (StepInvariants).
+  for (const { state, value } of kernel.invariants ?? []) {
+    const [f] = perElement([value], new Map(), result, n)!;
+    result.set(
+      state,
+      Float64Array.from({ length: n }, (_, i) => f!(i)),
+    );
+  }
   // Kernel bookkeeping (refractory counters, spike flags) starts at 0; merged synapse states start at their model's values.
   for (const s of states) if (!result.has(s)) result.set(s, new Float64Array(n));
   return result;
