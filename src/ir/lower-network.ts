@@ -30,6 +30,7 @@ import type { ConnectionFiles, ProjectionSide } from './connection-file.js';
 import { stdlibModel } from './stdlib-index.js';
 import { suggestion } from './suggest.js';
 import { perNeuronModel } from './per-neuron-parameters.js';
+import { formatTime } from '../runtime/format-number.js';
 import { nodes } from './walk.js';
 import type {
   Connector,
@@ -638,7 +639,7 @@ function lowerSource(
 
 /** A time in ms, for messages: `0.3 ms`, not `0.30000000000000004 ms`. */
 function formatMs(ms: number): string {
-  return `${Number(ms.toPrecision(12))} ms`;
+  return `${formatTime(ms)} ms`;
 }
 
 /** A rate in /ms (internal units) as Hz, for messages. */
