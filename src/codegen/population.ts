@@ -506,10 +506,12 @@ export function buildPopulationKernel(
     network.dt,
     invariants,
   );
-  for (const { state } of invariants.values) {
+  // A state the step only reads: kept as it is.
+  const keep = (state: string): void => {
     kernelStates.push(state);
     body.push({ kind: 'let', name: nextName(state), value: S.sym(state) });
-  }
+  };
+  for (const { state } of invariants.values) keep(state);
 
   // Counted in whole steps, never by comparing float times: one number for the population,
   // or each neuron's own, computed on the host.
@@ -525,14 +527,7 @@ export function buildPopulationKernel(
     kernelStates.push(REFRACTORY_STATE);
     const counter = S.sym(REFRACTORY_STATE);
     body.push({ kind: 'let', name: nextName(REFRACTORY_STATE), value: counter });
-    if (perNeuronPeriod) {
-      kernelStates.push(REFRACTORY_STEPS_STATE);
-      body.push({
-        kind: 'let',
-        name: nextName(REFRACTORY_STEPS_STATE),
-        value: S.sym(REFRACTORY_STEPS_STATE),
-      });
-    }
+    if (perNeuronPeriod) keep(REFRACTORY_STEPS_STATE);
     hold = {
       kind: 'if',
       condition: S.cmp('>', counter, S.num(0.5)),

@@ -46,7 +46,7 @@ export function initialStates(
     key: `${network.name}.${population.name}`,
   });
   if (states.includes(REFRACTORY_STEPS_STATE))
-    result.set(REFRACTORY_STEPS_STATE, refractorySteps(network, population, bind, result));
+    result.set(REFRACTORY_STEPS_STATE, refractorySteps(network, population, model, bind, result));
   // What the update computes from states that never change, once per neuron (StepInvariants).
   for (const { state, value } of kernel.invariants ?? []) {
     const [f] = perElement([value], new Map(), result, n)!;
@@ -68,10 +68,10 @@ export function initialStates(
 function refractorySteps(
   network: Network,
   population: Population,
+  model: NeuronModel,
   bind: Bind,
   states: ReadonlyMap<string, Float64Array>,
 ): Float64Array {
-  const model = (population.source as Extract<Population['source'], { kind: 'neuron' }>).model;
   const [period] = perElement(
     [bind(toSymbolic(model.refractory!))],
     new Map(),
