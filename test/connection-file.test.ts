@@ -15,7 +15,6 @@ import {
   type ConnectionFileUse,
   ConnectionFiles,
   REPORTED_LINES,
-  checkedPairs,
   parsePairs,
 } from '../src/ir/connection-file.js';
 import type { Connector } from '../src/ir/types.js';
@@ -30,6 +29,14 @@ const USE: ConnectionFileUse = {
   pre: { label: 'population A', size: 3, offset: false },
   post: { label: 'population B', size: 5, offset: false },
 };
+
+/** The pairs of a file holding `text` for USE, as a compile reads them; undefined after reporting. */
+function checkedPairs(
+  text: string,
+  diagnostics: Diagnostics,
+): ReturnType<ConnectionFiles['pairs']> {
+  return new ConnectionFiles(() => Buffer.from(text)).pairs(USE, diagnostics);
+}
 
 /** The pairs of a file's text, as [pre, post] lists, and its bad line numbers. */
 function parsed(text: string): { pairs: number[][]; bad: readonly number[]; badCount: number } {
@@ -78,7 +85,7 @@ describe('connection file lines', () => {
   it('a file without pairs is a warning at the from_file argument; the projection is kept, empty', () => {
     for (const text of ['', '# nothing yet\n\n', 'pre,post\n']) {
       const diagnostics = new Diagnostics();
-      const pairs = checkedPairs(USE, Buffer.from(text), diagnostics);
+      const pairs = checkedPairs(text, diagnostics);
       expect(pairs?.pre.length, JSON.stringify(text)).toBe(0);
       expect(diagnostics.errorCount).toBe(0);
       expect(diagnostics.items.map((d) => [d.severity, d.message, d.span])).toEqual([
@@ -113,7 +120,7 @@ describe('bad lines are reported where they are', () => {
   it('reports the first lines in the file, with a note at from_file, and counts the rest', () => {
     const text = ['pre,post', ...Array.from({ length: 14 }, (_, k) => `0,${5 + k}`)].join('\n');
     const diagnostics = new Diagnostics();
-    expect(checkedPairs(USE, Buffer.from(text), diagnostics)).toBeUndefined();
+    expect(checkedPairs(text, diagnostics)).toBeUndefined();
     expect(diagnostics.items.length).toBe(REPORTED_LINES);
     expect(diagnostics.items.map((d) => lineColumn(d.span.file, d.span.start).line)).toEqual(
       Array.from({ length: REPORTED_LINES }, (_, k) => k + 2),
@@ -145,7 +152,7 @@ describe('bad lines are reported where they are', () => {
       const blank = /^[ \t]*\r?$/.test(line) || /^[ \t]*#/.test(line);
       const good = blank || (m !== null && Number(m[1]) < 3 && Number(m[2]) < 5);
       const diagnostics = new Diagnostics();
-      const pairs = checkedPairs(USE, Buffer.from(text), diagnostics);
+      const pairs = checkedPairs(text, diagnostics);
       expect(pairs !== undefined, JSON.stringify(line)).toBe(good);
       if (good) continue;
       rejected++;

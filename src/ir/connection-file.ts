@@ -115,15 +115,6 @@ export class ConnectionFiles {
   }
 }
 
-/** The pairs of a file's bytes; undefined after reporting its bad lines. */
-export function checkedPairs(
-  use: ConnectionFileUse,
-  bytes: Buffer,
-  diagnostics: Diagnostics,
-): ConnectionPairs | undefined {
-  return checkedParse(use, bytes, parsePairs(bytes, use.pre.size, use.post.size), diagnostics);
-}
-
 /** The pairs of a parsed file, or undefined after reporting its bad lines; a warning when it has none. */
 function checkedParse(
   use: ConnectionFileUse,
