@@ -182,9 +182,12 @@ function firstChange(trace: ArrayLike<number>, baseline: number | ArrayLike<numb
 // ---------------------------------------------------------------------------------------------
 // Hand computations (float64)
 
-/** Steps at which a Lif neuron under a constant drive fires (V_inf = V_rest + R I), by the closed form. */
+/**
+ * Steps at which a Lif neuron under a constant drive fires (V_inf = V_rest + R I), by the closed
+ * form; with `held`, a LifRef neuron that holds V for that many steps after each spike.
+ */
 function lifSpikes(
-  p: { V_rest: number; V_reset: number; V_th: number; tau: number; drive: number },
+  p: { V_rest: number; V_reset: number; V_th: number; tau: number; drive: number; held?: number },
   dt: number,
   steps: number,
 ): number[] {
@@ -192,11 +195,14 @@ function lifSpikes(
   const vInf = p.V_rest + p.drive;
   const spikes: number[] = [];
   let V = p.V_rest;
+  let heldUntil = -1;
   for (let n = 0; n < steps; n++) {
+    if (n <= heldUntil) continue;
     V = vInf + (V - vInf) * decay;
     if (V >= p.V_th) {
       spikes.push(n);
       V = p.V_reset;
+      heldUntil = n + (p.held ?? 0);
     }
   }
   return spikes;
@@ -2461,23 +2467,8 @@ describe('examples/fi_curve.spk: the f-I curve, neuron i under i * 0.25 nA', () 
     const network = compileExample('fi_curve.spk');
     // LifRef defaults (V_rest -65, V_reset -68, V_th -55 mV, R 1 Mohm, tau 10 ms), tau_ref 2 ms:
     // 20 held steps after each spike.
-    const decay = Math.exp(-0.1 / 10);
-    const byHand = (I: number): number[] => {
-      const vInf = -65 + I;
-      const spikes: number[] = [];
-      let V = -65;
-      let heldUntil = -1;
-      for (let n = 0; n < 10000; n++) {
-        if (n <= heldUntil) continue;
-        V = vInf + (V - vInf) * decay;
-        if (V >= -55) {
-          spikes.push(n);
-          V = -68;
-          heldUntil = n + 20;
-        }
-      }
-      return spikes;
-    };
+    const byHand = (I: number): number[] =>
+      lifSpikes({ V_rest: -65, V_reset: -68, V_th: -55, tau: 10, drive: I, held: 20 }, 0.1, 10000);
     const want = Array.from({ length: 100 }, (_, i) => byHand(i * 0.25));
     expect(want.slice(0, 41).flat()).toEqual([]);
     expect(want[99]!.length).toBe(119);
@@ -2525,22 +2516,12 @@ network PerNeuron {
     }
     expect(new Set(tau).size).toBe(12);
     // V_inf = V_rest + R I = -45 mV; 20 held steps after each spike.
-    const byHand = (tauK: number, vTh: number): number[] => {
-      const decay = Math.exp(-0.1 / tauK);
-      const spikes: number[] = [];
-      let V = -65;
-      let heldUntil = -1;
-      for (let n = 0; n < 2000; n++) {
-        if (n <= heldUntil) continue;
-        V = -45 + (V + 45) * decay;
-        if (V >= vTh) {
-          spikes.push(n);
-          V = -68;
-          heldUntil = n + 20;
-        }
-      }
-      return spikes;
-    };
+    const byHand = (tauK: number, vTh: number): number[] =>
+      lifSpikes(
+        { V_rest: -65, V_reset: -68, V_th: vTh, tau: tauK, drive: 20, held: 20 },
+        0.1,
+        2000,
+      );
     const want = tau.map((t, k) => byHand(t, threshold[k]!));
     expect(new Set(want.map((s) => s.length)).size).toBeGreaterThan(3);
     expect(r.spikes.get('P')).toEqual(want);
