@@ -327,6 +327,36 @@ network TwiceRecorded {
 `;
 writeFileSync(join(TEMP, 'twice_recorded.spk'), TWICE_RECORDED);
 
+/**
+ * Builds `driver`, a host C++ program `source` that includes the standalone program's
+ * network.h (for `plan`) and sf_host.h, in `dir`, with every warning an error.
+ */
+function buildDriver(
+  dir: string,
+  plan: SimulationPlan,
+  precision: Precision,
+  source: string,
+): void {
+  writeFileSync(join(dir, 'network.h'), networkHeader(plan, precision));
+  writeFileSync(join(dir, 'sf_host.h'), SF_HOST_H);
+  writeFileSync(join(dir, 'driver.cpp'), source);
+  const build = spawnSync(
+    CXX!,
+    [
+      '-std=c++17',
+      '-O1',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      '-o',
+      join(dir, 'driver'),
+      join(dir, 'driver.cpp'),
+    ],
+    { encoding: 'utf8' },
+  );
+  expect(build.status, build.stderr).toBe(0);
+}
+
 const CASES: readonly {
   label: string;
   file: string;
@@ -445,27 +475,10 @@ describe.skipIf(CXX === undefined)(
       const layout = layoutOf(plan);
       const dir = join(TEMP, c.label.replace(/[^A-Za-z0-9]+/g, '_'));
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'network.h'), networkHeader(plan, c.precision));
-      writeFileSync(join(dir, 'sf_host.h'), SF_HOST_H);
-      writeFileSync(join(dir, 'driver.cpp'), DRIVER);
+      buildDriver(dir, plan, c.precision, DRIVER);
       // The data files compile writes beside the program (the per-synapse tables).
       for (const f of standaloneFiles(plan, '', { precision: c.precision }))
         if (f.name.endsWith('.synapses.csv')) writeFileSync(join(dir, f.name), f.data);
-      const build = spawnSync(
-        CXX!,
-        [
-          '-std=c++17',
-          '-O1',
-          '-Wall',
-          '-Wextra',
-          '-Werror',
-          '-o',
-          join(dir, 'driver'),
-          join(dir, 'driver.cpp'),
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(build.status, build.stderr).toBe(0);
 
       const chunks = syntheticChunks(plan, c.precision, 12345 + c.steps + (c.seed ?? 0), c.rows);
       const state = finalState(plan, c.precision, 777 + c.steps + (c.seed ?? 0));
@@ -979,24 +992,7 @@ describe.skipIf(CXX === undefined)('sf_host.h shows progress as spikeforge run d
     const plan = planOf(join(TEMP, 'lengths.spk'), 'Lengths', 0.1, 200);
     const dir = join(TEMP, 'progress');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'network.h'), networkHeader(plan, 'f32'));
-    writeFileSync(join(dir, 'sf_host.h'), SF_HOST_H);
-    writeFileSync(join(dir, 'driver.cpp'), PROGRESS_DRIVER);
-    const build = spawnSync(
-      CXX!,
-      [
-        '-std=c++17',
-        '-O1',
-        '-Wall',
-        '-Wextra',
-        '-Werror',
-        '-o',
-        join(dir, 'driver'),
-        join(dir, 'driver.cpp'),
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(build.status, build.stderr).toBe(0);
+    buildDriver(dir, plan, 'f32', PROGRESS_DRIVER);
     const steps = 123457;
     // Updates 0.05 s apart are too soon for either; the others are a second or more apart.
     const updates: [number, number][] = [
